@@ -1,0 +1,32 @@
+"""Exceptions with messages a person can act on."""
+
+
+class WorkprintError(Exception):
+    """Base class. ``str(err)`` says what went wrong and what to do; ``exit_code`` is
+    what the CLI exits with."""
+
+    exit_code = 1
+
+
+class NoDisplayError(WorkprintError):
+    exit_code = 3
+
+
+class StoreError(WorkprintError):
+    exit_code = 4
+
+
+class StoreVersionError(StoreError):
+    pass
+
+
+class SessionNotFound(StoreError):
+    exit_code = 2
+
+
+class DiskFullError(StoreError):
+    exit_code = 5
+
+
+class PolicyError(WorkprintError):
+    exit_code = 6

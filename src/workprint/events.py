@@ -1,0 +1,277 @@
+"""The one vocabulary of workprint: raw events, frames and actions.
+
+Every stage speaks these types. Raw events are what the recorder stores (the source of
+truth on the device); actions are what the reducer derives from them. All timestamps are
+``time.monotonic_ns()`` values of the recording process (``t_ns``); the session metadata
+holds the monotonic and wall-clock times of the session start so both can be related.
+Raw timestamps are never rewritten.
+
+Rows are stored as ``(t_ns, kind, data-json)``; :func:`to_row` and :func:`from_row`
+convert in both directions and are the only place that knows the mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Iterable
+
+#: Version of the event vocabulary (stored with every session).
+EVENT_VERSION = 1
+
+# --- modifier names -------------------------------------------------------------------
+#: Modifier names as stored in ``KeyEvent.modifiers`` (X11 state mask bits on Linux).
+MODIFIERS = ("shift", "lock", "ctrl", "alt", "numlock", "mod3", "super", "altgr")
+#: Modifiers that turn a key into a chord (``hotkey``) rather than text.
+CHORD_MODIFIERS = frozenset({"ctrl", "alt", "super"})
+
+#: Mouse button names. X11 buttons 8/9 are the "back"/"forward" side buttons.
+BUTTONS = ("left", "middle", "right", "x1", "x2")
+
+#: Why a frame was taken.
+FRAME_REASONS = (
+    "pre_click",   # state just before a mouse press (from the ring of recent grabs)
+    "pre_key",     # start of a typing run or a hotkey
+    "pre_scroll",  # start of a scroll run
+    "post_action", # after input settled
+    "focus",       # after the active window changed
+    "idle_change", # screen changed with no input (slow cadence)
+    "start",       # first frame of the session
+)
+
+
+class Event:
+    """Base of all raw events. Subclasses declare ``kind`` and their fields."""
+
+    kind: ClassVar[str] = ""
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEvent(Event):
+    """A key press (``key_down``) or release (``key_up``).
+
+    ``keycode`` is the hardware keycode (match releases to presses by it, never by
+    character), ``key`` the keysym name (``"a"``, ``"Return"``, ``"Shift_L"``), ``char``
+    the character it types (``None`` for non-printing keys), ``modifiers`` the modifier
+    state *before* the event. A key swallowed by a safeguard keeps only ``t_ns``, ``down``
+    and ``redacted`` (e.g. ``"PASSWORD"``); keycode, key and char are then empty.
+    """
+
+    t_ns: int
+    down: bool
+    keycode: int = 0
+    keysym: int = 0
+    key: str = ""
+    char: str | None = None
+    modifiers: tuple[str, ...] = ()
+    redacted: str | None = None
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return "key_down" if self.down else "key_up"
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonEvent(Event):
+    """A mouse button press (``mouse_down``) or release (``mouse_up``) at root coordinates."""
+
+    t_ns: int
+    down: bool
+    x: int
+    y: int
+    button: str  # one of BUTTONS
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return "mouse_down" if self.down else "mouse_up"
+
+
+@dataclass(frozen=True, slots=True)
+class ScrollEvent(Event):
+    """One scroll tick: ``dy`` > 0 is up/away from the user, ``dx`` > 0 is right."""
+
+    kind: ClassVar[str] = "scroll"
+    t_ns: int
+    x: int
+    y: int
+    dx: int
+    dy: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveEvent(Event):
+    """Pointer position. Moves may be coalesced; the last position before every button
+    or scroll event is always kept."""
+
+    kind: ClassVar[str] = "move"
+    t_ns: int
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def contains(self, px: int, py: int) -> bool:
+        return self.x <= px < self.x + self.width and self.y <= py < self.y + self.height
+
+
+@dataclass(frozen=True, slots=True)
+class FocusEvent(Event):
+    """The active window changed (or its title changed).
+
+    ``app_id`` is the platform's application identity (X11: WM_CLASS class, e.g.
+    ``"XTerm"``); ``app_instance`` the WM_CLASS instance (``"xterm"``). ``window`` is
+    0 when no window is active (after debouncing the momentary gap between switches).
+    """
+
+    kind: ClassVar[str] = "focus"
+    t_ns: int
+    window: int
+    title: str = ""
+    app_id: str = ""
+    app_instance: str = ""
+    pid: int | None = None
+    process: str = ""
+    geometry: Geometry | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GapEvent(Event):
+    """Time during which nothing was recorded: out-of-scope app, pause, lock, password.
+
+    Only the reason and the duration are kept - never what happened inside.
+    """
+
+    kind: ClassVar[str] = "gap"
+    t_ns: int
+    duration_ns: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerEvent(Event):
+    """An explicit marker: ``task_start`` (with the instruction text), ``task_end``
+    (``ok`` False when failed), ``pause``/``resume``, ``screen_change``."""
+
+    kind: ClassVar[str] = "marker"
+    t_ns: int
+    name: str
+    text: str = ""
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    """A stored screenshot: ``frame_id`` is the content address of the frame's tile
+    manifest; identical screens share one id."""
+
+    t_ns: int
+    frame_id: str
+    reason: str
+    width: int
+    height: int
+
+
+RawEvent = KeyEvent | ButtonEvent | ScrollEvent | MoveEvent | FocusEvent | GapEvent | MarkerEvent
+
+_KIND_TO_CLASS: dict[str, type] = {
+    "key_down": KeyEvent,
+    "key_up": KeyEvent,
+    "mouse_down": ButtonEvent,
+    "mouse_up": ButtonEvent,
+    "scroll": ScrollEvent,
+    "move": MoveEvent,
+    "focus": FocusEvent,
+    "gap": GapEvent,
+    "marker": MarkerEvent,
+}
+EVENT_KINDS = tuple(_KIND_TO_CLASS)
+
+
+def to_row(event: RawEvent) -> tuple[int, str, str]:
+    """Serialise an event to ``(t_ns, kind, json)`` for storage."""
+    data: dict[str, Any] = {}
+    for f in fields(event):  # type: ignore[arg-type]
+        if f.name in ("t_ns", "down"):
+            continue
+        value = getattr(event, f.name)
+        if value is None or value == () or (value == "" and f.default == ""):
+            continue
+        if isinstance(value, Geometry):
+            value = [value.x, value.y, value.width, value.height]
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[f.name] = value
+    return event.t_ns, event.kind, json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def from_row(t_ns: int, kind: str, data_json: str) -> RawEvent:
+    """Inverse of :func:`to_row`."""
+    cls = _KIND_TO_CLASS.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    data = json.loads(data_json) if data_json else {}
+    if cls in (KeyEvent, ButtonEvent):
+        data["down"] = kind.endswith("_down")
+    if "modifiers" in data:
+        data["modifiers"] = tuple(data["modifiers"])
+    if "geometry" in data and data["geometry"] is not None:
+        data["geometry"] = Geometry(*data["geometry"])
+    return cls(t_ns=t_ns, **data)
+
+
+def event_dict(event: RawEvent) -> dict[str, Any]:
+    """A JSON-ready dict of an event including its kind (for ``--json`` output)."""
+    d = asdict(event)  # type: ignore[call-overload]
+    d["kind"] = event.kind
+    d.pop("down", None)
+    return d
+
+
+# --- actions (derived by workprint.actions.reduce) --------------------------------------
+ACTION_KINDS = (
+    "click", "doubleClick", "tripleClick", "rightClick", "middleClick", "drag",
+    "scroll", "hscroll", "write", "press", "hotkey",
+    "focus", "wait", "end",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One agent-level action reduced from raw events.
+
+    Coordinates are root pixels; exports normalise them by the logical screen size.
+    ``path`` holds the approach movement (pixel points) before a mouse action,
+    ``t_start``/``t_end`` the span of raw events it was reduced from.
+    """
+
+    kind: str
+    t_start: int
+    t_end: int
+    x: int | None = None
+    y: int | None = None
+    x2: int | None = None
+    y2: int | None = None
+    button: str | None = None
+    text: str | None = None
+    keys: tuple[str, ...] = ()
+    dx: int = 0
+    dy: int = 0
+    app_id: str | None = None
+    title: str | None = None
+    path: tuple[tuple[int, int], ...] = field(default=())
+
+
+def iter_kinds(events: Iterable[RawEvent]) -> dict[str, int]:
+    """Count events by kind."""
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+    return counts

@@ -1,0 +1,419 @@
+"""The embedded session store: one folder per session, SQLite in WAL mode.
+
+Layout of a data dir::
+
+    <data-dir>/sessions/<session-id>/session.db    events, frames, tiles, metadata
+    <data-dir>/sessions/<session-id>/recorder.lock  held (flock) while a recorder writes
+
+Frames are stored as content-addressed tiles: a frame is a manifest (grid of tile
+digests), a tile is an image stored once per session however many frames show it.
+Identical frames share one manifest. Everything of a session lives in one SQLite file
+so that deleting (``forget``) can be made irrecoverable with ``secure_delete`` + VACUUM.
+
+Durability: the writer commits at least every ``flush_interval`` seconds with
+``synchronous=NORMAL`` in WAL mode, so a ``kill -9`` of the recorder loses at most that
+window. A session whose ``state`` is still ``recording`` while nobody holds its lock was
+interrupted; opening it marks it so.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import io
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from ..errors import DiskFullError, SessionNotFound, StoreError, StoreVersionError
+from ..events import EVENT_VERSION, FrameRef, RawEvent, from_row, to_row
+
+#: Version of the on-disk schema. Bump on incompatible change.
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_t ON events (t_ns);
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, frame_id TEXT NOT NULL,
+    reason TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS frames_t ON frames (t_ns);
+CREATE TABLE IF NOT EXISTS manifests (
+    frame_id TEXT PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    tile INTEGER NOT NULL, digests BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tiles (
+    digest BLOB PRIMARY KEY, format TEXT NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+DB_NAME = "session.db"
+LOCK_NAME = "recorder.lock"
+DIGEST_BYTES = 16
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "disk is full" in str(exc) or "database or disk is full" in str(exc))
+
+
+def new_session_id(now: datetime | None = None) -> str:
+    """Sortable, unique: ``20261125-163825-3f9a2c``."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+def _check_version(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"{path} was written by a newer workprint (store schema {version}, this version "
+            f"reads up to {SCHEMA_VERSION}). Upgrade workprint to open it.")
+
+
+@dataclass
+class SessionSummary:
+    """What ``workprint sessions`` shows for one session."""
+
+    id: str
+    path: str
+    start: str | None
+    end: str | None
+    duration_s: float | None
+    events: dict[str, int]
+    frames: int
+    unique_frames: int
+    dropped_frames: int
+    apps: list[str]
+    bytes_on_disk: int
+    interrupted: bool
+    state: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionWriter:
+    """Appends one session's events and frames. Thread-safe; commits in batches.
+
+    Call :meth:`flush` regularly (the recorder does, every ~0.25 s) and :meth:`close`
+    at the end. Raises :class:`DiskFullError` when the disk is full; the store stays
+    consistent (the failing transaction is rolled back).
+    """
+
+    def __init__(self, folder: Path, session_id: str, meta: dict[str, Any]):
+        self.folder = folder
+        self.id = session_id
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(folder / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._conn = _connect(folder / DB_NAME)
+        self._mutex = threading.Lock()
+        self._pending = 0
+        self._closed = False
+        c = self._conn
+        c.execute("PRAGMA journal_mode = WAL")
+        c.execute("PRAGMA synchronous = NORMAL")
+        c.execute("PRAGMA secure_delete = ON")
+        _check_version(c, folder / DB_NAME)
+        c.executescript(_SCHEMA)
+        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._known_tiles: set[bytes] = set()
+        self._known_frames: set[str] = set()
+        now = datetime.now(timezone.utc)
+        base = {
+            "id": session_id,
+            "schema": SCHEMA_VERSION,
+            "event_version": EVENT_VERSION,
+            "start_wall": now.isoformat(timespec="milliseconds"),
+            "start_mono_ns": time.monotonic_ns(),
+            "state": "recording",
+            "dropped_frames": 0,
+        }
+        base.update(meta)
+        self._guard(lambda: self._write_meta(base))
+
+    # -- writing ------------------------------------------------------------------------
+    def _write_meta(self, items: dict[str, Any]) -> None:
+        self._conn.execute("BEGIN")
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()])
+        self._conn.execute("COMMIT")
+
+    def _guard(self, fn):
+        try:
+            return fn()
+        except (sqlite3.OperationalError, OSError) as exc:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if _is_disk_full(exc):
+                raise DiskFullError(
+                    f"The disk holding {self.folder} is full; recording stopped. Everything "
+                    f"written before this point is intact. Free some space (or record to "
+                    f"another --data-dir) and start again.") from exc
+            raise StoreError(f"Could not write to {self.folder / DB_NAME}: {exc}") from exc
+
+    def set_meta(self, **items: Any) -> None:
+        with self._mutex:
+            self._guard(lambda: self._write_meta(items))
+
+    def add_events(self, events: Iterable[RawEvent]) -> int:
+        rows = [to_row(e) for e in events]
+        if not rows:
+            return 0
+
+        def write():
+            self._conn.execute("BEGIN")
+            self._conn.executemany("INSERT INTO events (t_ns, kind, data) VALUES (?, ?, ?)", rows)
+            self._conn.execute("COMMIT")
+
+        with self._mutex:
+            self._guard(write)
+        return len(rows)
+
+    def has_tile(self, digest: bytes) -> bool:
+        return digest in self._known_tiles
+
+    def add_frame(self, ref: FrameRef, tile: int, digests: Sequence[bytes],
+                  new_tiles: dict[bytes, tuple[str, bytes]]) -> None:
+        """Store one frame: its manifest (unless an identical frame exists) and any tiles
+        not stored yet. ``new_tiles`` maps digest -> (format, encoded bytes)."""
+
+        def write():
+            self._conn.execute("BEGIN")
+            fresh = [(d, fmt, data) for d, (fmt, data) in new_tiles.items()
+                     if d not in self._known_tiles]
+            if fresh:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO tiles (digest, format, data) VALUES (?, ?, ?)", fresh)
+            if ref.frame_id not in self._known_frames:
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO manifests (frame_id, width, height, tile, digests) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (ref.frame_id, ref.width, ref.height, tile, b"".join(digests)))
+            self._conn.execute(
+                "INSERT INTO frames (t_ns, frame_id, reason, width, height) VALUES (?, ?, ?, ?, ?)",
+                (ref.t_ns, ref.frame_id, ref.reason, ref.width, ref.height))
+            self._conn.execute("COMMIT")
+            self._known_tiles.update(d for d, _, _ in fresh)
+            self._known_frames.add(ref.frame_id)
+
+        with self._mutex:
+            self._guard(write)
+
+    def close(self, *, state: str = "complete", **meta: Any) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        final = {"state": state, "end_wall": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                 "end_mono_ns": time.monotonic_ns(), **meta}
+        try:
+            with self._mutex:
+                self._guard(lambda: self._write_meta(final))
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StoreError:
+            pass  # disk full at close: the session reads as interrupted, data intact
+        finally:
+            self._conn.close()
+            os.close(self._lock_fd)
+
+
+class Session:
+    """Read access to one stored session."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.id = folder.name
+        db = folder / DB_NAME
+        if not db.exists():
+            raise SessionNotFound(f"No session at {folder}.")
+        self._conn = _connect(db)
+        _check_version(self._conn, db)
+        self.meta = self._read_meta()
+        if self.meta.get("state") == "recording" and not self._writer_alive():
+            self.meta["state"] = "interrupted"
+            self._mark_interrupted()
+
+    def _read_meta(self) -> dict[str, Any]:
+        try:
+            rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.folder / DB_NAME} is not a readable session store: {exc}") from exc
+        return {k: json.loads(v) for k, v in rows}
+
+    def _writer_alive(self) -> bool:
+        lock = self.folder / LOCK_NAME
+        if not lock.exists():
+            return False
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    def _mark_interrupted(self) -> None:
+        last = self._conn.execute(
+            "SELECT MAX(t) FROM (SELECT MAX(t_ns) AS t FROM events UNION ALL SELECT MAX(t_ns) FROM frames)"
+        ).fetchone()[0]
+        try:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('state', ?), ('last_t_ns', ?)",
+                (json.dumps("interrupted"), json.dumps(last)))
+        except sqlite3.OperationalError:
+            pass  # read-only media: still reported as interrupted
+        self.meta["last_t_ns"] = last
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def interrupted(self) -> bool:
+        return self.meta.get("state") == "interrupted"
+
+    def events(self, kinds: Iterable[str] | None = None,
+               since_ns: int | None = None, until_ns: int | None = None) -> Iterator[RawEvent]:
+        """Events in time order (ties in insertion order)."""
+        sql = "SELECT t_ns, kind, data FROM events"
+        where, args = [], []
+        if kinds is not None:
+            kinds = list(kinds)
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args += kinds
+        if since_ns is not None:
+            where.append("t_ns >= ?")
+            args.append(since_ns)
+        if until_ns is not None:
+            where.append("t_ns < ?")
+            args.append(until_ns)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY t_ns, id"
+        for t, k, d in self._conn.execute(sql, args):
+            yield from_row(t, k, d)
+
+    def event_counts(self) -> dict[str, int]:
+        return dict(self._conn.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall())
+
+    def frames(self) -> list[FrameRef]:
+        return [FrameRef(*r) for r in self._conn.execute(
+            "SELECT t_ns, frame_id, reason, width, height FROM frames ORDER BY t_ns, id")]
+
+    def frame_image(self, frame_id: str):
+        """The full frame as a PIL image (RGB), assembled from its tiles."""
+        from PIL import Image
+
+        row = self._conn.execute(
+            "SELECT width, height, tile, digests FROM manifests WHERE frame_id = ?", (frame_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"frame {frame_id} is not in session {self.id}")
+        width, height, tile, blob = row
+        digests = [blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES)]
+        cols = -(-width // tile)
+        canvas = Image.new("RGB", (width, height))
+        cache: dict[bytes, Any] = {}
+        for i, d in enumerate(digests):
+            img = cache.get(d)
+            if img is None:
+                data = self._conn.execute("SELECT data FROM tiles WHERE digest = ?", (d,)).fetchone()
+                if data is None:
+                    raise StoreError(f"tile missing for frame {frame_id} in session {self.id}")
+                img = cache[d] = Image.open(io.BytesIO(data[0])).convert("RGB")
+            canvas.paste(img, ((i % cols) * tile, (i // cols) * tile))
+        return canvas
+
+    def bytes_on_disk(self) -> int:
+        return sum(p.stat().st_blocks * 512 for p in self.folder.iterdir() if p.is_file())
+
+    def summary(self) -> SessionSummary:
+        m = self.meta
+        counts = self.event_counts()
+        n_frames, n_unique = self._conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT frame_id) FROM frames").fetchone()
+        apps = sorted({json.loads(d).get("app_id", "") for (d,) in self._conn.execute(
+            "SELECT data FROM events WHERE kind = 'focus'")} - {""})
+        start_mono = m.get("start_mono_ns")
+        end_mono = m.get("end_mono_ns") or m.get("last_t_ns")
+        duration = (end_mono - start_mono) / 1e9 if start_mono and end_mono else None
+        end = m.get("end_wall")
+        if end is None and duration is not None and m.get("start_wall"):
+            start_dt = datetime.fromisoformat(m["start_wall"])
+            end = datetime.fromtimestamp(start_dt.timestamp() + duration, timezone.utc).isoformat(
+                timespec="milliseconds")
+        return SessionSummary(
+            id=self.id, path=str(self.folder), start=m.get("start_wall"), end=end,
+            duration_s=round(duration, 3) if duration is not None else None,
+            events=counts, frames=n_frames, unique_frames=n_unique,
+            dropped_frames=int(m.get("dropped_frames", 0)), apps=apps,
+            bytes_on_disk=self.bytes_on_disk(), interrupted=self.interrupted,
+            state=m.get("state", "unknown"))
+
+
+class DataDir:
+    """A workprint data dir holding many sessions."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).expanduser()
+        self.sessions_dir = self.root / "sessions"
+
+    def create(self, meta: dict[str, Any] | None = None, session_id: str | None = None) -> SessionWriter:
+        session_id = session_id or new_session_id()
+        try:
+            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            return SessionWriter(self.sessions_dir / session_id, session_id, meta or {})
+        except OSError as exc:
+            if _is_disk_full(exc):
+                raise DiskFullError(f"The disk holding {self.root} is full; cannot start a session.") from exc
+            raise StoreError(f"Cannot create a session under {self.root}: {exc}") from exc
+
+    def session_ids(self) -> list[str]:
+        if not self.sessions_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.sessions_dir.iterdir() if (p / DB_NAME).exists())
+
+    def open(self, session_id: str) -> Session:
+        folder = self.sessions_dir / session_id
+        if not (folder / DB_NAME).exists():
+            matches = [s for s in self.session_ids() if s.startswith(session_id)] if session_id else []
+            if len(matches) == 1:
+                folder = self.sessions_dir / matches[0]
+            else:
+                hint = "ambiguous prefix" if matches else "no such session"
+                raise SessionNotFound(
+                    f"Session {session_id!r} not found in {self.root} ({hint}). "
+                    f"Run `workprint sessions --data-dir {self.root}` to list sessions.")
+        return Session(folder)
+
+    def sessions(self) -> list[Session]:
+        return [Session(self.sessions_dir / s) for s in self.session_ids()]
