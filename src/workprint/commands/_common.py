@@ -1,0 +1,26 @@
+"""Helpers shared by the command modules: data dir option, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..paths import default_data_dir
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, metavar="D",
+        help=f"where sessions are kept (default: {default_data_dir()}; env WORKPRINT_DATA_DIR)")
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    return args.data_dir or default_data_dir()
+
+
+def print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
