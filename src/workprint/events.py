@@ -249,7 +249,10 @@ class Action:
 
     Coordinates are root pixels; exports normalise them by the logical screen size.
     ``path`` holds the approach movement (pixel points) before a mouse action,
-    ``t_start``/``t_end`` the span of raw events it was reduced from.
+    ``t_start``/``t_end`` the span of raw events it was reduced from (raw timestamps).
+    Multi-clicks and drags keep ``button``; ``scroll`` sums ``dy`` (> 0 up), ``hscroll``
+    sums ``dx`` (> 0 right); ``write`` holds ``text``; ``press``/``hotkey`` hold ``keys``
+    (pyautogui key names); ``wait`` has ``text`` = gap reason for recording gaps.
     """
 
     kind: str
@@ -267,6 +270,10 @@ class Action:
     app_id: str | None = None
     title: str | None = None
     path: tuple[tuple[int, int], ...] = field(default=())
+    #: Time of the first approach movement (mouse actions); keyframes look from here.
+    t_approach: int | None = None
+    #: ``end`` only: True (task done), False (failed), None (unknown).
+    ok: bool | None = None
 
 
 def iter_kinds(events: Iterable[RawEvent]) -> dict[str, int]:

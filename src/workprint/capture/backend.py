@@ -1,0 +1,115 @@
+"""The platform interface of capture. The recorder only ever talks to a :class:`Backend`.
+
+A backend supplies four things:
+
+* an input hook that hands opaque raw records to a sink and returns at once
+  (:meth:`Backend.start_input`); :meth:`Backend.decode` turns them into raw events later,
+  on the recorder's processing thread, never on the hook thread;
+* a window tracker reporting the active window (:meth:`Backend.start_focus`);
+* a screen grabber (:meth:`Backend.grab`) returning a ``(height, width)`` uint32 array;
+* the screen geometry (:meth:`Backend.screen_info`) and, for safeguards, the stacking
+  order of visible windows (:meth:`Backend.visible_windows`).
+
+One module per platform fills it in: ``x11.py`` today; ``darwin.py`` and ``win32.py``
+will follow the same shape. :func:`get_backend` picks one.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..events import FocusEvent, Geometry, RawEvent
+
+
+@dataclass(frozen=True)
+class Monitor:
+    x: int
+    y: int
+    width: int
+    height: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ScreenInfo:
+    """Logical screen size (the coordinate space of input events), scale factor and
+    the geometry of every monitor."""
+
+    width: int
+    height: int
+    scale: float = 1.0
+    monitors: tuple[Monitor, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "width": self.width, "height": self.height, "scale": self.scale,
+            "monitors": [{"x": m.x, "y": m.y, "width": m.width, "height": m.height, "name": m.name}
+             for m in self.monitors],
+            **self.extra,
+        }
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    """A top-level window as the safeguards see it (stacking order: bottom first)."""
+
+    window: int
+    app_id: str
+    app_instance: str
+    title: str
+    geometry: Geometry | None
+
+
+RawSink = Callable[[Any], None]
+FocusSink = Callable[[FocusEvent], None]
+
+
+class Backend(ABC):
+    """Platform capture backend. Methods are called from recorder threads; each
+    ``start_*`` starts its own thread and each ``stop_*`` returns promptly."""
+
+    name = "abstract"
+
+    @abstractmethod
+    def screen_info(self) -> ScreenInfo: ...
+
+    @abstractmethod
+    def start_input(self, sink: RawSink) -> None: ...
+
+    @abstractmethod
+    def stop_input(self) -> None: ...
+
+    @abstractmethod
+    def decode(self, raw: Any) -> list[RawEvent]: ...
+
+    @abstractmethod
+    def start_focus(self, sink: FocusSink) -> None: ...
+
+    @abstractmethod
+    def stop_focus(self) -> None: ...
+
+    @abstractmethod
+    def grab(self) -> np.ndarray:
+        """The whole virtual screen as a ``(height, width)`` uint32 array (BGRX)."""
+
+    def visible_windows(self) -> list[WindowInfo]:
+        return []
+
+    def close(self) -> None:  # pragma: no cover - default no-op
+        pass
+
+
+def get_backend(**kwargs: Any) -> Backend:
+    """The backend for this platform (raises :class:`NoDisplayError` when none is usable)."""
+    if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
+        from .x11 import X11Backend
+
+        return X11Backend(**kwargs)
+    raise NotImplementedError(
+        f"workprint has no capture backend for {sys.platform} yet (Linux/X11 only for now).")

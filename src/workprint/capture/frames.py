@@ -1,0 +1,276 @@
+"""Screenshots: when to grab, what changed, how it is encoded - off the input thread.
+
+Two threads:
+
+* the **scheduler** grabs the screen into a small ring of recent grabs (a few per
+  second while input is active, every couple of seconds when idle) and decides which
+  grabs become stored frames: the grab just *before* each mouse press / typing run /
+  hotkey / scroll (taken from the ring, so the pre-action state is available), one after
+  input settles, one after each focus change, and - with no input - one when the screen
+  changed (slow cadence).
+* the **encoder** splits a frame into tiles, hashes the tiles that changed since the
+  previous frame and encodes only tiles the session has never stored (PNG), then hands
+  the manifest to the store. Identical frames share one manifest.
+
+The queue between them is bounded; when the encoder falls behind, frames are dropped and
+counted. Input events never pass through here.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+from PIL import Image
+
+from ..events import FrameRef
+
+TILE = 128
+RING_SIZE = 3
+ACTIVE_GRAB_INTERVAL_S = 0.25
+IDLE_GRAB_INTERVAL_S = 2.0
+ACTIVE_WINDOW_S = 1.5
+SETTLE_S = 0.5
+FOCUS_DELAY_S = 0.3
+IDLE_FRAME_MIN_INTERVAL_S = 10.0
+ENCODER_QUEUE = 4
+
+
+class FrameSink(Protocol):
+    def has_tile(self, digest: bytes) -> bool: ...
+
+    def add_frame(self, ref: FrameRef, tile: int, digests: list[bytes],
+                  new_tiles: dict[bytes, tuple[str, bytes]]) -> None: ...
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def changed_tiles(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) -> np.ndarray:
+    """Boolean grid ``(rows, cols)``: which tiles differ between two frames."""
+    h, w = cur.shape
+    rows, cols = -(-h // tile), -(-w // tile)
+    if prev is None or prev.shape != cur.shape:
+        return np.ones((rows, cols), dtype=bool)
+    diff = prev != cur
+    # pad to whole tiles, then reduce each tile block
+    padded = np.zeros((rows * tile, cols * tile), dtype=bool)
+    padded[:h, :w] = diff
+    return padded.reshape(rows, tile, cols, tile).any(axis=(1, 3))
+
+
+def quick_changed(prev: np.ndarray | None, cur: np.ndarray) -> bool:
+    """Cheap change check on a strided subsample (catches all but single-pixel edits)."""
+    if prev is None or prev.shape != cur.shape:
+        return True
+    return not np.array_equal(prev[::4, ::4], cur[::4, ::4]) or not np.array_equal(
+        prev[2::4, 2::4], cur[2::4, 2::4])
+
+
+def encode_tile(pixels: np.ndarray) -> bytes:
+    """PNG of a BGRX tile (lossless: text stays readable for OCR-based redaction)."""
+    h, w = pixels.shape
+    img = Image.frombuffer("RGB", (w, h), np.ascontiguousarray(pixels).tobytes(), "raw", "BGRX", 0, 1)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=6)
+    return buf.getvalue()
+
+
+class TileEncoder:
+    """Turns full-screen grabs into (frame id, tile digests, new encoded tiles)."""
+
+    def __init__(self, sink: FrameSink, tile: int = TILE):
+        self.sink = sink
+        self.tile = tile
+        self._prev: np.ndarray | None = None
+        self._prev_digests: list[bytes] | None = None
+
+    def encode(self, pixels: np.ndarray) -> tuple[str, list[bytes], dict[bytes, tuple[str, bytes]]]:
+        t = self.tile
+        h, w = pixels.shape
+        grid = changed_tiles(self._prev, pixels, t)
+        rows, cols = grid.shape
+        digests: list[bytes] = []
+        new: dict[bytes, tuple[str, bytes]] = {}
+        for r in range(rows):
+            for c in range(cols):
+                i = r * cols + c
+                if not grid[r, c] and self._prev_digests is not None:
+                    digests.append(self._prev_digests[i])
+                    continue
+                block = pixels[r * t:(r + 1) * t, c * t:(c + 1) * t]
+                raw = np.ascontiguousarray(block)
+                d = _digest(raw.tobytes() + block.shape[0].to_bytes(2, "little") + block.shape[1].to_bytes(2, "little"))
+                digests.append(d)
+                if d not in new and not self.sink.has_tile(d):
+                    new[d] = ("png", encode_tile(raw))
+        frame_id = hashlib.blake2b(b"".join(digests) + f"{w}x{h}/{t}".encode(), digest_size=16).hexdigest()
+        self._prev, self._prev_digests = pixels, digests
+        return frame_id, digests, new
+
+
+@dataclass
+class _Grab:
+    t_ns: int
+    pixels: np.ndarray
+
+
+class FramePipeline:
+    """Scheduler + encoder threads. Call :meth:`note_input` from the event processor
+    (never the input hook) with each decoded event's time and a trigger name."""
+
+    def __init__(self, grab: Callable[[], np.ndarray], sink: FrameSink, *,
+                 on_error: Callable[[BaseException], None] | None = None,
+                 encoder_delay_s: float = 0.0, redact: Callable[[np.ndarray, int], np.ndarray | None] | None = None):
+        self._grab_fn = grab
+        self._sink = sink
+        self._encoder = TileEncoder(sink)
+        self._on_error = on_error
+        self._encoder_delay_s = encoder_delay_s
+        self._redact = redact
+        self._ring: collections.deque[_Grab] = collections.deque(maxlen=RING_SIZE)
+        self._queue: queue.Queue[tuple[int, str, np.ndarray] | None] = queue.Queue(maxsize=ENCODER_QUEUE)
+        self._cond = threading.Condition()
+        self._triggers: list[tuple[int, str]] = []
+        self._stop = threading.Event()
+        self._last_input_ns = 0
+        self._last_stored_grab_ns = 0
+        self._post_due_ns: int | None = None
+        self._focus_due_ns: int | None = None
+        self._last_stored_pixels: np.ndarray | None = None
+        self._last_idle_frame_ns = 0
+        self.dropped = 0
+        self.stored = 0
+        self.grabs = 0
+        self._sched = threading.Thread(target=self._schedule_loop, name="workprint-frames", daemon=True)
+        self._enc = threading.Thread(target=self._encode_loop, name="workprint-encoder", daemon=True)
+
+    # -- public ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._sched.start()
+        self._enc.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._sched.join(timeout=5)
+        self._queue.put(None)
+        self._enc.join(timeout=30)
+
+    def note_input(self, t_ns: int, trigger: str | None) -> None:
+        """``trigger``: ``pre_click``/``pre_key``/``pre_scroll`` (store the pre-action
+        frame), ``focus`` (store a frame shortly after), or ``None`` (activity only)."""
+        with self._cond:
+            if trigger != "focus":
+                self._last_input_ns = max(self._last_input_ns, t_ns)
+                self._post_due_ns = t_ns + int(SETTLE_S * 1e9)
+            if trigger == "focus":
+                self._focus_due_ns = t_ns + int(FOCUS_DELAY_S * 1e9)
+            elif trigger:
+                self._triggers.append((t_ns, trigger))
+            self._cond.notify()
+
+    # -- scheduler ------------------------------------------------------------------------
+    def _grab(self) -> _Grab:
+        t = time.monotonic_ns()
+        g = _Grab(t, self._grab_fn())
+        self.grabs += 1
+        self._ring.append(g)
+        return g
+
+    def _store(self, g: _Grab, reason: str) -> None:
+        self._last_stored_grab_ns = g.t_ns
+        self._last_stored_pixels = g.pixels
+        try:
+            self._queue.put_nowait((g.t_ns, reason, g.pixels))
+        except queue.Full:
+            self.dropped += 1
+
+    def _pre_action(self, t_ns: int, reason: str) -> None:
+        before = [g for g in self._ring if g.t_ns <= t_ns]
+        g = before[-1] if before else None
+        if g is None:
+            g = self._grab()  # nothing older: the closest we have
+        if g.t_ns == self._last_stored_grab_ns:
+            return  # already stored (e.g. two clicks without a new grab)
+        self._store(g, reason)
+
+    def _schedule_loop(self) -> None:
+        try:
+            g = self._grab()
+            self._store(g, "start")
+            next_grab = time.monotonic_ns()
+            while not self._stop.is_set():
+                with self._cond:
+                    now = time.monotonic_ns()
+                    active = now - self._last_input_ns < ACTIVE_WINDOW_S * 1e9
+                    interval = ACTIVE_GRAB_INTERVAL_S if active else IDLE_GRAB_INTERVAL_S
+                    if self._ring:  # input just started: do not wait out the idle interval
+                        next_grab = min(next_grab, self._ring[-1].t_ns + int(interval * 1e9))
+                    deadlines = [next_grab]
+                    for due in (self._post_due_ns, self._focus_due_ns):
+                        if due is not None:
+                            deadlines.append(due)
+                    wait = max(0, min(deadlines) - now) / 1e9
+                    if not self._triggers and wait > 0:
+                        self._cond.wait(timeout=min(wait, interval))
+                    triggers, self._triggers = self._triggers, []
+                    now = time.monotonic_ns()
+                    post_due = self._post_due_ns is not None and now >= self._post_due_ns
+                    focus_due = self._focus_due_ns is not None and now >= self._focus_due_ns
+                    if post_due:
+                        self._post_due_ns = None
+                    if focus_due:
+                        self._focus_due_ns = None
+                if self._stop.is_set():
+                    break
+                for t_ns, reason in triggers:
+                    self._pre_action(t_ns, reason)
+                if post_due or focus_due:
+                    g = self._grab()
+                    if quick_changed(self._last_stored_pixels, g.pixels):
+                        self._store(g, "focus" if focus_due else "post_action")
+                    next_grab = g.t_ns + int(interval * 1e9)
+                elif now >= next_grab:
+                    g = self._grab()
+                    next_grab = g.t_ns + int(interval * 1e9)
+                    if (not active and now - self._last_idle_frame_ns >= IDLE_FRAME_MIN_INTERVAL_S * 1e9
+                            and quick_changed(self._last_stored_pixels, g.pixels)):
+                        self._last_idle_frame_ns = now
+                        self._store(g, "idle_change")
+        except BaseException as exc:  # noqa: BLE001 - report, never kill the recorder silently
+            if self._on_error and not self._stop.is_set():
+                self._on_error(exc)
+
+    # -- encoder --------------------------------------------------------------------------
+    def _encode_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            t_ns, reason, pixels = item
+            try:
+                if self._encoder_delay_s:
+                    time.sleep(self._encoder_delay_s)
+                if self._redact is not None:
+                    pixels = self._redact(pixels, t_ns)
+                    if pixels is None:
+                        self.dropped += 1
+                        continue
+                frame_id, digests, new = self._encoder.encode(pixels)
+                h, w = pixels.shape
+                self._sink.add_frame(FrameRef(t_ns, frame_id, reason, w, h), self._encoder.tile, digests, new)
+                self.stored += 1
+            except BaseException as exc:  # noqa: BLE001
+                if self._on_error:
+                    self._on_error(exc)
+                return

@@ -1,0 +1,214 @@
+"""The platform-free recorder: hook -> queue -> processor -> (gate) -> store, plus frames.
+
+Threads:
+
+* the backend's input hook only enqueues opaque records (never blocks, never drops);
+* the **processor** decodes records into raw events, coalesces pointer moves (<= 60 Hz,
+  keeping the last position before every button/scroll/key), tells the frame pipeline
+  about pre-action moments, passes events through the safeguard gate and writes them to
+  the store in batches at least every ``flush_interval`` seconds (so a ``kill -9`` loses
+  at most that window);
+* the frame pipeline (see :mod:`workprint.capture.frames`).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from ..errors import DiskFullError, StoreError
+from ..events import (CHORD_MODIFIERS, ButtonEvent, FocusEvent, KeyEvent, MoveEvent, RawEvent,
+                      ScrollEvent)
+from ..store.session import SessionWriter
+from .backend import Backend
+from .frames import FramePipeline
+
+MODIFIER_KEYS = frozenset({
+    "Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R", "Meta_L", "Meta_R",
+    "Super_L", "Super_R", "Hyper_L", "Hyper_R", "ISO_Level3_Shift", "Caps_Lock", "Num_Lock",
+    "Mode_switch",
+})
+TYPING_RUN_GAP_NS = 1_000_000_000
+
+
+class Gate(Protocol):
+    """Safeguards between capture and store (scope, pause, passwords, redaction)."""
+
+    def filter_events(self, events: list[RawEvent]) -> list[RawEvent]: ...
+
+    def flush(self, now_ns: int) -> list[RawEvent]: ...
+
+
+@dataclass
+class RecorderStats:
+    events: dict[str, int] = field(default_factory=dict)
+    raw_records: int = 0
+    frames_stored: int = 0
+    frames_dropped: int = 0
+    grabs: int = 0
+    max_queue: int = 0
+    error: str | None = None
+
+
+class Recorder:
+    def __init__(self, backend: Backend, writer: SessionWriter, *, frames: bool = True,
+                 flush_interval: float = 0.25, move_hz: float = 60.0, encoder_delay_s: float = 0.0,
+                 gate: Gate | None = None,
+                 frame_redactor: Callable | None = None):
+        self.backend = backend
+        self.writer = writer
+        self.flush_interval = flush_interval
+        self.move_interval_ns = int(1e9 / move_hz)
+        self.gate = gate
+        self.stats = RecorderStats()
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._buffer: list[RawEvent] = []
+        self._pending_move: MoveEvent | None = None
+        self._last_move_ns = 0
+        self._last_activity_note = 0
+        self._last_key_ns = 0
+        self._in_typing = False
+        self._in_scroll = False
+        self._processor = threading.Thread(target=self._process_loop, name="workprint-processor", daemon=True)
+        self.frames = FramePipeline(backend.grab, writer, on_error=self._fail,
+                                    encoder_delay_s=encoder_delay_s,
+                                    redact=frame_redactor) if frames else None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._processor.start()
+        self.backend.start_focus(self._queue.put)
+        self.backend.start_input(self._queue.put)
+        if self.frames:
+            self.frames.start()
+
+    def stop(self) -> RecorderStats:
+        """Stop capture at once, flush everything, close nothing (the caller closes the
+        writer). Safe to call twice."""
+        self.backend.stop_input()
+        self.backend.stop_focus()
+        self.stopped.set()
+        self._queue.put(None)
+        self._processor.join(timeout=10)
+        if self.frames:
+            self.frames.stop()
+            self.stats.frames_stored = self.frames.stored
+            self.stats.frames_dropped = self.frames.dropped
+            self.stats.grabs = self.frames.grabs
+        if self.error:
+            self.stats.error = str(self.error)
+        return self.stats
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        self.stopped.set()
+
+    # -- processing -------------------------------------------------------------------------
+    def _process_loop(self) -> None:
+        last_flush = time.monotonic()
+        try:
+            while True:
+                timeout = max(0.0, self.flush_interval - (time.monotonic() - last_flush))
+                done = False
+                try:
+                    item = self._queue.get(timeout=timeout)
+                    batch = [item]
+                    while True:
+                        try:
+                            batch.append(self._queue.get_nowait())
+                        except queue.Empty:
+                            break
+                except queue.Empty:
+                    batch = []
+                self.stats.max_queue = max(self.stats.max_queue, len(batch))
+                for item in batch:
+                    if item is None:
+                        done = True
+                    elif isinstance(item, FocusEvent):
+                        self._on_event(item)
+                    else:
+                        self.stats.raw_records += 1
+                        for ev in self.backend.decode(item):
+                            self._on_event(ev)
+                if done or time.monotonic() - last_flush >= self.flush_interval:
+                    self._flush(final=done)
+                    last_flush = time.monotonic()
+                if done:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the CLI, recording stops
+            self._fail(exc)
+
+    def _emit(self, ev: RawEvent) -> None:
+        self._buffer.append(ev)
+
+    def _on_event(self, ev: RawEvent) -> None:
+        if isinstance(ev, MoveEvent):
+            if ev.t_ns - self._last_move_ns >= self.move_interval_ns:
+                self._pending_move = None
+                self._last_move_ns = ev.t_ns
+                self._emit(ev)
+            else:
+                self._pending_move = ev
+            if self.frames and ev.t_ns - self._last_activity_note > 100_000_000:
+                self._last_activity_note = ev.t_ns
+                self.frames.note_input(ev.t_ns, None)
+            return
+        if self._pending_move is not None:
+            self._emit(self._pending_move)
+            self._last_move_ns = self._pending_move.t_ns
+            self._pending_move = None
+        trigger = self._trigger(ev)
+        if self.frames and (trigger or not isinstance(ev, FocusEvent)):
+            self.frames.note_input(ev.t_ns, trigger)
+        self._emit(ev)
+
+    def _trigger(self, ev: RawEvent) -> str | None:
+        """Which pre-action frame an event calls for (start of a run, a press, a chord)."""
+        if isinstance(ev, FocusEvent):
+            self._in_typing = self._in_scroll = False
+            return "focus"
+        if isinstance(ev, ButtonEvent):
+            self._in_typing = self._in_scroll = False
+            return "pre_click" if ev.down else None
+        if isinstance(ev, ScrollEvent):
+            self._in_typing = False
+            started = not self._in_scroll
+            self._in_scroll = True
+            return "pre_scroll" if started else None
+        if isinstance(ev, KeyEvent) and ev.down and ev.key not in MODIFIER_KEYS:
+            self._in_scroll = False
+            chord = bool(CHORD_MODIFIERS.intersection(ev.modifiers))
+            gap = ev.t_ns - self._last_key_ns > TYPING_RUN_GAP_NS
+            self._last_key_ns = ev.t_ns
+            if chord:
+                self._in_typing = False
+                return "pre_key"
+            started = not self._in_typing or gap
+            self._in_typing = True
+            return "pre_key" if started else None
+        return None
+
+    def _flush(self, final: bool = False) -> None:
+        if final and self._pending_move is not None:
+            self._emit(self._pending_move)
+            self._pending_move = None
+        events, self._buffer = self._buffer, []
+        if self.gate is not None:
+            events = self.gate.filter_events(events)
+            if final:
+                events += self.gate.flush(time.monotonic_ns())
+        if not events:
+            return
+        for ev in events:
+            self.stats.events[ev.kind] = self.stats.events.get(ev.kind, 0) + 1
+        try:
+            self.writer.add_events(events)
+        except (DiskFullError, StoreError) as exc:
+            self._fail(exc)
+            raise

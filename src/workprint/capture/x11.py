@@ -1,0 +1,419 @@
+"""X11 capture backend: RECORD for input, EWMH + X-Resource for focus, mss for pixels.
+
+Threads and connections (X connections are not shared between threads):
+
+* ``record`` thread - blocks in ``record_enable_context`` on its own connection; the
+  callback only appends ``(monotonic_ns, bytes)`` to the sink. Stopping disables the
+  context from a *separate* connection, so it takes effect at once, input or not.
+* ``focus`` thread - its own connection, PropertyNotify on the root window for
+  ``_NET_ACTIVE_WINDOW`` and on the active window for its title; ``select()`` on the
+  connection and a wake-up pipe so stopping is instant. Without a window manager it
+  falls back to polling the input focus.
+* decoding (keysyms) happens on the caller's thread with a lookup connection.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from ..errors import NoDisplayError
+from ..events import ButtonEvent, FocusEvent, Geometry, KeyEvent, MoveEvent, RawEvent, ScrollEvent
+from .backend import Backend, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
+from .x11_keys import keysym_name, keysym_to_char, level_index, modifier_names
+
+_BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
+_SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
+_NO_WINDOW_DEBOUNCE_S = 0.25
+
+
+def _open_display(name: str | None = None):
+    from Xlib import display, error
+
+    name = name or os.environ.get("DISPLAY")
+    if not name:
+        hint = (" A Wayland session was detected: run workprint inside an X11 session "
+                "(XWayland does not expose other apps' input)." if os.environ.get("WAYLAND_DISPLAY") else "")
+        raise NoDisplayError(
+            "No X display: $DISPLAY is not set." + hint + " Run workprint from a desktop "
+            "session, or start a virtual one: `Xvfb :1 -screen 0 1920x1080x24 & openbox & "
+            "export DISPLAY=:1` (Debian: apt-get install xvfb openbox).")
+    try:
+        return display.Display(name)
+    except (error.DisplayError, error.DisplayNameError, ConnectionError, OSError) as exc:
+        raise NoDisplayError(
+            f"Cannot connect to X display {name!r}: {exc}. Check that the X server is running and "
+            f"that you may connect to it (xhost/xauth), or start a virtual display with Xvfb.") from exc
+
+
+class X11Backend(Backend):
+    name = "x11"
+
+    def __init__(self, display_name: str | None = None):
+        self.display_name = display_name or os.environ.get("DISPLAY")
+        self._lookup = _open_display(self.display_name)
+        from Xlib.ext import record
+
+        if not self._lookup.has_extension("RECORD"):
+            raise NoDisplayError(
+                f"The X server on {self.display_name} lacks the RECORD extension, which workprint "
+                f"needs to observe input. Enable it (Xorg: Load \"record\" in the Module section).")
+        self._record_mod = record
+        self._keymap_cache: dict[int, list[int]] = {}
+        self._record_conn = None
+        self._record_ctx = None
+        self._record_thread: threading.Thread | None = None
+        self._focus: _FocusTracker | None = None
+        self._mss = None
+        self._mss_thread: int | None = None
+
+    # -- screen ---------------------------------------------------------------------------
+    def screen_info(self) -> ScreenInfo:
+        import mss
+
+        root = self._lookup.screen().root
+        geo = root.get_geometry()
+        with mss.MSS(display=self.display_name) as sct:
+            monitors = tuple(Monitor(m["left"], m["top"], m["width"], m["height"], f"monitor-{i}")
+                             for i, m in enumerate(sct.monitors[1:], 1))
+        scale = 1.0
+        try:
+            resources = self._lookup.screen().root.get_full_property(
+                self._lookup.intern_atom("RESOURCE_MANAGER"), 0)
+            for line in (resources.value.decode(errors="replace").splitlines() if resources else []):
+                if line.startswith("Xft.dpi:"):
+                    scale = round(float(line.split(":", 1)[1]) / 96.0, 3)
+        except Exception:  # noqa: BLE001 - a missing/odd resource string means scale 1
+            scale = 1.0
+        return ScreenInfo(geo.width, geo.height, scale, monitors or (Monitor(0, 0, geo.width, geo.height),),
+                          extra={"backend": "x11", "display": self.display_name})
+
+    def grab(self) -> np.ndarray:
+        import mss
+
+        # mss keeps per-thread X resources: create it on the thread that grabs.
+        if self._mss is None or self._mss_thread != threading.get_ident():
+            self._mss = mss.MSS(display=self.display_name)
+            self._mss_thread = threading.get_ident()
+            self._mss_area = dict(self._mss.monitors[0])  # querying monitors costs ~20 ms
+        shot = self._mss.grab(self._mss_area)
+        return np.frombuffer(shot.raw, dtype=np.uint32).reshape(shot.height, shot.width)
+
+    # -- input ----------------------------------------------------------------------------
+    def start_input(self, sink: RawSink) -> None:
+        from Xlib import X
+
+        record = self._record_mod
+        conn = _open_display(self.display_name)
+        ctx = conn.record_create_context(0, [record.AllClients], [{
+            "core_requests": (0, 0), "core_replies": (0, 0),
+            "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
+            "delivered_events": (0, 0), "device_events": (X.KeyPress, X.MotionNotify),
+            "errors": (0, 0), "client_started": False, "client_died": False,
+        }])
+        from_server = record.FromServer
+        now = time.monotonic_ns
+
+        def callback(reply: Any) -> None:  # hook thread: enqueue and return
+            if reply.category == from_server and not reply.client_swapped and reply.data:
+                sink((now(), bytes(reply.data)))
+
+        def run() -> None:
+            try:
+                conn.record_enable_context(ctx, callback)
+            finally:
+                try:
+                    conn.record_free_context(ctx)
+                    conn.close()
+                except Exception:  # noqa: BLE001 - the server may be gone at shutdown
+                    pass
+
+        self._record_conn, self._record_ctx = conn, ctx
+        self._record_thread = threading.Thread(target=run, name="workprint-x11-record", daemon=True)
+        self._record_thread.start()
+
+    def stop_input(self) -> None:
+        if self._record_thread is None:
+            return
+        try:
+            stopper = _open_display(self.display_name)
+            stopper.record_disable_context(self._record_ctx)
+            stopper.sync()
+            stopper.close()
+        except Exception:  # noqa: BLE001 - X server already gone: the thread ends by itself
+            pass
+        self._record_thread.join(timeout=2)
+        self._record_thread = None
+
+    def _keysyms(self, keycode: int) -> list[int]:
+        syms = self._keymap_cache.get(keycode)
+        if syms is None:
+            syms = list(self._lookup.get_keyboard_mapping(keycode, 1)[0])
+            self._keymap_cache[keycode] = syms
+        return syms
+
+    def _refresh_keymap(self) -> None:
+        from Xlib import X
+
+        while self._lookup.pending_events():
+            ev = self._lookup.next_event()
+            if ev.type == X.MappingNotify:
+                self._keymap_cache.clear()
+
+    def decode(self, raw: Any) -> list[RawEvent]:
+        from Xlib import X
+        from Xlib.protocol import rq
+
+        t_ns, data = raw
+        self._refresh_keymap()
+        field = rq.EventField(None)
+        out: list[RawEvent] = []
+        while len(data) >= 32:
+            ev, data = field.parse_binary_value(data, self._lookup.display, None, None)
+            etype = ev.type & 0x7F
+            if etype in (X.KeyPress, X.KeyRelease):
+                syms = self._keysyms(ev.detail)
+                keysym = syms[level_index(ev.state, syms)] if syms else 0
+                out.append(KeyEvent(t_ns, etype == X.KeyPress, ev.detail, keysym, keysym_name(keysym),
+                                    keysym_to_char(keysym), modifier_names(ev.state)))
+            elif etype in (X.ButtonPress, X.ButtonRelease):
+                if ev.detail in _SCROLL:
+                    if etype == X.ButtonPress:
+                        dx, dy = _SCROLL[ev.detail]
+                        out.append(ScrollEvent(t_ns, ev.root_x, ev.root_y, dx, dy))
+                else:
+                    button = _BUTTONS.get(ev.detail, f"button{ev.detail}")
+                    out.append(ButtonEvent(t_ns, etype == X.ButtonPress, ev.root_x, ev.root_y, button))
+            elif etype == X.MotionNotify:
+                out.append(MoveEvent(t_ns, ev.root_x, ev.root_y))
+        return out
+
+    # -- focus ----------------------------------------------------------------------------
+    def start_focus(self, sink: FocusSink) -> None:
+        self._focus = _FocusTracker(self.display_name, sink)
+        self._focus.start()
+
+    def stop_focus(self) -> None:
+        if self._focus:
+            self._focus.stop()
+            self._focus = None
+
+    def visible_windows(self) -> list[WindowInfo]:
+        return _visible_windows(self._lookup)
+
+    def close(self) -> None:
+        self.stop_input()
+        self.stop_focus()
+        try:
+            self._lookup.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+# --- window inspection (shared by the focus tracker and the safeguards) --------------------
+def _prop(d, win, name: str):
+    atom = d.intern_atom(name)
+    p = win.get_full_property(atom, 0)
+    return p.value if p is not None else None
+
+
+def _title(d, win) -> str:
+    value = _prop(d, win, "_NET_WM_NAME")
+    if value is None:
+        value = _prop(d, win, "WM_NAME")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value or "")
+
+
+def _pid(d, win) -> int | None:
+    value = _prop(d, win, "_NET_WM_PID")
+    if value is not None and len(value):
+        return int(value[0])
+    try:
+        from Xlib.ext import res
+
+        reply = d.res_query_client_ids([{"client": win.id, "mask": res.LocalClientPIDMask}])
+        for cid in reply.ids:
+            if cid.value:
+                return int(cid.value[0])
+    except Exception:  # noqa: BLE001 - extension missing or window gone
+        return None
+    return None
+
+
+def _process_name(pid: int | None) -> str:
+    if not pid:
+        return ""
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _geometry(d, win) -> Geometry | None:
+    try:
+        g = win.get_geometry()
+        pos = win.translate_coords(d.screen().root, 0, 0)
+        return Geometry(-pos.x, -pos.y, g.width, g.height)
+    except Exception:  # noqa: BLE001 - window vanished
+        return None
+
+
+def describe_window(d, win_id: int, t_ns: int | None = None) -> FocusEvent:
+    """Everything workprint records about a window (title, app id, pid, geometry)."""
+    t_ns = t_ns or time.monotonic_ns()
+    if not win_id:
+        return FocusEvent(t_ns, 0)
+    win = d.create_resource_object("window", win_id)
+    wm_class = win.get_wm_class() or ("", "")
+    pid = _pid(d, win)
+    return FocusEvent(t_ns, win_id, _title(d, win), wm_class[1] or "", wm_class[0] or "",
+                      pid, _process_name(pid), _geometry(d, win))
+
+
+def _visible_windows(d) -> list[WindowInfo]:
+    from Xlib import error
+
+    root = d.screen().root
+    stack = _prop(d, root, "_NET_CLIENT_LIST_STACKING")
+    out = []
+    for wid in (stack or []):
+        try:
+            win = d.create_resource_object("window", int(wid))
+            attrs = win.get_attributes()
+            if attrs.map_state != 2:  # IsViewable
+                continue
+            wm_class = win.get_wm_class() or ("", "")
+            out.append(WindowInfo(int(wid), wm_class[1] or "", wm_class[0] or "", _title(d, win),
+                                  _geometry(d, win)))
+        except error.XError:
+            continue
+    return out
+
+
+class _FocusTracker:
+    """Follows the active window and its title; emits debounced FocusEvents."""
+
+    def __init__(self, display_name: str | None, sink: FocusSink):
+        self.display_name = display_name
+        self.sink = sink
+        self._wake_r, self._wake_w = os.pipe()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="workprint-x11-focus", daemon=True)
+        self._last: tuple[int, str] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        os.write(self._wake_w, b"x")
+        self._thread.join(timeout=2)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _active(self, d) -> int | None:
+        """The active window id, ``0`` for none, ``None`` if no EWMH window manager."""
+        from Xlib import X, error
+
+        root = d.screen().root
+        check = _prop(d, root, "_NET_SUPPORTING_WM_CHECK")
+        if check is not None and len(check):
+            try:
+                d.create_resource_object("window", int(check[0])).get_attributes()
+                value = _prop(d, root, "_NET_ACTIVE_WINDOW")
+                return int(value[0]) if value is not None and len(value) else 0
+            except error.XError:
+                pass  # stale property: the window manager is gone
+        # No window manager: the focus window, or the client under the pointer.
+        focus = d.get_input_focus().focus
+        if isinstance(focus, int) or focus in (X.PointerRoot, X.NONE) or focus == root:
+            focus = root.query_pointer().child
+            if not focus or isinstance(focus, int):
+                return 0
+        win = focus
+        while win and win != root:
+            if win.get_wm_class():
+                return win.id
+            win = win.query_tree().parent
+        return 0
+
+    def _emit(self, d, win_id: int) -> None:
+        from Xlib import X, error
+
+        try:
+            ev = describe_window(d, win_id)
+        except error.XError:
+            ev = FocusEvent(time.monotonic_ns(), 0)
+        key = (ev.window, ev.title)
+        if key != self._last:
+            self._last = key
+            if ev.window:
+                try:
+                    d.create_resource_object("window", ev.window).change_attributes(
+                        event_mask=X.PropertyChangeMask)
+                except error.XError:
+                    pass
+            self.sink(ev)
+
+    def _run(self) -> None:
+        from Xlib import X
+
+        d = _open_display(self.display_name)
+        try:
+            root = d.screen().root
+            root.change_attributes(event_mask=X.PropertyChangeMask)
+            net_active = d.intern_atom("_NET_ACTIVE_WINDOW")
+            title_atoms = {d.intern_atom("_NET_WM_NAME"), d.intern_atom("WM_NAME")}
+            fd = d.fileno()
+            pending_zero_since: float | None = None
+            self._emit(d, self._active(d) or 0)
+            ewmh = _prop(d, root, "_NET_SUPPORTING_WM_CHECK") is not None
+            while not self._stop.is_set():
+                timeout = 0.5 if not ewmh else 5.0  # without a WM, poll the focus
+                if pending_zero_since is not None:
+                    timeout = max(0.0, pending_zero_since + _NO_WINDOW_DEBOUNCE_S - time.monotonic())
+                if not d.pending_events():
+                    ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
+                    if self._wake_r in ready:
+                        break
+                recheck = not ewmh or pending_zero_since is not None
+                while d.pending_events():
+                    ev = d.next_event()
+                    if ev.type == X.PropertyNotify:
+                        if ev.atom == net_active and ev.window == root:
+                            recheck = True
+                        elif ev.atom in title_atoms and self._last and ev.window.id == self._last[0]:
+                            recheck = True
+                if not recheck:
+                    continue
+                active = self._active(d)
+                if active is None:
+                    continue
+                if active == 0:
+                    if self._last and self._last[0] != 0:
+                        if pending_zero_since is None:
+                            pending_zero_since = time.monotonic()
+                        elif time.monotonic() - pending_zero_since >= _NO_WINDOW_DEBOUNCE_S:
+                            pending_zero_since = None
+                            self._emit(d, 0)
+                    continue
+                pending_zero_since = None
+                self._emit(d, active)
+        except Exception:  # noqa: BLE001 - the X server went away: stop tracking quietly
+            if not self._stop.is_set():
+                import logging
+
+                logging.getLogger(__name__).exception("focus tracking stopped")
+        finally:
+            try:
+                d.close()
+            except Exception:  # noqa: BLE001
+                pass

@@ -1,0 +1,97 @@
+"""``workprint inspect``: one session's timeline summary."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from dataclasses import asdict
+
+from ..events import ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, ScrollEvent
+from ..store.session import DataDir, Session
+from ._common import add_data_dir, data_dir, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="show one session's timeline summary",
+                       description="Show a session's metadata and its timeline: one segment per "
+                                   "active window with its keys, clicks, scrolls and frames, plus "
+                                   "gaps and markers. SESSION may be an unambiguous id prefix.")
+    p.add_argument("session", metavar="SESSION")
+    add_data_dir(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def timeline(session: Session) -> list[dict]:
+    """Segments between focus changes, with counts; gaps and markers as their own rows."""
+    start = session.meta.get("start_mono_ns", 0)
+    frames = session.frames()
+    rows: list[dict] = []
+    seg: dict | None = None
+
+    def new_segment(ev: FocusEvent | None, t_ns: int) -> dict:
+        return {"type": "window", "t": round((t_ns - start) / 1e9, 3),
+                "app": ev.app_id if ev else "", "title": ev.title if ev else "",
+                "keys": 0, "clicks": 0, "scrolls": 0, "frames": 0, "end": None}
+
+    for ev in session.events():
+        if isinstance(ev, FocusEvent):
+            if seg:
+                seg["end"] = round((ev.t_ns - start) / 1e9, 3)
+            seg = new_segment(ev, ev.t_ns)
+            rows.append(seg)
+            continue
+        if isinstance(ev, (GapEvent, MarkerEvent)):
+            row = {"type": ev.kind, "t": round((ev.t_ns - start) / 1e9, 3)}
+            row.update({k: v for k, v in asdict(ev).items() if k != "t_ns"})
+            rows.append(row)
+            continue
+        if seg is None:
+            seg = new_segment(None, ev.t_ns)
+            rows.append(seg)
+        if isinstance(ev, KeyEvent) and ev.down:
+            seg["keys"] += 1
+        elif isinstance(ev, ButtonEvent) and ev.down:
+            seg["clicks"] += 1
+        elif isinstance(ev, ScrollEvent):
+            seg["scrolls"] += 1
+    windows = [r for r in rows if r["type"] == "window"]
+    for f in frames:
+        t = (f.t_ns - start) / 1e9
+        owner = None
+        for r in windows:
+            if r["t"] <= t:
+                owner = r
+        if owner:
+            owner["frames"] += 1
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    with DataDir(data_dir(args)).open(args.session) as session:
+        summary = session.summary()
+        rows = timeline(session)
+        reasons = Counter(f.reason for f in session.frames())
+        meta = session.meta
+    if args.json:
+        print_json({"session": asdict(summary), "meta": meta, "frames_by_reason": dict(reasons),
+                    "timeline": rows})
+        return 0
+    screen = meta.get("screen", {})
+    print(f"session   {summary.id}  ({summary.state})")
+    print(f"start     {summary.start}   end {summary.end}   duration {summary.duration_s}s")
+    print(f"screen    {screen.get('width')}x{screen.get('height')} scale {screen.get('scale')} "
+          f"monitors {len(screen.get('monitors', []))}")
+    print(f"events    " + ", ".join(f"{k} {v}" for k, v in sorted(summary.events.items())))
+    print(f"frames    {summary.frames} ({summary.unique_frames} unique, {summary.dropped_frames} dropped) "
+          + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    print(f"on disk   {summary.bytes_on_disk} bytes")
+    print("timeline")
+    for r in rows:
+        if r["type"] == "window":
+            print(f"  {r['t']:>9.3f}s  {r['app'] or '(no window)':14} {r['title'][:50]!r:52} "
+                  f"keys {r['keys']:>4} clicks {r['clicks']:>3} scrolls {r['scrolls']:>3} frames {r['frames']:>3}")
+        else:
+            extra = r.get("reason") or r.get("name") or ""
+            print(f"  {r['t']:>9.3f}s  [{r['type']}] {extra}")
+    return 0

@@ -1,0 +1,49 @@
+"""``workprint sessions``: list recorded sessions."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from ..store.session import DataDir
+from ._common import add_data_dir, data_dir, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sessions", help="list recorded sessions",
+                       description="List sessions with start, end, duration, event counts by kind, "
+                                   "frames, dropped frames, apps seen, bytes on disk and state.")
+    add_data_dir(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = DataDir(data_dir(args))
+    summaries = []
+    for s in store.sessions():
+        with s:
+            summaries.append(s.summary())
+    if args.json:
+        print_json([asdict(s) for s in summaries])
+        return 0
+    if not summaries:
+        print(f"no sessions in {store.root}")
+        return 0
+    print(f"{'SESSION':24} {'START':20} {'DURATION':>9} {'EVENTS':>7} {'FRAMES':>7} {'DROP':>5} "
+          f"{'SIZE':>9}  STATE        APPS")
+    for s in summaries:
+        total = sum(s.events.values())
+        dur = f"{s.duration_s:.1f}s" if s.duration_s is not None else "-"
+        start = (s.start or "-")[:19].replace("T", " ")
+        print(f"{s.id:24} {start:20} {dur:>9} {total:>7} {s.frames:>7} {s.dropped_frames:>5} "
+              f"{_size(s.bytes_on_disk):>9}  {s.state:12} {', '.join(s.apps)}")
+    return 0
