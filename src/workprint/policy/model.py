@@ -430,7 +430,7 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
     )
     p = t["pause"]
     pause = PausePolicy(
-        hotkey=_hotkey(ctx, "pause.hotkey", p.get("hotkey", PausePolicy.hotkey)),
+        hotkey=_hotkey(ctx, "pause.hotkey", p.get("hotkey", "ctrl+alt+shift+p")),
         idle_minutes=_number(ctx, "pause.idle_minutes", p.get("idle_minutes", 5.0),
                              lo=0, hi=24 * 60),
         on_lock=_bool(ctx, "pause.on_lock", p.get("on_lock", True)),
