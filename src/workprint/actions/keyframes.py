@@ -86,10 +86,10 @@ def keyframes(actions: Sequence[Action], frames: Sequence[FrameRef] | FrameIndex
 
 def final_frame(last_action: Action, frames: Sequence[FrameRef] | FrameIndex,
                 until_ns: int | None = None) -> FrameRef | None:
-    """The screen after ``last_action``: the latest frame after its end and at or before
-    ``until_ns`` (e.g. the start of the next episode); else the latest frame at or before
-    ``until_ns``."""
+    """The screen after ``last_action``: the latest frame at or before ``until_ns`` (e.g.
+    the start of the next episode; default: the last frame), never one from before the
+    action's end if a later one exists."""
     index = frames if isinstance(frames, FrameIndex) else FrameIndex(frames)
     limit = until_ns if until_ns is not None else (index.times[-1] if index.times else 0)
-    i = index.last_at_or_before(limit)
+    i = index.last_at_or_before(max(limit, last_action.t_end))
     return index.frames[i] if i >= 0 else None

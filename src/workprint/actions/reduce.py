@@ -155,8 +155,8 @@ class _Reducer:
 
     # -- mouse --------------------------------------------------------------------------
     def button(self, e: ButtonEvent) -> None:
-        self.check_wait(e.t_ns)
         if e.down:
+            self.check_wait(e.t_ns)
             self.flush_text()
             self.flush_scroll()
             if e.button in self.pressed:          # release was lost: close the old press
