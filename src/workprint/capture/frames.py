@@ -92,10 +92,13 @@ class TileEncoder:
         self.tile = tile
         self._prev: np.ndarray | None = None
         self._prev_digests: list[bytes] | None = None
+        self._prev_id = ""
 
     def encode(self, pixels: np.ndarray) -> tuple[str, list[bytes], dict[bytes, tuple[str, bytes]]]:
         t = self.tile
         h, w = pixels.shape
+        if pixels is self._prev and self._prev_digests is not None:
+            return self._prev_id, self._prev_digests, {}
         grid = changed_tiles(self._prev, pixels, t)
         rows, cols = grid.shape
         digests: list[bytes] = []
@@ -113,7 +116,7 @@ class TileEncoder:
                 if d not in new and not self.sink.has_tile(d):
                     new[d] = ("png", encode_tile(raw))
         frame_id = hashlib.blake2b(b"".join(digests) + f"{w}x{h}/{t}".encode(), digest_size=16).hexdigest()
-        self._prev, self._prev_digests = pixels, digests
+        self._prev, self._prev_digests, self._prev_id = pixels, digests, frame_id
         return frame_id, digests, new
 
 
@@ -200,9 +203,7 @@ class FramePipeline:
         g = before[-1] if before else None
         if g is None:
             g = self._grab()  # nothing older: the closest we have
-        if g.t_ns == self._last_stored_grab_ns:
-            return  # already stored (e.g. two clicks without a new grab)
-        self._store(g, reason)
+        self._store(g, reason)  # a grab stored before costs only a row: same frame id
 
     def _schedule_loop(self) -> None:
         try:
@@ -236,9 +237,8 @@ class FramePipeline:
                 for t_ns, reason in triggers:
                     self._pre_action(t_ns, reason)
                 if post_due or focus_due:
-                    g = self._grab()
-                    if quick_changed(self._last_stored_pixels, g.pixels):
-                        self._store(g, "focus" if focus_due else "post_action")
+                    g = self._grab()  # stored even when unchanged: the encoder dedupes it
+                    self._store(g, "focus" if focus_due else "post_action")
                     next_grab = g.t_ns + int(interval * 1e9)
                 elif now >= next_grab:
                     g = self._grab()

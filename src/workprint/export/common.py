@@ -1,0 +1,272 @@
+"""Shared by all export formats: sessions -> trajectories of steps, pyautogui code,
+structured actions, deterministic image encoding and the output folder.
+
+What leaves here carries no per-keystroke timing (step times are whole seconds since the
+episode start) and no identities (no pids, window ids, usernames, titles, session ids).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..actions.episodes import Episode, EpisodeConfig, split_episodes
+from ..actions.keyframes import FrameIndex, KeyframeConfig, final_frame, keyframe
+from ..actions.reduce import ReduceConfig, reduce_events
+from ..errors import WorkprintError
+from ..events import Action, FrameRef, MarkerEvent
+
+Progress = Callable[[int, int], None]
+
+#: File left in every export folder so a re-run may safely replace it.
+MARKER = ".workprint-export"
+IMAGE_FORMATS = ("jpeg", "png")
+
+
+class ExportError(WorkprintError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Logical screen size (what coordinates are normalised by) and scale."""
+
+    width: int
+    height: int
+    scale: float = 1.0
+
+    def nx(self, x: int) -> float:
+        return round(min(max(x / self.width, 0.0), 1.0), 4)
+
+    def ny(self, y: int) -> float:
+        return round(min(max(y / self.height, 0.0), 1.0), 4)
+
+
+@dataclass
+class Step:
+    index: int
+    action: Action            # kind "end" for the final terminate step
+    frame: FrameRef | None
+    t_rel_s: int
+    code: str
+    structured: dict[str, Any]
+
+
+@dataclass
+class Trajectory:
+    task_id: str
+    instruction: str
+    unlabelled: bool
+    ok: bool | None
+    screen: Screen
+    steps: list[Step] = field(default_factory=list)
+
+
+# --- code ------------------------------------------------------------------------------
+def _q(s: str) -> str:
+    """A single-quoted Python string literal (exact, round-trips through ``ast``)."""
+    out = []
+    for ch in s:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "'":
+            out.append("\\'")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif not ch.isprintable():
+            out.append(repr(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "'" + "".join(out) + "'"
+
+
+def _xy(x: float, y: float) -> str:
+    return f"x={x:.4f}, y={y:.4f}"
+
+
+def status_of(ok: bool | None) -> str:
+    return "success" if ok is True else "failure" if ok is False else "unknown"
+
+
+def action_code(a: Action, screen: Screen) -> str:
+    """pyautogui code for one action, coordinates normalised to [0, 1]."""
+    k = a.kind
+    if k in ("click", "doubleClick", "tripleClick", "rightClick", "middleClick"):
+        extra = ""
+        if k in ("click", "doubleClick", "tripleClick") and a.button not in (None, "left"):
+            extra = f", button={_q(a.button)}"
+        code = f"pyautogui.{k}({_xy(screen.nx(a.x), screen.ny(a.y))}{extra})"
+    elif k == "drag":
+        code = (f"pyautogui.moveTo({_xy(screen.nx(a.x), screen.ny(a.y))})\n"
+                f"pyautogui.dragTo({_xy(screen.nx(a.x2), screen.ny(a.y2))}, button={_q(a.button or 'left')})")
+    elif k == "scroll":
+        code = f"pyautogui.scroll({a.dy}, {_xy(screen.nx(a.x), screen.ny(a.y))})"
+    elif k == "hscroll":
+        code = f"pyautogui.hscroll({a.dx}, {_xy(screen.nx(a.x), screen.ny(a.y))})"
+    elif k == "write":
+        return f"pyautogui.write(message={_q(a.text or '')})"
+    elif k == "press":
+        return f"pyautogui.press({_q(a.keys[0])})"
+    elif k == "hotkey":
+        return "pyautogui.hotkey(" + ", ".join(_q(key) for key in a.keys) + ")"
+    elif k == "wait":
+        return "computer.wait()"
+    elif k == "end":
+        return f"computer.terminate(status={_q(status_of(a.ok))})"
+    else:
+        raise ValueError(f"no code for action kind {k!r}")
+    if a.keys:  # modifiers held during a mouse action (e.g. ctrl+click)
+        down = "".join(f"pyautogui.keyDown({_q(m)})\n" for m in a.keys)
+        up = "".join(f"\npyautogui.keyUp({_q(m)})" for m in reversed(a.keys))
+        code = down + code + up
+    return code
+
+
+def action_struct(a: Action, screen: Screen) -> dict[str, Any]:
+    """The action as plain data: pixel and normalised coordinates plus the screen."""
+    d: dict[str, Any] = {"type": a.kind, "screen": {
+        "width": screen.width, "height": screen.height, "scale": screen.scale}}
+    if a.x is not None and a.y is not None:
+        d.update(x=a.x, y=a.y, nx=screen.nx(a.x), ny=screen.ny(a.y))
+    if a.x2 is not None and a.y2 is not None:
+        d.update(x2=a.x2, y2=a.y2, nx2=screen.nx(a.x2), ny2=screen.ny(a.y2))
+    if a.button is not None:
+        d["button"] = a.button
+    if a.kind == "write":
+        d["text"] = a.text or ""
+    if a.keys:
+        d["keys"] = list(a.keys)
+    if a.kind in ("scroll", "hscroll"):
+        d.update(dx=a.dx, dy=a.dy)
+    if a.kind == "wait" and a.text:
+        d["gap"] = a.text
+    if a.kind == "end":
+        d["status"] = status_of(a.ok)
+    return d
+
+
+# --- sessions -> trajectories ------------------------------------------------------------
+def screen_of(meta: dict[str, Any], frames: list[FrameRef]) -> Screen:
+    s = meta.get("screen") or {}
+    if s.get("width") and s.get("height"):
+        return Screen(int(s["width"]), int(s["height"]), float(s.get("scale") or 1.0))
+    if frames:
+        return Screen(frames[0].width, frames[0].height, 1.0)
+    raise ExportError(
+        f"session {meta.get('id', '?')} records no screen size (meta 'screen') and has no "
+        f"frames, so coordinates cannot be normalised. Re-record it with a current workprint.")
+
+
+def task_id(session_id: str, episode_index: int) -> str:
+    return hashlib.sha256(f"workprint:{session_id}:{episode_index}".encode()).hexdigest()[:16]
+
+
+def build_trajectory(session_id: str, ep: Episode, screen: Screen, index: FrameIndex,
+                     next_start: int | None, kf: KeyframeConfig) -> Trajectory:
+    traj = Trajectory(task_id(session_id, ep.index), ep.instruction, ep.unlabelled, ep.ok, screen)
+    t0 = ep.t_start
+    steps = ep.steps
+    for i, a in enumerate(steps):
+        traj.steps.append(Step(i, a, keyframe(a, index, kf), round((a.t_start - t0) / 1e9),
+                               action_code(a, screen), action_struct(a, screen)))
+    last = steps[-1]
+    end_t = max(ep.t_end, last.t_end)
+    limit = next_start if next_start is not None else None
+    end = Action("end", end_t, end_t, ok=ep.ok)
+    traj.steps.append(Step(len(steps), end, final_frame(last, index, limit),
+                           round((end_t - t0) / 1e9), action_code(end, screen),
+                           action_struct(end, screen)))
+    return traj
+
+
+def session_trajectories(session, reduce_cfg: ReduceConfig | None = None,
+                         episode_cfg: EpisodeConfig | None = None,
+                         keyframe_cfg: KeyframeConfig | None = None) -> list[Trajectory]:
+    """Reduce one stored session and cut it into trajectories (no image work)."""
+    events = list(session.events())
+    frames = session.frames()
+    screen = screen_of(session.meta, frames)
+    actions = reduce_events(events, reduce_cfg)
+    markers = [e for e in events if isinstance(e, MarkerEvent)]
+    episodes = split_episodes(actions, markers, episode_cfg)
+    index = FrameIndex(frames)
+    kf = keyframe_cfg or KeyframeConfig()
+    out = []
+    for n, ep in enumerate(episodes):
+        nxt = episodes[n + 1] if n + 1 < len(episodes) else None
+        next_start = None
+        if nxt is not None:
+            first = nxt.actions[0]
+            next_start = min(nxt.t_start, first.t_approach or first.t_start) - 1
+        out.append(build_trajectory(session.id, ep, screen, index, next_start, kf))
+    return out
+
+
+# --- images ------------------------------------------------------------------------------
+class ImageEncoder:
+    """Encodes stored frames deterministically and names them by content.
+
+    ``jpeg``: quality 90, 4:4:4, no EXIF (fast); ``png``: compress level 1 (lossless).
+    Keeps the last few encodings so consecutive steps on one screen encode once.
+    """
+
+    def __init__(self, fmt: str = "jpeg", cache: int = 16):
+        if fmt not in IMAGE_FORMATS:
+            raise ExportError(f"unknown image format {fmt!r}; use one of {', '.join(IMAGE_FORMATS)}")
+        self.fmt = fmt
+        self.ext = "jpg" if fmt == "jpeg" else "png"
+        self._cache: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
+        self._size = cache
+
+    def encode_image(self, img) -> bytes:
+        buf = io.BytesIO()
+        if self.fmt == "jpeg":
+            img.save(buf, format="JPEG", quality=90, subsampling=0, optimize=False)
+        else:
+            img.save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
+
+    def get(self, session, frame: FrameRef) -> tuple[str, bytes]:
+        """(file name, encoded bytes) of a frame of ``session``."""
+        key = (session.id, frame.frame_id)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        data = self.encode_image(session.frame_image(frame.frame_id))
+        name = hashlib.sha256(data).hexdigest()[:32] + "." + self.ext
+        self._cache[key] = (name, data)
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return name, data
+
+
+# --- output folder -----------------------------------------------------------------------
+def prepare_out(out: Path) -> Path:
+    """Create ``out`` (empty) or clear a previous workprint export in it."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise ExportError(f"{out} exists and is not a folder; choose another --out.")
+        entries = list(out.iterdir())
+        if entries and not (out / MARKER).exists():
+            raise ExportError(
+                f"{out} is not empty and was not written by `workprint export`; choose an "
+                f"empty or new folder for --out.")
+        for p in entries:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("workprint export folder; `workprint export` may replace it\n")
+    return out

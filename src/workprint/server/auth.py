@@ -1,0 +1,97 @@
+"""Tokens, roles and per-device rate limits.
+
+Tokens are random (``wp_`` + 256 bits); the collector stores only their sha256. A request
+authenticates with ``Authorization: Bearer <token>``; the token's role decides what it may
+reach. Device tokens have the ``contributor`` role, scoped to that contributor's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from .errors import TooManyRequests, Unauthorized
+from .meta import SqlMeta, TokenInfo
+
+ROLES = ("contributor", "curator", "admin", "auditor")
+
+
+def new_token() -> str:
+    return "wp_" + secrets.token_urlsafe(32)
+
+
+def new_code() -> str:
+    """A one-time enrolment code, easy to read aloud: 4 groups of 5 letters/digits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(20))
+    return "-".join(raw[i:i + 5] for i in range(0, 20, 5))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    token_hash: str
+    device_id: str | None = None
+    contributor: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller (no secret, no identity)."""
+        who = self.device_id or self.token_hash[:12]
+        return f"{self.role}:{who}"
+
+
+class TokenAuthority:
+    """Resolves bearer tokens, caching results for ``cache_s`` seconds."""
+
+    def __init__(self, meta: SqlMeta, cache_s: float = 2.0):
+        self.meta = meta
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, TokenInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, authorization: str | None) -> Principal:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>' "
+                               "(enrol with `workprint enroll` or mint one with `workprint admin token`)")
+        h = token_hash(authorization[7:])
+        now = time.monotonic()
+        hit = self._cache.get(h)
+        if hit and now - hit[0] < self.cache_s:
+            info = hit[1]
+        else:
+            info = self.meta.token(h)
+            with self._lock:
+                if len(self._cache) > 100_000:
+                    self._cache.clear()
+                self._cache[h] = (now, info)
+        if info is None:
+            raise Unauthorized("token is unknown or revoked")
+        return Principal(info.role, info.hash, info.device_id, info.contributor)
+
+
+class RateLimiter:
+    """Token bucket per caller (in this collector process)."""
+
+    def __init__(self, rate_per_s: float, burst: int):
+        self.rate, self.burst = rate_per_s, burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                raise TooManyRequests(f"rate limit of {self.rate:g} requests/s per device exceeded; "
+                                      "retry later", retry_after=(1 - tokens) / self.rate)
+            self._buckets[key] = (tokens - 1, now)

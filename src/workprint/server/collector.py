@@ -1,0 +1,265 @@
+"""The collector's rules, free of HTTP: enrol, verify and store chunks, serve reads to the
+roles allowed them, erase, retain, and write every access to the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..sync.chunk import NO_POLICY, ChunkError, pseudonym, parse_chunk
+from .audit import verify_chain
+from .auth import Principal, RateLimiter, TokenAuthority, new_code, new_token, token_hash
+from .blobs import chunk_key, open_blobs
+from .config import CollectorConfig
+from .errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable
+from .meta import ChunkRow, open_meta
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+
+
+class Collector:
+    def __init__(self, config: CollectorConfig):
+        self.config = config
+        self.limits = config.limits
+        self.meta = open_meta(config.db_url)
+        try:
+            self.blobs = open_blobs(config.blobs_url)
+        except BaseException:
+            self.meta.close()
+            raise
+        self.tokens = TokenAuthority(self.meta, config.token_cache_s)
+        self.rate = RateLimiter(config.rate_per_s, config.rate_burst)
+        self.enrol_rate = RateLimiter(5.0, 20)
+        self._key = bytes.fromhex(self.meta.setting("pseudonym_key", lambda: secrets.token_hex(32)) or "")
+        self._policy_cache: tuple[float, set[str]] = (0.0, set())
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.blobs.close()
+        self.meta.close()
+
+    # -- auth ------------------------------------------------------------------------------
+    def authenticate(self, authorization: str | None, roles: tuple[str, ...]) -> Principal:
+        p = self.tokens.resolve(authorization)
+        self.rate.check(p.device_id or p.token_hash)
+        if p.role not in roles:
+            raise Forbidden(f"the {p.role} role may not use this endpoint (allowed: {', '.join(roles)})")
+        return p
+
+    def audit(self, who: Principal | str, action: str, target: str = "", **detail: Any) -> None:
+        actor = who.actor if isinstance(who, Principal) else who
+        self.meta.audit_append(actor, action, target, detail)
+
+    # -- enrolment and tokens ------------------------------------------------------------
+    def contributor_for(self, label: str) -> str:
+        """The pseudonym of a contributor label (e.g. an employee number). Only the
+        collector holds the key, so nobody else can link the two."""
+        return pseudonym(self._key, label, "contributor")
+
+    def create_enrolment_code(self, who: Principal | str, label: str | None, ttl_s: float) -> dict[str, Any]:
+        if not 60 <= ttl_s <= 30 * 86400:
+            raise BadRequest("ttl must be between 1 minute and 30 days")
+        code = new_code()
+        contributor = self.contributor_for(label) if label else secrets.token_hex(16)
+        expires = time.time() + ttl_s
+        self.meta.add_enrolment_code(token_hash(code), contributor, expires)
+        self.audit(who, "enrolment_code.create", contributor, ttl_s=ttl_s)
+        return {"code": code, "expires": expires}
+
+    def enroll(self, code: str, name: str) -> dict[str, Any]:
+        device_id = "dev_" + secrets.token_hex(8)
+        token = new_token()
+        contributor = self.meta.redeem_enrolment_code(token_hash(code), device_id, name[:100], token_hash(token))
+        if contributor is None:
+            raise Unauthorized("enrolment code is unknown, already used or expired; ask for a new one")
+        self.audit(f"device:{device_id}", "device.enroll", device_id)
+        return {"device_id": device_id, "token": token, "contributor": contributor}
+
+    def mint_token(self, role: str, actor: str = "cli:admin", label: str | None = None) -> str:
+        token = new_token()
+        contributor = self.contributor_for(label) if label else None
+        self.meta.add_token(token_hash(token), role, contributor)
+        self.audit(actor, "token.create", role)
+        return token
+
+    def revoke_device(self, who: Principal | str, device_id: str) -> None:
+        if not self.meta.revoke_device(device_id):
+            raise NotFound(f"no active device {device_id!r}")
+        self.tokens._cache.clear()
+        self.audit(who, "device.revoke", device_id)
+
+    # -- policy ----------------------------------------------------------------------------
+    def set_policy(self, who: Principal | str, body: str) -> str:
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        self.meta.add_policy(digest, body)
+        self._policy_cache = (0.0, set())
+        self.audit(who, "policy.set", digest)
+        return digest
+
+    def accepted_policies(self) -> set[str]:
+        ts, hashes = self._policy_cache
+        if time.monotonic() - ts > 5:
+            hashes = self.meta.policy_hashes() or {NO_POLICY}
+            self._policy_cache = (time.monotonic(), hashes)
+        return hashes
+
+    # -- upload ----------------------------------------------------------------------------
+    def missing(self, p: Principal, shas: list[str]) -> list[str]:
+        if len(shas) > 1000:
+            raise TooLarge("ask about at most 1000 chunks at a time")
+        for s in shas:
+            if not SHA256.match(s):
+                raise BadRequest(f"{s[:80]!r} is not a sha256 (64 lowercase hex digits)")
+        present = self.meta.present(shas)
+        return [s for s in shas if s not in present]
+
+    def accept_chunk(self, p: Principal, sha: str, data: bytes) -> str:
+        """Verify completely, then store blob, then metadata. Returns ``created`` or
+        ``exists``. Anything refused raises before a single byte is stored."""
+        if not p.contributor or not p.device_id:
+            raise Forbidden("only an enrolled device can upload chunks")
+        if not SHA256.match(sha):
+            raise BadRequest("the chunk address must be its sha256 (64 lowercase hex digits)")
+        if len(data) > self.limits.max_chunk_bytes:
+            raise TooLarge(f"chunk is larger than {self.limits.max_chunk_bytes} bytes")
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha:
+            raise BadRequest(f"body sha256 is {actual}, not the {sha} in the URL (corrupted in transit?)")
+        existing = self.meta.chunk(sha)
+        if existing is not None:
+            if existing.contributor != p.contributor:
+                raise Conflict("this chunk was uploaded by another contributor")
+            return "exists"
+        try:
+            chunk = parse_chunk(data, self.limits)
+        except ChunkError as exc:
+            raise Unprocessable(f"chunk refused: {exc}") from None
+        m = chunk.manifest
+        accepted = self.accepted_policies()
+        if m["policy_hash"] not in accepted:
+            raise Unprocessable(f"chunk refused: recorded under policy {m['policy_hash']!r}, which this "
+                                f"collector does not accept; run `workprint sync` to fetch the current policy")
+        self.blobs.put(chunk_key(sha), data)
+        now = time.time()
+        row = ChunkRow(sha, m["session"], m["index"], m["count"], p.contributor, p.device_id,
+                       m["policy_hash"], len(data), now)
+        result = self.meta.add_chunk(row, _day(now))
+        if result == "conflict":
+            self.blobs.delete(chunk_key(sha))
+            raise Conflict(f"session {m['session']} already has a different chunk {m['index']}; "
+                           "chunks are immutable once accepted")
+        return result
+
+    # -- reads -----------------------------------------------------------------------------
+    def download(self, p: Principal, sha: str) -> bytes:
+        row = self.meta.chunk(sha) if SHA256.match(sha) else None
+        if row is None or (p.role == "contributor" and row.contributor != p.contributor):
+            raise NotFound("no such chunk")
+        try:
+            data = self.blobs.get(chunk_key(sha))
+        except KeyError:
+            raise NotFound("no such chunk") from None
+        self.audit(p, "chunk.read", sha)
+        return data
+
+    def my_data(self, p: Principal) -> dict[str, Any]:
+        if not p.contributor:
+            raise Forbidden("this token belongs to no contributor")
+        sessions = self.meta.sessions(p.contributor)
+        chunks = [{"sha256": c.sha256, "session": c.session, "index": c.idx, "size": c.size}
+                  for c in self.meta.chunks(contributor=p.contributor)]
+        self.audit(p, "contributor.access", p.contributor, sessions=len(sessions))
+        return {"contributor": p.contributor, "sessions": sessions, "chunks": chunks}
+
+    def curator_sessions(self, p: Principal) -> list[dict[str, Any]]:
+        sessions = self.meta.sessions()
+        self.audit(p, "sessions.list", "", count=len(sessions))
+        return sessions
+
+    def session_chunks(self, p: Principal, session: str) -> list[dict[str, Any]]:
+        rows = self.meta.chunks(session=session)
+        if not rows:
+            raise NotFound("no such session")
+        self.audit(p, "session.read", session)
+        return [{"sha256": c.sha256, "index": c.idx, "count": c.count, "size": c.size,
+                 "policy_hash": c.policy_hash} for c in rows]
+
+    # -- erasure and retention -----------------------------------------------------------
+    def erase(self, who: Principal | str, contributor: str) -> dict[str, Any]:
+        shas = self.meta.erase_contributor(contributor)
+        for sha in shas:
+            self.blobs.delete(chunk_key(sha))
+        self.audit(who, "contributor.erase", contributor, chunks=len(shas))
+        return {"contributor": contributor, "deleted_chunks": len(shas)}
+
+    def retention(self, who: Principal | str, max_age_days: float | None = None,
+                  quota_bytes: int | None = None) -> dict[str, Any]:
+        drop: set[str] = set()
+        if max_age_days is not None:
+            drop.update(self.meta.older_than(time.time() - max_age_days * 86400))
+        if quota_bytes is not None:
+            drop.update(self.meta.over_quota(quota_bytes))
+        shas = sorted(drop)
+        self.meta.delete_chunks(shas)
+        for sha in shas:
+            self.blobs.delete(chunk_key(sha))
+        orphans = self.sweep_orphans()
+        self.audit(who, "retention.run", "", deleted=len(shas), orphans=orphans,
+                   max_age_days=max_age_days, quota_bytes=quota_bytes)
+        return {"deleted_chunks": len(shas), "orphan_blobs": orphans}
+
+    def sweep_orphans(self, min_age_s: float = 3600) -> int:
+        """Delete blobs no metadata row points at (left by a crash between the two
+        writes, or an interrupted erasure). Young blobs may be uploads in flight."""
+        known = self.meta.all_chunk_shas()
+        cutoff, n = time.time() - min_age_s, 0
+        for key, mtime in list(self.blobs.keys()):
+            if key.rsplit("/", 1)[-1] not in known and mtime < cutoff:
+                self.blobs.delete(key)
+                n += 1
+        return n
+
+    # -- aggregate health ------------------------------------------------------------------
+    def health(self, p: Principal) -> dict[str, Any]:
+        k = self.config.k_anonymity
+        now = datetime.now(timezone.utc)
+        week = [(now - timedelta(days=i)).strftime("%Y-%m-%d") for i in range(7)]
+        h = self.meta.health_counts(week[0], week)
+        for key in ("devices", "revoked", "active_today", "active_7d"):
+            if 0 < h[key] < k:
+                h[key] = f"<{k}"
+        shown = [g for g in h["by_policy"] if g["contributors"] >= k]
+        hidden = [g for g in h["by_policy"] if g["contributors"] < k]
+        h["by_policy"] = [{"policy_hash": g["policy_hash"], "contributors": g["contributors"],
+                           "chunks": g["chunks"]} for g in shown]
+        h["suppressed_groups"] = len(hidden)
+        h["k"] = k
+        self.audit(p, "fleet.health", "")
+        return h
+
+    def audit_log(self, p: Principal, after: int, limit: int) -> list[dict[str, Any]]:
+        return self.meta.audit_entries(after, min(max(limit, 1), 5000))
+
+    def audit_verify(self) -> dict[str, Any]:
+        entries, after = [], 0
+        while True:
+            page = self.meta.audit_entries(after, 5000)
+            if not page:
+                break
+            entries.extend(page)
+            after = page[-1]["seq"]
+        ok, message = verify_chain(entries)
+        return {"ok": ok, "entries": len(entries), "message": message}
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.config.describe(), "limits": asdict(self.limits)}

@@ -1,0 +1,49 @@
+"""Collector errors: each maps to one HTTP status and carries a reason a person can act on."""
+
+from __future__ import annotations
+
+from ..errors import WorkprintError
+
+
+class CollectorError(WorkprintError):
+    status = 400
+
+
+class BadRequest(CollectorError):
+    status = 400
+
+
+class Unauthorized(CollectorError):
+    status = 401
+
+
+class Forbidden(CollectorError):
+    status = 403
+
+
+class NotFound(CollectorError):
+    status = 404
+
+
+class Conflict(CollectorError):
+    status = 409
+
+
+class TooLarge(CollectorError):
+    status = 413
+
+
+class Unprocessable(CollectorError):
+    status = 422
+
+
+class TooManyRequests(CollectorError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConfigError(WorkprintError):
+    exit_code = 2

@@ -1,0 +1,416 @@
+"""Collector metadata: SQLite (embedded default) or PostgreSQL (scale), one class each.
+
+Both speak the same SQL (written with ``?`` placeholders; the PostgreSQL store rewrites
+them) and share every query in :class:`SqlMeta`; a backend only provides transactions and
+the lock that serialises audit-log appends.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .audit import GENESIS, entry_hash
+from .errors import ConfigError
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS enrolment_codes (
+        code_hash TEXT PRIMARY KEY, contributor TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+        expires DOUBLE PRECISION NOT NULL, used_by TEXT)""",
+    """CREATE TABLE IF NOT EXISTS devices (
+        id TEXT PRIMARY KEY, contributor TEXT NOT NULL, name TEXT NOT NULL,
+        enrolled DOUBLE PRECISION NOT NULL, revoked DOUBLE PRECISION, last_day TEXT)""",
+    """CREATE TABLE IF NOT EXISTS tokens (
+        hash TEXT PRIMARY KEY, role TEXT NOT NULL, device_id TEXT, contributor TEXT,
+        created DOUBLE PRECISION NOT NULL, revoked DOUBLE PRECISION)""",
+    """CREATE TABLE IF NOT EXISTS chunks (
+        sha256 TEXT PRIMARY KEY, session TEXT NOT NULL, idx INTEGER NOT NULL, count INTEGER NOT NULL,
+        contributor TEXT NOT NULL, device_id TEXT, policy_hash TEXT NOT NULL, size BIGINT NOT NULL,
+        received DOUBLE PRECISION NOT NULL, UNIQUE (session, idx))""",
+    "CREATE INDEX IF NOT EXISTS chunks_contributor ON chunks (contributor)",
+    "CREATE INDEX IF NOT EXISTS chunks_received ON chunks (received)",
+    """CREATE TABLE IF NOT EXISTS erasures (
+        contributor TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL, chunks INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS erased_sessions (
+        session TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS policies (
+        hash TEXT PRIMARY KEY, body TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audit (
+        seq BIGINT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        target TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL)""",
+]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    hash: str
+    role: str
+    device_id: str | None
+    contributor: str | None
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    sha256: str
+    session: str
+    idx: int
+    count: int
+    contributor: str
+    device_id: str | None
+    policy_hash: str
+    size: int
+    received: float
+
+
+_CHUNK_COLS = "sha256, session, idx, count, contributor, device_id, policy_hash, size, received"
+
+
+class SqlMeta:
+    """All queries. Subclasses implement :meth:`tx` and :meth:`_audit_lock`."""
+
+    dialect = "sql"
+
+    @contextmanager
+    def tx(self) -> Iterator[Any]:  # yields an object with execute(sql, params) -> cursor
+        raise NotImplementedError
+        yield
+
+    def _audit_lock(self, cur: Any) -> None:
+        raise NotImplementedError
+
+    def init_schema(self) -> None:
+        with self.tx() as cur:
+            for stmt in SCHEMA:
+                cur.execute(stmt)
+
+    # -- settings ------------------------------------------------------------------------
+    def setting(self, key: str, default_factory=None) -> str | None:
+        """Read a setting; if absent and ``default_factory`` is given, store its value once
+        (first writer wins, also across collector processes)."""
+        with self.tx() as cur:
+            row = cur.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            if row or default_factory is None:
+                return row[0] if row else None
+            cur.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                        (key, default_factory()))
+            return cur.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0]
+
+    # -- enrolment, devices, tokens ------------------------------------------------------
+    def add_enrolment_code(self, code_hash: str, contributor: str, expires: float) -> None:
+        with self.tx() as cur:
+            cur.execute("INSERT INTO enrolment_codes (code_hash, contributor, created, expires) "
+                        "VALUES (?, ?, ?, ?)", (code_hash, contributor, time.time(), expires))
+
+    def redeem_enrolment_code(self, code_hash: str, device_id: str, name: str, token_hash: str) -> str | None:
+        """Atomically use a code once: creates the device and its token. Returns the
+        contributor pseudonym, or None if the code is unknown, used or expired."""
+        now = time.time()
+        with self.tx() as cur:
+            row = cur.execute(
+                "UPDATE enrolment_codes SET used_by = ? WHERE code_hash = ? AND used_by IS NULL "
+                "AND expires > ? RETURNING contributor", (device_id, code_hash, now)).fetchone()
+            if row is None:
+                return None
+            cur.execute("INSERT INTO devices (id, contributor, name, enrolled) VALUES (?, ?, ?, ?)",
+                        (device_id, row[0], name, now))
+            cur.execute("INSERT INTO tokens (hash, role, device_id, contributor, created) "
+                        "VALUES (?, 'contributor', ?, ?, ?)", (token_hash, device_id, row[0], now))
+            return row[0]
+
+    def add_token(self, token_hash: str, role: str, contributor: str | None = None) -> None:
+        with self.tx() as cur:
+            cur.execute("INSERT INTO tokens (hash, role, contributor, created) VALUES (?, ?, ?, ?)",
+                        (token_hash, role, contributor, time.time()))
+
+    def token(self, token_hash: str) -> TokenInfo | None:
+        with self.tx() as cur:
+            row = cur.execute(
+                "SELECT t.hash, t.role, t.device_id, t.contributor FROM tokens t "
+                "LEFT JOIN devices d ON d.id = t.device_id "
+                "WHERE t.hash = ? AND t.revoked IS NULL AND d.revoked IS NULL", (token_hash,)).fetchone()
+        return TokenInfo(*row) if row else None
+
+    def revoke_device(self, device_id: str) -> bool:
+        now = time.time()
+        with self.tx() as cur:
+            n = cur.execute("UPDATE devices SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                            (now, device_id)).rowcount
+            cur.execute("UPDATE tokens SET revoked = ? WHERE device_id = ? AND revoked IS NULL", (now, device_id))
+        return n > 0
+
+    def devices(self) -> list[dict[str, Any]]:
+        """Devices for enrolment management: no activity data."""
+        with self.tx() as cur:
+            rows = cur.execute("SELECT id, name, enrolled, revoked FROM devices ORDER BY enrolled").fetchall()
+        return [{"id": r[0], "name": r[1], "enrolled": r[2], "revoked": r[3]} for r in rows]
+
+    # -- chunks ----------------------------------------------------------------------------
+    def chunk(self, sha256: str) -> ChunkRow | None:
+        with self.tx() as cur:
+            row = cur.execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE sha256 = ?", (sha256,)).fetchone()
+        return ChunkRow(*row) if row else None
+
+    def present(self, shas: list[str]) -> set[str]:
+        if not shas:
+            return set()
+        with self.tx() as cur:
+            marks = ",".join("?" * len(shas))
+            return {r[0] for r in cur.execute(f"SELECT sha256 FROM chunks WHERE sha256 IN ({marks})", shas)}
+
+    def add_chunk(self, row: ChunkRow, day: str) -> str:
+        """Insert once. Returns ``created``, ``exists`` (same bytes) or ``conflict``
+        (another chunk already holds this session index)."""
+        with self.tx() as cur:
+            n = cur.execute(f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING",
+                            (row.sha256, row.session, row.idx, row.count, row.contributor,
+                             row.device_id, row.policy_hash, row.size, row.received)).rowcount
+            if n == 1:
+                if row.device_id:
+                    cur.execute("UPDATE devices SET last_day = ? WHERE id = ? AND "
+                                "(last_day IS NULL OR last_day <> ?)", (day, row.device_id, day))
+                return "created"
+            same = cur.execute("SELECT 1 FROM chunks WHERE sha256 = ?", (row.sha256,)).fetchone()
+            return "exists" if same else "conflict"
+
+    def sessions(self, contributor: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE contributor = ?", (contributor,)) if contributor else ("", ())
+        with self.tx() as cur:
+            rows = cur.execute(
+                f"SELECT session, COUNT(*), MAX(count), SUM(size), MIN(policy_hash) FROM chunks {where} "
+                "GROUP BY session ORDER BY session", args).fetchall()
+        return [{"session": r[0], "chunks": r[1], "count": r[2], "bytes": int(r[3]), "policy_hash": r[4],
+                 "complete": r[1] == r[2]} for r in rows]
+
+    def chunks(self, *, session: str | None = None, contributor: str | None = None) -> list[ChunkRow]:
+        where, args = [], []
+        if session is not None:
+            where.append("session = ?")
+            args.append(session)
+        if contributor is not None:
+            where.append("contributor = ?")
+            args.append(contributor)
+        sql = f"SELECT {_CHUNK_COLS} FROM chunks"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self.tx() as cur:
+            return [ChunkRow(*r) for r in cur.execute(sql + " ORDER BY session, idx", args).fetchall()]
+
+    def delete_chunks(self, shas: list[str]) -> int:
+        n = 0
+        with self.tx() as cur:
+            for i in range(0, len(shas), 500):
+                part = shas[i:i + 500]
+                n += cur.execute(f"DELETE FROM chunks WHERE sha256 IN ({','.join('?' * len(part))})",
+                                 part).rowcount
+        return n
+
+    def erase_contributor(self, contributor: str) -> list[str]:
+        """Delete every chunk row of a contributor and record the erasure. Returns the
+        blob hashes the caller must delete."""
+        with self.tx() as cur:
+            shas = [r[0] for r in cur.execute("SELECT sha256 FROM chunks WHERE contributor = ?",
+                                              (contributor,)).fetchall()]
+            now = time.time()
+            for (session,) in cur.execute("SELECT DISTINCT session FROM chunks WHERE contributor = ?",
+                                          (contributor,)).fetchall():
+                cur.execute("INSERT INTO erased_sessions (session, erased) VALUES (?, ?) "
+                            "ON CONFLICT (session) DO UPDATE SET erased = excluded.erased", (session, now))
+            cur.execute("DELETE FROM chunks WHERE contributor = ?", (contributor,))
+            cur.execute("INSERT INTO erasures (contributor, erased, chunks) VALUES (?, ?, ?) "
+                        "ON CONFLICT (contributor) DO UPDATE SET erased = excluded.erased, "
+                        "chunks = erasures.chunks + excluded.chunks", (contributor, now, len(shas)))
+        return shas
+
+    def erased_sessions(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """Sessions erased since ``since``: dataset builds drop them from earlier builds."""
+        with self.tx() as cur:
+            rows = cur.execute("SELECT session, erased FROM erased_sessions WHERE erased >= ? "
+                               "ORDER BY erased, session", (since,)).fetchall()
+        return [{"session": r[0], "erased": r[1]} for r in rows]
+
+    def older_than(self, ts: float) -> list[str]:
+        with self.tx() as cur:
+            return [r[0] for r in cur.execute("SELECT sha256 FROM chunks WHERE received < ?", (ts,)).fetchall()]
+
+    def over_quota(self, quota_bytes: int) -> list[str]:
+        """Oldest chunks to drop so the total stays within ``quota_bytes``."""
+        with self.tx() as cur:
+            rows = cur.execute("SELECT sha256, size FROM chunks ORDER BY received DESC, sha256").fetchall()
+        total, drop = 0, []
+        for sha, size in rows:
+            total += size
+            if total > quota_bytes:
+                drop.append(sha)
+        return drop
+
+    def all_chunk_shas(self) -> set[str]:
+        with self.tx() as cur:
+            return {r[0] for r in cur.execute("SELECT sha256 FROM chunks").fetchall()}
+
+    # -- aggregate health (no per-person figures) -----------------------------------------
+    def health_counts(self, today: str, week_days: list[str]) -> dict[str, Any]:
+        marks = ",".join("?" * len(week_days))
+        with self.tx() as cur:
+            dev = cur.execute(
+                "SELECT COUNT(*), SUM(CASE WHEN revoked IS NULL THEN 0 ELSE 1 END), "
+                "SUM(CASE WHEN last_day = ? THEN 1 ELSE 0 END), "
+                f"SUM(CASE WHEN last_day IN ({marks}) THEN 1 ELSE 0 END) FROM devices",
+                [today, *week_days]).fetchone()
+            ch = cur.execute("SELECT COUNT(*), COALESCE(SUM(size), 0), COUNT(DISTINCT session) FROM chunks").fetchone()
+            by_policy = cur.execute(
+                "SELECT policy_hash, COUNT(DISTINCT contributor), COUNT(*) FROM chunks GROUP BY policy_hash").fetchall()
+        return {"devices": dev[0], "revoked": int(dev[1] or 0), "active_today": int(dev[2] or 0),
+                "active_7d": int(dev[3] or 0), "chunks": ch[0], "bytes": int(ch[1]), "sessions": ch[2],
+                "by_policy": [{"policy_hash": r[0], "contributors": r[1], "chunks": r[2]} for r in by_policy]}
+
+    # -- policy ----------------------------------------------------------------------------
+    def add_policy(self, digest: str, body: str) -> None:
+        with self.tx() as cur:
+            cur.execute("INSERT INTO policies (hash, body, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        (digest, body, time.time()))
+            cur.execute("INSERT INTO settings (key, value) VALUES ('current_policy', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (digest,))
+
+    def current_policy(self) -> tuple[str, str] | None:
+        with self.tx() as cur:
+            row = cur.execute("SELECT p.hash, p.body FROM policies p JOIN settings s "
+                              "ON s.key = 'current_policy' AND s.value = p.hash").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def policy_hashes(self) -> set[str]:
+        with self.tx() as cur:
+            return {r[0] for r in cur.execute("SELECT hash FROM policies").fetchall()}
+
+    # -- audit log (append-only, hash-chained) --------------------------------------------
+    def audit_append(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> dict[str, Any]:
+        with self.tx() as cur:
+            self._audit_lock(cur)
+            last = cur.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            entry = {"seq": seq, "ts": round(time.time(), 6), "actor": actor, "action": action,
+                     "target": target, "detail": json.dumps(detail, sort_keys=True, separators=(",", ":"))}
+            entry["prev"] = prev
+            entry["hash"] = entry_hash(prev, entry)
+            cur.execute("INSERT INTO audit (seq, ts, actor, action, target, detail, prev, hash) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        tuple(entry[k] for k in ("seq", "ts", "actor", "action", "target", "detail", "prev", "hash")))
+        return entry
+
+    def audit_entries(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.tx() as cur:
+            rows = cur.execute("SELECT seq, ts, actor, action, target, detail, prev, hash FROM audit "
+                               "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+        keys = ("seq", "ts", "actor", "action", "target", "detail", "prev", "hash")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteMeta(SqlMeta):
+    """One file, WAL mode, one connection per thread; writers serialise on a lock
+    (in-process) and ``busy_timeout`` (across collector processes)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self.init_schema()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")   # an acknowledged chunk survives a crash
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self._local.conn = conn
+            self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[Any]:
+        conn = self._conn()
+        with self._write:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _audit_lock(self, cur: Any) -> None:
+        pass  # BEGIN IMMEDIATE already holds the database write lock
+
+    def close(self) -> None:
+        for c in self._conns:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
+
+
+class _PgCursor:
+    """Adapts ``?`` placeholders to psycopg's ``%s``."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self._conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+
+
+class PostgresMeta(SqlMeta):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16):
+        from psycopg_pool import ConnectionPool
+
+        self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+                                   kwargs={"connect_timeout": 10})
+        try:
+            self.pool.open(wait=True, timeout=15)
+        except Exception as exc:
+            raise ConfigError(f"cannot connect to PostgreSQL at {url.split('@')[-1]}: {exc}") from None
+        with self.tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(7474)")  # one schema creator at a time
+            for stmt in SCHEMA:
+                cur.execute(stmt)
+
+    def init_schema(self) -> None:
+        pass
+
+    @contextmanager
+    def tx(self) -> Iterator[Any]:
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                yield _PgCursor(conn)
+
+    def _audit_lock(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(7475)")
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def open_meta(url: str) -> SqlMeta:
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresMeta(url)
+    if url.startswith("sqlite:"):
+        return SqliteMeta(Path(url[7:]))
+    if "://" in url:
+        raise ConfigError(f"--db {url!r}: use sqlite:/path/meta.db or postgresql://user:pass@host:port/db")
+    return SqliteMeta(Path(url))

@@ -1,0 +1,59 @@
+"""Build real session stores (events + tiled frames) for export tests and benchmarks."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from workprint.events import FrameRef
+from workprint.store.session import DataDir, SessionWriter
+
+TILE = 256
+
+
+def screen_image(label: str, width: int = 1920, height: int = 1080, seed: int = 0) -> Image.Image:
+    img = Image.new("RGB", (width, height), (240, 240, 240))
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 0, width, 32), fill=(40, 60, 90))
+    for i, y in enumerate(range(50, height - 20, 22)):
+        d.text((20 + (seed * 7 + i) % 40, y), f"{label} line {i} " + "lorem ipsum dolor sit amet " * 3,
+               fill=(20, 20, 20))
+    d.rectangle((width // 3, height // 3, width // 3 + 300, height // 3 + 40), outline=(0, 0, 0))
+    d.text((width // 3 + 10, height // 3 + 12), label, fill=(200, 0, 0))
+    return img
+
+
+def add_image_frame(w: SessionWriter, t_ns: int, img: Image.Image, reason: str = "idle_change",
+                    cache: dict | None = None) -> FrameRef:
+    width, height = img.size
+    digests: list[bytes] = []
+    new: dict[bytes, tuple[str, bytes]] = {}
+    for ty in range(0, height, TILE):
+        for tx in range(0, width, TILE):
+            tile = img.crop((tx, ty, min(tx + TILE, width), min(ty + TILE, height)))
+            raw = tile.tobytes()
+            d = hashlib.sha256(raw + bytes(str(tile.size), "ascii")).digest()[:16]
+            digests.append(d)
+            if not w.has_tile(d) and d not in new:
+                buf = io.BytesIO()
+                tile.save(buf, "PNG", compress_level=1)
+                new[d] = ("png", buf.getvalue())
+    frame_id = hashlib.sha256(b"".join(digests)).hexdigest()[:32]
+    ref = FrameRef(t_ns, frame_id, reason, width, height)
+    w.add_frame(ref, TILE, digests, new)
+    return ref
+
+
+def make_session(root: Path, events, frames: list[tuple[int, Image.Image]], *,
+                 width: int = 1920, height: int = 1080, session_id: str = "20260101-090000-abcdef"):
+    w = DataDir(root).create({"screen": {"width": width, "height": height, "scale": 1.0,
+                                         "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]}},
+                             session_id=session_id)
+    w.add_events(events)
+    for t, img in frames:
+        add_image_frame(w, t, img)
+    w.close()
+    return session_id
