@@ -1,0 +1,272 @@
+"""HTTP API of the collector (FastAPI). Thin: each route authenticates, then calls
+:class:`~workprint.server.collector.Collector`. Errors come back as ``{"error": reason}``."""
+
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__ as VERSION
+from .auth import Principal
+from .collector import Collector
+from .errors import BadRequest, CollectorError, TooLarge, TooManyRequests
+
+SHA = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the chunk bytes")]
+_bearer = HTTPBearer(auto_error=False, description="Device credential (from `workprint enroll`) "
+                     "or a role token (from `workprint admin token`).")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnrollIn(_Model):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(default="device", max_length=100)
+
+
+class EnrollOut(_Model):
+    device_id: str
+    token: str
+    contributor: str
+
+
+class MissingIn(_Model):
+    chunks: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(max_length=1000)
+
+
+class MissingOut(_Model):
+    missing: list[str]
+
+
+class UploadOut(_Model):
+    sha256: str
+    status: str
+
+
+class CodeIn(_Model):
+    contributor: str | None = Field(default=None, max_length=200,
+                                    description="label of the person (e.g. employee number); stored only as a keyed pseudonym")
+    ttl_hours: float = Field(default=72, ge=0.02, le=720)
+
+
+class CodeOut(_Model):
+    code: str
+    expires: float
+
+
+class PolicyIn(_Model):
+    policy: str = Field(min_length=1, max_length=512 * 1024)
+
+
+class PolicyOut(_Model):
+    hash: str
+    policy: str | None = None
+
+
+class RetentionIn(_Model):
+    max_age_days: float | None = Field(default=None, ge=0, le=36500)
+    quota_bytes: int | None = Field(default=None, ge=0)
+
+
+class ErasureOut(_Model):
+    contributor: str
+    deleted_chunks: int
+
+
+def _limit_body(collector: Collector):
+    """ASGI middleware: refuse declared bodies over the limit before reading them."""
+    limits = collector.config
+
+    def wrap(app):
+        async def middleware(scope, receive, send):
+            if scope["type"] == "http":
+                limit = limits.limits.max_chunk_bytes if scope["path"].startswith("/v1/chunks/") \
+                    else limits.max_json_bytes
+                length = dict(scope["headers"]).get(b"content-length")
+                if length is not None and (not length.isdigit() or int(length) > limit):
+                    resp = JSONResponse({"error": f"request body over the limit of {limit} bytes"}, 413)
+                    return await resp(scope, receive, send)
+                seen = 0
+
+                async def counting_receive():
+                    nonlocal seen
+                    message = await receive()
+                    seen += len(message.get("body", b""))
+                    if seen > limit:
+                        raise TooLarge(f"request body over the limit of {limit} bytes")
+                    return message
+                return await app(scope, counting_receive, send)
+            return await app(scope, receive, send)
+        return middleware
+    return wrap
+
+
+def create_app(collector: Collector) -> FastAPI:
+    app = FastAPI(
+        title="workprint collector", version=VERSION,
+        description="Receives sealed, pseudonymous session chunks from enrolled devices. The data "
+                    "serves AI training only: no endpoint computes per-person productivity, activity "
+                    "or idle time. Every read of contributor data, export and deletion is audited.")
+    app.state.collector = collector
+    app.add_middleware(_MiddlewareShim, factory=_limit_body(collector))
+
+    @app.exception_handler(CollectorError)
+    async def _collector_error(request: Request, exc: CollectorError) -> JSONResponse:
+        headers = {"Retry-After": f"{max(1, round(exc.retry_after))}"} if isinstance(exc, TooManyRequests) else None
+        return JSONResponse({"error": str(exc)}, exc.status, headers=headers)
+
+    def role(*roles: str):
+        async def dep(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+            header = f"Bearer {cred.credentials}" if cred else None
+            return await run_in_threadpool(collector.authenticate, header, roles)
+        return dep
+
+    Contributor = Annotated[Principal, Depends(role("contributor"))]
+    Curator = Annotated[Principal, Depends(role("curator"))]
+    Admin = Annotated[Principal, Depends(role("admin"))]
+    Auditor = Annotated[Principal, Depends(role("auditor"))]
+    Reader = Annotated[Principal, Depends(role("contributor", "curator"))]
+    Anyone = Annotated[Principal, Depends(role("contributor", "curator", "admin", "auditor"))]
+    errors: dict[int | str, dict[str, Any]] = {
+        c: {"description": d, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"error": {"type": "string"}}}}}}
+        for c, d in [(400, "bad request"), (401, "no or unknown token"), (403, "role not allowed"),
+                     (404, "not found"), (409, "conflict"), (413, "too large"), (422, "refused"),
+                     (429, "rate limited")]}
+
+    @app.get("/v1/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        """Liveness only (no data)."""
+        return {"status": "ok", "version": VERSION}
+
+    @app.post("/v1/enroll", tags=["devices"], responses=errors)
+    def enroll(body: EnrollIn, request: Request) -> EnrollOut:
+        """Exchange a one-time enrolment code for a device credential."""
+        collector.enrol_rate.check("enroll:" + (request.client.host if request.client else "?"))
+        return EnrollOut(**collector.enroll(body.code, body.name))
+
+    @app.get("/v1/policy", tags=["devices"], responses=errors)
+    def get_policy(p: Anyone) -> PolicyOut:
+        """The current recording policy (distributed to devices)."""
+        current = collector.meta.current_policy()
+        return PolicyOut(hash=current[0], policy=current[1]) if current else PolicyOut(hash="none")
+
+    @app.post("/v1/chunks/missing", tags=["upload"], responses=errors)
+    def missing(body: MissingIn, p: Contributor) -> MissingOut:
+        """Which of these chunks the collector does not hold yet (to resume uploads)."""
+        return MissingOut(missing=collector.missing(p, body.chunks))
+
+    @app.put("/v1/chunks/{sha256}", tags=["upload"], status_code=201, responses={
+        **errors, 200: {"description": "already stored (idempotent retry)",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UploadOut"}}}}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+            "schema": {"type": "string", "format": "binary"}}}}})
+    async def put_chunk(sha256: SHA, request: Request, p: Contributor) -> Any:
+        """Upload one sealed chunk. Verified completely before it is stored; a retry of
+        a stored chunk answers 200 and stores nothing twice."""
+        ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+        if ctype != "application/octet-stream":
+            raise BadRequest("send the chunk as application/octet-stream")
+        parts, size, limit = [], 0, collector.limits.max_chunk_bytes
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise TooLarge(f"chunk is larger than {limit} bytes")
+            parts.append(part)
+        status = await run_in_threadpool(collector.accept_chunk, p, sha256, b"".join(parts))
+        return JSONResponse({"sha256": sha256, "status": status}, 201 if status == "created" else 200)
+
+    @app.get("/v1/chunks/{sha256}", tags=["read"], response_class=Response, responses={
+        **errors, 200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+    def get_chunk(sha256: SHA, p: Reader) -> Response:
+        """Download a chunk (curators: any; contributors: their own). Audited."""
+        return Response(collector.download(p, sha256), media_type="application/octet-stream")
+
+    @app.get("/v1/me", tags=["contributor"], responses=errors)
+    def me(p: Contributor) -> dict[str, Any]:
+        """Everything stored about the caller (access / portability request). Audited."""
+        return collector.my_data(p)
+
+    @app.delete("/v1/me", tags=["contributor"], responses=errors)
+    def erase_me(p: Contributor) -> ErasureOut:
+        """Erase all of the caller's data from the collector (erasure request). Audited."""
+        return ErasureOut(**collector.erase(p, p.contributor or ""))
+
+    @app.get("/v1/sessions", tags=["read"], responses=errors)
+    def sessions(p: Curator) -> list[dict[str, Any]]:
+        """Pseudonymous sessions for dataset builds (no contributor, no times). Audited."""
+        return collector.curator_sessions(p)
+
+    @app.get("/v1/sessions/{session}/chunks", tags=["read"], responses=errors)
+    def session_chunks(session: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], p: Curator) -> list[dict[str, Any]]:
+        """The chunks of one session. Audited."""
+        return collector.session_chunks(p, session)
+
+    @app.get("/v1/erasures", tags=["read"], responses=errors)
+    def erasures(p: Curator, since: Annotated[float, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+        """Sessions erased since a time: dataset builds must drop them."""
+        return collector.meta.erased_sessions(since)
+
+    @app.post("/v1/admin/enrolment-codes", tags=["admin"], responses=errors)
+    def enrolment_code(body: CodeIn, p: Admin) -> CodeOut:
+        """Create a one-time enrolment code."""
+        return CodeOut(**collector.create_enrolment_code(p, body.contributor, body.ttl_hours * 3600))
+
+    @app.get("/v1/admin/devices", tags=["admin"], responses=errors)
+    def devices(p: Admin) -> list[dict[str, Any]]:
+        """Enrolled devices (for revocation; no activity data)."""
+        return collector.meta.devices()
+
+    @app.post("/v1/admin/devices/{device_id}/revoke", tags=["admin"], responses=errors)
+    def revoke(device_id: Annotated[str, Path(pattern=r"^dev_[0-9a-f]{16}$")], p: Admin) -> dict[str, str]:
+        """Revoke a device: its credential stops working at once."""
+        collector.revoke_device(p, device_id)
+        return {"revoked": device_id}
+
+    @app.put("/v1/admin/policy", tags=["admin"], responses=errors)
+    def put_policy(body: PolicyIn, p: Admin) -> PolicyOut:
+        """Publish a new recording policy to devices."""
+        return PolicyOut(hash=collector.set_policy(p, body.policy))
+
+    @app.get("/v1/admin/health", tags=["admin"], responses=errors)
+    def fleet_health(p: Admin) -> dict[str, Any]:
+        """Fleet health in aggregate; groups smaller than k are suppressed."""
+        return collector.health(p)
+
+    @app.post("/v1/admin/retention", tags=["admin"], responses=errors)
+    def retention(body: RetentionIn, p: Admin) -> dict[str, Any]:
+        """Apply retention by age and/or total quota now (also runs on a schedule)."""
+        return collector.retention(p, body.max_age_days, body.quota_bytes)
+
+    @app.delete("/v1/admin/contributors/{label}", tags=["admin"], responses=errors)
+    def erase_contributor(label: Annotated[str, Path(min_length=1, max_length=200)], p: Admin) -> ErasureOut:
+        """Answer an erasure request made to the program owner (by contributor label)."""
+        return ErasureOut(**collector.erase(p, collector.contributor_for(label)))
+
+    @app.get("/v1/audit", tags=["audit"], responses=errors)
+    def audit(p: Auditor, after: Annotated[int, Query(ge=0)] = 0,
+              limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
+        """Audit log entries after a sequence number."""
+        return collector.audit_log(p, after, limit)
+
+    @app.get("/v1/audit/verify", tags=["audit"], responses=errors)
+    def audit_verify(p: Auditor) -> dict[str, Any]:
+        """Check the whole hash chain."""
+        return collector.audit_verify()
+
+    return app
+
+
+class _MiddlewareShim:
+    """Lets a plain ASGI wrapper be used with ``add_middleware``."""
+
+    def __init__(self, app, factory):
+        self._app = factory(app)
+
+    async def __call__(self, scope, receive, send):
+        await self._app(scope, receive, send)
