@@ -188,3 +188,9 @@ def test_unmatched_release_ignored():
     s = Stream().up(1, 1).add(ButtonEvent(5000 * MS, True, 3, 3, "left"))
     acts = reduce_events(s.events)
     assert kinds(acts) == ["click"]
+
+
+def test_drag_motion_is_not_next_approach():
+    s = Stream().down(0, 0).move(50, 50).up(100, 100).move(200, 200).click(210, 210, dt=100)
+    acts = reduce_events(s.events)
+    assert kinds(acts) == ["drag", "click"] and acts[1].path == ((200, 200),)

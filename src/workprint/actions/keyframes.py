@@ -27,6 +27,7 @@ MOUSE_KINDS = frozenset({"click", "doubleClick", "tripleClick", "rightClick", "m
 @dataclass(frozen=True)
 class KeyframeConfig:
     lead_s: float = 0.5   # how long before the action the screen is taken
+    settle_s: float = 2.0  # the final screen is looked for up to this long after the end
 
 
 class FrameIndex:

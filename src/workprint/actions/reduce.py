@@ -311,6 +311,8 @@ def reduce_events(events: Iterable[RawEvent], config: ReduceConfig | None = None
     for e in events:
         cls = type(e)
         if cls is MoveEvent:
+            if r.pressed:           # motion of a drag, not the approach of what follows
+                continue
             if r.path_t0 is None:
                 r.path_t0 = e.t_ns
                 path_append = r.path.append

@@ -180,7 +180,9 @@ def build_trajectory(session_id: str, ep: Episode, screen: Screen, index: FrameI
                                action_code(a, screen), action_struct(a, screen)))
     last = steps[-1]
     end_t = max(ep.t_end, last.t_end)
-    limit = next_start if next_start is not None else None
+    limit = end_t + int(kf.settle_s * 1e9)
+    if next_start is not None:
+        limit = min(limit, next_start)
     end = Action("end", end_t, end_t, ok=ep.ok)
     traj.steps.append(Step(len(steps), end, final_frame(last, index, limit),
                            round((end_t - t0) / 1e9), action_code(end, screen),
