@@ -107,12 +107,12 @@ _OWN_RULES: list[_Rule] = [
     ("SECRET", re.compile(
         r"(?i)(?:^|[\s\"'{,(])[\"']?(?:[A-Za-z0-9_.-]*(?:api[_-]?key|secret|token|"
         r"access[_-]?key|client[_-]?secret|auth[_-]?key|private[_-]?key|credential)s?)[\"']?"
-        r"\s*[:=]\s*[\"']?([^\s\"',;]{8,})"), 1),
+        r"[ \t]*[:=][ \t]*[\"']?([^\s\"',;]{8,})"), 1),
     ("SECRET", re.compile(r"(?i)(?:--(?:api-?key|token|secret|auth-token))(?:=|\s+)"
                           r"[\"']?([^\s\"']{6,})"), 1),
     ("SECRET", re.compile(r"(?i)AccountKey=([A-Za-z0-9+/=]{40,})"), 1),
     ("PASSWORD", re.compile(
-        r"(?i)(?:^|[\s\"'{,(;])[\"']?" + _PW_KEY + r"[\"']?\s*[:=]\s*"
+        r"(?i)(?:^|[\s\"'{,(;])[\"']?" + _PW_KEY + r"[\"']?[ \t]*[:=][ \t]*"
         r"(\"[^\"\n]+\"|'[^'\n]+'|[^\s\"',;]+)"), 1),
     ("PASSWORD", re.compile(r"(?i)(?:--(?:password|passwd|pass|db-password))(?:=|\s+)"
                             r"(\"[^\"\n]+\"|'[^'\n]+'|[^\s\"']+)"), 1),
@@ -120,7 +120,7 @@ _OWN_RULES: list[_Rule] = [
     ("PASSWORD", re.compile(r"\bsshpass\s+-p\s*(\"[^\"\n]+\"|'[^'\n]+'|\S+)"), 1),
     ("PASSWORD", re.compile(r"(?:^|\s)(?:-u|--user)\s+[^\s:]+:(\S+)"), 1),
     ("PASSWORD", re.compile(
-        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@?#]{0,64}:([^\s@/?#]{1,128})@"), 1),
+        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@?#]{0,64}:([^\s@/]{1,128})@"), 1),
     ("HOME_PATH", re.compile(r"(?:/home|/Users|/var/home)/[^/\s:\"'`<>|]+"), 0),
     ("HOME_PATH", re.compile(r"(?i)\b[A-Z]:\\(?:Users|Documents and Settings)\\[^\\\s\"'<>|]+"),
      0),
@@ -150,7 +150,7 @@ def _own_spans(text: str) -> Iterable[tuple[int, int, str]]:
             s, e = m.span(group)
             if s < 0 or e <= s:
                 continue
-            if entity == "PASSWORD":
+            if entity in ("PASSWORD", "SECRET") and group:
                 value = m.group(group)
                 if not _plausible_password(value):
                     continue

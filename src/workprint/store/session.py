@@ -231,7 +231,7 @@ class SessionWriter:
             with self._mutex:
                 self._guard(lambda: self._write_meta(final))
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except StoreError:
+        except (StoreError, sqlite3.Error):
             pass  # disk full at close: the session reads as interrupted, data intact
         finally:
             self._conn.close()
