@@ -1,0 +1,52 @@
+"""``workprint export``: sessions -> AgentNet JSONL, HF dataset folder or Aguvis chat JSONL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..export import FORMATS, export_sessions
+from ..export.common import IMAGE_FORMATS
+from ._common import add_data_dir, data_dir, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export sessions as agent training data",
+        description="Reduce sessions to actions, pick a keyframe before each, cut episodes at "
+                    "task markers and idle gaps, and write them as training data. Output holds "
+                    "no per-keystroke timing and no identities; re-running gives the same bytes.")
+    add_data_dir(p)
+    p.add_argument("--session", action="append", metavar="ID",
+                   help="session id or unique prefix (repeatable; default: all sessions)")
+    p.add_argument("--format", required=True, choices=FORMATS,
+                   help="agentnet: trajectories.jsonl + images/; hf: Hub-ready parquet dataset "
+                        "folder; aguvis: chat-style aguvis.jsonl + images/")
+    p.add_argument("--out", required=True, type=Path, metavar="OUT",
+                   help="output folder (new, empty, or a previous export to replace)")
+    p.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpeg",
+                   help="screenshot encoding (default: jpeg q90 4:4:4; png is lossless, slower)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = done * 100 // max(total, 1)
+        if tty and (pct != last[0] or done == total):
+            last[0] = pct
+            print(f"\rexporting: {done}/{total} steps ({pct}%)", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
+
+    summary = export_sessions(data_dir(args), args.session, args.format, args.out, progress,
+                              image_format=args.image_format)
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"exported {summary['steps']} steps in {summary['trajectories']} trajectories from "
+              f"{summary['sessions']} session(s) as {args.format} to {summary['out']}")
+    return 0

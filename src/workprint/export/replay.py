@@ -1,0 +1,362 @@
+"""Replay an exported AgentNet trajectory on a live screen, at human pace.
+
+The platform-free part turns a trajectory's steps (their ``value.structured`` actions,
+coordinates normalised) into a flat list of input operations for the *current* screen
+size (:func:`plan_steps`) and runs them through an :class:`Injector` with pauses
+(:func:`execute`). :class:`X11Injector` drives a real X server through XTEST;
+:class:`RecordingInjector` records calls for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+from ..actions.keys import PYAUTOGUI_TO_KEYSYM
+from ..errors import NoDisplayError
+from .common import ExportError
+
+Op = tuple  # ("move", x, y) | ("button", name, down) | ("key", name, down) | ("char", c)
+#             | ("scroll", dx, dy) | ("sleep", seconds)
+
+
+class Injector(Protocol):
+    """What replay needs from a platform: synthetic input and the screen size."""
+
+    def screen_size(self) -> tuple[int, int]: ...
+    def pointer(self) -> tuple[int, int]: ...
+    def move(self, x: int, y: int) -> None: ...
+    def button(self, button: str, down: bool) -> None: ...
+    def scroll(self, dx: int, dy: int) -> None: ...     # one tick: dx, dy in -1..1
+    def key(self, name: str, down: bool) -> None: ...   # pyautogui key name
+    def type_char(self, ch: str) -> None: ...           # press + release typing ch
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Human-like timing in seconds (divided by ``speed``)."""
+
+    between_steps: float = 0.6
+    move_min: float = 0.15
+    move_per_px: float = 0.0004
+    hold: float = 0.06
+    multi_click_gap: float = 0.1
+    per_char: float = 0.05
+    key_gap: float = 0.04
+    wait_step: float = 1.5
+
+
+# --- loading ---------------------------------------------------------------------------
+def iter_trajectories(export: Path) -> Iterator[dict[str, Any]]:
+    export = Path(export)
+    files = [export] if export.is_file() else sorted(export.glob("*.jsonl"))
+    if not files:
+        raise ExportError(f"No AgentNet *.jsonl in {export}. Export one with "
+                          f"`workprint export --format agentnet --out {export}`.")
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    rec = json.loads(line)
+                    if "traj" in rec:
+                        yield rec
+
+
+def load_trajectory(export: Path, task_id: str) -> dict[str, Any]:
+    ids = []
+    for rec in iter_trajectories(export):
+        if rec.get("task_id") == task_id:
+            return rec
+        ids.append(rec.get("task_id"))
+    hint = ", ".join(map(str, ids[:5])) + (" ..." if len(ids) > 5 else "")
+    raise ExportError(f"Trajectory {task_id!r} is not in {export} (it holds {len(ids)}: {hint}).")
+
+
+# --- planning (pure) -------------------------------------------------------------------
+def _glide(x0: int, y0: int, x1: int, y1: int, pace: Pace, speed: float) -> list[Op]:
+    dist = math.hypot(x1 - x0, y1 - y0)
+    if dist < 1:
+        return [("move", x1, y1)]
+    n = max(4, min(40, int(dist / 30)))
+    dt = (pace.move_min + dist * pace.move_per_px) / speed / n
+    ops: list[Op] = []
+    for i in range(1, n + 1):
+        f = i / n
+        f = f * f * (3 - 2 * f)  # ease in/out
+        ops += [("move", round(x0 + (x1 - x0) * f), round(y0 + (y1 - y0) * f)), ("sleep", dt)]
+    return ops
+
+
+def _px(a: dict[str, Any], key: str, size: int, fallback: str) -> int:
+    n = a.get(key)
+    if n is None:
+        return int(a[fallback])
+    return min(size - 1, max(0, round(n * size)))
+
+
+def plan_step(a: dict[str, Any], size: tuple[int, int], cursor: tuple[int, int],
+              pace: Pace = Pace(), speed: float = 1.0) -> tuple[list[Op], tuple[int, int]]:
+    """Ops for one structured action; returns (ops, cursor after)."""
+    w, h = size
+    kind = a["type"]
+    ops: list[Op] = []
+    s = speed
+    if "nx" in a or "x" in a:
+        x, y = _px(a, "nx", w, "x"), _px(a, "ny", h, "y")
+    mods = [m for m in a.get("keys", [])] if kind not in ("press", "hotkey") else []
+    if kind in ("click", "doubleClick", "tripleClick", "rightClick", "middleClick"):
+        button = {"rightClick": "right", "middleClick": "middle"}.get(kind, a.get("button") or "left")
+        clicks = {"doubleClick": 2, "tripleClick": 3}.get(kind, 1)
+        ops += _glide(*cursor, x, y, pace, s)
+        ops += [op for m in mods for op in (("key", m, True), ("sleep", pace.key_gap / s))]
+        for c in range(clicks):
+            if c:
+                ops.append(("sleep", pace.multi_click_gap / s))
+            ops += [("button", button, True), ("sleep", pace.hold / s), ("button", button, False)]
+        ops += [("key", m, False) for m in reversed(mods)]
+        cursor = (x, y)
+    elif kind == "drag":
+        x2, y2 = _px(a, "nx2", w, "x2"), _px(a, "ny2", h, "y2")
+        button = a.get("button") or "left"
+        ops += _glide(*cursor, x, y, pace, s)
+        ops += [("key", m, True) for m in mods]
+        ops += [("button", button, True), ("sleep", pace.hold / s)]
+        ops += _glide(x, y, x2, y2, pace, s * 0.5)
+        ops += [("sleep", pace.hold / s), ("button", button, False)]
+        ops += [("key", m, False) for m in reversed(mods)]
+        cursor = (x2, y2)
+    elif kind in ("scroll", "hscroll"):
+        ops += _glide(*cursor, x, y, pace, s)
+        dx, dy = int(a.get("dx", 0)), int(a.get("dy", 0))
+        n = abs(dy) if kind == "scroll" else abs(dx)
+        for _ in range(n):
+            if kind == "scroll":
+                ops += [("scroll", 0, 1 if dy > 0 else -1), ("sleep", pace.key_gap / s)]
+            else:
+                ops += [("scroll", 1 if dx > 0 else -1, 0), ("sleep", pace.key_gap / s)]
+        cursor = (x, y)
+    elif kind == "write":
+        for ch in a.get("text", ""):
+            ops += [("char", ch), ("sleep", pace.per_char / s)]
+    elif kind == "press":
+        for k in a["keys"]:
+            ops += [("key", k, True), ("sleep", pace.key_gap / s), ("key", k, False)]
+    elif kind == "hotkey":
+        keys = a["keys"]
+        for k in keys:
+            ops += [("key", k, True), ("sleep", pace.key_gap / s)]
+        for k in reversed(keys):
+            ops += [("key", k, False), ("sleep", pace.key_gap / s)]
+    elif kind == "wait":
+        ops.append(("sleep", pace.wait_step / s))
+    elif kind in ("end", "focus"):
+        pass
+    else:
+        raise ExportError(f"Cannot replay action type {kind!r}.")
+    return ops, cursor
+
+
+def plan_steps(traj: dict[str, Any], size: tuple[int, int], cursor: tuple[int, int] = (0, 0),
+               pace: Pace = Pace(), speed: float = 1.0) -> list[list[Op]]:
+    """Ops per step of an AgentNet trajectory record, for a screen of ``size``."""
+    if speed <= 0:
+        raise ExportError("--speed must be greater than 0.")
+    out = []
+    for step in traj["traj"]:
+        ops, cursor = plan_step(step["value"]["structured"], size, cursor, pace, speed)
+        out.append(ops)
+    return out
+
+
+def execute(ops: list[Op], injector: Injector, sleep: Callable[[float], None] = time.sleep) -> None:
+    for op in ops:
+        kind = op[0]
+        if kind == "sleep":
+            sleep(op[1])
+        elif kind == "move":
+            injector.move(op[1], op[2])
+        elif kind == "button":
+            injector.button(op[1], op[2])
+        elif kind == "key":
+            injector.key(op[1], op[2])
+        elif kind == "char":
+            injector.type_char(op[1])
+        elif kind == "scroll":
+            injector.scroll(op[1], op[2])
+
+
+def replay(traj: dict[str, Any], injector: Injector, *, speed: float = 1.0, pace: Pace = Pace(),
+           sleep: Callable[[float], None] = time.sleep,
+           on_step: Callable[[int, dict[str, Any]], None] | None = None) -> int:
+    """Execute a trajectory; returns the number of steps run."""
+    steps = plan_steps(traj, injector.screen_size(), injector.pointer(), pace, speed)
+    for i, (step, ops) in enumerate(zip(traj["traj"], steps)):
+        if on_step:
+            on_step(i, step)
+        execute(ops, injector, sleep)
+        if i + 1 < len(steps):
+            sleep(pace.between_steps / speed)
+    return len(steps)
+
+
+# --- test double -----------------------------------------------------------------------
+@dataclass
+class RecordingInjector:
+    """Records every call; for unit tests."""
+
+    size: tuple[int, int] = (1920, 1080)
+    calls: list[tuple] = field(default_factory=list)
+    cursor: tuple[int, int] = (0, 0)
+
+    def screen_size(self) -> tuple[int, int]:
+        return self.size
+
+    def pointer(self) -> tuple[int, int]:
+        return self.cursor
+
+    def move(self, x: int, y: int) -> None:
+        self.cursor = (x, y)
+        self.calls.append(("move", x, y))
+
+    def button(self, button: str, down: bool) -> None:
+        self.calls.append(("button", button, down))
+
+    def scroll(self, dx: int, dy: int) -> None:
+        self.calls.append(("scroll", dx, dy))
+
+    def key(self, name: str, down: bool) -> None:
+        self.calls.append(("key", name, down))
+
+    def type_char(self, ch: str) -> None:
+        self.calls.append(("char", ch))
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+
+# --- X11 -------------------------------------------------------------------------------
+_BUTTONS = {"left": 1, "middle": 2, "right": 3, "x1": 8, "x2": 9}
+_CHAR_KEYSYMS = {"\n": "Return", "\r": "Return", "\t": "Tab", " ": "space", "\b": "BackSpace"}
+
+
+class X11Injector:
+    """Synthetic input through the XTEST extension (python-xlib)."""
+
+    def __init__(self, display_name: str | None = None):
+        from Xlib import X, XK, display as xdisplay, error as xerror  # noqa: F401
+        from Xlib.ext import xtest
+
+        name = display_name or os.environ.get("DISPLAY")
+        if not name:
+            raise NoDisplayError("No X display: DISPLAY is not set. Run replay inside an X session "
+                                 "(or start one, e.g. `Xvfb -displayfd 1`), or use --dry-run.")
+        try:
+            self.d = xdisplay.Display(name)
+        except Exception as exc:  # Xlib raises several unrelated types here
+            raise NoDisplayError(f"Cannot open X display {name!r}: {exc}. Check DISPLAY/XAUTHORITY, "
+                                 f"or use --dry-run.") from exc
+        if not self.d.query_extension("XTEST").present:
+            self.d.close()
+            raise NoDisplayError(f"X display {name!r} lacks the XTEST extension needed to replay.")
+        self.X, self.XK, self.xtest = X, XK, xtest
+        self.root = self.d.screen().root
+        self._spare: int | None = None
+        self._spare_bound: int | None = None
+
+    def screen_size(self) -> tuple[int, int]:
+        s = self.d.screen()
+        return s.width_in_pixels, s.height_in_pixels
+
+    def pointer(self) -> tuple[int, int]:
+        p = self.root.query_pointer()
+        return p.root_x, p.root_y
+
+    def _fake(self, event: int, detail: int = 0, x: int = 0, y: int = 0) -> None:
+        if event == self.X.MotionNotify:
+            self.xtest.fake_input(self.d, event, x=x, y=y)
+        else:
+            self.xtest.fake_input(self.d, event, detail)
+        self.d.sync()
+
+    def move(self, x: int, y: int) -> None:
+        self._fake(self.X.MotionNotify, x=x, y=y)
+
+    def button(self, button: str, down: bool) -> None:
+        n = _BUTTONS.get(button)
+        if n is None:
+            raise ExportError(f"Cannot replay mouse button {button!r}.")
+        self._fake(self.X.ButtonPress if down else self.X.ButtonRelease, n)
+
+    def scroll(self, dx: int, dy: int) -> None:
+        n = (4 if dy > 0 else 5) if dy else (7 if dx > 0 else 6)
+        self._fake(self.X.ButtonPress, n)
+        self._fake(self.X.ButtonRelease, n)
+
+    # keys
+    def _keysym(self, name: str) -> int:
+        xname = PYAUTOGUI_TO_KEYSYM.get(name, name)
+        sym = self.XK.string_to_keysym(xname)
+        if not sym and len(name) == 1:
+            sym = self._char_keysym(name)
+        if not sym:
+            raise ExportError(f"Unknown key {name!r}; cannot replay it.")
+        return sym
+
+    @staticmethod
+    def _char_keysym(ch: str) -> int:
+        o = ord(ch)
+        if 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xFF:
+            return o
+        return 0x01000000 | o
+
+    def _keycode(self, sym: int) -> tuple[int, int]:
+        """(keycode, shift level 0/1) for a keysym, binding a spare keycode if needed."""
+        for code, index in self.d.keysym_to_keycodes(sym):
+            if index in (0, 1):
+                return code, index
+        return self._bind_spare(sym), 0
+
+    def _bind_spare(self, sym: int) -> int:
+        if self._spare is None:
+            first = self.d.display.info.min_keycode
+            count = self.d.display.info.max_keycode - first + 1
+            mapping = self.d.get_keyboard_mapping(first, count)
+            for i, syms in enumerate(mapping):
+                if not any(syms):
+                    self._spare = first + i
+            if self._spare is None:
+                raise ExportError("No free keycode to type a character this keyboard map lacks.")
+        if self._spare_bound != sym:
+            self.d.change_keyboard_mapping(self._spare, [(sym, sym)])
+            self.d.sync()
+            time.sleep(0.02)  # let clients pick up the MappingNotify
+            self._spare_bound = sym
+        return self._spare
+
+    def key(self, name: str, down: bool) -> None:
+        code, _ = self._keycode(self._keysym(name))
+        self._fake(self.X.KeyPress if down else self.X.KeyRelease, code)
+
+    def type_char(self, ch: str) -> None:
+        name = _CHAR_KEYSYMS.get(ch)
+        sym = self.XK.string_to_keysym(name) if name else self._char_keysym(ch)
+        code, level = self._keycode(sym)
+        shift = self.d.keysym_to_keycode(self.XK.string_to_keysym("Shift_L")) if level else 0
+        if shift:
+            self._fake(self.X.KeyPress, shift)
+        self._fake(self.X.KeyPress, code)
+        self._fake(self.X.KeyRelease, code)
+        if shift:
+            self._fake(self.X.KeyRelease, shift)
+
+    def close(self) -> None:
+        if self._spare is not None and self._spare_bound is not None:
+            self.d.change_keyboard_mapping(self._spare, [(0, 0)])
+            self.d.sync()
+        self.d.close()
