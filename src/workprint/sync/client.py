@@ -147,7 +147,11 @@ def enroll_device(data_dir: Path, server: str, code: str, name: str, cacert: str
                   transport: httpx.BaseTransport | None = None) -> Credential:
     with Client(server, cacert=cacert, transport=transport) as c:
         got = c.enroll(code, name)
+    try:  # keep the device key: the same session must keep the same pseudonym
+        key = Credential.load(data_dir).device_key
+    except NotEnrolled:
+        key = secrets.token_hex(32)
     cred = Credential(server=server.rstrip("/"), device_id=got["device_id"], contributor=got["contributor"],
-                      token=got["token"], device_key=secrets.token_hex(32), cacert=cacert)
+                      token=got["token"], device_key=key, cacert=cacert)
     cred.save(data_dir)
     return cred

@@ -1,0 +1,55 @@
+"""Terminal password-prompt heuristic (text side; see capture.linux_tty for echo state).
+
+:func:`looks_like_password_prompt` looks at the last line a terminal shows: a prompt is
+a short line that ENDS asking for a password, passphrase or PIN (``Password:``,
+``[sudo] password for alice:``, ``Enter passphrase for key '...':``, ``Passwort:``).
+Sentences that merely mention passwords (``password reset done``) or commands
+(``git config --global user.password``) are not prompts.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORDS = (
+    r"password|passwort|pass ?phrase|passcode|passwd|pin(?:\s*code)?|pin-code|"
+    r"mot de passe|contrase[ñn]a|senha|wachtwoord|has[łl]o|parola|salasana|l[öo]senord|"
+    r"adgangskode|passord|heslo|jelsz[óo]|пароль|密码|密碼|パスワード|비밀번호|"
+    r"secret|otp|one-time code|verification code|token"
+)
+# The prompt word, then up to a short tail ("for alice", "(again)", "for key '/x'",
+# "of admin@host"), then a colon/question mark and nothing (or only spaces) after it.
+_PROMPT = re.compile(
+    r"(?:^|[\s\[\](>:])(?:" + _WORDS + r")"
+    r"(?:\s*\([^()\n]{0,60}\))?(?:\s+again)?"
+    r"(?:\s+(?:for|of|f[üu]r|pour|para|de|von|to|on)\s+[^\n]{0,120}?)?"
+    r"\s*[:：?]\s*$",
+    re.IGNORECASE,
+)
+_LEADING = re.compile(
+    r"^\s*(?:\[sudo\]\s*|enter\s+|new\s+|current\s+|old\s+|retype\s+|re-enter\s+|"
+    r"confirm\s+|verify\s+|repeat\s+|your\s+|the\s+|unix\s+|ldap\s+|kerberos\s+|"
+    r"vault\s+|bitte\s+|geben sie\s+|saisissez\s+|introduzca\s+|introduce\s+|"
+    r"nouveau\s+|neues\s+|nueva\s+|[\w.@\-']+(?:'s)?\s+)*", re.IGNORECASE)
+_NOT_PROMPT = re.compile(r"(?:^|\s)(?:git|echo|export|grep|config|set|man)\s|--?\w*pass",
+                         re.IGNORECASE)
+
+
+def looks_like_password_prompt(line: str) -> bool:
+    """True if ``line`` (the terminal's current last line) asks for a secret."""
+    if not line:
+        return False
+    text = line.rstrip("\r\n")
+    if len(text) > 200:
+        text = text[-200:]
+    stripped = text.strip()
+    if not stripped or _NOT_PROMPT.search(stripped):
+        return False
+    m = _PROMPT.search(stripped)
+    if not m:
+        return False
+    # Only a short lead-in may precede the prompt word: "Enter", "[sudo]", "New UNIX",
+    # a user name - not a sentence ("Tell me your password:" is still fine).
+    head = stripped[: m.start() + 1]
+    rest = _LEADING.sub("", head, count=1)
+    return len(rest.split()) <= 3

@@ -1,0 +1,96 @@
+"""Review before upload: which local sessions the contributor approved (or withheld).
+
+Decisions live in ``<data-dir>/review.db``. A session may enter the outbox only when it is
+closed, its redaction is not pending, and the contributor approved it - or the policy's
+auto-approve delay has passed since it ended and the contributor did not withhold it.
+
+Redaction contract with the session store: ``meta["redaction"] == "pending"`` blocks a
+session; absent or any other value means the safeguards finished before disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..store.session import DataDir
+
+REVIEW_DB = "review.db"
+
+
+@dataclass
+class ReviewItem:
+    id: str
+    start: str | None
+    end: str | None
+    state: str
+    decision: str | None        # approved | withheld | None
+    eligible: bool
+    reason: str                 # why (not) eligible, in words
+
+
+def _ts(iso: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(iso).timestamp() if iso else None
+    except ValueError:
+        return None
+
+
+class Review:
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.data_dir / REVIEW_DB, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS decisions (session_id TEXT PRIMARY KEY, "
+                         "decision TEXT NOT NULL, decided REAL NOT NULL)")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def decide(self, session_id: str, decision: str) -> None:
+        if decision not in ("approved", "withheld"):
+            raise ValueError(decision)
+        self._db.execute("INSERT INTO decisions (session_id, decision, decided) VALUES (?, ?, ?) "
+                         "ON CONFLICT (session_id) DO UPDATE SET decision = excluded.decision, "
+                         "decided = excluded.decided", (session_id, decision, time.time()))
+
+    def decisions(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT session_id, decision FROM decisions"))
+
+    def items(self, auto_approve_s: float | None = None, now: float | None = None) -> list[ReviewItem]:
+        now = time.time() if now is None else now
+        decided = self.decisions()
+        out = []
+        for session in DataDir(self.data_dir).sessions():
+            try:
+                m = session.meta
+                state = m.get("state", "unknown")
+                end = m.get("end_wall") or m.get("start_wall")
+                decision = decided.get(session.id)
+                if state == "recording":
+                    ok, why = False, "still recording"
+                elif m.get("redaction") == "pending":
+                    ok, why = False, "redaction not finished"
+                elif decision == "withheld":
+                    ok, why = False, "withheld by you"
+                elif decision == "approved":
+                    ok, why = True, "approved by you"
+                elif auto_approve_s is not None and (_ts(end) or now) + auto_approve_s <= now:
+                    ok, why = True, f"auto-approved ({auto_approve_s / 3600:g} h after it ended)"
+                elif auto_approve_s is not None:
+                    due = (_ts(end) or now) + auto_approve_s
+                    ok, why = False, f"awaiting your review (auto-approve in {(due - now) / 3600:.1f} h)"
+                else:
+                    ok, why = False, "awaiting your review (`workprint approve`)"
+                out.append(ReviewItem(session.id, m.get("start_wall"), m.get("end_wall"), state,
+                                      decision, ok, why))
+            finally:
+                session.close()
+        return out
+
+    def eligible(self, auto_approve_s: float | None = None, now: float | None = None) -> list[str]:
+        return [i.id for i in self.items(auto_approve_s, now) if i.eligible]
