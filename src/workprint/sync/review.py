@@ -94,3 +94,24 @@ class Review:
 
     def eligible(self, auto_approve_s: float | None = None, now: float | None = None) -> list[str]:
         return [i.id for i in self.items(auto_approve_s, now) if i.eligible]
+
+
+def auto_approve_from_policy(text: str | None) -> float | None:
+    """Seconds after which an unreviewed session is approved, from a policy document
+    (TOML or JSON) with ``auto_approve_hours`` at the top or under ``[review]``. None: never."""
+    if not text:
+        return None
+    import json
+    import tomllib
+
+    doc: dict = {}
+    for parse in (tomllib.loads, json.loads):
+        try:
+            doc = parse(text)
+            break
+        except ValueError:
+            continue
+    if not isinstance(doc, dict):
+        return None
+    hours = doc.get("auto_approve_hours", (doc.get("review") or {}).get("auto_approve_hours"))
+    return float(hours) * 3600 if isinstance(hours, (int, float)) and hours >= 0 else None

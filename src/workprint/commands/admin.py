@@ -1,0 +1,169 @@
+"""``workprint admin``: program-owner tasks on the collector (server side).
+
+Most actions open the collector's store directly (``--data-dir`` of ``serve``, or
+``--db``/``--blobs``); ``enrolment-code`` can also ask a running collector over HTTP
+(``--server URL --token T``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ._common import add_data_dir, data_dir, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("admin", help="collector administration: tokens, enrolment codes, devices, policy, audit")
+    verbs = p.add_subparsers(dest="admin_command", metavar="ACTION")
+
+    def verb(name: str, help: str) -> argparse.ArgumentParser:
+        v = verbs.add_parser(name, help=help)
+        add_data_dir(v)
+        v.add_argument("--db", metavar="URL", help="metadata URL (default: as saved by `serve` in the data dir)")
+        v.add_argument("--blobs", metavar="URL", help="blob store URL (default: as saved by `serve`)")
+        return v
+
+    t = verb("token", "mint an API token for a role; printed as the last line")
+    t.add_argument("--role", required=True, choices=["admin", "curator", "auditor", "contributor"])
+    t.add_argument("--contributor", help="for --role contributor: the person's label")
+    t.set_defaults(func=_token)
+
+    e = verb("enrolment-code", "create a one-time enrolment code for a device")
+    e.add_argument("--contributor", help="label of the person (stored only as a keyed pseudonym)")
+    e.add_argument("--ttl-hours", type=float, default=72)
+    e.add_argument("--server", help="ask a running collector at this URL instead of the data dir")
+    e.add_argument("--token", help="admin token for --server")
+    e.add_argument("--cacert", help="CA certificate for an HTTPS --server")
+    e.set_defaults(func=_code)
+
+    d = verb("devices", "list enrolled devices")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=_devices)
+
+    r = verb("revoke", "revoke device credentials")
+    r.add_argument("device_ids", nargs="+")
+    r.set_defaults(func=_revoke)
+
+    pol = verb("policy", "publish a policy file to devices")
+    pol.add_argument("file", type=Path)
+    pol.set_defaults(func=_policy)
+
+    ret = verb("retention", "apply retention now (by age and/or quota)")
+    ret.add_argument("--max-age-days", type=float)
+    ret.add_argument("--quota-gb", type=float)
+    ret.set_defaults(func=_retention)
+
+    er = verb("erase", "erase all data of a contributor (an erasure request made to you)")
+    er.add_argument("contributor", help="the person's label, as given at enrolment")
+    er.set_defaults(func=_erase)
+
+    av = verb("audit-verify", "check the audit log's hash chain")
+    av.set_defaults(func=_audit_verify)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _collector(args: argparse.Namespace):
+    from ..server.collector import Collector
+    from ..server.config import CollectorConfig
+
+    return Collector(CollectorConfig.load(data_dir(args), args.blobs, args.db))
+
+
+def _token(args: argparse.Namespace) -> int:
+    if args.role == "contributor" and not args.contributor:
+        print("workprint admin token: --role contributor needs --contributor LABEL", file=sys.stderr)
+        return 2
+    c = _collector(args)
+    try:
+        token = c.mint_token(args.role, label=args.contributor)
+    finally:
+        c.close()
+    print(f"# {args.role} token - shown once; the collector keeps only its hash", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _code(args: argparse.Namespace) -> int:
+    if args.server:
+        from ..sync.client import Client
+
+        if not args.token:
+            print("workprint admin enrolment-code: --server needs --token (an admin token)", file=sys.stderr)
+            return 2
+        with Client(args.server, args.token, cacert=args.cacert) as cl:
+            got = cl.enrolment_code(args.contributor, args.ttl_hours)
+    else:
+        c = _collector(args)
+        try:
+            got = c.create_enrolment_code("cli:admin", args.contributor, args.ttl_hours * 3600)
+        finally:
+            c.close()
+    print(f"# one-time code, valid {args.ttl_hours:g} h: on the device run `workprint enroll URL CODE`",
+          file=sys.stderr)
+    print(got["code"])
+    return 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        devs = c.meta.devices()
+    finally:
+        c.close()
+    if args.json:
+        print_json(devs)
+    else:
+        for d in devs:
+            print(f"{d['id']}  {d['name']:<24} {'revoked' if d['revoked'] else 'active'}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        for dev in args.device_ids:
+            c.revoke_device("cli:admin", dev)
+            print(f"revoked {dev}")
+    finally:
+        c.close()
+    return 0
+
+
+def _policy(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        print(c.set_policy("cli:admin", args.file.read_text()))
+    finally:
+        c.close()
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        print_json(c.retention("cli:admin", args.max_age_days,
+                               int(args.quota_gb * 1e9) if args.quota_gb is not None else None))
+    finally:
+        c.close()
+    return 0
+
+
+def _erase(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        print_json(c.erase("cli:admin", c.contributor_for(args.contributor)))
+    finally:
+        c.close()
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        result = c.audit_verify()
+    finally:
+        c.close()
+    print_json(result)
+    return 0 if result["ok"] else 1

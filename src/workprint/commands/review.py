@@ -1,0 +1,69 @@
+"""``workprint review`` lists sessions and whether they may leave this computer;
+``workprint approve`` / ``workprint withhold`` record the contributor's decision."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from ._common import add_data_dir, data_dir, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("review", help="list local sessions and whether they are approved for upload")
+    add_data_dir(r)
+    r.add_argument("--auto-approve-hours", type=float, help="show auto-approval with this delay")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=run_review)
+    for name, decision, text in (("approve", "approved", "approve sessions for upload"),
+                                 ("withhold", "withheld", "keep sessions from being uploaded")):
+        a = sub.add_parser(name, help=text)
+        add_data_dir(a)
+        a.add_argument("sessions", nargs="*", help="session ids (prefixes are fine)")
+        a.add_argument("--all", action="store_true", help="every session awaiting review")
+        a.set_defaults(func=run_decide, decision=decision)
+
+
+def run_review(args: argparse.Namespace) -> int:
+    from ..sync.review import Review
+
+    rv = Review(data_dir(args))
+    try:
+        auto = args.auto_approve_hours * 3600 if args.auto_approve_hours is not None else None
+        items = rv.items(auto)
+    finally:
+        rv.close()
+    if args.json:
+        print_json([asdict(i) for i in items])
+        return 0
+    if not items:
+        print("no sessions")
+    for i in items:
+        mark = "ready  " if i.eligible else "waiting"
+        print(f"{i.id}  {mark}  {i.start or '?':<29} {i.reason}")
+    return 0
+
+
+def run_decide(args: argparse.Namespace) -> int:
+    from ..store.session import DataDir
+    from ..sync.review import Review
+
+    d = data_dir(args)
+    rv = Review(d)
+    try:
+        if args.all:
+            ids = [i.id for i in rv.items() if i.decision is None and i.state != "recording"]
+        else:
+            ids = []
+            for s in args.sessions:
+                with DataDir(d).open(s) as session:
+                    ids.append(session.id)
+        if not ids:
+            print("nothing to do (give session ids or --all)")
+            return 2 if not args.all else 0
+        for sid in ids:
+            rv.decide(sid, args.decision)
+            print(f"{args.decision} {sid}")
+    finally:
+        rv.close()
+    return 0
