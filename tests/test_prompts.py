@@ -1,0 +1,37 @@
+"""Terminal password prompts are recognised; ordinary lines are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from workprint.policy.prompts import looks_like_password_prompt
+
+PROMPTS = [
+    "Password:", "password: ", "[sudo] password for alice: ", "Password for 'https://alice@github.com': ",
+    "Enter PIN: ", "PIN:", "Verify password:", "Password (again): ",
+    "Enter passphrase for key '/home/a/.ssh/id_ed25519': ", "alice@build-01's password: ",
+    "Enter new UNIX password: ", "Retype new password: ", "Enter PEM pass phrase:",
+    "Enter passphrase (empty for no passphrase): ", "Enter same passphrase again: ",
+    "Vault password: ", "Password for alice@CORP.EXAMPLE.COM: ",
+    "Please enter passphrase for disk nvme0n1p3 (cryptroot):",
+    "Passwort: ", "Mot de passe : ", "Contraseña:", "Senha:", "Пароль:",
+    "user@host:~$ sudo apt update\n[sudo] password for bob: ",
+]
+NOT_PROMPTS = [
+    "password reset done", "git config --global user.password",
+    "Your password was changed successfully.", "echo password:", "$ ls -la",
+    "The password reset done: see ticket OPS-12", "docs: how to change a password?",
+    "mysql --password=x", "I forgot my password: can you reset it", "Enter the file name:",
+    "Tell me what the password policy is: twelve chars or more please", "", "   ",
+    "grep -r password: src/", "PINned dependencies updated",
+]
+
+
+@pytest.mark.parametrize("line", PROMPTS)
+def test_prompts(line):
+    assert looks_like_password_prompt(line.splitlines()[-1] if "\n" in line else line)
+
+
+@pytest.mark.parametrize("line", NOT_PROMPTS)
+def test_not_prompts(line):
+    assert not looks_like_password_prompt(line)
