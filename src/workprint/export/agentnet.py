@@ -12,16 +12,16 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .common import ImageEncoder, Progress, Step, Trajectory
+from .common import ImageEncoder, Progress, Trajectory
 
 FILE = "trajectories.jsonl"
 
 
-def write_image(out: Path, encoder: ImageEncoder, session, step: Step) -> str | None:
-    """Write the step's frame under ``out/images`` once; return its relative path."""
-    if step.frame is None:
+def write_image(out: Path, encoded: tuple[str, bytes] | None) -> str | None:
+    """Write an encoded frame under ``out/images`` once; return its relative path."""
+    if encoded is None:
         return None
-    name, data = encoder.get(session, step.frame)
+    name, data = encoded
     path = out / "images" / name
     if not path.exists():
         path.parent.mkdir(exist_ok=True)
@@ -53,8 +53,8 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
     with open(out / FILE, "w", encoding="utf-8", newline="\n") as f:
         for session, traj in items:
             paths = []
-            for step in traj.steps:
-                p = write_image(out, encoder, session, step)
+            for encoded in encoder.stream(session, [s.frame for s in traj.steps]):
+                p = write_image(out, encoded)
                 if p:
                     images.add(p)
                 paths.append(p)

@@ -44,8 +44,9 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
     done = 0
     with open(out / FILE, "w", encoding="utf-8", newline="\n") as f:
         for session, traj in items:
-            for i, step in enumerate(traj.steps):
-                img = write_image(out, encoder, session, step)
+            images = encoder.stream(session, [s.frame for s in traj.steps])
+            for i, encoded in enumerate(images):
+                img = write_image(out, encoded)
                 f.write(json.dumps(sample(traj, i, img), ensure_ascii=False, sort_keys=True))
                 f.write("\n")
                 done += 1

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 from ..actions.episodes import Episode, EpisodeConfig, split_episodes
 from ..actions.keyframes import FrameIndex, KeyframeConfig, final_frame, keyframe
@@ -236,6 +237,34 @@ class ImageEncoder:
         else:
             img.save(buf, format="PNG", compress_level=1)
         return buf.getvalue()
+
+    def _encode_frame(self, session, frame_id: str) -> tuple[str, bytes]:
+        data = self.encode_image(session.frame_image(frame_id))
+        return hashlib.sha256(data).hexdigest()[:32] + "." + self.ext, data
+
+    def stream(self, session, frames: Sequence[FrameRef | None],
+               workers: int = 2, lookahead: int = 6) -> Iterator[tuple[str, bytes] | None]:
+        """Encoded images for ``frames`` in order (None stays None). Assembly and encoding
+        run in a small thread pool (Pillow releases the GIL) with bounded look-ahead; each
+        distinct frame is encoded once and kept only until its last use."""
+        keys = [f.frame_id if f is not None else None for f in frames]
+        uniq = list(dict.fromkeys(k for k in keys if k is not None))
+        pos = {k: i for i, k in enumerate(uniq)}
+        last_use = {k: i for i, k in enumerate(keys) if k is not None}
+        futures: dict[str, Future] = {}
+        submitted = 0
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for i, k in enumerate(keys):
+                if k is None:
+                    yield None
+                    continue
+                while submitted < len(uniq) and submitted <= pos[k] + lookahead:
+                    futures[uniq[submitted]] = pool.submit(self._encode_frame, session, uniq[submitted])
+                    submitted += 1
+                result = futures[k].result()
+                if last_use[k] == i:
+                    del futures[k]
+                yield result
 
     def get(self, session, frame: FrameRef) -> tuple[str, bytes]:
         """(file name, encoded bytes) of a frame of ``session``."""

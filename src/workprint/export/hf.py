@@ -16,6 +16,10 @@ from typing import Any, Sequence
 from .common import ImageEncoder, Progress, Trajectory
 
 SHARD_ROWS = 1000
+#: Images are already compressed: store them as is, compress the rest.
+COMPRESSION = {"image.bytes": "none", "image.path": "zstd", **{
+    c: "zstd" for c in ("task_id", "instruction", "code", "text", "keys.list.element",
+                        "action_type", "button")}}
 ROW_GROUP = 64
 
 # name -> (arrow type name, HF feature dict)
@@ -145,21 +149,21 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
 
     in_shard = 0
     for session, traj in items:
-        for i, step in enumerate(traj.steps):
+        images = encoder.stream(session, [s.frame for s in traj.steps])
+        for i, encoded in enumerate(images):
             if writer is None or in_shard >= SHARD_ROWS:
                 flush()
                 if writer is not None:
                     writer.close()
                 path = data / f"train-{len(shards):05d}.parquet"
                 shards.append(path)
-                writer = pq.ParquetWriter(path, sch, compression="zstd",
+                writer = pq.ParquetWriter(path, sch, compression=COMPRESSION,
                                           use_dictionary=[c for c, t, _ in COLUMNS
                                                           if t == "string"])
                 in_shard = 0
             image = None
-            if step.frame is not None:
-                name, png = encoder.get(session, step.frame)
-                image = {"bytes": png, "path": name}
+            if encoded is not None:
+                image = {"bytes": encoded[1], "path": encoded[0]}
             rows.append(step_row(traj, i, image))
             in_shard += 1
             if len(rows) >= ROW_GROUP:
