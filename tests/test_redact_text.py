@@ -59,7 +59,7 @@ def test_detects_and_replaces_with_typed_placeholder(r, text, entity, value):
     "password = getpass.getpass('Password: ')", "if not password:\n    raise ValueError()",
     "The password reset done for the qa team", "curl http://127.0.0.1:8000/health",
     "ls -la /opt/app/bin", "compass: north", "token = auth.get_token()",
-    "password: ********", "DB_PASSWORD=${DB_PASSWORD}",
+    "password: ********", "DB_PASSWORD=${DB_PASSWORD}", "xs = a[1::2]; std::vector<int> v;",
 ])
 def test_ordinary_work_text_untouched(r, text):
     assert r.redact(text).text == text

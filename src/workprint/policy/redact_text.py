@@ -221,6 +221,10 @@ _MIN_SCORE = 0.3
 
 
 def _non_identifying_ip(value: str) -> bool:
+    """Loopback/unspecified addresses, and short IPv6-like tokens such as ``1::2``
+    (Python slices, C++ scopes) that identify nothing."""
+    if ":" in value and sum(1 for g in value.split("/")[0].split(":") if g) < 3:
+        return True
     try:
         ip = ipaddress.ip_interface(value).ip
     except ValueError:
