@@ -14,6 +14,7 @@ Threads:
 from __future__ import annotations
 
 import queue
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ MODIFIER_KEYS = frozenset({
     "Mode_switch",
 })
 TYPING_RUN_GAP_NS = 1_000_000_000
+LATENCY_SAMPLES = 20_000
 
 
 class Gate(Protocol):
@@ -51,6 +53,17 @@ class RecorderStats:
     grabs: int = 0
     max_queue: int = 0
     error: str | None = None
+    #: events decoded from the hook, by kind, before move coalescing and safeguards
+    decoded: dict[str, int] = field(default_factory=dict)
+    #: hook-to-commit latency samples in ms (a bounded reservoir)
+    latency_ms: list[float] = field(default_factory=list)
+
+    def latency_percentiles(self) -> dict[str, float]:
+        if not self.latency_ms:
+            return {}
+        xs = sorted(self.latency_ms)
+        pick = lambda q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)  # noqa: E731
+        return {"p50": pick(0.50), "p99": pick(0.99), "max": round(xs[-1], 2)}
 
 
 class Recorder:
@@ -114,7 +127,9 @@ class Recorder:
         last_flush = time.monotonic()
         try:
             while True:
-                timeout = max(0.0, self.flush_interval - (time.monotonic() - last_flush))
+                # nothing buffered: sleep until input arrives (no idle wake-ups)
+                timeout = (max(0.0, self.flush_interval - (time.monotonic() - last_flush))
+                           if self._buffer or self._pending_move else None)
                 done = False
                 try:
                     item = self._queue.get(timeout=timeout)
@@ -148,6 +163,7 @@ class Recorder:
         self._buffer.append(ev)
 
     def _on_event(self, ev: RawEvent) -> None:
+        self.stats.decoded[ev.kind] = self.stats.decoded.get(ev.kind, 0) + 1
         if isinstance(ev, MoveEvent):
             if ev.t_ns - self._last_move_ns >= self.move_interval_ns:
                 self._pending_move = None
@@ -195,8 +211,10 @@ class Recorder:
         return None
 
     def _flush(self, final: bool = False) -> None:
-        if final and self._pending_move is not None:
-            self._emit(self._pending_move)
+        if self._pending_move is not None and (
+                final or time.monotonic_ns() - self._pending_move.t_ns >= self.move_interval_ns):
+            self._emit(self._pending_move)  # the pointer came to rest: keep where
+            self._last_move_ns = self._pending_move.t_ns
             self._pending_move = None
         events, self._buffer = self._buffer, []
         if self.gate is not None:
@@ -212,3 +230,11 @@ class Recorder:
         except (DiskFullError, StoreError) as exc:
             self._fail(exc)
             raise
+        now = time.monotonic_ns()
+        samples = self.stats.latency_ms
+        step = max(1, len(events) // 64)  # bounded work and memory per flush
+        for ev in events[::step]:
+            if len(samples) >= LATENCY_SAMPLES:
+                samples[random.randrange(LATENCY_SAMPLES)] = (now - ev.t_ns) / 1e6
+            else:
+                samples.append((now - ev.t_ns) / 1e6)

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(s, h)
         state = "error" if recorder.error else "complete"
         writer.close(state=state, dropped_frames=stats.frames_dropped, stats={
-            "events": stats.events, "frames_stored": stats.frames_stored, "grabs": stats.grabs})
+            "events": stats.events, "decoded": stats.decoded, "frames_stored": stats.frames_stored,
+            "grabs": stats.grabs, "latency_ms": stats.latency_percentiles()})
         backend.close()
     if recorder.error:
         err = recorder.error

@@ -131,6 +131,7 @@ class SessionWriter:
         c.execute("PRAGMA journal_mode = WAL")
         c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA secure_delete = ON")
+        c.execute("PRAGMA journal_size_limit = 1048576")  # keep the WAL small after checkpoints
         _check_version(c, folder / DB_NAME)
         c.executescript(_SCHEMA)
         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

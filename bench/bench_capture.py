@@ -1,0 +1,237 @@
+"""Recorder benchmark on a virtual 1920x1080 screen (run by `make bench`).
+
+Scenarios, each with its own `workprint record` process measured from outside (psutil):
+
+* ``session`` - a scripted, human-paced work session (typing in a terminal, a form in a Tk
+  app, clicks, scrolls, drags, window switches) for ``--minutes`` (default 5): average CPU of
+  one core, peak and final RSS, storage per active hour, bytes per frame.
+* ``idle`` - a static screen with no input for ``--idle-seconds`` (default 60): CPU.
+* ``burst`` - 5,000 pointer moves and 2,000 key events injected through XTEST as fast as
+  the server takes them: events seen by the hook vs injected (lost = 0 expected), and
+  hook-to-disk latency p50/p99 reported by the recorder.
+
+``--soak MINUTES`` runs the session scenario that long and reports RSS growth after warm-up.
+Prints a table and writes .bench-out/capture.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+WORKBENCH = ROOT / "tests" / "apps" / "workbench.py"
+WORKPRINT = [sys.executable, "-m", "workprint.cli"]
+
+
+def start_recorder(desk, data: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data)], env=desk.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stderr.readline()
+    return proc
+
+
+def stop_recorder(proc: subprocess.Popen) -> tuple[str, float]:
+    cpu = psutil.Process(proc.pid).cpu_times()
+    cpu_s = cpu.user + cpu.system
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"recorder failed: {err}")
+    return out.strip().splitlines()[-1], cpu_s
+
+
+def session_stats(data: Path, sid: str) -> dict:
+    db = data / "sessions" / sid / "session.db"
+    conn = sqlite3.connect(db)
+    meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+    frames = conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+    unique = conn.execute("SELECT COUNT(*) FROM manifests").fetchone()[0]
+    tile_bytes = conn.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM tiles").fetchone()[0]
+    manifest_bytes = conn.execute("SELECT COALESCE(SUM(LENGTH(digests)), 0) FROM manifests").fetchone()[0]
+    events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    conn.close()
+    disk = sum(p.stat().st_size for p in db.parent.iterdir() if p.is_file())
+    return {"meta": meta, "frames": frames, "unique_frames": unique, "frame_bytes": tile_bytes + manifest_bytes,
+            "events": events, "bytes_on_disk": disk}
+
+
+def human_work(desk, term: int, tk: int, seconds: float, rss_samples: list, pid: int) -> int:
+    """Human-paced scripted work until ``seconds`` elapse; returns the number of actions."""
+    x = desk.xdotool
+    proc = psutil.Process(pid)
+    deadline = time.monotonic() + seconds
+    actions = 0
+    i = 0
+
+    def pause(s: float) -> None:
+        rss_samples.append(proc.memory_info().rss)
+        time.sleep(s)
+
+    while time.monotonic() < deadline:
+        i += 1
+        x("windowactivate", "--sync", str(term)); actions += 1
+        x("type", "--delay", "120", f"echo step {i}; ls /usr | head -3"); actions += 1
+        x("key", "Return"); actions += 1
+        pause(1.5)
+        x("windowactivate", "--sync", str(tk)); actions += 1
+        pause(0.8)
+        x("mousemove", "--window", str(tk), "300", "34"); pause(0.4)
+        x("click", "1"); actions += 1
+        x("key", "ctrl+a"); actions += 1
+        x("type", "--delay", "140", f"Invoice {1000 + i}"); actions += 1
+        pause(0.8)
+        x("mousemove", "--window", str(tk), "580", "34"); pause(0.5)
+        x("click", "1"); actions += 1
+        pause(1.0)
+        x("mousemove", "--window", str(tk), "700", "170"); pause(0.4)
+        for _ in range(3):
+            x("click", "5"); time.sleep(0.15)
+        actions += 1
+        pause(1.0)
+        x("mousemove", "--window", str(tk), "100", "420"); pause(0.3)
+        x("mousedown", "1")
+        for px in range(140, 420, 40):
+            x("mousemove", "--window", str(tk), str(px), str(420 + (i * 7 + px) % 200)); time.sleep(0.04)
+        x("mouseup", "1"); actions += 1
+        pause(1.2)
+    return actions
+
+
+def setup_apps(desk, tmp: Path) -> tuple[int, int]:
+    desk.spawn(["xterm", "-T", "bench-term", "-geometry", "100x35+20+20"])
+    term = desk.wait_window("^bench-term$")
+    desk.spawn([sys.executable, str(WORKBENCH), "--title", "Bench Workbench",
+                "--state", str(tmp / "state.json"), "--geometry", "900x700+800+150"])
+    tk = desk.wait_window("^Bench Workbench")
+    return term, tk
+
+
+def run_session(desk, tmp: Path, minutes: float, label: str) -> dict:
+    term, tk = setup_apps(desk, tmp)
+    data = tmp / label
+    proc = start_recorder(desk, data)
+    rss: list[int] = []
+    t0 = time.monotonic()
+    actions = human_work(desk, term, tk, minutes * 60, rss, proc.pid)
+    wall = time.monotonic() - t0
+    sid, cpu_s = stop_recorder(proc)
+    st = session_stats(data, sid)
+    hours = wall / 3600
+    warm = rss[len(rss) // 10:] or rss
+    return {
+        "scenario": label, "wall_s": round(wall, 1), "actions": actions,
+        "cpu_pct_one_core": round(100 * cpu_s / wall, 2),
+        "rss_peak_mb": round(max(rss) / 2**20, 1), "rss_after_warmup_mb": round(warm[0] / 2**20, 1),
+        "rss_final_mb": round(rss[-1] / 2**20, 1), "rss_growth_mb": round((rss[-1] - warm[0]) / 2**20, 1),
+        "frames": st["frames"], "unique_frames": st["unique_frames"],
+        "bytes_per_frame": round(st["frame_bytes"] / max(1, st["unique_frames"])),
+        "bytes_per_frame_row": round(st["frame_bytes"] / max(1, st["frames"])),
+        "storage_mb_per_hour": round(st["bytes_on_disk"] / 2**20 / hours, 1),
+        "events": st["events"], "dropped_frames": st["meta"].get("dropped_frames", 0),
+    }
+
+
+def run_idle(desk, tmp: Path, seconds: float) -> dict:
+    desk.spawn(["xterm", "-T", "idle-term", "-geometry", "80x24+20+20"])
+    desk.wait_window("^idle-term$")
+    data = tmp / "idle"
+    proc = start_recorder(desk, data)
+    time.sleep(3)  # start-up (imports, first frame) is not idle time
+    p = psutil.Process(proc.pid)
+    c0 = p.cpu_times()
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    c1 = p.cpu_times()
+    wall = time.monotonic() - t0
+    stop_recorder(proc)
+    used = (c1.user + c1.system) - (c0.user + c0.system)
+    return {"scenario": "idle", "wall_s": round(wall, 1), "cpu_pct_one_core": round(100 * used / wall, 3)}
+
+
+def run_burst(desk, tmp: Path, moves: int = 5000, keys: int = 1000) -> dict:
+    from Xlib import X
+    from Xlib.display import Display
+    from Xlib.ext import xtest
+
+    desk.spawn(["xterm", "-T", "burst-term", "-geometry", "80x24+20+20"])
+    term = desk.wait_window("^burst-term$")
+    desk.xdotool("windowactivate", "--sync", str(term))
+    data = tmp / "burst"
+    proc = start_recorder(desk, data)
+    time.sleep(2)
+    d = Display(desk.display)
+    t0 = time.monotonic()
+    for i in range(moves):
+        xtest.fake_input(d, X.MotionNotify, x=10 + i % 1800, y=10 + (i * 13) % 1000)
+    kc = d.keysym_to_keycode(ord("x"))
+    for _ in range(keys):  # keys presses + keys releases = 2 * keys key events
+        xtest.fake_input(d, X.KeyPress, kc)
+        xtest.fake_input(d, X.KeyRelease, kc)
+    d.sync()
+    inject_s = time.monotonic() - t0
+    d.close()
+    time.sleep(2)
+    sid, _ = stop_recorder(proc)
+    meta = session_stats(data, sid)["meta"]
+    decoded = meta["stats"]["decoded"]
+    stored = meta["stats"]["events"]
+    lost = (moves - decoded.get("move", 0)) + (keys - decoded.get("key_down", 0)) + (keys - decoded.get("key_up", 0))
+    return {"scenario": "burst", "injected_moves": moves, "injected_key_events": 2 * keys,
+            "inject_s": round(inject_s, 3), "hook_moves": decoded.get("move", 0),
+            "hook_key_events": decoded.get("key_down", 0) + decoded.get("key_up", 0),
+            "stored_key_events": stored.get("key_down", 0) + stored.get("key_up", 0),
+            "stored_moves_coalesced": stored.get("move", 0), "lost": lost,
+            "latency_ms": meta["stats"]["latency_ms"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=5)
+    ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--soak", type=float, default=0, metavar="MINUTES")
+    ap.add_argument("--only", choices=["session", "idle", "burst"])
+    args = ap.parse_args()
+    from workprint.virtual_desktop import VirtualDesktop
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        plan = [args.only] if args.only else ["session", "idle", "burst"]
+        if args.soak:
+            plan = ["soak"]
+        for name in plan:
+            with VirtualDesktop(1920, 1080) as desk:
+                if name == "session":
+                    results.append(run_session(desk, tmp, args.minutes, "session"))
+                elif name == "soak":
+                    results.append(run_session(desk, tmp, args.soak, "soak"))
+                elif name == "idle":
+                    results.append(run_idle(desk, tmp, args.idle_seconds))
+                else:
+                    results.append(run_burst(desk, tmp))
+            print(json.dumps(results[-1]), flush=True)
+    out = ROOT / ".bench-out"
+    out.mkdir(exist_ok=True)
+    (out / "capture.json").write_text(json.dumps(results, indent=2))
+    print("\nscenario  metric                     value")
+    for r in results:
+        for k, v in r.items():
+            if k != "scenario":
+                print(f"{r['scenario']:9} {k:26} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
