@@ -154,7 +154,7 @@ def test_offline_for_a_day_then_catches_up_with_nothing_lost(fleet: Fleet, devic
     d, cred, client, switch = device
     review = Review(d)
     clock = Clock()
-    outbox = Outbox(d, clock=clock, chunk_bytes=4096, base_backoff_s=5, max_backoff_s=1800)
+    outbox = Outbox(d, clock=clock, chunk_bytes=600, base_backoff_s=5, max_backoff_s=1800)
     switch.offline = True
     expected = 0
     attempts_offline = 0
