@@ -208,7 +208,7 @@ def create_app(collector: Collector) -> FastAPI:
         return collector.session_chunks(p, session)
 
     @app.get("/v1/erasures", tags=["read"], responses=errors)
-    def erasures(p: Curator, since: Annotated[float, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    def erasures(p: Curator, since: Annotated[float, Query(ge=0, le=1e11)] = 0) -> list[dict[str, Any]]:
         """Sessions erased since a time: dataset builds must drop them."""
         return collector.meta.erased_sessions(since)
 
@@ -249,7 +249,7 @@ def create_app(collector: Collector) -> FastAPI:
         return ErasureOut(**collector.erase(p, collector.contributor_for(label)))
 
     @app.get("/v1/audit", tags=["audit"], responses=errors)
-    def audit(p: Auditor, after: Annotated[int, Query(ge=0)] = 0,
+    def audit(p: Auditor, after: Annotated[int, Query(ge=0, le=2**62)] = 0,
               limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict[str, Any]]:
         """Audit log entries after a sequence number."""
         return collector.audit_log(p, after, limit)
