@@ -30,3 +30,9 @@ class DiskFullError(StoreError):
 
 class PolicyError(WorkprintError):
     exit_code = 6
+
+
+class NoticeNotAccepted(WorkprintError):
+    """The contributor has not acknowledged the recording notice for the current policy."""
+
+    exit_code = 7
