@@ -1,0 +1,311 @@
+"""Forgetting: irrecoverable deletion of recent recording, or of whole sessions.
+
+``forget_last`` deletes every event and frame whose wall-clock time falls in the last N
+seconds, in every session of a data dir. A session's ``meta`` holds ``start_wall`` (ISO,
+UTC) and ``start_mono_ns``; its ``t_ns`` come from the same monotonic clock, so an event
+happened at ``start_wall + (t_ns - start_mono_ns)``. Manifests no frame uses any more and
+tiles no remaining manifest uses are deleted too. Deletion runs with
+``PRAGMA secure_delete = ON`` (freed content is overwritten), then ``VACUUM`` (the file is
+rebuilt without free pages, its temporary copy kept in memory), then
+``PRAGMA wal_checkpoint(TRUNCATE)`` (the write-ahead log, which still held the old pages,
+is emptied to zero bytes). A ``gap`` event with reason ``forgotten`` marks the hole so that
+later stages do not join actions across it, and ``meta["forgotten"]`` lists when and what
+span was forgotten (times only).
+
+``forget_session`` zero-fills every file of a session folder, then unlinks them and the
+folder.
+
+A session being recorded right now is handled: SQLite serialises the deletion with the
+recorder's writes (busy timeout), and because the recorder holds events in memory for up to
+about a second before it writes them, the span is deleted a second time after
+``settle_s`` seconds. What the recorder captures after the command started is kept.
+Limitation (needs the writer's cooperation): ``SessionWriter`` caches which tiles and frame
+manifests it already stored; after a live forget deleted some, a later identical frame of
+the same recording may reference a tile that is gone. See ``tests/test_forget.py``.
+
+What this cannot promise: copy-on-write file systems, SSD wear levelling and backups may
+keep old blocks of any file; full-disk encryption is the remedy there. Data already sealed
+into the outbox or uploaded is reported in ``warnings``, not deleted here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+from ..events import GapEvent, to_row
+from .session import DB_NAME, DIGEST_BYTES, LOCK_NAME, DataDir, Session
+
+GAP_REASON = "forgotten"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+
+
+@dataclass
+class ForgetReport:
+    """What was deleted from one session."""
+
+    session: str
+    events: int = 0
+    frames: int = 0
+    manifests: int = 0
+    tiles: int = 0
+    removed: bool = False          # the whole session folder is gone
+    live: bool = False             # a recorder was writing to it
+    checkpointed: bool = True      # the WAL was emptied (False: a reader kept it busy)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def deleted_anything(self) -> bool:
+        return self.removed or bool(self.events or self.frames or self.manifests or self.tiles)
+
+
+def parse_duration(text: str) -> float:
+    """``"10m"``, ``"2h"``, ``"30s"``, ``"1d"``, ``"1h30m"`` -> seconds (> 0)."""
+    s = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(s)
+    if not s or "".join(n + u for n, u in parts) != s:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 10m, 2h, 1d or 1h30m")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError(f"{text!r}: the duration must be more than zero")
+    return seconds
+
+
+# --- low-level steps on one session database ----------------------------------------------
+
+def _open(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("PRAGMA temp_store = MEMORY")  # VACUUM's copy never touches a temp file
+    return conn
+
+
+def _delete_span(conn: sqlite3.Connection, since_ns: int, until_ns: int | None,
+                 report: ForgetReport) -> int | None:
+    """Delete events and frames in ``[since_ns, until_ns]`` and what only they used.
+    Returns the latest deleted ``t_ns`` (None when nothing was in the span)."""
+    where, args = "t_ns >= ?", [since_ns]
+    if until_ns is not None:
+        where += " AND t_ns <= ?"
+        args.append(until_ns)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        last = conn.execute(
+            f"SELECT MAX(t) FROM (SELECT MAX(t_ns) AS t FROM events WHERE {where} "
+            f"UNION ALL SELECT MAX(t_ns) FROM frames WHERE {where})", args * 2).fetchone()[0]
+        report.events += conn.execute(f"DELETE FROM events WHERE {where}", args).rowcount
+        report.frames += conn.execute(f"DELETE FROM frames WHERE {where}", args).rowcount
+        report.manifests += conn.execute(
+            "DELETE FROM manifests WHERE frame_id NOT IN (SELECT frame_id FROM frames)").rowcount
+        report.tiles += _delete_unused_tiles(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return last
+
+
+def _span_has_rows(conn: sqlite3.Connection, since_ns: int) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM events WHERE t_ns >= ?) OR "
+                        "EXISTS (SELECT 1 FROM frames WHERE t_ns >= ?)",
+                        (since_ns, since_ns)).fetchone()[0] == 1
+
+
+def _delete_unused_tiles(conn: sqlite3.Connection) -> int:
+    used: set[bytes] = set()
+    for (blob,) in conn.execute("SELECT digests FROM manifests"):
+        used.update(blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES))
+    unused = [(d,) for (d,) in conn.execute("SELECT digest FROM tiles") if d not in used]
+    conn.executemany("DELETE FROM tiles WHERE digest = ?", unused)
+    return len(unused)
+
+
+def _note_gap(conn: sqlite3.Connection, since_ns: int, until_ns: int, at: datetime) -> None:
+    """A ``gap`` event over the forgotten span and a ``meta["forgotten"]`` entry."""
+    t, kind, data = to_row(GapEvent(t_ns=since_ns, duration_ns=max(0, until_ns - since_ns),
+                                    reason=GAP_REASON))
+    row = conn.execute("SELECT value FROM meta WHERE key = 'forgotten'").fetchone()
+    spans = json.loads(row[0]) if row else []
+    spans.append({"since_t_ns": since_ns, "until_t_ns": until_ns,
+                  "at": at.isoformat(timespec="milliseconds")})
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO events (t_ns, kind, data) VALUES (?, ?, ?)", (t, kind, data))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('forgotten', ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (json.dumps(spans),))
+    conn.execute("COMMIT")
+
+
+def _compact(conn: sqlite3.Connection, report: ForgetReport, attempts: int = 20) -> None:
+    """Rebuild the file without free pages, then empty the WAL (retrying while busy)."""
+    conn.execute("VACUUM")
+    for _ in range(attempts):
+        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            report.checkpointed = True
+            return
+        time.sleep(0.1)
+    report.checkpointed = False
+    report.warnings.append(
+        "another program kept the session open, so the write-ahead log could not be emptied "
+        "yet; it is emptied when that program closes the session")
+
+
+# --- whole data dir --------------------------------------------------------------------------
+
+def _outbox_warnings(root: Path, session_id: str) -> list[str]:
+    db = root / "outbox" / "outbox.db"
+    if not db.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = dict(conn.execute(
+                "SELECT state = 'acked', COUNT(*) FROM chunks WHERE session_id = ? "
+                "GROUP BY state = 'acked'", (session_id,)).fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+    out = []
+    if rows.get(0):
+        out.append(f"{rows[0]} sealed chunk(s) of session {session_id} are still queued for "
+                   f"upload in {db.parent} and hold the forgotten data; withhold the session "
+                   f"before the next `workprint sync`")
+    if rows.get(1):
+        out.append(f"session {session_id} was already uploaded ({rows[1]} chunk(s)); ask the "
+                   f"program owner to erase it on the collector")
+    return out
+
+
+def _session_clock(meta: dict[str, Any]) -> tuple[datetime, int] | None:
+    try:
+        start = datetime.fromisoformat(meta["start_wall"])
+        mono = int(meta["start_mono_ns"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    return start, mono
+
+
+def _to_mono(clock: tuple[datetime, int], wall: datetime) -> int:
+    start, mono = clock
+    delta = wall - start
+    return mono + (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def forget_last(data_dir: Path | str, seconds: float, *, now: datetime | None = None,
+                settle_s: float = 1.0) -> list[ForgetReport]:
+    """Delete what every session recorded in the last ``seconds`` of wall-clock time.
+
+    Returns one report per session that overlapped the span (sessions entirely older are
+    not touched). ``settle_s`` is how long to wait before deleting a live session's span
+    again, to catch events the recorder still held in memory.
+    """
+    store = DataDir(data_dir)
+    now = now or datetime.now(timezone.utc)
+    since_wall = now - timedelta(seconds=seconds)
+    reports = []
+    for sid in store.session_ids():
+        report = _forget_span(store, sid, since_wall, now, settle_s)
+        if report is not None:
+            reports.append(report)
+    return reports
+
+
+def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
+                 settle_s: float) -> ForgetReport | None:
+    folder = store.sessions_dir / sid
+    with Session(folder) as s:
+        meta = s.meta
+    clock = _session_clock(meta)
+    report = ForgetReport(session=sid, live=meta.get("state") == "recording")
+    if clock is None:
+        report.warnings.append(f"session {sid} has no start time in its metadata; not touched")
+        return report
+    since_ns = max(_to_mono(clock, since_wall), clock[1])
+    # A live session keeps what is captured after this command; a closed one has no future.
+    until_ns = _to_mono(clock, now) if report.live else None
+    conn = _open(folder / DB_NAME)
+    try:
+        if not report.live and not _span_has_rows(conn, since_ns):
+            return None  # an older session: leave it alone (no rebuild)
+        last = _delete_span(conn, since_ns, until_ns, report)
+        if report.live:
+            time.sleep(settle_s)  # events the recorder held in memory land now
+            late = _delete_span(conn, since_ns, until_ns, report)
+            last = max(x for x in (last, late, since_ns) if x is not None)
+        if not report.deleted_anything and not report.live:
+            return None
+        _note_gap(conn, since_ns, until_ns if until_ns is not None else (last or since_ns), now)
+        _compact(conn, report)
+    finally:
+        conn.close()
+    report.warnings += _outbox_warnings(store.root, sid)
+    return report
+
+
+def forget_session(data_dir: Path | str, session_id: str) -> ForgetReport:
+    """Delete a whole session: zero-fill and unlink every file of its folder.
+
+    Refuses (:class:`StoreError`) while a recorder is writing the session.
+    """
+    store = DataDir(data_dir)
+    with store.open(session_id) as s:  # resolves unique prefixes; SessionNotFound otherwise
+        folder, sid = s.folder, s.id
+    report = ForgetReport(session=sid)
+    conn = _open(folder / DB_NAME)
+    try:
+        (report.events, report.frames, report.manifests, report.tiles) = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM frames), "
+            "(SELECT COUNT(*) FROM manifests), (SELECT COUNT(*) FROM tiles)").fetchone()
+    finally:
+        conn.close()
+    lock_fd = os.open(folder / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(
+                f"Session {sid} is being recorded right now. Stop the recorder first, or use "
+                f"`workprint forget --last DURATION` to delete its recent part.") from None
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.name != LOCK_NAME:
+                _zero_fill(path)
+                path.unlink()
+    finally:
+        os.close(lock_fd)
+    shutil.rmtree(folder)
+    if folder.exists():
+        raise StoreError(f"Could not remove {folder}; delete it by hand.")
+    report.removed = True
+    report.warnings += _outbox_warnings(store.root, sid)
+    return report
+
+
+def _zero_fill(path: Path) -> None:
+    size = path.stat().st_size
+    block = bytes(1 << 20)
+    with open(path, "r+b", buffering=0) as f:
+        left = size
+        while left > 0:
+            left -= f.write(block[:min(left, len(block))])
+        os.fsync(f.fileno())
+
+
+__all__ = ["ForgetReport", "forget_last", "forget_session", "parse_duration", "GAP_REASON"]
