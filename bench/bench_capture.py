@@ -35,8 +35,14 @@ WORKBENCH = ROOT / "tests" / "apps" / "workbench.py"
 WORKPRINT = [sys.executable, "-m", "workprint.cli"]
 
 
+POLICY = ROOT / "examples" / "policy.toml"
+
+
 def start_recorder(desk, data: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data)], env=desk.env,
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(POLICY)],
+                   check=True, capture_output=True)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(POLICY)],
+                            env=desk.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stderr.readline()
     return proc

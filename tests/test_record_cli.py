@@ -18,8 +18,18 @@ from conftest import wait_for
 WORKPRINT = [sys.executable, "-m", "workprint.cli"]
 
 
+POLICY = Path(__file__).resolve().parent.parent / "examples" / "policy.toml"
+
+
+def accept_notice(data: Path) -> None:
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(POLICY)],
+                   check=True, capture_output=True)
+
+
 def start_recorder(desk, data: Path, *extra: str) -> subprocess.Popen:
-    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), *extra], env=desk.env,
+    accept_notice(data)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(POLICY), *extra],
+                            env=desk.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
     assert "recording session" in line, line + proc.stderr.read()
@@ -45,8 +55,19 @@ def test_stops_at_once_without_any_input_and_prints_the_session(desk, tmp_path, 
     assert s["frames"] >= 1
 
 
+def test_recording_needs_the_notice_acknowledged_first(desk, tmp_path):
+    out = subprocess.run([*WORKPRINT, "record", "--data-dir", str(tmp_path), "--policy", str(POLICY),
+                          "--duration", "1"], env=desk.env, capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 7
+    assert "workprint notice --accept" in out.stderr
+    assert not (tmp_path / "sessions").exists(), "nothing is recorded without acknowledgement"
+
+
 def test_duration_stops_by_itself(desk, tmp_path):
-    out = subprocess.run([*WORKPRINT, "record", "--data-dir", str(tmp_path), "--duration", "1.5"],
+    accept_notice(tmp_path)
+    out = subprocess.run([*WORKPRINT, "record", "--data-dir", str(tmp_path), "--duration", "1.5",
+                          "--policy", str(POLICY)],
                          env=desk.env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     [s] = sessions_json(tmp_path)
@@ -96,7 +117,9 @@ def test_disk_full_stops_cleanly_with_a_clear_message_and_an_intact_store(desk, 
         wid = desk.xterm("noisy-term", geometry="200x60+0+0")
         desk.activate(wid)
         desk.xdotool("type", "--delay", "5", "base64 /dev/urandom | head -c 400000\n")
-        proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(mnt)], env=desk.env,
+        accept_notice(mnt)
+        proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(mnt), "--policy", str(POLICY)],
+                                env=desk.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         i = 0

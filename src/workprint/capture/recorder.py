@@ -37,11 +37,16 @@ LATENCY_SAMPLES = 20_000
 
 
 class Gate(Protocol):
-    """Safeguards between capture and store (scope, pause, passwords, redaction)."""
+    """Safeguards between capture and store (see :mod:`workprint.policy.gate`)."""
 
-    def filter_events(self, events: list[RawEvent]) -> list[RawEvent]: ...
+    @property
+    def recording(self) -> bool: ...
 
-    def flush(self, now_ns: int) -> list[RawEvent]: ...
+    def process(self, ev: RawEvent) -> list[RawEvent]: ...
+
+    def tick(self, now_ns: int | None = None) -> list[RawEvent]: ...
+
+    def flush(self, now_ns: int | None = None) -> list[RawEvent]: ...
 
 
 @dataclass
@@ -128,8 +133,9 @@ class Recorder:
         try:
             while True:
                 # nothing buffered: sleep until input arrives (no idle wake-ups)
+                held = self.gate is not None and getattr(self.gate, "holding", False)
                 timeout = (max(0.0, self.flush_interval - (time.monotonic() - last_flush))
-                           if self._buffer or self._pending_move else None)
+                           if self._buffer or self._pending_move or held else None)
                 done = False
                 try:
                     item = self._queue.get(timeout=timeout)
@@ -147,6 +153,8 @@ class Recorder:
                         done = True
                     elif isinstance(item, FocusEvent):
                         self._on_event(item)
+                    elif callable(item):
+                        self._buffer.extend(item())
                     else:
                         self.stats.raw_records += 1
                         for ev in self.backend.decode(item):
@@ -160,7 +168,15 @@ class Recorder:
             self._fail(exc)
 
     def _emit(self, ev: RawEvent) -> None:
-        self._buffer.append(ev)
+        if self.gate is None:
+            self._buffer.append(ev)
+        else:
+            self._buffer.extend(self.gate.process(ev))
+
+    def inject(self, fn: Callable[[], list[RawEvent]]) -> None:
+        """Run ``fn`` on the processor thread and store what it returns (control
+        commands such as pause or task markers use this, from any thread)."""
+        self._queue.put(fn)
 
     def _on_event(self, ev: RawEvent) -> None:
         self.stats.decoded[ev.kind] = self.stats.decoded.get(ev.kind, 0) + 1
@@ -180,9 +196,10 @@ class Recorder:
             self._last_move_ns = self._pending_move.t_ns
             self._pending_move = None
         trigger = self._trigger(ev)
-        if self.frames and (trigger or not isinstance(ev, FocusEvent)):
-            self.frames.note_input(ev.t_ns, trigger)
         self._emit(ev)
+        if self.frames and (trigger or not isinstance(ev, FocusEvent)) and (
+                self.gate is None or self.gate.recording):
+            self.frames.note_input(ev.t_ns, trigger)
 
     def _trigger(self, ev: RawEvent) -> str | None:
         """Which pre-action frame an event calls for (start of a run, a press, a chord)."""
@@ -216,11 +233,9 @@ class Recorder:
             self._emit(self._pending_move)  # the pointer came to rest: keep where
             self._last_move_ns = self._pending_move.t_ns
             self._pending_move = None
-        events, self._buffer = self._buffer, []
         if self.gate is not None:
-            events = self.gate.filter_events(events)
-            if final:
-                events += self.gate.flush(time.monotonic_ns())
+            self._buffer.extend(self.gate.flush() if final else self.gate.tick())
+        events, self._buffer = self._buffer, []
         if not events:
             return
         for ev in events:

@@ -24,3 +24,19 @@ def data_dir(args: argparse.Namespace) -> Path:
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
+
+
+def add_policy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", type=Path, metavar="FILE", default=None,
+                        help="policy file (TOML; default: $WORKPRINT_POLICY, else the built-in "
+                             "policy, which records nothing until apps are allowed)")
+
+
+def resolve_policy(path: Path | None):
+    """The policy a command works under: --policy, else $WORKPRINT_POLICY, else built-in."""
+    import os
+
+    from ..policy.model import default_policy, load_policy
+
+    path = path or (Path(os.environ["WORKPRINT_POLICY"]) if os.environ.get("WORKPRINT_POLICY") else None)
+    return load_policy(path) if path is not None else default_policy()

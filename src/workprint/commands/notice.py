@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..policy.model import Policy, default_policy, load_policy
+from ..policy.model import Policy
 from ..policy.notice import accept, notice_text, receipt_status
-from ._common import add_data_dir, data_dir, print_json
+from ._common import resolve_policy, add_data_dir, data_dir, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def policy_from_args(path: Path | None) -> Policy:
-    return load_policy(path) if path is not None else default_policy()
+    return resolve_policy(path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS manifests (
     frame_id TEXT PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL,
     tile INTEGER NOT NULL, digests BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tiles (
-    digest BLOB PRIMARY KEY, format TEXT NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+    digest BLOB PRIMARY KEY, format TEXT NOT NULL, data BLOB NOT NULL);
 """
 
 DB_NAME = "session.db"

@@ -1,0 +1,112 @@
+"""Talking to a running recorder: ``workprint pause/resume/status/task`` use this.
+
+The recorder listens on a Unix socket ``<data-dir>/control.sock`` (mode 0600, so only the
+person recorded can control it). One JSON request per connection, one JSON reply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import WorkprintError
+
+SOCKET_NAME = "control.sock"
+
+
+class RecorderNotRunning(WorkprintError):
+    exit_code = 8
+
+
+def socket_path(data_dir: Path) -> Path:
+    return Path(data_dir) / SOCKET_NAME
+
+
+class ControlServer:
+    """Serves requests with ``handler(request) -> reply`` on a background thread."""
+
+    def __init__(self, data_dir: Path, handler: Callable[[dict], dict]):
+        self.path = socket_path(data_dir)
+        self.handler = handler
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            try:  # a live recorder already answers here: refuse to start a second one
+                request(data_dir, {"cmd": "status"}, timeout=1.0)
+            except RecorderNotRunning:
+                self.path.unlink()
+            else:
+                raise WorkprintError(
+                    f"A recorder is already running for {data_dir}. Stop it first "
+                    f"(workprint status --data-dir {data_dir} shows it).")
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            self._sock.bind(str(self.path))
+        finally:
+            os.umask(old)
+        self._sock.listen(8)
+        self._sock.settimeout(0.5)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="workprint-control", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    data = b""
+                    while not data.endswith(b"\n") and len(data) < 65536:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    req = json.loads(data or b"{}")
+                    reply = self.handler(req) if isinstance(req, dict) else {"ok": False, "error": "bad request"}
+                except Exception as exc:  # noqa: BLE001 - a bad client must not stop recording
+                    reply = {"ok": False, "error": str(exc)}
+                try:
+                    conn.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError:
+                    pass
+
+
+def request(data_dir: Path, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    path = socket_path(data_dir)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(path))
+        s.sendall(json.dumps(req).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (FileNotFoundError, ConnectionRefusedError, socket.timeout) as exc:
+        raise RecorderNotRunning(
+            f"No recorder is running for {data_dir} (start one with `workprint record"
+            f" --data-dir {data_dir}`).") from exc
+    finally:
+        s.close()
+    return json.loads(data or b"{}")

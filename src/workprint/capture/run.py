@@ -1,0 +1,121 @@
+"""One recording from start to stop: backend + safeguards + store + control socket.
+
+``workprint record`` calls :func:`record_session`; so can scripts. The safeguard gate
+sits between capture and store; frames pass the pixel safeguards before encoding.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import __version__
+from ..errors import DiskFullError, StoreError
+from ..policy.gate import SafeguardGate
+from ..policy.model import Policy
+from ..policy.redact_text import Redactor
+from ..store.session import DataDir
+from .backend import Backend
+from .control import ControlServer
+from .recorder import Recorder, RecorderStats
+
+
+@dataclass
+class RecordingResult:
+    session_id: str
+    stats: RecorderStats
+    error: BaseException | None
+
+
+def frame_safeguard(gate: SafeguardGate, backend: Backend, policy: Policy,
+                    masker=None) -> Callable[[np.ndarray, int], np.ndarray | None]:
+    """The pixel safeguards applied to every frame before it is encoded: nothing while
+    not recording; out-of-scope windows blacked out (frame dropped when the window
+    geometry cannot be trusted); sensitive text masked when a masker is given."""
+    from ..policy.redact_pixels import blackout, out_of_scope_rects
+
+    def in_scope(w) -> bool:
+        return gate.in_scope_window(w.app_id, w.app_instance, w.title)
+
+    def redact(pixels: np.ndarray, t_ns: int) -> np.ndarray | None:
+        if not policy.screenshots.enabled or not gate.recording:
+            return None
+        rects = out_of_scope_rects(backend.visible_windows(), in_scope)
+        if rects is None:
+            return None
+        if rects:
+            pixels = blackout(pixels, rects)
+        if masker is not None:
+            pixels = masker(pixels, gate.known_secrets())
+        return pixels
+
+    return redact
+
+
+def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
+                   stop: threading.Event, duration: float | None = None,
+                   frames: bool = True, meta: dict | None = None,
+                   on_start: Callable[[str], None] | None = None,
+                   redactor: Redactor | None = None, secure_input=None,
+                   masker=None, encoder_delay_s: float = 0.0) -> RecordingResult:
+    info = backend.screen_info()
+    redactor = redactor or Redactor.from_policy(policy)
+    gate = SafeguardGate(policy, redactor, secure_input=secure_input)
+    store = DataDir(data_dir)
+    base_meta = {"screen": info.to_dict(), "backend": backend.name, "workprint_version": __version__,
+                 "policy_hash": policy.hash, "jurisdiction": policy.jurisdiction.profile,
+                 **(meta or {})}
+    writer = store.create(base_meta)
+    recorder = Recorder(backend, writer, frames=frames and policy.screenshots.enabled, gate=gate,
+                        frame_redactor=frame_safeguard(gate, backend, policy, masker),
+                        encoder_delay_s=encoder_delay_s)
+
+    def handle(req: dict) -> dict:
+        cmd = req.get("cmd")
+        now = time.monotonic_ns()
+        if cmd == "pause":
+            until = now + int(float(req["for_s"]) * 1e9) if req.get("for_s") else None
+            recorder.inject(lambda: gate.pause("paused", until_ns=until, t_ns=now))
+        elif cmd == "resume":
+            recorder.inject(lambda: gate.resume(now))
+        elif cmd == "task_start":
+            recorder.inject(lambda: gate.task(True, str(req.get("text", ""))))
+        elif cmd == "task_end":
+            recorder.inject(lambda: gate.task(False, ok=bool(req.get("ok", True))))
+        elif cmd != "status":
+            return {"ok": False, "error": f"unknown command {cmd!r}"}
+        if cmd != "status":
+            time.sleep(0.05)  # let the processor apply it, so the reply shows the new state
+        status = gate.status()
+        status["session"] = writer.id
+        return {"ok": True, "status": status}
+
+    control = ControlServer(data_dir, handle)
+    control.start()
+    if on_start:
+        on_start(writer.id)
+    deadline = time.monotonic() + duration if duration else None
+    try:
+        recorder.start()
+        while not stop.is_set() and not recorder.stopped.is_set():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            stop.wait(timeout=min(0.2, remaining) if remaining is not None else 0.2)
+    finally:
+        stats = recorder.stop()
+        control.stop()
+        state = "error" if recorder.error else "complete"
+        writer.close(state=state, dropped_frames=stats.frames_dropped, stats={
+            "events": stats.events, "decoded": stats.decoded, "frames_stored": stats.frames_stored,
+            "grabs": stats.grabs, "latency_ms": stats.latency_percentiles(),
+            "redacted_runs": gate.redacted_values})
+    err = recorder.error
+    if err is not None and not isinstance(err, (DiskFullError, StoreError)):
+        err = StoreError(f"recording stopped early: {err}")
+    return RecordingResult(writer.id, stats, err)

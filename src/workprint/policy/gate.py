@@ -1,0 +1,319 @@
+"""The safeguard gate: every captured event passes here before it can reach the store.
+
+It enforces, in order:
+
+1. **pause** (command, hotkey, idle, no active task in episodes-only mode) and **scope**
+   (default-deny apps/sites, built-in denies): while either holds, nothing passes - no
+   keys, no pointer, no title. When recording resumes, a single ``GapEvent`` with the
+   reason and duration is all that remains.
+2. **secure input**: while the platform says the focused field reads a secret (terminal
+   password prompt, password field) or cannot tell for a window that might (fail closed),
+   keys collapse into one ``<PASSWORD>`` placeholder press/release (no count, no timing)
+   until Enter.
+3. **text redaction**: typing runs are held until they end (Enter/Tab/click/focus change/
+   a pause of ``RUN_IDLE_NS``), then redacted as a whole; the key events behind a
+   redacted value are masked. Titles and URLs are redacted before storage.
+
+The gate is platform-free: the secure-input probe and the clock are injected.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from ..events import (CHORD_MODIFIERS, ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
+                      RawEvent, ScrollEvent)
+from .keys import mask_typing_run
+from .model import Policy
+from .redact_text import Redactor
+from .scope import decide
+
+RUN_IDLE_NS = 1_000_000_000
+MAX_RUN_KEYS = 512
+KNOWN_SECRET_TTL_NS = 120 * 1_000_000_000
+_RUN_ENDING_KEYS = frozenset({"Return", "KP_Enter", "Tab", "ISO_Left_Tab", "Escape"})
+_MODIFIER_KEYS = frozenset({"Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R",
+                            "Super_L", "Super_R", "Meta_L", "Meta_R", "ISO_Level3_Shift",
+                            "Caps_Lock", "Num_Lock"})
+_SUBMIT_KEYS = frozenset({"Return", "KP_Enter"})
+
+#: probe(focus) -> True (secret input now), False (ordinary), None (unknown)
+SecureInputProbe = Callable[[FocusEvent], "bool | None"]
+
+
+@dataclass
+class _Gap:
+    start_ns: int
+    reason: str
+
+
+def parse_hotkey(spec: str) -> tuple[frozenset[str], str]:
+    """``"ctrl+alt+shift+p"`` -> ({"ctrl","alt","shift"}, "p")."""
+    parts = [p.strip().lower() for p in spec.split("+") if p.strip()]
+    return frozenset(parts[:-1]), parts[-1]
+
+
+class SafeguardGate:
+    def __init__(self, policy: Policy, redactor: Redactor, *,
+                 secure_input: SecureInputProbe | None = None,
+                 clock: Callable[[], int] = time.monotonic_ns):
+        self.policy = policy
+        self.redactor = redactor
+        self.secure_input = secure_input
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._focus: FocusEvent | None = None
+        self._in_scope = False
+        self._scope_reason = "no window yet"
+        self._pause_reason: str | None = None
+        self._pause_until_ns: int | None = None
+        self._task: str | None = None
+        self._gap: _Gap | None = _Gap(clock(), "starting")
+        self._run: list[KeyEvent] = []
+        self._run_last_ns = 0
+        self._password: bool = False
+        self._password_open_code: int | None = None
+        self._hotkey = parse_hotkey(policy.pause.hotkey)
+        self._hotkey_codes: set[int] = set()
+        self._known: deque[tuple[int, str]] = deque(maxlen=64)
+        self._masked_codes: dict[int, str] = {}  # keycode -> entity of a masked, unreleased press
+        self.dropped_out_of_scope = 0
+        self.redacted_values = 0
+        self.episodes_only = policy.jurisdiction.episodes_only
+        if self.episodes_only:
+            self._pause_reason = "no task"
+
+    # -- state seen by the recorder / frames / control ------------------------------------
+    @property
+    def recording(self) -> bool:
+        """True when input and frames may currently be stored."""
+        with self._lock:
+            return self._in_scope and self._pause_reason is None
+
+    def status(self) -> dict:
+        with self._lock:
+            return {"recording": self._in_scope and self._pause_reason is None,
+                    "paused": self._pause_reason, "pause_until_ns": self._pause_until_ns,
+                    "in_scope": self._in_scope, "scope_reason": self._scope_reason,
+                    "task": self._task, "app": self._focus.app_id if self._focus and self._in_scope else None}
+
+    @property
+    def holding(self) -> bool:
+        """True while something is held that :meth:`tick` will release."""
+        return bool(self._run)
+
+    def known_secrets(self) -> list[str]:
+        """Values redacted recently (for masking them in screenshots)."""
+        now = self.clock()
+        with self._lock:
+            return [v for t, v in self._known if now - t < KNOWN_SECRET_TTL_NS]
+
+    def in_scope_window(self, app_id: str, app_instance: str, title: str, url: str | None = None) -> bool:
+        return decide(self.policy, app_id=app_id, app_instance=app_instance, title=title, url=url).allowed
+
+    # -- control --------------------------------------------------------------------------
+    def pause(self, reason: str = "paused", until_ns: int | None = None,
+              t_ns: int | None = None) -> list[RawEvent]:
+        with self._lock:
+            out = self._end_run()
+            if self._password:
+                out += self._close_password(t_ns or self.clock())
+            self._pause_reason = reason
+            self._pause_until_ns = until_ns
+            if self._gap is not None and self._gap.reason not in ("starting",):
+                return out  # already in a gap (out of scope): it continues
+            out += self._open_gap(t_ns or self.clock(), reason)
+            return out
+
+    def resume(self, t_ns: int | None = None) -> list[RawEvent]:
+        with self._lock:
+            self._pause_reason = None if not (self.episodes_only and not self._task) else "no task"
+            self._pause_until_ns = None
+            return self._reopen(t_ns or self.clock())
+
+    def task(self, start: bool, text: str = "", ok: bool = True) -> list[RawEvent]:
+        """Mark a task boundary (its text becomes the episode instruction)."""
+        with self._lock:
+            now = self.clock()
+            out = self._end_run()
+            if start:
+                self._task = text
+                if self.episodes_only and self._pause_reason == "no task":
+                    self._pause_reason = None
+                    out += self._reopen(now)
+                out.append(MarkerEvent(now, "task_start", self.redactor.redact(text).text))
+            else:
+                out.append(MarkerEvent(now, "task_end", "", ok))
+                self._task = None
+                if self.episodes_only:
+                    self._pause_reason = "no task"
+                    out += self._open_gap(now, "no task")
+            return out
+
+    # -- the filter -----------------------------------------------------------------------
+    def process(self, ev: RawEvent) -> list[RawEvent]:
+        """Events to store for one captured event (often none yet: runs are held)."""
+        with self._lock:
+            if self._pause_until_ns is not None and ev.t_ns >= self._pause_until_ns:
+                self._pause_reason, self._pause_until_ns = None, None
+                if self.episodes_only and not self._task:
+                    self._pause_reason = "no task"
+            if isinstance(ev, KeyEvent) and self._is_hotkey(ev):
+                if ev.down:
+                    if self._pause_reason == "paused":
+                        return self.resume(ev.t_ns)
+                    return self.pause("paused", t_ns=ev.t_ns)
+                return []
+            if isinstance(ev, FocusEvent):
+                return self._on_focus(ev)
+            if not (self._in_scope and self._pause_reason is None):
+                if self._gap is None:
+                    return self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
+                return []
+            out = self._reopen(ev.t_ns)
+            if isinstance(ev, KeyEvent):
+                out += self._on_key(ev)
+            else:
+                if isinstance(ev, (ButtonEvent, ScrollEvent)):
+                    out += self._end_run()
+                out.append(ev)
+            return out
+
+    def tick(self, now_ns: int | None = None) -> list[RawEvent]:
+        """Release a typing run that has been idle long enough (call periodically)."""
+        now_ns = now_ns if now_ns is not None else self.clock()
+        with self._lock:
+            if self._run and now_ns - self._run_last_ns >= RUN_IDLE_NS:
+                return self._end_run()
+            return []
+
+    def flush(self, now_ns: int | None = None) -> list[RawEvent]:
+        """Everything still held (at stop): the open run, and the open gap's marker."""
+        now_ns = now_ns if now_ns is not None else self.clock()
+        with self._lock:
+            out = self._end_run()
+            if self._password:
+                out += self._close_password(now_ns)
+            if self._gap is not None and self._gap.reason != "starting":
+                out.append(GapEvent(self._gap.start_ns, now_ns - self._gap.start_ns, self._gap.reason))
+                self._gap = None
+            return out
+
+    # -- internals ------------------------------------------------------------------------
+    def _is_hotkey(self, ev: KeyEvent) -> bool:
+        mods, key = self._hotkey
+        if not ev.down:
+            if ev.keycode in self._hotkey_codes:
+                self._hotkey_codes.discard(ev.keycode)
+                return True
+            return False
+        name = (ev.key or "").lower()
+        if name == key and mods <= set(ev.modifiers):
+            self._hotkey_codes.add(ev.keycode)
+            return True
+        return False
+
+    def _open_gap(self, t_ns: int, reason: str) -> list[RawEvent]:
+        if self._gap is None or self._gap.reason == "starting":
+            self._gap = _Gap(t_ns, reason)
+        return []
+
+    def _reopen(self, t_ns: int) -> list[RawEvent]:
+        """Close an open gap if recording is allowed again; emits its marker."""
+        if self._gap is None or not (self._in_scope and self._pause_reason is None):
+            return []
+        gap, self._gap = self._gap, None
+        if gap.reason == "starting":
+            return []
+        return [GapEvent(gap.start_ns, max(0, t_ns - gap.start_ns), gap.reason)]
+
+    def _on_focus(self, ev: FocusEvent) -> list[RawEvent]:
+        out = self._end_run()
+        if self._password:
+            out += self._close_password(ev.t_ns)
+        self._focus = ev
+        decision = decide(self.policy, app_id=ev.app_id, app_instance=ev.app_instance,
+                          title=ev.title, url=ev.url)
+        self._in_scope, self._scope_reason = decision.allowed, decision.reason
+        if not (self._in_scope and self._pause_reason is None):
+            if not self._in_scope:
+                self.dropped_out_of_scope += 1
+            return out + self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
+        out += self._reopen(ev.t_ns)
+        out.append(replace(ev, title=self.redactor.redact_title(ev.title),
+                           url=self.redactor.redact_url(ev.url) if ev.url else None))
+        return out
+
+    def _secret_now(self) -> bool:
+        if self.secure_input is None or self._focus is None:
+            return False
+        verdict = self.secure_input(self._focus)
+        return verdict is not False  # None = cannot tell for a window that may read secrets
+
+    def _on_key(self, ev: KeyEvent) -> list[RawEvent]:
+        if self._password:
+            if not ev.down:
+                return []  # releases of swallowed keys leave nothing
+            if ev.key in _SUBMIT_KEYS and not (CHORD_MODIFIERS & set(ev.modifiers)):
+                return self._close_password(ev.t_ns) + [ev]
+            return []
+        if ev.down and ev.key not in _MODIFIER_KEYS and self._secret_now():
+            out = self._end_run()
+            self._password = True
+            out.append(KeyEvent(ev.t_ns, True, redacted="PASSWORD"))
+            return out
+        if ev.down and (ev.key in _RUN_ENDING_KEYS or CHORD_MODIFIERS & set(ev.modifiers)):
+            out = self._end_run()
+            out.append(ev)
+            return out
+        if not ev.down and not self._run:
+            entity = self._masked_codes.pop(ev.keycode, None)
+            return [KeyEvent(ev.t_ns, False, redacted=entity) if entity else ev]
+        self._run.append(ev)
+        self._run_last_ns = ev.t_ns
+        if len(self._run) >= MAX_RUN_KEYS:
+            return self._end_run()
+        return []
+
+    def _close_password(self, t_ns: int) -> list[RawEvent]:
+        self._password = False
+        return [KeyEvent(t_ns, False, redacted="PASSWORD")]
+
+    def _end_run(self) -> list[RawEvent]:
+        if not self._run:
+            return []
+        run, self._run = self._run, []
+        masked, _text = mask_typing_run(run, self.redactor)
+        open_codes: dict[int, str] = {}
+        for orig, k in zip(run, masked):
+            if orig.down:
+                if k.redacted:
+                    open_codes[orig.keycode] = k.redacted
+                else:
+                    open_codes.pop(orig.keycode, None)
+            else:
+                open_codes.pop(orig.keycode, None)
+        self._masked_codes.update(open_codes)
+        if any(k.redacted for k in masked):
+            self.redacted_values += 1
+            self._remember_secrets(run)
+        return list(masked)
+
+    def _remember_secrets(self, run: list[KeyEvent]) -> None:
+        chars: list[str] = []
+        for k in run:
+            if not k.down:
+                continue
+            if k.key == "BackSpace":
+                if chars:
+                    chars.pop()
+            elif k.char and k.char.isprintable():
+                chars.append(k.char)
+        text = "".join(chars)
+        now = self.clock()
+        for span in self.redactor.detect(text):
+            self._known.append((now, text[span.start:span.end]))

@@ -1,0 +1,180 @@
+"""The safeguard gate on synthetic event streams (pure; the recorder wires it to X11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workprint.events import ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, MoveEvent
+from workprint.policy.gate import SafeguardGate
+from workprint.policy.model import parse_policy
+from workprint.policy.redact_text import Redactor
+
+POLICY = parse_policy('''
+[scope]
+allow_apps = ["XTerm", "Workbench"]
+allow_sites = ["*.corp.example.com"]
+[pause]
+hotkey = "ctrl+alt+p"
+''', source="test.toml")
+
+MS = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def redactor():
+    return Redactor(username="alice", hostname="ws-alice-42")
+
+
+def focus(t, app, title="win", url=None, wid=1, pid=100):
+    return FocusEvent(t, wid, title, app, app.lower(), pid, app.lower(), None, url)
+
+
+def typed(t0: int, text: str, step=50 * MS, code0=10):
+    out, t = [], t0
+    for i, ch in enumerate(text):
+        code = code0 + (ord(ch) % 60)
+        out.append(KeyEvent(t, True, code, ord(ch), ch, ch))
+        out.append(KeyEvent(t + 10 * MS, False, code, ord(ch), ch, ch))
+        t += step
+    return out, t
+
+
+def run(gate, events, end_ns=None):
+    out = []
+    for e in events:
+        out += gate.process(e)
+    out += gate.flush(end_ns if end_ns is not None else events[-1].t_ns + 2_000 * MS)
+    return out
+
+
+def chars(events):
+    return "".join(e.char or "" for e in events if isinstance(e, KeyEvent) and e.down)
+
+
+def test_out_of_scope_app_leaves_only_a_gap(redactor):
+    gate = SafeguardGate(POLICY, redactor)
+    keys1, t = typed(10 * MS, "ls")
+    secret_keys, t2 = typed(2_000 * MS, "private chat text")
+    keys3, t3 = typed(6_000 * MS, "pwd")
+    events = [focus(0, "XTerm", "shell"), *keys1,
+              focus(1_000 * MS, "Signal", "Chat with Bob", wid=2),
+              ButtonEvent(1_500 * MS, True, 10, 20, "left"), ButtonEvent(1_600 * MS, False, 10, 20, "left"),
+              MoveEvent(1_700 * MS, 11, 21), *secret_keys,
+              focus(5_000 * MS, "XTerm", "shell"), *keys3]
+    out = run(gate, events)
+    assert chars(out) == "lspwd"
+    assert not any(isinstance(e, ButtonEvent) for e in out)
+    assert not any(isinstance(e, FocusEvent) and e.app_id == "Signal" for e in out)
+    assert "Bob" not in repr(out) and "private" not in repr(out)
+    [gap] = [e for e in out if isinstance(e, GapEvent)]
+    assert gap.reason == "out_of_scope" and gap.t_ns == 1_000 * MS and gap.duration_ns == 4_000 * MS
+
+
+def test_builtin_denies_cannot_be_allowed_by_policy(redactor):
+    policy = parse_policy('[scope]\nallow_apps = ["*"]\nallow_sites = ["*"]\n')
+    gate = SafeguardGate(policy, redactor)
+    k, _ = typed(1_100 * MS, "hunter2")
+    out = run(gate, [focus(0, "KeePassXC", "Passwords.kdbx"), *k])
+    assert out == [GapEvent(0, out[0].duration_ns, "out_of_scope")]
+    gate = SafeguardGate(policy, redactor)
+    k, _ = typed(100 * MS, "balance")
+    out = run(gate, [focus(0, "Chromium", "My Bank", url="https://online.examplebank.com/acct"), *k])
+    assert chars(out) == ""
+
+
+def test_typed_secrets_are_masked_in_the_keystrokes(redactor):
+    gate = SafeguardGate(POLICY, redactor)
+    k, t = typed(10 * MS, "mail bob.smith@example.org now")
+    out = run(gate, [focus(0, "XTerm"), *k])
+    stored = chars(out)
+    assert "bob.smith" not in stored and "example.org" not in stored
+    assert stored.startswith("mail ") and stored.endswith(" now")
+    masked = [e for e in out if isinstance(e, KeyEvent) and e.redacted == "EMAIL_ADDRESS"]
+    assert masked and all(e.keycode == 0 and e.char is None for e in masked)
+    assert "bob.smith@example.org" in gate.known_secrets()
+
+
+def test_release_after_the_run_ended_stays_masked(redactor):
+    gate = SafeguardGate(POLICY, redactor)
+    k, t = typed(10 * MS, "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8")
+    last_release = k.pop()  # released only after Enter was pressed (key rollover)
+    enter = KeyEvent(t, True, 36, 0xFF0D, "Return", None)
+    out = run(gate, [focus(0, "XTerm"), *k, enter, last_release])
+    assert "ghp_" not in chars(out)
+    tail = out[-1]
+    assert tail.redacted and tail.char is None and not tail.down
+
+
+def test_terminal_password_prompt_leaves_one_placeholder(redactor):
+    state = {"secret": False}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    k1, t = typed(10 * MS, "sudo ls")
+    enter = lambda t: [KeyEvent(t, True, 36, 0xFF0D, "Return", None), KeyEvent(t + MS, False, 36, 0xFF0D, "Return", None)]
+    events = [focus(0, "XTerm"), *k1, *enter(t)]
+    out = [e for ev in events for e in gate.process(ev)]
+    state["secret"] = True
+    pw, t2 = typed(t + 500 * MS, "S3cr3t-pass!")
+    for ev in pw:
+        out += gate.process(ev)
+    out += gate.process(KeyEvent(t2, True, 36, 0xFF0D, "Return", None))
+    state["secret"] = False
+    k3, _ = typed(t2 + 500 * MS, "ok")
+    for ev in [KeyEvent(t2 + MS, False, 36, 0xFF0D, "Return", None), *k3]:
+        out += gate.process(ev)
+    out += gate.flush(t2 + 5_000 * MS)
+    assert chars(out) == "sudo lsok"
+    placeholders = [e for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"]
+    assert [p.down for p in placeholders] == [True, False], "one press/release, no length or timing"
+    assert "S3cr3t" not in repr(out)
+
+
+def test_unknown_secure_input_state_fails_closed(redactor):
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: None)
+    k, _ = typed(10 * MS, "whatever")
+    out = run(gate, [focus(0, "XTerm"), *k])
+    assert chars(out) == ""
+
+
+def test_pause_hotkey_and_command_leave_only_gaps(redactor):
+    gate = SafeguardGate(POLICY, redactor)
+    hot = lambda t: [KeyEvent(t, True, 33, ord("p"), "p", "p", ("ctrl", "alt")),
+                     KeyEvent(t + MS, False, 33, ord("p"), "p", "p", ())]
+    k1, _ = typed(2_000 * MS, "during pause")
+    k2, _ = typed(6_000 * MS, "after")
+    out = run(gate, [focus(0, "XTerm"), *hot(1_000 * MS), *k1, *hot(5_000 * MS), *k2])
+    assert chars(out) == "after"
+    [gap] = [e for e in out if isinstance(e, GapEvent)]
+    assert gap.reason == "paused" and gap.duration_ns == 4_000 * MS
+    assert not any(isinstance(e, KeyEvent) and e.key == "p" and "ctrl" in e.modifiers for e in out)
+
+
+def test_titles_and_urls_are_redacted_before_storage(redactor):
+    gate = SafeguardGate(POLICY, redactor)
+    out = run(gate, [focus(0, "XTerm", "alice@ws-alice-42: /home/alice/payroll"),
+                     focus(10 * MS, "Chromium", "Ticket", url="https://jira.corp.example.com/x?token=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8")],
+              end_ns=20 * MS)
+    text = repr(out)
+    assert "alice" not in text and "ws-alice-42" not in text and "ghp_" not in text
+    assert any(isinstance(e, FocusEvent) and e.url and "jira.corp.example.com" in e.url for e in out)
+
+
+def test_episodes_only_records_inside_tasks(redactor):
+    policy = parse_policy('[jurisdiction]\nprofile = "eu"\n[scope]\nallow_apps = ["XTerm"]\n')
+    gate = SafeguardGate(policy, redactor)
+    k1, _ = typed(100 * MS, "before")
+    out = [e for ev in [focus(0, "XTerm"), *k1] for e in gate.process(ev)]
+    out += gate.tick(3_000 * MS)
+    gate.clock = lambda: 3_000 * MS
+    out += gate.task(True, "Reconcile invoices for bob@example.org")
+    k2, _ = typed(3_100 * MS, "inside")
+    for ev in k2:
+        out += gate.process(ev)
+    gate.clock = lambda: 6_000 * MS
+    out += gate.task(False)
+    k3, _ = typed(6_100 * MS, "after")
+    for ev in k3:
+        out += gate.process(ev)
+    out += gate.flush(9_000 * MS)
+    assert chars(out) == "inside"
+    start = next(e for e in out if isinstance(e, MarkerEvent) and e.name == "task_start")
+    assert start.text == "Reconcile invoices for <EMAIL_ADDRESS>"

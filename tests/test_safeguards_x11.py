@@ -1,0 +1,130 @@
+"""Safeguards end to end on a real X desktop: the recorder is tried with passwords,
+secrets, denied apps and pauses, and the stored bytes are searched for leaks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workprint.events import FocusEvent, GapEvent, KeyEvent
+from workprint.store.session import DataDir
+
+from conftest import wait_for
+from test_record_cli import POLICY, WORKPRINT, accept_notice
+
+SECRETS = ["Sup3rS3cret-pw!", "bob.smith@example.org", "AKIAIOSFODNN7EXAMPLQ", "hunter2-vault"]
+
+
+def start(desk, data: Path) -> subprocess.Popen:
+    accept_notice(data)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(POLICY)],
+                            env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "recording session" in proc.stderr.readline()
+    time.sleep(1.0)
+    return proc
+
+
+def stop(proc) -> str:
+    proc.send_signal(2)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out.strip().splitlines()[-1]
+
+
+def all_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+def stored_text(session) -> str:
+    return "".join(k.char or "" for k in session.events(["key_down"]))
+
+
+def test_secrets_passwords_and_denied_apps_never_reach_disk(desk, tmp_path):
+    term = desk.xterm("safe-term", geometry="90x20+20+20")
+    _, vault, _ = desk.workbench("Vault", geometry="500x400+1300+600")  # claims to be a password manager
+    desk.vd.spawn([sys.executable, str(Path(__file__).parent / "apps" / "workbench.py"), "--title", "KeePassXC",
+                   "--class", "KeePassXC", "--state", str(tmp_path / "kp.json"), "--geometry", "500x400+1350+80"])
+    keepass = desk.vd.wait_window("^KeePassXC$")
+    _, bench, state = desk.workbench("Notes - Workbench", geometry="700x500+700+450")
+    desk.activate(term)
+    data = tmp_path / "data"
+    proc = start(desk, data)
+    x = desk.xdotool
+    # a password prompt in the terminal: echo off, canonical mode
+    x("type", "--delay", "20", "read -s -p 'Password: ' pw; echo got-it\n")
+    time.sleep(0.5)
+    x("type", "--delay", "20", SECRETS[0] + "\n")
+    time.sleep(0.3)
+    x("type", "--delay", "20", f"export AWS_ACCESS_KEY_ID={SECRETS[2]}\n")
+    # a secret typed into an allowed app
+    desk.activate(bench)
+    x("mousemove", "--window", str(bench), "200", "150", "click", "1")
+    x("type", "--delay", "20", f"mail {SECRETS[1]} about it")
+    x("key", "Return")
+    time.sleep(0.3)
+    # a password manager: out of scope whatever the policy says
+    desk.activate(keepass)
+    x("mousemove", "--window", str(keepass), "200", "34", "click", "1")
+    x("type", "--delay", "20", SECRETS[3])
+    time.sleep(0.5)
+    desk.activate(term)
+    x("type", "--delay", "20", "echo visible-again\n")
+    time.sleep(1.5)
+    sid = stop(proc)
+    folder = data / "sessions" / sid
+    blob = all_bytes(folder)
+    for secret in SECRETS:
+        assert secret.encode() not in blob, f"{secret!r} reached disk"
+    with DataDir(data).open(sid) as s:
+        text = stored_text(s)
+        assert "got-it" in text and "visible-again" in text and "mail " in text
+        for secret in SECRETS:
+            assert secret not in text
+        keys = list(s.events(["key_down", "key_up"]))
+        assert [k.down for k in keys if k.redacted == "PASSWORD"][:2] == [True, False]
+        assert any(k.redacted == "EMAIL_ADDRESS" for k in keys)
+        assert any(k.redacted == "AWS_ACCESS_KEY" for k in keys)
+        apps = {f.app_id for f in s.events(["focus"])}
+        assert "KeePassXC" not in apps and "XTerm" in apps and "Workbench" in apps
+        gaps = [g for g in s.events(["gap"])]
+        assert any(g.reason == "out_of_scope" for g in gaps)
+        # the password manager's window is black in every stored frame
+        geo = next(f for f in s.events(["focus"]) if f.app_id == "XTerm").geometry
+        for ref in s.frames()[-3:]:
+            img = np.asarray(s.frame_image(ref.frame_id))
+            assert img[120:440, 1380:1820].max() == 0, f"denied window visible in {ref.reason} frame"
+            assert img[geo.y + 5:geo.y + 100, geo.x + 5:geo.x + 300].max() > 0, "allowed window stays visible"
+
+
+def test_pause_and_resume_from_the_command_line(desk, tmp_path):
+    term = desk.xterm("pause-term")
+    desk.activate(term)
+    data = tmp_path / "data"
+    proc = start(desk, data)
+    run = lambda *a: subprocess.run([*WORKPRINT, *a, "--data-dir", str(data)], capture_output=True, text=True)
+    out = run("status")
+    assert out.returncode == 0 and "recording XTerm" in out.stdout
+    desk.xdotool("type", "--delay", "20", "before ")
+    time.sleep(1.2)
+    out = run("pause")
+    assert out.returncode == 0 and "paused" in out.stdout
+    desk.xdotool("type", "--delay", "20", "during ")
+    time.sleep(0.5)
+    assert "paused" in run("status").stdout
+    out = run("resume")
+    assert out.returncode == 0 and "recording" in out.stdout
+    desk.xdotool("type", "--delay", "20", "after")
+    time.sleep(1.5)
+    sid = stop(proc)
+    with DataDir(data).open(sid) as s:
+        text = stored_text(s)
+        assert "before" in text and "after" in text and "during" not in text
+        [gap] = [g for g in s.events(["gap"])]
+        assert gap.reason == "paused" and gap.duration_ns > 0.3e9
+    assert run("status").returncode == 8  # no recorder running any more: a clear error
