@@ -17,7 +17,7 @@ from .errors import WorkprintError
 
 EPILOG = """\
 exit codes: 0 ok, 1 error, 2 not found / bad usage, 3 no display, 4 store error,
-5 disk full, 6 policy error.
+5 disk full, 6 policy error, 7 notice not acknowledged, 8 no recorder running.
 Data lives under the platform's user data dir unless --data-dir is given.
 """
 

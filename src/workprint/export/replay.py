@@ -266,8 +266,8 @@ class X11Injector:
             raise NoDisplayError(f"X display {name!r} lacks the XTEST extension needed to replay.")
         self.X, self.XK, self.xtest = X, XK, xtest
         self.root = self.d.screen().root
-        self._spare: int | None = None
-        self._spare_bound: int | None = None
+        self._free: list[int] | None = None
+        self._bound: dict[int, int] = {}   # keysym -> keycode bound by us
 
     def screen_size(self) -> tuple[int, int]:
         s = self.d.screen()
@@ -323,21 +323,26 @@ class X11Injector:
         return self._bind_spare(sym), 0
 
     def _bind_spare(self, sym: int) -> int:
-        if self._spare is None:
+        """Bind ``sym`` to a free keycode (each keysym its own, round-robin when they run
+        out) so a client that resolves keysyms late still sees the right character."""
+        if sym in self._bound:
+            return self._bound[sym]
+        if self._free is None:
             first = self.d.display.info.min_keycode
             count = self.d.display.info.max_keycode - first + 1
             mapping = self.d.get_keyboard_mapping(first, count)
-            for i, syms in enumerate(mapping):
-                if not any(syms):
-                    self._spare = first + i
-            if self._spare is None:
+            self._free = [first + i for i, syms in enumerate(mapping) if not any(syms)]
+            if not self._free:
                 raise ExportError("No free keycode to type a character this keyboard map lacks.")
-        if self._spare_bound != sym:
-            self.d.change_keyboard_mapping(self._spare, [(sym, sym)])
-            self.d.sync()
-            time.sleep(0.02)  # let clients pick up the MappingNotify
-            self._spare_bound = sym
-        return self._spare
+        code = self._free[len(self._bound) % len(self._free)]
+        for old, c in list(self._bound.items()):
+            if c == code:
+                del self._bound[old]
+        self.d.change_keyboard_mapping(code, [(sym, sym)])
+        self.d.sync()
+        time.sleep(0.02)  # let clients pick up the MappingNotify
+        self._bound[sym] = code
+        return code
 
     def key(self, name: str, down: bool) -> None:
         code, _ = self._keycode(self._keysym(name))
@@ -356,7 +361,8 @@ class X11Injector:
             self._fake(self.X.KeyRelease, shift)
 
     def close(self) -> None:
-        if self._spare is not None and self._spare_bound is not None:
-            self.d.change_keyboard_mapping(self._spare, [(0, 0)])
-            self.d.sync()
+        for code in sorted(set(self._bound.values())):
+            self.d.change_keyboard_mapping(code, [(0, 0)])
+        self._bound.clear()
+        self.d.sync()
         self.d.close()

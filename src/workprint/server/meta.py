@@ -168,17 +168,21 @@ class SqlMeta:
         """Insert once. Returns ``created``, ``exists`` (same bytes) or ``conflict``
         (another chunk already holds this session index)."""
         with self.tx() as cur:
-            n = cur.execute(f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                            "ON CONFLICT DO NOTHING",
-                            (row.sha256, row.session, row.idx, row.count, row.contributor,
-                             row.device_id, row.policy_hash, row.size, row.received)).rowcount
-            if n == 1:
-                if row.device_id:
-                    cur.execute("UPDATE devices SET last_day = ? WHERE id = ? AND "
-                                "(last_day IS NULL OR last_day <> ?)", (day, row.device_id, day))
-                return "created"
-            same = cur.execute("SELECT 1 FROM chunks WHERE sha256 = ?", (row.sha256,)).fetchone()
-            return "exists" if same else "conflict"
+            return self._insert_chunk(cur, row, day)
+
+    @staticmethod
+    def _insert_chunk(cur: Any, row: ChunkRow, day: str) -> str:
+        n = cur.execute(f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (row.sha256, row.session, row.idx, row.count, row.contributor,
+                         row.device_id, row.policy_hash, row.size, row.received)).rowcount
+        if n == 1:
+            if row.device_id:
+                cur.execute("UPDATE devices SET last_day = ? WHERE id = ? AND "
+                            "(last_day IS NULL OR last_day <> ?)", (day, row.device_id, day))
+            return "created"
+        same = cur.execute("SELECT 1 FROM chunks WHERE sha256 = ?", (row.sha256,)).fetchone()
+        return "exists" if same else "conflict"
 
     def sessions(self, contributor: str | None = None) -> list[dict[str, Any]]:
         where, args = ("WHERE contributor = ?", (contributor,)) if contributor else ("", ())
@@ -326,6 +330,8 @@ class SqliteMeta(SqlMeta):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[dict[str, Any]] = []
         self._conns: list[sqlite3.Connection] = []
         self.init_schema()
 
@@ -354,6 +360,39 @@ class SqliteMeta(SqlMeta):
 
     def _audit_lock(self, cur: Any) -> None:
         pass  # BEGIN IMMEDIATE already holds the database write lock
+
+    def add_chunk(self, row: ChunkRow, day: str) -> str:
+        """Group commit: concurrent uploads queue their rows; whoever takes the write lock
+        commits every queued row in one durable transaction (one fsync for many chunks)."""
+        item: dict[str, Any] = {"row": row, "day": day}
+        with self._queue_lock:
+            self._queue.append(item)
+        with self._write:
+            if "result" not in item:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                conn = self._conn()
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for it in batch:
+                        conn.execute("SAVEPOINT one")
+                        try:
+                            it["result"] = self._insert_chunk(conn, it["row"], it["day"])
+                            conn.execute("RELEASE one")
+                        except sqlite3.Error as exc:
+                            conn.execute("ROLLBACK TO one")
+                            conn.execute("RELEASE one")
+                            it["error"] = exc
+                    conn.execute("COMMIT")
+                except BaseException as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    for it in batch:
+                        it.pop("result", None)
+                        it["error"] = exc
+        if "error" in item:
+            raise item["error"]
+        return item["result"]
 
     def close(self) -> None:
         for c in self._conns:
