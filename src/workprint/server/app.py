@@ -123,7 +123,7 @@ def create_app(collector: Collector) -> FastAPI:
     def role(*roles: str):
         async def dep(cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
             header = f"Bearer {cred.credentials}" if cred else None
-            return await run_in_threadpool(collector.authenticate, header, roles)
+            return collector.authenticate(header, roles)   # cached token lookup: no thread hop
         return dep
 
     Contributor = Annotated[Principal, Depends(role("contributor"))]

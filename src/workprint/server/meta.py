@@ -85,6 +85,12 @@ class SqlMeta:
     def _audit_lock(self, cur: Any) -> None:
         raise NotImplementedError
 
+    @contextmanager
+    def ro(self) -> Iterator[Any]:
+        """A read-only query context (no write lock)."""
+        with self.tx() as cur:
+            yield cur
+
     def init_schema(self) -> None:
         with self.tx() as cur:
             for stmt in SCHEMA:
@@ -130,7 +136,7 @@ class SqlMeta:
                         (token_hash, role, contributor, time.time()))
 
     def token(self, token_hash: str) -> TokenInfo | None:
-        with self.tx() as cur:
+        with self.ro() as cur:
             row = cur.execute(
                 "SELECT t.hash, t.role, t.device_id, t.contributor FROM tokens t "
                 "LEFT JOIN devices d ON d.id = t.device_id "
@@ -153,14 +159,14 @@ class SqlMeta:
 
     # -- chunks ----------------------------------------------------------------------------
     def chunk(self, sha256: str) -> ChunkRow | None:
-        with self.tx() as cur:
+        with self.ro() as cur:
             row = cur.execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE sha256 = ?", (sha256,)).fetchone()
         return ChunkRow(*row) if row else None
 
     def present(self, shas: list[str]) -> set[str]:
         if not shas:
             return set()
-        with self.tx() as cur:
+        with self.ro() as cur:
             marks = ",".join("?" * len(shas))
             return {r[0] for r in cur.execute(f"SELECT sha256 FROM chunks WHERE sha256 IN ({marks})", shas)}
 
@@ -357,6 +363,10 @@ class SqliteMeta(SqlMeta):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    @contextmanager
+    def ro(self) -> Iterator[Any]:
+        yield self._conn()   # autocommit reads see the last committed state (WAL)
 
     def _audit_lock(self, cur: Any) -> None:
         pass  # BEGIN IMMEDIATE already holds the database write lock
