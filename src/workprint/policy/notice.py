@@ -212,11 +212,9 @@ def receipt_status(data_dir: Path | str, policy: Policy) -> tuple[Receipt | None
     latest = found[0]
     if latest.contributor != me:
         return None, "the notice was acknowledged by another contributor, not by you"
-    if latest.notice_version != NOTICE_VERSION or latest.notice_sha256 != sha:
-        if latest.policy_hash != phash:
-            return None, "the policy and the notice changed since your last acknowledgement"
-        return None, "the notice changed since your last acknowledgement"
-    return None, "the policy changed since your last acknowledgement"
+    if latest.policy_hash != phash:
+        return None, "the policy changed since your last acknowledgement"
+    return None, "the notice changed since your last acknowledgement"
 
 
 def current_receipt(data_dir: Path | str, policy: Policy) -> Receipt | None:
