@@ -1,0 +1,114 @@
+"""`workprint policy check` and `workprint policy show` as a program owner runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from workprint.policy.model import default_policy, load_policy
+
+WORKPRINT = [sys.executable, "-m", "workprint.cli"]
+
+GOOD = """\
+[jurisdiction]
+profile = "eu"
+
+[scope]
+allow_apps = ["XTerm", "code"]
+deny_sites = ["*.internal-hr.example.com"]
+
+[[redaction.patterns]]
+name = "EMPLOYEE_ID"
+regex = "\\\\bE\\\\d{6}\\\\b"
+"""
+
+
+def _cli(*args: str):
+    return subprocess.run([*WORKPRINT, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_check_ok_prints_the_hash(tmp_path):
+    f = tmp_path / "policy.toml"
+    f.write_text(GOOD)
+    out = _cli("policy", "check", str(f))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"ok: {load_policy(f).hash}"
+    js = json.loads(_cli("policy", "check", str(f), "--json").stdout)
+    assert js == {"ok": True, "file": str(f), "hash": load_policy(f).hash}
+
+
+@pytest.mark.parametrize("text,key,line", [
+    ("[scope]\nallow_apps = [\"XTerm\"]\nalow_sites = []\n", "scope.alow_sites", 3),
+    ("\n[retention]\ndays = 0\n", "retention.days", 3),
+    ("[jurisdiction]\nprofile = \"eu\"\nindicator = false\n", "jurisdiction.indicator", 3),
+    ("[pause]\nhotkey = \"p\"\n", "pause.hotkey", 2),
+])
+def test_check_bad_policy_exits_6_naming_file_key_and_line(tmp_path, text, key, line):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    out = _cli("policy", "check", str(f))
+    assert out.returncode == 6
+    assert out.stdout == ""
+    assert str(f) in out.stderr and key in out.stderr and f"line {line}" in out.stderr
+
+
+def test_check_missing_file_exits_6(tmp_path):
+    out = _cli("policy", "check", str(tmp_path / "nope.toml"))
+    assert out.returncode == 6 and "not found" in out.stderr
+
+
+def test_check_invalid_toml_exits_6(tmp_path):
+    f = tmp_path / "broken.toml"
+    f.write_text("[scope\n")
+    out = _cli("policy", "check", str(f))
+    assert out.returncode == 6 and "not valid TOML" in out.stderr
+
+
+def test_show_without_file_is_the_builtin_default_with_safeguards():
+    out = _cli("policy", "show", "--json")
+    assert out.returncode == 0, out.stderr
+    js = json.loads(out.stdout)
+    assert js["source"] == "<default>" and js["hash"] == default_policy().hash
+    p = js["policy"]
+    assert p["jurisdiction"] == {"profile": "us", "episodes_only": False, "indicator": True}
+    assert p["retention"]["days"] == 90 and p["scope"]["allow_apps"] == []
+    assert "keepassxc" in p["builtin"]["deny_apps"] and "PASSWORD" in p["builtin"]["entities"]
+
+
+def test_show_with_file_applies_jurisdiction_defaults(tmp_path):
+    f = tmp_path / "policy.toml"
+    f.write_text(GOOD)
+    p = json.loads(_cli("policy", "show", "--policy", str(f), "--json").stdout)["policy"]
+    assert p["jurisdiction"]["episodes_only"] is True and p["retention"]["days"] == 30
+    assert p["scope"]["allow_apps"] == ["XTerm", "code"]
+    assert p["redaction"]["patterns"] == [{"name": "EMPLOYEE_ID", "regex": "\\bE\\d{6}\\b"}]
+
+
+def test_show_text_is_toml_equal_to_the_effective_policy(tmp_path):
+    f = tmp_path / "policy.toml"
+    f.write_text(GOOD)
+    out = _cli("policy", "show", "--policy", str(f))
+    assert out.returncode == 0, out.stderr
+    assert f"# hash {load_policy(f).hash}" in out.stdout
+    assert tomllib.loads(out.stdout) == load_policy(f).to_dict()
+
+
+def test_show_with_bad_file_exits_6(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text("[scope]\nallow_apps = \"XTerm\"\n")
+    out = _cli("policy", "show", "--policy", str(f))
+    assert out.returncode == 6 and "scope.allow_apps" in out.stderr and "line 2" in out.stderr
+
+
+def test_policy_without_verb_is_a_usage_error():
+    out = _cli("policy")
+    assert out.returncode == 2
+
+
+def test_show_text_of_the_default_policy_is_toml_too():
+    out = _cli("policy", "show")
+    assert tomllib.loads(out.stdout) == default_policy().to_dict()
