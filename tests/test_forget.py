@@ -209,3 +209,26 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("answer,deleted", [("yes", True), ("no", False)])
+def test_on_a_terminal_forget_asks_first(tmp_path, answer, deleted):
+    import os
+    import pty
+
+    _session(tmp_path, minutes_ago=30, sid="s1")
+    main, child = pty.openpty()
+    try:
+        proc = subprocess.Popen([*WORKPRINT, "forget", "--last", "10m", "--data-dir",
+                                 str(tmp_path)], stdin=child, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        os.write(main, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(main)
+        os.close(child)
+    assert "Type yes to delete" in err
+    assert proc.returncode == (0 if deleted else 1), err
+    with DataDir(tmp_path).open("s1") as s:
+        titles = [e.title for e in s.events(kinds=["focus"])]
+    assert titles == ([OLD_TITLE] if deleted else [OLD_TITLE, NEW_TITLE])
