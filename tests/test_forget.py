@@ -146,8 +146,6 @@ def test_forget_last_on_a_live_session_catches_late_writes(tmp_path):
         assert titles == [OLD_TITLE, "after-forget"]
 
 
-@pytest.mark.xfail(strict=True, reason="SessionWriter caches stored tiles/manifests; after a "
-                                       "live forget it must forget its cache (store/session.py)")
 def test_live_session_frames_after_forget_stay_readable(tmp_path):
     w = _session(tmp_path, minutes_ago=30, sid="live", close=False)
     forget_last(tmp_path, 600, settle_s=0)

@@ -47,7 +47,7 @@ class FrameSink(Protocol):
     def has_tile(self, digest: bytes) -> bool: ...
 
     def add_frame(self, ref: FrameRef, tile: int, digests: list[bytes],
-                  new_tiles: dict[bytes, tuple[str, bytes]]) -> None: ...
+                  new_tiles: dict[bytes, tuple[str, bytes]]) -> bool: ...
 
 
 def _digest(data: bytes) -> bytes:
@@ -97,6 +97,9 @@ class TileEncoder:
         self._prev: np.ndarray | None = None
         self._prev_digests: list[bytes] | None = None
         self._prev_id = ""
+
+    def reset(self) -> None:
+        self._prev, self._prev_digests, self._prev_id = None, None, ""
 
     def encode(self, pixels: np.ndarray) -> tuple[str, list[bytes], dict[bytes, tuple[str, bytes]]]:
         t = self.tile
@@ -272,7 +275,11 @@ class FramePipeline:
                         continue
                 frame_id, digests, new = self._encoder.encode(pixels)
                 h, w = pixels.shape
-                self._sink.add_frame(FrameRef(t_ns, frame_id, reason, w, h), self._encoder.tile, digests, new)
+                if self._sink.add_frame(FrameRef(t_ns, frame_id, reason, w, h), self._encoder.tile,
+                                        digests, new) is False:
+                    self._encoder.reset()  # tiles were forgotten meanwhile: start afresh
+                    self.dropped += 1
+                    continue
                 self.stored += 1
             except BaseException as exc:  # noqa: BLE001
                 if self._on_error:

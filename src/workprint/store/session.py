@@ -137,6 +137,7 @@ class SessionWriter:
         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._known_tiles: set[bytes] = set()
         self._known_frames: set[str] = set()
+        self._data_version = c.execute("PRAGMA data_version").fetchone()[0]
         now = datetime.now(timezone.utc)
         base = {
             "id": session_id,
@@ -192,13 +193,28 @@ class SessionWriter:
             self._guard(write)
         return len(rows)
 
+    def _sync_cache(self) -> bool:
+        """Forget what we believe is stored if another connection changed the database
+        (``workprint forget`` on a live session). True if the cache was dropped."""
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        self._known_tiles.clear()
+        self._known_frames.clear()
+        return True
+
     def has_tile(self, digest: bytes) -> bool:
-        return digest in self._known_tiles
+        with self._mutex:
+            self._sync_cache()
+            return digest in self._known_tiles
 
     def add_frame(self, ref: FrameRef, tile: int, digests: Sequence[bytes],
-                  new_tiles: dict[bytes, tuple[str, bytes]]) -> None:
+                  new_tiles: dict[bytes, tuple[str, bytes]]) -> bool:
         """Store one frame: its manifest (unless an identical frame exists) and any tiles
-        not stored yet. ``new_tiles`` maps digest -> (format, encoded bytes)."""
+        not stored yet. ``new_tiles`` maps digest -> (format, encoded bytes). Returns False
+        (nothing written) if a tile it relies on was deleted meanwhile; the caller then
+        re-encodes from scratch."""
 
         def write():
             self._conn.execute("BEGIN")
@@ -220,7 +236,18 @@ class SessionWriter:
             self._known_frames.add(ref.frame_id)
 
         with self._mutex:
+            if self._sync_cache():
+                relied = list({d for d in digests if d not in new_tiles})
+                present = set()
+                for i in range(0, len(relied), 500):
+                    part = relied[i:i + 500]
+                    present.update(d for (d,) in self._conn.execute(
+                        f"SELECT digest FROM tiles WHERE digest IN ({','.join('?' * len(part))})", part))
+                if len(present) != len(relied):
+                    return False
+                self._known_tiles.update(present)
             self._guard(write)
+        return True
 
     def close(self, *, state: str = "complete", **meta: Any) -> None:
         if self._closed:
