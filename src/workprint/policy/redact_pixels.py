@@ -1,0 +1,577 @@
+"""Pixel safeguards: black out out-of-scope windows and sensitive text in screenshots.
+
+Frames are ``(height, width)`` uint32 arrays in BGRX byte order (little-endian
+``0xXXRRGGBB``), as the capture backends grab them. Everything here works on such arrays
+and plain rectangles ``(x, y, w, h)`` in root-window coordinates; nothing imports a
+platform module.
+
+* :func:`blackout` paints rectangles black on a copy (the input is shared with the
+  scheduler's ring buffer and is never mutated).
+* :func:`out_of_scope_rects` lists the rectangles of visible windows that are out of
+  scope, or returns ``None`` when a window's geometry cannot be trusted (drop the frame).
+* :class:`TextMasker` finds sensitive text with OCR (Debian's Tesseract, fed through a
+  pipe - never a temp file) and the text :class:`~workprint.policy.redact_text.Redactor`,
+  then blacks out the word boxes. It keeps the words of the previous frame, so only the
+  regions that changed are OCR'd again; detection still runs over every line on screen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
+
+import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:  # the capture layer depends on policy, never the other way round
+    from ..capture.backend import WindowInfo
+    from .redact_text import Redactor
+
+Rect = tuple[int, int, int, int]
+"""``(x, y, width, height)`` in root-window (screen) coordinates."""
+
+BLACK = 0  # BGRX: all channels zero
+
+
+# --- rectangles ---------------------------------------------------------------------------
+
+def clip_rect(rect: Rect, width: int, height: int) -> Rect | None:
+    """``rect`` clipped to a ``width`` x ``height`` screen, or None if nothing is left."""
+    x, y, w, h = rect
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(width, x + w), min(height, y + h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def pad_rect(rect: Rect, pad: int) -> Rect:
+    x, y, w, h = rect
+    return x - pad, y - pad, w + 2 * pad, h + 2 * pad
+
+
+def rects_touch(a: Rect, b: Rect, gap: int = 0) -> bool:
+    """True if ``a`` and ``b`` overlap or are at most ``gap`` pixels apart."""
+    return (a[0] - gap < b[0] + b[2] and b[0] - gap < a[0] + a[2]
+            and a[1] - gap < b[1] + b[3] and b[1] - gap < a[1] + a[3])
+
+
+def _union(a: Rect, b: Rect) -> Rect:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def merge_rects(rects: Iterable[Rect], gap: int = 0) -> list[Rect]:
+    """Bounding boxes of groups of rectangles that overlap or lie within ``gap`` px."""
+    out: list[Rect] = []
+    for r in rects:
+        if r[2] <= 0 or r[3] <= 0:
+            continue
+        merged = True
+        while merged:  # a grown box may now touch boxes it missed before
+            merged = False
+            for i, o in enumerate(out):
+                if rects_touch(r, o, gap):
+                    r = _union(r, out.pop(i))
+                    merged = True
+                    break
+        out.append(r)
+    return sorted(out, key=lambda b: (b[1], b[0]))
+
+
+# --- blackout and scope -------------------------------------------------------------------
+
+def blackout(pixels: np.ndarray, rects: Iterable[Rect]) -> np.ndarray:
+    """A copy of ``pixels`` with every rectangle (clipped to the screen) painted black.
+
+    Returns ``pixels`` itself when there is nothing to paint; never mutates it.
+    """
+    h, w = pixels.shape
+    clipped = [c for c in (clip_rect(r, w, h) for r in rects) if c is not None]
+    if not clipped:
+        return pixels
+    out = pixels.copy()
+    for x, y, cw, ch in clipped:
+        out[y:y + ch, x:x + cw] = BLACK
+    return out
+
+
+def out_of_scope_rects(windows: Sequence["WindowInfo"],
+                       in_scope: Callable[["WindowInfo"], bool]) -> list[Rect] | None:
+    """Rectangles of the visible ``windows`` (bottom first) that are out of scope.
+
+    An out-of-scope window is blacked out as a whole, even where an in-scope window
+    stacked above it covers part of it (stacking can change between the window query and
+    the grab: fail closed). Returns ``None`` - drop the frame - when any window has no
+    geometry or a negative size. Zero-sized windows show nothing and are skipped.
+    Exceptions from ``in_scope`` propagate (the caller drops the frame).
+    """
+    rects: list[Rect] = []
+    for win in windows:
+        g = win.geometry
+        if g is None or g.width < 0 or g.height < 0:
+            return None
+        if g.width == 0 or g.height == 0:
+            continue
+        if not in_scope(win):
+            rects.append((g.x, g.y, g.width, g.height))
+    return rects
+
+
+def changed_regions(prev: np.ndarray | None, cur: np.ndarray, tile: int = 128,
+                    gap: int = 32) -> list[Rect] | None:
+    """Merged boxes of the ``tile``-sized tiles that differ; None = everything changed."""
+    if prev is None or prev.shape != cur.shape:
+        return None
+    h, w = cur.shape
+    rows, cols = -(-h // tile), -(-w // tile)
+    diff = np.zeros((rows * tile, cols * tile), dtype=bool)
+    diff[:h, :w] = prev != cur
+    grid = diff.reshape(rows, tile, cols, tile).any(axis=(1, 3))
+    tiles = [(c * tile, r * tile, tile, tile) for r, c in zip(*np.nonzero(grid))]
+    return [c for c in (clip_rect(b, w, h) for b in merge_rects(tiles, gap)) if c]
+
+
+# --- OCR ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One OCR'd word; box in the coordinates of the image given to the engine."""
+
+    text: str
+    x: int
+    y: int
+    w: int
+    h: int
+    conf: float = -1.0
+
+    @property
+    def rect(self) -> Rect:
+        return self.x, self.y, self.w, self.h
+
+
+class OcrEngine(Protocol):
+    def words(self, image: np.ndarray) -> list[Word]:
+        """Words in a ``(h, w)`` uint8 grayscale image (dark text on a light ground)."""
+        ...
+
+
+class OcrError(RuntimeError):
+    """The OCR engine failed; the caller should drop (or quarantine) the frame."""
+
+
+class TesseractOcr:
+    """Debian's ``tesseract`` CLI over pipes: a PGM goes in on stdin, TSV comes back on
+    stdout. No image ever touches the disk. ``OMP_THREAD_LIMIT=1`` keeps it to one core
+    (and is ~3x faster than letting OpenMP spin)."""
+
+    def __init__(self, *, psm: int = 11, lang: str = "eng", timeout_s: float = 30.0,
+                 binary: str = "tesseract"):
+        path = shutil.which(binary)
+        if path is None:
+            raise OcrError(f"{binary!r} not found; install it with "
+                           f"'apt-get install tesseract-ocr' or turn off screenshots.ocr_mask")
+        self.cmd = [path, "stdin", "stdout", "--psm", str(psm), "-l", lang, "tsv"]
+        self.timeout_s = timeout_s
+        self.env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+    def words(self, image: np.ndarray) -> list[Word]:
+        h, w = image.shape
+        pgm = b"P5\n%d %d\n255\n" % (w, h) + np.ascontiguousarray(image, dtype=np.uint8).tobytes()
+        try:
+            proc = subprocess.run(self.cmd, input=pgm, capture_output=True,
+                                  timeout=self.timeout_s, env=self.env, check=False)
+        except subprocess.TimeoutExpired:
+            raise OcrError(f"tesseract took longer than {self.timeout_s:g} s") from None
+        if proc.returncode != 0:
+            msg = proc.stderr.decode(errors="replace").strip()[-300:]
+            raise OcrError(f"tesseract exited with {proc.returncode}: {msg}")
+        return parse_tsv(proc.stdout.decode("utf-8", errors="replace"))
+
+
+def parse_tsv(tsv: str) -> list[Word]:
+    """Word rows (level 5, non-blank text) of Tesseract's TSV output."""
+    out: list[Word] = []
+    for line in tsv.splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) < 12 or cols[0] != "5":
+            continue
+        text = cols[11].strip()
+        if not text:
+            continue
+        try:
+            x, y, w, h = (int(c) for c in cols[6:10])
+            conf = float(cols[10])
+        except ValueError:
+            continue
+        out.append(Word(text, x, y, w, h, conf))
+    return out
+
+
+def to_ocr_gray(pixels: np.ndarray, tile: int = 64) -> np.ndarray:
+    """uint8 luminance of a BGRX crop, with each ``tile`` block flipped to dark-on-light
+    when its mean is dark (Tesseract reads dark text on light grounds best and fastest;
+    terminals are usually the reverse)."""
+    p = pixels.astype(np.uint32, copy=False)
+    r, g, b = (p >> 16) & 0xFF, (p >> 8) & 0xFF, p & 0xFF
+    gray = ((r * 77 + g * 150 + b * 29) >> 8).astype(np.uint8)
+    h, w = gray.shape
+    rows, cols = -(-h // tile), -(-w // tile)
+    sums = np.zeros((rows * tile, cols * tile), dtype=np.uint32)
+    sums[:h, :w] = gray
+    counts = np.zeros((rows * tile, cols * tile), dtype=np.uint32)
+    counts[:h, :w] = 1
+    block_sum = sums.reshape(rows, tile, cols, tile).sum(axis=(1, 3))
+    block_n = counts.reshape(rows, tile, cols, tile).sum(axis=(1, 3))
+    dark = block_sum < 128 * np.maximum(block_n, 1)
+    flip = np.repeat(np.repeat(dark, tile, axis=0), tile, axis=1)[:h, :w]
+    return np.where(flip, 255 - gray, gray).astype(np.uint8)
+
+
+def upscale(gray: np.ndarray, factor: int) -> np.ndarray:
+    """Bilinear upscaling; Tesseract reads small UI text much better at 2x."""
+    if factor == 1:
+        return gray
+    h, w = gray.shape
+    img = Image.fromarray(gray, mode="L").resize((w * factor, h * factor), Image.BILINEAR)
+    return np.asarray(img)
+
+
+# --- lines, spans and boxes ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """Words on one visual line, joined by single spaces; ``starts[i]`` is the offset of
+    ``words[i]`` in ``text``."""
+
+    words: tuple[Word, ...]
+    text: str
+    starts: tuple[int, ...]
+
+    def words_in(self, start: int, end: int) -> list[Word]:
+        """Words overlapping the character span ``[start, end)``."""
+        return [w for w, s in zip(self.words, self.starts) if s < end and start < s + len(w.text)]
+
+
+def group_lines(words: Iterable[Word], gap_factor: float = 3.0) -> list[Line]:
+    """Group words into visual lines by vertical overlap, left to right; a horizontal gap
+    wider than ``gap_factor`` x the line height starts a new line (separate columns)."""
+    rows: list[list[Word]] = []
+    for w in sorted(words, key=lambda w: (w.y + w.h / 2, w.x)):
+        cy = w.y + w.h / 2
+        for row in reversed(rows[-3:]):
+            top = min(r.y for r in row)
+            bottom = max(r.y + r.h for r in row)
+            if top <= cy <= bottom and w.y < bottom and top < w.y + w.h:
+                row.append(w)
+                break
+        else:
+            rows.append([w])
+    lines: list[Line] = []
+    for row in rows:
+        row.sort(key=lambda w: w.x)
+        height = max(1, max(w.h for w in row))
+        seg: list[Word] = [row[0]]
+        for prev, cur in zip(row, row[1:]):
+            if cur.x - (prev.x + prev.w) > gap_factor * height:
+                lines.append(_line(seg))
+                seg = []
+            seg.append(cur)
+        lines.append(_line(seg))
+    return lines
+
+
+def _line(words: list[Word]) -> Line:
+    starts, pos = [], 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w.text) + 1
+    return Line(tuple(words), " ".join(w.text for w in words), tuple(starts))
+
+
+# OCR confuses these glyphs; both sides of a known-value match are folded onto one class.
+_CONFUSABLE = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1",
+                             "|": "1", "i": "1", "!": "1", "S": "5", "s": "5", "B": "8",
+                             "Z": "2", "z": "2", "G": "6", "q": "9", "g": "9",
+                             "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                             "\u2014": "-", "\u2013": "-"})
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    """Whitespace removed and confusable glyphs folded, with the original index of each
+    remaining character (OCR adds and drops spaces inside long tokens)."""
+    chars, index = [], []
+    for i, c in enumerate(text):
+        if c.isspace():
+            continue
+        chars.append(c)
+        index.append(i)
+    return "".join(chars).translate(_CONFUSABLE), index
+
+
+def _approx_ends(pattern: str, text: str, k: int) -> list[int]:
+    """End positions (exclusive) in ``text`` where ``pattern`` matches with at most ``k``
+    edits (Sellers' dynamic programme: a match may start anywhere)."""
+    m = len(pattern)
+    prev = list(range(m + 1))
+    ends = []
+    for j, c in enumerate(text, 1):
+        cur = [0]
+        for i in range(1, m + 1):
+            cost = 0 if pattern[i - 1] == c else 1
+            cur.append(min(prev[i - 1] + cost, prev[i] + 1, cur[i - 1] + 1))
+        if cur[m] <= k:
+            ends.append(j)
+        prev = cur
+    return ends
+
+
+def _distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j - 1] + (ca != cb), prev[j] + 1, cur[j - 1] + 1))
+        prev = cur
+    return prev[-1]
+
+
+def _fuzzy_spans(pattern: str, text: str, k: int) -> list[tuple[int, int]]:
+    """Spans of ``text`` within ``k`` edits of ``pattern``; of overlapping candidates only
+    the closest ones are kept (an exact match does not swallow its neighbours)."""
+    m = len(pattern)
+    cands = sorted({(st, end, _distance(pattern, text[st:end]))
+                    for end in _approx_ends(pattern, text, k)
+                    for st in range(max(0, end - m - k), max(0, end - m + k) + 1)})
+    cands = [c for c in cands if c[2] <= k]
+    out: list[tuple[int, int]] = []
+    cluster: list[tuple[int, int, int]] = []
+    for c in cands + [(len(text) + 1, len(text) + 1, -1)]:
+        if cluster and c[0] >= max(e for _, e, _ in cluster):
+            best = min(d for _, _, d in cluster)
+            keep = [(st, e) for st, e, d in cluster if d == best]
+            out.append((min(st for st, _ in keep), max(e for _, e in keep)))
+            cluster = []
+        cluster.append(c)
+    return out
+
+
+def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
+                      fuzzy_len: int = 8) -> list[tuple[int, int]]:
+    """Character spans of ``text`` that show one of ``values``.
+
+    Case-sensitive, but tolerant to OCR noise: whitespace is ignored, confusable glyphs
+    (O/0, l/1/I, S/5, ...) are folded, and values of ``fuzzy_len`` or more characters may
+    differ by one edit. Values shorter than ``min_len`` are skipped (they would match
+    everywhere).
+    """
+    folded, index = _fold(text)
+    if not folded:
+        return []
+    spans: list[tuple[int, int]] = []
+    for value in values:
+        fv, _ = _fold(value)
+        if len(fv) < min_len:
+            continue
+        if len(fv) >= fuzzy_len:
+            half = len(fv) // 2  # one edit leaves one half intact: a cheap exact filter
+            if fv[:half] not in folded and fv[half:] not in folded:
+                continue
+            found = _fuzzy_spans(fv, folded, 1)
+        else:
+            found = [m.span() for m in re.finditer(re.escape(fv), folded)]
+        spans.extend((index[st], index[e - 1] + 1) for st, e in found if e > st)
+    return spans
+
+
+# Detectors for what OCR garbles: a misread glyph (AKIAITOSF... with 17 characters) makes
+# the exact text rules miss a key, so token-shaped words are masked as well.
+_OCR_TOKENS = [
+    ("AWS_ACCESS_KEY", re.compile(r"(?:AKIA|ASIA|AK1A|AKlA|A5IA)[A-Z0-9]{12,20}")),
+    ("TOKEN_LIKE", re.compile(
+        r"(?<![A-Za-z0-9_+=-])(?=[A-Za-z0-9_+=-]*\d)(?=[A-Za-z0-9_+=-]*[A-Za-z])"
+        r"[A-Za-z0-9_+=-]{20,}")),
+]
+
+
+def ocr_token_spans(text: str) -> list[tuple[int, int, str]]:
+    """Token-shaped runs (20+ letters and digits mixed, AWS key prefixes) in OCR'd text."""
+    return [(m.start(), m.end(), entity) for entity, rx in _OCR_TOKENS for m in rx.finditer(text)]
+
+
+_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]{0,30}PRIVATE\s*KEY", re.I)
+_KEY_END = re.compile(r"-{2,}\s*END\b|END[A-Z0-9 ]{0,30}PRIVATE\s*KEY", re.I)
+
+
+def private_key_lines(lines: Sequence[Line]) -> list[int]:
+    """Indices of lines inside a ``BEGIN ... PRIVATE KEY`` block (header to footer; to the
+    bottom when the footer is not on screen). Lines are ordered top to bottom; key bodies
+    are never matched by per-line detectors."""
+    out: list[int] = []
+    inside_x: tuple[int, int] | None = None
+    for i, line in enumerate(lines):
+        if _KEY_BEGIN.search(line.text):
+            first = line.words[0]
+            inside_x = (first.x - 4 * first.h, first.x + 4 * first.h)
+            out.append(i)
+            continue
+        if inside_x is not None:
+            x = line.words[0].x
+            if inside_x[0] <= x <= inside_x[1]:  # the same column
+                out.append(i)
+                if _KEY_END.search(line.text):
+                    inside_x = None
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A box to black out (screen coordinates, unpadded) and why."""
+
+    rect: Rect
+    entity: str
+
+
+class TextMasker:
+    """Masks sensitive text in frames with OCR + the text :class:`Redactor`.
+
+    ``mask(pixels, regions, known_values)``: ``regions`` are rectangles that changed
+    since the previous frame given to this masker (``None`` = OCR the whole screen).
+    Words found in earlier frames outside the changed regions are reused, so detection
+    always covers the whole screen while OCR covers only what changed. ``known_values``
+    are strings the user typed moments ago that the text redactor caught; they are matched
+    in the OCR'd text too. One instance per frame stream; not thread-safe.
+    """
+
+    def __init__(self, redactor: "Redactor", engine: OcrEngine | None = None, *,
+                 scale: int = 2, pad: int = 2, margin: int = 16, merge_gap: int = 48,
+                 full_ratio: float = 0.6, line_gap_factor: float = 3.0):
+        self.redactor = redactor
+        self.engine: OcrEngine = engine if engine is not None else TesseractOcr()
+        self.scale = scale
+        self.pad = pad
+        self.margin = margin
+        self.merge_gap = merge_gap
+        self.full_ratio = full_ratio
+        self.line_gap_factor = line_gap_factor
+        self._words: list[Word] = []
+        self._shape: tuple[int, int] | None = None
+        self._detect_cache: dict[str, list[tuple[int, int, str]]] = {}
+        self.ocr_calls = 0
+        self.ocr_pixels = 0
+
+    def reset(self) -> None:
+        """Forget the previous frame: the next call OCRs the whole screen."""
+        self._words, self._shape = [], None
+
+    def mask(self, pixels: np.ndarray, regions: Sequence[Rect] | None = None,
+             known_values: Sequence[str] = ()) -> np.ndarray:
+        """A copy of ``pixels`` with sensitive words blacked out (``pixels`` itself when
+        nothing was found). Raises :class:`OcrError` when OCR fails - drop the frame."""
+        hits = self.find(pixels, regions, known_values)
+        return blackout(pixels, [pad_rect(h.rect, self.pad) for h in hits])
+
+    def find(self, pixels: np.ndarray, regions: Sequence[Rect] | None = None,
+             known_values: Sequence[str] = ()) -> list[Hit]:
+        """The boxes :meth:`mask` blacks out."""
+        self._update_words(pixels, regions)
+        return self._hits(group_lines(self._words, self.line_gap_factor), known_values)
+
+    # -- OCR of changed regions ----------------------------------------------------------
+    def _update_words(self, pixels: np.ndarray, regions: Sequence[Rect] | None) -> None:
+        h, w = pixels.shape
+        if regions is None or self._shape != (h, w):
+            crops: list[Rect] = [(0, 0, w, h)]
+        else:
+            crops = self._crops(regions, w, h)
+        if sum(c[2] * c[3] for c in crops) >= self.full_ratio * w * h:
+            crops = [(0, 0, w, h)]
+        kept = [wd for wd in self._words if not any(rects_touch(wd.rect, c) for c in crops)]
+        try:
+            fresh = self._ocr(pixels, crops) if crops else []
+        except BaseException:
+            self.reset()  # the cache no longer matches any frame
+            raise
+        self._words, self._shape = kept + fresh, (h, w)
+
+    def _crops(self, regions: Sequence[Rect], width: int, height: int) -> list[Rect]:
+        """Changed regions, merged, grown by a margin and by every cached word they touch
+        (a word half inside a change is OCR'd again as a whole), clipped to the screen."""
+        boxes = merge_rects((pad_rect(r, self.margin) for r in regions), self.merge_gap)
+        for _ in range(4):
+            grown = list(boxes)
+            for wd in self._words:
+                for i, b in enumerate(grown):
+                    if rects_touch(wd.rect, b):
+                        grown[i] = _union(b, pad_rect(wd.rect, 2))
+            grown = merge_rects(grown, self.merge_gap)
+            if grown == boxes:
+                break
+            boxes = grown
+        return [c for c in (clip_rect(b, width, height) for b in boxes) if c]
+
+    def _ocr(self, pixels: np.ndarray, crops: Sequence[Rect]) -> list[Word]:
+        """OCR all crops in one engine call: they are stacked into one image, separated by
+        white bands, and the word boxes are mapped back to screen coordinates."""
+        sep = 24
+        width = max(c[2] for c in crops)
+        height = sum(c[3] for c in crops) + sep * (len(crops) - 1)
+        canvas = np.full((height, width), 255, dtype=np.uint8)
+        bands: list[tuple[int, Rect]] = []
+        y = 0
+        for c in crops:
+            x0, y0, cw, ch = c
+            canvas[y:y + ch, :cw] = to_ocr_gray(pixels[y0:y0 + ch, x0:x0 + cw])
+            bands.append((y, c))
+            y += ch + sep
+        s = self.scale
+        self.ocr_calls += 1
+        self.ocr_pixels += canvas.size
+        out: list[Word] = []
+        for wd in self.engine.words(upscale(canvas, s)):
+            cy = (wd.y + wd.h / 2) / s
+            for top, (x0, y0, cw, ch) in bands:
+                if top - sep / 2 <= cy < top + ch + sep / 2:
+                    x, yy = wd.x // s, wd.y // s
+                    out.append(Word(wd.text, x0 + x, y0 + yy - top,
+                                    -(-(wd.x + wd.w) // s) - x, -(-(wd.y + wd.h) // s) - yy,
+                                    wd.conf))
+                    break
+        return out
+
+    # -- detection -----------------------------------------------------------------------
+    def _detect(self, text: str) -> list[tuple[int, int, str]]:
+        hit = self._detect_cache.get(text)
+        if hit is None:
+            hit = [(sp.start, sp.end, sp.entity) for sp in self.redactor.detect(text)]
+            if len(self._detect_cache) > 4096:
+                self._detect_cache.clear()
+            self._detect_cache[text] = hit
+        return hit
+
+    def _hits(self, lines: Sequence[Line], known_values: Sequence[str]) -> list[Hit]:
+        hits: list[Hit] = []
+        for line in lines:
+            for start, end, entity in self._detect(line.text) + ocr_token_spans(line.text):
+                hits.extend(Hit(w.rect, entity) for w in line.words_in(start, end))
+            if known_values:
+                for start, end in known_value_spans(line.text, known_values):
+                    hits.extend(Hit(w.rect, "KNOWN_VALUE") for w in line.words_in(start, end))
+        for i in private_key_lines(lines):
+            hits.extend(Hit(w.rect, "PRIVATE_KEY") for w in lines[i].words)
+        unique: dict[Rect, Hit] = {}
+        for h in hits:  # first reason wins: exact text rules come before OCR heuristics
+            unique.setdefault(h.rect, h)
+        return list(unique.values())
+
+
+__all__ = [
+    "Rect", "blackout", "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
+    "Word", "OcrEngine", "OcrError", "TesseractOcr", "parse_tsv", "Line", "group_lines",
+    "known_value_spans", "ocr_token_spans", "private_key_lines", "Hit", "TextMasker",
+]

@@ -1,0 +1,345 @@
+"""Pixel safeguards: blackout, scope rectangles, OCR text masking (fake and real Tesseract)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from workprint.capture.backend import WindowInfo
+from workprint.events import Geometry
+from workprint.policy.redact_pixels import (
+    OcrError, TesseractOcr, TextMasker, Word, blackout, changed_regions, group_lines,
+    known_value_spans, merge_rects, ocr_token_spans, out_of_scope_rects, parse_tsv, private_key_lines,
+)
+from workprint.policy.redact_text import Redactor
+
+MONO = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+HAVE_TESSERACT = shutil.which("tesseract") is not None
+real_ocr = pytest.mark.skipif(not (HAVE_TESSERACT and MONO.exists()),
+                              reason="needs tesseract-ocr and fonts-dejavu-core")
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    return Redactor(username="jdoe", hostname="box17")
+
+
+def to_bgrx(img: Image.Image) -> np.ndarray:
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint32)
+    return (0xFF000000 | (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]).astype(np.uint32)
+
+
+def from_bgrx(px: np.ndarray) -> Image.Image:
+    h, w = px.shape
+    return Image.frombuffer("RGB", (w, h), np.ascontiguousarray(px).tobytes(), "raw", "BGRX", 0, 1)
+
+
+def render_terminal(lines: list[str], *, width: int = 1920, height: int = 1080, size: int = 15,
+                    bg: tuple[int, int, int] = (30, 30, 30), fg: tuple[int, int, int] = (220, 220, 220),
+                    origin: tuple[int, int] = (8, 4)) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A terminal-like screenshot; returns pixels and each line's (top, bottom) rows."""
+    font = ImageFont.truetype(str(MONO), size)
+    img = Image.new("RGB", (width, height), bg)
+    draw = ImageDraw.Draw(img)
+    step = int(size * 1.4)
+    rows = []
+    for i, text in enumerate(lines):
+        y = origin[1] + i * step
+        draw.text((origin[0], y), text, font=font, fill=fg)
+        rows.append((y, y + step))
+    return to_bgrx(img), rows
+
+
+# --- blackout / scope ---------------------------------------------------------------------
+
+def test_blackout_paints_clipped_rects_on_a_copy() -> None:
+    px = np.full((10, 20), 0xFF123456, dtype=np.uint32)
+    before = px.copy()
+    out = blackout(px, [(-5, -5, 8, 7), (18, 8, 10, 10), (100, 100, 5, 5)])
+    assert np.array_equal(px, before)  # input untouched
+    assert out is not px
+    assert (out[0:2, 0:3] == 0).all() and (out[8:10, 18:20] == 0).all()
+    assert int((out == 0).sum()) == 2 * 3 + 2 * 2
+    assert blackout(px, []) is px and blackout(px, [(50, 50, 3, 3)]) is px
+
+
+def _win(i: int, app: str, geo: Geometry | None) -> WindowInfo:
+    return WindowInfo(window=i, app_id=app, app_instance=app, title=f"t{i}", geometry=geo)
+
+
+def test_out_of_scope_rects_fail_closed() -> None:
+    in_scope = lambda w: w.app_id == "code"  # noqa: E731
+    wins = [_win(1, "chat", Geometry(0, 0, 800, 600)),       # bottom, out of scope
+            _win(2, "code", Geometry(100, 100, 800, 600)),   # covers part of it
+            _win(3, "empty", Geometry(5, 5, 0, 0))]          # zero-sized: shows nothing
+    assert out_of_scope_rects(wins, in_scope) == [(0, 0, 800, 600)]
+    assert out_of_scope_rects(wins[1:2], in_scope) == []
+    assert out_of_scope_rects(wins + [_win(4, "code", None)], in_scope) is None
+    assert out_of_scope_rects([_win(5, "code", Geometry(0, 0, -3, 10))], in_scope) is None
+
+
+def test_changed_regions_and_merge() -> None:
+    a = np.zeros((512, 1024), dtype=np.uint32)
+    b = a.copy()
+    b[10, 10] = 1
+    b[10, 140] = 1      # neighbouring tile: merged with the first
+    b[400, 900] = 1     # far away: its own box
+    assert changed_regions(None, b) is None
+    assert changed_regions(a, a) == []
+    assert changed_regions(a, b) == [(0, 0, 256, 128), (896, 384, 128, 128)]
+    assert merge_rects([(0, 0, 10, 10), (30, 0, 10, 10)], gap=5) == [(0, 0, 10, 10), (30, 0, 10, 10)]
+    assert merge_rects([(0, 0, 10, 10), (30, 0, 10, 10)], gap=25) == [(0, 0, 40, 10)]
+
+
+# --- text -> boxes with a fake OCR engine ---------------------------------------------------
+
+class PatchOcr:
+    """Fake OCR: each word is a solid patch of a unique gray level on a white screen;
+    it is 'read' wherever that level shows up in the image the masker hands over, so
+    crops, stacking, polarity flips and scaling are all exercised."""
+
+    def __init__(self) -> None:
+        self.levels: dict[int, str] = {}
+        self.images: list[np.ndarray] = []
+
+    def draw(self, px: np.ndarray, text: str, x: int, y: int, w: int, h: int = 12) -> Word:
+        level = 20 + 3 * len(self.levels)
+        assert level < 250
+        self.levels[level] = text
+        px[y:y + h, x:x + w] = 0xFF000000 | (level << 16) | (level << 8) | level
+        return Word(text, x, y, w, h)
+
+    def words(self, image: np.ndarray) -> list[Word]:
+        self.images.append(image)
+        out = []
+        for level, text in self.levels.items():
+            ys, xs = np.nonzero(image == level)
+            if len(xs):
+                out.append(Word(text, int(xs.min()), int(ys.min()),
+                                int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1), 90.0))
+        return out
+
+
+def white(h: int = 400, w: int = 800) -> np.ndarray:
+    return np.full((h, w), 0xFFFFFFFF, dtype=np.uint32)
+
+
+def test_spans_map_to_word_boxes(redactor: Redactor) -> None:
+    ocr, px = PatchOcr(), white()
+    ocr.draw(px, "contact", 10, 10, 60)
+    ocr.draw(px, "alice.smith@example.com", 80, 10, 200)
+    ocr.draw(px, "today", 290, 10, 40)
+    ocr.draw(px, "ordinary", 10, 40, 70)
+    ocr.draw(px, "words", 90, 40, 50)
+    masker = TextMasker(redactor, ocr, scale=1, pad=2)
+    hits = masker.find(px)
+    assert [(h.rect, h.entity) for h in hits] == [((80, 10, 200, 12), "EMAIL_ADDRESS")]
+    out = masker.mask(px)
+    assert (out[8:24, 78:282] == 0).all()                 # padded box is black
+    assert np.array_equal(out[:, :76], px[:, :76])        # the rest is untouched
+    assert np.array_equal(out[:, 284:], px[:, 284:])
+    assert np.array_equal(out[26:], px[26:])
+
+
+def test_secret_split_over_words_masks_every_word(redactor: Redactor) -> None:
+    ocr, px = PatchOcr(), white()
+    ocr.draw(px, "card", 10, 100, 40)
+    for i, part in enumerate("4111 1111 1111 1111".split()):
+        ocr.draw(px, part, 60 + 50 * i, 100, 40)
+    ocr.draw(px, "ok", 300, 100, 20)
+    hits = TextMasker(redactor, ocr, scale=1).find(px)
+    assert sorted(h.rect[0] for h in hits) == [60, 110, 160, 210]
+    assert {h.entity for h in hits} == {"CREDIT_CARD"}
+
+
+def test_dark_ground_and_scaling_map_back(redactor: Redactor) -> None:
+    ocr = PatchOcr()
+    px = np.full((300, 600), 0xFF101010, dtype=np.uint32)  # dark terminal
+    # on a dark ground the masker flips tiles: the fake must see the flipped level
+    word = ocr.draw(px, "AKIAIOSFODNN7EXAMPLE", 100, 200, 180)
+    flipped = {255 - lvl: t for lvl, t in ocr.levels.items()}
+    ocr.levels = flipped
+    hits = TextMasker(redactor, ocr, scale=2).find(px)
+    assert len(hits) == 1 and hits[0].entity == "AWS_ACCESS_KEY"
+    x, y, w, h = hits[0].rect
+    assert abs(x - word.x) <= 1 and abs(y - word.y) <= 1
+    assert abs(w - word.w) <= 2 and abs(h - word.h) <= 2
+    assert ocr.images[0].shape == (600, 1200)
+
+
+def test_only_changed_regions_are_ocrd_and_old_hits_stay(redactor: Redactor) -> None:
+    ocr, px = PatchOcr(), white(600, 1200)
+    ocr.draw(px, "mail", 10, 10, 40)
+    ocr.draw(px, "bob@example.org", 60, 10, 150)
+    masker = TextMasker(redactor, ocr, scale=1)
+    assert len(masker.find(px)) == 1
+    px2 = px.copy()
+    ocr.draw(px2, "token", 800, 500, 50)
+    ocr.draw(px2, "ghp_abcdefghijklmnopqrstuvwxyz0123456789", 860, 500, 300)
+    hits = masker.find(px2, regions=[(768, 480, 128, 40), (896, 480, 128, 40), (1024, 480, 128, 40)])
+    assert {h.entity for h in hits} == {"EMAIL_ADDRESS", "GITHUB_TOKEN"}  # old one still masked
+    assert ocr.images[-1].size < 0.1 * px.size                              # small crop only
+    out = masker.mask(px2, regions=[], known_values=())
+    assert (out[10:22, 60:210] == 0).all() and (out[500:512, 860:1160] == 0).all()
+
+
+def test_word_straddling_a_region_is_reread_whole(redactor: Redactor) -> None:
+    ocr, px = PatchOcr(), white(600, 1200)
+    ocr.draw(px, "password=", 100, 300, 90)
+    masker = TextMasker(redactor, ocr, scale=1, margin=0, merge_gap=0)
+    assert masker.find(px) == []
+    px2 = px.copy()
+    ocr.draw(px2, "Sup3rSecretValue", 195, 300, 160)  # typed after the label
+    # the changed tiles start at x=128: the label (x 100..190) is only half inside them
+    hits = masker.find(px2, regions=[(128, 256, 256, 128)])
+    assert [(h.rect, h.entity) for h in hits] == [((195, 300, 160, 12), "PASSWORD")]
+    last = ocr.images[-1]
+    assert last.shape[1] >= 256 + 28   # the crop grew to hold the whole label
+    assert ("password=", 90) in {(w.text, w.w) for w in masker._words}
+
+
+def test_known_values_and_private_keys(redactor: Redactor) -> None:
+    ocr, px = PatchOcr(), white()
+    ocr.draw(px, "echo", 10, 10, 40)
+    ocr.draw(px, "correct-h0rse", 60, 10, 120)   # OCR read o as 0
+    ocr.draw(px, "-----BEGIN", 10, 60, 90)
+    ocr.draw(px, "OPENSSH", 110, 60, 60)
+    ocr.draw(px, "PRIVATE", 180, 60, 60)
+    ocr.draw(px, "KEY-----", 250, 60, 70)
+    ocr.draw(px, "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU", 10, 80, 280)
+    ocr.draw(px, "pad", 10, 100, 30)        # a body line no text rule would catch
+    ocr.draw(px, "-----END", 10, 120, 80)   # footer half-read
+    ocr.draw(px, "after", 10, 140, 50)
+    masker = TextMasker(redactor, ocr, scale=1)
+    assert not any(h.rect[0] == 60 for h in masker.find(px))
+    hits = masker.find(px, regions=[], known_values=["correct-horse"])
+    assert (60, 10, 120, 12) in {h.rect for h in hits}
+    rows = {h.rect[1] for h in hits}
+    assert {60, 80, 100, 120} <= rows and 140 not in rows
+    assert (10, 100, 30, 12) in {h.rect for h in hits if h.entity == "PRIVATE_KEY"}
+
+
+def test_ocr_failure_propagates_and_resets(redactor: Redactor) -> None:
+    class Broken:
+        def words(self, image: np.ndarray) -> list[Word]:
+            raise OcrError("boom")
+
+    masker = TextMasker(redactor, Broken(), scale=1)
+    with pytest.raises(OcrError):
+        masker.mask(white())
+
+
+# --- pure helpers -----------------------------------------------------------------------
+
+def test_known_value_spans_tolerate_ocr_noise_but_not_case() -> None:
+    assert known_value_spans("pw is hunter2 ok", ["hunter2"]) == [(6, 13)]
+    assert known_value_spans("pw is HUNTER2 ok", ["hunter2"]) == []
+    assert known_value_spans("a b c", ["abc"]) == []                     # too short
+    text = "login: Tr0ub4dor &3x now"
+    [(s, e)] = known_value_spans(text, ["Tr0ub4dor&3x"])                  # OCR added a space
+    assert text[s:e] == "Tr0ub4dor &3x"
+    spans = known_value_spans("key S3cretPassw0rd!", ["S3cretPassword!"])  # 0/o folded
+    assert spans and spans[0][1] == len("key S3cretPassw0rd!")
+    noisy = "val=correcthorsebattery_staple"
+    [(s, e)] = known_value_spans(noisy, ["correcthorsebatterystaple"])    # one edit
+    assert noisy[s:e] == "correcthorsebattery_staple"
+    assert known_value_spans("correct horse battery", ["correcthorsebatterystaple"]) == []
+
+
+def test_ocr_token_spans_catch_garbled_keys() -> None:
+    text = "export KEY=AKIAITOSFODNN7EXAMPLE # misread: 17 chars after AKIA"
+    assert {e for _, _, e in ocr_token_spans(text)} == {"AWS_ACCESS_KEY", "TOKEN_LIKE"}
+    assert ocr_token_spans("On branch main, your branch is up to date with origin") == []
+    assert ocr_token_spans("see test_redact_pixels_module for more") == []
+
+
+def test_group_lines_splits_columns() -> None:
+    ws = [Word("b", 60, 12, 30, 14), Word("a", 10, 10, 40, 14), Word("far", 600, 11, 30, 14),
+          Word("next", 10, 40, 40, 14)]
+    lines = group_lines(ws)
+    assert [ln.text for ln in lines] == ["a b", "far", "next"]
+    assert lines[0].words_in(2, 3) == [ws[0]]
+    assert private_key_lines(lines) == []
+
+
+def test_parse_tsv() -> None:
+    tsv = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+           "1\t1\t0\t0\t0\t0\t0\t0\t100\t50\t-1\t\n"
+           "5\t1\t1\t1\t1\t1\t3\t4\t20\t10\t91.5\thello\n"
+           "5\t1\t1\t1\t1\t2\t30\t4\t20\t10\t95\t \n")
+    assert parse_tsv(tsv) == [Word("hello", 3, 4, 20, 10, 91.5)]
+
+
+# --- real Tesseract on rendered text ------------------------------------------------------
+
+SECRETS = {"email": "alice.smith@example.com", "aws": "AKIAIOSFODNN7EXAMPLE",
+           "card": "4111 1111 1111 1111"}
+TERMINAL = [
+    "$ git status",
+    "On branch main, your branch is up to date with origin",
+    f"$ mail -s report {SECRETS['email']}",
+    "$ ls build dist docs",
+    f"export AWS_ACCESS_KEY_ID={SECRETS['aws']}",
+    "$ make test",
+    f"card number {SECRETS['card']} expires soon",
+    "all tests passed in the build",
+]
+ORDINARY = [0, 1, 3, 5, 7]
+
+
+def _ocr_text(px: np.ndarray, ocr: TesseractOcr) -> str:
+    from workprint.policy.redact_pixels import to_ocr_gray, upscale
+    return " ".join(w.text for w in ocr.words(upscale(to_ocr_gray(px), 2)))
+
+
+@real_ocr
+@pytest.mark.parametrize("size,theme", [(15, "dark"), (12, "light")])
+def test_real_tesseract_masks_secrets_on_a_terminal(redactor: Redactor, size: int, theme: str) -> None:
+    bg, fg = ((30, 30, 30), (220, 220, 220)) if theme == "dark" else ((250, 250, 245), (20, 20, 20))
+    px, rows = render_terminal(TERMINAL, width=960, height=260, size=size, bg=bg, fg=fg)
+    ocr = TesseractOcr()
+    before = _ocr_text(px, ocr).replace(" ", "")
+    for seen in ("alice.smith@example.com", "AKIA", "EXAMPLE", "4111111111111111"):
+        assert seen in before  # OCR reads the secrets (maybe garbled): the test can fail
+    masker = TextMasker(redactor, ocr)
+    out = masker.mask(px)
+    after = _ocr_text(out, ocr).replace(" ", "")
+    for gone in ("alice", "@example", "AKIA", "EXAMPLE", "4111", "1111"):
+        assert gone not in after
+    for i in ORDINARY:   # ordinary lines are untouched, pixel for pixel
+        top, bottom = rows[i]
+        assert np.array_equal(out[top + 3:bottom - 3], px[top + 3:bottom - 3]), TERMINAL[i]
+    for i in (2, 4, 6):
+        top, bottom = rows[i]
+        assert (out[top:bottom] == 0).any()
+
+
+@real_ocr
+def test_real_tesseract_known_value_and_region(redactor: Redactor) -> None:
+    lines = ["$ ssh deploy@build", "Enter passphrase for key:", "$ echo PlumbTree-Orbit77",
+             "PlumbTree-Orbit77", "$ exit"]
+    px, rows = render_terminal(lines, width=900, height=200, size=15)
+    masker = TextMasker(redactor)
+    assert masker.find(px) == []   # the text redactor alone sees nothing here
+    hits = masker.find(px, regions=[], known_values=["PlumbTree-Orbit77"])
+    ys = sorted({h.rect[1] for h in hits})
+    assert len(ys) == 2 and rows[2][0] - 2 <= ys[0] <= rows[2][1] and rows[3][0] - 2 <= ys[1] <= rows[3][1]
+
+
+@real_ocr
+def test_tesseract_writes_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("TMP", str(tmp_path))
+    px, _ = render_terminal(["hello temp files"], width=400, height=40)
+    cwd = os.getcwd()
+    monkeypatch.chdir(tmp_path)
+    from workprint.policy.redact_pixels import to_ocr_gray
+    words = TesseractOcr().words(to_ocr_gray(px))
+    assert "hello" in [w.text for w in words]
+    assert list(tmp_path.iterdir()) == []
+    os.chdir(cwd)
