@@ -54,6 +54,7 @@ class SeaweedFS:
     key: str
     secret: str
     bucket: str
+    ports: tuple[int, ...] = ()
 
     @property
     def endpoint(self) -> str:
@@ -97,7 +98,8 @@ class SeaweedFS:
         env = {**os.environ, "TMPDIR": str(root / "tmp")}
         with open(log, "wb") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        sw = cls(root, proc, ports["s3"], key, secret, bucket)
+        all_ports = tuple(ports.values()) + tuple(p + 10000 for p in ports.values())
+        sw = cls(root, proc, ports["s3"], key, secret, bucket, all_ports)
 
         def up() -> bool:
             if proc.poll() is not None:
@@ -126,8 +128,8 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        for pattern in (f"{tempfile.gettempdir()}/seaweedfs-*-{self.port}.sock",
-                        str(self.root / "tmp" / "seaweedfs-*.sock")):
+        patterns = [f"/tmp/seaweedfs-*-{p}.sock" for p in (self.port, *self.ports)]
+        for pattern in (*patterns, str(self.root / "tmp" / "seaweedfs-*.sock")):
             for f in glob.glob(pattern):
                 Path(f).unlink(missing_ok=True)
 
