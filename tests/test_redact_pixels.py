@@ -14,7 +14,7 @@ from workprint.capture.backend import WindowInfo
 from workprint.events import Geometry
 from workprint.policy.redact_pixels import (
     OcrError, TesseractOcr, TextMasker, Word, blackout, changed_regions, group_lines,
-    known_value_spans, merge_rects, ocr_token_spans, out_of_scope_rects, parse_tsv, private_key_lines,
+    close_punct_gaps, known_value_spans, merge_rects, ocr_token_spans, out_of_scope_rects, parse_tsv, private_key_lines,
 )
 from workprint.policy.redact_text import Redactor
 
@@ -256,6 +256,18 @@ def test_ocr_token_spans_catch_garbled_keys() -> None:
     assert {e for _, _, e in ocr_token_spans(text)} == {"AWS_ACCESS_KEY", "TOKEN_LIKE"}
     assert ocr_token_spans("On branch main, your branch is up to date with origin") == []
     assert ocr_token_spans("see test_redact_pixels_module for more") == []
+
+
+def test_ocr_spacing_and_misread_card_digits(redactor: Redactor) -> None:
+    text, index = close_punct_gaps("mail alice. smith@example. com now")  # type: ignore[misc]
+    assert text == "mail alice.smith@example.com now" and index[10] == 10 and index[11] == 12
+    assert close_punct_gaps("plain words") is None
+    assert [e for _, _, e in ocr_token_spans("card 5500 9000 9000 90004 ok")] == ["CREDIT_CARD"]
+    ocr, px = PatchOcr(), white()
+    for i, part in enumerate(["to", "alice.", "smith@example.", "com", "today"]):
+        ocr.draw(px, part, 10 + 130 * i, 10, 120)
+    hits = TextMasker(redactor, ocr, scale=1).find(px)
+    assert sorted(h.rect[0] for h in hits) == [140, 270, 400]
 
 
 def test_group_lines_splits_columns() -> None:

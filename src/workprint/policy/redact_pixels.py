@@ -393,6 +393,7 @@ def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
 # the exact text rules miss a key, so token-shaped words are masked as well.
 _OCR_TOKENS = [
     ("AWS_ACCESS_KEY", re.compile(r"(?:AKIA|ASIA|AK1A|AKlA|A5IA)[A-Z0-9]{12,20}")),
+    ("CREDIT_CARD", re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?!\d)")),  # Luhn may fail
     ("TOKEN_LIKE", re.compile(
         r"(?<![A-Za-z0-9_+=-])(?=[A-Za-z0-9_+=-]*\d)(?=[A-Za-z0-9_+=-]*[A-Za-z])"
         r"[A-Za-z0-9_+=-]{20,}")),
@@ -400,8 +401,25 @@ _OCR_TOKENS = [
 
 
 def ocr_token_spans(text: str) -> list[tuple[int, int, str]]:
-    """Token-shaped runs (20+ letters and digits mixed, AWS key prefixes) in OCR'd text."""
+    """Token-shaped runs (20+ letters and digits mixed, AWS key prefixes, 13-19 digit
+    numbers whatever their checksum) in OCR'd text."""
     return [(m.start(), m.end(), entity) for entity, rx in _OCR_TOKENS for m in rx.finditer(text)]
+
+
+_PUNCT_SPACE = re.compile(r"(?<=[.@/_-]) +| +(?=[.@/_-])")
+
+
+def close_punct_gaps(text: str) -> tuple[str, list[int]] | None:
+    """``text`` without the spaces OCR puts next to ``. @ / _ -`` (``alice. smith@x.
+    com``), with the original index of each kept character; None if there are none."""
+    if not _PUNCT_SPACE.search(text):
+        return None
+    keep = [True] * len(text)
+    for m in _PUNCT_SPACE.finditer(text):
+        for i in range(m.start(), m.end()):
+            keep[i] = False
+    index = [i for i, k in enumerate(keep) if k]
+    return "".join(text[i] for i in index), index
 
 
 _KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]{0,30}PRIVATE\s*KEY", re.I)
@@ -554,10 +572,21 @@ class TextMasker:
             self._detect_cache[text] = hit
         return hit
 
+    def _spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Detector spans over the line as read and over the line with OCR's stray
+        spaces around punctuation closed (mapped back to the line as read)."""
+        spans = self._detect(text) + ocr_token_spans(text)
+        closed = close_punct_gaps(text)
+        if closed is not None:
+            joined, index = closed
+            for st, e, ent in self._detect(joined) + ocr_token_spans(joined):
+                spans.append((index[st], index[e - 1] + 1, ent))
+        return spans
+
     def _hits(self, lines: Sequence[Line], known_values: Sequence[str]) -> list[Hit]:
         hits: list[Hit] = []
         for line in lines:
-            for start, end, entity in self._detect(line.text) + ocr_token_spans(line.text):
+            for start, end, entity in self._spans(line.text):
                 hits.extend(Hit(w.rect, entity) for w in line.words_in(start, end))
             if known_values:
                 for start, end in known_value_spans(line.text, known_values):
@@ -573,5 +602,5 @@ class TextMasker:
 __all__ = [
     "Rect", "blackout", "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
     "Word", "OcrEngine", "OcrError", "TesseractOcr", "parse_tsv", "Line", "group_lines",
-    "known_value_spans", "ocr_token_spans", "private_key_lines", "Hit", "TextMasker",
+    "known_value_spans", "ocr_token_spans", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
 ]
