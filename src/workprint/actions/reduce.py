@@ -7,6 +7,8 @@ Rules (thresholds in :class:`ReduceConfig`):
   button within ``multi_click_s`` and ``multi_click_px`` of the previous press upgrade it to
   ``doubleClick``/``tripleClick``; farther apart -> ``drag`` (x, y -> x2, y2)
 * consecutive scroll ticks on one axis and in one direction merge (``scroll``/``hscroll``)
+  while the pointer stays put; a tick more than ``scroll_move_px`` from the previous one
+  (the pointer was moved to scroll somewhere else) starts a new scroll
 * printable keys (shift included) merge into ``write``; BackSpace edits the run; keys a
   safeguard masked leave one ``<REASON>`` placeholder per contiguous masked stretch
 * Enter, Tab, Escape, arrows, F-keys... -> ``press``; chords with ctrl/alt/super (or shift
@@ -40,6 +42,7 @@ class ReduceConfig:
     multi_click_px: float = 5.0    # ... and closer than this (exclusive)
     max_clicks: int = 3            # up to triple click
     drag_px: float = 6.0           # press/release farther apart than this -> drag
+    scroll_move_px: float = 6.0    # a scroll tick this far from the previous one -> new scroll
     wait_s: float = 3.0            # a pause this long between inputs -> wait action
     max_path_points: int = 256     # approach path is thinned to at most this many points
 
@@ -94,7 +97,7 @@ class _Reducer:
         self.path_t0: int | None = None
         self.pressed: dict[str, _Press] = {}
         self.last_click: _Click | None = None
-        # scroll run: [t_start, t_end, x, y, dx, dy, axis, sign, path, t_approach]
+        # scroll run: [t_start, t_end, x, y, dx, dy, axis, sign, path, t_approach, last_x, last_y]
         self.scroll: list | None = None
         self.text: list[str] = []
         self.text_t: tuple[int, int] = (0, 0)
@@ -107,6 +110,7 @@ class _Reducer:
         self.mc_ns = int(cfg.multi_click_s * 1e9)
         self.mc_px2 = cfg.multi_click_px ** 2
         self.drag_px2 = cfg.drag_px ** 2
+        self.scroll_px2 = cfg.scroll_move_px ** 2
 
     # -- runs ---------------------------------------------------------------------------
     def flush_text(self) -> None:
@@ -201,15 +205,17 @@ class _Reducer:
         axis = "v" if e.dy else "h"
         sign = (e.dy if e.dy else e.dx) > 0
         s = self.scroll
-        if s is not None and s[6] == axis and s[7] == sign:
+        if (s is not None and s[6] == axis and s[7] == sign
+                and (e.x - s[10]) ** 2 + (e.y - s[11]) ** 2 <= self.scroll_px2):
             s[1] = e.t_ns
+            s[10], s[11] = e.x, e.y
             s[4] += e.dx
             s[5] += e.dy
             return
         self.flush_scroll()
         self.last_click = None
         path, t0 = self.take_path()
-        self.scroll = [e.t_ns, e.t_ns, e.x, e.y, e.dx, e.dy, axis, sign, path, t0]
+        self.scroll = [e.t_ns, e.t_ns, e.x, e.y, e.dx, e.dy, axis, sign, path, t0, e.x, e.y]
 
     # -- keys ---------------------------------------------------------------------------
     def key(self, e: KeyEvent) -> None:
