@@ -45,6 +45,7 @@ def sessions_json(data: Path, env=None) -> list[dict]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stops_at_once_without_any_input_and_prints_the_session(desk, tmp_path, sig):
+    desk.activate(desk.xterm("quiet-term"))
     proc = start_recorder(desk, tmp_path)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=10)  # would hang here if the hook waited for input

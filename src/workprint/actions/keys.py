@@ -22,7 +22,7 @@ CHORD_ORDER = ("ctrl", "alt", "shift", "super")
 MODIFIER_PYAUTOGUI = {"ctrl": "ctrl", "alt": "alt", "shift": "shift", "super": "win"}
 
 _SPECIAL: dict[str, str] = {
-    "Return": "enter", "KP_Enter": "enter", "Tab": "tab", "ISO_Left_Tab": "tab",
+    "Return": "enter", "KP_Enter": "enter", "Linefeed": "enter", "Tab": "tab", "ISO_Left_Tab": "tab",
     "Escape": "esc", "BackSpace": "backspace", "Delete": "delete", "KP_Delete": "delete",
     "Insert": "insert", "KP_Insert": "insert", "Home": "home", "KP_Home": "home",
     "End": "end", "KP_End": "end", "Page_Up": "pageup", "Prior": "pageup",
@@ -54,7 +54,7 @@ PYAUTOGUI_TO_KEYSYM.update({
 })
 
 #: Keys that are "press" even though they type a character.
-PRESS_KEYS = frozenset({"Return", "KP_Enter", "Tab", "ISO_Left_Tab", "Escape", "BackSpace",
+PRESS_KEYS = frozenset({"Return", "KP_Enter", "Linefeed", "Tab", "ISO_Left_Tab", "Escape", "BackSpace",
                         "Delete", "KP_Delete"})
 
 

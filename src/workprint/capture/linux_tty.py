@@ -191,16 +191,22 @@ class TerminalSecretProbe:
         self._refresh_s = refresh_s
         self._cache: dict[int, tuple[float, list[str]]] = {}
 
-    def _ptys(self, pid: int) -> list[str]:
+    def _ptys(self, pid: int) -> list[tuple[str, int]]:
+        """(pty path, a process attached to it) for each pty of the terminal."""
         now = self._time.monotonic()
         hit = self._cache.get(pid)
-        if hit and now - hit[0] < self._refresh_s:
+        if hit and now - hit[0] < self._refresh_s and all((_PROC / str(q)).exists() for _, q in hit[1]):
             return hit[1]
         try:
             procs = _descendants(pid)
         except OSError:
             procs = {}
-        paths = sorted({p for _, tty, _ in procs.values() if tty for p in [pts_path(tty)] if p})
+        found: dict[str, int] = {}
+        for q, (_, tty, _) in sorted(procs.items()):
+            path = pts_path(tty) if tty else None
+            if path and path not in found:
+                found[path] = q
+        paths = sorted(found.items())
         self._cache[pid] = (now, paths)
         return paths
 
@@ -213,7 +219,10 @@ class TerminalSecretProbe:
         if not paths:
             return None
         verdicts = []
-        for path in paths:
+        for path, member in paths:
+            st = _read_stat(member)
+            if st is not None and st[2] > 0 and _comm(st[2]) in REMOTE_SHELLS:
+                return None  # the foreground process group leader is a remote shell
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
             except OSError:
@@ -221,14 +230,11 @@ class TerminalSecretProbe:
                 continue
             try:
                 lflag = termios.tcgetattr(fd)[3]
-                fg = os.tcgetpgrp(fd)
-            except (termios.error, OSError):
+            except termios.error:
                 verdicts.append(None)
                 continue
             finally:
                 os.close(fd)
-            if _comm(fg) in REMOTE_SHELLS:
-                return None
             verdicts.append(not (lflag & termios.ECHO) and bool(lflag & termios.ICANON))
         if any(v is True for v in verdicts):
             return True

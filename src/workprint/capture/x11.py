@@ -71,6 +71,8 @@ class X11Backend(Backend):
         self._focus: _FocusTracker | None = None
         self._mss = None
         self._mss_thread: int | None = None
+        self._local = threading.local()
+        self._thread_conns: list = []
 
     # -- screen ---------------------------------------------------------------------------
     def screen_info(self) -> ScreenInfo:
@@ -204,15 +206,22 @@ class X11Backend(Backend):
             self._focus = None
 
     def visible_windows(self) -> list[WindowInfo]:
-        return _visible_windows(self._lookup)
+        # X connections are not thread-safe: the caller's thread gets its own
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _open_display(self.display_name)
+            self._thread_conns.append(conn)
+        return _visible_windows(conn)
 
     def close(self) -> None:
         self.stop_input()
         self.stop_focus()
-        try:
-            self._lookup.close()
-        except Exception:  # noqa: BLE001
-            pass
+        for conn in [self._lookup, *self._thread_conns]:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._thread_conns.clear()
 
 
 # --- window inspection (shared by the focus tracker and the safeguards) --------------------

@@ -35,11 +35,11 @@ from .scope import decide
 RUN_IDLE_NS = 1_000_000_000
 MAX_RUN_KEYS = 512
 KNOWN_SECRET_TTL_NS = 120 * 1_000_000_000
-_RUN_ENDING_KEYS = frozenset({"Return", "KP_Enter", "Tab", "ISO_Left_Tab", "Escape"})
+_RUN_ENDING_KEYS = frozenset({"Return", "KP_Enter", "Linefeed", "Tab", "ISO_Left_Tab", "Escape"})
 _MODIFIER_KEYS = frozenset({"Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R",
                             "Super_L", "Super_R", "Meta_L", "Meta_R", "ISO_Level3_Shift",
                             "Caps_Lock", "Num_Lock"})
-_SUBMIT_KEYS = frozenset({"Return", "KP_Enter"})
+_SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})  # xdotool types "\n" as Linefeed
 
 #: probe(focus) -> True (secret input now), False (ordinary), None (unknown)
 SecureInputProbe = Callable[[FocusEvent], "bool | None"]
