@@ -1,0 +1,1 @@
+"""``workprint view``: a local web page to step through recorded episodes."""
