@@ -139,7 +139,9 @@ class FramePipeline:
 
     def __init__(self, grab: Callable[[], np.ndarray], sink: FrameSink, *,
                  on_error: Callable[[BaseException], None] | None = None,
-                 encoder_delay_s: float = 0.0, redact: Callable[[np.ndarray, int], np.ndarray | None] | None = None):
+                 encoder_delay_s: float = 0.0, redact: Callable[[np.ndarray, int], np.ndarray | None] | None = None,
+                 text_mask: "TextMaskStage | None" = None):
+        self._text_mask = text_mask
         self._grab_fn = grab
         self._sink = sink
         self._encoder = TileEncoder(sink)
@@ -158,6 +160,7 @@ class FramePipeline:
         self._last_stored_pixels: np.ndarray | None = None
         self._last_idle_frame_ns = 0
         self.dropped = 0
+        self.withheld = 0  # frames not stored because recording was not allowed (pause, scope)
         self.stored = 0
         self.grabs = 0
         self._sched = threading.Thread(target=self._schedule_loop, name="workprint-frames", daemon=True)
@@ -165,6 +168,8 @@ class FramePipeline:
 
     # -- public ---------------------------------------------------------------------------
     def start(self) -> None:
+        if self._text_mask is not None:
+            self._text_mask.start(self._store_encoded, self._on_error)
         self._sched.start()
         self._enc.start()
 
@@ -175,6 +180,8 @@ class FramePipeline:
         self._sched.join(timeout=5)
         self._queue.put(None)
         self._enc.join(timeout=30)
+        if self._text_mask is not None:
+            self.dropped += self._text_mask.stop()
 
     def note_input(self, t_ns: int, trigger: str | None) -> None:
         """``trigger``: ``pre_click``/``pre_key``/``pre_scroll`` (store the pre-action
@@ -259,6 +266,17 @@ class FramePipeline:
                 self._on_error(exc)
 
     # -- encoder --------------------------------------------------------------------------
+    def _store_encoded(self, t_ns: int, reason: str, pixels: np.ndarray) -> bool:
+        frame_id, digests, new = self._encoder.encode(pixels)
+        h, w = pixels.shape
+        if self._sink.add_frame(FrameRef(t_ns, frame_id, reason, w, h), self._encoder.tile,
+                                digests, new) is False:
+            self._encoder.reset()  # tiles were forgotten meanwhile: start afresh
+            self.dropped += 1
+            return False
+        self.stored += 1
+        return True
+
     def _encode_loop(self) -> None:
         while True:
             item = self._queue.get()
@@ -271,17 +289,108 @@ class FramePipeline:
                 if self._redact is not None:
                     pixels = self._redact(pixels, t_ns)
                     if pixels is None:
-                        self.dropped += 1
+                        self.withheld += 1
                         continue
-                frame_id, digests, new = self._encoder.encode(pixels)
-                h, w = pixels.shape
-                if self._sink.add_frame(FrameRef(t_ns, frame_id, reason, w, h), self._encoder.tile,
-                                        digests, new) is False:
-                    self._encoder.reset()  # tiles were forgotten meanwhile: start afresh
-                    self.dropped += 1
+                if self._text_mask is not None:
+                    if not self._text_mask.submit(t_ns, reason, pixels):
+                        self.dropped += 1
                     continue
-                self.stored += 1
+                self._store_encoded(t_ns, reason, pixels)
             except BaseException as exc:  # noqa: BLE001
                 if self._on_error:
                     self._on_error(exc)
                 return
+
+
+class TextMaskStage:
+    """OCR masking of sensitive text, behind an encrypted quarantine.
+
+    Frames (already blacked out where out of scope) are sealed into the quarantine at
+    once; a worker thread takes them oldest first, masks sensitive text (OCR of the
+    regions that changed, plus values typed moments ago), and only then encodes and
+    stores them. So no unmasked pixels are ever readable on disk, and a slow OCR builds a
+    bounded, encrypted backlog instead of blocking capture. At stop the backlog is
+    drained for up to ``drain_s`` seconds; what is left is destroyed and counted.
+    """
+
+    def __init__(self, masker, quarantine, known_values: Callable[[], list[str]], *,
+                 drain_s: float = 30.0):
+        from ..policy.redact_pixels import changed_regions
+
+        self._changed_regions = changed_regions
+        self.masker = masker
+        self.quarantine = quarantine
+        self.known_values = known_values
+        self.drain_s = drain_s
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._prev_raw: np.ndarray | None = None
+        self._thread = threading.Thread(target=self._loop, name="workprint-ocr", daemon=True)
+        self.stored = 0
+        self.dropped = 0
+        self.max_backlog = 0
+
+    def start(self, store: Callable[[int, str, np.ndarray], bool],
+              on_error: Callable[[BaseException], None] | None) -> None:
+        self._store, self._on_error = store, on_error
+        self._thread.start()
+
+    def submit(self, t_ns: int, reason: str, pixels: np.ndarray) -> bool:
+        from ..store.quarantine import QuarantineFull
+
+        with self._lock:
+            try:
+                self.quarantine.put(t_ns, reason, pixels)
+            except QuarantineFull:
+                return False
+            self.max_backlog = max(self.max_backlog, len(self.quarantine))
+        self._wake.set()
+        return True
+
+    def _take(self):
+        with self._lock:
+            return self.quarantine.take()
+
+    def _loop(self) -> None:
+        from ..policy.redact_pixels import OcrError
+
+        deadline = None
+        while True:
+            if self._stop.is_set() and deadline is None:
+                deadline = time.monotonic() + self.drain_s
+            item = self._take()
+            if item is None:
+                if self._stop.is_set():
+                    return
+                self._wake.wait(timeout=0.5)
+                self._wake.clear()
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                self.dropped += 1
+                continue
+            t_ns, reason, pixels = item
+            try:
+                regions = self._changed_regions(self._prev_raw, pixels)
+                masked = self.masker.mask(pixels, regions, self.known_values())
+            except OcrError:
+                self.masker.reset()
+                self._prev_raw = None
+                self.dropped += 1  # cannot tell what is on it: fail closed
+                continue
+            except BaseException as exc:  # noqa: BLE001
+                if self._on_error:
+                    self._on_error(exc)
+                return
+            self._prev_raw = pixels
+            if self._store(t_ns, reason, masked):
+                self.stored += 1
+
+    def stop(self) -> int:
+        """Drain (bounded), destroy the rest; returns frames dropped by this stage."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=self.drain_s + 60)
+        with self._lock:
+            left = self.quarantine.purge()
+        return self.dropped + left

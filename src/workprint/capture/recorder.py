@@ -55,6 +55,7 @@ class RecorderStats:
     raw_records: int = 0
     frames_stored: int = 0
     frames_dropped: int = 0
+    frames_withheld: int = 0
     grabs: int = 0
     max_queue: int = 0
     error: str | None = None
@@ -75,7 +76,7 @@ class Recorder:
     def __init__(self, backend: Backend, writer: SessionWriter, *, frames: bool = True,
                  flush_interval: float = 0.25, move_hz: float = 60.0, encoder_delay_s: float = 0.0,
                  gate: Gate | None = None,
-                 frame_redactor: Callable | None = None):
+                 frame_redactor: Callable | None = None, text_mask=None):
         self.backend = backend
         self.writer = writer
         self.flush_interval = flush_interval
@@ -95,7 +96,7 @@ class Recorder:
         self._processor = threading.Thread(target=self._process_loop, name="workprint-processor", daemon=True)
         self.frames = FramePipeline(backend.grab, writer, on_error=self._fail,
                                     encoder_delay_s=encoder_delay_s,
-                                    redact=frame_redactor) if frames else None
+                                    redact=frame_redactor, text_mask=text_mask) if frames else None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -117,6 +118,7 @@ class Recorder:
             self.frames.stop()
             self.stats.frames_stored = self.frames.stored
             self.stats.frames_dropped = self.frames.dropped
+            self.stats.frames_withheld = self.frames.withheld
             self.stats.grabs = self.frames.grabs
         if self.error:
             self.stats.error = str(self.error)

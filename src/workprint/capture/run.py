@@ -32,11 +32,11 @@ class RecordingResult:
     error: BaseException | None
 
 
-def frame_safeguard(gate: SafeguardGate, backend: Backend, policy: Policy,
-                    masker=None) -> Callable[[np.ndarray, int], np.ndarray | None]:
-    """The pixel safeguards applied to every frame before it is encoded: nothing while
-    not recording; out-of-scope windows blacked out (frame dropped when the window
-    geometry cannot be trusted); sensitive text masked when a masker is given."""
+def frame_safeguard(gate: SafeguardGate, backend: Backend,
+                    policy: Policy) -> Callable[[np.ndarray, int], np.ndarray | None]:
+    """The first pixel safeguards, applied to every frame before anything else: nothing
+    while not recording; out-of-scope windows blacked out (frame dropped when the window
+    geometry cannot be trusted). Text masking follows in :class:`TextMaskStage`."""
     from ..policy.redact_pixels import blackout, out_of_scope_rects
 
     def in_scope(w) -> bool:
@@ -50,8 +50,6 @@ def frame_safeguard(gate: SafeguardGate, backend: Backend, policy: Policy,
             return None
         if rects:
             pixels = blackout(pixels, rects)
-        if masker is not None:
-            pixels = masker(pixels, gate.known_secrets())
         return pixels
 
     return redact
@@ -71,8 +69,14 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
                  "policy_hash": policy.hash, "jurisdiction": policy.jurisdiction.profile,
                  **(meta or {})}
     writer = store.create(base_meta)
+    text_mask = None
+    if masker is not None:
+        from ..store.quarantine import Quarantine
+        from .frames import TextMaskStage
+
+        text_mask = TextMaskStage(masker, Quarantine(writer.folder / "quarantine"), gate.known_secrets)
     recorder = Recorder(backend, writer, frames=frames and policy.screenshots.enabled, gate=gate,
-                        frame_redactor=frame_safeguard(gate, backend, policy, masker),
+                        frame_redactor=frame_safeguard(gate, backend, policy), text_mask=text_mask,
                         encoder_delay_s=encoder_delay_s)
 
     def handle(req: dict) -> dict:
@@ -114,7 +118,13 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
         writer.close(state=state, dropped_frames=stats.frames_dropped, stats={
             "events": stats.events, "decoded": stats.decoded, "frames_stored": stats.frames_stored,
             "grabs": stats.grabs, "latency_ms": stats.latency_percentiles(),
-            "redacted_runs": gate.redacted_values})
+            "frames_withheld": stats.frames_withheld, "redacted_runs": gate.redacted_values,
+            "ocr_max_backlog": text_mask.max_backlog if text_mask else None})
+        if text_mask is not None:
+            try:
+                (writer.folder / "quarantine").rmdir()
+            except OSError:
+                pass
     err = recorder.error
     if err is not None and not isinstance(err, (DiskFullError, StoreError)):
         err = StoreError(f"recording stopped early: {err}")

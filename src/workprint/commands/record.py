@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from ..errors import PolicyError
 from ._common import add_data_dir, add_policy, data_dir, resolve_policy
 
 
@@ -49,10 +50,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"recording session {session_id} on {backend.name} {info.width}x{info.height} "
                   f"(Ctrl-C to stop; `workprint pause` to pause)", file=sys.stderr, flush=True)
 
+        masker = None
+        if policy.screenshots.enabled and policy.screenshots.ocr_mask and not args.no_frames:
+            from ..policy.redact_pixels import OcrError, TextMasker
+            from ..policy.redact_text import Redactor
+
+            redactor = Redactor.from_policy(policy)
+            try:
+                masker = TextMasker(redactor)
+            except OcrError as exc:
+                raise PolicyError(f"The policy asks to mask text in screenshots "
+                                  f"(screenshots.ocr_mask) but OCR is unavailable: {exc}") from exc
         try:
             result = record_session(
                 root, policy, backend=backend, stop=stop, duration=args.duration,
                 frames=not args.no_frames, on_start=started, secure_input=TerminalSecretProbe(),
+                masker=masker, redactor=masker.redactor if masker else None,
                 meta={"contributor": contributor_pseudonym(root),
                       "notice": {"sha256": receipt.notice_sha256, "accepted_at": receipt.accepted_at}})
         finally:
