@@ -2,9 +2,11 @@
 
 Scenarios, each with its own `workprint record` process measured from outside (psutil):
 
-* ``session`` - a scripted, human-paced work session (typing in a terminal, a form in a Tk
+* ``session`` - (policy without OCR masking) a scripted, human-paced work session (typing in a terminal, a form in a Tk
   app, clicks, scrolls, drags, window switches) for ``--minutes`` (default 5): average CPU of
   one core, peak and final RSS, storage per active hour, bytes per frame.
+* ``session_ocr`` - the same with OCR text masking on (examples/policy.toml), shorter;
+  the OCR subprocesses' CPU is reported separately.
 * ``idle`` - a static screen with no input for ``--idle-seconds`` (default 60): CPU.
 * ``burst`` - 5,000 pointer moves and 2,000 key events injected through XTEST as fast as
   the server takes them: events seen by the hook vs injected (lost = 0 expected), and
@@ -36,23 +38,30 @@ WORKPRINT = [sys.executable, "-m", "workprint.cli"]
 
 
 POLICY = ROOT / "examples" / "policy.toml"
+NO_OCR_POLICY = ROOT / "bench" / "policy-no-ocr.toml"
 
 
-def start_recorder(desk, data: Path) -> subprocess.Popen:
-    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(POLICY)],
+def start_recorder(desk, data: Path, policy: Path = NO_OCR_POLICY) -> subprocess.Popen:
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
                    check=True, capture_output=True)
-    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(POLICY)],
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy)],
                             env=desk.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stderr.readline()
     return proc
 
 
+LAST_CHILD_CPU = {"s": 0.0}
+
+
 def stop_recorder(proc: subprocess.Popen) -> tuple[str, float]:
+    """Stops the recorder; returns its session id and its own CPU seconds. The CPU of
+    its OCR subprocesses (tesseract) is left in LAST_CHILD_CPU."""
     cpu = psutil.Process(proc.pid).cpu_times()
     cpu_s = cpu.user + cpu.system
+    LAST_CHILD_CPU["s"] = cpu.children_user + cpu.children_system
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=180)
     if proc.returncode != 0:
         raise RuntimeError(f"recorder failed: {err}")
     return out.strip().splitlines()[-1], cpu_s
@@ -124,10 +133,10 @@ def setup_apps(desk, tmp: Path) -> tuple[int, int]:
     return term, tk
 
 
-def run_session(desk, tmp: Path, minutes: float, label: str) -> dict:
+def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_OCR_POLICY) -> dict:
     term, tk = setup_apps(desk, tmp)
     data = tmp / label
-    proc = start_recorder(desk, data)
+    proc = start_recorder(desk, data, policy)
     rss: list[int] = []
     t0 = time.monotonic()
     actions = human_work(desk, term, tk, minutes * 60, rss, proc.pid)
@@ -139,6 +148,8 @@ def run_session(desk, tmp: Path, minutes: float, label: str) -> dict:
     return {
         "scenario": label, "wall_s": round(wall, 1), "actions": actions,
         "cpu_pct_one_core": round(100 * cpu_s / wall, 2),
+        "ocr_subprocess_cpu_pct": round(100 * LAST_CHILD_CPU["s"] / wall, 2),
+        "ocr_max_backlog": st["meta"].get("stats", {}).get("ocr_max_backlog"),
         "rss_peak_mb": round(max(rss) / 2**20, 1), "rss_after_warmup_mb": round(warm[0] / 2**20, 1),
         "rss_final_mb": round(rss[-1] / 2**20, 1), "rss_growth_mb": round((rss[-1] - warm[0]) / 2**20, 1),
         "frames": st["frames"], "unique_frames": st["unique_frames"],
@@ -207,20 +218,24 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--soak", type=float, default=0, metavar="MINUTES")
-    ap.add_argument("--only", choices=["session", "idle", "burst"])
+    ap.add_argument("--only", choices=["session", "session_ocr", "idle", "burst"])
+    ap.add_argument("--ocr-minutes", type=float, default=3,
+                    help="length of the session scenario with OCR text masking on")
     args = ap.parse_args()
     from workprint.virtual_desktop import VirtualDesktop
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        plan = [args.only] if args.only else ["session", "idle", "burst"]
+        plan = [args.only] if args.only else ["session", "session_ocr", "idle", "burst"]
         if args.soak:
             plan = ["soak"]
         for name in plan:
             with VirtualDesktop(1920, 1080) as desk:
                 if name == "session":
                     results.append(run_session(desk, tmp, args.minutes, "session"))
+                elif name == "session_ocr":
+                    results.append(run_session(desk, tmp, args.ocr_minutes, "session_ocr", POLICY))
                 elif name == "soak":
                     results.append(run_session(desk, tmp, args.soak, "soak"))
                 elif name == "idle":

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(xvfb xauth xdotool x11-utils openbox xterm dbus tesseract-ocr tesseract-ocr-eng
-              postgresql chromium)
+              postgresql chromium fonts-dejavu-core wrk)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

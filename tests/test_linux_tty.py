@@ -1,5 +1,5 @@
-"""terminal_echo_off on a real pty: a fake 'terminal' process owns a pty whose child
-toggles ECHO like sudo/ssh do when they read a password."""
+"""The terminal password probe on a real pty: a fake 'terminal' process owns a pty whose
+child toggles ECHO like sudo/ssh do when they read a password, or goes raw like readline."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from workprint.capture.linux_tty import pts_path, terminal_echo_off
+from workprint.capture.linux_tty import TerminalSecretProbe, pts_path
+from workprint.events import FocusEvent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -24,8 +25,15 @@ def set_echo(on):
     termios.tcsetattr(0, termios.TCSANOW, a)
     with open(status, "w") as f:
         f.write("on" if on else "off")
+def set_raw():
+    a = termios.tcgetattr(0)
+    a[3] = a[3] & ~termios.ECHO & ~termios.ICANON
+    termios.tcsetattr(0, termios.TCSANOW, a)
+    with open(status, "w") as f:
+        f.write("raw")
 signal.signal(signal.SIGUSR1, lambda *_: set_echo(False))
 signal.signal(signal.SIGUSR2, lambda *_: set_echo(True))
+signal.signal(signal.SIGHUP, lambda *_: set_raw())
 set_echo(True)
 while True:
     time.sleep(0.05)
@@ -74,15 +82,32 @@ def fake_terminal(tmp_path):
     term.wait(timeout=5)
 
 
-def test_echo_on_then_off_then_on(fake_terminal):
+def probe_for(pid: int, app: str = "XTerm") -> bool | None:
+    return TerminalSecretProbe()(FocusEvent(0, 1, "t", app, app.lower(), pid, "term"))
+
+
+def test_password_prompt_is_seen_and_raw_mode_is_not(fake_terminal):
     term_pid, child, status = fake_terminal
-    assert terminal_echo_off(term_pid) is False
-    os.kill(child, signal.SIGUSR1)
+    probe = TerminalSecretProbe()
+    focus = FocusEvent(0, 1, "t", "XTerm", "xterm", term_pid, "xterm")
+    assert probe(focus) is False
+    os.kill(child, signal.SIGUSR1)   # echo off, canonical: a password prompt
     _wait_for(status, "off")
-    assert terminal_echo_off(term_pid) is True
+    assert probe(focus) is True
     os.kill(child, signal.SIGUSR2)
     _wait_for(status, "on")
-    assert terminal_echo_off(term_pid) is False
+    assert probe(focus) is False
+    os.kill(child, signal.SIGHUP)    # raw mode without echo: readline, an editor
+    _wait_for(status, "raw")
+    assert probe(focus) is False
+
+
+def test_non_terminals_are_not_probed(fake_terminal):
+    term_pid, child, status = fake_terminal
+    os.kill(child, signal.SIGUSR1)
+    _wait_for(status, "off")
+    assert probe_for(term_pid, app="Workbench") is False
+    assert probe_for(term_pid) is True
 
 
 def test_unknown_when_no_pty_or_no_process():
@@ -90,12 +115,12 @@ def test_unknown_when_no_pty_or_no_process():
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        assert terminal_echo_off(proc.pid) is None   # no descendants at all
+        assert probe_for(proc.pid) is None   # no descendants at all: fail closed
     finally:
         proc.kill()
         proc.wait()
-    assert terminal_echo_off(2**22 + 12345) is None
-    assert terminal_echo_off(0) is None
+    assert probe_for(2**22 + 12345) is None
+    assert probe_for(0) is None
 
 
 def test_pts_path_decodes_tty_nr():

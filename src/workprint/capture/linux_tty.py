@@ -4,10 +4,10 @@ Programs that read passwords (sudo, ssh, passwd, gpg, git credential prompts) sw
 terminal's ECHO flag off. That is robust regardless of prompt text or language, so the
 recorder asks it whenever a terminal window has focus:
 
-:func:`terminal_echo_off` walks ``/proc`` for descendants of the terminal emulator,
+:class:`TerminalSecretProbe` walks ``/proc`` for descendants of the terminal emulator,
 collects the pseudo-terminals (``/dev/pts/N``) they are attached to, and reads their
-termios flags. ``True``: some pty whose foreground process group belongs to the terminal
-has ECHO off; ``False``: echo on everywhere; ``None``: unknown (caller fails closed).
+termios flags: ECHO off with ICANON on means a password prompt; a remote shell in the
+foreground or an unreadable pty means "unknown", on which the caller fails closed.
 """
 
 from __future__ import annotations
@@ -64,35 +64,27 @@ def pts_path(tty_nr: int) -> str | None:
     return None
 
 
-def echo_off(path: str) -> bool | None:
-    """ECHO flag of a tty device: True if off, None if it cannot be read."""
+def _lflag(path: str) -> int | None:
+    """The local-mode flags of a tty device, or None if it cannot be read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
     except OSError:
         return None
     try:
-        lflag = termios.tcgetattr(fd)[3]
+        return termios.tcgetattr(fd)[3]
     except termios.error:
         return None
     finally:
         os.close(fd)
-    return not (lflag & termios.ECHO)
 
 
 def secret_input_mode(path: str) -> bool | None:
     """True if the tty reads a line without echo (ECHO off, ICANON on) - how getpass,
     sudo, passwd and ssh's own prompts read secrets. Raw mode (ICANON off, e.g. bash's
     readline, editors) is not a password prompt. None if unreadable."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
+    lflag = _lflag(path)
+    if lflag is None:
         return None
-    try:
-        lflag = termios.tcgetattr(fd)[3]
-    except termios.error:
-        return None
-    finally:
-        os.close(fd)
     return not (lflag & termios.ECHO) and bool(lflag & termios.ICANON)
 
 
@@ -106,57 +98,6 @@ def _comm(pid: int) -> str:
         return (_PROC / str(pid) / "comm").read_text().strip()
     except OSError:
         return ""
-
-
-def terminal_secret_input(terminal_pid: int) -> bool | None:
-    """Is the terminal's foreground program reading a secret right now?
-
-    True: a pty of the terminal reads without echo in canonical mode (a password prompt),
-    False: ordinary input, None: unknown - a remote shell is in the foreground or the pty
-    cannot be read (the caller fails closed)."""
-    if terminal_pid <= 0 or not (_PROC / str(terminal_pid)).exists():
-        return None
-    try:
-        procs = _descendants(terminal_pid)
-    except OSError:
-        return None
-    ttys: set[int] = set()
-    for pid, (_, tty_nr, tpgid) in procs.items():
-        if tty_nr and tpgid > 0 and (tpgid in procs or tpgid == pid):
-            ttys.add(tty_nr)
-            if pid == tpgid and _comm(pid) in REMOTE_SHELLS:
-                return None
-    if not ttys:
-        return None
-    results = [secret_input_mode(p) for p in map(pts_path, sorted(ttys)) if p]
-    if any(r is True for r in results):
-        return True
-    if results and all(r is False for r in results):
-        return False
-    return None
-
-
-def terminal_echo_off(terminal_pid: int) -> bool | None:
-    """True if a pty of ``terminal_pid``'s descendants has ECHO off in the foreground."""
-    if terminal_pid <= 0 or not (_PROC / str(terminal_pid)).exists():
-        return None
-    try:
-        procs = _descendants(terminal_pid)
-    except OSError:
-        return None
-    ttys: set[int] = set()
-    for pid, (_, tty_nr, tpgid) in procs.items():
-        # the pty's foreground process group is one of the terminal's descendants
-        if tty_nr and tpgid > 0 and (tpgid in procs or tpgid == pid):
-            ttys.add(tty_nr)
-    if not ttys:
-        return None
-    results = [echo_off(p) for p in map(pts_path, sorted(ttys)) if p]
-    if any(r is True for r in results):
-        return True
-    if results and all(r is False for r in results):
-        return False
-    return None
 
 
 #: Terminal emulators (X11 WM_CLASS instance or class, lower-case).
@@ -223,19 +164,7 @@ class TerminalSecretProbe:
             st = _read_stat(member)
             if st is not None and st[2] > 0 and _comm(st[2]) in REMOTE_SHELLS:
                 return None  # the foreground process group leader is a remote shell
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-            except OSError:
-                verdicts.append(None)
-                continue
-            try:
-                lflag = termios.tcgetattr(fd)[3]
-            except termios.error:
-                verdicts.append(None)
-                continue
-            finally:
-                os.close(fd)
-            verdicts.append(not (lflag & termios.ECHO) and bool(lflag & termios.ICANON))
+            verdicts.append(secret_input_mode(path))
         if any(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
