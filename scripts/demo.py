@@ -1,9 +1,14 @@
 """`make demo`: a scripted work session on a virtual screen, recorded end to end.
 
-1. starts a virtual X desktop (Xvfb + openbox) with two real apps: xterm and a Tk work app;
-2. runs `workprint record` on it while a scripted "person" works: shell commands in the
-   terminal, a form in the Tk app, clicks, a scroll, a drag, window switches;
-3. prints where the session is and what it holds (`workprint sessions`, `workprint inspect`).
+1. starts a virtual X desktop (Xvfb + openbox) with real apps: xterm, a Tk work app, and a
+   window that claims to be a password manager (KeePassXC);
+2. checks the team policy and acknowledges the recording notice;
+3. runs `workprint record --policy examples/policy.toml` while a scripted "person" works
+   inside a task: shell commands, a password prompt, a form with an e-mail address in it,
+   clicks, a scroll, a drag, window switches - and a detour into the password manager;
+4. shows what was kept (`workprint sessions`, `workprint inspect`), proves the secrets
+   typed never reached disk, and exports the session as AgentNet JSONL and as a Hugging
+   Face dataset that `datasets.load_dataset` opens offline.
 
 Everything it starts is stopped at the end. Data goes to ./demo-data (recreated each run).
 """
@@ -19,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "demo-data"
+POLICY = ROOT / "examples" / "policy.toml"
+SECRETS = {"terminal password": "Tr0ub4dor&3-demo", "e-mail": "jane.doe@example.org",
+           "password manager": "vault-master-pass"}
 WORKBENCH = ROOT / "tests" / "apps" / "workbench.py"
 WORKPRINT = [sys.executable, "-m", "workprint.cli"]
 
@@ -27,11 +35,29 @@ def step(msg: str) -> None:
     print(f"\n== {msg}", flush=True)
 
 
-def work(desk, term: int, tk: int) -> None:
+def cli(*args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    out = subprocess.run([*WORKPRINT, *args], capture_output=True, text=True)
+    if not quiet:
+        print("   $ workprint " + " ".join(args))
+        for line in (out.stdout + out.stderr).strip().splitlines()[-12:]:
+            print("     " + line)
+    if check and out.returncode != 0:
+        raise SystemExit(f"workprint {' '.join(args)} failed ({out.returncode})")
+    return out
+
+
+def work(desk, term: int, tk: int, vault: int) -> None:
     """A human-paced little task: look something up in the shell, fill in the form."""
     x = desk.xdotool
+    cli("task", "start", "Record the March invoice check in the workbench", "--data-dir", str(DATA))
     x("windowactivate", "--sync", str(term))
     x("type", "--delay", "60", "ls -la /etc | head -5")
+    x("key", "Return")
+    time.sleep(0.8)
+    x("type", "--delay", "40", "read -s -p 'Password: ' pw; echo unlocked")
+    x("key", "Return")
+    time.sleep(0.4)
+    x("type", "--delay", "40", SECRETS["terminal password"])
     x("key", "Return")
     time.sleep(0.8)
     x("type", "--delay", "60", "grep -c processor /proc/cpuinfo")
@@ -47,8 +73,13 @@ def work(desk, term: int, tk: int) -> None:
     x("mousemove", "--window", str(tk), "250", "150")
     time.sleep(0.3)
     x("click", "1")
-    x("type", "--delay", "50", "Checked 12 invoices; 2 need a follow-up.")
+    x("type", "--delay", "50", f"Checked 12 invoices; ask {SECRETS['e-mail']} about 2.")
     x("key", "Return")
+    time.sleep(0.5)
+    x("windowactivate", "--sync", str(vault))  # out of scope: leaves only a gap
+    x("type", "--delay", "50", SECRETS["password manager"])
+    time.sleep(0.5)
+    x("windowactivate", "--sync", str(tk))
     time.sleep(0.5)
     for _ in range(2):
         x("mousemove", "--window", str(tk), "580", "34")
@@ -73,6 +104,8 @@ def work(desk, term: int, tk: int) -> None:
     time.sleep(0.5)
     x("key", "ctrl+s")
     time.sleep(1.0)
+    cli("task", "end", "--data-dir", str(DATA))
+    time.sleep(0.5)
 
 
 def main() -> int:
@@ -80,37 +113,76 @@ def main() -> int:
 
     if DATA.exists():
         shutil.rmtree(DATA)
-    step("starting a virtual 1920x1080 desktop (Xvfb + openbox) with xterm and a Tk app")
+    DATA.mkdir(parents=True)
+    step("the team policy: which apps may be recorded (default-deny) and how")
+    cli("policy", "check", str(POLICY))
+    step("the recording notice, acknowledged once for this policy (receipt stored)")
+    cli("notice", "--accept", "--policy", str(POLICY), "--data-dir", str(DATA))
+
+    step("a virtual 1920x1080 desktop (Xvfb + openbox): xterm, a Tk app, a 'password manager'")
     with VirtualDesktop(1920, 1080) as desk:
-        desk.spawn(["xterm", "-T", "demo-terminal", "-geometry", "90x30+30+30"])
+        desk.spawn(["xterm", "-T", "demo-terminal", "-geometry", "90x30+30+30", "-e", "bash", "--norc"])
         term = desk.wait_window("^demo-terminal$")
-        state = DATA / "workbench-state.json"
-        DATA.mkdir(parents=True)
         desk.spawn([sys.executable, str(WORKBENCH), "--title", "Invoices - Workbench",
-                    "--state", str(state), "--geometry", "900x700+700+120"])
+                    "--state", str(DATA / "workbench-state.json"), "--geometry", "900x700+700+120"])
         tk = desk.wait_window("^Invoices")
+        desk.spawn([sys.executable, str(WORKBENCH), "--title", "Passwords - KeePassXC", "--class", "KeePassXC",
+                    "--state", str(DATA / "vault-state.json"), "--geometry", "600x400+100+600"])
+        vault = desk.wait_window("^Passwords")
         print(f"   display {desk.display}")
 
-        step(f"recording with `workprint record --data-dir {DATA}`")
-        rec = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(DATA)], env=desk.env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        step(f"recording: workprint record --policy {POLICY.relative_to(ROOT)} --data-dir {DATA.name}")
+        rec = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(DATA), "--policy", str(POLICY)],
+                               env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         print("   " + rec.stderr.readline().strip())
-        time.sleep(0.5)
+        time.sleep(1.0)
         t0 = time.monotonic()
-        work(desk, term, tk)
+        work(desk, term, tk, vault)
         print(f"   scripted work done in {time.monotonic() - t0:.1f}s; stopping the recorder (SIGINT)")
         rec.send_signal(signal.SIGINT)
-        out, err = rec.communicate(timeout=60)
+        out, err = rec.communicate(timeout=120)
         if rec.returncode != 0:
             print(err, file=sys.stderr)
             return rec.returncode
         session_id = out.strip().splitlines()[-1]
 
-    step("what was recorded: `workprint sessions`")
-    subprocess.run([*WORKPRINT, "sessions", "--data-dir", str(DATA)], check=True)
-    step(f"timeline: `workprint inspect {session_id}`")
-    subprocess.run([*WORKPRINT, "inspect", session_id, "--data-dir", str(DATA)], check=True)
+    step("what was recorded")
+    cli("sessions", "--data-dir", str(DATA))
+    cli("inspect", session_id, "--data-dir", str(DATA))
+
+    step("safeguards: the secrets typed during the session are nowhere on disk")
+    blob = b"".join(p.read_bytes() for p in (DATA / "sessions").rglob("*") if p.is_file())
+    from workprint.store.session import DataDir
+
+    with DataDir(DATA).open(session_id) as s:
+        placeholders = sorted({k.redacted for k in s.events(["key_down"]) if k.redacted})
+        gaps = [(g.reason, round(g.duration_ns / 1e9, 1)) for g in s.events(["gap"])]
+    for what, secret in SECRETS.items():
+        print(f"   {what:18} {'NOT on disk' if secret.encode() not in blob else 'LEAKED'}")
+        if secret.encode() in blob:
+            return 1
+    print(f"   placeholders in the key stream: {', '.join(placeholders)}")
+    print(f"   gaps (reason, seconds): {gaps}")
+
+    step("training data: AgentNet JSONL and a Hugging Face dataset")
+    cli("export", "--format", "agentnet", "--out", str(DATA / "export-agentnet"), "--data-dir", str(DATA))
+    cli("export", "--format", "hf", "--out", str(DATA / "export-hf"), "--data-dir", str(DATA))
+    import json
+    import os
+
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    line = (DATA / "export-agentnet").glob("*.jsonl").__next__().read_text().splitlines()[0]
+    traj = json.loads(line)
+    print(f"   agentnet: instruction {traj['instruction']!r}, {len(traj['traj'])} steps; first steps:")
+    for st in traj["traj"][:6]:
+        print(f"     {st['value']['code'].splitlines()[0]}")
+    import datasets
+
+    ds = datasets.load_dataset(str(DATA / "export-hf"), split="train")
+    print(f"   hf: datasets.load_dataset(...) -> {ds.num_rows} rows, columns {ds.column_names[:8]}...")
     print(f"\nThe session is in {DATA / 'sessions' / session_id} (SQLite: session.db).")
+    print(f"Browse it: workprint view --data-dir {DATA}")
     return 0
 
 

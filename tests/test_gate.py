@@ -178,3 +178,27 @@ def test_episodes_only_records_inside_tasks(redactor):
     assert chars(out) == "inside"
     start = next(e for e in out if isinstance(e, MarkerEvent) and e.name == "task_start")
     assert start.text == "Reconcile invoices for <EMAIL_ADDRESS>"
+
+
+def test_keys_typed_ahead_of_a_password_prompt_are_swallowed_too(redactor):
+    state = {"secret": False}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    cmd, t = typed(10 * MS, "sudo ls")
+    enter = KeyEvent(t, True, 36, 0xFF0D, "Return", None)
+    out = [e for ev in [focus(0, "XTerm"), *cmd] for e in gate.process(ev)]
+    state["secret"] = True  # the prompt is already up when the Return that started it is seen
+    out += gate.process(enter)
+    ahead, t2 = typed(t + 20 * MS, "hunter2x")
+    early, late = ahead[:6], ahead[6:]
+    state["secret"] = False
+    for ev in early:        # typed before the prompt was up
+        out += gate.process(ev)
+    state["secret"] = True
+    for ev in late:         # the prompt is up now
+        out += gate.process(ev)
+    out += gate.process(KeyEvent(t2, True, 36, 0xFF0D, "Return", None))
+    out += gate.flush(t2 + 5_000 * MS)
+    assert chars(out) == "sudo ls"
+    assert "hunter" not in repr(out)
+    assert [e.down for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"] == [True, False]
+    assert sum(1 for e in out if isinstance(e, KeyEvent) and e.key == "Return" and e.down) == 2

@@ -36,12 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("task", help="mark the start or end of a task (its text becomes the "
                                     "instruction of the episode)")
-    add_data_dir(p)
     tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     s = tsub.add_parser("start", help="start a task")
+    add_data_dir(s)
     s.add_argument("text", help='what the task is, e.g. "Reconcile the March invoices"')
     s.set_defaults(func=lambda a: _send(a, {"cmd": "task_start", "text": a.text}))
     e = tsub.add_parser("end", help="end the current task")
+    add_data_dir(e)
     e.add_argument("--failed", action="store_true", help="the task was not completed")
     e.set_defaults(func=lambda a: _send(a, {"cmd": "task_end", "ok": not a.failed}))
 

@@ -261,11 +261,14 @@ class SafeguardGate:
             if ev.key in _SUBMIT_KEYS and not (CHORD_MODIFIERS & set(ev.modifiers)):
                 return self._close_password(ev.t_ns) + [ev]
             return []
-        if ev.down and ev.key not in _MODIFIER_KEYS and self._secret_now():
-            out = self._end_run()
+        if (ev.down and ev.key not in _MODIFIER_KEYS and ev.key not in _RUN_ENDING_KEYS
+                and self._secret_now()):
+            # Keys held since the last Enter were typed ahead into this prompt (the prompt
+            # may appear after the first keys arrive): they belong to the secret too.
+            first = next((k.t_ns for k in self._run if k.down), ev.t_ns)
+            self._run = []
             self._password = True
-            out.append(KeyEvent(ev.t_ns, True, redacted="PASSWORD"))
-            return out
+            return [KeyEvent(first, True, redacted="PASSWORD")]
         if ev.down and (ev.key in _RUN_ENDING_KEYS or CHORD_MODIFIERS & set(ev.modifiers)):
             out = self._end_run()
             out.append(ev)
