@@ -202,3 +202,36 @@ def test_keys_typed_ahead_of_a_password_prompt_are_swallowed_too(redactor):
     assert "hunter" not in repr(out)
     assert [e.down for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"] == [True, False]
     assert sum(1 for e in out if isinstance(e, KeyEvent) and e.key == "Return" and e.down) == 2
+
+
+def test_long_idle_pauses_and_input_resumes(redactor):
+    policy = parse_policy('[scope]\nallow_apps = ["XTerm"]\n[pause]\nidle_minutes = 0.05\n')  # 3 s
+    gate = SafeguardGate(policy, redactor)
+    k1, t = typed(10 * MS, "a")
+    out = [e for ev in [focus(0, "XTerm"), *k1] for e in gate.process(ev)]
+    out += gate.tick(t + 1_000 * MS)
+    assert gate.recording
+    out += gate.tick(t + 5_000 * MS)
+    assert not gate.recording and gate.status()["paused"] == "idle"
+    k2, _ = typed(t + 9_000 * MS, "b")
+    for ev in k2:
+        out += gate.process(ev)
+    out += gate.flush(t + 12_000 * MS)
+    assert gate.recording and chars(out) == "ab"
+    [gap] = [e for e in out if isinstance(e, GapEvent)]
+    assert gap.reason == "idle" and gap.t_ns == k1[-1].t_ns + 3_000 * MS
+    assert gap.t_ns + gap.duration_ns == k2[0].t_ns
+
+
+def test_screen_lock_pauses_until_unlocked(redactor):
+    gate = SafeguardGate(POLICY, redactor)
+    out = [e for ev in [focus(0, "XTerm"), *typed(10 * MS, "x")[0]] for e in gate.process(ev)]
+    out += gate.tick(1_000 * MS, locked=True)
+    k, _ = typed(1_500 * MS, "typed at the lock screen")
+    for ev in k:
+        out += gate.process(ev)
+    out += gate.tick(4_000 * MS, locked=False)
+    out += gate.flush(5_000 * MS)
+    assert chars(out) == "x"
+    [gap] = [e for e in out if isinstance(e, GapEvent)]
+    assert gap.reason == "locked" and gap.duration_ns == 3_000 * MS

@@ -129,3 +129,31 @@ def test_pause_and_resume_from_the_command_line(desk, tmp_path):
         [gap] = [g for g in s.events(["gap"])]
         assert gap.reason == "paused" and gap.duration_ns > 0.3e9
     assert run("status").returncode == 8  # no recorder running any more: a clear error
+
+
+def test_screen_lock_pauses_recording(desk, tmp_path):
+    from Xlib import X
+    from Xlib.display import Display
+
+    desk.activate(desk.xterm("lock-term"))
+    data = tmp_path / "data"
+    proc = start(desk, data)
+    desk.xdotool("type", "--delay", "20", "before ")
+    time.sleep(1.2)
+    d = Display(desk.display)
+    d.force_screen_saver(X.ScreenSaverActive)
+    d.sync()
+    time.sleep(1.5)  # the recorder checks the lock state once a second
+    desk.xdotool("type", "--delay", "20", "during ")
+    time.sleep(0.5)
+    d.force_screen_saver(X.ScreenSaverReset)
+    d.sync()
+    d.close()
+    time.sleep(1.5)
+    desk.xdotool("type", "--delay", "20", "after")
+    time.sleep(1.5)
+    sid = stop(proc)
+    with DataDir(data).open(sid) as s:
+        text = stored_text(s)
+        assert "before" in text and "after" in text and "during" not in text
+        assert [g.reason for g in s.events(["gap"])] == ["locked"]

@@ -101,6 +101,10 @@ class Backend(ABC):
     def visible_windows(self) -> list[WindowInfo]:
         return []
 
+    def screen_locked(self) -> bool:
+        """True while the screen saver / locker is active (recording pauses then)."""
+        return False
+
     def close(self) -> None:  # pragma: no cover - default no-op
         pass
 

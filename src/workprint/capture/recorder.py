@@ -34,6 +34,7 @@ MODIFIER_KEYS = frozenset({
 })
 TYPING_RUN_GAP_NS = 1_000_000_000
 LATENCY_SAMPLES = 20_000
+GATE_TICK_S = 1.0  # idle/lock checks while nothing happens
 
 
 class Gate(Protocol):
@@ -44,7 +45,7 @@ class Gate(Protocol):
 
     def process(self, ev: RawEvent) -> list[RawEvent]: ...
 
-    def tick(self, now_ns: int | None = None) -> list[RawEvent]: ...
+    def tick(self, now_ns: int | None = None, *, locked: bool = False) -> list[RawEvent]: ...
 
     def flush(self, now_ns: int | None = None) -> list[RawEvent]: ...
 
@@ -93,6 +94,8 @@ class Recorder:
         self._last_key_ns = 0
         self._in_typing = False
         self._in_scroll = False
+        self._last_lock_check = 0.0
+        self._locked = False
         self._processor = threading.Thread(target=self._process_loop, name="workprint-processor", daemon=True)
         self.frames = FramePipeline(backend.grab, writer, on_error=self._fail,
                                     encoder_delay_s=encoder_delay_s,
@@ -137,7 +140,8 @@ class Recorder:
                 # nothing buffered: sleep until input arrives (no idle wake-ups)
                 held = self.gate is not None and getattr(self.gate, "holding", False)
                 timeout = (max(0.0, self.flush_interval - (time.monotonic() - last_flush))
-                           if self._buffer or self._pending_move or held else None)
+                           if self._buffer or self._pending_move or held else
+                           (GATE_TICK_S if self.gate is not None else None))
                 done = False
                 try:
                     item = self._queue.get(timeout=timeout)
@@ -236,7 +240,14 @@ class Recorder:
             self._last_move_ns = self._pending_move.t_ns
             self._pending_move = None
         if self.gate is not None:
-            self._buffer.extend(self.gate.flush() if final else self.gate.tick())
+            if final:
+                self._buffer.extend(self.gate.flush())
+            else:
+                now = time.monotonic()
+                if now - self._last_lock_check >= GATE_TICK_S:
+                    self._last_lock_check = now
+                    self._locked = self.backend.screen_locked()
+                self._buffer.extend(self.gate.tick(locked=self._locked))
         events, self._buffer = self._buffer, []
         if not events:
             return

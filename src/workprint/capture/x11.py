@@ -205,6 +205,16 @@ class X11Backend(Backend):
             self._focus.stop()
             self._focus = None
 
+    def screen_locked(self) -> bool:
+        """MIT-SCREEN-SAVER says the saver is on (lockers such as xscreensaver,
+        light-locker and xss-lock-driven ones activate it). Called on the processor thread,
+        which owns the lookup connection."""
+        try:
+            info = self._lookup.screen().root.screensaver_query_info()
+            return info.state == 1  # ScreenSaverOn
+        except Exception:  # noqa: BLE001 - extension missing: not known to be locked
+            return False
+
     def visible_windows(self) -> list[WindowInfo]:
         # X connections are not thread-safe: the caller's thread gets its own
         conn = getattr(self._local, "conn", None)

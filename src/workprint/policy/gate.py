@@ -80,6 +80,7 @@ class SafeguardGate:
         self._hotkey = parse_hotkey(policy.pause.hotkey)
         self._hotkey_codes: set[int] = set()
         self._known: deque[tuple[int, str]] = deque(maxlen=64)
+        self._last_input_ns = 0
         self._masked_codes: dict[int, str] = {}  # keycode -> entity of a masked, unreleased press
         self.dropped_out_of_scope = 0
         self.redacted_values = 0
@@ -158,38 +159,58 @@ class SafeguardGate:
     def process(self, ev: RawEvent) -> list[RawEvent]:
         """Events to store for one captured event (often none yet: runs are held)."""
         with self._lock:
-            if self._pause_until_ns is not None and ev.t_ns >= self._pause_until_ns:
-                self._pause_reason, self._pause_until_ns = None, None
-                if self.episodes_only and not self._task:
-                    self._pause_reason = "no task"
-            if isinstance(ev, KeyEvent) and self._is_hotkey(ev):
-                if ev.down:
-                    if self._pause_reason == "paused":
-                        return self.resume(ev.t_ns)
-                    return self.pause("paused", t_ns=ev.t_ns)
-                return []
-            if isinstance(ev, FocusEvent):
-                return self._on_focus(ev)
-            if not (self._in_scope and self._pause_reason is None):
-                if self._gap is None:
-                    return self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
-                return []
-            out = self._reopen(ev.t_ns)
-            if isinstance(ev, KeyEvent):
-                out += self._on_key(ev)
-            else:
-                if isinstance(ev, (ButtonEvent, ScrollEvent)):
-                    out += self._end_run()
-                out.append(ev)
-            return out
+            resumed: list[RawEvent] = []
+            if not isinstance(ev, FocusEvent):
+                self._last_input_ns = ev.t_ns
+                if self._pause_reason == "idle":  # input ends an idle pause
+                    resumed = self.resume(ev.t_ns)
+            return resumed + self._process(ev)
 
-    def tick(self, now_ns: int | None = None) -> list[RawEvent]:
-        """Release a typing run that has been idle long enough (call periodically)."""
+    def _process(self, ev: RawEvent) -> list[RawEvent]:
+        if self._pause_until_ns is not None and ev.t_ns >= self._pause_until_ns:
+            self._pause_reason, self._pause_until_ns = None, None
+            if self.episodes_only and not self._task:
+                self._pause_reason = "no task"
+        if isinstance(ev, KeyEvent) and self._is_hotkey(ev):
+            if ev.down:
+                if self._pause_reason == "paused":
+                    return self.resume(ev.t_ns)
+                return self.pause("paused", t_ns=ev.t_ns)
+            return []
+        if isinstance(ev, FocusEvent):
+            return self._on_focus(ev)
+        if not (self._in_scope and self._pause_reason is None):
+            if self._gap is None:
+                return self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
+            return []
+        out = self._reopen(ev.t_ns)
+        if isinstance(ev, KeyEvent):
+            out += self._on_key(ev)
+        else:
+            if isinstance(ev, (ButtonEvent, ScrollEvent)):
+                out += self._end_run()
+            out.append(ev)
+        return out
+
+    def tick(self, now_ns: int | None = None, *, locked: bool = False) -> list[RawEvent]:
+        """Call periodically: releases a typing run that has been idle long enough, and
+        pauses on long idle (``pause.idle_minutes``) or while the screen is locked
+        (``pause.on_lock``); both resume by themselves (idle: at the next input)."""
         now_ns = now_ns if now_ns is not None else self.clock()
         with self._lock:
+            out: list[RawEvent] = []
             if self._run and now_ns - self._run_last_ns >= RUN_IDLE_NS:
-                return self._end_run()
-            return []
+                out += self._end_run()
+            idle_ns = int(self.policy.pause.idle_minutes * 60e9)
+            if (idle_ns and self._pause_reason is None and self._last_input_ns
+                    and now_ns - self._last_input_ns >= idle_ns):
+                out += self.pause("idle", t_ns=self._last_input_ns + idle_ns)
+            if self.policy.pause.on_lock:
+                if locked and self._pause_reason in (None, "idle"):
+                    out += self.pause("locked", t_ns=now_ns)
+                elif not locked and self._pause_reason == "locked":
+                    out += self.resume(now_ns)
+            return out
 
     def flush(self, now_ns: int | None = None) -> list[RawEvent]:
         """Everything still held (at stop): the open run, and the open gap's marker."""
