@@ -24,7 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
     add_policy(p)
     p.add_argument("--no-frames", action="store_true", help="do not take screenshots")
+    p.add_argument("--sync", action="store_true",
+                   help="also run `workprint sync --watch` in the background (uploads approved "
+                        "sessions to the enrolled collector; needs `workprint enroll` first)")
     p.set_defaults(func=run)
+
+
+def _start_sync(root) -> "subprocess.Popen":
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-m", "workprint.cli", "sync", "--watch", "--data-dir", str(root)],
+                            stdin=subprocess.DEVNULL)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             except OcrError as exc:
                 raise PolicyError(f"The policy asks to mask text in screenshots "
                                   f"(screenshots.ocr_mask) but OCR is unavailable: {exc}") from exc
+        syncer = _start_sync(root) if args.sync else None
         try:
             result = record_session(
                 root, policy, backend=backend, stop=stop, duration=args.duration,
@@ -71,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+            if syncer is not None:
+                syncer.terminate()
+                syncer.wait(timeout=30)
     finally:
         backend.close()
     if result.error is not None:
