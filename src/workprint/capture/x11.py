@@ -86,7 +86,7 @@ class X11Backend(Backend):
         scale = 1.0
         try:
             resources = self._lookup.screen().root.get_full_property(
-                self._lookup.intern_atom("RESOURCE_MANAGER"), 0)
+                self._lookup.get_atom("RESOURCE_MANAGER"), 0)
             for line in (resources.value.decode(errors="replace").splitlines() if resources else []):
                 if line.startswith("Xft.dpi:"):
                     scale = round(float(line.split(":", 1)[1]) / 96.0, 3)
@@ -236,7 +236,7 @@ class X11Backend(Backend):
 
 # --- window inspection (shared by the focus tracker and the safeguards) --------------------
 def _prop(d, win, name: str):
-    atom = d.intern_atom(name)
+    atom = d.get_atom(name)  # cached; intern_atom would cost a round trip every time
     p = win.get_full_property(atom, 0)
     return p.value if p is not None else None
 
@@ -309,7 +309,7 @@ def _visible_windows(d) -> list[WindowInfo]:
             attrs = win.get_attributes()
             if attrs.map_state != 2:  # IsViewable
                 continue
-            wm_class = win.get_wm_class() or ("", "")
+            wm_class = win.get_wm_class() or ("", "")  # not cached: window ids get reused
             out.append(WindowInfo(int(wid), wm_class[1] or "", wm_class[0] or "", _title(d, win),
                                   _geometry(d, win)))
         except error.XError:
@@ -389,8 +389,8 @@ class _FocusTracker:
         try:
             root = d.screen().root
             root.change_attributes(event_mask=X.PropertyChangeMask)
-            net_active = d.intern_atom("_NET_ACTIVE_WINDOW")
-            title_atoms = {d.intern_atom("_NET_WM_NAME"), d.intern_atom("WM_NAME")}
+            net_active = d.get_atom("_NET_ACTIVE_WINDOW")
+            title_atoms = {d.get_atom("_NET_WM_NAME"), d.get_atom("WM_NAME")}
             fd = d.fileno()
             pending_zero_since: float | None = None
             self._emit(d, self._active(d) or 0)
