@@ -146,6 +146,8 @@ def test_pause_hotkey_and_command_leave_only_gaps(redactor):
     [gap] = [e for e in out if isinstance(e, GapEvent)]
     assert gap.reason == "paused" and gap.duration_ns == 4_000 * MS
     assert not any(isinstance(e, KeyEvent) and e.key == "p" and "ctrl" in e.modifiers for e in out)
+    after = out[out.index(gap) + 1]  # the window in front is stated again on resume
+    assert isinstance(after, FocusEvent) and after.app_id == "XTerm" and after.t_ns == 5_000 * MS
 
 
 def test_titles_and_urls_are_redacted_before_storage(redactor):

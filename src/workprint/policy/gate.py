@@ -132,9 +132,13 @@ class SafeguardGate:
 
     def resume(self, t_ns: int | None = None) -> list[RawEvent]:
         with self._lock:
+            t_ns = t_ns or self.clock()
             self._pause_reason = None if not (self.episodes_only and not self._task) else "no task"
             self._pause_until_ns = None
-            return self._reopen(t_ns or self.clock())
+            out = self._reopen(t_ns)
+            if out and self._focus is not None:  # say again which window is in front
+                out.append(self._stored_focus(self._focus, t_ns))
+            return out
 
     def task(self, start: bool, text: str = "", ok: bool = True) -> list[RawEvent]:
         """Mark a task boundary (its text becomes the episode instruction)."""
@@ -265,9 +269,13 @@ class SafeguardGate:
                 self.dropped_out_of_scope += 1
             return out + self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
         out += self._reopen(ev.t_ns)
-        out.append(replace(ev, title=self.redactor.redact_title(ev.title),
-                           url=self.redactor.redact_url(ev.url) if ev.url else None))
+        out.append(self._stored_focus(ev, ev.t_ns))
         return out
+
+    def _stored_focus(self, ev: FocusEvent, t_ns: int) -> FocusEvent:
+        """The focus event as it may be stored: title and URL redacted."""
+        return replace(ev, t_ns=t_ns, title=self.redactor.redact_title(ev.title),
+                       url=self.redactor.redact_url(ev.url) if ev.url else None)
 
     def _secret_now(self) -> bool:
         if self.secure_input is None or self._focus is None:
