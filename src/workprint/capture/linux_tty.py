@@ -125,14 +125,12 @@ class TerminalSecretProbe:
     their password fields here yet); terminals without a known pid answer None.
     """
 
-    def __init__(self, refresh_s: float = 5.0, reuse_s: float = 0.03):
+    def __init__(self, refresh_s: float = 5.0):
         import time as _time
 
         self._time = _time
         self._refresh_s = refresh_s
-        self.reuse_s = reuse_s
         self._cache: dict[int, tuple[float, list[tuple[str, int]]]] = {}
-        self._last: dict[int, tuple[float, bool | None]] = {}
 
     def _ptys(self, pid: int) -> list[tuple[str, int]]:
         """(pty path, a process attached to it) for each pty of the terminal."""
@@ -156,15 +154,6 @@ class TerminalSecretProbe:
     def __call__(self, focus) -> bool | None:
         if not is_terminal(focus.app_id, focus.app_instance):
             return False
-        now = self._time.monotonic()
-        last = self._last.get(focus.pid)
-        if last is not None and now - last[0] < self.reuse_s:
-            return last[1]  # a burst of keys: the tty mode cannot have been read in between
-        verdict = self._probe(focus)
-        self._last[focus.pid] = (now, verdict)
-        return verdict
-
-    def _probe(self, focus) -> bool | None:
         if not focus.pid or not (_PROC / str(focus.pid)).exists():
             return None
         paths = self._ptys(focus.pid)
