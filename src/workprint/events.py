@@ -13,8 +13,8 @@ convert in both directions and are the only place that knows the mapping.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 #: Version of the event vocabulary (stored with every session).
 EVENT_VERSION = 1
@@ -227,14 +227,6 @@ def from_row(t_ns: int, kind: str, data_json: str) -> RawEvent:
     return cls(t_ns=t_ns, **data)
 
 
-def event_dict(event: RawEvent) -> dict[str, Any]:
-    """A JSON-ready dict of an event including its kind (for ``--json`` output)."""
-    d = asdict(event)  # type: ignore[call-overload]
-    d["kind"] = event.kind
-    d.pop("down", None)
-    return d
-
-
 # --- actions (derived by workprint.actions.reduce) --------------------------------------
 ACTION_KINDS = (
     "click", "doubleClick", "tripleClick", "rightClick", "middleClick", "drag",
@@ -274,11 +266,3 @@ class Action:
     t_approach: int | None = None
     #: ``end`` only: True (task done), False (failed), None (unknown).
     ok: bool | None = None
-
-
-def iter_kinds(events: Iterable[RawEvent]) -> dict[str, int]:
-    """Count events by kind."""
-    counts: dict[str, int] = {}
-    for e in events:
-        counts[e.kind] = counts.get(e.kind, 0) + 1
-    return counts

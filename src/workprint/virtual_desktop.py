@@ -10,8 +10,7 @@ import os
 import shutil
 import subprocess
 import time
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
 
 class VirtualDesktop:
@@ -112,9 +111,3 @@ class VirtualDesktop:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-@contextmanager
-def virtual_desktop(width: int = 1920, height: int = 1080) -> Iterator[VirtualDesktop]:
-    with VirtualDesktop(width, height) as desk:
-        yield desk
