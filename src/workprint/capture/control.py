@@ -23,7 +23,17 @@ class RecorderNotRunning(WorkprintError):
 
 
 def socket_path(data_dir: Path) -> Path:
-    return Path(data_dir) / SOCKET_NAME
+    """``<data-dir>/control.sock``; for data dirs too deep for a Unix socket path (~107
+    bytes), a per-user runtime dir (or the temp dir) with a name derived from the data dir."""
+    path = Path(data_dir).resolve() / SOCKET_NAME
+    if len(str(path).encode()) < 100:
+        return path
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+    return base / f"workprint-{os.getuid()}-{digest}.sock"
 
 
 class ControlServer:
@@ -32,7 +42,7 @@ class ControlServer:
     def __init__(self, data_dir: Path, handler: Callable[[dict], dict]):
         self.path = socket_path(data_dir)
         self.handler = handler
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             try:  # a live recorder already answers here: refuse to start a second one
                 request(data_dir, {"cmd": "status"}, timeout=1.0)
