@@ -194,3 +194,18 @@ def test_drag_motion_is_not_next_approach():
     s = Stream().down(0, 0).move(50, 50).up(100, 100).move(200, 200).click(210, 210, dt=100)
     acts = reduce_events(s.events)
     assert kinds(acts) == ["drag", "click"] and acts[1].path == ((200, 200),)
+
+
+def test_policy_thresholds_drive_the_reduction():
+    from workprint.actions.reduce import ReduceConfig
+    from workprint.events import ButtonEvent
+    from workprint.policy.model import parse_policy
+
+    ms = 1_000_000
+    clicks = [ButtonEvent(0, True, 100, 100, "left"), ButtonEvent(50 * ms, False, 100, 100, "left"),
+              ButtonEvent(700 * ms, True, 100, 100, "left"), ButtonEvent(750 * ms, False, 100, 100, "left")]
+    default = [a.kind for a in reduce_events(clicks, ReduceConfig())]
+    slow = ReduceConfig.from_policy(parse_policy("[actions]\nmulti_click_s = 0.8\n"))
+    assert slow.multi_click_s == 0.8
+    assert default.count("click") == 2
+    assert [a.kind for a in reduce_events(clicks, slow)].count("doubleClick") == 1

@@ -46,6 +46,13 @@ class ReduceConfig:
     wait_s: float = 3.0            # a pause this long between inputs -> wait action
     max_path_points: int = 256     # approach path is thinned to at most this many points
 
+    @classmethod
+    def from_policy(cls, policy) -> "ReduceConfig":
+        """Thresholds from a policy's ``[actions]`` section (others keep their defaults)."""
+        a = policy.actions
+        return cls(multi_click_s=a.multi_click_s, multi_click_px=a.multi_click_px,
+                   drag_px=a.drag_px, wait_s=a.wait_s)
+
 
 @dataclass(slots=True)
 class _Press:

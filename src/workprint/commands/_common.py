@@ -26,10 +26,10 @@ def print_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
-def add_policy(parser: argparse.ArgumentParser) -> None:
+def add_policy(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument("--policy", type=Path, metavar="FILE", default=None,
-                        help="policy file (TOML; default: $WORKPRINT_POLICY, else the built-in "
-                             "policy, which records nothing until apps are allowed)")
+                        help=help or "policy file (TOML; default: $WORKPRINT_POLICY, else the "
+                                     "built-in policy, which records nothing until apps are allowed)")
 
 
 def resolve_policy(path: Path | None):

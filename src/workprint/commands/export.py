@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..export import FORMATS, export_sessions
 from ..export.common import IMAGE_FORMATS
-from ._common import add_data_dir, data_dir, print_json
+from ._common import add_data_dir, add_policy, data_dir, print_json, resolve_policy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "task markers and idle gaps, and write them as training data. Output holds "
                     "no per-keystroke timing and no identities; re-running gives the same bytes.")
     add_data_dir(p)
+    add_policy(p, help="policy whose [actions] thresholds (multi-click, drag, wait) drive the "
+                       "reduction (default: $WORKPRINT_POLICY, else built-in defaults)")
     p.add_argument("--session", action="append", metavar="ID",
                    help="session id or unique prefix (repeatable; default: all sessions)")
     p.add_argument("--format", required=True, choices=FORMATS,
@@ -42,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"\rexporting: {done}/{total} steps ({pct}%)", end="" if done < total else "\n",
                   file=sys.stderr, flush=True)
 
+    from ..actions.reduce import ReduceConfig
+
     summary = export_sessions(data_dir(args), args.session, args.format, args.out, progress,
-                              image_format=args.image_format)
+                              image_format=args.image_format,
+                              reduce_cfg=ReduceConfig.from_policy(resolve_policy(args.policy)))
     if args.json:
         print_json(summary)
     else:

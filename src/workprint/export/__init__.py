@@ -17,10 +17,12 @@ FORMATS = ("agentnet", "hf", "aguvis")
 
 def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt: str,
                     out: Path | str, progress: Progress | None = None, *,
-                    image_format: str = "jpeg") -> dict[str, Any]:
+                    image_format: str = "jpeg", reduce_cfg=None) -> dict[str, Any]:
     """Export sessions (all when ``session_ids`` is None) to ``out`` as ``fmt``.
 
-    ``progress(done_steps, total_steps)`` is called as steps are written. Returns a
+    ``reduce_cfg`` (a :class:`~workprint.actions.reduce.ReduceConfig`, e.g. from the policy)
+    sets the reduction thresholds. ``progress(done_steps, total_steps)`` is called as steps
+    are written. Returns a
     summary dict (counts and output paths). Re-running gives byte-identical files.
     """
     from ..store.session import DataDir
@@ -35,7 +37,7 @@ def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt
     sessions = [store.open(s) for s in ids]
     try:
         sessions.sort(key=lambda s: s.id)
-        items = [(s, t) for s in sessions for t in session_trajectories(s)]
+        items = [(s, t) for s in sessions for t in session_trajectories(s, reduce_cfg)]
         total = sum(len(t.steps) for _, t in items)
         if not items:
             raise ExportError(
