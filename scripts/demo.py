@@ -179,7 +179,8 @@ def main() -> int:
         print(f"     {st['value']['code'].splitlines()[0]}")
     import datasets
 
-    ds = datasets.load_dataset(str(DATA / "export-hf"), split="train")
+    # a cache of its own: the datasets cache would otherwise serve an earlier demo's export
+    ds = datasets.load_dataset(str(DATA / "export-hf"), split="train", cache_dir=str(DATA / "hf-cache"))
     print(f"   hf: datasets.load_dataset(...) -> {ds.num_rows} rows, columns {ds.column_names[:8]}...")
     print(f"\nThe session is in {DATA / 'sessions' / session_id} (SQLite: session.db).")
     print(f"Browse it: workprint view --data-dir {DATA}")
