@@ -101,6 +101,12 @@ class Backend(ABC):
     def visible_windows(self) -> list[WindowInfo]:
         return []
 
+    def window_generation(self) -> int:
+        """A counter that changes whenever top-level windows are mapped, unmapped, moved,
+        resized or restacked: a frame may only be blacked out with a window list of the
+        same generation as its pixels."""
+        return 0
+
     def screen_locked(self) -> bool:
         """True while the screen saver / locker is active (recording pauses then)."""
         return False

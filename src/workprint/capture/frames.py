@@ -131,6 +131,7 @@ class TileEncoder:
 class _Grab:
     t_ns: int
     pixels: np.ndarray
+    generation: int = 0  # window layout generation when grabbed
 
 
 class FramePipeline:
@@ -139,9 +140,12 @@ class FramePipeline:
 
     def __init__(self, grab: Callable[[], np.ndarray], sink: FrameSink, *,
                  on_error: Callable[[BaseException], None] | None = None,
-                 encoder_delay_s: float = 0.0, redact: Callable[[np.ndarray, int], np.ndarray | None] | None = None,
-                 text_mask: "TextMaskStage | None" = None):
+                 encoder_delay_s: float = 0.0,
+                 redact: Callable[[np.ndarray, int, int], np.ndarray | None] | None = None,
+                 text_mask: "TextMaskStage | None" = None,
+                 generation: Callable[[], int] = lambda: 0):
         self._text_mask = text_mask
+        self._generation = generation
         self._grab_fn = grab
         self._sink = sink
         self._encoder = TileEncoder(sink)
@@ -199,7 +203,8 @@ class FramePipeline:
     # -- scheduler ------------------------------------------------------------------------
     def _grab(self) -> _Grab:
         t = time.monotonic_ns()
-        g = _Grab(t, self._grab_fn())
+        gen = self._generation()
+        g = _Grab(t, self._grab_fn(), gen)
         self.grabs += 1
         self._ring.append(g)
         return g
@@ -208,7 +213,7 @@ class FramePipeline:
         self._last_stored_grab_ns = g.t_ns
         self._last_stored_pixels = g.pixels
         try:
-            self._queue.put_nowait((g.t_ns, reason, g.pixels))
+            self._queue.put_nowait((g.t_ns, reason, g.pixels, g.generation))
         except queue.Full:
             self.dropped += 1
 
@@ -282,12 +287,12 @@ class FramePipeline:
             item = self._queue.get()
             if item is None:
                 return
-            t_ns, reason, pixels = item
+            t_ns, reason, pixels, generation = item
             try:
                 if self._encoder_delay_s:
                     time.sleep(self._encoder_delay_s)
                 if self._redact is not None:
-                    pixels = self._redact(pixels, t_ns)
+                    pixels = self._redact(pixels, t_ns, generation)
                     if pixels is None:
                         self.withheld += 1
                         continue

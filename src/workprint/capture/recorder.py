@@ -99,7 +99,8 @@ class Recorder:
         self._processor = threading.Thread(target=self._process_loop, name="workprint-processor", daemon=True)
         self.frames = FramePipeline(backend.grab, writer, on_error=self._fail,
                                     encoder_delay_s=encoder_delay_s,
-                                    redact=frame_redactor, text_mask=text_mask) if frames else None
+                                    redact=frame_redactor, text_mask=text_mask,
+                                    generation=backend.window_generation) if frames else None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

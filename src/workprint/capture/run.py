@@ -42,10 +42,13 @@ def frame_safeguard(gate: SafeguardGate, backend: Backend,
     def in_scope(w) -> bool:
         return gate.in_scope_window(w.app_id, w.app_instance, w.title)
 
-    def redact(pixels: np.ndarray, t_ns: int) -> np.ndarray | None:
+    def redact(pixels: np.ndarray, t_ns: int, generation: int) -> np.ndarray | None:
         if not policy.screenshots.enabled or not gate.recording:
             return None
-        rects = out_of_scope_rects(backend.visible_windows(), in_scope)
+        windows = backend.visible_windows()
+        if backend.window_generation() != generation:
+            return None  # windows changed since the grab: the list may not match the pixels
+        rects = out_of_scope_rects(windows, in_scope)
         if rects is None:
             return None
         if rects:

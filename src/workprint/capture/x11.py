@@ -205,6 +205,9 @@ class X11Backend(Backend):
             self._focus.stop()
             self._focus = None
 
+    def window_generation(self) -> int:
+        return self._focus.generation if self._focus is not None else 0
+
     def screen_locked(self) -> bool:
         """MIT-SCREEN-SAVER says the saver is on (lockers such as xscreensaver,
         light-locker and xss-lock-driven ones activate it). Called on the processor thread,
@@ -327,6 +330,8 @@ class _FocusTracker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="workprint-x11-focus", daemon=True)
         self._last: tuple[int, str] | None = None
+        #: bumped on every top-level window layout change (read from other threads)
+        self.generation = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -388,7 +393,12 @@ class _FocusTracker:
         d = _open_display(self.display_name)
         try:
             root = d.screen().root
-            root.change_attributes(event_mask=X.PropertyChangeMask)
+            # SubstructureNotify: every map, unmap, move, resize or restack of a top-level
+            # window bumps the generation, so frames grabbed before it are not blacked out
+            # with a window list taken after it
+            root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
+            layout_events = {X.MapNotify, X.UnmapNotify, X.ConfigureNotify, X.DestroyNotify,
+                             X.CirculateNotify, X.ReparentNotify, X.GravityNotify}
             net_active = d.get_atom("_NET_ACTIVE_WINDOW")
             title_atoms = {d.get_atom("_NET_WM_NAME"), d.get_atom("WM_NAME")}
             fd = d.fileno()
@@ -406,7 +416,9 @@ class _FocusTracker:
                 recheck = not ewmh or pending_zero_since is not None
                 while d.pending_events():
                     ev = d.next_event()
-                    if ev.type == X.PropertyNotify:
+                    if ev.type in layout_events:
+                        self.generation += 1
+                    elif ev.type == X.PropertyNotify:
                         if ev.atom == net_active and ev.window == root:
                             recheck = True
                         elif ev.atom in title_atoms and self._last and ev.window.id == self._last[0]:
