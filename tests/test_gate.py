@@ -237,3 +237,23 @@ def test_screen_lock_pauses_until_unlocked(redactor):
     assert chars(out) == "x"
     [gap] = [e for e in out if isinstance(e, GapEvent)]
     assert gap.reason == "locked" and gap.duration_ns == 3_000 * MS
+
+
+def test_password_key_released_after_enter_leaves_nothing(redactor):
+    state = {"secret": True}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    pw, t = typed(10 * MS, "Zq9!kept")
+    last_release = pw.pop()  # rollover: let go only after Enter was pressed
+    enter = KeyEvent(t, True, 36, 0xFF0D, "Return", None)
+    out = [e for ev in [focus(0, "XTerm"), *pw, enter] for e in gate.process(ev)]
+    state["secret"] = False
+    nxt, _ = typed(t + 5 * MS, "ls")  # a new run is already being typed
+    out += gate.process(nxt[0])
+    out += gate.process(last_release)
+    for ev in nxt[1:]:
+        out += gate.process(ev)
+    out += gate.flush(t + 5_000 * MS)
+    keys = [e for e in out if isinstance(e, KeyEvent)]
+    assert not any(k.keycode == last_release.keycode and k.char == "t" for k in keys)
+    assert [k.down for k in keys if k.redacted == "PASSWORD"] == [True, False]
+    assert chars(out) == "ls"

@@ -43,6 +43,9 @@ class Gate(Protocol):
     @property
     def recording(self) -> bool: ...
 
+    @property
+    def holding(self) -> bool: ...
+
     def process(self, ev: RawEvent) -> list[RawEvent]: ...
 
     def tick(self, now_ns: int | None = None, *, locked: bool = False) -> list[RawEvent]: ...
@@ -139,7 +142,7 @@ class Recorder:
         try:
             while True:
                 # nothing buffered: sleep until input arrives (no idle wake-ups)
-                held = self.gate is not None and getattr(self.gate, "holding", False)
+                held = self.gate is not None and self.gate.holding
                 timeout = (max(0.0, self.flush_interval - (time.monotonic() - last_flush))
                            if self._buffer or self._pending_move or held else
                            (GATE_TICK_S if self.gate is not None else None))

@@ -82,6 +82,7 @@ class SafeguardGate:
         self._known: deque[tuple[int, str]] = deque(maxlen=64)
         self._last_input_ns = 0
         self._masked_codes: dict[int, str] = {}  # keycode -> entity of a masked, unreleased press
+        self._swallowed: set[int] = set()  # keycodes of password presses not released yet
         self.dropped_out_of_scope = 0
         self.redacted_values = 0
         self.episodes_only = policy.jurisdiction.episodes_only
@@ -284,17 +285,30 @@ class SafeguardGate:
         return verdict is not False  # None = cannot tell for a window that may read secrets
 
     def _on_key(self, ev: KeyEvent) -> list[RawEvent]:
+        if not ev.down:
+            # A release can come after the run or the password it belongs to has ended
+            # (key rollover: the last character is let go after Enter is pressed).
+            if ev.keycode in self._swallowed:
+                self._swallowed.discard(ev.keycode)
+                return []  # a password key: nothing at all remains
+            entity = self._masked_codes.pop(ev.keycode, None)
+            if entity:
+                return [KeyEvent(ev.t_ns, False, redacted=entity)]
         if self._password:
             if not ev.down:
-                return []  # releases of swallowed keys leave nothing
+                return []
             if ev.key in _SUBMIT_KEYS and not (CHORD_MODIFIERS & set(ev.modifiers)):
                 return self._close_password(ev.t_ns) + [ev]
+            self._swallowed.add(ev.keycode)
             return []
         if (ev.down and ev.key not in _MODIFIER_KEYS and ev.key not in _RUN_ENDING_KEYS
                 and self._secret_now()):
             # Keys held since the last Enter were typed ahead into this prompt (the prompt
             # may appear after the first keys arrive): they belong to the secret too.
             first = next((k.t_ns for k in self._run if k.down), ev.t_ns)
+            released = {k.keycode for k in self._run if not k.down}
+            self._swallowed.update(k.keycode for k in self._run if k.down and k.keycode not in released)
+            self._swallowed.add(ev.keycode)
             self._run = []
             self._password = True
             return [KeyEvent(first, True, redacted="PASSWORD")]
@@ -303,8 +317,7 @@ class SafeguardGate:
             out.append(ev)
             return out
         if not ev.down and not self._run:
-            entity = self._masked_codes.pop(ev.keycode, None)
-            return [KeyEvent(ev.t_ns, False, redacted=entity) if entity else ev]
+            return [ev]
         self._run.append(ev)
         self._run_last_ns = ev.t_ns
         if len(self._run) >= MAX_RUN_KEYS:
