@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(xvfb xauth xdotool x11-utils openbox xterm dbus tesseract-ocr tesseract-ocr-eng
+APT_PACKAGES=(xvfb xauth xdotool x11-utils openbox xterm dbus at-spi2-core tesseract-ocr tesseract-ocr-eng
               postgresql chromium fonts-dejavu-core wrk)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
