@@ -174,11 +174,10 @@ def _offline_tldextract() -> Callable[[str], Any]:
 
 
 def _build_presidio() -> dict[str, Any]:
-    from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer, CryptoRecognizer, EmailRecognizer, IbanRecognizer,
-        IpRecognizer, MacAddressRecognizer, PhoneRecognizer, UrlRecognizer,
-        UsSsnRecognizer, UuidRecognizer,
-    )
+    from .presidio_slim import load_recognizer_classes
+
+    c = load_recognizer_classes()  # Presidio's recognizers, without its spaCy import
+    EmailRecognizer = c["EmailRecognizer"]
 
     extract = _offline_tldextract()
 
@@ -190,15 +189,15 @@ def _build_presidio() -> dict[str, Any]:
 
     recs = {
         "EMAIL_ADDRESS": OfflineEmailRecognizer(),
-        "PHONE_NUMBER": PhoneRecognizer(),
-        "CREDIT_CARD": CreditCardRecognizer(),
-        "IBAN_CODE": IbanRecognizer(),
-        "IP_ADDRESS": IpRecognizer(),
-        "US_SSN": UsSsnRecognizer(),
-        "MAC_ADDRESS": MacAddressRecognizer(),
-        "CRYPTO": CryptoRecognizer(),
-        "UUID": UuidRecognizer(),
-        "URL": UrlRecognizer(),
+        "PHONE_NUMBER": c["PhoneRecognizer"](),
+        "CREDIT_CARD": c["CreditCardRecognizer"](),
+        "IBAN_CODE": c["IbanRecognizer"](),
+        "IP_ADDRESS": c["IpRecognizer"](),
+        "US_SSN": c["UsSsnRecognizer"](),
+        "MAC_ADDRESS": c["MacAddressRecognizer"](),
+        "CRYPTO": c["CryptoRecognizer"](),
+        "UUID": c["UuidRecognizer"](),
+        "URL": c["UrlRecognizer"](),
     }
     for r in recs.values():  # compile patterns now, not on a hot path
         r.analyze("warm up 1.2.3.4 a@b.co", r.supported_entities, None)
