@@ -39,7 +39,7 @@ def test_typed_text_keeps_every_key_identity(desk, record):
         if k.down:
             open_presses[k.keycode] = k
         else:
-            assert k.keycode in open_presses, f"release without press: {k}"
+            assert k.keycode in open_presses, f"release without press: {k} in {[(e.key, e.down, e.t_ns) for e in keys][-14:]}"
             assert open_presses.pop(k.keycode).t_ns <= k.t_ns
     assert not open_presses
     # raw timestamps are in recording order

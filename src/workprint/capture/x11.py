@@ -1,10 +1,14 @@
-"""X11 capture backend: RECORD for input, EWMH + X-Resource for focus, mss for pixels.
+"""X11 capture backend: RECORD (pointer) + XI2 raw events (keys) for input, EWMH +
+X-Resource for focus, mss for pixels.
 
 Threads and connections (X connections are not shared between threads):
 
 * ``record`` thread - blocks in ``record_enable_context`` on its own connection; the
   callback only appends ``(monotonic_ns, bytes)`` to the sink. Stopping disables the
   context from a *separate* connection, so it takes effect at once, input or not.
+* ``keys`` thread - XI2 raw key events on its own connection (RECORD drops key events
+  under load, see :mod:`.x11_xi2`); RECORD then contributes only auto-repeat presses.
+  Without XInput 2 (or with ``WORKPRINT_X11_KEYS=record``) keys come from RECORD.
 * ``focus`` thread - its own connection, PropertyNotify on the root window for
   ``_NET_ACTIVE_WINDOW`` and on the active window for its title; ``select()`` on the
   connection and a wake-up pipe so stopping is instant. Without a window manager it
@@ -26,6 +30,7 @@ from ..errors import NoDisplayError
 from ..events import ButtonEvent, FocusEvent, Geometry, KeyEvent, MoveEvent, RawEvent, ScrollEvent
 from .backend import Backend, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
 from .x11_keys import keysym_name, keysym_to_char, level_index, modifier_names
+from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKeyListener, xi2_available
 
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
@@ -68,6 +73,10 @@ class X11Backend(Backend):
         self._record_conn = None
         self._record_ctx = None
         self._record_thread: threading.Thread | None = None
+        self._keys = None  # XI2 raw key listener (None: keys come from RECORD)
+        self.key_source = ("xi2" if os.environ.get("WORKPRINT_X11_KEYS", "xi2") != "record"
+                           and xi2_available(self._lookup) else "record")
+        self._key_state = None
         self._focus: _FocusTracker | None = None
         self._mss = None
         self._mss_thread: int | None = None
@@ -93,7 +102,8 @@ class X11Backend(Backend):
         except Exception:  # noqa: BLE001 - a missing/odd resource string means scale 1
             scale = 1.0
         return ScreenInfo(geo.width, geo.height, scale, monitors or (Monitor(0, 0, geo.width, geo.height),),
-                          extra={"backend": "x11", "display": self.display_name})
+                          extra={"backend": "x11", "display": self.display_name,
+                                 "keys": self.key_source})
 
     def grab(self) -> np.ndarray:
         import mss
@@ -135,11 +145,26 @@ class X11Backend(Backend):
                 except Exception:  # noqa: BLE001 - the server may be gone at shutdown
                     pass
 
+        if self.key_source == "xi2":
+            modmap, locks = self._modmap()
+            mask = self._lookup.screen().root.query_pointer().mask
+            self._key_state = KeyState(modmap, locks, mask)
+            self._keys = RawKeyListener(lambda: _open_display(self.display_name), sink)
+            self._keys.start()
         self._record_conn, self._record_ctx = conn, ctx
         self._record_thread = threading.Thread(target=run, name="workprint-x11-record", daemon=True)
         self._record_thread.start()
 
+    def _modmap(self) -> tuple[list[list[int]], set[int]]:
+        modmap = [list(codes) for codes in self._lookup.get_modifier_mapping()]
+        locks = {c for codes in modmap for c in codes
+                 if c and LOCK_KEYSYMS.intersection(self._keysyms(c)[:1])}
+        return modmap, locks
+
     def stop_input(self) -> None:
+        if self._keys is not None:
+            self._keys.stop()
+            self._keys = None
         if self._record_thread is None:
             return
         try:
@@ -159,6 +184,12 @@ class X11Backend(Backend):
             self._keymap_cache[keycode] = syms
         return syms
 
+    def _key_event(self, t_ns: int, down: bool, keycode: int, state: int) -> KeyEvent:
+        syms = self._keysyms(keycode)
+        keysym = syms[level_index(state, syms)] if syms else 0
+        return KeyEvent(t_ns, down, keycode, keysym, keysym_name(keysym), keysym_to_char(keysym),
+                        modifier_names(state))
+
     def _refresh_keymap(self) -> None:
         from Xlib import X
 
@@ -166,23 +197,30 @@ class X11Backend(Backend):
             ev = self._lookup.next_event()
             if ev.type == X.MappingNotify:
                 self._keymap_cache.clear()
+                if self._key_state is not None:
+                    self._key_state.set_modmap(*self._modmap())
 
     def decode(self, raw: Any) -> list[RawEvent]:
         from Xlib import X
         from Xlib.protocol import rq
 
-        t_ns, data = raw
         self._refresh_keymap()
+        if raw[0] == "xi2":  # a raw key event (see x11_xi2)
+            _, t_ns, code, down, server_ms = raw
+            state = self._key_state.raw(code, down, server_ms)
+            return [] if state is None else [self._key_event(t_ns, down, code, state)]
+        t_ns, data = raw
         field = rq.EventField(None)
         out: list[RawEvent] = []
         while len(data) >= 32:
             ev, data = field.parse_binary_value(data, self._lookup.display, None, None)
             etype = ev.type & 0x7F
             if etype in (X.KeyPress, X.KeyRelease):
-                syms = self._keysyms(ev.detail)
-                keysym = syms[level_index(ev.state, syms)] if syms else 0
-                out.append(KeyEvent(t_ns, etype == X.KeyPress, ev.detail, keysym, keysym_name(keysym),
-                                    keysym_to_char(keysym), modifier_names(ev.state)))
+                if self._key_state is not None:  # keys come from XI2: RECORD adds repeats only
+                    if etype == X.KeyPress and self._key_state.is_repeat(ev.detail, ev.time):
+                        out.append(self._key_event(t_ns, True, ev.detail, ev.state))
+                    continue
+                out.append(self._key_event(t_ns, etype == X.KeyPress, ev.detail, ev.state))
             elif etype in (X.ButtonPress, X.ButtonRelease):
                 if ev.detail in _SCROLL:
                     if etype == X.ButtonPress:
