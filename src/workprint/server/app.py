@@ -8,7 +8,6 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from .. import __version__ as VERSION
 from .auth import Principal
@@ -178,7 +177,7 @@ def create_app(collector: Collector) -> FastAPI:
             if size > limit:
                 raise TooLarge(f"chunk is larger than {limit} bytes")
             parts.append(part)
-        status = await run_in_threadpool(collector.accept_chunk, p, sha256, b"".join(parts))
+        status = await collector.accept_chunk_async(p, sha256, b"".join(parts))
         return JSONResponse({"sha256": sha256, "status": status}, 201 if status == "created" else 200)
 
     @app.get("/v1/chunks/{sha256}", tags=["read"], response_class=Response, responses={

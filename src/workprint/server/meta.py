@@ -13,6 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -46,6 +47,10 @@ SCHEMA = [
         seq BIGINT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         target TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL)""",
 ]
+
+
+def _utc_day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -170,25 +175,51 @@ class SqlMeta:
             marks = ",".join("?" * len(shas))
             return {r[0] for r in cur.execute(f"SELECT sha256 FROM chunks WHERE sha256 IN ({marks})", shas)}
 
-    def add_chunk(self, row: ChunkRow, day: str) -> str:
+    def chunk_owners(self, shas: list[str]) -> dict[str, str]:
+        """sha256 -> contributor for the chunks of ``shas`` already stored."""
+        out: dict[str, str] = {}
+        with self.ro() as cur:
+            for i in range(0, len(shas), 500):
+                part = shas[i:i + 500]
+                marks = ",".join("?" * len(part))
+                out.update(cur.execute(f"SELECT sha256, contributor FROM chunks WHERE sha256 IN ({marks})",
+                                       part).fetchall())
+        return out
+
+    def add_chunk(self, row: ChunkRow, day: str | None = None) -> str:
         """Insert once. Returns ``created``, ``exists`` (same bytes) or ``conflict``
         (another chunk already holds this session index)."""
+        return self.add_chunks([row])[0]
+
+    def add_chunks(self, rows: list[ChunkRow]) -> list[str]:
+        """Insert many rows in one transaction (one durable commit); per row the result
+        of :meth:`add_chunk`. Devices that uploaded get today's ``last_day``."""
+        results: list[str] = []
         with self.tx() as cur:
-            return self._insert_chunk(cur, row, day)
+            for i in range(0, len(rows), 100):
+                results += self._insert_chunks(cur, rows[i:i + 100])
+        return results
 
     @staticmethod
-    def _insert_chunk(cur: Any, row: ChunkRow, day: str) -> str:
-        n = cur.execute(f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT DO NOTHING",
-                        (row.sha256, row.session, row.idx, row.count, row.contributor,
-                         row.device_id, row.policy_hash, row.size, row.received)).rowcount
-        if n == 1:
-            if row.device_id:
-                cur.execute("UPDATE devices SET last_day = ? WHERE id = ? AND "
-                            "(last_day IS NULL OR last_day <> ?)", (day, row.device_id, day))
-            return "created"
-        same = cur.execute("SELECT 1 FROM chunks WHERE sha256 = ?", (row.sha256,)).fetchone()
-        return "exists" if same else "conflict"
+    def _insert_chunks(cur: Any, rows: list[ChunkRow]) -> list[str]:
+        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        params = [v for r in rows for v in (r.sha256, r.session, r.idx, r.count, r.contributor,
+                                             r.device_id, r.policy_hash, r.size, r.received)]
+        created = {r[0] for r in cur.execute(
+            f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING sha256",
+            params).fetchall()}
+        devices = sorted({r.device_id for r in rows if r.device_id and r.sha256 in created})
+        if devices:
+            day = _utc_day(max(r.received for r in rows))
+            cur.execute(f"UPDATE devices SET last_day = ? WHERE id IN ({','.join('?' * len(devices))}) "
+                        "AND (last_day IS NULL OR last_day <> ?)", (day, *devices, day))
+        others = [r.sha256 for r in rows if r.sha256 not in created]
+        present = set()
+        if others:
+            present = {r[0] for r in cur.execute(
+                f"SELECT sha256 FROM chunks WHERE sha256 IN ({','.join('?' * len(others))})", others).fetchall()}
+        return ["created" if r.sha256 in created else "exists" if r.sha256 in present else "conflict"
+                for r in rows]
 
     def sessions(self, contributor: str | None = None) -> list[dict[str, Any]]:
         where, args = ("WHERE contributor = ?", (contributor,)) if contributor else ("", ())
@@ -336,8 +367,6 @@ class SqliteMeta(SqlMeta):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[dict[str, Any]] = []
         self._conns: list[sqlite3.Connection] = []
         self.init_schema()
 
@@ -370,39 +399,6 @@ class SqliteMeta(SqlMeta):
 
     def _audit_lock(self, cur: Any) -> None:
         pass  # BEGIN IMMEDIATE already holds the database write lock
-
-    def add_chunk(self, row: ChunkRow, day: str) -> str:
-        """Group commit: concurrent uploads queue their rows; whoever takes the write lock
-        commits every queued row in one durable transaction (one fsync for many chunks)."""
-        item: dict[str, Any] = {"row": row, "day": day}
-        with self._queue_lock:
-            self._queue.append(item)
-        with self._write:
-            if "result" not in item:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                conn = self._conn()
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    for it in batch:
-                        conn.execute("SAVEPOINT one")
-                        try:
-                            it["result"] = self._insert_chunk(conn, it["row"], it["day"])
-                            conn.execute("RELEASE one")
-                        except sqlite3.Error as exc:
-                            conn.execute("ROLLBACK TO one")
-                            conn.execute("RELEASE one")
-                            it["error"] = exc
-                    conn.execute("COMMIT")
-                except BaseException as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    for it in batch:
-                        it.pop("result", None)
-                        it["error"] = exc
-        if "error" in item:
-            raise item["error"]
-        return item["result"]
 
     def close(self) -> None:
         for c in self._conns:
