@@ -6,9 +6,11 @@ import gzip
 import hashlib
 import io
 import json
+import time
 
 import pytest
 
+from workprint.server.collector import Collector
 from workprint.sync import chunk as C
 
 from .helpers import Fleet, make_chunk, raw_chunk
@@ -356,3 +358,43 @@ def test_rate_limit_per_device(backend):
         assert f.client.get("/v1/policy", headers=other.headers).status_code == 200
     finally:
         f.close()
+
+
+def test_revocation_reaches_other_collector_processes_within_the_cache_time(backend):
+    """Token caches trust a known token until the auth epoch changes; a revocation made
+    through another collector (process) bumps it, so it takes effect within cache_s."""
+    a = Fleet.start(backend, token_cache_s=0.3)
+    b = Collector(backend.config(token_cache_s=0.3))
+    try:
+        dev = a.enroll()
+        assert a.put(dev, make_chunk().data).status_code == 201      # token now cached in a
+        b.revoke_device("test", dev.device_id)
+        time.sleep(0.35)
+        r = a.put(dev, make_chunk().data)
+        assert r.status_code == 401 and "revoked" in r.json()["error"]
+    finally:
+        b.close()
+        a.close()
+
+
+def test_concurrent_uploads_are_group_committed_exactly_once(fleet: Fleet):
+    """Many uploads at once (including the same chunk twice, by the same and by another
+    contributor, and two chunks for one session index) are stored in shared batches and
+    each gets the answer it would get alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice, bob = fleet.enroll("alice"), fleet.enroll("bob")
+    chunks = [make_chunk(tiles=1) for _ in range(40)]
+    twin_a = make_chunk(session="c" * 32, seed=1)
+    twin_b = make_chunk(session="c" * 32, seed=2)
+    jobs = [(alice, c.data) for c in chunks] + [(alice, chunks[0].data), (bob, chunks[1].data),
+                                               (alice, twin_a.data), (alice, twin_b.data)]
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda j: fleet.put(*j).status_code, jobs))
+    assert codes[2:40] == [201] * 38
+    assert sorted([codes[0], codes[40]]) == [200, 201]               # a retry: stored once
+    assert sorted([codes[1], codes[41]]) == [201, 409]               # same bytes, other contributor
+    assert sorted(codes[42:]) == [201, 409]                          # one chunk per session index
+    stored = {k.rsplit("/", 1)[1] for k in fleet.stored_blobs()}
+    assert stored == {c.sha256 for c in chunks} | ({twin_a.sha256} if codes[42] == 201 else {twin_b.sha256})
+    assert len(fleet.collector.meta.all_chunk_shas()) == 41

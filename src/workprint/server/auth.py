@@ -49,29 +49,54 @@ class Principal:
 
 
 class TokenAuthority:
-    """Resolves bearer tokens, caching results for ``cache_s`` seconds."""
+    """Resolves bearer tokens with a cache.
 
-    def __init__(self, meta: SqlMeta, cache_s: float = 2.0):
+    A token can only stop working through a revocation, and every revocation bumps the
+    store's auth epoch. So the cache checks the epoch (one query) at most every
+    ``cache_s`` seconds and then trusts known tokens for up to ``max_age_s``; unknown
+    tokens are remembered for ``cache_s``. A revocation made by any collector process
+    takes effect everywhere within ``cache_s``; ``cache_s = 0`` disables the cache.
+    """
+
+    def __init__(self, meta: SqlMeta, cache_s: float = 2.0, max_age_s: float = 60.0):
         self.meta = meta
         self.cache_s = cache_s
+        self.max_age_s = max(max_age_s, cache_s)
         self._cache: dict[str, tuple[float, TokenInfo | None]] = {}
         self._lock = threading.Lock()
+        self._epoch: str | None = None
+        self._epoch_checked = float("-inf")
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._epoch_checked = float("-inf")
+
+    def _lookup(self, h: str, now: float) -> TokenInfo | None:
+        if self.cache_s <= 0:
+            return self.meta.token(h)
+        if now - self._epoch_checked >= self.cache_s:
+            epoch = self.meta.auth_epoch()
+            with self._lock:
+                if epoch != self._epoch:
+                    self._cache.clear()
+                    self._epoch = epoch
+                self._epoch_checked = now
+        hit = self._cache.get(h)
+        if hit is not None and now - hit[0] < (self.max_age_s if hit[1] is not None else self.cache_s):
+            return hit[1]
+        info = self.meta.token(h)
+        with self._lock:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[h] = (now, info)
+        return info
 
     def resolve(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>' "
                                "(enrol with `workprint enroll` or mint one with `workprint admin token`)")
-        h = token_hash(authorization[7:])
-        now = time.monotonic()
-        hit = self._cache.get(h)
-        if hit and now - hit[0] < self.cache_s:
-            info = hit[1]
-        else:
-            info = self.meta.token(h)
-            with self._lock:
-                if len(self._cache) > 100_000:
-                    self._cache.clear()
-                self._cache[h] = (now, info)
+        info = self._lookup(token_hash(authorization[7:]), time.monotonic())
         if info is None:
             raise Unauthorized("token is unknown or revoked")
         return Principal(info.role, info.hash, info.device_id, info.contributor)

@@ -98,7 +98,7 @@ class Collector:
     def revoke_device(self, who: Principal | str, device_id: str) -> None:
         if not self.meta.revoke_device(device_id):
             raise NotFound(f"no active device {device_id!r}")
-        self.tokens._cache.clear()
+        self.tokens.clear()
         self.audit(who, "device.revoke", device_id)
 
     # -- policy ----------------------------------------------------------------------------

@@ -154,7 +154,20 @@ class SqlMeta:
             n = cur.execute("UPDATE devices SET revoked = ? WHERE id = ? AND revoked IS NULL",
                             (now, device_id)).rowcount
             cur.execute("UPDATE tokens SET revoked = ? WHERE device_id = ? AND revoked IS NULL", (now, device_id))
+            self._bump_auth_epoch(cur)
         return n > 0
+
+    @staticmethod
+    def _bump_auth_epoch(cur: Any) -> None:
+        """Every revocation changes the auth epoch: token caches in every collector
+        process see it and drop what they remember."""
+        cur.execute("INSERT INTO settings (key, value) VALUES ('auth_epoch', '1') ON CONFLICT (key) "
+                    "DO UPDATE SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS TEXT)")
+
+    def auth_epoch(self) -> str | None:
+        with self.ro() as cur:
+            row = cur.execute("SELECT value FROM settings WHERE key = 'auth_epoch'").fetchone()
+        return row[0] if row else None
 
     def devices(self) -> list[dict[str, Any]]:
         """Devices for enrolment management: no activity data."""
