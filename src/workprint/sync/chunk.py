@@ -17,9 +17,25 @@ sha256 of all its bytes. Sealing is deterministic: the same session sealed twice
 byte-identical chunks, so a retry can never create a second copy.
 
 Entries:
-    ``events.jsonl.gz``  gzip of JSON lines ``[t_ns, kind, data]`` (the store's rows)
+    ``events.jsonl.gz``  gzip of JSON lines ``[t_ns, kind, data]`` (the store's rows, key
+                         timing coarsened - see below)
     ``frames.jsonl.gz``  gzip of JSON lines ``[t_ns, frame_id, reason, w, h, tile, [digest...]]``
     ``tiles/<digest>.png``  one image tile (digest = 32 hex chars, the store's tile digest)
+
+Key timing (version 2): inter-key intervals and key hold times are biometric (keystroke
+dynamics), so they never leave the device. :func:`coarsen_key_times` rewrites the times of
+key events before sealing: the key events of one typing run (consecutive keys less than
+``RUN_GAP_NS`` apart, with no click, scroll, focus change, gap, marker or frame between
+them) get times spread evenly between the run's start (rounded down to ``GRID_NS``) and
+its end (rounded to ``GRID_NS``), in their recorded order. Such times are a function of
+the run's coarse start, coarse end and number of keys only; pointer events keep their
+exact times, and every run stays between the events and frames around it, so merging
+events and frames by time and reducing events to actions behave as before (a write keeps
+its coarse start and end; a pause of ``RUN_GAP_NS`` or more between keys still ends a
+run and can still become a wait). Pointer moves between two keys of a run take the time
+of the key before them. The manifest says ``"key_timing": "runs"``. Version 1 chunks
+(raw times) are still accepted by :func:`parse_chunk` - a device may hold some sealed
+before the upgrade - but no longer written.
 
 :func:`parse_chunk` is the one verifier: the collector calls it before accepting anything.
 """
@@ -41,7 +57,16 @@ from ..events import EVENT_KINDS, EVENT_VERSION
 
 MAGIC = b"WPCHUNK\x00"
 FORMAT = "workprint-chunk"
-VERSION = 1
+VERSION = 2
+#: Chunk versions :func:`parse_chunk` accepts (1: raw key times, sealed by older devices).
+ACCEPTED_VERSIONS = (1, 2)
+#: Key timing in version 2 chunks (manifest ``key_timing``), see :func:`coarsen_key_times`.
+KEY_TIMING = "runs"
+GRID_NS = 100_000_000          # run start/end rounded to 100 ms
+RUN_GAP_NS = 1_000_000_000     # a pause this long between two keys starts a new run
+_KEY_KINDS = frozenset({"key_down", "key_up"})
+#: Events that may sit inside a typing run without ending it.
+_IN_RUN_KINDS = frozenset({"move"})
 #: Policy hash used when a session carries none (safeguards not configured).
 NO_POLICY = "none"
 #: Session metadata keys that may leave the device (nothing identifying).
@@ -100,6 +125,7 @@ def encode_chunk(manifest: dict[str, Any], entries: list[tuple[dict[str, Any], b
     payload = b"".join(data for _, data in entries)
     m = dict(manifest)
     m["format"], m["version"] = FORMAT, VERSION
+    m["key_timing"] = KEY_TIMING
     m["entries"] = [dict(e, size=len(d), sha256=hashlib.sha256(d).hexdigest()) for e, d in entries]
     m["payload_size"] = len(payload)
     m["payload_sha256"] = hashlib.sha256(payload).hexdigest()
@@ -113,6 +139,66 @@ def jsonl_entry(name: str, kind: str, rows: Iterable[Any]) -> tuple[dict[str, An
     return {"name": name, "type": kind, "encoding": "gzip", "raw_size": len(raw)}, _gzip(raw)
 
 
+def coarsen_key_times(events: list[list[Any]], frame_times: Iterable[int] = ()) -> list[list[Any]]:
+    """Events (``[t_ns, kind, data]``, any order) in time order with the key timing of
+    every typing run coarsened as described in the module docstring. Rows that change are
+    copies; the input is not modified."""
+    import bisect
+
+    rows = sorted(events, key=lambda r: r[0])
+    frames = sorted(frame_times)
+    out = list(rows)
+    n, i = len(rows), 0
+    while i < n:
+        if rows[i][1] not in _KEY_KINDS:
+            i += 1
+            continue
+        keys = [i]                       # indexes of the run's key events
+        j = i + 1
+        while j < n:
+            t, kind = rows[j][0], rows[j][1]
+            if kind in _KEY_KINDS:
+                last = rows[keys[-1]][0]
+                if t - last >= RUN_GAP_NS:
+                    break
+                f = bisect.bisect_left(frames, last)    # a frame in [last, t) ends the run
+                if f < len(frames) and frames[f] < t:
+                    break
+                keys.append(j)
+            elif kind not in _IN_RUN_KINDS:
+                break
+            j += 1
+        first, end = keys[0], keys[-1]
+        t0, t1 = rows[first][0], rows[end][0]
+        # Bounds: stay after everything before the run and before everything after it.
+        lo = out[first - 1][0] if first else None
+        f = bisect.bisect_right(frames, t0)
+        if f:
+            lo = frames[f - 1] if lo is None else max(lo, frames[f - 1])
+        hi = rows[end + 1][0] if end + 1 < n else None
+        f = bisect.bisect_left(frames, t1)
+        if f < len(frames):
+            hi = frames[f] if hi is None else min(hi, frames[f])
+        start = t0 // GRID_NS * GRID_NS
+        if lo is not None:
+            start = max(start, lo)
+        stop = (t1 + GRID_NS // 2) // GRID_NS * GRID_NS
+        if hi is not None:
+            stop = min(stop, hi)
+        stop = max(stop, start)
+        count = len(keys)
+        prev = start
+        k = 0
+        for idx in range(first, end + 1):
+            row = rows[idx]
+            if row[1] in _KEY_KINDS:
+                prev = start + (stop - start) * k // (count - 1) if count > 1 else start
+                k += 1
+            out[idx] = [prev, row[1], row[2]]
+        i = end + 1
+    return out
+
+
 def seal_rows(*, session: str, policy_hash: str, meta: dict[str, Any],
               events: list[list[Any]], frames: list[list[Any]], tiles: dict[str, tuple[str, bytes]],
               target_bytes: int = 4 * 1024 * 1024) -> list[Chunk]:
@@ -123,6 +209,7 @@ def seal_rows(*, session: str, policy_hash: str, meta: dict[str, Any],
     ``(format, bytes)``. Each frame travels with the tiles it needs that no earlier chunk
     of this session carried.
     """
+    events = coarsen_key_times(events, (r[0] for r in frames))
     groups: list[tuple[list, list, list[str]]] = [([], [], [])]
     size = 0
     sent: set[str] = set()
@@ -187,14 +274,20 @@ def _want(cond: bool, message: str) -> None:
 
 
 def check_manifest(m: dict[str, Any], limits: Limits = Limits()) -> None:
-    """Schema of the manifest (version 1)."""
+    """Schema of the manifest (versions 1 and 2)."""
     _want(m.get("format") == FORMAT, f"manifest format must be {FORMAT!r}")
-    _want(m.get("version") == VERSION,
-          f"unsupported chunk version {m.get('version')!r}; this collector reads version {VERSION}")
+    _want(type(m.get("version")) is int and m["version"] in ACCEPTED_VERSIONS,
+          f"unsupported chunk version {m.get('version')!r}; this collector reads versions "
+          f"{', '.join(map(str, ACCEPTED_VERSIONS))}")
+    if m["version"] >= 2:
+        _want(m.get("key_timing") == KEY_TIMING,
+              f"manifest.key_timing must be {KEY_TIMING!r} in a version {m['version']} chunk")
+    else:
+        _want("key_timing" not in m, "manifest.key_timing is not part of a version 1 chunk")
     _want(isinstance(m.get("session"), str) and bool(_HEX32.match(m["session"])),
           "manifest.session must be a 32-hex-digit pseudonym")
     allowed = {"format", "version", "session", "index", "count", "policy_hash", "event_version",
-               "session_meta", "entries", "payload_size", "payload_sha256"}
+               "session_meta", "entries", "payload_size", "payload_sha256", "key_timing"}
     _want(not set(m) - allowed, f"manifest has unknown keys {sorted(set(m) - allowed)}")
     for key in ("index", "count", "payload_size", "event_version"):
         _want(type(m.get(key)) is int and m[key] >= 0, f"manifest.{key} must be a non-negative integer")
