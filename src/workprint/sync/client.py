@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import ssl
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ class Client:
     def __init__(self, server: str, token: str | None = None, *, cacert: str | None = None,
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        verify: Any = cacert if cacert else True
+        # --cacert pins the collector's CA: only certificates it issued are trusted.
+        verify: Any = ssl.create_default_context(cafile=cacert) if cacert else True
         self.http = httpx.Client(base_url=server.rstrip("/"), headers=headers, verify=verify,
                                  timeout=timeout, transport=transport)
 
@@ -152,6 +154,7 @@ def enroll_device(data_dir: Path, server: str, code: str, name: str, cacert: str
     except NotEnrolled:
         key = secrets.token_hex(32)
     cred = Credential(server=server.rstrip("/"), device_id=got["device_id"], contributor=got["contributor"],
-                      token=got["token"], device_key=key, cacert=cacert)
+                      token=got["token"], device_key=key,
+                      cacert=str(Path(cacert).resolve()) if cacert else None)
     cred.save(data_dir)
     return cred
