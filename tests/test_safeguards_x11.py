@@ -157,3 +157,34 @@ def test_screen_lock_pauses_recording(desk, tmp_path):
         text = stored_text(s)
         assert "before" in text and "after" in text and "during" not in text
         assert [g.reason for g in s.events(["gap"])] == ["locked"]
+
+
+def test_popups_follow_their_app_and_unattributable_ones_are_black(desk, tmp_path):
+    """Override-redirect windows (menus, tooltips, notifications) are not in the window
+    manager's list; they are blacked out with their app, or when no app can be told."""
+    popup = [sys.executable, str(Path(__file__).parent / "apps" / "popup.py")]
+    term = desk.xterm("popup-term", geometry="120x40+0+0")
+    # a password manager's popup over the allowed terminal (main window elsewhere)
+    desk.vd.spawn([*popup, "--class", "KeePassXC", "--main", "1500,700,300,200", "--popup", "100,100,200,120"])
+    # a popup no app can be told for (no WM_CLASS, no managed window)
+    desk.vd.spawn([*popup, "--popup", "400,100,200,120"])
+    # an allowed app's own menu (same X client as its main window, no class of its own)
+    desk.vd.spawn([*popup, "--class", "Workbench", "--main", "1500,100,300,200",
+                   "--popup", "100,400,200,120", "--colour", "0x00ff00"])
+    desk.vd.wait_window("^KeePassXC main$")
+    desk.vd.wait_window("^Workbench main$")
+    desk.activate(term)
+    data = tmp_path / "data"
+    proc = start(desk, data)
+    desk.xdotool("type", "--delay", "30", "echo popups\n")
+    time.sleep(1.5)
+    sid = stop(proc)
+    with DataDir(data).open(sid) as s:
+        refs = s.frames()
+        assert refs, "frames were stored"
+        for ref in refs:
+            img = np.asarray(s.frame_image(ref.frame_id).convert("RGB"))
+            assert img[105:215, 105:295].max() == 0, f"denied app's popup visible ({ref.reason})"
+            assert img[105:215, 405:595].max() == 0, f"unattributable popup visible ({ref.reason})"
+            menu = img[405:515, 105:295]
+            assert (menu[..., 1] == 255).all() and menu[..., 0].max() == 0, "allowed app's menu kept"

@@ -355,6 +355,38 @@ def _visible_windows(d) -> list[WindowInfo]:
                                   _geometry(d, win)))
         except error.XError:
             continue
+    return out + _override_redirect_windows(d, out)
+
+
+def _override_redirect_windows(d, managed: list[WindowInfo]) -> list[WindowInfo]:
+    """Mapped override-redirect windows (menus, tooltips, popups, notifications): the
+    window manager does not list them, yet they show content. Each is attributed to the
+    app of a managed window created by the same X client (same resource-id base);
+    otherwise to its own WM_CLASS; otherwise to no app at all - which no policy allows,
+    so an unattributable popup is blacked out (fail closed). Top-most last."""
+    from Xlib import error
+
+    mask = d.display.info.resource_id_mask
+    owners = {w.window & ~mask: w for w in managed}
+    out = []
+    try:
+        children = d.screen().root.query_tree().children  # bottom first
+    except error.XError:
+        return out
+    for win in children:
+        try:
+            attrs = win.get_attributes()
+            if not attrs.override_redirect or attrs.map_state != 2:
+                continue
+            geometry = _geometry(d, win)
+            owner = owners.get(win.id & ~mask)
+            if owner is not None:
+                out.append(WindowInfo(win.id, owner.app_id, owner.app_instance, owner.title, geometry))
+                continue
+            wm_class = win.get_wm_class() or ("", "")
+            out.append(WindowInfo(win.id, wm_class[1] or "", wm_class[0] or "", _title(d, win), geometry))
+        except error.XError:
+            continue
     return out
 
 
