@@ -45,6 +45,7 @@ def test_initial_mask_seeds_state_and_repeat_needs_a_held_key():
     assert not ks.is_repeat(A, 1010)              # RECORD's copy of the raw press
     assert ks.is_repeat(A, 1660)                  # 660 ms later: the server's auto-repeat
     assert ks.is_repeat(A, (1000 + 700) % 2**32)
+    assert not ks.is_repeat(A, 990)               # a late copy of an EARLIER press
     ks.raw(A, False, 1700)
     assert not ks.is_repeat(A, 1740)              # released: not a repeat
     ks2 = KeyState(MODMAP, set())

@@ -72,7 +72,12 @@ class KeyState:
     def is_repeat(self, keycode: int, server_ms: int) -> bool:
         """Is a RECORD press of ``keycode`` at ``server_ms`` an auto-repeat of a held key?"""
         pressed = self._down.get(keycode)
-        return pressed is not None and (server_ms - pressed) % 2**32 >= REPEAT_MIN_MS
+        if pressed is None:
+            return False
+        since = (server_ms - pressed) % 2**32  # server time wraps after ~49 days
+        # RECORD may deliver its copy of an earlier press after the raw stream has moved
+        # on to a later press of the same key: "before the press" is never a repeat
+        return REPEAT_MIN_MS <= since < 2**31
 
 
 def _raw_time_detail(data: Any) -> tuple[int, int]:
