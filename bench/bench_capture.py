@@ -179,6 +179,40 @@ def run_idle(desk, tmp: Path, seconds: float) -> dict:
     return {"scenario": "idle", "wall_s": round(wall, 1), "cpu_pct_one_core": round(100 * used / wall, 3)}
 
 
+class RawMotionWitness:
+    """Counts XI2 raw motion events on its own connection: how many pointer motions the
+    X server really processed (it merges queued motion events when it falls behind)."""
+
+    def __init__(self, display: str):
+        import threading
+
+        from Xlib.display import Display
+        from Xlib.ext import xinput
+
+        self.count, self._xi = 0, xinput
+        self._d = Display(display)
+        self._d.screen().root.xinput_select_events([(xinput.AllMasterDevices, xinput.RawMotionMask)])
+        self._d.sync()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            select.select([self._d.fileno()], [], [], 0.2)
+            while self._d.pending_events():
+                if getattr(self._d.next_event(), "evtype", None) == self._xi.RawMotion:
+                    self.count += 1
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._t.join(timeout=2)
+        self._d.close()
+        return self.count
+
+
 def run_burst(desk, tmp: Path, moves: int = 5000, keys: int = 1000, sync_every: int = 0) -> dict:
     """``sync_every`` > 0 waits for the X server every that many injected events (still
     ~10,000 events/s); 0 injects without waiting at all."""
@@ -191,6 +225,7 @@ def run_burst(desk, tmp: Path, moves: int = 5000, keys: int = 1000, sync_every: 
     desk.xdotool("windowactivate", "--sync", str(term))
     data = tmp / f"burst-{sync_every}"
     proc = start_recorder(desk, data)
+    witness = RawMotionWitness(desk.display)  # what the server itself produced
     time.sleep(2)
     d = Display(desk.display)
     t0 = time.monotonic()
@@ -208,6 +243,7 @@ def run_burst(desk, tmp: Path, moves: int = 5000, keys: int = 1000, sync_every: 
     inject_s = time.monotonic() - t0
     d.close()
     time.sleep(2)
+    server_moves = witness.stop()
     sid, _ = stop_recorder(proc)
     meta = session_stats(data, sid)["meta"]
     decoded = meta["stats"]["decoded"]
@@ -216,6 +252,7 @@ def run_burst(desk, tmp: Path, moves: int = 5000, keys: int = 1000, sync_every: 
     return {"scenario": f"burst_sync{sync_every}" if sync_every else "burst_unthrottled",
             "injected_moves": moves, "injected_key_events": 2 * keys,
             "inject_s": round(inject_s, 3), "hook_moves": decoded.get("move", 0),
+            "server_raw_motions": server_moves,
             "hook_key_events": decoded.get("key_down", 0) + decoded.get("key_up", 0),
             "stored_key_events": stored.get("key_down", 0) + stored.get("key_up", 0),
             "stored_moves_coalesced": stored.get("move", 0), "lost": lost,
