@@ -535,3 +535,59 @@ def test_two_browsers_are_told_apart_and_a_closed_one_is_forgotten(browser):
         if other.poll() is None:
             other.kill()
             other.wait()
+
+
+BROWSER_POLICY = """
+[scope]
+allow_apps = ["chromium"]
+allow_sites = ["*"]
+"""
+
+
+@pytest.mark.x11
+def test_recorder_stores_no_key_typed_into_a_web_password_field(browser, tmp_path):
+    """End to end: `workprint record` with the accessibility signal on, a real browser, a
+    password typed into <input type=password> among ordinary fields."""
+    from workprint.store.session import DataDir
+
+    from test_record_cli import WORKPRINT
+
+    b = browser
+    b.goto("login.html", "Login Page One")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(BROWSER_POLICY)
+    data = tmp_path / "data"
+    env = {**b.session.env}
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
+                   env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy),
+                             "--no-frames"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "recording session" in proc.stderr.readline()
+        time.sleep(1.0)
+        secret = "Tr0ub4dor&3-zq"
+        b.click("user")
+        time.sleep(0.3)
+        b.vd.xdotool("type", "--delay", "40", "alice")
+        b.click("pw")
+        time.sleep(0.3)
+        b.vd.xdotool("type", "--delay", "40", secret)
+        b.key("Tab")  # to the note field
+        time.sleep(0.3)
+        b.vd.xdotool("type", "--delay", "40", "hello note")
+        time.sleep(1.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    sid = out.strip().splitlines()[-1]
+    blob = b"".join(p.read_bytes() for p in (data / "sessions" / sid).rglob("*") if p.is_file())
+    assert secret.encode() not in blob and b"Tr0ub4dor" not in blob
+    with DataDir(data).open(sid) as s:
+        assert s.meta["secure_input"]["accessibility"] == "running"
+        keys = list(s.events(["key_down", "key_up"]))
+        text = "".join(k.char or "" for k in keys if k.down)
+        assert "alice" in text and "hello note" in text
+        assert not any(c in text for c in "Tr0ub4&"), text  # not a single character of it
+        placeholders = [k for k in keys if k.redacted == "PASSWORD"]
+        assert [k.down for k in placeholders] == [True, False]

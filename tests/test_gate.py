@@ -257,3 +257,27 @@ def test_password_key_released_after_enter_leaves_nothing(redactor):
     assert not any(k.keycode == last_release.keycode and k.char == "t" for k in keys)
     assert [k.down for k in keys if k.redacted == "PASSWORD"] == [True, False]
     assert chars(out) == "ls"
+
+
+def test_password_ends_when_focus_moves_on_to_an_ordinary_field(redactor):
+    """A web form: password field, then Tab to the next field - the platform says the
+    field is ordinary again, so the next keys are ordinary text, and the Tab itself and
+    every key typed while the field was secret leave nothing but the placeholder."""
+    state = {"secret": True}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    pw, t = typed(10 * MS, "hunter2-Xy!")
+    out = [e for ev in [focus(0, "XTerm"), *pw] for e in gate.process(ev)]
+    out += gate.process(KeyEvent(t, True, 23, 0xFF09, "Tab", None))
+    out += gate.process(KeyEvent(t + MS, False, 23, 0xFF09, "Tab", None))
+    state["secret"] = None  # unknown for a moment: keeps swallowing (fail closed)
+    k0, t = typed(t + 100 * MS, "z", code0=60)
+    out += [e for ev in k0 for e in gate.process(ev)]
+    state["secret"] = False  # the focus event of the next field has arrived
+    k, t = typed(t + 100 * MS, "next field", code0=70)
+    for ev in k:
+        out += gate.process(ev)
+    out += gate.flush(t + 5_000 * MS)
+    assert chars(out) == "next field"
+    placeholders = [e for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"]
+    assert [p.down for p in placeholders] == [True, False]
+    assert "hunter2" not in repr(out) and "'z'" not in repr(out)

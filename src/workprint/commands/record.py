@@ -39,7 +39,7 @@ def _start_sync(root) -> "subprocess.Popen":
 
 def run(args: argparse.Namespace) -> int:
     from ..capture.backend import get_backend
-    from ..capture.linux_tty import TerminalSecretProbe
+    from ..capture.secure_input import LinuxSecureInput
     from ..capture.run import record_session
     from ..identity import contributor_pseudonym
     from ..policy.notice import require_acknowledged
@@ -72,14 +72,16 @@ def run(args: argparse.Namespace) -> int:
                 raise PolicyError(f"The policy asks to mask text in screenshots "
                                   f"(screenshots.ocr_mask) but OCR is unavailable: {exc}") from exc
         syncer = _start_sync(root) if args.sync else None
+        secure_input = LinuxSecureInput.start()
         try:
             result = record_session(
                 root, policy, backend=backend, stop=stop, duration=args.duration,
-                frames=not args.no_frames, on_start=started, secure_input=TerminalSecretProbe(),
+                frames=not args.no_frames, on_start=started, secure_input=secure_input,
                 masker=masker, redactor=masker.redactor if masker else None,
-                meta={"contributor": contributor_pseudonym(root),
+                meta={"contributor": contributor_pseudonym(root), "secure_input": secure_input.describe(),
                       "notice": {"sha256": receipt.notice_sha256, "accepted_at": receipt.accepted_at}})
         finally:
+            secure_input.stop()
             for s, h in old.items():
                 signal.signal(s, h)
             if syncer is not None:

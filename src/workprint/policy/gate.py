@@ -9,7 +9,8 @@ It enforces, in order:
 2. **secure input**: while the platform says the focused field reads a secret (terminal
    password prompt, password field) or cannot tell for a window that might (fail closed),
    keys collapse into one ``<PASSWORD>`` placeholder press/release (no count, no timing)
-   until Enter.
+   until Enter - or until the platform says the field in front is an ordinary one again
+   (focus moved on by Tab or a click); "unknown" keeps swallowing.
 3. **text redaction**: typing runs are held until they end (Enter/Tab/click/focus change/
    a pause of ``RUN_IDLE_NS``), then redacted as a whole; the key events behind a
    redacted value are masked. Titles and URLs are redacted before storage.
@@ -278,11 +279,13 @@ class SafeguardGate:
         return replace(ev, t_ns=t_ns, title=self.redactor.redact_title(ev.title),
                        url=self.redactor.redact_url(ev.url) if ev.url else None)
 
-    def _secret_now(self) -> bool:
+    def _probe(self) -> bool | None:
         if self.secure_input is None or self._focus is None:
             return False
-        verdict = self.secure_input(self._focus)
-        return verdict is not False  # None = cannot tell for a window that may read secrets
+        return self.secure_input(self._focus)
+
+    def _secret_now(self) -> bool:
+        return self._probe() is not False  # None = cannot tell for a window that may read secrets
 
     def _on_key(self, ev: KeyEvent) -> list[RawEvent]:
         if not ev.down:
@@ -299,8 +302,12 @@ class SafeguardGate:
                 return []
             if ev.key in _SUBMIT_KEYS and not (CHORD_MODIFIERS & set(ev.modifiers)):
                 return self._close_password(ev.t_ns) + [ev]
-            self._swallowed.add(ev.keycode)
-            return []
+            if ev.key in _MODIFIER_KEYS or self._probe() is not False:
+                self._swallowed.add(ev.keycode)
+                return []
+            # the platform says the field in front is an ordinary one again (focus left the
+            # password field by Tab or a click): the secret is over, this key is not part of it
+            return self._close_password(ev.t_ns) + self._on_key(ev)
         if (ev.down and ev.key not in _MODIFIER_KEYS and ev.key not in _RUN_ENDING_KEYS
                 and self._secret_now()):
             # Keys held since the last Enter were typed ahead into this prompt (the prompt
