@@ -591,3 +591,53 @@ def test_recorder_stores_no_key_typed_into_a_web_password_field(browser, tmp_pat
         assert not any(c in text for c in "Tr0ub4&"), text  # not a single character of it
         placeholders = [k for k in keys if k.redacted == "PASSWORD"]
         assert [k.down for k in placeholders] == [True, False]
+
+
+@pytest.mark.x11
+def test_recorder_scopes_browser_windows_by_the_url_they_show(browser, tmp_path):
+    """allow_sites decides for browser windows: the recorder reads the URL of the page
+    behind the window title from the accessibility tree. Keys on an allowed site are
+    kept; after navigating to a site that is not allowed, nothing but a gap remains."""
+    from workprint.store.session import DataDir
+
+    from test_record_cli import WORKPRINT
+
+    b = browser
+    b.goto("login.html", "Login Page One")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[scope]\nallow_apps = ["chromium"]\nallow_sites = ["127.0.0.1"]\n')
+    data = tmp_path / "data"
+    env = {**b.session.env}
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
+                   env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy),
+                             "--no-frames"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    other = b.base.replace("127.0.0.1", "localhost") + "/second.html"
+    try:
+        assert "recording session" in proc.stderr.readline()
+        time.sleep(1.0)
+        b.click("note")
+        time.sleep(0.3)
+        b.vd.xdotool("type", "--delay", "40", "allowed words")
+        time.sleep(1.2)
+        b.key("ctrl+l")
+        b.vd.xdotool("type", "--delay", "5", other + "\n")
+        wait_for(lambda: b.title().startswith("Second Page Two"), timeout=15, what="second page")
+        time.sleep(0.8)
+        b.vd.xdotool("key", "Tab")
+        b.vd.xdotool("type", "--delay", "40", "zebra-private")
+        time.sleep(1.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    sid = out.strip().splitlines()[-1]
+    blob = b"".join(p.read_bytes() for p in (data / "sessions" / sid).rglob("*") if p.is_file())
+    assert b"zebra" not in blob and b"Second Page Two" not in blob
+    with DataDir(data).open(sid) as s:
+        text = "".join(k.char or "" for k in s.events(["key_down"]))
+        assert "allowed words" in text and "zebra" not in text
+        focus = [f for f in s.events(["focus"])]
+        assert any(f.url and f.url.startswith(b.base) for f in focus), focus
+        assert not any("localhost" in (f.url or "") for f in focus)
+        assert any(g.reason == "out_of_scope" for g in s.events(["gap"]))

@@ -107,6 +107,12 @@ class Backend(ABC):
         same generation as its pixels."""
         return 0
 
+    def set_url_lookup(self, lookup: "Callable[[FocusEvent], str | None] | None") -> None:
+        """Where focus events of browser windows get their URL from (call before
+        ``start_focus``). ``lookup(focus)`` must answer None when in doubt; the backend
+        asks again a few times over ~3 s while the window and title stay the same."""
+        self._url_lookup = lookup
+
     def screen_locked(self) -> bool:
         """True while the screen saver / locker is active (recording pauses then)."""
         return False

@@ -45,6 +45,15 @@ class LinuxSecureInput:
                 return verdict
         return False
 
+    def browser_url(self, focus: FocusEvent) -> str | None:
+        """The URL a browser window shows, when the accessibility tree can tell it for
+        exactly this window title (else None: the site is unknown, scope fails closed)."""
+        from ..policy.scope import is_browser
+
+        if self.atspi is None or not is_browser(focus.app_id, focus.app_instance):
+            return None
+        return self.atspi.document_url(focus.pid, focus.title)
+
     def describe(self) -> dict:
         """For the session metadata: which signals were in use."""
         atspi = "no session bus" if self.atspi is None else self.atspi.status

@@ -18,11 +18,12 @@ Threads and connections (X connections are not shared between threads):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKeyListener, xi2_available
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 _NO_WINDOW_DEBOUNCE_S = 0.25
+URL_RETRY_S = (0.1, 0.3, 0.7, 1.5, 3.0)  # browser URL not known yet: ask again
 
 
 def _open_display(name: str | None = None):
@@ -235,7 +237,7 @@ class X11Backend(Backend):
 
     # -- focus ----------------------------------------------------------------------------
     def start_focus(self, sink: FocusSink) -> None:
-        self._focus = _FocusTracker(self.display_name, sink)
+        self._focus = _FocusTracker(self.display_name, sink, getattr(self, "_url_lookup", None))
         self._focus.start()
 
     def stop_focus(self) -> None:
@@ -393,13 +395,16 @@ def _override_redirect_windows(d, managed: list[WindowInfo]) -> list[WindowInfo]
 class _FocusTracker:
     """Follows the active window and its title; emits debounced FocusEvents."""
 
-    def __init__(self, display_name: str | None, sink: FocusSink):
+    def __init__(self, display_name: str | None, sink: FocusSink,
+                 url_lookup: Callable[[FocusEvent], str | None] | None = None):
         self.display_name = display_name
         self.sink = sink
+        self.url_lookup = url_lookup
+        self._url_retry: list[float] = []  # monotonic times to ask again for the URL
         self._wake_r, self._wake_w = os.pipe()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="workprint-x11-focus", daemon=True)
-        self._last: tuple[int, str] | None = None
+        self._last: tuple[int, str, str | None] | None = None
         #: bumped on every top-level window layout change (read from other threads)
         self.generation = 0
 
@@ -446,7 +451,19 @@ class _FocusTracker:
             ev = describe_window(d, win_id)
         except error.XError:
             ev = FocusEvent(time.monotonic_ns(), 0)
-        key = (ev.window, ev.title)
+        if self.url_lookup is not None and ev.window and ev.title:
+            try:
+                url = self.url_lookup(ev)
+            except Exception:  # noqa: BLE001 - no URL is the fail-closed answer
+                url = None
+            if url:
+                ev = dataclasses.replace(ev, url=url)
+            if self._last is None or self._last[:2] != (ev.window, ev.title):
+                now = time.monotonic()  # a new window or title: ask again while no URL
+                self._url_retry = [now + dt for dt in URL_RETRY_S]
+            if url:
+                self._url_retry = []
+        key = (ev.window, ev.title, ev.url)
         if key != self._last:
             self._last = key
             if ev.window:
@@ -479,11 +496,16 @@ class _FocusTracker:
                 timeout = 0.5 if not ewmh else 5.0  # without a WM, poll the focus
                 if pending_zero_since is not None:
                     timeout = max(0.0, pending_zero_since + _NO_WINDOW_DEBOUNCE_S - time.monotonic())
+                if self._url_retry:
+                    timeout = min(timeout, max(0.0, self._url_retry[0] - time.monotonic()))
                 if not d.pending_events():
                     ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
                     if self._wake_r in ready:
                         break
                 recheck = not ewmh or pending_zero_since is not None
+                if self._url_retry and time.monotonic() >= self._url_retry[0]:
+                    self._url_retry.pop(0)
+                    recheck = True
                 while d.pending_events():
                     ev = d.next_event()
                     if ev.type in layout_events:

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
                                   f"(screenshots.ocr_mask) but OCR is unavailable: {exc}") from exc
         syncer = _start_sync(root) if args.sync else None
         secure_input = LinuxSecureInput.start()
+        if secure_input.atspi is not None and secure_input.atspi.available():
+            backend.set_url_lookup(secure_input.browser_url)
         try:
             result = record_session(
                 root, policy, backend=backend, stop=stop, duration=args.duration,
