@@ -188,3 +188,48 @@ def test_popups_follow_their_app_and_unattributable_ones_are_black(desk, tmp_pat
             assert img[105:215, 405:595].max() == 0, f"unattributable popup visible ({ref.reason})"
             menu = img[405:515, 105:295]
             assert (menu[..., 1] == 255).all() and menu[..., 0].max() == 0, "allowed app's menu kept"
+
+
+def _indicator_visible(desk) -> bool:
+    out = subprocess.run(["xdotool", "search", "--onlyvisible", "--classname", "workprint-indicator"],
+                         env=desk.env, capture_output=True, text=True)
+    return bool(out.stdout.strip())
+
+
+def test_eu_indicator_is_visible_exactly_while_a_task_is_recorded(desk, tmp_path):
+    """EU profile: recording only inside user-started tasks, with a visible indicator;
+    the indicator (red) is blacked out of the stored frames."""
+    policy = tmp_path / "eu.toml"
+    policy.write_text('[jurisdiction]\nprofile = "eu"\n[scope]\nallow_apps = ["XTerm"]\n')
+    term = desk.xterm("eu-term", geometry="80x24+20+20")
+    desk.activate(term)
+    data = tmp_path / "data"
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
+                   env=desk.env, check=True, capture_output=True)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy)],
+                            env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    control = lambda *a: subprocess.run([*WORKPRINT, *a, "--data-dir", str(data)], env=desk.env,
+                                        check=True, capture_output=True)
+    try:
+        assert "recording session" in proc.stderr.readline()
+        time.sleep(1.0)
+        assert not _indicator_visible(desk), "no task yet: nothing is recorded, no indicator"
+        control("task", "start", "rename the report")
+        wait_for(lambda: _indicator_visible(desk), timeout=5, what="indicator shown")
+        desk.xdotool("type", "--delay", "30", "echo in-task\n")
+        time.sleep(1.0)
+        control("pause")
+        wait_for(lambda: not _indicator_visible(desk), timeout=5, what="indicator hidden while paused")
+        control("resume")
+        wait_for(lambda: _indicator_visible(desk), timeout=5, what="indicator back")
+        control("task", "end")
+        wait_for(lambda: not _indicator_visible(desk), timeout=5, what="indicator hidden after the task")
+    finally:
+        sid = stop(proc)
+    with DataDir(data).open(sid) as s:
+        assert "in-task" in stored_text(s)
+        refs = [r for r in s.frames() if r.reason != "start"]
+        assert refs
+        for ref in refs:  # the bottom-right corner (the indicator) is black in stored frames
+            img = np.asarray(s.frame_image(ref.frame_id).convert("RGB"))
+            assert img[-20:-6, -60:-6].max() == 0, ref.reason

@@ -113,6 +113,9 @@ class Backend(ABC):
         asks again a few times over ~3 s while the window and title stay the same."""
         self._url_lookup = lookup
 
+    def show_indicator(self, text: str | None) -> None:
+        """Show (or with None hide) the visible recording indicator. Default: none."""
+
     def screen_locked(self) -> bool:
         """True while the screen saver / locker is active (recording pauses then)."""
         return False

@@ -58,6 +58,14 @@ def frame_safeguard(gate: SafeguardGate, backend: Backend,
     return redact
 
 
+def indicator_text(status: dict) -> str | None:
+    """What the visible indicator says for a gate status (None: hidden, not recording)."""
+    if not status.get("recording"):
+        return None
+    task = status.get("task")
+    return "[REC] workprint is recording" + (f" - task: {task[:40]}" if task else "")
+
+
 def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
                    stop: threading.Event, duration: float | None = None,
                    frames: bool = True, meta: dict | None = None,
@@ -110,11 +118,18 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
     try:
         recorder.start()
         while not stop.is_set() and not recorder.stopped.is_set():
+            if policy.jurisdiction.indicator:
+                backend.show_indicator(indicator_text(gate.status()))
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
             stop.wait(timeout=min(0.2, remaining) if remaining is not None else 0.2)
     finally:
+        if policy.jurisdiction.indicator:
+            try:
+                backend.show_indicator(None)
+            except Exception:  # noqa: BLE001 - never let the indicator stop the flush
+                pass
         stats = recorder.stop()
         control.stop()
         state = "error" if recorder.error else "complete"

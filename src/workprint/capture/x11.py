@@ -76,6 +76,7 @@ class X11Backend(Backend):
         self._record_ctx = None
         self._record_thread: threading.Thread | None = None
         self._keys = None  # XI2 raw key listener (None: keys come from RECORD)
+        self._indicator = None
         self.key_source = ("xi2" if os.environ.get("WORKPRINT_X11_KEYS", "xi2") != "record"
                            and xi2_available(self._lookup) else "record")
         self._key_state = None
@@ -266,9 +267,22 @@ class X11Backend(Backend):
             self._thread_conns.append(conn)
         return _visible_windows(conn)
 
+    def show_indicator(self, text: str | None) -> None:
+        if self._indicator is None:
+            if text is None:
+                return
+            from .x11_indicator import X11Indicator
+
+            self._indicator = X11Indicator(lambda: _open_display(self.display_name))
+        self._indicator.show(text)
+        self._indicator.tick()
+
     def close(self) -> None:
         self.stop_input()
         self.stop_focus()
+        if self._indicator is not None:
+            self._indicator.close()
+            self._indicator = None
         for conn in [self._lookup, *self._thread_conns]:
             try:
                 conn.close()
