@@ -315,6 +315,35 @@ def test_retention_by_age_and_quota(fleet: Fleet):
     assert len(fleet.stored_blobs()) == 2 and len(fleet.collector.meta.chunks()) == 2
 
 
+def test_scheduled_retention_runs_by_itself(fleet: Fleet):
+    """The collector's retention job (serve --retention-days, every --retention-every-min)
+    deletes old chunks without anybody calling the endpoint, and is audited."""
+    import threading
+
+    from workprint.server.run import _retention_loop
+
+    dev = fleet.enroll()
+    old, new = make_chunk(), make_chunk()
+    fleet.put(dev, old.data)
+    fleet.put(dev, new.data)
+    with fleet.collector.meta.tx() as cur:
+        cur.execute("UPDATE chunks SET received = received - 40 * 86400 WHERE sha256 = ?", (old.sha256,))
+    stop = threading.Event()
+    job = threading.Thread(target=_retention_loop, args=(fleet.collector, stop, 0.1, 30, None), daemon=True)
+    job.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(fleet.collector.meta.chunks()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        job.join(timeout=5)
+    assert [c.sha256 for c in fleet.collector.meta.chunks()] == [new.sha256]
+    assert len(fleet.stored_blobs()) == 1
+    log = fleet.client.get("/v1/audit", headers=fleet.h("auditor")).json()
+    assert any(e["action"] == "retention.run" and e["actor"] == "scheduler:retention" for e in log), log[-3:]
+
+
 def test_orphan_blobs_from_a_crash_are_swept(fleet: Fleet):
     from workprint.server.blobs import chunk_key
 
