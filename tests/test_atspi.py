@@ -537,6 +537,34 @@ def test_two_browsers_are_told_apart_and_a_closed_one_is_forgotten(browser):
             other.wait()
 
 
+def record_in_browser(b, tmp_path: Path, policy_text: str, work) -> tuple[Path, str]:
+    """Run `workprint record` (the accessibility bus of the browser's session) while
+    ``work()`` acts in the browser; returns the data dir and the session id."""
+    from test_record_cli import WORKPRINT
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(policy_text)
+    data = tmp_path / "data"
+    env = {**b.session.env}
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
+                   env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy),
+                             "--no-frames"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "recording session" in proc.stderr.readline()
+        time.sleep(1.0)
+        work()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return data, out.strip().splitlines()[-1]
+
+
+def session_bytes(data: Path, sid: str) -> bytes:
+    return b"".join(p.read_bytes() for p in (data / "sessions" / sid).rglob("*") if p.is_file())
+
+
 BROWSER_POLICY = """
 [scope]
 allow_apps = ["chromium"]
@@ -550,22 +578,11 @@ def test_recorder_stores_no_key_typed_into_a_web_password_field(browser, tmp_pat
     password typed into <input type=password> among ordinary fields."""
     from workprint.store.session import DataDir
 
-    from test_record_cli import WORKPRINT
-
     b = browser
     b.goto("login.html", "Login Page One")
-    policy = tmp_path / "policy.toml"
-    policy.write_text(BROWSER_POLICY)
-    data = tmp_path / "data"
-    env = {**b.session.env}
-    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
-                   env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy),
-                             "--no-frames"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert "recording session" in proc.stderr.readline()
-        time.sleep(1.0)
-        secret = "Tr0ub4dor&3-zq"
+    secret = "Tr0ub4dor&3-zq"
+
+    def work():
         b.click("user")
         time.sleep(0.3)
         b.vd.xdotool("type", "--delay", "40", "alice")
@@ -576,12 +593,9 @@ def test_recorder_stores_no_key_typed_into_a_web_password_field(browser, tmp_pat
         time.sleep(0.3)
         b.vd.xdotool("type", "--delay", "40", "hello note")
         time.sleep(1.5)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    sid = out.strip().splitlines()[-1]
-    blob = b"".join(p.read_bytes() for p in (data / "sessions" / sid).rglob("*") if p.is_file())
+
+    data, sid = record_in_browser(b, tmp_path, BROWSER_POLICY, work)
+    blob = session_bytes(data, sid)
     assert secret.encode() not in blob and b"Tr0ub4dor" not in blob
     with DataDir(data).open(sid) as s:
         assert s.meta["secure_input"]["accessibility"] == "running"
@@ -600,22 +614,11 @@ def test_recorder_scopes_browser_windows_by_the_url_they_show(browser, tmp_path)
     kept; after navigating to a site that is not allowed, nothing but a gap remains."""
     from workprint.store.session import DataDir
 
-    from test_record_cli import WORKPRINT
-
     b = browser
     b.goto("login.html", "Login Page One")
-    policy = tmp_path / "policy.toml"
-    policy.write_text('[scope]\nallow_apps = ["chromium"]\nallow_sites = ["127.0.0.1"]\n')
-    data = tmp_path / "data"
-    env = {**b.session.env}
-    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
-                   env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy),
-                             "--no-frames"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     other = b.base.replace("127.0.0.1", "localhost") + "/second.html"
-    try:
-        assert "recording session" in proc.stderr.readline()
-        time.sleep(1.0)
+
+    def work():
         b.click("note")
         time.sleep(0.3)
         b.vd.xdotool("type", "--delay", "40", "allowed words")
@@ -627,12 +630,10 @@ def test_recorder_scopes_browser_windows_by_the_url_they_show(browser, tmp_path)
         b.vd.xdotool("key", "Tab")
         b.vd.xdotool("type", "--delay", "40", "zebra-private")
         time.sleep(1.5)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    sid = out.strip().splitlines()[-1]
-    blob = b"".join(p.read_bytes() for p in (data / "sessions" / sid).rglob("*") if p.is_file())
+
+    data, sid = record_in_browser(
+        b, tmp_path, '[scope]\nallow_apps = ["chromium"]\nallow_sites = ["127.0.0.1"]\n', work)
+    blob = session_bytes(data, sid)
     assert b"zebra" not in blob and b"Second Page Two" not in blob
     with DataDir(data).open(sid) as s:
         text = "".join(k.char or "" for k in s.events(["key_down"]))

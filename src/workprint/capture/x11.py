@@ -265,7 +265,8 @@ class X11Backend(Backend):
         if conn is None:
             conn = self._local.conn = _open_display(self.display_name)
             self._thread_conns.append(conn)
-        return _visible_windows(conn)
+        tracked = self._focus.override_windows if self._focus is not None else None
+        return _visible_windows(conn, tracked)
 
     def show_indicator(self, text: str | None) -> None:
         if self._indicator is None:
@@ -354,7 +355,7 @@ def describe_window(d, win_id: int, t_ns: int | None = None) -> FocusEvent:
                       pid, _process_name(pid), _geometry(d, win))
 
 
-def _visible_windows(d) -> list[WindowInfo]:
+def _visible_windows(d, override_ids: "frozenset[int] | None" = None) -> list[WindowInfo]:
     from Xlib import error
 
     root = d.screen().root
@@ -371,10 +372,11 @@ def _visible_windows(d) -> list[WindowInfo]:
                                   _geometry(d, win)))
         except error.XError:
             continue
-    return out + _override_redirect_windows(d, out)
+    return out + _override_redirect_windows(d, out, override_ids)
 
 
-def _override_redirect_windows(d, managed: list[WindowInfo]) -> list[WindowInfo]:
+def _override_redirect_windows(d, managed: list[WindowInfo],
+                               ids: "frozenset[int] | None" = None) -> list[WindowInfo]:
     """Mapped override-redirect windows (menus, tooltips, popups, notifications): the
     window manager does not list them, yet they show content. Each is attributed to the
     app of a managed window created by the same X client (same resource-id base);
@@ -385,10 +387,13 @@ def _override_redirect_windows(d, managed: list[WindowInfo]) -> list[WindowInfo]
     mask = d.display.info.resource_id_mask
     owners = {w.window & ~mask: w for w in managed}
     out = []
-    try:
-        children = d.screen().root.query_tree().children  # bottom first
-    except error.XError:
-        return out
+    if ids is not None:  # mapped ones, as the focus tracker saw them (no tree walk)
+        children = [d.create_resource_object("window", wid) for wid in sorted(ids)]
+    else:
+        try:
+            children = d.screen().root.query_tree().children  # bottom first
+        except error.XError:
+            return out
     for win in children:
         try:
             attrs = win.get_attributes()
@@ -421,6 +426,9 @@ class _FocusTracker:
         self._last: tuple[int, str, str | None] | None = None
         #: bumped on every top-level window layout change (read from other threads)
         self.generation = 0
+        #: mapped override-redirect children of the root (menus, popups), or None before
+        #: the tracker has looked; replaced, never mutated, so other threads may read it
+        self.override_windows: frozenset[int] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -504,6 +512,15 @@ class _FocusTracker:
             title_atoms = {d.get_atom("_NET_WM_NAME"), d.get_atom("WM_NAME")}
             fd = d.fileno()
             pending_zero_since: float | None = None
+            overrides = set()
+            for child in root.query_tree().children:
+                try:
+                    a = child.get_attributes()
+                    if a.override_redirect and a.map_state != X.IsUnmapped:
+                        overrides.add(child.id)
+                except Exception:  # noqa: BLE001 - gone meanwhile
+                    pass
+            self.override_windows = frozenset(overrides)
             self._emit(d, self._active(d) or 0)
             ewmh = _prop(d, root, "_NET_SUPPORTING_WM_CHECK") is not None
             while not self._stop.is_set():
@@ -523,7 +540,16 @@ class _FocusTracker:
                 while d.pending_events():
                     ev = d.next_event()
                     if ev.type in layout_events:
+                        # a popup joins the list before the generation moves on, and leaves
+                        # it only after: a reader never sees an old generation with a list
+                        # that lacks a popup its frame may show
+                        if ev.type == X.MapNotify and ev.override:
+                            overrides.add(ev.window.id)
+                            self.override_windows = frozenset(overrides)
                         self.generation += 1
+                        if ev.type in (X.UnmapNotify, X.DestroyNotify) and ev.window.id in overrides:
+                            overrides.discard(ev.window.id)
+                            self.override_windows = frozenset(overrides)
                     elif ev.type == X.PropertyNotify:
                         if ev.atom == net_active and ev.window == root:
                             recheck = True

@@ -1,10 +1,11 @@
 """The visible recording indicator on X11: a small red label in the bottom-right corner
-of the screen while workprint records ("● workprint is recording - task: ...").
+of the screen while workprint records ("[REC] workprint is recording - task: ...").
 
-It is an override-redirect window (no window manager decoration, always on top, raised
-again every few seconds), with an empty input shape so clicks go through to whatever is
-below it. Its WM_CLASS is ``Workprint``, an app no policy allows, so the pixel safeguard
-blacks it out in stored frames: the indicator is for the person, not for the dataset.
+It is an override-redirect window (no window manager decoration, always on top: raised
+again when another window has come above it), with an empty input shape so clicks go
+through to whatever is below it. Its WM_CLASS is ``Workprint``, an app no policy allows,
+so the pixel safeguard blacks it out in stored frames: the indicator is for the person,
+not for the dataset.
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ class X11Indicator:
                 exposed = True
         if self._text is not None:
             if time.monotonic() - self._raised >= RAISE_EVERY_S:
-                self._win.configure(stack_mode=self._X.Above)
                 self._raised = time.monotonic()
-                exposed = True
+                children = self._d.screen().root.query_tree().children
+                if children and children[-1].id != self._win.id:  # something came on top
+                    self._win.configure(stack_mode=self._X.Above)
+                    exposed = True
             if exposed:
                 self._draw()
             self._d.flush()
