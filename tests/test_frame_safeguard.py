@@ -57,3 +57,18 @@ def test_no_frame_when_geometry_is_unknown(gate):
     backend = FakeBackend()
     backend.windows.append(WindowInfo(3, "Other", "other", "x", None))
     assert frame_safeguard(gate, backend, POLICY)(np.ones((60, 100), np.uint32), 5, 7) is None
+
+
+def test_the_same_grab_gets_the_same_blacked_out_copy(gate):
+    """Pre-action frames re-store ring grabs: the encoder recognises a repeated frame by
+    identity, so the safeguard must not hand it a fresh copy each time."""
+    backend = FakeBackend()
+    redact = frame_safeguard(gate, backend, POLICY)
+    pixels = np.full((60, 100), 7, dtype=np.uint32)
+    first = redact(pixels, 5, 7)
+    assert redact(pixels, 6, 7) is first
+    backend.windows[1] = WindowInfo(2, "KeePassXC", "keepassxc", "vault", Geometry(0, 45, 30, 10))
+    moved = redact(pixels, 7, 7)
+    assert moved is not first and (moved[45:55, 0:30] == 0).all() and moved[10:30, 50:80].min() == 7
+    other = np.full((60, 100), 8, dtype=np.uint32)
+    assert redact(other, 8, 7) is not moved
