@@ -281,3 +281,55 @@ def test_password_ends_when_focus_moves_on_to_an_ordinary_field(redactor):
     placeholders = [e for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"]
     assert [p.down for p in placeholders] == [True, False]
     assert "hunter2" not in repr(out) and "'z'" not in repr(out)
+
+
+def test_keys_typed_before_the_password_fields_focus_event_are_swallowed(redactor):
+    """The focus event of a password field arrives 5-20 ms after the click or Tab that
+    moved focus there: a short password typed in that window, then nothing more, must
+    still leave nothing but the placeholder - and the field before it stays text."""
+    state = {"secret": False}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    user, t = typed(10 * MS, "m.rossi")
+    out = [e for ev in [focus(0, "Workbench"), *user] for e in gate.process(ev)]
+    out += gate.process(KeyEvent(t, True, 23, 0xFF09, "Tab", None))
+    out += gate.process(KeyEvent(t + MS, False, 23, 0xFF09, "Tab", None))
+    pw, t2 = typed(t + 3 * MS, "Q7", step=2 * MS, code0=61)  # typed ahead of the focus event
+    for ev in pw:
+        out += gate.process(ev)
+    state["secret"] = True  # the field's focus event is in now; no further key comes
+    out += gate.tick(t2 + 1_500 * MS)
+    out += gate.flush(t2 + 3_000 * MS)
+    assert chars(out) == "m.rossi"
+    assert "'Q'" not in repr(out) and "'7'" not in repr(out)
+    assert [e.down for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"] == [True, False]
+
+
+def test_late_focus_event_then_more_password_keys_leave_one_placeholder(redactor):
+    state = {"secret": False}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    out = gate.process(focus(0, "Workbench"))
+    out += [e for ev in [ButtonEvent(5 * MS, True, 10, 10, "left")] for e in gate.process(ev)]
+    early, t = typed(8 * MS, "s3", step=3 * MS)
+    for ev in early:
+        out += gate.process(ev)
+    state["secret"] = True
+    out += gate.tick(t + 1_100 * MS)  # a pause in the middle of the password
+    late, t = typed(t + 1_200 * MS, "cr3t!", code0=5)
+    for ev in late:
+        out += gate.process(ev)
+    out += gate.process(KeyEvent(t, True, 36, 0xFF0D, "Return", None))
+    out += gate.flush(t + 2_000 * MS)
+    assert chars(out) == ""
+    assert [e.down for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"] == [True, False]
+    assert [e.key for e in out if isinstance(e, KeyEvent) and e.key] == ["Return"]
+
+
+def test_enter_that_starts_a_password_prompt_keeps_the_command_typed_before_it(redactor):
+    state = {"secret": False}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    cmd, t = typed(10 * MS, "sudo apt update")
+    out = [e for ev in [focus(0, "XTerm"), *cmd] for e in gate.process(ev)]
+    state["secret"] = True  # sudo turned echo off before the gate saw the Return
+    out += gate.process(KeyEvent(t, True, 36, 0xFF0D, "Return", None))
+    out += gate.flush(t + 2_000 * MS)
+    assert chars(out) == "sudo apt update"

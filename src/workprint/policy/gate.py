@@ -10,7 +10,8 @@ It enforces, in order:
    password prompt, password field) or cannot tell for a window that might (fail closed),
    keys collapse into one ``<PASSWORD>`` placeholder press/release (no count, no timing)
    until Enter - or until the platform says the field in front is an ordinary one again
-   (focus moved on by Tab or a click); "unknown" keeps swallowing.
+   (focus moved on by Tab or a click); "unknown" keeps swallowing. A held run that ends
+   while the field in front reads a secret is swallowed too (its focus event came late).
 3. **text redaction**: typing runs are held until they end (Enter/Tab/click/focus change/
    a pause of ``RUN_IDLE_NS``), then redacted as a whole; the key events behind a
    redacted value are masked. Titles and URLs are redacted before storage.
@@ -147,6 +148,8 @@ class SafeguardGate:
         with self._lock:
             now = self.clock()
             out = self._end_run()
+            if self._password:
+                out += self._close_password(now)
             if start:
                 self._task = text
                 if self.episodes_only and self._pause_reason == "no task":
@@ -312,15 +315,12 @@ class SafeguardGate:
                 and self._secret_now()):
             # Keys held since the last Enter were typed ahead into this prompt (the prompt
             # may appear after the first keys arrive): they belong to the secret too.
-            first = next((k.t_ns for k in self._run if k.down), ev.t_ns)
-            released = {k.keycode for k in self._run if not k.down}
-            self._swallowed.update(k.keycode for k in self._run if k.down and k.keycode not in released)
             self._swallowed.add(ev.keycode)
-            self._run = []
-            self._password = True
-            return [KeyEvent(first, True, redacted="PASSWORD")]
+            return self._swallow_run(ev.t_ns)
         if ev.down and (ev.key in _RUN_ENDING_KEYS or CHORD_MODIFIERS & set(ev.modifiers)):
-            out = self._end_run()
+            # Enter ends the run without asking again: the command it submits (sudo, ssh)
+            # may already have turned echo off, yet the run was typed before it.
+            out = self._end_run(recheck=ev.key not in _SUBMIT_KEYS)
             out.append(ev)
             return out
         if not ev.down and not self._run:
@@ -335,9 +335,24 @@ class SafeguardGate:
         self._password = False
         return [KeyEvent(t_ns, False, redacted="PASSWORD")]
 
-    def _end_run(self) -> list[RawEvent]:
+    def _swallow_run(self, t_ns: int) -> list[RawEvent]:
+        """The held run becomes the start of a secret: one placeholder press, no keys."""
+        first = next((k.t_ns for k in self._run if k.down), t_ns)
+        released = {k.keycode for k in self._run if not k.down}
+        self._swallowed.update(k.keycode for k in self._run if k.down and k.keycode not in released)
+        self._run = []
+        self._password = True
+        return [KeyEvent(first, True, redacted="PASSWORD")]
+
+    def _end_run(self, recheck: bool = True) -> list[RawEvent]:
         if not self._run:
             return []
+        if recheck and self._secret_now() and any(
+                k.down and k.key not in _MODIFIER_KEYS for k in self._run):
+            # The platform's focus event for a password field can arrive a few ms after the
+            # first keys typed into it (the click or Tab that moved focus ended the previous
+            # run): a run that ends while the field in front reads a secret is that secret.
+            return self._swallow_run(self._run_last_ns)
         run, self._run = self._run, []
         masked, _text = mask_typing_run(run, self.redactor)
         open_codes: dict[int, str] = {}
