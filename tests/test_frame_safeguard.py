@@ -40,9 +40,12 @@ def test_denied_window_is_black_and_allowed_one_kept(gate):
     backend = FakeBackend()
     redact = frame_safeguard(gate, backend, POLICY)
     pixels = np.full((60, 100), 0x00AABBCC, dtype=np.uint32)
-    out = redact(pixels, 5, 7)
-    assert out is not None and out is not pixels
+    frame = redact(pixels, 5, 7)
+    assert frame is not None and frame.rects == ((50, 10, 30, 20),)
+    out = frame.full()
+    assert out is not pixels
     assert (out[10:30, 50:80] == 0).all() and out[0:40, 0:40].min() == 0x00AABBCC
+    assert (frame.tile(0, 1, 64)[10:30, 0:16] == 0).all(), "tiles come masked too"
     assert pixels.min() == 0x00AABBCC, "the ring's grab itself is never modified"
 
 
@@ -59,16 +62,24 @@ def test_no_frame_when_geometry_is_unknown(gate):
     assert frame_safeguard(gate, backend, POLICY)(np.ones((60, 100), np.uint32), 5, 7) is None
 
 
-def test_the_same_grab_gets_the_same_blacked_out_copy(gate):
-    """Pre-action frames re-store ring grabs: the encoder recognises a repeated frame by
-    identity, so the safeguard must not hand it a fresh copy each time."""
+def test_the_same_grab_is_the_same_frame_and_moved_windows_are_followed(gate, tmp_path):
+    """Pre-action frames re-store ring grabs: the frame is the grab itself plus the
+    rectangles (no copy), so the encoder recognises a repeated frame at once; when a
+    denied window moved, the new place is black and the old one shows again."""
+    from workprint.capture.frames import TileEncoder
+    from workprint.store.session import DataDir
+
     backend = FakeBackend()
     redact = frame_safeguard(gate, backend, POLICY)
+    encoder = TileEncoder(DataDir(tmp_path).create({}), tile=16)
     pixels = np.full((60, 100), 7, dtype=np.uint32)
     first = redact(pixels, 5, 7)
-    assert redact(pixels, 6, 7) is first
+    assert first.pixels is pixels
+    first_id, _, _ = encoder.encode(first)
+    again_id, _, new = encoder.encode(redact(pixels, 6, 7))
+    assert again_id == first_id and new == {}
     backend.windows[1] = WindowInfo(2, "KeePassXC", "keepassxc", "vault", Geometry(0, 45, 30, 10))
     moved = redact(pixels, 7, 7)
-    assert moved is not first and (moved[45:55, 0:30] == 0).all() and moved[10:30, 50:80].min() == 7
-    other = np.full((60, 100), 8, dtype=np.uint32)
-    assert redact(other, 8, 7) is not moved
+    out = moved.full()
+    assert (out[45:55, 0:30] == 0).all() and out[10:30, 50:80].min() == 7
+    assert encoder.encode(moved)[0] != first_id

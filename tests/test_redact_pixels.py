@@ -12,9 +12,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from workprint.capture.backend import WindowInfo
 from workprint.events import Geometry
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from workprint.policy.redact_pixels import (
-    OcrError, TesseractOcr, TextMasker, Word, blackout, changed_regions, group_lines,
-    close_punct_gaps, known_value_spans, merge_rects, ocr_token_spans, out_of_scope_rects, parse_tsv, private_key_lines,
+    MaskedFrame, OcrError, TesseractOcr, TextMasker, Word, as_masked_frame, blackout, changed_regions,
+    group_lines, close_punct_gaps, known_value_spans, merge_rects, ocr_token_spans, out_of_scope_rects,
+    parse_tsv, private_key_lines, tile_masks,
 )
 from workprint.policy.redact_text import Redactor
 
@@ -66,6 +70,46 @@ def test_blackout_paints_clipped_rects_on_a_copy() -> None:
     assert (out[0:2, 0:3] == 0).all() and (out[8:10, 18:20] == 0).all()
     assert int((out == 0).sum()) == 2 * 3 + 2 * 2
     assert blackout(px, []) is px and blackout(px, [(50, 50, 3, 3)]) is px
+
+
+def test_tile_masks_cut_rects_into_tile_local_parts() -> None:
+    # 50 x 30 screen, 16 px tiles: 4 columns (last 2 px wide), 2 rows (last 14 px high)
+    masks = tile_masks([(10, 12, 10, 6), (-5, -5, 3, 3), (60, 0, 5, 5), (48, 28, 9, 9)], 50, 30, 16)
+    assert masks == {
+        (0, 0): ((10, 12, 6, 4),), (0, 1): ((0, 12, 4, 4),),
+        (1, 0): ((10, 0, 6, 2),), (1, 1): ((0, 0, 4, 2),),
+        (1, 3): ((0, 12, 2, 2),),
+    }
+    assert tile_masks([], 50, 30, 16) == {} and tile_masks([(0, 0, 0, 5)], 50, 30, 16) == {}
+
+
+rects_st = st.lists(st.tuples(st.integers(-20, 80), st.integers(-20, 60), st.integers(-5, 60),
+                              st.integers(-5, 40)), max_size=5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 80), tile=st.sampled_from([7, 16, 32]), rects=rects_st)
+def test_masked_frame_tiles_are_the_tiles_of_the_blacked_out_frame(h, w, tile, rects) -> None:
+    px = (np.arange(h * w, dtype=np.uint32).reshape(h, w) * 2654435761) | 0x01010101
+    before = px.copy()
+    frame = MaskedFrame(px, rects)
+    whole = blackout(px, rects)
+    assert np.array_equal(frame.full(), whole)
+    for r in range(-(-h // tile)):
+        for c in range(-(-w // tile)):
+            part = frame.tile(r, c, tile)
+            assert np.array_equal(part, whole[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile])
+            if (r, c) not in frame.masks(tile):
+                assert not part.flags.writeable, "an untouched tile is a read-only view of the grab"
+    assert np.array_equal(px, before), "the grab is never painted"
+
+
+def test_as_masked_frame_wraps_a_plain_grab() -> None:
+    px = np.ones((4, 4), dtype=np.uint32)
+    frame = as_masked_frame(px)
+    assert frame.pixels is px and frame.rects == () and frame.full() is px
+    assert as_masked_frame(frame) is frame
+    assert MaskedFrame(px, [(10, 10, 2, 2), (1, 1, 0, 3)]).rects == ()  # off-screen, empty
 
 
 def _win(i: int, app: str, geo: Geometry | None) -> WindowInfo:

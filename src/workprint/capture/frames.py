@@ -8,9 +8,12 @@ Two threads:
   hotkey / scroll (taken from the ring, so the pre-action state is available), one after
   input settles, one after each focus change, and - with no input - one when the screen
   changed (slow cadence).
-* the **encoder** splits a frame into tiles, hashes the tiles that changed since the
-  previous frame and encodes only tiles the session has never stored (PNG), then hands
-  the manifest to the store. Identical frames share one manifest.
+* the **encoder** passes each frame through the pixel safeguards (a frame comes back as
+  the grab plus the rectangles to black out, see
+  :class:`~workprint.policy.redact_pixels.MaskedFrame`), splits it into tiles, masks and
+  hashes the tiles that changed since the previous frame and encodes only tiles the
+  session has never stored (lossless WebP), then hands the manifest to the store.
+  Identical frames share one manifest.
 
 The queue between them is bounded; when the encoder falls behind, frames are dropped and
 counted. Input events never pass through here.
@@ -31,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from ..events import FrameRef
+from ..policy.redact_pixels import MaskedFrame, TileMasks, as_masked_frame
 
 TILE = 128
 RING_SIZE = 3
@@ -50,21 +54,43 @@ class FrameSink(Protocol):
                   new_tiles: dict[bytes, tuple[str, bytes]]) -> bool: ...
 
 
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+def tile_digest(block: np.ndarray) -> bytes:
+    """Content address of a tile: its pixel bytes followed by its height and width."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(block))
+    h.update(block.shape[0].to_bytes(2, "little") + block.shape[1].to_bytes(2, "little"))
+    return h.digest()
 
 
 def changed_tiles(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) -> np.ndarray:
-    """Boolean grid ``(rows, cols)``: which tiles differ between two frames."""
+    """Boolean grid ``(rows, cols)``: which tiles differ between two frames.
+
+    Compared one band of tile rows at a time (the band's difference mask stays small and
+    in cache), each band reduced to one flag per pixel column first."""
     h, w = cur.shape
     rows, cols = -(-h // tile), -(-w // tile)
     if prev is None or prev.shape != cur.shape:
         return np.ones((rows, cols), dtype=bool)
-    diff = prev != cur
-    # pad to whole tiles, then reduce each tile block
-    padded = np.zeros((rows * tile, cols * tile), dtype=bool)
-    padded[:h, :w] = diff
-    return padded.reshape(rows, tile, cols, tile).any(axis=(1, 3))
+    grid = np.zeros((rows, cols), dtype=bool)
+    if prev is cur:
+        return grid
+    pad = np.zeros(cols * tile - w, dtype=bool)
+    for r in range(rows):
+        band = slice(r * tile, (r + 1) * tile)
+        columns = (prev[band] != cur[band]).any(axis=0)
+        if pad.size:
+            columns = np.concatenate((columns, pad))
+        grid[r] = columns.reshape(cols, tile).any(axis=1)
+    return grid
+
+
+def changed_masks(prev: TileMasks, cur: TileMasks, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean grid of ``shape``: tiles whose blacked-out parts differ between two frames."""
+    grid = np.zeros(shape, dtype=bool)
+    for key in prev.keys() | cur.keys():
+        if prev.get(key) != cur.get(key):
+            grid[key] = True
+    return grid
 
 
 def quick_changed(prev: np.ndarray | None, cur: np.ndarray) -> bool:
@@ -80,50 +106,71 @@ TILE_FORMAT = "webp"
 
 def encode_tile(pixels: np.ndarray) -> bytes:
     """Lossless WebP of a BGRX tile: text stays exact, and on screen content it is ~2.7x
-    smaller than PNG for ~1.7x the time (0.45 vs 0.26 ms per 128x128 tile, measured)."""
+    smaller than PNG. ``method=4`` is both faster and a little smaller than ``method=2``
+    on screen tiles here (0.65-0.70 vs 0.77-0.82 ms and -2..4 % bytes per 128x128 tile,
+    measured on the benchmark's terminal and form screens)."""
     h, w = pixels.shape
-    img = Image.frombuffer("RGB", (w, h), np.ascontiguousarray(pixels).tobytes(), "raw", "BGRX", 0, 1)
+    img = Image.frombuffer("RGB", (w, h), np.ascontiguousarray(pixels), "raw", "BGRX", 0, 1)
     buf = io.BytesIO()
-    img.save(buf, "WEBP", lossless=True, method=2, quality=50)
+    img.save(buf, "WEBP", lossless=True, method=4, quality=50)
     return buf.getvalue()
 
 
 class TileEncoder:
-    """Turns full-screen grabs into (frame id, tile digests, new encoded tiles)."""
+    """Turns full-screen grabs into (frame id, tile digests, new encoded tiles).
+
+    A frame is a grab or a :class:`MaskedFrame` (a grab plus rectangles to black out).
+    Tiles are masked one by one as they are needed, and digests and encodings are always
+    made from the masked tile. A tile keeps the previous frame's digest only when both
+    its grabbed pixels and its blacked-out parts are the same as in the previous frame.
+    """
 
     def __init__(self, sink: FrameSink, tile: int = TILE):
         self.sink = sink
         self.tile = tile
-        self._prev: np.ndarray | None = None
+        self._prev: MaskedFrame | None = None
         self._prev_digests: list[bytes] | None = None
         self._prev_id = ""
 
     def reset(self) -> None:
         self._prev, self._prev_digests, self._prev_id = None, None, ""
 
-    def encode(self, pixels: np.ndarray) -> tuple[str, list[bytes], dict[bytes, tuple[str, bytes]]]:
+    def _changed(self, frame: MaskedFrame) -> np.ndarray | None:
+        """Tiles to digest again; None when the frame is the previous one."""
+        t, prev = self.tile, self._prev
+        if prev is None or self._prev_digests is None:
+            return changed_tiles(None, frame.pixels, t)
+        same_masks = prev.masks(t) == frame.masks(t)
+        if frame.pixels is prev.pixels and same_masks:
+            return None
+        grid = changed_tiles(prev.pixels, frame.pixels, t)
+        if not same_masks and prev.shape == frame.shape:
+            grid |= changed_masks(prev.masks(t), frame.masks(t), grid.shape)
+        return grid
+
+    def encode(self, frame: "np.ndarray | MaskedFrame"
+               ) -> tuple[str, list[bytes], dict[bytes, tuple[str, bytes]]]:
+        frame = as_masked_frame(frame)
         t = self.tile
-        h, w = pixels.shape
-        if pixels is self._prev and self._prev_digests is not None:
+        h, w = frame.shape
+        grid = self._changed(frame)
+        if grid is None:
             return self._prev_id, self._prev_digests, {}
-        grid = changed_tiles(self._prev, pixels, t)
         rows, cols = grid.shape
         digests: list[bytes] = []
         new: dict[bytes, tuple[str, bytes]] = {}
         for r in range(rows):
             for c in range(cols):
-                i = r * cols + c
-                if not grid[r, c] and self._prev_digests is not None:
-                    digests.append(self._prev_digests[i])
+                if not grid[r, c]:
+                    digests.append(self._prev_digests[r * cols + c])
                     continue
-                block = pixels[r * t:(r + 1) * t, c * t:(c + 1) * t]
-                raw = np.ascontiguousarray(block)
-                d = _digest(raw.tobytes() + block.shape[0].to_bytes(2, "little") + block.shape[1].to_bytes(2, "little"))
+                block = frame.tile(r, c, t)  # masked: the only pixels hashed or encoded
+                d = tile_digest(block)
                 digests.append(d)
                 if d not in new and not self.sink.has_tile(d):
-                    new[d] = (TILE_FORMAT, encode_tile(raw))
+                    new[d] = (TILE_FORMAT, encode_tile(block))
         frame_id = hashlib.blake2b(b"".join(digests) + f"{w}x{h}/{t}".encode(), digest_size=16).hexdigest()
-        self._prev, self._prev_digests, self._prev_id = pixels, digests, frame_id
+        self._prev, self._prev_digests, self._prev_id = frame, digests, frame_id
         return frame_id, digests, new
 
 
@@ -134,6 +181,13 @@ class _Grab:
     generation: int = 0  # window layout generation when grabbed
 
 
+def settle_postponed(before: int | None, after: int | None) -> bool:
+    """True when more input only pushed a pending settle deadline further out: the
+    scheduler is already active and will wake by the old deadline, so it need not be
+    woken now (typing would otherwise wake it for every key)."""
+    return before is not None and after is not None and after >= before
+
+
 class FramePipeline:
     """Scheduler + encoder threads. Call :meth:`note_input` from the event processor
     (never the input hook) with each decoded event's time and a trigger name."""
@@ -141,7 +195,7 @@ class FramePipeline:
     def __init__(self, grab: Callable[[], np.ndarray], sink: FrameSink, *,
                  on_error: Callable[[BaseException], None] | None = None,
                  encoder_delay_s: float = 0.0,
-                 redact: Callable[[np.ndarray, int, int], np.ndarray | None] | None = None,
+                 redact: Callable[[np.ndarray, int, int], "np.ndarray | MaskedFrame | None"] | None = None,
                  text_mask: "TextMaskStage | None" = None,
                  generation: Callable[[], int] = lambda: 0):
         self._text_mask = text_mask
@@ -191,6 +245,7 @@ class FramePipeline:
         """``trigger``: ``pre_click``/``pre_key``/``pre_scroll`` (store the pre-action
         frame), ``focus`` (store a frame shortly after), or ``None`` (activity only)."""
         with self._cond:
+            settle_was = self._post_due_ns
             if trigger != "focus":
                 self._last_input_ns = max(self._last_input_ns, t_ns)
                 self._post_due_ns = t_ns + int(SETTLE_S * 1e9)
@@ -198,7 +253,8 @@ class FramePipeline:
                 self._focus_due_ns = t_ns + int(FOCUS_DELAY_S * 1e9)
             elif trigger:
                 self._triggers.append((t_ns, trigger))
-            self._cond.notify()
+            if trigger or not settle_postponed(settle_was, self._post_due_ns):
+                self._cond.notify()
 
     # -- scheduler ------------------------------------------------------------------------
     def _grab(self) -> _Grab:
@@ -271,9 +327,9 @@ class FramePipeline:
                 self._on_error(exc)
 
     # -- encoder --------------------------------------------------------------------------
-    def _store_encoded(self, t_ns: int, reason: str, pixels: np.ndarray) -> bool:
-        frame_id, digests, new = self._encoder.encode(pixels)
-        h, w = pixels.shape
+    def _store_encoded(self, t_ns: int, reason: str, frame: "np.ndarray | MaskedFrame") -> bool:
+        frame_id, digests, new = self._encoder.encode(frame)
+        h, w = frame.shape
         if self._sink.add_frame(FrameRef(t_ns, frame_id, reason, w, h), self._encoder.tile,
                                 digests, new) is False:
             self._encoder.reset()  # tiles were forgotten meanwhile: start afresh
@@ -291,16 +347,17 @@ class FramePipeline:
             try:
                 if self._encoder_delay_s:
                     time.sleep(self._encoder_delay_s)
+                frame = pixels
                 if self._redact is not None:
-                    pixels = self._redact(pixels, t_ns, generation)
-                    if pixels is None:
+                    frame = self._redact(pixels, t_ns, generation)
+                    if frame is None:
                         self.withheld += 1
                         continue
-                if self._text_mask is not None:
-                    if not self._text_mask.submit(t_ns, reason, pixels):
+                if self._text_mask is not None:  # OCR needs the whole frame, blacked out
+                    if not self._text_mask.submit(t_ns, reason, as_masked_frame(frame).full()):
                         self.dropped += 1
                     continue
-                self._store_encoded(t_ns, reason, pixels)
+                self._store_encoded(t_ns, reason, frame)
             except BaseException as exc:  # noqa: BLE001
                 if self._on_error:
                     self._on_error(exc)

@@ -18,6 +18,7 @@ from .. import __version__
 from ..errors import DiskFullError, StoreError
 from ..policy.gate import SafeguardGate
 from ..policy.model import Policy
+from ..policy.redact_pixels import MaskedFrame, out_of_scope_rects
 from ..policy.redact_text import Redactor
 from ..store.session import DataDir
 from .backend import Backend
@@ -33,18 +34,20 @@ class RecordingResult:
 
 
 def frame_safeguard(gate: SafeguardGate, backend: Backend,
-                    policy: Policy) -> Callable[[np.ndarray, int], np.ndarray | None]:
+                    policy: Policy) -> Callable[[np.ndarray, int, int], MaskedFrame | None]:
     """The first pixel safeguards, applied to every frame before anything else: nothing
     while not recording; out-of-scope windows blacked out (frame dropped when the window
-    geometry cannot be trusted). Text masking follows in :class:`TextMaskStage`."""
-    from ..policy.redact_pixels import blackout, out_of_scope_rects
+    geometry cannot be trusted). Text masking follows in :class:`TextMaskStage`.
+
+    The frame comes back as a :class:`MaskedFrame`: the grab (never modified; the ring
+    shares it) and the rectangles to black out. The encoder masks it tile by tile before
+    any tile is hashed or encoded, so a frame need not be copied whole to black out a
+    small window such as the recording indicator."""
 
     def in_scope(w) -> bool:
         return gate.in_scope_window(w.app_id, w.app_instance, w.title)
 
-    last: list = [None, None, None]  # grab, rects, blacked-out copy
-
-    def redact(pixels: np.ndarray, t_ns: int, generation: int) -> np.ndarray | None:
+    def redact(pixels: np.ndarray, t_ns: int, generation: int) -> MaskedFrame | None:
         if not policy.screenshots.enabled or not gate.recording:
             return None
         windows = backend.visible_windows()
@@ -53,15 +56,7 @@ def frame_safeguard(gate: SafeguardGate, backend: Backend,
         rects = out_of_scope_rects(windows, in_scope)
         if rects is None:
             return None
-        if rects:
-            # The same grab is often stored twice (pre-action frames come from the ring):
-            # hand the encoder the same copy again, so it recognises the frame at once
-            if last[0] is pixels and last[1] == rects:
-                return last[2]
-            out = blackout(pixels, rects)
-            last[:] = [pixels, rects, out]
-            return out
-        return pixels
+        return MaskedFrame(pixels, rects)
 
     return redact
 

@@ -7,6 +7,9 @@ platform module.
 
 * :func:`blackout` paints rectangles black on a copy (the input is shared with the
   scheduler's ring buffer and is never mutated).
+* :class:`MaskedFrame` is a grab plus the rectangles to black out, masked tile by tile
+  as the encoder asks for tiles (:func:`tile_masks` says which part of which tile), so
+  blacking out a small window does not copy the whole frame.
 * :func:`out_of_scope_rects` lists the rectangles of visible windows that are out of
   scope, or returns ``None`` when a window's geometry cannot be trusted (drop the frame).
 * :class:`TextMasker` finds sensitive text with OCR (Debian's Tesseract, fed through a
@@ -99,6 +102,77 @@ def blackout(pixels: np.ndarray, rects: Iterable[Rect]) -> np.ndarray:
     for x, y, cw, ch in clipped:
         out[y:y + ch, x:x + cw] = BLACK
     return out
+
+
+TileMasks = dict[tuple[int, int], tuple[Rect, ...]]
+"""``(row, col)`` of a tile -> the parts of the rectangles to black out inside it, in the
+tile's own coordinates. Tiles no rectangle touches are absent."""
+
+
+def tile_masks(rects: Iterable[Rect], width: int, height: int, tile: int) -> TileMasks:
+    """Where ``rects`` fall on a ``width`` x ``height`` frame cut into ``tile``-sized
+    tiles (the last row and column may be smaller), per tile, clipped to it."""
+    out: dict[tuple[int, int], list[Rect]] = {}
+    for rect in rects:
+        c = clip_rect(rect, width, height)
+        if c is None:
+            continue
+        x, y, w, h = c
+        for row in range(y // tile, (y + h - 1) // tile + 1):
+            for col in range(x // tile, (x + w - 1) // tile + 1):
+                tx, ty = col * tile, row * tile
+                local = clip_rect((x - tx, y - ty, w, h), min(tile, width - tx), min(tile, height - ty))
+                if local is not None:
+                    out.setdefault((row, col), []).append(local)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+class MaskedFrame:
+    """A grab plus the rectangles that must be black in it, masked tile by tile.
+
+    The encoder works per tile, so the whole frame need not be copied to black out a few
+    windows (the always-present recording indicator among them): :meth:`tile` hands out
+    one tile with its part of the rectangles painted black - a copy for the tiles a
+    rectangle touches, a read-only view of the grab for the others. :meth:`full` is the
+    whole frame blacked out (for stages that need all of it, such as OCR masking).
+    ``pixels`` itself is the unmasked grab: only compare it, never store or encode it.
+    """
+
+    __slots__ = ("pixels", "rects", "_masks")
+
+    def __init__(self, pixels: np.ndarray, rects: Iterable[Rect]):
+        h, w = pixels.shape
+        self.pixels = pixels
+        self.rects: tuple[Rect, ...] = tuple(c for c in (clip_rect(r, w, h) for r in rects) if c)
+        self._masks: dict[int, TileMasks] = {}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape
+
+    def masks(self, tile: int) -> TileMasks:
+        m = self._masks.get(tile)
+        if m is None:
+            h, w = self.pixels.shape
+            m = self._masks[tile] = tile_masks(self.rects, w, h, tile)
+        return m
+
+    def tile(self, row: int, col: int, tile: int) -> np.ndarray:
+        block = self.pixels[row * tile:(row + 1) * tile, col * tile:(col + 1) * tile]
+        local = self.masks(tile).get((row, col))
+        if local is None:
+            view = block.view()
+            view.flags.writeable = False
+            return view
+        return blackout(block, local)
+
+    def full(self) -> np.ndarray:
+        return blackout(self.pixels, self.rects)
+
+
+def as_masked_frame(frame: "np.ndarray | MaskedFrame") -> "MaskedFrame":
+    """``frame`` as a :class:`MaskedFrame` (a plain array has nothing to black out)."""
+    return frame if isinstance(frame, MaskedFrame) else MaskedFrame(frame, ())
 
 
 def out_of_scope_rects(windows: Sequence["WindowInfo"],
@@ -600,7 +674,8 @@ class TextMasker:
 
 
 __all__ = [
-    "Rect", "blackout", "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
+    "Rect", "blackout", "tile_masks", "TileMasks", "MaskedFrame", "as_masked_frame",
+    "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
     "Word", "OcrEngine", "OcrError", "TesseractOcr", "parse_tsv", "Line", "group_lines",
     "known_value_spans", "ocr_token_spans", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
 ]
