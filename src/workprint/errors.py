@@ -12,6 +12,13 @@ class NoDisplayError(WorkprintError):
     exit_code = 3
 
 
+class CaptureError(WorkprintError):
+    """Capture itself stopped mid-session (an input or focus stream of the platform was
+    lost): the session is kept up to that moment and marked as ended by an error."""
+
+    exit_code = 8
+
+
 class StoreError(WorkprintError):
     exit_code = 4
 

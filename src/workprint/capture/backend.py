@@ -66,6 +66,17 @@ class WindowInfo:
     geometry: Geometry | None
 
 
+@dataclass(frozen=True)
+class CaptureLost:
+    """What a backend hands its input or focus sink when one of its streams stops on its
+    own (the display server went away, the connection was killed). The recorder ends the
+    session with a :class:`~workprint.errors.CaptureError`: a lost input stream would lose
+    input silently, a lost focus stream would leave scope decisions stale."""
+
+    source: str
+    reason: str
+
+
 RawSink = Callable[[Any], None]
 FocusSink = Callable[[FocusEvent], None]
 

@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from ..errors import DiskFullError, StoreError
+from ..errors import CaptureError, DiskFullError, StoreError
 from ..events import (CHORD_MODIFIERS, ButtonEvent, FocusEvent, KeyEvent, MoveEvent, RawEvent,
                       ScrollEvent)
 from ..store.session import SessionWriter
-from .backend import Backend
+from .backend import Backend, CaptureLost
 from .frames import FramePipeline
 
 MODIFIER_KEYS = frozenset({
@@ -158,9 +158,12 @@ class Recorder:
                 except queue.Empty:
                     batch = []
                 self.stats.max_queue = max(self.stats.max_queue, len(batch))
+                lost: CaptureLost | None = None
                 for item in batch:
                     if item is None:
                         done = True
+                    elif isinstance(item, CaptureLost):
+                        lost, done = lost or item, True
                     elif isinstance(item, FocusEvent):
                         self._on_event(item)
                     elif callable(item):
@@ -172,6 +175,11 @@ class Recorder:
                 if done or time.monotonic() - last_flush >= self.flush_interval:
                     self._flush(final=done)
                     last_flush = time.monotonic()
+                if lost is not None:  # everything before it is stored; nothing after it is
+                    self._fail(CaptureError(
+                        f"Capture stopped: the {lost.source} stream was lost ({lost.reason}). "
+                        f"The session is saved up to this moment. Check that the display "
+                        f"server is still running, then start `workprint record` again."))
                 if done:
                     return
         except BaseException as exc:  # noqa: BLE001 - surfaced to the CLI, recording stops

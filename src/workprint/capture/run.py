@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
-from ..errors import DiskFullError, StoreError
+from ..errors import CaptureError, DiskFullError, StoreError
 from ..policy.gate import SafeguardGate
 from ..policy.model import Policy
 from ..policy.redact_pixels import MaskedFrame, out_of_scope_rects
@@ -147,6 +147,6 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             except OSError:
                 pass
     err = recorder.error
-    if err is not None and not isinstance(err, (DiskFullError, StoreError)):
+    if err is not None and not isinstance(err, (DiskFullError, StoreError, CaptureError)):
         err = StoreError(f"recording stopped early: {err}")
     return RecordingResult(writer.id, stats, err)

@@ -8,7 +8,9 @@ Threads and connections (X connections are not shared between threads):
   context from a *separate* connection, so it takes effect at once, input or not.
 * ``keys`` thread - XI2 raw key events on its own connection (RECORD drops key events
   under load, see :mod:`.x11_xi2`); RECORD then contributes only auto-repeat presses.
-  Without XInput 2 (or with ``WORKPRINT_X11_KEYS=record``) keys come from RECORD.
+  Without XInput 2 (or with ``WORKPRINT_X11_KEYS=record``) keys come from RECORD, and
+  if the XI2 stream is lost mid-session they fall back to RECORD (an ``input_source``
+  marker says so). A lost RECORD or focus stream ends the session (:class:`CaptureLost`).
 * ``focus`` thread - its own connection, PropertyNotify on the root window for
   ``_NET_ACTIVE_WINDOW`` and on the active window for its title; ``select()`` on the
   connection and a wake-up pipe so stopping is instant. Without a window manager it
@@ -19,6 +21,7 @@ Threads and connections (X connections are not shared between threads):
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import select
 import threading
@@ -28,9 +31,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import NoDisplayError
-from ..events import ButtonEvent, FocusEvent, Geometry, KeyEvent, MoveEvent, RawEvent, ScrollEvent
-from .backend import Backend, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
+from ..events import (ButtonEvent, FocusEvent, Geometry, KeyEvent, MarkerEvent, MoveEvent, RawEvent,
+                      ScrollEvent)
+from .backend import Backend, CaptureLost, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
 from .x11_keys import keysym_name, keysym_to_char, level_index, modifier_names
+from .wakeup import StopSignal
 from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKeyListener, xi2_available
 
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
@@ -76,6 +81,7 @@ class X11Backend(Backend):
         self._record_ctx = None
         self._record_thread: threading.Thread | None = None
         self._keys = None  # XI2 raw key listener (None: keys come from RECORD)
+        self._input_stopping = False
         self._indicator = None
         self.key_source = ("xi2" if os.environ.get("WORKPRINT_X11_KEYS", "xi2") != "record"
                            and xi2_available(self._lookup) else "record")
@@ -139,20 +145,30 @@ class X11Backend(Backend):
                 sink((now(), bytes(reply.data)))
 
         def run() -> None:
+            reason = "the X server ended the RECORD context"
             try:
                 conn.record_enable_context(ctx, callback)
+            except Exception as exc:  # noqa: BLE001 - reported below unless stopping
+                reason = f"{type(exc).__name__}: {exc}"[:200]
             finally:
                 try:
                     conn.record_free_context(ctx)
                     conn.close()
                 except Exception:  # noqa: BLE001 - the server may be gone at shutdown
                     pass
+            if not self._input_stopping:
+                sink(CaptureLost("X RECORD input", reason))
 
+        self._input_stopping = False
         if self.key_source == "xi2":
             modmap, locks = self._modmap()
             mask = self._lookup.screen().root.query_pointer().mask
             self._key_state = KeyState(modmap, locks, mask)
-            self._keys = RawKeyListener(lambda: _open_display(self.display_name), sink)
+
+            def keys_lost(reason: str) -> None:  # listener thread: enqueue, decode switches
+                sink(("xi2-lost", time.monotonic_ns(), reason))
+
+            self._keys = RawKeyListener(lambda: _open_display(self.display_name), sink, keys_lost)
             self._keys.start()
         self._record_conn, self._record_ctx = conn, ctx
         self._record_thread = threading.Thread(target=run, name="workprint-x11-record", daemon=True)
@@ -165,6 +181,7 @@ class X11Backend(Backend):
         return modmap, locks
 
     def stop_input(self) -> None:
+        self._input_stopping = True
         if self._keys is not None:
             self._keys.stop()
             self._keys = None
@@ -210,8 +227,16 @@ class X11Backend(Backend):
         self._refresh_keymap()
         if raw[0] == "xi2":  # a raw key event (see x11_xi2)
             _, t_ns, code, down, server_ms = raw
+            if self._key_state is None:
+                return []  # a straggler after the fall-back to RECORD, which has it too
             state = self._key_state.raw(code, down, server_ms)
             return [] if state is None else [self._key_event(t_ns, down, code, state)]
+        if raw[0] == "xi2-lost":  # the XI2 key stream stopped: RECORD keys from here on
+            _, t_ns, reason = raw
+            logging.getLogger(__name__).warning("XInput 2 key events stopped (%s); keys now come "
+                                                "from X RECORD", reason)
+            self._key_state, self.key_source = None, "record"
+            return [MarkerEvent(t_ns, "input_source", "keys: record (XInput 2 stream lost)")]
         t_ns, data = raw
         field = rq.EventField(None)
         out: list[RawEvent] = []
@@ -420,8 +445,7 @@ class _FocusTracker:
         self.sink = sink
         self.url_lookup = url_lookup
         self._url_retry: list[float] = []  # monotonic times to ask again for the URL
-        self._wake_r, self._wake_w = os.pipe()
-        self._stop = threading.Event()
+        self._stop = StopSignal()
         self._thread = threading.Thread(target=self._run, name="workprint-x11-focus", daemon=True)
         self._last: tuple[int, str, str | None] | None = None
         #: bumped on every top-level window layout change (read from other threads)
@@ -429,16 +453,13 @@ class _FocusTracker:
         #: mapped override-redirect children of the root (menus, popups), or None before
         #: the tracker has looked; replaced, never mutated, so other threads may read it
         self.override_windows: frozenset[int] | None = None
+        self.connection = None  # the tracker thread's own X connection, once it runs
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        os.write(self._wake_w, b"x")
-        self._thread.join(timeout=2)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        self._stop.stop_thread(self._thread)
 
     def _active(self, d) -> int | None:
         """The active window id, ``0`` for none, ``None`` if no EWMH window manager."""
@@ -499,7 +520,7 @@ class _FocusTracker:
     def _run(self) -> None:
         from Xlib import X
 
-        d = _open_display(self.display_name)
+        d = self.connection = _open_display(self.display_name)
         try:
             root = d.screen().root
             # SubstructureNotify: every map, unmap, move, resize or restack of a top-level
@@ -530,8 +551,8 @@ class _FocusTracker:
                 if self._url_retry:
                     timeout = min(timeout, max(0.0, self._url_retry[0] - time.monotonic()))
                 if not d.pending_events():
-                    ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
-                    if self._wake_r in ready:
+                    ready, _, _ = select.select([fd, self._stop.fd], [], [], timeout)
+                    if self._stop.fd in ready:
                         break
                 recheck = not ewmh or pending_zero_since is not None
                 if self._url_retry and time.monotonic() >= self._url_retry[0]:
@@ -570,11 +591,11 @@ class _FocusTracker:
                     continue
                 pending_zero_since = None
                 self._emit(d, active)
-        except Exception:  # noqa: BLE001 - the X server went away: stop tracking quietly
+        except Exception as exc:  # noqa: BLE001 - the X server went away, the link was killed
             if not self._stop.is_set():
-                import logging
-
                 logging.getLogger(__name__).exception("focus tracking stopped")
+                # scope decisions would go stale: the recorder ends the session
+                self.sink(CaptureLost("X window focus", f"{type(exc).__name__}: {exc}"[:200]))
         finally:
             try:
                 d.close()

@@ -18,12 +18,13 @@ Raw events carry neither the modifier state nor the server's auto-repeat presses
 
 from __future__ import annotations
 
-import os
 import select
 import struct
 import threading
 import time
 from typing import Any, Callable
+
+from .wakeup import StopSignal
 
 REPEAT_MIN_MS = 100  # X auto-repeat delays are >= 200 ms in practice
 LOCK_KEYSYMS = frozenset({0xFFE5, 0xFFE6, 0xFF7F})  # Caps_Lock, Shift_Lock, Num_Lock
@@ -102,9 +103,12 @@ def xi2_available(display) -> bool:
 
 class RawKeyListener:
     """A thread on its own connection that forwards raw key presses/releases to ``sink``
-    (never blocks: the sink only enqueues). ``stop()`` returns at once."""
+    (never blocks: the sink only enqueues). ``stop()`` returns at once. If the stream
+    ends on its own (X error, connection killed), ``on_lost(reason)`` is called once from
+    the listener thread, so the backend can fall back to RECORD for keys."""
 
-    def __init__(self, open_display: Callable[[], Any], sink: Callable[[RawKey], None]):
+    def __init__(self, open_display: Callable[[], Any], sink: Callable[[RawKey], None],
+                 on_lost: Callable[[str], None] | None = None):
         from Xlib.ext import xinput
 
         self._xinput = xinput
@@ -114,9 +118,13 @@ class RawKeyListener:
                                     xinput.RawKeyPressMask | xinput.RawKeyReleaseMask)])
         self._conn.sync()
         self._sink = sink
-        self._wake_r, self._wake_w = os.pipe()
-        self._stop = threading.Event()
+        self._on_lost = on_lost
+        self._stop = StopSignal()
         self._thread = threading.Thread(target=self._run, name="workprint-x11-keys", daemon=True)
+
+    @property
+    def connection(self) -> Any:
+        return self._conn
 
     def start(self) -> None:
         self._thread.start()
@@ -128,8 +136,8 @@ class RawKeyListener:
         try:
             while not self._stop.is_set():
                 if not conn.pending_events():
-                    ready, _, _ = select.select([fd, self._wake_r], [], [])
-                    if self._wake_r in ready:
+                    ready, _, _ = select.select([fd, self._stop.fd], [], [])
+                    if self._stop.fd in ready:
                         return
                 while conn.pending_events():
                     ev = conn.next_event()
@@ -137,9 +145,9 @@ class RawKeyListener:
                     if evtype == xi.RawKeyPress or evtype == xi.RawKeyRelease:
                         server_ms, keycode = _raw_time_detail(ev.data)
                         sink(("xi2", now(), keycode, evtype == xi.RawKeyPress, server_ms))
-        except Exception:  # noqa: BLE001 - connection closed at shutdown
-            if not self._stop.is_set():
-                raise
+        except Exception as exc:  # noqa: BLE001 - stopped on its own: say so
+            if not self._stop.is_set() and self._on_lost is not None:
+                self._on_lost(f"{type(exc).__name__}: {exc}"[:200])
         finally:
             try:
                 conn.close()
@@ -147,8 +155,4 @@ class RawKeyListener:
                 pass
 
     def stop(self) -> None:
-        self._stop.set()
-        os.write(self._wake_w, b"x")
-        self._thread.join(timeout=2)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        self._stop.stop_thread(self._thread)
