@@ -16,7 +16,7 @@ class CaptureError(WorkprintError):
     """Capture itself stopped mid-session (an input or focus stream of the platform was
     lost): the session is kept up to that moment and marked as ended by an error."""
 
-    exit_code = 8
+    exit_code = 9
 
 
 class StoreError(WorkprintError):
