@@ -51,6 +51,17 @@ def chars(events):
     return "".join(e.char or "" for e in events if isinstance(e, KeyEvent) and e.down)
 
 
+def probed_gate(redactor, secret):
+    """A gate whose secure-input probe answers ``state["secret"]`` (change it to move
+    focus between ordinary and secret fields)."""
+    state = {"secret": secret}
+    return SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"]), state
+
+
+def tab(t):
+    return [KeyEvent(t, True, 23, 0xFF09, "Tab", None), KeyEvent(t + MS, False, 23, 0xFF09, "Tab", None)]
+
+
 def test_out_of_scope_app_leaves_only_a_gap(redactor):
     gate = SafeguardGate(POLICY, redactor)
     keys1, t = typed(10 * MS, "ls")
@@ -106,8 +117,7 @@ def test_release_after_the_run_ended_stays_masked(redactor):
 
 
 def test_terminal_password_prompt_leaves_one_placeholder(redactor):
-    state = {"secret": False}
-    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    gate, state = probed_gate(redactor, False)
     k1, t = typed(10 * MS, "sudo ls")
     enter = lambda t: [KeyEvent(t, True, 36, 0xFF0D, "Return", None), KeyEvent(t + MS, False, 36, 0xFF0D, "Return", None)]
     events = [focus(0, "XTerm"), *k1, *enter(t)]
@@ -183,8 +193,7 @@ def test_episodes_only_records_inside_tasks(redactor):
 
 
 def test_keys_typed_ahead_of_a_password_prompt_are_swallowed_too(redactor):
-    state = {"secret": False}
-    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    gate, state = probed_gate(redactor, False)
     cmd, t = typed(10 * MS, "sudo ls")
     enter = KeyEvent(t, True, 36, 0xFF0D, "Return", None)
     out = [e for ev in [focus(0, "XTerm"), *cmd] for e in gate.process(ev)]
@@ -240,8 +249,7 @@ def test_screen_lock_pauses_until_unlocked(redactor):
 
 
 def test_password_key_released_after_enter_leaves_nothing(redactor):
-    state = {"secret": True}
-    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    gate, state = probed_gate(redactor, True)
     pw, t = typed(10 * MS, "Zq9!kept")
     last_release = pw.pop()  # rollover: let go only after Enter was pressed
     enter = KeyEvent(t, True, 36, 0xFF0D, "Return", None)
@@ -263,12 +271,9 @@ def test_password_ends_when_focus_moves_on_to_an_ordinary_field(redactor):
     """A web form: password field, then Tab to the next field - the platform says the
     field is ordinary again, so the next keys are ordinary text, and the Tab itself and
     every key typed while the field was secret leave nothing but the placeholder."""
-    state = {"secret": True}
-    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    gate, state = probed_gate(redactor, True)
     pw, t = typed(10 * MS, "hunter2-Xy!")
-    out = [e for ev in [focus(0, "XTerm"), *pw] for e in gate.process(ev)]
-    out += gate.process(KeyEvent(t, True, 23, 0xFF09, "Tab", None))
-    out += gate.process(KeyEvent(t + MS, False, 23, 0xFF09, "Tab", None))
+    out = [e for ev in [focus(0, "XTerm"), *pw, *tab(t)] for e in gate.process(ev)]
     state["secret"] = None  # unknown for a moment: keeps swallowing (fail closed)
     k0, t = typed(t + 100 * MS, "z", code0=60)
     out += [e for ev in k0 for e in gate.process(ev)]
@@ -287,12 +292,9 @@ def test_keys_typed_before_the_password_fields_focus_event_are_swallowed(redacto
     """The focus event of a password field arrives 5-20 ms after the click or Tab that
     moved focus there: a short password typed in that window, then nothing more, must
     still leave nothing but the placeholder - and the field before it stays text."""
-    state = {"secret": False}
-    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    gate, state = probed_gate(redactor, False)
     user, t = typed(10 * MS, "m.rossi")
-    out = [e for ev in [focus(0, "Workbench"), *user] for e in gate.process(ev)]
-    out += gate.process(KeyEvent(t, True, 23, 0xFF09, "Tab", None))
-    out += gate.process(KeyEvent(t + MS, False, 23, 0xFF09, "Tab", None))
+    out = [e for ev in [focus(0, "Workbench"), *user, *tab(t)] for e in gate.process(ev)]
     pw, t2 = typed(t + 3 * MS, "Q7", step=2 * MS, code0=61)  # typed ahead of the focus event
     for ev in pw:
         out += gate.process(ev)
@@ -305,8 +307,7 @@ def test_keys_typed_before_the_password_fields_focus_event_are_swallowed(redacto
 
 
 def test_late_focus_event_then_more_password_keys_leave_one_placeholder(redactor):
-    state = {"secret": False}
-    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    gate, state = probed_gate(redactor, False)
     out = gate.process(focus(0, "Workbench"))
     out += [e for ev in [ButtonEvent(5 * MS, True, 10, 10, "left")] for e in gate.process(ev)]
     early, t = typed(8 * MS, "s3", step=3 * MS)
@@ -325,8 +326,7 @@ def test_late_focus_event_then_more_password_keys_leave_one_placeholder(redactor
 
 
 def test_enter_that_starts_a_password_prompt_keeps_the_command_typed_before_it(redactor):
-    state = {"secret": False}
-    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"])
+    gate, state = probed_gate(redactor, False)
     cmd, t = typed(10 * MS, "sudo apt update")
     out = [e for ev in [focus(0, "XTerm"), *cmd] for e in gate.process(ev)]
     state["secret"] = True  # sudo turned echo off before the gate saw the Return
