@@ -333,3 +333,45 @@ def test_enter_that_starts_a_password_prompt_keeps_the_command_typed_before_it(r
     out += gate.process(KeyEvent(t, True, 36, 0xFF0D, "Return", None))
     out += gate.flush(t + 2_000 * MS)
     assert chars(out) == "sudo apt update"
+
+
+def test_each_enter_tells_the_probe_that_a_prompt_was_answered(redactor):
+    # A probe that reads prompts off the screen caches its verdict per line; Enter
+    # (in a password or after an ordinary line) must tell it, or the next prompt on
+    # the same terminal would be judged by the previous one.
+    class ScreenProbe:
+        def __init__(self):
+            self.secret, self.submits = False, []
+
+        def __call__(self, focus):
+            return self.secret
+
+        def submitted(self):
+            self.submits.append(self.secret)
+
+    probe = ScreenProbe()
+    gate = SafeguardGate(POLICY, redactor, secure_input=probe)
+    enter = lambda t: [KeyEvent(t, True, 36, 0xFF0D, "Return", None), KeyEvent(t + MS, False, 36, 0xFF0D, "Return", None)]
+    name, t = typed(10 * MS, "bob")
+    out = run(gate, [focus(0, "XTerm"), *name, *enter(t)], end_ns=t + 10 * MS)
+    assert probe.submits == [False] and chars(out) == "bob"
+    probe.secret = True
+    pin, t = typed(t + 100 * MS, "4711")
+    out = [e for ev in [*pin, *enter(t)] for e in gate.process(ev)]
+    assert probe.submits == [False, True]
+    assert "4711" not in chars(out) and [e.down for e in out if isinstance(e, KeyEvent) and e.redacted] == [True, False]
+    out = [e for ev in tab(t + 100 * MS) for e in gate.process(ev)]
+    assert probe.submits == [False, True], "Tab submits nothing"
+
+
+def test_a_swallowed_secret_is_known_to_the_frame_masker_but_never_emitted(redactor):
+    # A prompt that echoes shows the secret on screen: the frames' OCR masking must be
+    # able to search for it, while the stored events hold only the placeholder.
+    gate, state = probed_gate(redactor, True)
+    pw, t = typed(10 * MS, "pin-4711x")
+    bs = [KeyEvent(t, True, 22, 0xFF08, "BackSpace", None), KeyEvent(t + MS, False, 22, 0xFF08, "BackSpace", None)]
+    out = [e for ev in [focus(0, "XTerm"), *pw, *bs] for e in gate.process(ev)]
+    assert gate.known_secrets() == ["pin-4711"], "the open secret, as typed (BackSpace applied)"
+    out += gate.process(KeyEvent(t + 5 * MS, True, 36, 0xFF0D, "Return", None))
+    assert gate.known_secrets() == ["pin-4711"], "still known after Enter, for frames not yet masked"
+    assert "4711" not in chars(out) and "4711" not in repr(out)

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 CHILD = r"""
 import signal, sys, termios, time
 status = sys.argv[1]
+if len(sys.argv) > 2:  # be another program, as far as /proc tells: bash, tmux, pinentry
+    with open("/proc/self/comm", "w") as f:
+        f.write(sys.argv[2])
 def set_echo(on):
     a = termios.tcgetattr(0)
     a[3] = (a[3] | termios.ECHO) if on else (a[3] & ~termios.ECHO)
@@ -43,7 +46,7 @@ TERMINAL = r"""
 import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(sys.executable, [sys.executable, "-c", sys.argv[1], sys.argv[2]])
+    os.execv(sys.executable, [sys.executable, "-c", *sys.argv[1:]])
 print(pid, flush=True)
 while True:
     try:
@@ -66,20 +69,45 @@ def _wait_for(path, want, timeout=5.0):
     raise AssertionError(f"child did not report echo {want}")
 
 
-@pytest.fixture
-def fake_terminal(tmp_path):
-    status = tmp_path / "status"
-    term = subprocess.Popen([sys.executable, "-c", TERMINAL, CHILD, str(status)],
+def _start_terminal(status, comm: str | None = None):
+    term = subprocess.Popen([sys.executable, "-c", TERMINAL, CHILD, str(status), *([comm] if comm else [])],
                             stdout=subprocess.PIPE, text=True)
     child = int(term.stdout.readline())
     _wait_for(status, "on")
-    yield term.pid, child, status
+    return term, child
+
+
+def _kill(term, child):
     for pid in (child, term.pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     term.wait(timeout=5)
+
+
+@pytest.fixture
+def fake_terminal(tmp_path):
+    status = tmp_path / "status"
+    term, child = _start_terminal(status)
+    yield term.pid, child, status
+    _kill(term, child)
+
+
+@pytest.fixture
+def terminal_running(tmp_path):
+    """fake_terminal whose foreground program calls itself ``comm``."""
+    started = []
+
+    def start(comm: str):
+        status = tmp_path / f"status-{len(started)}"
+        term, child = _start_terminal(status, comm)
+        started.append((term, child))
+        return term.pid, child, status
+
+    yield start
+    for term, child in started:
+        _kill(term, child)
 
 
 def probe_for(pid: int, app: str = "XTerm") -> bool | None:
@@ -127,3 +155,61 @@ def test_pts_path_decodes_tty_nr():
     assert pts_path((136 << 8) | 3) == "/dev/pts/3"
     assert pts_path((137 << 8) | 4) == "/dev/pts/260"
     assert pts_path((4 << 8) | 1) is None  # /dev/tty1 is not a pty
+
+
+class FakeReader:
+    """Stands in for the screen: says whether the terminal's last line is a prompt."""
+
+    def __init__(self, answer):
+        self.answer, self.calls, self.submits = answer, [], 0
+
+    def __call__(self, geometry, key):
+        self.calls.append(key)
+        return self.answer
+
+    def submitted(self):
+        self.submits += 1
+
+
+def _focus(pid):
+    return FocusEvent(0, 1, "t", "XTerm", "xterm", pid, "xterm")
+
+
+def test_a_visible_line_read_is_judged_by_the_prompt_on_screen(fake_terminal):
+    # read -p 'PIN: ' / input("Password: "): canonical mode WITH echo - termios looks
+    # ordinary, so only the words on the screen can tell
+    term_pid, child, status = fake_terminal
+    assert TerminalSecretProbe(prompt_reader=FakeReader(True))(_focus(term_pid)) is True
+    reader = FakeReader(False)
+    probe = TerminalSecretProbe(prompt_reader=reader)
+    assert probe(_focus(term_pid)) is False and len(reader.calls) == 1
+    probe.submitted()
+    assert reader.submits == 1
+    assert TerminalSecretProbe(prompt_reader=FakeReader(None))(_focus(term_pid)) is None  # unreadable
+    os.kill(child, signal.SIGUSR1)  # echo off: decided by termios, the screen is not needed
+    _wait_for(status, "off")
+    reader = FakeReader(False)
+    assert TerminalSecretProbe(prompt_reader=reader)(_focus(term_pid)) is True and reader.calls == []
+
+
+def test_raw_mode_asks_the_screen_unless_a_shell_or_editor_reads(terminal_running):
+    reader = FakeReader(True)
+    for comm, asked in (("bash", False), ("vim", False), ("python3", True), ("node", True)):
+        term_pid, child, status = terminal_running(comm)
+        os.kill(child, signal.SIGHUP)  # raw mode, no echo: a line editor or a REPL prompt
+        _wait_for(status, "raw")
+        reader.calls.clear()
+        assert TerminalSecretProbe(prompt_reader=reader)(_focus(term_pid)) is asked, comm
+        assert bool(reader.calls) is asked, comm
+
+
+def test_pinentry_in_raw_mode_is_a_secret_and_multiplexers_are_unknown(terminal_running):
+    term_pid, child, status = terminal_running("pinentry-curses")
+    assert TerminalSecretProbe()(_focus(term_pid)) is False  # not drawing its box yet
+    os.kill(child, signal.SIGHUP)
+    _wait_for(status, "raw")
+    assert TerminalSecretProbe()(_focus(term_pid)) is True
+    for comm in ("tmux: client", "screen"):
+        term_pid, _, _ = terminal_running(comm)
+        # the pane in front has its own pty elsewhere: its echo flag cannot be read here
+        assert TerminalSecretProbe(prompt_reader=FakeReader(False))(_focus(term_pid)) is None, comm

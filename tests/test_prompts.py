@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workprint.policy.prompts import looks_like_password_prompt
+from workprint.policy.prompts import asks_for_secret, looks_like_password_prompt
 
 PROMPTS = [
     "Password:", "password: ", "[sudo] password for alice: ", "Password for 'https://alice@github.com': ",
@@ -35,3 +35,19 @@ def test_prompts(line):
 @pytest.mark.parametrize("line", NOT_PROMPTS)
 def test_not_prompts(line):
     assert not looks_like_password_prompt(line)
+
+
+@pytest.mark.parametrize("line", [
+    "Enter PIN: 12", "Password: |", "[sudo] password for bob: █", "Passphrase: hunter2",
+    "Password: 12:34",
+])
+def test_prompt_read_off_the_screen_with_typing_or_cursor_after_it(line):
+    assert asks_for_secret(line)
+
+
+@pytest.mark.parametrize("line", [
+    "Your name: bob", "user@host:~$ echo password: x", "Enter the file name: notes.txt", "$ ls",
+    "12:34 build done", "",
+])
+def test_ordinary_lines_read_off_the_screen(line):
+    assert not asks_for_secret(line)

@@ -233,3 +233,55 @@ def test_eu_indicator_is_visible_exactly_while_a_task_is_recorded(desk, tmp_path
         for ref in refs:  # the bottom-right corner (the indicator) is black in stored frames
             img = np.asarray(s.frame_image(ref.frame_id).convert("RGB"))
             assert img[-20:-6, -60:-6].max() == 0, ref.reason
+
+
+def test_prompts_that_echo_are_judged_by_their_words_on_screen(desk, tmp_path):
+    """`read -p 'Enter PIN: '` and `input("Password for alice: ")` keep echo on, so the
+    pty looks like any line being typed: the recorder reads the prompt off the screen.
+    Neither secret may reach disk, not even as pixels, while an ordinary prompt's answer
+    is kept."""
+    from workprint.policy.redact_pixels import TesseractOcr, group_lines, upscale, to_ocr_gray
+
+    pin, pw, name = "tulip-4471-kappa", "Tr0ub4dor-x9q", "workprint-demo"
+    term = desk.xterm("prompt-term", geometry="80x24+20+20")
+    desk.activate(term)
+    data = tmp_path / "data"
+    proc = start(desk, data)
+    x = desk.xdotool
+    x("type", "--delay", "20", "read -p 'Enter PIN: ' a; echo pin-done\n")
+    time.sleep(0.7)
+    x("type", "--delay", "30", pin + "\n")
+    time.sleep(0.5)
+    x("type", "--delay", "20", "python3 -c 'input(\"Password for alice: \")'; echo py-done\n")
+    time.sleep(1.5)
+    x("type", "--delay", "30", pw + "\n")
+    time.sleep(0.5)
+    x("type", "--delay", "20", "read -p 'Project name: ' b; echo name-done\n")
+    time.sleep(0.7)
+    x("type", "--delay", "30", name + "\n")
+    time.sleep(1.5)
+    sid = stop(proc)
+    folder = data / "sessions" / sid
+    blob = all_bytes(folder)
+    for secret in (pin, pw, "4471", "ub4dor"):
+        assert secret.encode() not in blob, f"{secret!r} reached disk"
+    with DataDir(data).open(sid) as s:
+        text = stored_text(s)
+        assert "pin-done" in text and "py-done" in text and "name-done" in text
+        assert name in text, "an ordinary prompt's answer is kept"
+        assert pin not in text and pw not in text
+        presses = [k for k in s.events(["key_down"]) if k.redacted == "PASSWORD"]
+        assert len(presses) == 2, "one placeholder per secret"
+        geo = next(f for f in s.events(["focus"]) if f.app_id == "XTerm").geometry
+        ocr = TesseractOcr(psm=6)
+        seen = []
+        for ref in s.frames():
+            img = np.asarray(s.frame_image(ref.frame_id).convert("RGB"), dtype=np.uint32)
+            crop = img[geo.y:geo.y + geo.height, geo.x:geo.x + geo.width]
+            bgrx = (crop[..., 0] << 16) | (crop[..., 1] << 8) | crop[..., 2]
+            words = ocr.words(upscale(to_ocr_gray(bgrx), 2))
+            seen.append(" ".join(line.text for line in group_lines(words)))
+    screens = "\n".join(seen)
+    assert "pin-done" in screens, "the OCR check reads the terminal (else it proves nothing)"
+    for secret in ("4471", "kappa", "ub4dor"):
+        assert secret not in screens, f"{secret!r} readable in a stored frame"

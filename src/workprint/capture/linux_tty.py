@@ -8,6 +8,13 @@ recorder asks it whenever a terminal window has focus:
 collects the pseudo-terminals (``/dev/pts/N``) they are attached to, and reads their
 termios flags: ECHO off with ICANON on means a password prompt; a remote shell in the
 foreground or an unreadable pty means "unknown", on which the caller fails closed.
+
+Echo and canonical mode alone miss prompts that echo (``read -p "PIN: "``) or that read
+in raw mode (a REPL's password prompt, pinentry-curses). While a program other than a
+shell, editor or pager reads the terminal - or any program reads a visible line in
+canonical mode - the probe asks a *prompt reader* (:mod:`.terminal_text`: the words on
+the terminal's last line) whether that line asks for a secret. Terminal multiplexers
+(tmux, screen) hide which pane is in front and whose echo flag counts: unknown.
 """
 
 from __future__ import annotations
@@ -78,6 +85,14 @@ def _lflag(path: str) -> int | None:
         os.close(fd)
 
 
+def tty_mode(path: str) -> tuple[bool, bool] | None:
+    """(echo, canonical) of a tty, or None if it cannot be read."""
+    lflag = _lflag(path)
+    if lflag is None:
+        return None
+    return bool(lflag & termios.ECHO), bool(lflag & termios.ICANON)
+
+
 def secret_input_mode(path: str) -> bool | None:
     """True if the tty reads a line without echo (ECHO off, ICANON on) - how getpass,
     sudo, passwd and ssh's own prompts read secrets. Raw mode (ICANON off, e.g. bash's
@@ -91,6 +106,20 @@ def secret_input_mode(path: str) -> bool | None:
 #: Foreground programs whose password prompts happen on another machine: what is typed
 #: there cannot be judged locally, so the caller treats it as secret (fail closed).
 REMOTE_SHELLS = frozenset({"ssh", "mosh-client", "telnet", "rlogin", "sshpass"})
+#: Multiplexer clients: the pane in front has its own pty, not below the terminal.
+MULTIPLEXERS = ("tmux", "screen", "zellij", "byobu", "dtach", "abduco")
+#: Programs that are reading a secret whenever they hold the terminal in raw mode
+#: (gpg's curses pinentry draws its passphrase box on gpg's terminal).
+SECRET_READERS = ("pinentry", "gpg", "gpg2", "ssh-askpass", "systemd-ask-password", "systemd-tty-ask")
+#: Raw-mode programs whose input is ordinary work (the shell's line editor, editors,
+#: pagers): their last line is not asked for each keystroke.
+ORDINARY_RAW = frozenset({
+    "bash", "zsh", "fish", "sh", "dash", "ksh", "mksh", "tcsh", "csh", "nu", "elvish", "xonsh",
+    "vi", "vim", "nvim", "view", "nano", "pico", "micro", "emacs", "emacs-nox", "mg", "joe",
+    "ne", "kak", "hx", "helix", "less", "more", "most", "man", "top", "htop", "btop", "atop",
+    "watch", "tig", "mc", "ranger", "nnn", "lf", "fzf", "ncdu", "mutt", "neomutt", "irssi",
+    "weechat",
+})
 
 
 def _comm(pid: int) -> str:
@@ -121,16 +150,19 @@ class TerminalSecretProbe:
 
     The pty set of a terminal is found once by walking ``/proc`` (and again every few
     seconds); each call then only reads the termios flags and the foreground process
-    group of those ptys. Non-terminal windows answer False (no platform signal for
-    their password fields here yet); terminals without a known pid answer None.
+    group of those ptys. Non-terminal windows answer False; terminals without a known pid
+    answer None. When the tty state cannot rule out a prompt that echoes, the optional
+    ``prompt_reader(geometry, key)`` (:class:`.terminal_text.PromptReader`) reads the
+    terminal's last line off the screen.
     """
 
-    def __init__(self, refresh_s: float = 5.0):
+    def __init__(self, refresh_s: float = 5.0, prompt_reader=None):
         import time as _time
 
         self._time = _time
         self._refresh_s = refresh_s
         self._cache: dict[int, tuple[float, list[tuple[str, int]]]] = {}
+        self.prompt_reader = prompt_reader
 
     def _ptys(self, pid: int) -> list[tuple[str, int]]:
         """(pty path, a process attached to it) for each pty of the terminal."""
@@ -151,6 +183,11 @@ class TerminalSecretProbe:
         self._cache[pid] = (now, paths)
         return paths
 
+    def submitted(self) -> None:
+        """Enter was pressed: a prompt read off the screen is answered."""
+        if self.prompt_reader is not None:
+            self.prompt_reader.submitted()
+
     def __call__(self, focus) -> bool | None:
         if not is_terminal(focus.app_id, focus.app_instance):
             return False
@@ -159,12 +196,30 @@ class TerminalSecretProbe:
         paths = self._ptys(focus.pid)
         if not paths:
             return None
-        verdicts = []
+        verdicts: list[bool | None] = []
+        ask: list[tuple] = []  # ptys whose screen text must decide
         for path, member in paths:
             st = _read_stat(member)
-            if st is not None and st[2] > 0 and _comm(st[2]) in REMOTE_SHELLS:
-                return None  # the foreground process group leader is a remote shell
-            verdicts.append(secret_input_mode(path))
+            fg = _comm(st[2]) if st is not None and st[2] > 0 else ""
+            if fg in REMOTE_SHELLS or fg.startswith(MULTIPLEXERS):
+                return None  # the prompt is judged elsewhere: cannot tell here
+            mode = tty_mode(path)
+            if mode is None:
+                verdicts.append(None)
+                continue
+            echo, canonical = mode
+            if canonical and not echo:
+                verdicts.append(True)  # getpass, sudo, ssh, passwd: a password prompt
+            elif not canonical and fg.startswith(SECRET_READERS):
+                verdicts.append(True)
+            else:
+                verdicts.append(False)
+                if canonical or fg not in ORDINARY_RAW:
+                    ask.append((path, st[2] if st else 0, echo, canonical))
         if any(v is True for v in verdicts):
             return True
-        return False if verdicts and all(v is False for v in verdicts) else None
+        if not verdicts or any(v is None for v in verdicts):
+            return None
+        if ask and self.prompt_reader is not None:
+            return self.prompt_reader(focus.geometry, (focus.window, *ask[0]))
+        return False

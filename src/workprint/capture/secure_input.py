@@ -2,7 +2,9 @@
 "is the focused field reading a secret?" for the window in front.
 
 * terminal emulators: the pty's termios flags (:mod:`.linux_tty`) - a prompt with echo off
-  is a password prompt, whatever its wording; a remote shell in front is "unknown";
+  is a password prompt, whatever its wording; a remote shell or multiplexer in front is
+  "unknown"; a prompt that echoes or reads in raw mode is judged by its words, read off the
+  screen (:mod:`.terminal_text`);
 * every other app: AT-SPI (:mod:`.atspi`) - the last focused accessible of that process is
   a password field (role "password text", or Chromium's ``text-input-type=password``).
   An app that does not speak AT-SPI (or a browser started without
@@ -26,15 +28,23 @@ class LinuxSecureInput:
         self.atspi = atspi
 
     @classmethod
-    def start(cls) -> "LinuxSecureInput":
-        """With an AT-SPI watcher when a session bus is there (never raises, <= ~2 s)."""
+    def start(cls, display: str | None = None) -> "LinuxSecureInput":
+        """With an AT-SPI watcher when a session bus is there (never raises, <= ~2 s),
+        and terminal prompts read off the screen of ``display``."""
+        from .terminal_text import PromptReader, ScreenRegionGrabber
+
         watcher = None
         if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             from .atspi import AtspiWatcher
 
             watcher = AtspiWatcher()
             watcher.start()
-        return cls(atspi=watcher)
+        reader = PromptReader(ScreenRegionGrabber(display))
+        return cls(terminal=TerminalSecretProbe(prompt_reader=reader), atspi=watcher)
+
+    def submitted(self) -> None:
+        """Enter was pressed (the gate tells): a prompt read off the screen is answered."""
+        self.terminal.submitted()
 
     def __call__(self, focus: FocusEvent) -> bool | None:
         if is_terminal(focus.app_id, focus.app_instance):
@@ -57,7 +67,8 @@ class LinuxSecureInput:
     def describe(self) -> dict:
         """For the session metadata: which signals were in use."""
         atspi = "no session bus" if self.atspi is None else self.atspi.status
-        return {"terminal": "termios", "accessibility": atspi}
+        terminal = "termios+screen-prompt" if self.terminal.prompt_reader is not None else "termios"
+        return {"terminal": terminal, "accessibility": atspi}
 
     def stop(self) -> None:
         if self.atspi is not None:

@@ -43,7 +43,8 @@ _MODIFIER_KEYS = frozenset({"Shift_L", "Shift_R", "Control_L", "Control_R", "Alt
                             "Caps_Lock", "Num_Lock"})
 _SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})  # xdotool types "\n" as Linefeed
 
-#: probe(focus) -> True (secret input now), False (ordinary), None (unknown)
+#: probe(focus) -> True (secret input now), False (ordinary), None (unknown); a probe may
+#: also have ``submitted()``, called at each Enter (a prompt it read is then answered)
 SecureInputProbe = Callable[[FocusEvent], "bool | None"]
 
 
@@ -79,6 +80,9 @@ class SafeguardGate:
         self._run_last_ns = 0
         self._password: bool = False
         self._password_open_code: int | None = None
+        # what the open secret spells, in memory only: a prompt that echoes shows it on
+        # screen, so frames must mask it (see known_secrets)
+        self._password_text: list[str] = []
         self._hotkey = parse_hotkey(policy.pause.hotkey)
         self._hotkey_codes: set[int] = set()
         self._known: deque[tuple[int, str]] = deque(maxlen=64)
@@ -114,7 +118,10 @@ class SafeguardGate:
         """Values redacted recently (for masking them in screenshots)."""
         now = self.clock()
         with self._lock:
-            return [v for t, v in self._known if now - t < KNOWN_SECRET_TTL_NS]
+            values = [v for t, v in self._known if now - t < KNOWN_SECRET_TTL_NS]
+            if self._password and self._password_text:
+                values.append("".join(self._password_text))
+            return values
 
     def in_scope_window(self, app_id: str, app_instance: str, title: str, url: str | None = None) -> bool:
         return decide(self.policy, app_id=app_id, app_instance=app_instance, title=title, url=url).allowed
@@ -287,6 +294,12 @@ class SafeguardGate:
             return False
         return self.secure_input(self._focus)
 
+    def _submitted(self) -> None:
+        """Tell the probe a line was submitted: a prompt it read off the screen is answered."""
+        notify = getattr(self.secure_input, "submitted", None)
+        if notify is not None:
+            notify()
+
     def _secret_now(self) -> bool:
         return self._probe() is not False  # None = cannot tell for a window that may read secrets
 
@@ -304,9 +317,11 @@ class SafeguardGate:
             if not ev.down:
                 return []
             if ev.key in _SUBMIT_KEYS and not (CHORD_MODIFIERS & set(ev.modifiers)):
+                self._submitted()
                 return self._close_password(ev.t_ns) + [ev]
             if ev.key in _MODIFIER_KEYS or self._probe() is not False:
                 self._swallowed.add(ev.keycode)
+                _spell(self._password_text, ev)
                 return []
             # the platform says the field in front is an ordinary one again (focus left the
             # password field by Tab or a click): the secret is over, this key is not part of it
@@ -316,11 +331,15 @@ class SafeguardGate:
             # Keys held since the last Enter were typed ahead into this prompt (the prompt
             # may appear after the first keys arrive): they belong to the secret too.
             self._swallowed.add(ev.keycode)
-            return self._swallow_run(ev.t_ns)
+            out = self._swallow_run(ev.t_ns)
+            _spell(self._password_text, ev)
+            return out
         if ev.down and (ev.key in _RUN_ENDING_KEYS or CHORD_MODIFIERS & set(ev.modifiers)):
             # Enter ends the run without asking again: the command it submits (sudo, ssh)
             # may already have turned echo off, yet the run was typed before it.
             out = self._end_run(recheck=ev.key not in _SUBMIT_KEYS)
+            if ev.key in _SUBMIT_KEYS:
+                self._submitted()
             out.append(ev)
             return out
         if not ev.down and not self._run:
@@ -333,6 +352,9 @@ class SafeguardGate:
 
     def _close_password(self, t_ns: int) -> list[RawEvent]:
         self._password = False
+        if self._password_text:
+            self._known.append((self.clock(), "".join(self._password_text)))
+            self._password_text = []
         return [KeyEvent(t_ns, False, redacted="PASSWORD")]
 
     def _swallow_run(self, t_ns: int) -> list[RawEvent]:
@@ -340,6 +362,9 @@ class SafeguardGate:
         first = next((k.t_ns for k in self._run if k.down), t_ns)
         released = {k.keycode for k in self._run if not k.down}
         self._swallowed.update(k.keycode for k in self._run if k.down and k.keycode not in released)
+        self._password_text = []
+        for k in self._run:
+            _spell(self._password_text, k)
         self._run = []
         self._password = True
         return [KeyEvent(first, True, redacted="PASSWORD")]
@@ -373,14 +398,19 @@ class SafeguardGate:
     def _remember_secrets(self, run: list[KeyEvent]) -> None:
         chars: list[str] = []
         for k in run:
-            if not k.down:
-                continue
-            if k.key == "BackSpace":
-                if chars:
-                    chars.pop()
-            elif k.char and k.char.isprintable():
-                chars.append(k.char)
+            _spell(chars, k)
         text = "".join(chars)
         now = self.clock()
         for span in self.redactor.detect(text):
             self._known.append((now, text[span.start:span.end]))
+
+
+def _spell(chars: list[str], k: KeyEvent) -> None:
+    """Apply one key press to the text it types (BackSpace erases)."""
+    if not k.down:
+        return
+    if k.key == "BackSpace":
+        if chars:
+            chars.pop()
+    elif k.char and k.char.isprintable():
+        chars.append(k.char)

@@ -35,6 +35,20 @@ _NOT_PROMPT = re.compile(r"(?:^|\s)(?:git|echo|export|grep|config|set|man)\s|--?
                          re.IGNORECASE)
 
 
+def asks_for_secret(line: str) -> bool:
+    """True if ``line`` - a terminal line read back from the screen while input is
+    typed into it - starts with a password prompt: the prompt may be followed by echoed
+    input (``PIN: 12``) or a cursor block that OCR reads as a stray glyph
+    (``Password: |``), so every prefix that ends in ``:`` or ``?`` is tried too."""
+    if looks_like_password_prompt(line):
+        return True
+    text = line[-200:]
+    for m in re.finditer(r"[:：?]", text):
+        if looks_like_password_prompt(text[: m.end()]):
+            return True
+    return False
+
+
 def looks_like_password_prompt(line: str) -> bool:
     """True if ``line`` (the terminal's current last line) asks for a secret."""
     if not line:

@@ -1,0 +1,187 @@
+"""Read a terminal's prompt off the screen, for the password-prompt heuristic.
+
+The pty's echo flag (:mod:`.linux_tty`) catches every prompt that hides its input. A
+prompt that echoes (``read -p "PIN: "``, ``input("Password: ")``) or draws its own
+input field in raw mode (a REPL's password prompt) keeps the tty looking ordinary; for
+those only the words on the screen tell. :class:`PromptReader` grabs the terminal
+window, finds its last lines of text by their pixels, reads them with Tesseract and
+asks :func:`..policy.prompts.asks_for_secret`.
+
+OCR costs tens of milliseconds, so a verdict is cached per pty and program (the caller's
+``key``) and per *pixel signature* of the prompt line: the line's position and its pixels
+left of where typing began. Typing into the line (echo, the moving cursor) does not
+change the signature; a new prompt, a new line or an erased one does. ``submitted()``
+(Enter) drops every cached verdict. Nothing read here is stored: the text only decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, Hashable
+
+import numpy as np
+
+from ..events import Geometry
+from ..policy.prompts import asks_for_secret
+from ..policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, upscale
+
+log = logging.getLogger(__name__)
+
+#: rows whose pixels differ this much (luminance) from the background hold text
+_INK_DELTA = 48
+_BORDER = 2  # px ignored at each window edge (borders, focus rings)
+
+
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    """uint8 luminance of a BGRX (uint32) image."""
+    p = pixels.astype(np.uint32, copy=False)
+    return (((p >> 16) & 0xFF) * 77 + ((p >> 8) & 0xFF) * 150 + (p & 0xFF) * 29 >> 8).astype(np.uint8)
+
+
+def text_bands(gray: np.ndarray) -> list[tuple[int, int]]:
+    """(top, bottom) row ranges of text lines: maximal runs of rows holding pixels that
+    differ from the background (the most common shade)."""
+    if gray.size == 0:
+        return []
+    bg = int(np.bincount(gray.ravel(), minlength=256).argmax())
+    ink = np.abs(gray.astype(np.int16) - bg) > _INK_DELTA
+    rows = ink.any(axis=1)
+    bands: list[tuple[int, int]] = []
+    start = None
+    for y, on in enumerate(rows):
+        if on and start is None:
+            start = y
+        elif not on and start is not None:
+            bands.append((start, y))
+            start = None
+    if start is not None:
+        bands.append((start, len(rows)))
+    return bands
+
+
+def ink_right_edge(gray: np.ndarray) -> int:
+    """x just after the rightmost text pixel of a band (0 if none)."""
+    bg = int(np.bincount(gray.ravel(), minlength=256).argmax())
+    cols = np.flatnonzero((np.abs(gray.astype(np.int16) - bg) > _INK_DELTA).any(axis=0))
+    return int(cols[-1]) + 1 if cols.size else 0
+
+
+@dataclass
+class _Verdict:
+    signature: tuple
+    secret: bool
+
+
+class PromptReader:
+    """``reader(geometry, key) -> True | False | None``: does the terminal window at
+    ``geometry`` show a password prompt on its last line? None when the window cannot be
+    read (grab or OCR failed): the caller fails closed."""
+
+    def __init__(self, grab: Callable[[Geometry], "np.ndarray | None"],
+                 ocr: OcrEngine | None = None, scale: int = 3):
+        self.grab = grab
+        self._ocr = ocr
+        self.scale = scale
+        self._cache: dict[Hashable, _Verdict] = {}
+        self._lock = threading.Lock()
+        self.reads = 0  # OCR calls made (for tests and the session metadata)
+
+    @property
+    def ocr(self) -> OcrEngine:
+        if self._ocr is None:
+            self._ocr = TesseractOcr(psm=6)
+        return self._ocr
+
+    def submitted(self) -> None:
+        """A line was submitted (Enter): the next prompt is a new question."""
+        with self._lock:
+            self._cache.clear()
+
+    def __call__(self, geometry: Geometry | None, key: Hashable) -> bool | None:
+        if geometry is None or geometry.width < 8 or geometry.height < 8:
+            return None
+        try:
+            pixels = self.grab(geometry)
+        except Exception as exc:  # noqa: BLE001 - an unreadable window is "cannot tell"
+            log.warning("terminal prompt: grab failed: %s", exc)
+            return None
+        if pixels is None or pixels.size == 0:
+            return None
+        gray = luminance(pixels)
+        h, w = gray.shape
+        inner = gray[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
+        bands = [b for b in text_bands(inner) if b[1] - b[0] >= 3]
+        if not bands:
+            return False  # an empty terminal asks nothing
+        last = bands[-1]
+        top = bands[-2][0] if len(bands) > 1 else last[0]
+        band = inner[last[0]:last[1]]
+
+        def signature(cut: int) -> tuple:
+            return last, cut, hashlib.blake2b(np.ascontiguousarray(band[:, :cut]).tobytes(),
+                                              digest_size=16).digest()
+
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit.signature == signature(hit.signature[1]):
+            return hit.secret
+        # Pixels left of the last two glyph cells of the bottom line (the band's bottom
+        # third: the baseline every glyph of that line touches; lines can touch, so a
+        # band may hold two): typing (echo, the cursor) happens to the right of them, so
+        # they stay the same while this prompt is answered.
+        height = last[1] - last[0]
+        cut = max(0, ink_right_edge(band[height - max(2, height // 3):]) - 2 * min(height, 24))
+        try:
+            secret = self._read(inner[max(0, top - 2):last[1] + 2])
+        except OcrError as exc:
+            log.warning("terminal prompt: OCR failed: %s", exc)
+            return None
+        with self._lock:
+            self._cache[key] = _Verdict(signature(cut), secret)
+        return secret
+
+    def _read(self, crop: np.ndarray) -> bool:
+        """OCR the last two text lines; the last one with letters is the prompt line."""
+        self.reads += 1
+        image = upscale(to_ocr_gray_line(crop), self.scale)
+        lines = group_lines(self.ocr.words(image))
+        for line in reversed(lines):
+            if any(c.isalpha() for c in line.text):
+                return asks_for_secret(line.text)
+        return False
+
+
+def to_ocr_gray_line(gray: np.ndarray) -> np.ndarray:
+    """Dark text on a light ground (terminals are often the reverse)."""
+    if gray.mean() < 128:
+        return (255 - gray).astype(np.uint8)
+    return gray
+
+
+class ScreenRegionGrabber:
+    """``grab(geometry)`` with mss, one mss instance per calling thread; clipped to the
+    screen. Returns BGRX uint32 pixels, or None when the window is off screen."""
+
+    def __init__(self, display: str | None = None):
+        self.display = display or os.environ.get("DISPLAY")
+        self._local = threading.local()
+
+    def __call__(self, geometry: Geometry) -> "np.ndarray | None":
+        import mss
+
+        sct = getattr(self._local, "sct", None)
+        if sct is None:
+            sct = self._local.sct = mss.MSS(display=self.display)
+            self._local.screen = dict(sct.monitors[0])
+        scr = self._local.screen
+        x0, y0 = max(geometry.x, scr["left"]), max(geometry.y, scr["top"])
+        x1 = min(geometry.x + geometry.width, scr["left"] + scr["width"])
+        y1 = min(geometry.y + geometry.height, scr["top"] + scr["height"])
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        shot = sct.grab({"left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0})
+        return np.frombuffer(shot.raw, dtype=np.uint32).reshape(shot.height, shot.width)
