@@ -7,9 +7,11 @@
   screen (:mod:`.terminal_text`);
 * every other app: AT-SPI (:mod:`.atspi`) - the last focused accessible of that process is
   a password field (role "password text", or Chromium's ``text-input-type=password``).
-  An app that does not speak AT-SPI (or a browser started without
-  ``--force-renderer-accessibility``) gives no answer: its keys are treated as ordinary
-  text and still pass text redaction.
+  An app that does not speak AT-SPI gives no answer: its keys are treated as ordinary
+  text and still pass text redaction. A *browser* that gives no answer (started without
+  ``--force-renderer-accessibility``) is "unknown" - any page may hold a password field -
+  so the gate fails closed on it (its site is unknown too, so it is only in scope at all
+  with ``allow_sites = ["*"]``).
 
 ``probe(focus) -> True | False | None``; the gate fails closed on None.
 """
@@ -53,6 +55,10 @@ class LinuxSecureInput:
             verdict = self.atspi.secret_focus(focus.pid)
             if verdict is not None:
                 return verdict
+        from ..policy.scope import is_browser
+
+        if is_browser(focus.app_id, focus.app_instance):
+            return None  # web pages have password fields: a browser that tells nothing fails closed
         return False
 
     def browser_url(self, focus: FocusEvent) -> str | None:
