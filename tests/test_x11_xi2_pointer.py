@@ -107,9 +107,47 @@ def test_scroll_valuator_motion_is_not_a_move_and_old_unresolved_ones_time_out()
     tr.raw_motion(_raw(2, 7, 7), 10)
     tr.raw_button(_raw(3, evtype=XI_RAW_BUTTON_PRESS, detail=1), 11)  # closes the raw motion
     assert tr.drain(12, max_unresolved_ns=1000) == []
-    out = tr.drain(10 + 1000, max_unresolved_ns=1000)
+    out = tr.drain(11 + 1000, max_unresolved_ns=1000)  # the button waits as long itself
     assert [(s.kind, s.x, s.y, s.exact) for s in out] == [("move", 960, 540, False),
                                                           ("button", 960, 540, False)]
+
+
+def test_a_button_waits_for_its_position_and_an_unseen_warp_becomes_a_move():
+    tr = _tracker()
+    tr.raw_button(_raw(1, evtype=XI_RAW_BUTTON_PRESS, detail=1), 1)  # the pointer was warped
+    tr.raw_button(_raw(2, evtype=XI_RAW_BUTTON_RELEASE, detail=1), 2)  # with no event here
+    assert tr.drain(3) == [] and tr.unresolved()
+    tr.anchor(M, 300, 200)                       # QueryPointer answer: nothing moved since
+    out = tr.drain(4)
+    assert [(s.kind, s.x, s.y, s.down, s.exact, s.source) for s in out] == [
+        ("move", 300, 200, False, True, "warp"), ("button", 300, 200, True, True, "raw"),
+        ("button", 300, 200, False, True, "raw")]
+    tr.raw_button(_raw(5, evtype=XI_RAW_BUTTON_PRESS, detail=4), 5)  # no warp this time
+    tr.raw_motion(_raw(6, 320, 210), 6)          # the slave motion after it confirms it: its
+    tr.device_motion(_dev(6, (300, 200), 320, 210), 7)  # root is where the pointer was
+    assert [(s.kind, s.x, s.y, s.exact) for s in tr.drain(8)] == [
+        ("scroll", 300, 200, True), ("move", 320, 210, True)]
+    assert tr.stats["unseen_warps"] == 1 and tr.stats["verified"] == 3
+
+
+def test_a_slave_motion_from_elsewhere_keeps_a_move_to_where_it_started():
+    tr = _tracker()                              # the master warped itself to (300, 200)
+    tr.raw_motion(_raw(1, 310, 200), 1)
+    tr.device_motion(_dev(1, (300, 200), 310, 200), 2)
+    assert [(s.x, s.y, s.source) for s in tr.drain(3)] == [(300, 200, "warp"), (310, 200, "device")]
+    tr.device_motion(_dev(2, (400, 400), 410, 400), 4)  # a warp's slave motion, from elsewhere
+    assert [(s.x, s.y, s.source) for s in tr.drain(5)] == [(400, 400, "warp"), (410, 400, "warp")]
+
+
+def test_a_button_after_a_blocked_motion_is_not_guessed_early():
+    tr = _tracker()
+    tr.raw_button(_raw(1, evtype=XI_RAW_BUTTON_PRESS, detail=1), 1)
+    tr.raw_motion(_raw(2, 50, 60), 2)            # its slave event never comes
+    tr.anchor(M, 50, 60)                          # the answer is after the motion: not the button's
+    out = tr.drain(3)
+    assert [(s.kind, s.x, s.y, s.exact) for s in out] == [("button", 960, 540, False),
+                                                          ("move", 50, 60, True)]
+    assert tr.stats["unverified"] == 1
 
 
 def test_wire_parsers_read_valuators():
@@ -269,6 +307,35 @@ def test_motions_over_a_window_that_takes_slave_events_are_still_all_there(xvfb)
     assert col.listener.queries >= 100
     d.close()
     close()
+
+
+def test_warps_of_the_master_before_any_device_was_used(xvfb):
+    """Until a slave device has sent an event, the master pointer has no "last slave" and
+    a warp (XWarpPointer, `xdotool mousemove`) is an event of the master alone, which the
+    listener does not select (that would take core events away from other clients)."""
+    from Xlib import X
+    from Xlib.display import Display
+    from Xlib.ext import xtest
+
+    col = Collector(xvfb)
+    d = Display(xvfb)
+    for x, y in ((300, 200), (320, 220)):
+        d.screen().root.warp_pointer(x, y)
+        d.sync()
+    xtest.fake_input(d, X.ButtonPress, 1)
+    xtest.fake_input(d, X.ButtonRelease, 1)
+    d.sync()
+    got = col.wait(3)
+    d.screen().root.warp_pointer(640, 480)  # the master has a last slave now: seen
+    xtest.fake_input(d, X.MotionNotify, x=700, y=500)
+    d.sync()
+    got = col.wait(5)
+    col.stop()
+    assert [(s.kind, s.down, s.x, s.y, s.exact) for s in got] == [
+        ("move", False, 320, 220, True), ("button", True, 320, 220, True),
+        ("button", False, 320, 220, True), ("move", False, 640, 480, True),
+        ("move", False, 700, 500, True)]
+    d.close()
 
 
 def test_warps_and_another_clients_pointer_grab(xvfb):

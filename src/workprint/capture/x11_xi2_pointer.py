@@ -1,7 +1,8 @@
 """Pointer input from XInput 2: every motion, button and scroll, with its root position.
 
-PROTOTYPE - not wired into the recorder yet (see the wiring notes at the end of this
-docstring).
+:class:`~workprint.capture.x11.X11Backend` takes the pointer from here (unless
+``WORKPRINT_X11_POINTER=record`` or the server lacks XInput 2); see the end of this
+docstring for how it is wired in.
 
 Why not RECORD. On Xorg/Xvfb 21.1 the RECORD stream loses pointer (and key) events once
 the recording client's socket backs up, *while other clients also receive input events*:
@@ -28,25 +29,40 @@ What this module uses instead, all selected on the root window of its own connec
   clamped to the screen); its ``root_x/root_y`` is the position *before* the motion, i.e.
   the exact position after the previous event. Pointer warps arrive as slave motions with
   no raw event. Buttons are not selected (``XI_ButtonPress`` selections are exclusive and
-  start implicit grabs): a button's position is the position after the motion before it.
+  start implicit grabs): a button's position is confirmed by the root of the next slave
+  motion, else by a ``QueryPointer`` asked at once (the position after the motion before
+  it is only the fall-back, flagged ``exact=False``).
 * Slave motions do not reach the root window when a window under the pointer selects XI2
-  motion for ``XIAllDevices`` or that slave (Chromium/Electron windows do) - then only the
-  raw event arrives. The position is then taken from a ``QueryPointer`` round trip when the
-  connection is idle (events are ordered against the reply by their sequence number); the
-  motions of a burst before that answer are replayed from their raw valuators (as absolute
-  coordinates or as deltas, whichever lands exactly on the answer), else interpolated and
-  flagged ``exact=False``.
+  motion for ``XIAllDevices`` or that slave (Chromium/Electron windows do), nor while a
+  button pressed on a client window is held under a window manager that grabs buttons for
+  click-to-focus (openbox, measured) - then only the raw event arrives. The position is
+  then taken from a ``QueryPointer`` round trip when the connection is idle (events are
+  ordered against the reply by their sequence number); the motions of a burst before that
+  answer are replayed from their raw valuators (as absolute coordinates or as deltas,
+  whichever lands exactly on the answer), else interpolated and flagged ``exact=False``.
+* Warps send no raw event, so in those states, and for warps of the master itself (before
+  any slave device has sent an event the master has no "last slave", and a warp is an
+  event of the master alone), nothing arrives. A position that differs from the known one
+  (a slave motion's root, a query answer) becomes a ``"warp"`` move before the event that
+  told; while a button is held and nothing arrives the position is asked every
+  :data:`HOLD_POLL_S`, so a drag made of warps (``xdotool mousemove``) keeps its path. With
+  no button held and no event, the listener never wakes up.
 
-Wiring (not done here): start :class:`XI2PointerListener` from ``X11Backend.start_input``
-next to the key listener with a sink that enqueues ``("xi2ptr", sample)``; have
-``X11Backend.decode`` turn a sample into ``MoveEvent``/``ButtonEvent``/``ScrollEvent`` via
-:func:`to_events`; drop ``ButtonPress..MotionNotify`` from the RECORD context (keep
-``KeyPress..KeyRelease`` for auto-repeat) and stop decoding pointer events from RECORD.
+Wiring: ``X11Backend.start_input`` starts :class:`XI2PointerListener` next to the key
+listener with a sink that enqueues ``("xi2ptr", sample)``; ``X11Backend.decode`` turns a
+sample into ``MoveEvent``/``ButtonEvent``/``ScrollEvent`` via :func:`to_events` (the
+recorder then coalesces moves as before). The RECORD context records only
+``KeyPress..KeyRelease`` (auto-repeat presses, the key fall-back) while this listener runs;
+if its stream ends on its own, ``on_lost`` is called once after the samples still held
+have been handed on, and the backend widens RECORD to the pointer again.
+
+Smooth scrolling (touchpads, hi-res wheels): the server turns each scroll increment into
+an emulated button 4-7 press/release with a raw event of its own (``XIPointerEmulated``),
+which arrives here like a wheel click; the scroll valuators themselves are ignored.
 """
 
 from __future__ import annotations
 
-import os
 import select
 import struct
 import threading
@@ -54,6 +70,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from .wakeup import StopSignal
 
 GENERIC_EVENT = 35
 XI_BUTTON_PRESS, XI_BUTTON_RELEASE, XI_MOTION = 4, 5, 6
@@ -67,6 +85,12 @@ SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
 #: an unresolved motion is given an estimated position after this long
 MAX_UNRESOLVED_NS = 200_000_000
+#: while a button is held and no event comes, the pointer position is asked this often:
+#: warps (XWarpPointer, ``xdotool mousemove``) during a drag send no event here when the
+#: window manager's click-to-focus grab keeps slave events from the root window
+HOLD_POLL_S = 1 / 60
+#: buttons whose hold is polled (QueryPointer's mask reports buttons 1-5; 4/5 are scrolls)
+HELD_BUTTONS = {1: 1 << 8, 2: 1 << 9, 3: 1 << 10}
 
 
 # --- wire format ----------------------------------------------------------------------------
@@ -156,7 +180,7 @@ class PointerSample:
 
 class _Rec:
     __slots__ = ("kind", "master", "src", "t_ns", "server_ms", "source", "button", "down",
-                 "x", "y", "exact", "resolved", "after", "prev", "emitted", "raw")
+                 "x", "y", "exact", "resolved", "after", "prev", "emitted", "raw", "base")
 
     def __init__(self, kind: str, master: int, src: int, t_ns: int, server_ms: int, source: str,
                  button: int = 0, down: bool = False):
@@ -167,6 +191,7 @@ class _Rec:
         self.y: float | None = None
         self.exact = self.resolved = self.emitted = False
         self.after: _Rec | None = None  # a button: the motion whose position it takes
+        self.base: tuple[float, float] | None = None  # a button: the position known when it came
         self.prev: _Rec | None = None   # a motion: the motion of the same master before it
         self.raw: dict[int, float] | None = None  # a motion: its raw event's x/y valuators
 
@@ -185,9 +210,12 @@ class PointerTracker:
         self._last_move: dict[int, _Rec] = {}
         self._open_raw: dict[int, _Rec | None] = {}        # raw motion waiting for its slave event
         self._prev_point: dict[int, tuple[float, float]] = {}  # last resolved move position
+        self._verify: dict[int, list[_Rec]] = {}  # master -> buttons waiting for their position
+        self._verify_after: dict[int, _Rec | None] = {}  # master -> last move before them
+        self._held: dict[int, set[int]] = {}  # master -> buttons (1-3) held down
         self.stats = {"raw_motions": 0, "device_motions": 0, "warps": 0, "blocked": 0,
                       "anchored": 0, "replayed": 0, "interpolated": 0, "late_anchor": 0, "mismatch": 0,
-                      "buttons": 0, "scrolls": 0}
+                      "buttons": 0, "scrolls": 0, "verified": 0, "unverified": 0, "unseen_warps": 0}
 
     # devices ------------------------------------------------------------------------------
     def set_slave(self, slave: int, master: int, ranges: dict[int, tuple[float, float]]) -> None:
@@ -225,22 +253,91 @@ class PointerTracker:
         rec = _Rec(kind, m, ev.sourceid, t_ns, ev.time, "raw", ev.detail, ev.evtype == XI_RAW_BUTTON_PRESS)
         rec.after = self._last_move.get(m)
         if rec.after is None or rec.after.emitted:
-            pos = self._pos.get(m, (0.0, 0.0))
-            rec.x, rec.y = pos
             rec.after = None
-        rec.exact = rec.resolved = True  # resolved through ``after`` when it has one
+        if rec.after is None or rec.after.resolved:
+            rec.base = self._pos.get(m, (0.0, 0.0))
+            rec.x, rec.y = rec.base
+        # the position is confirmed by the next slave motion (its root is the position
+        # before it) or a pointer query: a warp the listener cannot see (one of the master
+        # itself before any slave device was used, or one a window swallowed) moves the
+        # pointer without any event here
+        if not self._verify.get(m):
+            self._verify[m] = []
+            self._verify_after[m] = self._last_move.get(m)
+        self._verify[m].append(rec)
         self.stats["buttons" if kind == "button" else "scrolls"] += 1
         self._out.append(rec)
+        if ev.detail in HELD_BUTTONS:
+            held = self._held.setdefault(m, set())
+            if rec.down:
+                held.add(ev.detail)
+            else:
+                held.discard(ev.detail)
+
+    def held(self, master: int | None = None) -> bool:
+        """Is a button (1-3) of ``master`` (or of some master) held down?"""
+        if master is not None:
+            return bool(self._held.get(master))
+        return any(self._held.values())
+
+    def set_buttons(self, master: int, mask: int) -> None:
+        """The buttons the server says are down (a QueryPointer mask): corrects the held
+        state should a release never arrive (a device unplugged mid-drag)."""
+        self._held[master] = {b for b, bit in HELD_BUTTONS.items() if mask & bit}
+
+    def verifying(self, master: int | None = None) -> bool:
+        """Are buttons (of ``master``) waiting for their position?"""
+        if master is not None:
+            return bool(self._verify.get(master))
+        return any(self._verify.values())
+
+    def _verified(self, master: int, x: float, y: float, t_ns: int) -> None:
+        """The buttons waiting for their position were at ``(x, y)``. If that is not
+        where the pointer was known to be, it got there by a warp no event reported: a
+        move to it goes before them."""
+        recs = self._verify.pop(master, None)
+        self._verify_after.pop(master, None)
+        if not recs:
+            return
+        first = recs[0]
+        if first.base is not None and (int(first.base[0]) != int(x) or int(first.base[1]) != int(y)):
+            # 1 ns before the button: it happened before it (the store orders by time)
+            warp = _Rec("move", master, first.src, first.t_ns - 1, first.server_ms, "warp")
+            warp.x, warp.y, warp.exact, warp.resolved = x, y, True, True
+            warp.prev = first.after
+            self._insert_before(first, warp)
+            self.stats["unseen_warps"] += 1
+        for rec in recs:
+            rec.x, rec.y, rec.exact, rec.resolved, rec.after = x, y, True, True, None
+            self.stats["verified"] += 1
+        self._pos[master] = (x, y)
+
+    def _unverified(self, master: int) -> None:
+        """No exact position for the waiting buttons: the motion before them (or the
+        position known when they came), flagged inexact."""
+        self._verify_after.pop(master, None)
+        for rec in self._verify.pop(master, None) or ():
+            rec.resolved = True
+            self.stats["unverified"] += 1
+
+    def _insert_before(self, rec: _Rec, new: _Rec) -> None:
+        for i in range(len(self._out) - 1, -1, -1):
+            if self._out[i] is rec:
+                self._out.insert(i, new)
+                return
+        self._out.append(new)
 
     def device_motion(self, ev: DeviceEvent, t_ns: int) -> None:
         m = self._master_of.get(ev.deviceid)
         if m is None:
             return
+        if self._verify.get(m):  # the position before this motion: where the buttons were
+            self._verified(m, ev.root_x, ev.root_y, t_ns)
         rec = self._open_raw.get(m)
         self._open_raw[m] = None
         if rec is not None and rec.src == ev.deviceid and rec.server_ms == ev.time:
             # its root is the sprite position before it: exact for the motion before
-            self._anchor(m, rec.prev, ev.root_x, ev.root_y, from_event=True)
+            self._anchor(m, rec.prev, ev.root_x, ev.root_y, from_event=True, before=rec)
             if rec.kind == "none":
                 return
             rec.source = "device"
@@ -248,7 +345,8 @@ class PointerTracker:
         else:
             if rec is not None:
                 self._blocked(rec)
-            self._anchor(m, self._last_move.get(m), ev.root_x, ev.root_y, from_event=True)
+            self._anchor(m, self._last_move.get(m), ev.root_x, ev.root_y, from_event=True,
+                         before=_Rec("move", m, ev.deviceid, t_ns, ev.time, "warp"))
             if 0 not in ev.valuators and 1 not in ev.valuators:
                 return
             rec = _Rec("move", m, ev.deviceid, t_ns, ev.time, "warp")  # no raw event: a warp
@@ -269,13 +367,20 @@ class PointerTracker:
             rec.x, rec.y = x, y
         self._pos[m] = (x, y)
 
-    def anchor(self, master: int, x: float, y: float) -> None:
+    def anchor(self, master: int, x: float, y: float, t_ns: int | None = None) -> None:
         """The exact position after the latest event of ``master`` seen so far (a
-        QueryPointer answer)."""
-        self._anchor(master, self._last_move.get(master), x, y)
+        QueryPointer answer, received at ``t_ns``)."""
+        if self._verify.get(master):
+            if self._last_move.get(master) is self._verify_after.get(master):
+                self._verified(master, x, y, 0)  # nothing moved since the buttons
+            else:  # a motion after them whose slave event never came
+                self._unverified(master)
+        self._anchor(master, self._last_move.get(master), x, y, t_ns=t_ns)
 
-    def _anchor(self, master: int, rec: _Rec | None, x: float, y: float, from_event: bool = False) -> None:
-        """``(x, y)`` is the exact position after motion ``rec`` (and anything before it)."""
+    def _anchor(self, master: int, rec: _Rec | None, x: float, y: float, from_event: bool = False,
+                before: _Rec | None = None, t_ns: int | None = None) -> None:
+        """``(x, y)`` is the exact position after motion ``rec`` (and anything before it).
+        ``before``: the motion whose slave event said so (from_event)."""
         cur = self._pos.get(master)
         if rec is not None and not rec.exact:
             if rec.emitted:
@@ -283,29 +388,48 @@ class PointerTracker:
             else:
                 rec.x, rec.y, rec.exact, rec.resolved = x, y, True, True
                 self.stats["anchored"] += 1
-        elif from_event and cur is not None and (int(cur[0]) != int(x) or int(cur[1]) != int(y)):
-            self.stats["mismatch"] += 1  # e.g. confinement; the event's root wins from now on
+        elif cur is not None and (int(cur[0]) != int(x) or int(cur[1]) != int(y)):
+            # the pointer got there without an event here: a warp of the master itself
+            # (before any slave device was used) or one a grab or window kept from the root
+            # window; also confinement. That position wins from now on, and a move to it
+            # is kept (before the motion whose event told, or now for a query answer).
+            if from_event:
+                self.stats["mismatch"] += 1
+            self.stats["unseen_warps"] += 1
+            last = before if before is not None else rec
+            when = before.t_ns - 1 if before is not None else (t_ns or time.monotonic_ns())
+            warp = _Rec("move", master, last.src if last else 0, when, last.server_ms if last else 0,
+                        "warp")
+            warp.x, warp.y, warp.exact, warp.resolved = x, y, True, True
+            warp.prev = rec
+            if before is not None:
+                self._insert_before(before, warp)
+            else:
+                self._out.append(warp)
+                self._last_move[master] = warp
         if cur is None or int(cur[0]) != int(x) or int(cur[1]) != int(y):
             self._pos[master] = (x, y)
 
-    def unresolved(self) -> bool:
-        return any(r.kind == "move" and not r.resolved for r in self._out)
+    def unresolved(self, master: int | None = None) -> bool:
+        return any(not r.resolved and (master is None or r.master == master) for r in self._out)
 
     def pending(self) -> bool:
         return bool(self._out)
 
-    def drain(self, now_ns: int, max_unresolved_ns: int | None = MAX_UNRESOLVED_NS) -> list[PointerSample]:
+    def drain(self, now_ns: int, max_unresolved_ns: int | None = MAX_UNRESOLVED_NS,
+              patient: int | None = None) -> list[PointerSample]:
         """Samples whose position is settled, in order. ``max_unresolved_ns``: give up
-        waiting for a position after that long (None: wait for an anchor)."""
-        self._interpolate(now_ns, max_unresolved_ns)
+        waiting for a position after that long (None: wait for an anchor); the master
+        ``patient`` always waits for an anchor (its position gets queried)."""
+        self._interpolate(now_ns, max_unresolved_ns, patient)
         out: list[PointerSample] = []
         while self._out:
             rec = self._out[0]
-            if rec.kind == "move" and not rec.resolved:
+            if not rec.resolved:
                 break
             self._out.popleft()
-            if rec.after is not None:
-                rec.x, rec.y, rec.exact = rec.after.x, rec.after.y, rec.after.exact
+            if rec.after is not None:  # an unverified button after a motion
+                rec.x, rec.y, rec.exact = rec.after.x, rec.after.y, False
             rec.emitted = True
             if rec.kind == "move":
                 self._prev_point[rec.master] = (rec.x, rec.y)
@@ -325,7 +449,7 @@ class PointerTracker:
     def _blocked(self, rec: _Rec) -> None:
         self.stats["blocked"] += 1
 
-    def _interpolate(self, now_ns: int, max_age: int | None) -> None:
+    def _interpolate(self, now_ns: int, max_age: int | None, patient: int | None = None) -> None:
         """Unresolved motions followed by a known position of the same master are filled
         in by :meth:`_fill`; ones older than ``max_age`` with nothing after them get the
         last known position, flagged inexact."""
@@ -344,8 +468,12 @@ class PointerTracker:
             if run:
                 self._fill(run, start, rec)
             prev[m] = (rec.x, rec.y)
+        if max_age is not None:
+            for m, recs in list(self._verify.items()):
+                if recs and m != patient and now_ns - recs[0].t_ns >= max_age:
+                    self._unverified(m)
         for m, run in waiting.items():
-            if run and max_age is not None and now_ns - run[0].t_ns >= max_age:
+            if run and max_age is not None and m != patient and now_ns - run[0].t_ns >= max_age:
                 x, y = self._pos.get(m, prev.get(m, (0.0, 0.0)))
                 for r in run:
                     r.x, r.y, r.resolved = x, y, True
@@ -420,18 +548,37 @@ def _seq_before(seq: int, serial: int) -> bool:
 
 class XI2PointerListener:
     """A thread on its own connection that hands :class:`PointerSample` objects to ``sink``
-    (which must only enqueue). ``stop()`` returns at once."""
+    (which must only enqueue). It blocks in ``select()`` without a timeout while nothing is
+    held back, so an idle pointer costs no wake-ups. ``stop()`` returns at once. If the
+    stream ends on its own (X error, connection killed), ``on_lost(reason)`` is called once
+    from the listener thread, after the samples it still held went to ``sink``."""
 
     def __init__(self, open_display: Callable[[], Any], sink: Callable[[PointerSample], None],
-                 idle_query: bool = True):
+                 on_lost: Callable[[str], None] | None = None, idle_query: bool = True):
+        self._conn = conn = open_display()
+        try:
+            self._setup(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._sink = sink
+        self._on_lost = on_lost
+        self._idle_query = idle_query
+        self.queries = 0
+        self._stop = StopSignal()
+        self._thread = threading.Thread(target=self._run, name="workprint-x11-pointer", daemon=True)
+
+    @property
+    def connection(self) -> Any:
+        return self._conn
+
+    def _setup(self, conn: Any) -> None:
         from Xlib.ext import xinput
 
         self._xi = xinput
-        self._conn = conn = open_display()
         conn.display.ge_event_data = {}  # keep XI2 events as bytes: python-xlib drops valuators
         info = conn.query_extension("XInputExtension")
         if not info.present:
-            conn.close()
             raise RuntimeError("the X server lacks XInputExtension")
         self._op = info.major_opcode
         # XI >= 2.1 semantics: raw events keep coming while another client holds a grab
@@ -451,12 +598,6 @@ class XI2PointerListener:
         if self._client_master is not None:
             self.tracker.set_position(self._client_master, qp.root_x, qp.root_y)
         conn.sync()
-        self._sink = sink
-        self._idle_query = idle_query
-        self.queries = 0
-        self._wake_r, self._wake_w = os.pipe()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="workprint-x11-pointer", daemon=True)
 
     def _refresh_devices(self) -> None:
         xi = self._xi
@@ -504,46 +645,71 @@ class XI2PointerListener:
             else:
                 self._handle(ev)
         if self._client_master is not None:
-            self.tracker.anchor(self._client_master, req.root_x, req.root_y)
+            self.tracker.anchor(self._client_master, req.root_x, req.root_y, time.monotonic_ns())
+            self.tracker.set_buttons(self._client_master, req.mask)
         for ev in later:
             self._handle(ev)
 
     def _run(self) -> None:
-        conn, tracker = self._conn, self.tracker
+        conn, tracker, stop = self._conn, self.tracker, self._stop
         fd = conn.fileno()
+        lost: str | None = None
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
+                # queries answer for the client's master pointer only (other masters' held
+                # back events get estimated positions after MAX_UNRESOLVED_NS)
+                asks = self._client_master if self._idle_query else None
                 if not conn.pending_events():
-                    timeout = 0.005 if tracker.unresolved() else (0.05 if tracker.pending() else None)
-                    ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
-                    if self._wake_r in ready:
-                        return
-                    if not ready and self._idle_query and tracker.unresolved():
+                    # idle (nothing held back, no button down): block without a timeout
+                    if asks is not None and tracker.unresolved(asks):
+                        timeout = 0.005
+                    elif asks is not None and tracker.held(asks):
+                        timeout = HOLD_POLL_S
+                    else:
+                        timeout = 0.05 if tracker.pending() else None
+                    ready, _, _ = select.select([fd, stop.fd], [], [], timeout)
+                    if stop.fd in ready:
+                        break
+                    if not ready and asks is not None and (tracker.unresolved(asks) or tracker.held(asks)):
                         self._query()
                 while conn.pending_events():
                     self._handle(conn.next_event())
+                # a button's position: asked at once (a warp may follow it any moment)
+                # unless a slave motion after it has already told; a query answers it
+                while asks is not None and tracker.verifying(asks):
+                    self._query()
                 # with idle queries every unresolved motion gets an anchor after it once the
                 # connection goes quiet: never guess while events are still flowing
-                max_age = None if self._idle_query else MAX_UNRESOLVED_NS
-                for sample in tracker.drain(time.monotonic_ns(), max_age):
+                for sample in tracker.drain(time.monotonic_ns(), MAX_UNRESOLVED_NS, asks):
                     self._sink(sample)
-        except Exception:  # noqa: BLE001 - connection closed at shutdown
-            if not self._stop.is_set():
-                raise
+        except Exception as exc:  # noqa: BLE001 - the connection ended (or was closed at stop)
+            if not stop.is_set():
+                lost = f"{type(exc).__name__}: {exc}"[:200]
         finally:
-            try:
+            try:  # what is held back goes out first: exact if the server still answers
+                if lost is None and self._idle_query and tracker.unresolved(self._client_master):
+                    try:
+                        while conn.pending_events():
+                            self._handle(conn.next_event())
+                        self._query()
+                    except Exception:  # noqa: BLE001 - then the last known positions
+                        pass
                 for sample in tracker.drain(time.monotonic_ns(), 0):
                     self._sink(sample)
-                conn.close()
-            except Exception:  # noqa: BLE001
-                pass
+            finally:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        if lost is not None and self._on_lost is not None:
+            self._on_lost(lost)
 
     def stop(self) -> None:
-        self._stop.set()
-        os.write(self._wake_w, b"x")
-        self._thread.join(timeout=2)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        """Stop at once (samples still held back are handed to the sink first)."""
+        started = self._thread.ident is not None
+        self._stop.stop_thread(self._thread)
+        if not started:
+            self._conn.close()
 
 
 __all__ = ["DeviceEvent", "PointerSample", "PointerTracker", "RawEvent", "XI2PointerListener",
