@@ -19,6 +19,7 @@ BENCHES = {
     "capture": ["bench/bench_capture.py"],
     "redact": ["bench/bench_redact.py"],
     "pixels": ["bench/bench_pixels.py"],
+    "prompt": ["bench/bench_prompt.py"],
     "reduce": ["bench/bench_reduce.py"],
     "fidelity": ["bench/bench_fidelity.py", "--actions", "100"],
     "fleet": ["bench/bench_fleet.py"],

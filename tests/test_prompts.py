@@ -40,6 +40,12 @@ def test_not_prompts(line):
 @pytest.mark.parametrize("line", [
     "Enter PIN: 12", "Password: |", "[sudo] password for bob: █", "Passphrase: hunter2",
     "Password: 12:34",
+    # OCR slips in small terminal fonts: one wrong letter in a long prompt word, curly quotes
+    "Passuord: x7", "Vault passuord:", "Enter passphrasc for key '/root/.ssh/id':",
+    "Password for \u2018https://alice@git.example.com\u2019: i",
+    # ... and a final colon lost or read as a letter or mark (xterm's 6x13 font)
+    "Passwordt", "Enter PINt", "Verification codet", "Yerification code: x?",
+    "Enter passphrase for key '/home/alice/,ssh/id_ed25519' +",
 ])
 def test_prompt_read_off_the_screen_with_typing_or_cursor_after_it(line):
     assert asks_for_secret(line)
@@ -47,7 +53,8 @@ def test_prompt_read_off_the_screen_with_typing_or_cursor_after_it(line):
 
 @pytest.mark.parametrize("line", [
     "Your name: bob", "user@host:~$ echo password: x", "Enter the file name: notes.txt", "$ ls",
-    "12:34 build done", "",
+    "12:34 build done", "", "Compassion: none", "Enter FIN: x7", "Project namet",
+    "Enter the file namet", "Please reset", "Continue? [y/N]",
 ])
 def test_ordinary_lines_read_off_the_screen(line):
     assert not asks_for_secret(line)

@@ -42,31 +42,33 @@ def luminance(pixels: np.ndarray) -> np.ndarray:
     return (((p >> 16) & 0xFF) * 77 + ((p >> 8) & 0xFF) * 150 + (p & 0xFF) * 29 >> 8).astype(np.uint8)
 
 
+def green(pixels: np.ndarray) -> np.ndarray:
+    """The green byte of a BGRX (uint32) image, as a view (no copy): close enough to
+    luminance to tell text rows from the background, at no cost."""
+    h, w = pixels.shape
+    return np.ascontiguousarray(pixels).view(np.uint8).reshape(h, w, 4)[..., 1]
+
+
+def _ink(gray: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the background (the most common shade, from a sample)."""
+    bg = int(np.bincount(gray[::3, ::3].ravel(), minlength=256).argmax())
+    lo, hi = max(0, bg - _INK_DELTA), min(255, bg + _INK_DELTA)
+    return (gray < lo) | (gray > hi)
+
+
 def text_bands(gray: np.ndarray) -> list[tuple[int, int]]:
     """(top, bottom) row ranges of text lines: maximal runs of rows holding pixels that
-    differ from the background (the most common shade)."""
+    differ from the background."""
     if gray.size == 0:
         return []
-    bg = int(np.bincount(gray.ravel(), minlength=256).argmax())
-    ink = np.abs(gray.astype(np.int16) - bg) > _INK_DELTA
-    rows = ink.any(axis=1)
-    bands: list[tuple[int, int]] = []
-    start = None
-    for y, on in enumerate(rows):
-        if on and start is None:
-            start = y
-        elif not on and start is not None:
-            bands.append((start, y))
-            start = None
-    if start is not None:
-        bands.append((start, len(rows)))
-    return bands
+    rows = _ink(gray).any(axis=1)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], rows, [False])).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def ink_right_edge(gray: np.ndarray) -> int:
-    """x just after the rightmost text pixel of a band (0 if none)."""
-    bg = int(np.bincount(gray.ravel(), minlength=256).argmax())
-    cols = np.flatnonzero((np.abs(gray.astype(np.int16) - bg) > _INK_DELTA).any(axis=0))
+    """x just after the rightmost text pixel (0 if none)."""
+    cols = np.flatnonzero(_ink(gray).any(axis=0))
     return int(cols[-1]) + 1 if cols.size else 0
 
 
@@ -111,9 +113,9 @@ class PromptReader:
             return None
         if pixels is None or pixels.size == 0:
             return None
-        gray = luminance(pixels)
-        h, w = gray.shape
-        inner = gray[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
+        h, w = pixels.shape
+        inner_px = pixels[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
+        inner = green(pixels)[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
         bands = [b for b in text_bands(inner) if b[1] - b[0] >= 3]
         if not bands:
             return False  # an empty terminal asks nothing
@@ -136,7 +138,7 @@ class PromptReader:
         height = last[1] - last[0]
         cut = max(0, ink_right_edge(band[height - max(2, height // 3):]) - 2 * min(height, 24))
         try:
-            secret = self._read(inner[max(0, top - 2):last[1] + 2])
+            secret = self._read(luminance(inner_px[max(0, top - 2):last[1] + 2]))
         except OcrError as exc:
             log.warning("terminal prompt: OCR failed: %s", exc)
             return None
@@ -147,12 +149,41 @@ class PromptReader:
     def _read(self, crop: np.ndarray) -> bool:
         """OCR the last two text lines; the last one with letters is the prompt line."""
         self.reads += 1
-        image = upscale(to_ocr_gray_line(crop), self.scale)
+        image = upscale(to_ocr_gray_line(without_block_cursor(crop)), self.scale)
         lines = group_lines(self.ocr.words(image))
         for line in reversed(lines):
             if any(c.isalpha() for c in line.text):
                 return asks_for_secret(line.text)
         return False
+
+
+def without_block_cursor(gray: np.ndarray, min_height: int = 8) -> np.ndarray:
+    """The crop with a block cursor on its last text line painted over: OCR reads a solid
+    cell after ``Password:`` as more letters (``com't i``), hiding the colon. A block
+    cursor is a run of >= 4 columns that are solid ink for at least ``min_height`` rows
+    up from the line's lowest ink row; glyph strokes are thinner."""
+    ink = _ink(gray)
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return gray
+    bottom = int(rows[-1]) + 1
+    if bottom < min_height:
+        return gray
+    solid = ink[bottom - min_height:bottom].all(axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], solid, [False])).astype(np.int8)))
+    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 4]
+    if not runs:
+        return gray
+    left, right = runs[-1]
+    top = bottom - min_height
+    while top > 0 and ink[top - 1, left:right].all():
+        top -= 1
+    if right - left > 1.5 * (bottom - top):
+        return gray  # a wide bar (a selection, a status line), not one cell
+    bg = int(np.bincount(gray[::3, ::3].ravel(), minlength=256).argmax())
+    out = gray.copy()
+    out[top:bottom, left:right] = bg
+    return out
 
 
 def to_ocr_gray_line(gray: np.ndarray) -> np.ndarray:

@@ -35,18 +35,55 @@ _NOT_PROMPT = re.compile(r"(?:^|\s)(?:git|echo|export|grep|config|set|man)\s|--?
                          re.IGNORECASE)
 
 
+#: Long prompt words as OCR misreads them in small terminal fonts ("Passuord",
+#: "Pa5sword", "passphrasc"): a word within one edit of one of these is that word.
+_OCR_WORDS = ("password", "passwort", "passphrase", "passcode", "contraseña", "wachtwoord",
+              "verification")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) <= 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _ocr_normalised(line: str) -> str:
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        low = word.lower()
+        if low in _OCR_WORDS:
+            return word
+        return next((t for t in _OCR_WORDS if _within_one_edit(low, t)), word)
+
+    return re.sub(r"[^\W_]{6,12}", fix, line.translate(_QUOTES))
+
+
 def asks_for_secret(line: str) -> bool:
-    """True if ``line`` - a terminal line read back from the screen while input is
+    """True if ``line`` - a terminal line read back from the screen (OCR) while input is
     typed into it - starts with a password prompt: the prompt may be followed by echoed
     input (``PIN: 12``) or a cursor block that OCR reads as a stray glyph
-    (``Password: |``), so every prefix that ends in ``:`` or ``?`` is tried too."""
+    (``Password: |``), so every prefix that ends in ``:`` or ``?`` is tried too; prompt
+    words one OCR slip away (``Passuord``) count."""
+    line = _ocr_normalised(line)
     if looks_like_password_prompt(line):
         return True
     text = line[-200:]
     for m in re.finditer(r"[:：?]", text):
         if looks_like_password_prompt(text[: m.end()]):
             return True
-    return False
+    # Small fonts lose the final colon, or OCR reads it as a letter or a mark
+    # ("Passwordt", "Enter PINt", "...id_ed25519' +"): the line ending in a prompt word
+    # is read as that prompt.
+    text = text.rstrip()
+    return any(bare and looks_like_password_prompt(bare + ":")
+               for bare in (_OCR_TAIL.sub("", text).rstrip(), text))
+
+
+_OCR_TAIL = re.compile(r"(?:\s+\S{1,2}|[^\w\s]{1,2}|[^\w\s]?(?<=[^\W\d_]{2}|[^\W\d_]')[tiIl1|])$")
 
 
 def looks_like_password_prompt(line: str) -> bool:
