@@ -108,3 +108,31 @@ def test_fast_move_bursts_are_coalesced_but_keep_last_position(desk, record):
     assert (press.x, press.y) == (1234, 567)
     before = [m for m in moves if m.t_ns <= press.t_ns]
     assert (before[-1].x, before[-1].y) == (1234, 567)
+
+
+def test_pointer_comes_from_xi2_and_stopping_without_input_is_instant_and_clean(desk, record):
+    import threading
+
+    rec = record()
+    assert rec.backend.pointer_source == "xi2"
+    time.sleep(0.5)  # no input at all
+    t0 = time.monotonic()
+    session = rec.stop()
+    assert time.monotonic() - t0 < 1.0
+    assert session.meta["screen"]["pointer"] == "xi2" and session.meta["screen"]["keys"] == "xi2"
+    left = [t.name for t in threading.enumerate() if t.name.startswith("workprint-")]
+    assert left == [], left
+
+
+def test_record_pointer_source_on_request(desk, record, monkeypatch):
+    monkeypatch.setenv("WORKPRINT_X11_POINTER", "record")
+    rec = record()
+    assert rec.backend.pointer_source == "record" and rec.backend._pointer is None
+    x = desk.xdotool
+    x("mousemove", "640", "400"); x("click", "1"); x("click", "4")
+    time.sleep(0.5)
+    session = rec.stop()
+    assert session.meta["screen"]["pointer"] == "record"
+    assert [(b.x, b.y, b.button, b.down) for b in session.events(["mouse_down", "mouse_up"])] == [
+        (640, 400, "left", True), (640, 400, "left", False)]
+    assert [(s.x, s.y, s.dy) for s in session.events(["scroll"])] == [(640, 400, 1)]

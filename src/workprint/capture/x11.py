@@ -1,21 +1,35 @@
-"""X11 capture backend: RECORD (pointer) + XI2 raw events (keys) for input, EWMH +
-X-Resource for focus, mss for pixels.
+"""X11 capture backend: XInput 2 for input (pointer: raw events + slave-device motion; keys:
+raw key events), X RECORD for key auto-repeats and as the fall-back, EWMH + X-Resource for
+focus, mss for pixels.
 
-Threads and connections (X connections are not shared between threads):
+Threads and connections (X connections are not shared between threads); every input thread
+only enqueues what it reads and returns, decoding happens later on the recorder's thread:
 
-* ``record`` thread - blocks in ``record_enable_context`` on its own connection; the
-  callback only appends ``(monotonic_ns, bytes)`` to the sink. Stopping disables the
-  context from a *separate* connection, so it takes effect at once, input or not.
-* ``keys`` thread - XI2 raw key events on its own connection (RECORD drops key events
-  under load, see :mod:`.x11_xi2`); RECORD then contributes only auto-repeat presses.
-  Without XInput 2 (or with ``WORKPRINT_X11_KEYS=record``) keys come from RECORD, and
-  if the XI2 stream is lost mid-session they fall back to RECORD (an ``input_source``
-  marker says so). A lost RECORD or focus stream ends the session (:class:`CaptureLost`).
+* ``pointer`` thread (``workprint-x11-pointer``, :mod:`.x11_xi2_pointer`) - every motion,
+  button and scroll with its exact root position, on its own connection; RECORD loses
+  pointer events under load (the server drops its replies once its socket backs up).
+  Blocks in ``select()`` on the connection and a stop pipe, without a timeout while idle.
+  Without XInput 2 (or with ``WORKPRINT_X11_POINTER=record``) the pointer comes from
+  RECORD; if the XI2 stream is lost mid-session, the running RECORD context is widened to
+  buttons and motion again and the pointer comes from it (an ``input_source`` marker says
+  so). ``screen_info().extra["pointer"]`` says which source a session started with.
+* ``keys`` thread (``workprint-x11-keys``) - XI2 raw key events on its own connection
+  (RECORD drops key events under load, see :mod:`.x11_xi2`); RECORD then contributes only
+  auto-repeat presses. Without XInput 2 (or with ``WORKPRINT_X11_KEYS=record``) keys come
+  from RECORD, and if the XI2 stream is lost mid-session they fall back to RECORD (an
+  ``input_source`` marker says so).
+* ``record`` thread (``workprint-x11-record``) - blocks in ``record_enable_context`` on its
+  own connection; the callback only appends ``(monotonic_ns, bytes)`` to the sink. While
+  XI2 has the pointer, the context records only ``KeyPress..KeyRelease``, so the server
+  sends it no pointer events at all. Stopping disables the context from a *separate*
+  connection, so it takes effect at once, input or not. A lost RECORD or focus stream ends
+  the session (:class:`CaptureLost`).
 * ``focus`` thread - its own connection, PropertyNotify on the root window for
   ``_NET_ACTIVE_WINDOW`` and on the active window for its title; ``select()`` on the
   connection and a wake-up pipe so stopping is instant. Without a window manager it
   falls back to polling the input focus.
-* decoding (keysyms) happens on the caller's thread with a lookup connection.
+* decoding (keysyms, pointer samples into ``MoveEvent``/``ButtonEvent``/``ScrollEvent``)
+  happens on the caller's thread with a lookup connection; the recorder coalesces moves.
 """
 
 from __future__ import annotations
@@ -37,11 +51,24 @@ from .backend import Backend, CaptureLost, FocusSink, Monitor, RawSink, ScreenIn
 from .x11_keys import keysym_name, keysym_to_char, level_index, modifier_names
 from .wakeup import StopSignal
 from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKeyListener, xi2_available
+from .x11_xi2_pointer import XI2PointerListener, to_events
 
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 _NO_WINDOW_DEBOUNCE_S = 0.25
 URL_RETRY_S = (0.1, 0.3, 0.7, 1.5, 3.0)  # browser URL not known yet: ask again
+
+
+def _record_range(last_device_event: int) -> dict[str, Any]:
+    """The RECORD context's protocol range: core device events ``KeyPress`` (2) up to
+    ``last_device_event`` (``KeyRelease`` 3: keys only; ``MotionNotify`` 6: keys, buttons,
+    motion), nothing else."""
+    from Xlib import X
+
+    return {"core_requests": (0, 0), "core_replies": (0, 0),
+            "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
+            "delivered_events": (0, 0), "device_events": (X.KeyPress, last_device_event),
+            "errors": (0, 0), "client_started": False, "client_died": False}
 
 
 def _open_display(name: str | None = None):
@@ -81,11 +108,14 @@ class X11Backend(Backend):
         self._record_ctx = None
         self._record_thread: threading.Thread | None = None
         self._keys = None  # XI2 raw key listener (None: keys come from RECORD)
+        self._pointer: XI2PointerListener | None = None  # None: the pointer comes from RECORD
         self._input_stopping = False
         self._indicator = None
         self.key_source = ("xi2" if os.environ.get("WORKPRINT_X11_KEYS", "xi2") != "record"
                            and xi2_available(self._lookup) else "record")
         self._key_state = None
+        self.pointer_source = ("xi2" if os.environ.get("WORKPRINT_X11_POINTER", "xi2") != "record"
+                               and xi2_available(self._lookup) else "record")
         self._focus: _FocusTracker | None = None
         self._mss = None
         self._mss_thread: int | None = None
@@ -112,7 +142,7 @@ class X11Backend(Backend):
             scale = 1.0
         return ScreenInfo(geo.width, geo.height, scale, monitors or (Monitor(0, 0, geo.width, geo.height),),
                           extra={"backend": "x11", "display": self.display_name,
-                                 "keys": self.key_source})
+                                 "keys": self.key_source, "pointer": self.pointer_source})
 
     def grab(self) -> np.ndarray:
         import mss
@@ -129,14 +159,25 @@ class X11Backend(Backend):
     def start_input(self, sink: RawSink) -> None:
         from Xlib import X
 
+        self._input_stopping = False
+        if self.pointer_source == "xi2":
+            def pointer_lost(reason: str) -> None:  # listener thread, mid-session
+                sink(("xi2ptr-lost", time.monotonic_ns(), reason, "XInput 2 stream lost"))
+                self._record_pointer_too(sink, reason)
+
+            try:
+                self._pointer = XI2PointerListener(lambda: _open_display(self.display_name),
+                                                   lambda sample: sink(("xi2ptr", sample)), pointer_lost)
+            except Exception as exc:  # noqa: BLE001 - RECORD has the pointer then, and says so
+                self.pointer_source = "record"
+                sink(("xi2ptr-lost", time.monotonic_ns(), f"{type(exc).__name__}: {exc}"[:200],
+                      "XInput 2 pointer unavailable"))
         record = self._record_mod
         conn = _open_display(self.display_name)
-        ctx = conn.record_create_context(0, [record.AllClients], [{
-            "core_requests": (0, 0), "core_replies": (0, 0),
-            "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
-            "delivered_events": (0, 0), "device_events": (X.KeyPress, X.MotionNotify),
-            "errors": (0, 0), "client_started": False, "client_died": False,
-        }])
+        # with the pointer from XI2, RECORD sends only keys: pointer events would cost CPU
+        # here and crowd RECORD's socket, whose backlog is where the server drops events
+        last = X.KeyRelease if self._pointer is not None else X.MotionNotify
+        ctx = conn.record_create_context(0, [record.AllClients], [_record_range(last)])
         from_server = record.FromServer
         now = time.monotonic_ns
 
@@ -159,7 +200,6 @@ class X11Backend(Backend):
             if not self._input_stopping:
                 sink(CaptureLost("X RECORD input", reason))
 
-        self._input_stopping = False
         if self.key_source == "xi2":
             modmap, locks = self._modmap()
             mask = self._lookup.screen().root.query_pointer().mask
@@ -173,6 +213,30 @@ class X11Backend(Backend):
         self._record_conn, self._record_ctx = conn, ctx
         self._record_thread = threading.Thread(target=run, name="workprint-x11-record", daemon=True)
         self._record_thread.start()
+        if self._pointer is not None:
+            self._pointer.start()
+
+    def _record_pointer_too(self, sink: RawSink, reason: str) -> None:
+        """The XI2 pointer stream was lost: have the running RECORD context record buttons
+        and motion again (re-registering its clients with the wider range takes effect at
+        once). Its pointer items reach the queue after the ``xi2ptr-lost`` item, which
+        switches decoding over first. If RECORD cannot take over, the session ends."""
+        from Xlib import X
+
+        if self._input_stopping:
+            return
+        try:
+            d = _open_display(self.display_name)
+            try:
+                d.record_register_clients(self._record_ctx, 0, [self._record_mod.AllClients],
+                                          [_record_range(X.MotionNotify)])
+                d.sync()
+            finally:
+                d.close()
+        except Exception as exc:  # noqa: BLE001 - no pointer source left
+            if not self._input_stopping:
+                sink(CaptureLost("X pointer input", f"XInput 2 stream lost ({reason}); RECORD could "
+                                 f"not take over: {type(exc).__name__}: {exc}"[:300]))
 
     def _modmap(self) -> tuple[list[list[int]], set[int]]:
         modmap = [list(codes) for codes in self._lookup.get_modifier_mapping()]
@@ -182,6 +246,9 @@ class X11Backend(Backend):
 
     def stop_input(self) -> None:
         self._input_stopping = True
+        if self._pointer is not None:  # its last samples are enqueued before it returns
+            self._pointer.stop()
+            self._pointer = None
         if self._keys is not None:
             self._keys.stop()
             self._keys = None
@@ -221,17 +288,26 @@ class X11Backend(Backend):
                     self._key_state.set_modmap(*self._modmap())
 
     def decode(self, raw: Any) -> list[RawEvent]:
+        tag = raw[0]
+        if tag == "xi2ptr":  # a pointer sample (see x11_xi2_pointer), in server order
+            return to_events(raw[1])
+        if tag == "xi2ptr-lost":  # the XI2 pointer stream stopped: RECORD has the pointer now
+            _, t_ns, reason, what = raw
+            logging.getLogger(__name__).warning("%s (%s); the pointer now comes from X RECORD",
+                                                what, reason)
+            self.pointer_source = "record"
+            return [MarkerEvent(t_ns, "input_source", f"pointer: record ({what})")]
         from Xlib import X
         from Xlib.protocol import rq
 
         self._refresh_keymap()
-        if raw[0] == "xi2":  # a raw key event (see x11_xi2)
+        if tag == "xi2":  # a raw key event (see x11_xi2)
             _, t_ns, code, down, server_ms = raw
             if self._key_state is None:
                 return []  # a straggler after the fall-back to RECORD, which has it too
             state = self._key_state.raw(code, down, server_ms)
             return [] if state is None else [self._key_event(t_ns, down, code, state)]
-        if raw[0] == "xi2-lost":  # the XI2 key stream stopped: RECORD keys from here on
+        if tag == "xi2-lost":  # the XI2 key stream stopped: RECORD keys from here on
             _, t_ns, reason = raw
             logging.getLogger(__name__).warning("XInput 2 key events stopped (%s); keys now come "
                                                 "from X RECORD", reason)
@@ -240,6 +316,7 @@ class X11Backend(Backend):
         t_ns, data = raw
         field = rq.EventField(None)
         out: list[RawEvent] = []
+        pointer = self.pointer_source == "record"  # else XI2 has it: RECORD's copy is dropped
         while len(data) >= 32:
             ev, data = field.parse_binary_value(data, self._lookup.display, None, None)
             etype = ev.type & 0x7F
@@ -249,6 +326,8 @@ class X11Backend(Backend):
                         out.append(self._key_event(t_ns, True, ev.detail, ev.state))
                     continue
                 out.append(self._key_event(t_ns, etype == X.KeyPress, ev.detail, ev.state))
+            elif not pointer:
+                continue
             elif etype in (X.ButtonPress, X.ButtonRelease):
                 if ev.detail in _SCROLL:
                     if etype == X.ButtonPress:
