@@ -44,7 +44,7 @@ def test_not_prompts(line):
     "Passuord: x7", "Vault passuord:", "Enter passphrasc for key '/root/.ssh/id':",
     "Password for \u2018https://alice@git.example.com\u2019: i",
     # ... and a final colon lost or read as a letter or mark (xterm's 6x13 font)
-    "Passwordt", "Enter PINt", "Verification codet", "Yerification code: x?",
+    "Passwordt", "Enter PINt", "Enter PINs t", "Verification codet", "Yerification code: x?",
     "Enter passphrase for key '/home/alice/,ssh/id_ed25519' +",
 ])
 def test_prompt_read_off_the_screen_with_typing_or_cursor_after_it(line):
@@ -54,7 +54,8 @@ def test_prompt_read_off_the_screen_with_typing_or_cursor_after_it(line):
 @pytest.mark.parametrize("line", [
     "Your name: bob", "user@host:~$ echo password: x", "Enter the file name: notes.txt", "$ ls",
     "12:34 build done", "", "Compassion: none", "Enter FIN: x7", "Project namet",
-    "Enter the file namet", "Please reset", "Continue? [y/N]",
+    "Enter the file namet", "Please reset", "Continue? [y/N]", "git config --global user.password",
+    "The password reset done: see ticket OPS-12", "grep -r password: src/", "Your name: bob t",
 ])
 def test_ordinary_lines_read_off_the_screen(line):
     assert not asks_for_secret(line)

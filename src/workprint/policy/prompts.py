@@ -64,26 +64,24 @@ def _ocr_normalised(line: str) -> str:
 
 def asks_for_secret(line: str) -> bool:
     """True if ``line`` - a terminal line read back from the screen (OCR) while input is
-    typed into it - starts with a password prompt: the prompt may be followed by echoed
-    input (``PIN: 12``) or a cursor block that OCR reads as a stray glyph
-    (``Password: |``), so every prefix that ends in ``:`` or ``?`` is tried too; prompt
-    words one OCR slip away (``Passuord``) count."""
-    line = _ocr_normalised(line)
-    if looks_like_password_prompt(line):
-        return True
-    text = line[-200:]
-    for m in re.finditer(r"[:：?]", text):
-        if looks_like_password_prompt(text[: m.end()]):
+    typed into it - starts with a password prompt. The prompt may be followed by echoed
+    input (``PIN: 12``) or a stray glyph where the cursor was (``Password: |``), and OCR
+    of small terminal fonts loses the final colon or reads it as a letter (``Enter PINs
+    t``, ``Passwordt``) and slips on long words (``Passuord``): so each run of leading
+    words is tried as the prompt as read and - when at most one word follows it (the
+    line is read at the first key typed into it) - with a colon added, and with its
+    last character taken for the colon."""
+    words = _ocr_normalised(line[-200:]).split()[:16]
+    for i in range(1, len(words) + 1):
+        head = " ".join(words[:i])
+        candidates = [head]
+        if len(words) - i <= 1:
+            candidates.append(head + ":")
+            if len(words[i - 1]) >= 3:
+                candidates.append(head[:-1] + ":")
+        if any(looks_like_password_prompt(c) for c in candidates):
             return True
-    # Small fonts lose the final colon, or OCR reads it as a letter or a mark
-    # ("Passwordt", "Enter PINt", "...id_ed25519' +"): the line ending in a prompt word
-    # is read as that prompt.
-    text = text.rstrip()
-    return any(bare and looks_like_password_prompt(bare + ":")
-               for bare in (_OCR_TAIL.sub("", text).rstrip(), text))
-
-
-_OCR_TAIL = re.compile(r"(?:\s+\S{1,2}|[^\w\s]{1,2}|[^\w\s]?(?<=[^\W\d_]{2}|[^\W\d_]')[tiIl1|])$")
+    return False
 
 
 def looks_like_password_prompt(line: str) -> bool:
