@@ -213,3 +213,16 @@ def test_pinentry_in_raw_mode_is_a_secret_and_multiplexers_are_unknown(terminal_
         term_pid, _, _ = terminal_running(comm)
         # the pane in front has its own pty elsewhere: its echo flag cannot be read here
         assert TerminalSecretProbe(prompt_reader=FakeReader(False))(_focus(term_pid)) is None, comm
+
+
+def test_remote_shells_fail_closed_unless_the_policy_asks_for_their_prompt(terminal_running):
+    term_pid, child, status = terminal_running("ssh")
+    os.kill(child, signal.SIGHUP)  # ssh holds the local tty raw; the remote one decides
+    _wait_for(status, "raw")
+    assert TerminalSecretProbe(prompt_reader=FakeReader(False))(_focus(term_pid)) is None
+    for answer in (True, False, None):
+        reader = FakeReader(answer)
+        probe = TerminalSecretProbe(prompt_reader=reader, remote="prompt")
+        assert probe(_focus(term_pid)) is answer
+        assert reader.calls and reader.calls[0][-1] == "remote"
+    assert TerminalSecretProbe(remote="prompt")(_focus(term_pid)) is None  # no screen to read

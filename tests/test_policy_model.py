@@ -169,3 +169,11 @@ def test_find_key_line_dotted_top_level():
     lines = ['scope.allow_apps = ["x"]', "[pause]", "hotkey = 'ctrl+p'"]
     assert find_key_line(lines, "scope.allow_apps") == 1
     assert find_key_line(lines, "pause.hotkey") == 3
+
+
+def test_remote_terminals_default_to_secret_and_take_only_known_modes():
+    assert parse_policy("").passwords.remote_terminals == "secret"
+    assert parse_policy('[passwords]\nremote_terminals = "prompt"\n').passwords.remote_terminals == "prompt"
+    with pytest.raises(PolicyError) as e:
+        parse_policy('[scope]\nallow_apps = []\n[passwords]\nremote_terminals = "never"\n', source="p.toml")
+    assert "passwords.remote_terminals" in str(e.value) and "line 4" in str(e.value)

@@ -13,8 +13,9 @@ Echo and canonical mode alone miss prompts that echo (``read -p "PIN: "``) or th
 in raw mode (a REPL's password prompt, pinentry-curses). While a program other than a
 shell, editor or pager reads the terminal - or any program reads a visible line in
 canonical mode - the probe asks a *prompt reader* (:mod:`.terminal_text`: the words on
-the terminal's last line) whether that line asks for a secret. Terminal multiplexers
-(tmux, screen) hide which pane is in front and whose echo flag counts: unknown.
+the terminal's last line) whether that line asks for a secret. Remote shells (ssh) and
+terminal multiplexers (tmux, screen) hide the pty that reads the keys: unknown, unless the
+policy lets their prompts be judged by the screen (``passwords.remote_terminals``).
 """
 
 from __future__ import annotations
@@ -156,9 +157,10 @@ class TerminalSecretProbe:
     terminal's last line off the screen.
     """
 
-    def __init__(self, refresh_s: float = 5.0, prompt_reader=None):
+    def __init__(self, refresh_s: float = 5.0, prompt_reader=None, remote: str = "secret"):
         import time as _time
 
+        self.remote = remote  # "secret" | "prompt" (policy passwords.remote_terminals)
         self._time = _time
         self._refresh_s = refresh_s
         self._cache: dict[int, tuple[float, list[tuple[str, int]]]] = {}
@@ -202,7 +204,13 @@ class TerminalSecretProbe:
             st = _read_stat(member)
             fg = _comm(st[2]) if st is not None and st[2] > 0 else ""
             if fg in REMOTE_SHELLS or fg.startswith(MULTIPLEXERS):
-                return None  # the prompt is judged elsewhere: cannot tell here
+                # the pty that reads the keys is on another machine or in another pane:
+                # its echo flag cannot be seen here
+                if self.remote != "prompt" or self.prompt_reader is None:
+                    return None
+                verdicts.append(False)
+                ask.append((path, st[2] if st else 0, "remote"))
+                continue
             mode = tty_mode(path)
             if mode is None:
                 verdicts.append(None)

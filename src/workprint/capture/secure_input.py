@@ -30,9 +30,10 @@ class LinuxSecureInput:
         self.atspi = atspi
 
     @classmethod
-    def start(cls, display: str | None = None) -> "LinuxSecureInput":
+    def start(cls, display: str | None = None, remote_terminals: str = "secret") -> "LinuxSecureInput":
         """With an AT-SPI watcher when a session bus is there (never raises, <= ~2 s),
-        and terminal prompts read off the screen of ``display``."""
+        and terminal prompts read off the screen of ``display``; ``remote_terminals`` is
+        the policy's ``passwords.remote_terminals``."""
         from .terminal_text import PromptReader, ScreenRegionGrabber
 
         watcher = None
@@ -42,7 +43,8 @@ class LinuxSecureInput:
             watcher = AtspiWatcher()
             watcher.start()
         reader = PromptReader(ScreenRegionGrabber(display))
-        return cls(terminal=TerminalSecretProbe(prompt_reader=reader), atspi=watcher)
+        return cls(terminal=TerminalSecretProbe(prompt_reader=reader, remote=remote_terminals),
+                   atspi=watcher)
 
     def submitted(self) -> None:
         """Enter was pressed (the gate tells): a prompt read off the screen is answered."""
@@ -74,7 +76,8 @@ class LinuxSecureInput:
         """For the session metadata: which signals were in use."""
         atspi = "no session bus" if self.atspi is None else self.atspi.status
         terminal = "termios+screen-prompt" if self.terminal.prompt_reader is not None else "termios"
-        return {"terminal": terminal, "accessibility": atspi}
+        return {"terminal": terminal, "remote_terminals": getattr(self.terminal, "remote", "secret"),
+                "accessibility": atspi}
 
     def stop(self) -> None:
         if self.atspi is not None:

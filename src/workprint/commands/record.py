@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                 raise PolicyError(f"The policy asks to mask text in screenshots "
                                   f"(screenshots.ocr_mask) but OCR is unavailable: {exc}") from exc
         syncer = _start_sync(root) if args.sync else None
-        secure_input = LinuxSecureInput.start(getattr(backend, "display_name", None))
+        secure_input = LinuxSecureInput.start(getattr(backend, "display_name", None),
+                                              policy.passwords.remote_terminals)
         if secure_input.atspi is not None and secure_input.atspi.available():
             backend.set_url_lookup(secure_input.browser_url)
         try:

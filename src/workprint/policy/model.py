@@ -25,6 +25,10 @@ Example (every key optional; defaults shown where they exist)::
     name = "EMPLOYEE_ID"                                 # placeholder <EMPLOYEE_ID>
     regex = "\\bE\\d{6}\\b"
 
+    [passwords]
+    remote_terminals = "secret" # ssh/mosh/tmux/screen in a terminal: "secret" (every key
+                                # is a password) or "prompt" (judged by the prompt on screen)
+
     [screenshots]
     enabled = true
     ocr_mask = true             # mask detected sensitive text in pixels
@@ -105,6 +109,18 @@ class RedactionPolicy:
     patterns: tuple[CustomPattern, ...] = ()
 
 
+REMOTE_TERMINAL_MODES = ("secret", "prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordPolicy:
+    """Terminals whose reading pty cannot be seen locally (ssh, mosh, tmux, screen):
+    ``secret`` treats every key as a password (fail closed); ``prompt`` judges them by the
+    prompt the terminal shows (the password-prompt heuristic on the screen's text)."""
+
+    remote_terminals: str = "secret"
+
+
 @dataclass(frozen=True, slots=True)
 class ScreenshotPolicy:
     enabled: bool = True
@@ -154,6 +170,7 @@ class Policy:
 
     scope: ScopePolicy = field(default_factory=ScopePolicy)
     redaction: RedactionPolicy = field(default_factory=RedactionPolicy)
+    passwords: PasswordPolicy = field(default_factory=PasswordPolicy)
     screenshots: ScreenshotPolicy = field(default_factory=ScreenshotPolicy)
     pause: PausePolicy = field(default_factory=PausePolicy)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
@@ -368,6 +385,7 @@ def _parse_patterns(ctx: _Ctx, v: Any) -> tuple[CustomPattern, ...]:
 _SECTIONS: dict[str, set[str]] = {
     "scope": {"allow_apps", "deny_apps", "allow_sites", "deny_sites"},
     "redaction": {"extra_entities", "patterns"},
+    "passwords": {"remote_terminals"},
     "screenshots": {"enabled", "ocr_mask"},
     "pause": {"hotkey", "idle_minutes", "on_lock"},
     "retention": {"days", "max_mb"},
@@ -423,6 +441,10 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
     redaction = RedactionPolicy(tuple(dict.fromkeys(extra)),
                                 _parse_patterns(ctx, r.get("patterns", [])))
 
+    remote = t["passwords"].get("remote_terminals", "secret")
+    if remote not in REMOTE_TERMINAL_MODES:
+        raise ctx.fail("passwords.remote_terminals",
+                       f"expected one of {', '.join(map(repr, REMOTE_TERMINAL_MODES))}, got {remote!r}")
     sc = t["screenshots"]
     shots = ScreenshotPolicy(
         enabled=_bool(ctx, "screenshots.enabled", sc.get("enabled", True)),
@@ -455,14 +477,14 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         drag_px=num(ctx, "actions.drag_px", a.get("drag_px", 6), lo=1, hi=500, integer=True),
         wait_s=num(ctx, "actions.wait_s", a.get("wait_s", 3.0), lo=0.1, hi=3600),
     )
-    return Policy(scope=scope, redaction=redaction, screenshots=shots, pause=pause,
+    return Policy(scope=scope, redaction=redaction, passwords=PasswordPolicy(remote), screenshots=shots, pause=pause,
                   retention=retention, jurisdiction=JurisdictionPolicy(profile, episodes_only,
                                                                        indicator),
                   review=review, actions=actions, source=source)
 
 
 __all__ = [
-    "Policy", "ScopePolicy", "RedactionPolicy", "CustomPattern", "ScreenshotPolicy",
+    "Policy", "ScopePolicy", "RedactionPolicy", "CustomPattern", "PasswordPolicy", "ScreenshotPolicy",
     "PausePolicy", "RetentionPolicy", "JurisdictionPolicy", "ReviewPolicy", "ActionPolicy",
     "load_policy", "parse_policy", "default_policy", "find_key_line",
     "MANDATORY_ENTITIES", "OPTIONAL_ENTITIES",
