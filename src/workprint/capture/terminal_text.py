@@ -90,7 +90,7 @@ class PromptReader:
         self.scale = scale
         self._cache: dict[Hashable, _Verdict] = {}
         self._lock = threading.Lock()
-        self.reads = 0  # OCR calls made (for tests and the session metadata)
+        self.reads = 0  # OCR calls made (for tests and benchmarks)
 
     @property
     def ocr(self) -> OcrEngine:
