@@ -375,3 +375,16 @@ def test_a_swallowed_secret_is_known_to_the_frame_masker_but_never_emitted(redac
     out += gate.process(KeyEvent(t + 5 * MS, True, 36, 0xFF0D, "Return", None))
     assert gate.known_secrets() == ["pin-4711"], "still known after Enter, for frames not yet masked"
     assert "4711" not in chars(out) and "4711" not in repr(out)
+
+
+def test_known_secrets_are_found_by_the_time_of_the_frame_not_of_the_masking(redactor):
+    # A frame can wait in the OCR backlog for minutes: it must still be masked for the
+    # values typed around the time it was grabbed.
+    clock = {"now": 0}
+    gate = SafeguardGate(POLICY, redactor, clock=lambda: clock["now"])
+    k, t = typed(10 * MS, "mail bob.smith@example.org now")
+    run(gate, [focus(0, "XTerm"), *k])
+    clock["now"] = t + 600_000 * MS  # ten minutes later, the backlog reaches the frame
+    assert gate.known_secrets() == []
+    assert "bob.smith@example.org" in gate.known_secrets(at_ns=t + 500 * MS)
+    assert gate.known_secrets(at_ns=t + 300_000 * MS) == []

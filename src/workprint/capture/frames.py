@@ -375,7 +375,7 @@ class TextMaskStage:
     drained for up to ``drain_s`` seconds; what is left is destroyed and counted.
     """
 
-    def __init__(self, masker, quarantine, known_values: Callable[[], list[str]], *,
+    def __init__(self, masker, quarantine, known_values: Callable[[int], list[str]], *,
                  drain_s: float = 30.0):
         from ..policy.redact_pixels import changed_regions
 
@@ -434,7 +434,7 @@ class TextMaskStage:
             t_ns, reason, pixels = item
             try:
                 regions = self._changed_regions(self._prev_raw, pixels)
-                masked = self.masker.mask(pixels, regions, self.known_values())
+                masked = self.masker.mask(pixels, regions, self.known_values(t_ns))
             except OcrError:
                 self.masker.reset()
                 self._prev_raw = None

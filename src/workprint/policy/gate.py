@@ -85,7 +85,7 @@ class SafeguardGate:
         self._password_text: list[str] = []
         self._hotkey = parse_hotkey(policy.pause.hotkey)
         self._hotkey_codes: set[int] = set()
-        self._known: deque[tuple[int, str]] = deque(maxlen=64)
+        self._known: deque[tuple[int, str]] = deque(maxlen=512)  # outlives a long OCR backlog
         self._last_input_ns = 0
         self._masked_codes: dict[int, str] = {}  # keycode -> entity of a masked, unreleased press
         self._swallowed: set[int] = set()  # keycodes of password presses not released yet
@@ -114,11 +114,14 @@ class SafeguardGate:
         """True while something is held that :meth:`tick` will release."""
         return bool(self._run)
 
-    def known_secrets(self) -> list[str]:
-        """Values redacted recently (for masking them in screenshots)."""
-        now = self.clock()
+    def known_secrets(self, at_ns: int | None = None) -> list[str]:
+        """Values redacted (or swallowed as a password) around ``at_ns`` - a frame's grab
+        time, default now - for masking them in that frame. Relative to the frame, not to
+        when it is masked: a frame that waited long in the OCR backlog still gets the
+        values typed shortly before or after it was grabbed."""
+        at_ns = self.clock() if at_ns is None else at_ns
         with self._lock:
-            values = [v for t, v in self._known if now - t < KNOWN_SECRET_TTL_NS]
+            values = [v for t, v in self._known if t - at_ns > -KNOWN_SECRET_TTL_NS]
             if self._password and self._password_text:
                 values.append("".join(self._password_text))
             return values
