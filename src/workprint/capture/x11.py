@@ -167,7 +167,8 @@ class X11Backend(Backend):
 
             try:
                 self._pointer = XI2PointerListener(lambda: _open_display(self.display_name),
-                                                   lambda sample: sink(("xi2ptr", sample)), pointer_lost)
+                                                   lambda samples: sink(("xi2ptr", samples)), pointer_lost,
+                                                   batches=True)
             except Exception as exc:  # noqa: BLE001 - RECORD has the pointer then, and says so
                 self.pointer_source = "record"
                 sink(("xi2ptr-lost", time.monotonic_ns(), f"{type(exc).__name__}: {exc}"[:200],
@@ -289,8 +290,8 @@ class X11Backend(Backend):
 
     def decode(self, raw: Any) -> list[RawEvent]:
         tag = raw[0]
-        if tag == "xi2ptr":  # a pointer sample (see x11_xi2_pointer), in server order
-            return to_events(raw[1])
+        if tag == "xi2ptr":  # pointer samples (see x11_xi2_pointer), in server order
+            return [ev for sample in raw[1] for ev in to_events(sample)]
         if tag == "xi2ptr-lost":  # the XI2 pointer stream stopped: RECORD has the pointer now
             _, t_ns, reason, what = raw
             logging.getLogger(__name__).warning("%s (%s); the pointer now comes from X RECORD",

@@ -3,9 +3,9 @@
 Measured on Xvfb (2 cores): with a terminal focused, 2,000 key events injected through
 XTEST as fast as the client can send them reach a plain RECORD client only 48-88 % of the
 time (the terminal itself receives every one), while an XI2 ``RawKeyPress/Release``
-listener on the root window receives 2,000 of 2,000 in every run. Pointer events are not
-affected (5,000 of 5,000 moves through RECORD in every run), so RECORD stays the source for
-the pointer, which needs its exact root coordinates.
+listener on the root window receives 2,000 of 2,000 in every run. Pointer events are lost
+the same way once other clients also receive input (see :mod:`.x11_xi2_pointer`, which is
+now the pointer source).
 
 Raw events carry neither the modifier state nor the server's auto-repeat presses, so:
 

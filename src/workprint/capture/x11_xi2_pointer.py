@@ -49,9 +49,10 @@ What this module uses instead, all selected on the root window of its own connec
   no button held and no event, the listener never wakes up.
 
 Wiring: ``X11Backend.start_input`` starts :class:`XI2PointerListener` next to the key
-listener with a sink that enqueues ``("xi2ptr", sample)``; ``X11Backend.decode`` turns a
-sample into ``MoveEvent``/``ButtonEvent``/``ScrollEvent`` via :func:`to_events` (the
-recorder then coalesces moves as before). The RECORD context records only
+listener with a sink that enqueues ``("xi2ptr", [sample, ...])`` (a batch in server order,
+at most one per :data:`DRAIN_EVERY` events); ``X11Backend.decode`` turns each sample into
+``MoveEvent``/``ButtonEvent``/``ScrollEvent`` via :func:`to_events` (the recorder then
+coalesces moves as before). The RECORD context records only
 ``KeyPress..KeyRelease`` (auto-repeat presses, the key fall-back) while this listener runs;
 if its stream ends on its own, ``on_lost`` is called once after the samples still held
 have been handed on, and the backend widens RECORD to the pointer again.
@@ -89,6 +90,9 @@ MAX_UNRESOLVED_NS = 200_000_000
 #: warps (XWarpPointer, ``xdotool mousemove``) during a drag send no event here when the
 #: window manager's click-to-focus grab keeps slave events from the root window
 HOLD_POLL_S = 1 / 60
+#: during a flood, settled samples are handed on after every this many events (not only
+#: once the connection has nothing more to read, which may be the end of the flood)
+DRAIN_EVERY = 64
 #: buttons whose hold is polled (QueryPointer's mask reports buttons 1-5; 4/5 are scrolls)
 HELD_BUTTONS = {1: 1 << 8, 2: 1 << 9, 3: 1 << 10}
 
@@ -548,13 +552,14 @@ def _seq_before(seq: int, serial: int) -> bool:
 
 class XI2PointerListener:
     """A thread on its own connection that hands :class:`PointerSample` objects to ``sink``
-    (which must only enqueue). It blocks in ``select()`` without a timeout while nothing is
+    (which must only enqueue), one by one or, with ``batches``, as lists in server order. It blocks in ``select()`` without a timeout while nothing is
     held back, so an idle pointer costs no wake-ups. ``stop()`` returns at once. If the
     stream ends on its own (X error, connection killed), ``on_lost(reason)`` is called once
     from the listener thread, after the samples it still held went to ``sink``."""
 
-    def __init__(self, open_display: Callable[[], Any], sink: Callable[[PointerSample], None],
-                 on_lost: Callable[[str], None] | None = None, idle_query: bool = True):
+    def __init__(self, open_display: Callable[[], Any], sink: Callable[[Any], None],
+                 on_lost: Callable[[str], None] | None = None, idle_query: bool = True,
+                 batches: bool = False):
         self._conn = conn = open_display()
         try:
             self._setup(conn)
@@ -562,6 +567,7 @@ class XI2PointerListener:
             conn.close()
             raise
         self._sink = sink
+        self._batches = batches  # sink gets lists of samples (fewer queue items in a flood)
         self._on_lost = on_lost
         self._idle_query = idle_query
         self.queries = 0
@@ -672,16 +678,19 @@ class XI2PointerListener:
                         break
                     if not ready and asks is not None and (tracker.unresolved(asks) or tracker.held(asks)):
                         self._query()
+                n = 0
                 while conn.pending_events():
                     self._handle(conn.next_event())
+                    n += 1
+                    if n % DRAIN_EVERY == 0:  # a flood: hand on what is settled as it goes
+                        self._hand_on(tracker.drain(time.monotonic_ns(), MAX_UNRESOLVED_NS, asks))
                 # a button's position: asked at once (a warp may follow it any moment)
                 # unless a slave motion after it has already told; a query answers it
                 while asks is not None and tracker.verifying(asks):
                     self._query()
                 # with idle queries every unresolved motion gets an anchor after it once the
                 # connection goes quiet: never guess while events are still flowing
-                for sample in tracker.drain(time.monotonic_ns(), MAX_UNRESOLVED_NS, asks):
-                    self._sink(sample)
+                self._hand_on(tracker.drain(time.monotonic_ns(), MAX_UNRESOLVED_NS, asks))
         except Exception as exc:  # noqa: BLE001 - the connection ended (or was closed at stop)
             if not stop.is_set():
                 lost = f"{type(exc).__name__}: {exc}"[:200]
@@ -694,8 +703,7 @@ class XI2PointerListener:
                         self._query()
                     except Exception:  # noqa: BLE001 - then the last known positions
                         pass
-                for sample in tracker.drain(time.monotonic_ns(), 0):
-                    self._sink(sample)
+                self._hand_on(tracker.drain(time.monotonic_ns(), 0))
             finally:
                 try:
                     conn.close()
@@ -703,6 +711,15 @@ class XI2PointerListener:
                     pass
         if lost is not None and self._on_lost is not None:
             self._on_lost(lost)
+
+    def _hand_on(self, samples: list[PointerSample]) -> None:
+        if not samples:
+            return
+        if self._batches:
+            self._sink(samples)
+        else:
+            for sample in samples:
+                self._sink(sample)
 
     def stop(self) -> None:
         """Stop at once (samples still held back are handed to the sink first)."""
