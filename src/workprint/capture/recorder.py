@@ -67,11 +67,15 @@ class RecorderStats:
     decoded: dict[str, int] = field(default_factory=dict)
     #: hook-to-commit latency samples in ms (a bounded reservoir)
     latency_ms: list[float] = field(default_factory=list)
+    #: the same for pointer events only (moves, buttons, scrolls: typing runs, which are
+    #: held until they end so they can be redacted whole, dominate the one above)
+    pointer_latency_ms: list[float] = field(default_factory=list)
 
-    def latency_percentiles(self) -> dict[str, float]:
-        if not self.latency_ms:
+    def latency_percentiles(self, samples: list[float] | None = None) -> dict[str, float]:
+        samples = self.latency_ms if samples is None else samples
+        if not samples:
             return {}
-        xs = sorted(self.latency_ms)
+        xs = sorted(samples)
         pick = lambda q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)  # noqa: E731
         return {"p50": pick(0.50), "p99": pick(0.99), "max": round(xs[-1], 2)}
 
@@ -271,10 +275,16 @@ class Recorder:
             self._fail(exc)
             raise
         now = time.monotonic_ns()
-        samples = self.stats.latency_ms
-        step = max(1, len(events) // 64)  # bounded work and memory per flush
-        for ev in events[::step]:
-            if len(samples) >= LATENCY_SAMPLES:
-                samples[random.randrange(LATENCY_SAMPLES)] = (now - ev.t_ns) / 1e6
-            else:
-                samples.append((now - ev.t_ns) / 1e6)
+        _sample(self.stats.latency_ms, events, now)
+        _sample(self.stats.pointer_latency_ms,
+                [ev for ev in events if isinstance(ev, (MoveEvent, ButtonEvent, ScrollEvent))], now)
+
+
+def _sample(samples: list[float], events: list[RawEvent], now: int) -> None:
+    """Hook-to-commit latencies of (at most 64 of) ``events`` into a bounded reservoir."""
+    step = max(1, len(events) // 64)  # bounded work and memory per flush
+    for ev in events[::step]:
+        if len(samples) >= LATENCY_SAMPLES:
+            samples[random.randrange(LATENCY_SAMPLES)] = (now - ev.t_ns) / 1e6
+        else:
+            samples.append((now - ev.t_ns) / 1e6)

@@ -139,6 +139,7 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
         writer.close(state=state, dropped_frames=stats.frames_dropped, stats={
             "events": stats.events, "decoded": stats.decoded, "frames_stored": stats.frames_stored,
             "grabs": stats.grabs, "latency_ms": stats.latency_percentiles(),
+            "pointer_latency_ms": stats.latency_percentiles(stats.pointer_latency_ms),
             "frames_withheld": stats.frames_withheld, "redacted_runs": gate.redacted_values,
             "ocr_max_backlog": text_mask.max_backlog if text_mask else None})
         if text_mask is not None:
