@@ -3,7 +3,8 @@
 Two threads:
 
 * the **scheduler** grabs the screen into a small ring of recent grabs (a few per
-  second while input is active, every couple of seconds when idle) and decides which
+  second while input is active, every couple of seconds when idle, every four once the
+  screen has stayed the same for five idle grabs) and decides which
   grabs become stored frames: the grab just *before* each mouse press / typing run /
   hotkey / scroll (taken from the ring, so the pre-action state is available), one after
   input settles, one after each focus change, and - with no input - one when the screen
@@ -40,6 +41,8 @@ TILE = 128
 RING_SIZE = 3
 ACTIVE_GRAB_INTERVAL_S = 0.5
 IDLE_GRAB_INTERVAL_S = 2.0
+STATIC_GRAB_INTERVAL_S = 4.0  # idle and the screen has not changed for STATIC_AFTER grabs
+STATIC_AFTER = 5
 ACTIVE_WINDOW_S = 1.5
 SETTLE_S = 0.5
 FOCUS_DELAY_S = 0.3
@@ -285,11 +288,13 @@ class FramePipeline:
             g = self._grab()
             self._store(g, "start")
             next_grab = time.monotonic_ns()
+            static = 0  # idle grabs in a row that found the screen unchanged
             while not self._stop.is_set():
                 with self._cond:
                     now = time.monotonic_ns()
                     active = now - self._last_input_ns < ACTIVE_WINDOW_S * 1e9
-                    interval = ACTIVE_GRAB_INTERVAL_S if active else IDLE_GRAB_INTERVAL_S
+                    interval = (ACTIVE_GRAB_INTERVAL_S if active else IDLE_GRAB_INTERVAL_S
+                                if static < STATIC_AFTER else STATIC_GRAB_INTERVAL_S)
                     if self._ring:  # input just started: do not wait out the idle interval
                         next_grab = min(next_grab, self._ring[-1].t_ns + int(interval * 1e9))
                     deadlines = [next_grab]
@@ -316,7 +321,9 @@ class FramePipeline:
                     self._store(g, "focus" if focus_due else "post_action")
                     next_grab = g.t_ns + int(interval * 1e9)
                 elif now >= next_grab:
+                    prev = self._ring[-1].pixels if self._ring else None
                     g = self._grab()
+                    static = static + 1 if not active and not quick_changed(prev, g.pixels) else 0
                     next_grab = g.t_ns + int(interval * 1e9)
                     if (not active and now - self._last_idle_frame_ns >= IDLE_FRAME_MIN_INTERVAL_S * 1e9
                             and quick_changed(self._last_stored_pixels, g.pixels)):

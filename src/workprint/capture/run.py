@@ -26,6 +26,10 @@ from .control import ControlServer
 from .recorder import Recorder, RecorderStats
 
 
+#: how often the main loop refreshes the indicator (pause/resume show within this)
+INDICATOR_REFRESH_S = 0.5
+
+
 @dataclass
 class RecordingResult:
     session_id: str
@@ -126,7 +130,8 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
-            stop.wait(timeout=min(0.2, remaining) if remaining is not None else 0.2)
+            stop.wait(timeout=min(INDICATOR_REFRESH_S, remaining) if remaining is not None
+                      else INDICATOR_REFRESH_S)
     finally:
         if policy.jurisdiction.indicator:
             try:
