@@ -226,3 +226,35 @@ def test_remote_shells_fail_closed_unless_the_policy_asks_for_their_prompt(termi
         assert probe(_focus(term_pid)) is answer
         assert reader.calls and reader.calls[0][-1] == "remote"
     assert TerminalSecretProbe(remote="prompt")(_focus(term_pid)) is None  # no screen to read
+
+
+def test_a_real_tmux_client_in_front_is_unknown(tmp_path):
+    # A password typed into a tmux pane goes to a pty below the tmux server, not below
+    # the terminal; the terminal's own pty is held raw by the client and looks ordinary.
+    sock = tmp_path / "tmux.sock"
+    term = subprocess.Popen([sys.executable, "-c", r"""
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["TERM"] = "xterm"
+    os.execvp("tmux", ["tmux", "-S", sys.argv[1], "-f", "/dev/null", "new-session", "-s", "t"])
+print(pid, flush=True)
+while True:
+    try:
+        if not os.read(fd, 4096):
+            break
+    except OSError:
+        break
+""", str(sock)], stdout=subprocess.PIPE, text=True)
+    try:
+        client = int(term.stdout.readline())
+        deadline = time.monotonic() + 10
+        while open(f"/proc/{client}/comm").read().strip() != "tmux: client":
+            assert time.monotonic() < deadline, "tmux did not start"
+            time.sleep(0.05)
+        assert TerminalSecretProbe()(_focus(term.pid)) is None
+        reader = FakeReader(True)
+        assert TerminalSecretProbe(prompt_reader=reader, remote="prompt")(_focus(term.pid)) is True
+    finally:
+        subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True)
+        _kill(term, client)
