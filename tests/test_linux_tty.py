@@ -42,11 +42,12 @@ while True:
     time.sleep(0.05)
 """
 
+# A stand-in terminal emulator: runs argv[1:] on a new pty, prints its pid, reads its output.
 TERMINAL = r"""
 import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(sys.executable, [sys.executable, "-c", *sys.argv[1:]])
+    os.execvp(sys.argv[1], sys.argv[1:])
 print(pid, flush=True)
 while True:
     try:
@@ -70,8 +71,8 @@ def _wait_for(path, want, timeout=5.0):
 
 
 def _start_terminal(status, comm: str | None = None):
-    term = subprocess.Popen([sys.executable, "-c", TERMINAL, CHILD, str(status), *([comm] if comm else [])],
-                            stdout=subprocess.PIPE, text=True)
+    term = subprocess.Popen([sys.executable, "-c", TERMINAL, sys.executable, "-c", CHILD, str(status),
+                             *([comm] if comm else [])], stdout=subprocess.PIPE, text=True)
     child = int(term.stdout.readline())
     _wait_for(status, "on")
     return term, child
@@ -232,22 +233,11 @@ def test_a_real_tmux_client_in_front_is_unknown(tmp_path):
     # A password typed into a tmux pane goes to a pty below the tmux server, not below
     # the terminal; the terminal's own pty is held raw by the client and looks ordinary.
     sock = tmp_path / "tmux.sock"
-    term = subprocess.Popen([sys.executable, "-c", r"""
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["TERM"] = "xterm"
-    os.execvp("tmux", ["tmux", "-S", sys.argv[1], "-f", "/dev/null", "new-session", "-s", "t"])
-print(pid, flush=True)
-while True:
+    term = subprocess.Popen([sys.executable, "-c", TERMINAL, "tmux", "-S", str(sock), "-f", "/dev/null",
+                             "new-session", "-s", "t"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "TERM": "xterm"})
+    client = int(term.stdout.readline())
     try:
-        if not os.read(fd, 4096):
-            break
-    except OSError:
-        break
-""", str(sock)], stdout=subprocess.PIPE, text=True)
-    try:
-        client = int(term.stdout.readline())
         deadline = time.monotonic() + 10
         while open(f"/proc/{client}/comm").read().strip() != "tmux: client":
             assert time.monotonic() < deadline, "tmux did not start"
