@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 
 from ..events import FocusEvent
+from ..policy.scope import is_browser
 from .linux_tty import TerminalSecretProbe, is_terminal
 
 
@@ -57,8 +58,6 @@ class LinuxSecureInput:
             verdict = self.atspi.secret_focus(focus.pid)
             if verdict is not None:
                 return verdict
-        from ..policy.scope import is_browser
-
         if is_browser(focus.app_id, focus.app_instance):
             return None  # web pages have password fields: a browser that tells nothing fails closed
         return False
@@ -66,8 +65,6 @@ class LinuxSecureInput:
     def browser_url(self, focus: FocusEvent) -> str | None:
         """The URL a browser window shows, when the accessibility tree can tell it for
         exactly this window title (else None: the site is unknown, scope fails closed)."""
-        from ..policy.scope import is_browser
-
         if self.atspi is None or not is_browser(focus.app_id, focus.app_instance):
             return None
         return self.atspi.document_url(focus.pid, focus.title)
@@ -76,7 +73,7 @@ class LinuxSecureInput:
         """For the session metadata: which signals were in use."""
         atspi = "no session bus" if self.atspi is None else self.atspi.status
         terminal = "termios+screen-prompt" if self.terminal.prompt_reader is not None else "termios"
-        return {"terminal": terminal, "remote_terminals": getattr(self.terminal, "remote", "secret"),
+        return {"terminal": terminal, "remote_terminals": self.terminal.remote,
                 "accessibility": atspi}
 
     def stop(self) -> None:

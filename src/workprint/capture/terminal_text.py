@@ -27,19 +27,13 @@ import numpy as np
 
 from ..events import Geometry
 from ..policy.prompts import asks_for_secret
-from ..policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, upscale
+from ..policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, luminance, upscale
 
 log = logging.getLogger(__name__)
 
 #: rows whose pixels differ this much (luminance) from the background hold text
 _INK_DELTA = 48
 _BORDER = 2  # px ignored at each window edge (borders, focus rings)
-
-
-def luminance(pixels: np.ndarray) -> np.ndarray:
-    """uint8 luminance of a BGRX (uint32) image."""
-    p = pixels.astype(np.uint32, copy=False)
-    return (((p >> 16) & 0xFF) * 77 + ((p >> 8) & 0xFF) * 150 + (p & 0xFF) * 29 >> 8).astype(np.uint8)
 
 
 def green(pixels: np.ndarray) -> np.ndarray:
@@ -49,9 +43,14 @@ def green(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels).view(np.uint8).reshape(h, w, 4)[..., 1]
 
 
+def _background(gray: np.ndarray) -> int:
+    """The most common shade (from a sample)."""
+    return int(np.bincount(gray[::3, ::3].ravel(), minlength=256).argmax())
+
+
 def _ink(gray: np.ndarray) -> np.ndarray:
-    """Pixels that differ from the background (the most common shade, from a sample)."""
-    bg = int(np.bincount(gray[::3, ::3].ravel(), minlength=256).argmax())
+    """Pixels that differ from the background."""
+    bg = _background(gray)
     lo, hi = max(0, bg - _INK_DELTA), min(255, bg + _INK_DELTA)
     return (gray < lo) | (gray > hi)
 
@@ -180,9 +179,8 @@ def without_block_cursor(gray: np.ndarray, min_height: int = 8) -> np.ndarray:
         top -= 1
     if right - left > 1.5 * (bottom - top):
         return gray  # a wide bar (a selection, a status line), not one cell
-    bg = int(np.bincount(gray[::3, ::3].ravel(), minlength=256).argmax())
     out = gray.copy()
-    out[top:bottom, left:right] = bg
+    out[top:bottom, left:right] = _background(gray)
     return out
 
 

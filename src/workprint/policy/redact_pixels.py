@@ -287,13 +287,18 @@ def parse_tsv(tsv: str) -> list[Word]:
     return out
 
 
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    """uint8 luminance of a BGRX (uint32) image."""
+    p = pixels.astype(np.uint32, copy=False)
+    r, g, b = (p >> 16) & 0xFF, (p >> 8) & 0xFF, p & 0xFF
+    return ((r * 77 + g * 150 + b * 29) >> 8).astype(np.uint8)
+
+
 def to_ocr_gray(pixels: np.ndarray, tile: int = 64) -> np.ndarray:
     """uint8 luminance of a BGRX crop, with each ``tile`` block flipped to dark-on-light
     when its mean is dark (Tesseract reads dark text on light grounds best and fastest;
     terminals are usually the reverse)."""
-    p = pixels.astype(np.uint32, copy=False)
-    r, g, b = (p >> 16) & 0xFF, (p >> 8) & 0xFF, p & 0xFF
-    gray = ((r * 77 + g * 150 + b * 29) >> 8).astype(np.uint8)
+    gray = luminance(pixels)
     h, w = gray.shape
     rows, cols = -(-h // tile), -(-w // tile)
     sums = np.zeros((rows * tile, cols * tile), dtype=np.uint32)
