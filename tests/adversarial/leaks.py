@@ -1,0 +1,221 @@
+"""Where a secret could have gone, look: the leak checks every adversarial test shares.
+
+A leak test first proves that its input reached the app and that the recorder was recording
+(:func:`spelled` must show an ordinary marker typed in the same session, the app's own state
+must show the secret arrived); then :func:`assert_no_leak` searches
+
+* every byte of every file under the data dir (``session.db`` and its ``-wal``/``-shm``, the
+  quarantine, the outbox, anything else a stage left there);
+* the text the stored key events spell, three ways: their characters, their key names (a
+  keypad digit stored as ``KP_End`` still spells ``1``) and their keycodes read through the
+  test server's keymap (a key stored with a wrong or missing character still spells it);
+* the focus events' titles and URLs;
+* all three exports, parquet decoded to text;
+* optionally, OCR of every distinct stored frame (or a region of it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from workprint.store.session import DataDir
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKPRINT = [sys.executable, "-m", "workprint.cli"]
+DEFAULT_POLICY = ROOT / "examples" / "policy.toml"
+EXPORT_FORMATS = ("agentnet", "hf", "aguvis")
+
+# keypad keysym names -> what they type with Num Lock on (a digit stored under its
+# navigation name still spells the digit)
+_KEYPAD_SPELLING = {
+    "KP_Insert": "0", "KP_End": "1", "KP_Down": "2", "KP_Next": "3", "KP_Page_Down": "3",
+    "KP_Left": "4", "KP_Begin": "5", "KP_Right": "6", "KP_Home": "7", "KP_Up": "8",
+    "KP_Prior": "9", "KP_Page_Up": "9", "KP_Delete": ".", "KP_Decimal": ".",
+    "KP_Add": "+", "KP_Subtract": "-", "KP_Multiply": "*", "KP_Divide": "/",
+    **{f"KP_{i}": str(i) for i in range(10)},
+}
+
+
+# -- recording ---------------------------------------------------------------------------------
+def accept_notice(data: Path, policy: Path = DEFAULT_POLICY) -> None:
+    subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
+                   check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def recording(desk, data: Path, policy: Path = DEFAULT_POLICY, *extra: str,
+              settle_s: float = 1.0) -> Iterator[dict]:
+    """``workprint record`` on the test desktop for the duration of the block. On exit it is
+    stopped with SIGINT (as Ctrl+C would) and ``info["session"]`` holds the session id."""
+    accept_notice(data, policy)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy), *extra],
+                            env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    info: dict = {"proc": proc}
+    try:
+        line = proc.stderr.readline()
+        assert "recording session" in line, line + proc.stderr.read()
+        time.sleep(settle_s)
+        yield info
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(2)
+        out, err = proc.communicate(timeout=60)
+        info["stderr"] = err
+    assert proc.returncode == 0, f"workprint record exited {proc.returncode}: {err[-2000:]}"
+    info["session"] = out.strip().splitlines()[-1]
+
+
+# -- what was written --------------------------------------------------------------------------
+def written_bytes(data: Path) -> bytes:
+    """Every byte of every file under the data dir."""
+    return b"".join(p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file())
+
+
+def x_keymap(display_env: dict) -> dict[int, str]:
+    """keycode -> the character its first level types, read off the test server."""
+    out = subprocess.run(["xmodmap", "-pke"], env=display_env, capture_output=True, text=True,
+                         check=True).stdout
+    table: dict[int, str] = {}
+    for line in out.splitlines():
+        m = re.match(r"keycode\s+(\d+)\s*=\s*(\S+)", line)
+        if not m:
+            continue
+        name = m.group(2)
+        if len(name) == 1:
+            table[int(m.group(1))] = name
+        elif name in _KEYPAD_SPELLING:
+            table[int(m.group(1))] = _KEYPAD_SPELLING[name]
+        elif name.startswith("KP_"):
+            continue
+        else:
+            from Xlib import XK
+            sym = XK.string_to_keysym(name)
+            if 0x20 < sym < 0x7F:
+                table[int(m.group(1))] = chr(sym)
+    return table
+
+
+def spelled(data: Path, keymap: dict[int, str] | None = None) -> dict[str, str]:
+    """The text stored key events spell, per view: ``chars``, ``names``, ``keycodes`` (when a
+    keymap is given), and ``titles`` (titles and URLs of stored focus events)."""
+    chars, names, codes, titles = [], [], [], []
+    store = DataDir(data)
+    for sid in store.session_ids():
+        with store.open(sid) as s:
+            for k in s.events(["key_down"]):
+                if k.redacted:
+                    continue
+                chars.append(k.char or "")
+                if k.key in _KEYPAD_SPELLING:
+                    names.append(_KEYPAD_SPELLING[k.key])
+                elif len(k.key) == 1:
+                    names.append(k.key)
+                if keymap is not None and k.keycode in keymap:
+                    codes.append(keymap[k.keycode])
+            for f in s.events(["focus"]):
+                titles.append(f"{f.title}\n{f.url or ''}")
+    views = {"chars": "".join(chars), "names": "".join(names), "titles": "\n".join(titles)}
+    if keymap is not None:
+        views["keycodes"] = "".join(codes)
+    return views
+
+
+def exported_text(data: Path, out: Path) -> dict[str, str]:
+    """Export every session in every format under ``out`` and return each export's text
+    (JSONL/JSON/YAML/markdown as written, parquet decoded row by row)."""
+    texts: dict[str, str] = {}
+    for fmt in EXPORT_FORMATS:
+        dest = out / fmt
+        res = subprocess.run([*WORKPRINT, "export", "--data-dir", str(data), "--format", fmt, "--out", str(dest)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, f"export {fmt} failed: {res.stderr[-2000:]}"
+        parts = []
+        for p in sorted(dest.rglob("*")):
+            if not p.is_file():
+                continue
+            if p.suffix == ".parquet":
+                import pyarrow.parquet as pq
+                rows = pq.read_table(p).to_pylist()
+                parts.append(json.dumps(rows, default=lambda v: None if isinstance(v, bytes) else str(v)))
+            elif p.suffix in (".jsonl", ".json", ".yaml", ".yml", ".md", ".txt"):
+                parts.append(p.read_text(errors="replace"))
+        texts[fmt] = "\n".join(parts)
+    return texts
+
+
+def ocr_frames(data: Path, region: tuple[int, int, int, int] | None = None, scale: int = 2) -> list[str]:
+    """OCR of every distinct stored frame (optionally a region x, y, w, h of it), one text per
+    frame, lines joined by newlines."""
+    from workprint.policy.redact_pixels import TesseractOcr, group_lines, to_ocr_gray, upscale
+
+    ocr = TesseractOcr(psm=6)
+    texts: list[str] = []
+    seen: set[bytes] = set()
+    store = DataDir(data)
+    for sid in store.session_ids():
+        with store.open(sid) as s:
+            for ref in s.frames():
+                img = np.asarray(s.frame_image(ref.frame_id).convert("RGB"), dtype=np.uint32)
+                if region is not None:
+                    x, y, w, h = region
+                    img = img[max(0, y):y + h, max(0, x):x + w]
+                key = img.tobytes()[::97]
+                if key in seen:
+                    continue
+                seen.add(key)
+                bgrx = (img[..., 0] << 16) | (img[..., 1] << 8) | img[..., 2]
+                words = ocr.words(upscale(to_ocr_gray(bgrx), scale))
+                texts.append("\n".join(line.text for line in group_lines(words)))
+    return texts
+
+
+# -- the check ---------------------------------------------------------------------------------
+def _forms(secret: str) -> set[str]:
+    """The secret as typed, and with separators removed (a card number typed with spaces is
+    still a card number without them)."""
+    forms = {secret}
+    squeezed = re.sub(r"[\s\-_.]", "", secret)
+    if len(squeezed) >= 4:
+        forms.add(squeezed)
+    return forms
+
+
+def find_leaks(data: Path, secrets: Iterable[str], *, export_dir: Path | None = None,
+               keymap: dict[int, str] | None = None, ocr: bool = False,
+               ocr_region: tuple[int, int, int, int] | None = None) -> list[str]:
+    """Where any of ``secrets`` (or a form of it) can be found; empty when nowhere."""
+    secrets = [s for s in secrets if s]
+    found: list[str] = []
+    blob = written_bytes(data)
+    views = spelled(data, keymap)
+    exports = exported_text(data, export_dir) if export_dir is not None else {}
+    frames = ocr_frames(data, ocr_region) if ocr else []
+    for secret in secrets:
+        for form in _forms(secret):
+            if form.encode() in blob:
+                found.append(f"{form!r} in the bytes under {data}")
+            for view, text in views.items():
+                hay = text.lower() if view == "keycodes" else text
+                if (form.lower() if view == "keycodes" else form) in hay:
+                    found.append(f"{form!r} spelled by stored key events ({view})")
+            for fmt, text in exports.items():
+                if form in text or json.dumps(form)[1:-1] in text:
+                    found.append(f"{form!r} in the {fmt} export")
+            for i, text in enumerate(frames):
+                if form in text or form in text.replace(" ", "").replace("\n", ""):
+                    found.append(f"{form!r} readable by OCR in stored frame {i}")
+    return found
+
+
+def assert_no_leak(data: Path, secrets: Iterable[str], **kw) -> None:
+    leaks = find_leaks(data, secrets, **kw)
+    assert not leaks, "secrets reached the outputs:\n" + "\n".join(leaks)
