@@ -13,13 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import WorkprintError
+from ..errors import RecorderNotRunning, WorkprintError  # noqa: F401  (re-exported)
 
 SOCKET_NAME = "control.sock"
-
-
-class RecorderNotRunning(WorkprintError):
-    exit_code = 8
 
 
 def socket_path(data_dir: Path) -> Path:

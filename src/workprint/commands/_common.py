@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import StoreError
 from ..paths import default_data_dir
 
 
@@ -18,7 +19,13 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def data_dir(args: argparse.Namespace) -> Path:
-    return args.data_dir or default_data_dir()
+    """The data dir a command works on; a path that exists but is not a folder is refused
+    here, once, with the fix (rather than as an OS error deep inside a command)."""
+    path = args.data_dir or default_data_dir()
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"the data dir {path} is a file, not a folder; give --data-dir a folder "
+                         f"(it is created if missing) or set WORKPRINT_DATA_DIR")
+    return path
 
 
 def print_json(obj: Any) -> None:

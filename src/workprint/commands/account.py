@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from ..errors import UsageError
 from ._common import add_data_dir, data_dir, print_json
 
 
@@ -58,6 +60,9 @@ def _export(args: argparse.Namespace) -> int:
 
 def _erase(args: argparse.Namespace) -> int:
     if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("erasing needs confirmation and there is no terminal to ask on; "
+                             "pass --yes to erase without asking (nothing was deleted)")
         answer = input("Delete everything the collector holds about you? This cannot be undone. [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")

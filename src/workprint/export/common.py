@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 from ..actions.episodes import Episode, EpisodeConfig, split_episodes
 from ..actions.keyframes import FrameIndex, KeyframeConfig, final_frame, keyframe
 from ..actions.reduce import ReduceConfig, reduce_events
-from ..errors import WorkprintError
+from ..errors import ExportError, WorkprintError  # noqa: F401  (re-exported)
 from ..events import Action, FrameRef, MarkerEvent
 
 Progress = Callable[[int, int], None]
@@ -27,10 +27,6 @@ Progress = Callable[[int, int], None]
 #: File left in every export folder so a re-run may safely replace it.
 MARKER = ".workprint-export"
 IMAGE_FORMATS = ("jpeg", "png")
-
-
-class ExportError(WorkprintError):
-    exit_code = 2
 
 
 @dataclass(frozen=True)

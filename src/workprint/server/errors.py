@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import WorkprintError
+from ..errors import ConfigError, WorkprintError  # noqa: F401  (ConfigError: re-exported)
 
 
 class CollectorError(WorkprintError):
@@ -44,6 +44,3 @@ class TooManyRequests(CollectorError):
         super().__init__(message)
         self.retry_after = retry_after
 
-
-class ConfigError(WorkprintError):
-    exit_code = 2

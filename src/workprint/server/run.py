@@ -76,6 +76,12 @@ def serve(cfg: CollectorConfig, *, host: str, port: int, workers: int = 1, certf
         "data_dir": str(cfg.data_dir), "blobs": cfg.blobs, "db": cfg.db, "limits": asdict(cfg.limits),
         "rate_per_s": cfg.rate_per_s, "rate_burst": cfg.rate_burst, "token_cache_s": cfg.token_cache_s,
         "retention": retention or {}})
+    scheme = "https" if certfile else "http"
+    shown = f"[{host}]" if ":" in host else host
+    where = cfg.describe()
+    print(f"workprint serve: collector at {scheme}://{shown}:{port} (blobs {where['blobs']}, "
+          f"metadata {where['db']}, {workers} worker(s)); API spec at /openapi.json; Ctrl+C stops it",
+          flush=True)
     uvicorn.run("workprint.server.run:app_from_env", factory=True, host=host, port=port, workers=workers,
                 ssl_certfile=certfile, ssl_keyfile=keyfile, log_level=log_level, access_log=False,
                 timeout_graceful_shutdown=5, limit_concurrency=2048, backlog=4096)

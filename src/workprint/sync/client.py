@@ -18,27 +18,9 @@ from typing import Any
 
 import httpx
 
-from ..errors import WorkprintError
+from ..errors import NotEnrolled, SyncError, WorkprintError  # noqa: F401  (re-exported)
 
 CREDENTIAL_NAME = "device.json"
-
-
-class SyncError(WorkprintError):
-    """The collector refused a request or could not be reached."""
-
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-    @property
-    def permanent(self) -> bool:
-        """A 4xx other than 408/429: retrying the same bytes cannot succeed."""
-        return self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
-
-
-class NotEnrolled(WorkprintError):
-    exit_code = 2
 
 
 @dataclass
