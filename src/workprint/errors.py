@@ -51,6 +51,18 @@ class SessionNotFound(StoreError):
     meaning = "not found / bad usage"
 
 
+class CorruptSessionError(StoreError):
+    """One session's store cannot be read. Commands over many sessions report it and go on
+    with the others; ``session`` is its id."""
+
+    def __init__(self, session: str, path: object, detail: str):
+        self.session = session
+        super().__init__(
+            f"session {session} is corrupt and cannot be read ({detail}; {path}). The other "
+            f"sessions are not affected. Delete it with `workprint forget --session {session}`, "
+            f"or restore {path} from a backup.")
+
+
 class DiskFullError(StoreError):
     exit_code = 5
     meaning = "disk full"

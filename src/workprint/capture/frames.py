@@ -36,6 +36,7 @@ from PIL import Image
 
 from ..events import FrameRef
 from ..policy.redact_pixels import MaskedFrame, TileMasks, as_masked_frame
+from ..store.session import ForgottenSpans
 
 TILE = 128
 RING_SIZE = 3
@@ -222,6 +223,8 @@ class FramePipeline:
         self._last_idle_frame_ns = 0
         self.dropped = 0
         self.withheld = 0  # frames not stored because recording was not allowed (pause, scope)
+        self.forgotten = 0  # frames dropped because `forget` covered their grab time
+        self._forgotten = ForgottenSpans()
         self.stored = 0
         self.grabs = 0
         self._sched = threading.Thread(target=self._schedule_loop, name="workprint-frames", daemon=True)
@@ -243,6 +246,20 @@ class FramePipeline:
         self._enc.join(timeout=30)
         if self._text_mask is not None:
             self.dropped += self._text_mask.stop()
+
+    def forget(self, since_ns: int, until_ns: int) -> int:
+        """``forget`` covered ``[since_ns, until_ns]``: drop every grab of that span the
+        pipeline still holds - in the ring, the encoder queue, the OCR quarantine, the
+        frame being masked - and never store one later. Returns how many were dropped now."""
+        self._forgotten.add(since_ns, until_ns)
+        with self._cond:
+            kept = [g for g in list(self._ring) if not self._forgotten.covers(g.t_ns)]
+            n = len(self._ring) - len(kept)
+            self._ring = collections.deque(kept, maxlen=RING_SIZE)
+        if self._text_mask is not None:
+            n += self._text_mask.forget(self._forgotten.covers)
+        self.forgotten += n
+        return n
 
     def note_input(self, t_ns: int, trigger: str | None) -> None:
         """``trigger``: ``pre_click``/``pre_key``/``pre_scroll`` (store the pre-action
@@ -269,6 +286,8 @@ class FramePipeline:
         return g
 
     def _store(self, g: _Grab, reason: str) -> None:
+        if self._forgotten.covers(g.t_ns):
+            return
         self._last_stored_grab_ns = g.t_ns
         self._last_stored_pixels = g.pixels
         try:
@@ -351,6 +370,9 @@ class FramePipeline:
             if item is None:
                 return
             t_ns, reason, pixels, generation = item
+            if self._forgotten.covers(t_ns):  # forgotten while it waited here
+                self.forgotten += 1
+                continue
             try:
                 if self._encoder_delay_s:
                     time.sleep(self._encoder_delay_s)
@@ -396,8 +418,10 @@ class TextMaskStage:
         self._stop = threading.Event()
         self._prev_raw: np.ndarray | None = None
         self._thread = threading.Thread(target=self._loop, name="workprint-ocr", daemon=True)
+        self._forgotten: Callable[[int], bool] = lambda t_ns: False
         self.stored = 0
         self.dropped = 0
+        self.forgotten = 0
         self.max_backlog = 0
 
     def start(self, store: Callable[[int, str, np.ndarray], bool],
@@ -416,6 +440,15 @@ class TextMaskStage:
             self.max_backlog = max(self.max_backlog, len(self.quarantine))
         self._wake.set()
         return True
+
+    def forget(self, covers: Callable[[int], bool]) -> int:
+        """Destroy the waiting frames ``covers(t_ns)`` says are forgotten, and drop the
+        one being masked now if it is (checked again before it would be stored)."""
+        with self._lock:
+            self._forgotten = covers
+            n = self.quarantine.discard(covers)
+        self.forgotten += n
+        return n
 
     def _take(self):
         with self._lock:
@@ -452,6 +485,9 @@ class TextMaskStage:
                     self._on_error(exc)
                 return
             self._prev_raw = pixels
+            if self._forgotten(t_ns):  # forgotten while OCR looked at it
+                self.forgotten += 1
+                continue
             if self._store(t_ns, reason, masked):
                 self.stored += 1
 

@@ -195,6 +195,16 @@ class Recorder:
         else:
             self._buffer.extend(self.gate.process(ev))
 
+    def forget(self, since_ns: int, until_ns: int) -> dict[str, int]:
+        """``workprint forget`` while recording: nothing grabbed or captured in
+        ``[since_ns, until_ns]`` is written from now on, wherever it still waits - events
+        held by the gate or buffered here, grabs in the frame ring, the encoder queue, the
+        OCR quarantine. (What was already written is deleted by the store's forget.)
+        Callable from any thread; returns how many frames were dropped at once."""
+        self.writer.forget(since_ns, until_ns)  # first: the last barrier before disk
+        frames = self.frames.forget(since_ns, until_ns) if self.frames else 0
+        return {"frames": frames}
+
     def inject(self, fn: Callable[[], list[RawEvent]]) -> None:
         """Run ``fn`` on the processor thread and store what it returns (control
         commands such as pause or task markers use this, from any thread)."""

@@ -28,6 +28,9 @@ from .recorder import Recorder, RecorderStats
 
 #: how often the main loop refreshes the indicator (pause/resume show within this)
 INDICATOR_REFRESH_S = 0.5
+#: a live ``forget --last N`` also covers this much before N (the command's own clock and
+#: the recorder's are read a few ms apart)
+FORGET_MARGIN_S = 0.5
 
 
 @dataclass
@@ -109,6 +112,14 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             recorder.inject(lambda: gate.task(True, str(req.get("text", ""))))
         elif cmd == "task_end":
             recorder.inject(lambda: gate.task(False, ok=bool(req.get("ok", True))))
+        elif cmd == "forget":
+            seconds = float(req["seconds"])
+            if not seconds > 0:
+                return {"ok": False, "error": "forget: seconds must be more than zero"}
+            since = now - int((seconds + FORGET_MARGIN_S) * 1e9)
+            dropped = recorder.forget(since, now)
+            return {"ok": True, "forgot": {"session": writer.id, "since_t_ns": since,
+                                           "until_t_ns": now, **dropped}}
         elif cmd != "status":
             return {"ok": False, "error": f"unknown command {cmd!r}"}
         if cmd != "status":
@@ -146,6 +157,7 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             "grabs": stats.grabs, "latency_ms": stats.latency_percentiles(),
             "pointer_latency_ms": stats.latency_percentiles(stats.pointer_latency_ms),
             "frames_withheld": stats.frames_withheld, "redacted_runs": gate.redacted_values,
+            "frames_forgotten": recorder.frames.forgotten if recorder.frames else 0,
             "ocr_max_backlog": text_mask.max_backlog if text_mask else None})
         if text_mask is not None:
             try:

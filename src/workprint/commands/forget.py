@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import StoreError
 from ..store.forget import ForgetReport, forget_last, forget_session, parse_duration
 from ._common import add_data_dir, data_dir, print_json
 
@@ -38,13 +39,48 @@ def _print_reports(reports: list[ForgetReport], what: str) -> None:
     if not reports:
         print(f"nothing recorded in {what}; nothing deleted")
     for r in reports:
+        if r.corrupt and not r.removed:
+            print(f"session {r.session}: corrupt, nothing could be deleted from it (see below)")
+            continue
         verb = "removed session" if r.removed else "session"
-        live = " (recording)" if r.live else ""
+        live = " (recording)" if r.live else " (was corrupt)" if r.corrupt else ""
         print(f"{verb} {r.session}{live}: deleted {r.events} events, {r.frames} frames, "
               f"{r.manifests} frame manifests, {r.tiles} tiles")
     for r in reports:
         for w in r.warnings:
             print(f"warning: {w}", file=sys.stderr)
+
+
+def _tell_recorder(root, seconds: float) -> dict | None:
+    """A recorder running on this data dir drops what it still holds of the span (frame
+    ring, encoder queue, OCR quarantine, held events) and never writes it; only then is
+    the span deleted from disk, so nothing of it can land after the deletion."""
+    from ..capture.control import RecorderNotRunning, request
+
+    try:
+        reply = request(root, {"cmd": "forget", "seconds": seconds}, timeout=10.0)
+    except RecorderNotRunning:
+        return None
+    if not reply.get("ok"):
+        raise StoreError(f"The running recorder refused to forget: {reply.get('error')}. "
+                         f"Nothing was deleted; stop the recorder (Ctrl+C) and run forget again.")
+    return reply.get("forgot") or {}
+
+
+def _outbox_withdraw(root):
+    """The outbox's own withdraw (only when an outbox exists: forget never creates one)."""
+    from ..sync.outbox import OUTBOX, Outbox
+
+    if not (root / OUTBOX / "outbox.db").exists():
+        return None
+
+    def withdraw(session_id: str) -> int:
+        box = Outbox(root)
+        try:
+            return box.withdraw(session_id)
+        finally:
+            box.close()
+    return withdraw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,14 +102,23 @@ def run(args: argparse.Namespace) -> int:
         if not _confirm(f"Irrecoverably delete everything recorded in {what} from {root}?"):
             print("nothing deleted", file=sys.stderr)
             return 1
+    withdraw = _outbox_withdraw(root)
+    live = None
     if args.last is not None:
-        reports = forget_last(root, seconds)
+        live = _tell_recorder(root, seconds)
+        reports = forget_last(root, seconds, withdraw=withdraw)
+        if live is not None and not args.json:
+            print(f"the running recorder dropped {live.get('frames', 0)} frame(s) of the span it "
+                  f"still held and will store nothing from it")
     else:
-        reports = [forget_session(root, args.session)]
+        reports = [forget_session(root, args.session, withdraw=withdraw)]
     if args.json:
         print_json({"forgot": what, "sessions": [r.to_dict() for r in reports],
+                    "recorder": live if args.last is not None else None,
                     "totals": {k: sum(getattr(r, k) for r in reports)
                                for k in ("events", "frames", "manifests", "tiles")}})
     else:
         _print_reports(reports, what)
+    if any(r.corrupt and not r.removed for r in reports):
+        return StoreError.exit_code  # the others were done; this one still holds its data
     return 0

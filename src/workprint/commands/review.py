@@ -45,20 +45,31 @@ def run_review(args: argparse.Namespace) -> int:
 
 
 def run_decide(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..errors import CorruptSessionError
     from ..store.session import DataDir
     from ..sync.review import Review
 
     d = data_dir(args)
     rv = Review(d)
+    failed = 0
     try:
         if args.all:
-            ids = [i.id for i in rv.items() if i.decision is None and i.state != "recording"]
+            ids = [i.id for i in rv.items()
+                   if i.decision is None and i.state not in ("recording", "corrupt")]
         else:
             ids = []
             for s in args.sessions:
-                with DataDir(d).open(s) as session:
-                    ids.append(session.id)
+                try:
+                    with DataDir(d).open(s) as session:
+                        ids.append(session.id)
+                except CorruptSessionError as exc:  # the others are decided all the same
+                    print(f"workprint: {exc}", file=sys.stderr)
+                    failed += 1
         if not ids:
+            if failed:
+                return CorruptSessionError.exit_code
             print("nothing to do (give session ids or --all)")
             return 2 if not args.all else 0
         for sid in ids:
@@ -66,4 +77,4 @@ def run_decide(args: argparse.Namespace) -> int:
             print(f"{args.decision} {sid}")
     finally:
         rv.close()
-    return 0
+    return CorruptSessionError.exit_code if failed else 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
+
+from ..errors import CorruptSessionError
 
 from ..store.session import DataDir
 from ._common import add_data_dir, data_dir, print_json
@@ -29,13 +32,21 @@ def _size(n: int) -> str:
 def run(args: argparse.Namespace) -> int:
     store = DataDir(data_dir(args))
     summaries = []
-    for s in store.sessions():
+    sessions, broken = store.scan()
+    for s in sessions:
         with s:
-            summaries.append(s.summary())
+            try:
+                summaries.append(s.summary())
+            except CorruptSessionError as exc:
+                broken.append(exc)
+    broken.sort(key=lambda e: e.session)
+    for exc in broken:
+        print(f"workprint: {exc}", file=sys.stderr)
     if args.json:
-        print_json([asdict(s) for s in summaries])
+        print_json([asdict(s) for s in summaries] +
+                   [{"id": e.session, "state": "corrupt", "error": str(e)} for e in broken])
         return 0
-    if not summaries:
+    if not summaries and not broken:
         print(f"no sessions in {store.root}")
         return 0
     print(f"{'SESSION':24} {'START':20} {'DURATION':>9} {'EVENTS':>7} {'FRAMES':>7} {'DROP':>5} "
@@ -46,4 +57,7 @@ def run(args: argparse.Namespace) -> int:
         start = (s.start or "-")[:19].replace("T", " ")
         print(f"{s.id:24} {start:20} {dur:>9} {total:>7} {s.frames:>7} {s.dropped_frames:>5} "
               f"{_size(s.bytes_on_disk):>9}  {s.state:12} {', '.join(s.apps)}")
+    for e in broken:
+        print(f"{e.session:24} {'-':20} {'-':>9} {'-':>7} {'-':>7} {'-':>5} {'-':>9}  corrupt      "
+              f"(delete: workprint forget --session {e.session})")
     return 0

@@ -40,11 +40,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from ..errors import StoreError
+from ..errors import CorruptSessionError, StoreError
 from ..events import GapEvent, to_row
-from .session import DB_NAME, DIGEST_BYTES, LOCK_NAME, DataDir, Session
+from .session import DB_NAME, DIGEST_BYTES, LOCK_NAME, DataDir, Session, is_corruption
 
 GAP_REASON = "forgotten"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -62,6 +62,7 @@ class ForgetReport:
     tiles: int = 0
     removed: bool = False          # the whole session folder is gone
     live: bool = False             # a recorder was writing to it
+    corrupt: bool = False          # its store could not be read: nothing deleted from it
     checkpointed: bool = True      # the WAL was emptied (False: a reader kept it busy)
     warnings: list[str] = field(default_factory=list)
 
@@ -209,27 +210,50 @@ def _to_mono(clock: tuple[datetime, int], wall: datetime) -> int:
     return mono + (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
+#: ``withdraw(session_id) -> chunks`` takes a session's not-yet-uploaded chunks out of the
+#: outbox (the outbox's owner supplies it; the store does not open the outbox itself)
+Withdraw = Callable[[str], int]
+
+
+def _withdraw(withdraw: "Withdraw | None", report: ForgetReport) -> None:
+    if withdraw is None or not report.deleted_anything:
+        return
+    n = withdraw(report.session)
+    if n:
+        report.warnings.append(f"{n} sealed chunk(s) of session {report.session} waiting in "
+                               f"the outbox were destroyed with it")
+
+
 def forget_last(data_dir: Path | str, seconds: float, *, now: datetime | None = None,
-                settle_s: float = 1.0) -> list[ForgetReport]:
+                settle_s: float = 1.0, withdraw: "Withdraw | None" = None) -> list[ForgetReport]:
     """Delete what every session recorded in the last ``seconds`` of wall-clock time.
 
     Returns one report per session that overlapped the span (sessions entirely older are
     not touched). ``settle_s`` is how long to wait before deleting a live session's span
-    again, to catch events the recorder still held in memory.
+    again, to catch events the recorder still held in memory. ``withdraw`` (see
+    :data:`Withdraw`) is called for every session something was deleted from.
     """
     store = DataDir(data_dir)
     now = now or datetime.now(timezone.utc)
     since_wall = now - timedelta(seconds=seconds)
     reports = []
     for sid in store.session_ids():
-        report = _forget_span(store, sid, since_wall, now, settle_s)
+        try:
+            report = _forget_span(store, sid, since_wall, now, settle_s, withdraw)
+        except CorruptSessionError as exc:  # one damaged store never stops the others
+            report = ForgetReport(session=sid, corrupt=True, warnings=[str(exc)])
+        except Exception as exc:
+            if not is_corruption(exc):
+                raise
+            report = ForgetReport(session=sid, corrupt=True, warnings=[str(CorruptSessionError(
+                sid, store.sessions_dir / sid / DB_NAME, str(exc)))])
         if report is not None:
             reports.append(report)
     return reports
 
 
 def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
-                 settle_s: float) -> ForgetReport | None:
+                 settle_s: float, withdraw: "Withdraw | None" = None) -> ForgetReport | None:
     folder = store.sessions_dir / sid
     with Session(folder) as s:
         meta = s.meta
@@ -256,26 +280,34 @@ def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
         _compact(conn, report)
     finally:
         conn.close()
+    _withdraw(withdraw, report)
     report.warnings += _outbox_warnings(store.root, sid)
     return report
 
 
-def forget_session(data_dir: Path | str, session_id: str) -> ForgetReport:
+def forget_session(data_dir: Path | str, session_id: str, *,
+                   withdraw: "Withdraw | None" = None) -> ForgetReport:
     """Delete a whole session: zero-fill and unlink every file of its folder.
 
-    Refuses (:class:`StoreError`) while a recorder is writing the session.
+    Refuses (:class:`StoreError`) while a recorder is writing the session. A session whose
+    store is damaged is deleted all the same (``corrupt`` in the report, counts unknown: 0).
     """
     store = DataDir(data_dir)
-    with store.open(session_id) as s:  # resolves unique prefixes; SessionNotFound otherwise
-        folder, sid = s.folder, s.id
+    folder = store.resolve(session_id)  # unique prefixes too; SessionNotFound otherwise
+    sid = folder.name
     report = ForgetReport(session=sid)
-    conn = _open(folder / DB_NAME)
     try:
-        (report.events, report.frames, report.manifests, report.tiles) = conn.execute(
-            "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM frames), "
-            "(SELECT COUNT(*) FROM manifests), (SELECT COUNT(*) FROM tiles)").fetchone()
-    finally:
-        conn.close()
+        conn = _open(folder / DB_NAME)
+        try:
+            (report.events, report.frames, report.manifests, report.tiles) = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM frames), "
+                "(SELECT COUNT(*) FROM manifests), (SELECT COUNT(*) FROM tiles)").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if not is_corruption(exc):
+            raise StoreError(f"Cannot read session {sid} ({folder / DB_NAME}): {exc}") from exc
+        report.corrupt = True
     lock_fd = os.open(folder / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
     try:
         try:
@@ -294,6 +326,7 @@ def forget_session(data_dir: Path | str, session_id: str) -> ForgetReport:
     if folder.exists():
         raise StoreError(f"Could not remove {folder}; delete it by hand.")
     report.removed = True
+    _withdraw(withdraw, report)
     report.warnings += _outbox_warnings(store.root, sid)
     return report
 

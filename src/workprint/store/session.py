@@ -32,8 +32,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import DiskFullError, SessionNotFound, StoreError, StoreVersionError
+from ..errors import CorruptSessionError, DiskFullError, SessionNotFound, StoreError, StoreVersionError
 from ..events import EVENT_VERSION, FrameRef, RawEvent, from_row, to_row
+from .private import private_dir, private_file, private_tree
 
 #: Version of the on-disk schema. Bump on incompatible change.
 SCHEMA_VERSION = 1
@@ -70,6 +71,20 @@ def new_session_id(now: datetime | None = None) -> str:
     """Sortable, unique: ``20261125-163825-3f9a2c``."""
     now = now or datetime.now(timezone.utc)
     return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """True when ``exc`` says the database file itself is damaged or is no session store
+    (as opposed to busy, locked, read-only or out of space)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    text = str(exc)
+    return (code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text
+            or "not a database" in text or "no such table" in text or "no such column" in text)
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -109,6 +124,25 @@ class SessionSummary:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class ForgottenSpans:
+    """Spans of ``t_ns`` that ``forget`` covered while the session was being recorded:
+    whatever of them any stage still held is never written. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._spans: tuple[tuple[int, int], ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, since_ns: int, until_ns: int) -> None:
+        with self._lock:
+            self._spans = self._spans + ((since_ns, until_ns),)
+
+    def covers(self, t_ns: int) -> bool:
+        return any(a <= t_ns <= b for a, b in self._spans)  # replaced, never mutated
+
+    def __bool__(self) -> bool:
+        return bool(self._spans)
+
+
 class SessionWriter:
     """Appends one session's events and frames. Thread-safe; commits in batches.
 
@@ -120,13 +154,17 @@ class SessionWriter:
     def __init__(self, folder: Path, session_id: str, meta: dict[str, Any]):
         self.folder = folder
         self.id = session_id
-        folder.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(folder / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+        private_dir(folder)
+        self._lock_fd = os.open(private_file(folder / LOCK_NAME), os.O_RDWR)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        private_file(folder / DB_NAME)  # 0600 before SQLite opens it: its -wal/-shm inherit that
         self._conn = _connect(folder / DB_NAME)
         self._mutex = threading.Lock()
         self._pending = 0
         self._closed = False
+        #: spans ``forget`` covered while recording: nothing in them is written any more
+        self.forgotten = ForgottenSpans()
+        self.forgotten_writes = 0  # events and frames not written because of that
         c = self._conn
         c.execute("PRAGMA journal_mode = WAL")
         c.execute("PRAGMA synchronous = NORMAL")
@@ -135,6 +173,7 @@ class SessionWriter:
         _check_version(c, folder / DB_NAME)
         c.executescript(_SCHEMA)
         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        private_tree(folder)  # files an earlier run or another tool left with a wider mode
         self._known_tiles: set[bytes] = set()
         self._known_frames: set[str] = set()
         self._data_version = c.execute("PRAGMA data_version").fetchone()[0]
@@ -179,6 +218,13 @@ class SessionWriter:
         with self._mutex:
             self._guard(lambda: self._write_meta(items))
 
+    def forget(self, since_ns: int, until_ns: int) -> None:
+        """From now on, write no event or frame whose ``t_ns`` lies in the span (the
+        recorder's stages may still hold some; :func:`~workprint.store.forget.forget_last`
+        deletes what was written before). A write in progress finishes first."""
+        with self._mutex:
+            self.forgotten.add(since_ns, until_ns)
+
     def add_events(self, events: Iterable[RawEvent]) -> int:
         rows = [to_row(e) for e in events]
         if not rows:
@@ -190,6 +236,12 @@ class SessionWriter:
             self._conn.execute("COMMIT")
 
         with self._mutex:
+            if self.forgotten:  # held by a stage while forget covered their time
+                kept = [r for r in rows if not self.forgotten.covers(r[0])]
+                self.forgotten_writes += len(rows) - len(kept)
+                rows = kept
+                if not rows:
+                    return 0
             self._guard(write)
         return len(rows)
 
@@ -236,6 +288,9 @@ class SessionWriter:
             self._known_frames.add(ref.frame_id)
 
         with self._mutex:
+            if self.forgotten.covers(ref.t_ns):
+                self.forgotten_writes += 1
+                return False  # grabbed inside a forgotten span: never written
             if self._sync_cache():
                 relied = list({d for d in digests if d not in new_tiles})
                 present = set()
@@ -276,18 +331,28 @@ class Session:
         if not db.exists():
             raise SessionNotFound(f"No session at {folder}.")
         self._conn = _connect(db)
-        _check_version(self._conn, db)
-        self.meta = self._read_meta()
-        if self.meta.get("state") == "recording" and not self._writer_alive():
-            self.meta["state"] = "interrupted"
-            self._mark_interrupted()
+        try:
+            with self.reading():
+                _check_version(self._conn, db)
+                self.meta = self._read_meta()
+                if self.meta.get("state") == "recording" and not self._writer_alive():
+                    self.meta["state"] = "interrupted"
+                    self._mark_interrupted()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def reading(self) -> "_Reading":
+        """``with session.reading(): ...`` turns a damaged database file met inside into a
+        :class:`CorruptSessionError` naming this session (other errors pass unchanged)."""
+        return _Reading(self)
 
     def _read_meta(self) -> dict[str, Any]:
+        rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
         try:
-            rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.folder / DB_NAME} is not a readable session store: {exc}") from exc
-        return {k: json.loads(v) for k, v in rows}
+            return {k: json.loads(v) for k, v in rows}
+        except (TypeError, ValueError) as exc:
+            raise CorruptSessionError(self.id, self.folder / DB_NAME, f"unreadable metadata: {exc}") from exc
 
     def _writer_alive(self) -> bool:
         lock = self.folder / LOCK_NAME
@@ -385,6 +450,10 @@ class Session:
         return sum(p.stat().st_blocks * 512 for p in self.folder.iterdir() if p.is_file())
 
     def summary(self) -> SessionSummary:
+        with self.reading():
+            return self._summary()
+
+    def _summary(self) -> SessionSummary:
         m = self.meta
         counts = self.event_counts()
         n_frames, n_unique = self._conn.execute(
@@ -408,6 +477,20 @@ class Session:
             state=m.get("state", "unknown"))
 
 
+class _Reading:
+    def __init__(self, session: "Session"):
+        self.session = session
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and is_corruption(exc):
+            s = self.session
+            raise CorruptSessionError(s.id, s.folder / DB_NAME, str(exc)) from exc
+        return False
+
+
 class DataDir:
     """A workprint data dir holding many sessions."""
 
@@ -418,7 +501,8 @@ class DataDir:
     def create(self, meta: dict[str, Any] | None = None, session_id: str | None = None) -> SessionWriter:
         session_id = session_id or new_session_id()
         try:
-            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.root)
+            private_dir(self.sessions_dir)
             return SessionWriter(self.sessions_dir / session_id, session_id, meta or {})
         except OSError as exc:
             if _is_disk_full(exc):
@@ -431,6 +515,10 @@ class DataDir:
         return sorted(p.name for p in self.sessions_dir.iterdir() if (p / DB_NAME).exists())
 
     def open(self, session_id: str) -> Session:
+        return Session(self.resolve(session_id))
+
+    def resolve(self, session_id: str) -> Path:
+        """The folder of a session id or unique prefix (without opening its store)."""
         folder = self.sessions_dir / session_id
         if not (folder / DB_NAME).exists():
             matches = [s for s in self.session_ids() if s.startswith(session_id)] if session_id else []
@@ -441,7 +529,20 @@ class DataDir:
                 raise SessionNotFound(
                     f"Session {session_id!r} not found in {self.root} ({hint}). "
                     f"Run `workprint sessions --data-dir {self.root}` to list sessions.")
-        return Session(folder)
+        return folder
 
     def sessions(self) -> list[Session]:
+        """Every session, opened (raises on the first one that cannot be read; see
+        :meth:`scan` to go on past damaged ones)."""
         return [Session(self.sessions_dir / s) for s in self.session_ids()]
+
+    def scan(self) -> tuple[list[Session], list[CorruptSessionError]]:
+        """Every readable session, opened, and one error per session whose store is
+        damaged: one bad file never hides the others."""
+        good, bad = [], []
+        for sid in self.session_ids():
+            try:
+                good.append(Session(self.sessions_dir / sid))
+            except CorruptSessionError as exc:
+                bad.append(exc)
+        return good, bad

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..errors import CorruptSessionError
+from ..store.private import private_dir, private_file
 from ..store.session import DataDir
 from .chunk import seal_session
 from .client import Client, Credential, SyncError
@@ -53,11 +55,15 @@ class Outbox:
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / OUTBOX
         self.files = self.root / "chunks"
-        self.files.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        private_dir(self.root)
+        private_dir(self.files)
         self.quota, self.clock = quota_bytes, clock
         self.base_backoff, self.max_backoff, self.chunk_bytes = base_backoff_s, max_backoff_s, chunk_bytes
-        self.db = sqlite3.connect(self.root / "outbox.db", isolation_level=None)
+        self.db = sqlite3.connect(private_file(self.root / "outbox.db"), isolation_level=None)
         self.db.execute("PRAGMA journal_mode = WAL")
+        for p in (*self.root.glob("outbox.db-*"), *self.files.iterdir()):
+            private_file(p)  # left by an older workprint with a wider mode
         self.db.execute("PRAGMA synchronous = FULL")
         self.db.executescript("""
             CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, sealed REAL NOT NULL,
@@ -84,8 +90,12 @@ class Outbox:
         used = self.used_bytes()
         store = DataDir(self.data_dir)
         for i, sid in enumerate(todo):
-            with store.open(sid) as session:
-                chunks = seal_session(session, device_key=cred.key, target_bytes=self.chunk_bytes)
+            try:
+                with store.open(sid) as session, session.reading():
+                    chunks = seal_session(session, device_key=cred.key, target_bytes=self.chunk_bytes)
+            except CorruptSessionError as exc:  # the other sessions are sealed all the same
+                report.warnings.append(str(exc))
+                continue
             size = sum(len(c.data) for c in chunks)
             if used + size > self.quota:
                 report.warnings.append(
@@ -111,11 +121,34 @@ class Outbox:
 
     def _write_file(self, sha: str, data: bytes) -> None:
         tmp = self.files / f".{sha}.tmp"
-        with open(tmp, "wb") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.files / f"{sha}.wpc")
+
+    def withdraw(self, session_id: str) -> int:
+        """Take a session's chunks that are not uploaded yet out of the queue (``forget``
+        deleted part of it: they hold what was forgotten). Their files are zero-filled, then
+        removed; a session none of whose chunks was uploaded is sealed afresh by the next
+        :meth:`fill`. Returns how many chunks were withdrawn."""
+        shas = [r[0] for r in self.db.execute(
+            "SELECT sha256 FROM chunks WHERE session_id = ? AND state != 'acked'", (session_id,))]
+        for sha in shas:
+            path = self.files / f"{sha}.wpc"
+            try:
+                size = path.stat().st_size
+                with open(path, "r+b", buffering=0) as f:
+                    f.write(bytes(size))
+                    os.fsync(f.fileno())
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        with self._tx():
+            self.db.execute("DELETE FROM chunks WHERE session_id = ? AND state != 'acked'", (session_id,))
+            self.db.execute("DELETE FROM sessions WHERE session_id = ? AND NOT EXISTS "
+                            "(SELECT 1 FROM chunks WHERE session_id = ?)", (session_id, session_id))
+        return len(shas)
 
     def _tx(self):
         db = self.db

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ..store.private import private_dir, private_file
 from ..store.session import DataDir
 
 REVIEW_DB = "review.db"
@@ -42,9 +43,12 @@ def _ts(iso: str | None) -> float | None:
 class Review:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.data_dir / REVIEW_DB, isolation_level=None)
+        private_dir(self.data_dir)
+        self._db = sqlite3.connect(private_file(self.data_dir / REVIEW_DB), isolation_level=None)
         self._db.execute("PRAGMA journal_mode = WAL")
+        for suffix in ("-wal", "-shm"):  # created with review.db's mode; older ones fixed here
+            if (self.data_dir / (REVIEW_DB + suffix)).exists():
+                private_file(self.data_dir / (REVIEW_DB + suffix))
         self._db.execute("CREATE TABLE IF NOT EXISTS decisions (session_id TEXT PRIMARY KEY, "
                          "decision TEXT NOT NULL, decided REAL NOT NULL)")
 
@@ -65,7 +69,11 @@ class Review:
         now = time.time() if now is None else now
         decided = self.decisions()
         out = []
-        for session in DataDir(self.data_dir).sessions():
+        sessions, broken = DataDir(self.data_dir).scan()
+        for exc in broken:  # never eligible; the reason says which and what to do
+            out.append(ReviewItem(exc.session, None, None, "corrupt", decided.get(exc.session),
+                                  False, str(exc)))
+        for session in sessions:
             try:
                 m = session.meta
                 state = m.get("state", "unknown")
@@ -90,7 +98,7 @@ class Review:
                                       decision, ok, why))
             finally:
                 session.close()
-        return out
+        return sorted(out, key=lambda i: i.id)
 
     def eligible(self, auto_approve_s: float | None = None, now: float | None = None) -> list[str]:
         return [i.id for i in self.items(auto_approve_s, now) if i.eligible]
