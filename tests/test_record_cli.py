@@ -80,6 +80,7 @@ def test_kill_9_keeps_everything_older_than_a_second(desk, tmp_path):
     desk.activate(wid)
     proc = start_recorder(desk, tmp_path)
     desk.xdotool("type", "--delay", "10", "durable text")
+    desk.xdotool("key", "Return")  # ends the line: a line still being typed is held in memory
     desk.xdotool("mousemove", "300", "300", "click", "1")
     time.sleep(1.2)
     proc.kill()

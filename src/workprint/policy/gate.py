@@ -12,9 +12,25 @@ It enforces, in order:
    until Enter - or until the platform says the field in front is an ordinary one again
    (focus moved on by Tab or a click); "unknown" keeps swallowing. A held run that ends
    while the field in front reads a secret is swallowed too (its focus event came late).
-3. **text redaction**: typing runs are held until they end (Enter/Tab/click/focus change/
-   a pause of ``RUN_IDLE_NS``), then redacted as a whole; the key events behind a
-   redacted value are masked. Titles and URLs are redacted before storage.
+3. **text redaction, as the user composed it**: the keys of a *unit* - the line or field
+   being composed - are **held in memory until the unit ends** and judged as a whole; no
+   key of it reaches the store before. A unit ends at Enter, a focus change, pause, a task
+   marker or stop - never at a pause in typing, a click, a Tab or a chord: those stay
+   inside the unit, and the line-editor model (:mod:`.compose`) rebuilds the text from
+   them (cursor moves, deletions, selections; a click or an unmodelled chord loses the
+   cursor and the unit is judged in every reading, masking generously, see
+   :func:`.keys.mask_unit`). Lines are judged with the lines before them in the same
+   window (:mod:`.blocks`: key/certificate blocks, ``.env`` values). The key events
+   behind a redacted value are masked. Titles and URLs are redacted before storage.
+
+   Bounds: a unit holds at most ``MAX_UNIT_KEYS`` key events (about 4,000 characters,
+   under 2 MB). At the cap it is judged and stored, its last token (``SEAM_MIN``..
+   ``SEAM_MAX`` characters back to a space) is masked whatever it is, and its last
+   ``CARRY_CHARS`` characters stay in memory as context for judging what follows: a value
+   typed across the cut is masked on both sides. An edit that reaches back behind a cut
+   cannot be undone in the store (the one place committed keys are not rewritten). Held
+   keys live in memory only: a crash loses them (fails closed). The idle pause
+   ``RUN_IDLE_NS`` no longer ends a unit; it only asks the secure-input probe again.
 
 The gate is platform-free: the secure-input probe and the clock are injected.
 """
@@ -29,19 +45,26 @@ from typing import Callable
 
 from ..events import (CHORD_MODIFIERS, ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
                       RawEvent, ScrollEvent)
-from .keys import mask_typing_run
+from .blocks import BlockTracker
+from .compose import MODIFIER_KEYS, is_text_key
+from .keys import mask_unit
 from .model import Policy
 from .redact_text import Redactor
 from .scope import decide
 
+#: a pause in a held unit after which the secure-input probe is asked again
 RUN_IDLE_NS = 1_000_000_000
-MAX_RUN_KEYS = 512
+#: key events one unit may hold before it is cut (see the module docstring)
+MAX_UNIT_KEYS = 8192
+#: characters of a cut unit kept (memory only) to judge the keys that continue it
+CARRY_CHARS = 256
+#: windows whose multi-line state (key blocks, open .env values) is remembered
+MAX_TRACKED_WINDOWS = 32
 KNOWN_SECRET_TTL_NS = 120 * 1_000_000_000
 _RUN_ENDING_KEYS = frozenset({"Return", "KP_Enter", "Linefeed", "Tab", "ISO_Left_Tab", "Escape"})
-_MODIFIER_KEYS = frozenset({"Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R",
-                            "Super_L", "Super_R", "Meta_L", "Meta_R", "ISO_Level3_Shift",
-                            "Caps_Lock", "Num_Lock"})
+_MODIFIER_KEYS = MODIFIER_KEYS
 _SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})  # xdotool types "\n" as Linefeed
+_FIELD_KEYS = frozenset({"Tab", "ISO_Left_Tab"})
 
 #: probe(focus) -> True (secret input now), False (ordinary), None (unknown); a probe may
 #: also have ``submitted()``, called at each Enter (a prompt it read is then answered)
@@ -76,8 +99,17 @@ class SafeguardGate:
         self._pause_until_ns: int | None = None
         self._task: str | None = None
         self._gap: _Gap | None = _Gap(clock(), "starting")
+        # the held unit: its key events, where a click lost the cursor (index -> "jump"),
+        # where the current segment starts (after the last click/Tab: what a password
+        # field reached by them would swallow), and the text of a cut unit it continues
         self._run: list[KeyEvent] = []
+        self._breaks: dict[int, str] = {}
+        self._seg = 0
+        self._carry = ""
         self._run_last_ns = 0
+        self._idle_asked = False
+        self._blocks: dict[int, BlockTracker] = {}
+        self._held_cache: tuple[tuple[int, int] | None, list[str]] = (None, [])
         self._password: bool = False
         self._password_open_code: int | None = None
         # what the open secret spells, in memory only: a prompt that echoes shows it on
@@ -124,7 +156,19 @@ class SafeguardGate:
             values = [v for t, v in self._known if t - at_ns > -KNOWN_SECRET_TTL_NS]
             if self._password and self._password_text:
                 values.append("".join(self._password_text))
-            return values
+            return values + self._held_secrets()
+
+    def _held_secrets(self) -> list[str]:
+        """Values in the unit still held (not judged for storage yet, but on screen now)."""
+        if not self._run:
+            return []
+        key = (len(self._run), self._run[-1].t_ns)
+        if self._held_cache[0] != key:
+            tracker = self._tracker()
+            unit = mask_unit(self._run, self.redactor, breaks=self._breaks, context=self._carry,
+                             line_rule=lambda t: tracker.judge_line(t, final=False) if t.strip() else None)
+            self._held_cache = (key, unit.secrets)
+        return list(self._held_cache[1])
 
     def in_scope_window(self, app_id: str, app_instance: str, title: str, url: str | None = None) -> bool:
         return decide(self.policy, app_id=app_id, app_instance=app_instance, title=title, url=url).allowed
@@ -206,8 +250,8 @@ class SafeguardGate:
         if isinstance(ev, KeyEvent):
             out += self._on_key(ev)
         else:
-            if isinstance(ev, (ButtonEvent, ScrollEvent)):
-                out += self._end_run()
+            if isinstance(ev, ButtonEvent) and ev.down:
+                out += self._lose_cursor()
             out.append(ev)
         return out
 
@@ -218,8 +262,12 @@ class SafeguardGate:
         now_ns = now_ns if now_ns is not None else self.clock()
         with self._lock:
             out: list[RawEvent] = []
-            if self._run and now_ns - self._run_last_ns >= RUN_IDLE_NS:
-                out += self._end_run()
+            if self._run and not self._idle_asked and now_ns - self._run_last_ns >= RUN_IDLE_NS:
+                # a pause does not end the unit; but the focus event of a password field
+                # the keys went into may have come in meanwhile
+                self._idle_asked = True
+                if self._segment_types() and self._secret_now():
+                    out += self._swallow_run(self._run_last_ns)
             idle_ns = int(self.policy.pause.idle_minutes * 60e9)
             if (idle_ns and self._pause_reason is None and self._last_input_ns
                     and now_ns - self._last_input_ns >= idle_ns):
@@ -337,21 +385,26 @@ class SafeguardGate:
             out = self._swallow_run(ev.t_ns)
             _spell(self._password_text, ev)
             return out
-        if ev.down and (ev.key in _RUN_ENDING_KEYS or CHORD_MODIFIERS & set(ev.modifiers)):
-            # Enter ends the run without asking again: the command it submits (sudo, ssh)
-            # may already have turned echo off, yet the run was typed before it.
-            out = self._end_run(recheck=ev.key not in _SUBMIT_KEYS)
-            if ev.key in _SUBMIT_KEYS:
-                self._submitted()
+        if ev.down and ev.key in _SUBMIT_KEYS:
+            # Enter ends the unit without asking again: the command it submits (sudo, ssh)
+            # may already have turned echo off, yet the line was typed before it.
+            out = self._end_run(recheck=False)
+            self._submitted()
             out.append(ev)
             return out
-        if not ev.down and not self._run:
-            return [ev]
+        if not self._run and not (ev.down and (is_text_key(ev) or ev.key in _MODIFIER_KEYS)):
+            return [ev]  # nothing held: a release, a chord or a move has nothing to join
+        out = []
+        if ev.down and ev.key in _FIELD_KEYS and not CHORD_MODIFIERS & set(ev.modifiers):
+            out = self._segment_end()  # the next field may be a password field
         self._run.append(ev)
         self._run_last_ns = ev.t_ns
-        if len(self._run) >= MAX_RUN_KEYS:
-            return self._end_run()
-        return []
+        self._idle_asked = False
+        if ev.down and ev.key in _FIELD_KEYS:
+            self._seg = len(self._run)
+        if len(self._run) >= MAX_UNIT_KEYS:
+            out += self._judge_held(cut=True)
+        return out
 
     def _close_password(self, t_ns: int) -> list[RawEvent]:
         self._password = False
@@ -360,31 +413,89 @@ class SafeguardGate:
             self._password_text = []
         return [KeyEvent(t_ns, False, redacted="PASSWORD")]
 
+    def _segment_types(self) -> bool:
+        """True when the current segment (since the last click/Tab) holds a typed key."""
+        return any(k.down and k.key not in _MODIFIER_KEYS and k.key not in _FIELD_KEYS
+                   for k in self._run[self._seg:])
+
+    def _segment_end(self) -> list[RawEvent]:
+        """A click or Tab: the keys since the previous one were typed into the field in front
+        until now. If the platform says (perhaps only now: its focus event can arrive a few
+        ms after the first keys typed into a password field) that field reads a secret,
+        they are that secret."""
+        if self._segment_types() and self._secret_now():
+            return self._swallow_run(self._run_last_ns)
+        return []
+
+    def _lose_cursor(self) -> list[RawEvent]:
+        """A click inside the unit: the cursor may have moved anywhere (or text was
+        selected): the unit goes on, read in every order (see keys.mask_unit)."""
+        if not self._run:
+            return []
+        out = self._segment_end()
+        if self._run:
+            self._breaks[len(self._run)] = "jump"
+            self._seg = len(self._run)
+        return out
+
     def _swallow_run(self, t_ns: int) -> list[RawEvent]:
-        """The held run becomes the start of a secret: one placeholder press, no keys."""
-        first = next((k.t_ns for k in self._run if k.down), t_ns)
-        released = {k.keycode for k in self._run if not k.down}
-        self._swallowed.update(k.keycode for k in self._run if k.down and k.keycode not in released)
+        """The held segment becomes the start of a secret: one placeholder press, no keys.
+        What the unit held before the segment (another field) is judged and stored."""
+        head, seg = self._run[:self._seg], self._run[self._seg:]
+        # releases of keys pressed before the segment belong with them
+        open_head = {k.keycode for k in head if k.down} - {k.keycode for k in head if not k.down}
+        moved = [k for k in seg if not k.down and k.keycode in open_head
+                 and not any(p.down and p.keycode == k.keycode and p.t_ns <= k.t_ns for p in seg)]
+        seg = [k for k in seg if not any(k is m for m in moved)]
+        out: list[RawEvent] = []
+        if head:
+            self._run = head + moved
+            out = self._judge_held()
+        first = next((k.t_ns for k in seg if k.down), t_ns)
+        released = {k.keycode for k in seg if not k.down}
+        self._swallowed.update(k.keycode for k in seg if k.down and k.keycode not in released)
         self._password_text = []
-        for k in self._run:
+        for k in seg:
             _spell(self._password_text, k)
-        self._run = []
+        self._clear_run()
         self._password = True
-        return [KeyEvent(first, True, redacted="PASSWORD")]
+        return out + [KeyEvent(first, True, redacted="PASSWORD")]
+
+    def _clear_run(self) -> None:
+        self._run, self._breaks, self._seg = [], {}, 0
 
     def _end_run(self, recheck: bool = True) -> list[RawEvent]:
         if not self._run:
             return []
-        if recheck and self._secret_now() and any(
-                k.down and k.key not in _MODIFIER_KEYS for k in self._run):
-            # The platform's focus event for a password field can arrive a few ms after the
-            # first keys typed into it (the click or Tab that moved focus ended the previous
-            # run): a run that ends while the field in front reads a secret is that secret.
-            return self._swallow_run(self._run_last_ns)
-        run, self._run = self._run, []
-        masked, _text = mask_typing_run(run, self.redactor)
+        if recheck:
+            out = self._segment_end()
+            if not self._run:
+                return out
+        return self._judge_held()
+
+    def _tracker(self) -> BlockTracker:
+        wid = self._focus.window if self._focus is not None else 0
+        tracker = self._blocks.pop(wid, None) or BlockTracker()
+        self._blocks[wid] = tracker  # most recent last
+        while len(self._blocks) > MAX_TRACKED_WINDOWS:
+            del self._blocks[next(iter(self._blocks))]
+        return tracker
+
+    def _judge_held(self, cut: bool = False) -> list[RawEvent]:
+        """Judge the held unit and release it (masked). ``cut``: the unit reached
+        ``MAX_UNIT_KEYS`` and goes on after this (its seam is masked, its tail kept)."""
+        run, breaks, carry = self._run, self._breaks, self._carry
+        self._clear_run()
+        tracker = self._tracker()
+
+        def line_rule(text: str) -> tuple[int, str] | None:
+            return tracker.judge_line(text, final=not cut) if text.strip() else None
+
+        unit = mask_unit(run, self.redactor, breaks=breaks, context=carry,
+                         line_rule=line_rule, seam=cut)
+        self._carry = (carry + unit.composed)[-CARRY_CHARS:] if cut else ""
         open_codes: dict[int, str] = {}
-        for orig, k in zip(run, masked):
+        for orig, k in zip(run, unit.events):
             if orig.down:
                 if k.redacted:
                     open_codes[orig.keycode] = k.redacted
@@ -393,19 +504,12 @@ class SafeguardGate:
             else:
                 open_codes.pop(orig.keycode, None)
         self._masked_codes.update(open_codes)
-        if any(k.redacted for k in masked):
+        if unit.masked:
             self.redacted_values += 1
-            self._remember_secrets(run)
-        return list(masked)
-
-    def _remember_secrets(self, run: list[KeyEvent]) -> None:
-        chars: list[str] = []
-        for k in run:
-            _spell(chars, k)
-        text = "".join(chars)
-        now = self.clock()
-        for span in self.redactor.detect(text):
-            self._known.append((now, text[span.start:span.end]))
+            now = self.clock()
+            for value in unit.secrets:
+                self._known.append((now, value))
+        return list(unit.events)
 
 
 def _spell(chars: list[str], k: KeyEvent) -> None:

@@ -1,93 +1,175 @@
 """Mask the key events behind redacted text, so stored keystrokes cannot spell a secret.
 
-A typing run is a stretch of key events that produce text: printable characters,
-BackSpace, Shift/Caps Lock. :func:`mask_typing_run` replays it as a stack of characters
-(BackSpace pops), redacts the text, and replaces every event that contributed to a
-redacted value by a bare ``KeyEvent(t_ns, down, redacted=ENTITY)``:
+A unit (see the gate: a line or field as the user composed it) is replayed through the
+line-editor model of :mod:`workprint.policy.compose`; the composed text is redacted, and
+every event that contributed to a redacted value becomes a bare
+``KeyEvent(t_ns, down, redacted=ENTITY)``:
 
-* presses (and their releases, matched by keycode) of characters inside a redacted span;
-* characters typed and deleted again while the secret was being typed (typos), and the
-  BackSpaces that deleted them - checked against the text just before every deletion
-  burst too, so a secret typed and then erased entirely is masked as well;
+* presses (and their releases, matched by keycode) of characters inside a redacted span,
+  wherever in the unit they were typed (before a Home, after a Left...);
+* characters typed and deleted again next to a secret or inside it (typos), and the keys
+  that deleted them; the text around the cursor before every deletion burst is judged too,
+  so a secret typed and then erased entirely is masked as well;
 * Shift/Caps Lock/AltGr events between the first and last masked event of a value (they
   would reveal the value's letter case).
+
+Where the model lost the cursor (a click, an unmodelled chord), the pieces are judged
+alone, joined, and in the other order, and a value that reaches the edge of a piece masks
+the pieces on the far side of that unknown edit too (generous: fail closed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
-from ..events import CHORD_MODIFIERS, KeyEvent
+from ..events import KeyEvent
+from .compose import CASE_KEYS, SNAPSHOT_BEFORE, Cell, Composition, compose
 from .redact_text import Redactor
 
-_CASE_KEYS = frozenset({"Shift_L", "Shift_R", "Caps_Lock", "ISO_Level3_Shift",
-                        "Mode_switch", "ISO_Level5_Shift", "Shift_Lock"})
+#: At a cut (a unit longer than the gate's cap), the characters before the cut that are
+#: masked whatever they are: a value the next keys complete may have begun there.
+SEAM_MIN, SEAM_MAX = 32, 256
+
+#: (cells or None for context characters, their text)
+_Candidate = tuple[list["Cell | None"], str]
 
 
 @dataclass(slots=True)
-class _Typed:
-    char: str
-    down: int   # index of the press that typed it
-    slot: int   # position in the text when typed
+class UnitMask:
+    """A judged unit: its events (secret-bearing ones masked), the composed text with
+    placeholders, the composed text as typed (memory only) and the values found in it."""
 
+    events: list[KeyEvent]
+    text: str
+    composed: str
+    secrets: list[str]
 
-def _is_text(e: KeyEvent) -> bool:
-    return (e.down and e.char is not None and e.char != "" and e.redacted is None
-            and e.key != "BackSpace" and not (CHORD_MODIFIERS & set(e.modifiers))
-            and e.char.isprintable())
-
-
-def _is_backspace(e: KeyEvent) -> bool:
-    return e.down and e.key == "BackSpace" and not (CHORD_MODIFIERS & set(e.modifiers))
+    @property
+    def masked(self) -> bool:
+        return any(e.redacted for e in self.events)
 
 
 def mask_typing_run(keys: list[KeyEvent], redactor: Redactor) -> tuple[list[KeyEvent], str]:
     """Return the run's key events with secret-bearing ones masked, and the redacted text."""
-    stack: list[_Typed] = []
-    deleted: list[tuple[_Typed, int, int]] = []   # (char, backspace index, snapshot no.)
-    snapshots: list[list[_Typed]] = []
-    prev_bs = False
-    for i, e in enumerate(keys):
-        if _is_backspace(e):
-            if not prev_bs:
-                snapshots.append(list(stack))
-            prev_bs = True
-            if stack:
-                deleted.append((stack.pop(), i, len(snapshots)))
-        elif _is_text(e):
-            prev_bs = False
-            stack.append(_Typed(e.char or "", i, len(stack)))
-        elif e.down and e.key not in _CASE_KEYS:
-            prev_bs = False
-    snapshots.append(list(stack))
+    unit = mask_unit(keys, redactor)
+    return unit.events, unit.text
 
-    masked: dict[int, str] = {}            # event index -> entity
-    spans_by_snap: list[list[tuple[int, int, str]]] = []
-    for snap in snapshots:
-        text = "".join(t.char for t in snap)
-        spans = [(sp.start, sp.end, sp.entity) for sp in redactor.detect(text)]
-        spans_by_snap.append(spans)
-        for s, e_, ent in spans:
-            for t in snap[s:e_]:
-                masked.setdefault(t.down, ent)
-    # a deleted character whose slot lies inside a value redacted in a later snapshot
-    for typed, bs_index, snap_no in deleted:
-        ent = masked.get(typed.down)
-        if ent is None:
-            for spans in spans_by_snap[snap_no:]:
-                ent = next((en for s, e_, en in spans if s <= typed.slot < e_), None)
-                if ent:
-                    masked[typed.down] = ent
-                    break
-        if ent is not None:
-            masked[bs_index] = ent
 
+def mask_unit(keys: list[KeyEvent], redactor: Redactor, *,
+              breaks: Mapping[int, str] | None = None, context: str = "",
+              line_rule: Callable[[str], "tuple[int, str] | None"] | None = None,
+              seam: bool = False) -> UnitMask:
+    """Judge one unit. ``breaks``: boundaries the keys do not show (index -> ``"jump"``);
+    ``context``: text typed just before the unit (already stored, judged with it);
+    ``line_rule(text)``: ``(start, entity)`` when ``text[start:]`` must be masked whatever
+    the detectors say (a line inside a key block, a credential's value); ``seam``: the unit is cut here by a cap - mask its trailing token."""
+    comp = compose(keys, breaks)
+    composed = comp.text
+    secrets: list[str] = []
+    rule = line_rule(composed) if line_rule is not None else None
+    if rule is not None:
+        start, entity = rule
+        _mask_all(comp.cells()[start:], entity)
+        if start == 0:
+            _mask_all([d.cell for d in comp.deleted], entity)
+        if composed[start:].strip():
+            secrets.append(composed[start:].strip())
+    for cells, text in _candidates(comp, context):
+        for sp in redactor.detect(text):
+            hit = [c for c in cells[sp.start:sp.end] if c is not None]
+            if not hit:
+                continue
+            secrets.append(text[sp.start:sp.end])
+            _mask_all(hit, sp.entity)
+            _spread_across_jumps(comp, hit, sp.entity)
+    for snap in comp.snapshots:
+        text = "".join(c.char for c in snap)
+        for sp in redactor.detect(text):
+            _mask_all(snap[sp.start:sp.end], sp.entity)
+    if seam:
+        _mask_seam(comp)
+    for d in reversed(comp.deleted):   # latest first: a typo next to a deleted typo
+        if d.cell.mask is None:
+            d.cell.mask = next((n.mask for n in d.near if n.mask), None)
+
+    masked: dict[int, str] = {}
+    for c in comp.cells():
+        if c.mask:
+            masked[c.press] = c.mask
+    for d in comp.deleted:
+        if d.cell.mask:
+            masked.setdefault(d.cell.press, d.cell.mask)
+            masked.setdefault(d.by, d.cell.mask)
     _mask_case_keys(keys, masked)
     _mask_releases(keys, masked)
     out = [KeyEvent(t_ns=e.t_ns, down=e.down, redacted=masked[i]) if i in masked else e
            for i, e in enumerate(keys)]
-    final_text = "".join(t.char for t in snapshots[-1])
-    return out, redactor.redact(final_text).text
+    return UnitMask(out, _placeholder_text(comp), composed, list(dict.fromkeys(secrets)))
+
+
+def _candidates(comp: Composition, context: str) -> list[_Candidate]:
+    """The readings of a unit to judge: all pieces joined (after ``context``); and when the
+    cursor was lost, each piece alone and, across a jump, the piece before the start of the
+    previous piece and before the start of the unit (bounded heads: linear work)."""
+    pieces = [p for p in comp.pieces if p.cells]
+    joined: list[Cell | None] = [None] * len(context)
+    joined += comp.cells()
+    out: list[_Candidate] = [(joined, context + comp.text)]
+    if len(pieces) > 1:
+        before: list[Cell] = []
+        for k, p in enumerate(pieces):
+            out.append((list(p.cells), p.text))
+            if k and p.after == "jump":
+                prev = pieces[k - 1].cells[:SNAPSHOT_BEFORE]
+                heads = [prev] if before[:len(prev)] == prev else [prev, before[:SNAPSHOT_BEFORE]]
+                for head in heads:
+                    cells: list[Cell | None] = [*p.cells, *head]
+                    out.append((cells, "".join(c.char for c in cells if c is not None)))
+            before += p.cells
+    return out
+
+
+def _spread_across_jumps(comp: Composition, hit: list[Cell], entity: str) -> None:
+    """A value that reaches the edge of a piece next to an unknown edit may continue on the
+    other side of it: mask that neighbouring piece whole."""
+    pieces = comp.pieces
+    touched = {c.piece for c in hit}
+    for k in touched:
+        cells = pieces[k].cells
+        if not cells:
+            continue
+        if cells[0] in hit and k > 0 and pieces[k].after == "jump":
+            _mask_all(pieces[k - 1].cells, entity)
+        if cells[-1] in hit and k + 1 < len(pieces) and pieces[k + 1].after == "jump":
+            _mask_all(pieces[k + 1].cells, entity)
+
+
+def _mask_all(cells: list[Cell], entity: str) -> None:
+    for c in cells:
+        if c.mask is None:
+            c.mask = entity
+
+
+def _mask_seam(comp: Composition) -> None:
+    cells = comp.cells()
+    n, i = len(cells), len(cells)
+    while i > 0 and (n - i < SEAM_MIN or not cells[i - 1].char.isspace()) and n - i < SEAM_MAX:
+        i -= 1
+    _mask_all(cells[i:], "SECRET")
+
+
+def _placeholder_text(comp: Composition) -> str:
+    out: list[str] = []
+    last: str | None = None
+    for c in comp.cells():
+        if c.mask:
+            if c.mask != last:
+                out.append(f"<{c.mask}>")
+        else:
+            out.append(c.char)
+        last = c.mask
+    return "".join(out)
 
 
 def _mask_case_keys(keys: list[KeyEvent], masked: dict[int, str]) -> None:
@@ -98,11 +180,11 @@ def _mask_case_keys(keys: list[KeyEvent], masked: dict[int, str]) -> None:
         if masked[a] != masked[b]:
             continue
         for j in range(a + 1, b):
-            if keys[j].key in _CASE_KEYS:
+            if keys[j].key in CASE_KEYS:
                 masked[j] = masked[a]
     for m in idx:  # Shift pressed just before the value's first character
         j = m - 1
-        while j >= 0 and keys[j].key in _CASE_KEYS:
+        while j >= 0 and keys[j].key in CASE_KEYS:
             masked.setdefault(j, masked[m])
             j -= 1
 
