@@ -388,3 +388,18 @@ def test_known_secrets_are_found_by_the_time_of_the_frame_not_of_the_masking(red
     assert gate.known_secrets() == []
     assert "bob.smith@example.org" in gate.known_secrets(at_ns=t + 500 * MS)
     assert gate.known_secrets(at_ns=t + 300_000 * MS) == []
+
+
+def test_a_value_still_held_in_a_typing_run_is_known_to_the_frame_masker(redactor):
+    # A run is held until it ends, but its characters are on screen already: a frame
+    # masked meanwhile must know the secrets in it (judged as the gate will judge them).
+    gate = SafeguardGate(POLICY, redactor)
+    k, _ = typed(10 * MS, "key AKIAIOSFODNN7EXAMPLQ")
+    out = [e for ev in [focus(0, "XTerm"), *k] for e in gate.process(ev)]
+    assert gate.holding and not [e for e in out if isinstance(e, KeyEvent)], "the run is still held"
+    assert "AKIAIOSFODNN7EXAMPLQ" in gate.known_secrets()
+    ordinary, _ = typed(10 * MS, "plain words only")
+    gate2 = SafeguardGate(POLICY, redactor)
+    for ev in [focus(0, "XTerm"), *ordinary]:
+        gate2.process(ev)
+    assert gate2.known_secrets() == []

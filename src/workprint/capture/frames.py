@@ -400,18 +400,23 @@ class TextMaskStage:
     once; a worker thread takes them oldest first, masks sensitive text (OCR of the
     regions that changed, plus values typed moments ago), and only then encodes and
     stores them. So no unmasked pixels are ever readable on disk, and a slow OCR builds a
-    bounded, encrypted backlog instead of blocking capture. At stop the backlog is
+    bounded, encrypted backlog instead of blocking capture. A frame is masked only once the
+    gate has seen every key typed before its grab (``input_barrier``): the values it knows
+    then cover what the frame can show; a frame for which that cannot be had in time is
+    dropped. At stop the backlog is
     drained for up to ``drain_s`` seconds; what is left is destroyed and counted.
     """
 
     def __init__(self, masker, quarantine, known_values: Callable[[int], list[str]], *,
-                 drain_s: float = 30.0):
+                 drain_s: float = 30.0, input_barrier: Callable[[int], bool] | None = None):
         from ..policy.redact_pixels import changed_regions
 
         self._changed_regions = changed_regions
         self.masker = masker
         self.quarantine = quarantine
         self.known_values = known_values
+        #: waits until the gate has seen all input up to a grab time (False: it could not)
+        self.input_barrier = input_barrier
         self.drain_s = drain_s
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -472,6 +477,9 @@ class TextMaskStage:
                 self.dropped += 1
                 continue
             t_ns, reason, pixels = item
+            if self.input_barrier is not None and not self.input_barrier(t_ns):
+                self.dropped += 1  # the secrets typed before it are not known yet: fail closed
+                continue
             try:
                 regions = self._changed_regions(self._prev_raw, pixels)
                 masked = self.masker.mask(pixels, regions, self.known_values(t_ns))

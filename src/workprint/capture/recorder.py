@@ -34,6 +34,7 @@ MODIFIER_KEYS = frozenset({
 })
 TYPING_RUN_GAP_NS = 1_000_000_000
 LATENCY_SAMPLES = 20_000
+INPUT_DELIVERY_NS = 30_000_000  # a key pressed before a grab is queued within this
 GATE_TICK_S = 1.0  # idle/lock checks while nothing happens
 
 
@@ -204,6 +205,24 @@ class Recorder:
         self.writer.forget(since_ns, until_ns)  # first: the last barrier before disk
         frames = self.frames.forget(since_ns, until_ns) if self.frames else 0
         return {"frames": frames}
+
+    def input_barrier(self, t_ns: int, timeout_s: float = 5.0) -> bool:
+        """Wait until every input event captured before ``t_ns`` (a frame's grab time) has
+        been through the gate, so that what the gate knows about secrets covers that frame.
+        A marker queued behind them is run by the processor in order; ``INPUT_DELIVERY_NS``
+        allows for the display server's delivery of the last keys. False on time-out."""
+        delay = (t_ns + INPUT_DELIVERY_NS - time.monotonic_ns()) / 1e9
+        if delay > 0:
+            time.sleep(delay)
+        reached = threading.Event()
+        self._queue.put(lambda: reached.set() or [])
+        deadline = time.monotonic() + timeout_s
+        while not reached.wait(0.05):
+            if not self._processor.is_alive():
+                return True   # stopped: it processed everything queued before its end
+            if time.monotonic() > deadline:
+                return False
+        return True
 
     def inject(self, fn: Callable[[], list[RawEvent]]) -> None:
         """Run ``fn`` on the processor thread and store what it returns (control

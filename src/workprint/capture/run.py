@@ -99,6 +99,8 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
     recorder = Recorder(backend, writer, frames=frames and policy.screenshots.enabled, gate=gate,
                         frame_redactor=frame_safeguard(gate, backend, policy), text_mask=text_mask,
                         encoder_delay_s=encoder_delay_s)
+    if text_mask is not None:
+        text_mask.input_barrier = recorder.input_barrier
 
     def handle(req: dict) -> dict:
         cmd = req.get("cmd")
