@@ -124,6 +124,13 @@ class SyncError(WorkprintError):
         return self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
 
 
+class MissingExtra(WorkprintError):
+    """A feature needs an optional package that this install does not have."""
+
+    exit_code = 10
+    meaning = "a feature needs an optional extra (pip install 'workprint[EXTRA]')"
+
+
 INTERRUPTED_EXIT = 130
 
 

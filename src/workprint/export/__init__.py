@@ -10,6 +10,7 @@ import importlib
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..extras import require
 from ..store.private import private_dir, private_tree
 from .common import ExportError, ImageEncoder, Progress, prepare_out, session_trajectories
 
@@ -31,6 +32,8 @@ def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "hf":
+        require("pyarrow", "export", "the hf export")
     writer = importlib.import_module(f"{__name__}.{fmt}")
     store = DataDir(data_dir)
     ids = list(session_ids) if session_ids else store.session_ids()

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
+from ..extras import require
 from .config import parse_s3_url
 from .errors import ConfigError
 
@@ -185,7 +186,7 @@ class S3Blobs:
     """Plain S3 via boto3, path-style addressing (AWS S3, MinIO, Ceph RGW, SeaweedFS)."""
 
     def __init__(self, url: str):
-        import boto3
+        boto3 = require("boto3", "server", "the S3 blob store")
         from botocore.config import Config
 
         loc = parse_s3_url(url)

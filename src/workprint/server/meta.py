@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..extras import require
 from .audit import GENESIS, entry_hash
 from .errors import ConfigError
 
@@ -435,8 +436,8 @@ class PostgresMeta(SqlMeta):
     dialect = "postgresql"
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16):
-        from psycopg_pool import ConnectionPool
-
+        require("psycopg", "server", "the PostgreSQL metadata store")
+        ConnectionPool = require("psycopg_pool", "server", "the PostgreSQL metadata store").ConnectionPool
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
                                    kwargs={"connect_timeout": 10})
         try:
