@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_check_ok_prints_the_hash(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"ok: {load_policy(f).hash}"
     js = json.loads(_cli("policy", "check", str(f), "--json").stdout)
-    assert js == {"ok": True, "file": str(f), "hash": load_policy(f).hash}
+    assert js == {"ok": True, "file": str(f), "hash": load_policy(f).hash, "warnings": []}
 
 
 @pytest.mark.parametrize("text,key,line", [
@@ -112,3 +113,45 @@ def test_policy_without_verb_is_a_usage_error():
 def test_show_text_of_the_default_policy_is_toml_too():
     out = _cli("policy", "show")
     assert tomllib.loads(out.stdout) == default_policy().to_dict()
+
+
+@pytest.mark.parametrize("key,pattern", [
+    ("allow_apps", "Jot[ter"), ("allow_apps", "[z-a]"), ("deny_apps", "^KeePass$"),
+    ("allow_sites", "wiki\\\\.corp"), ("deny_sites", "*bank[9-0]*"), ("allow_apps", "Calc[!]"),
+])
+def test_check_rejects_globs_that_cannot_mean_what_they_say(tmp_path, key, pattern):
+    f = tmp_path / "bad.toml"
+    f.write_text(f'[scope]\nallow_apps = ["XTerm"]\n{key} = [{json.dumps(pattern)}]\n'
+                 .replace('allow_apps = ["XTerm"]\nallow_apps', "allow_apps"))
+    out = _cli("policy", "check", str(f))
+    assert out.returncode == 6, out.stdout
+    assert f"scope.{key}" in out.stderr and str(f) in out.stderr and "line " in out.stderr
+
+
+@pytest.mark.parametrize("scope,warned", [
+    ('allow_apps = ["*"]', "every app"),
+    ('allow_apps = ["XTerm", "*term*"]', "terminals"),
+    ('allow_apps = ["*fox*"]', "browsers"),
+    ('allow_apps = ["XTerm"]\nallow_sites = ["*"]', "every site"),
+    ('allow_apps = ["XTerm"]\nallow_sites = ["*.com"]', "top-level domain"),
+])
+def test_check_warns_on_patterns_wider_than_meant_and_strict_refuses_them(tmp_path, scope, warned):
+    f = tmp_path / "wide.toml"
+    f.write_text(f"[scope]\n{scope}\n")
+    out = _cli("policy", "check", str(f))
+    assert out.returncode == 0 and out.stdout.startswith("ok: ")
+    line = 2 + scope.count("\n")  # the key that holds the pattern
+    assert "warning:" in out.stderr and warned in out.stderr and f"line {line}" in out.stderr
+    js = json.loads(_cli("policy", "check", str(f), "--json").stdout)
+    assert js["warnings"] and warned in js["warnings"][0]["message"]
+    strict = _cli("policy", "check", str(f), "--strict")
+    assert strict.returncode == 6 and warned in strict.stderr
+
+
+def test_narrow_globs_and_the_example_policy_pass_strict(tmp_path):
+    f = tmp_path / "narrow.toml"
+    f.write_text('[scope]\nallow_apps = ["XTerm", "libreoffice-*", "gnome-terminal*", "[Cc]ode"]\n'
+                 'allow_sites = ["*.corp.example.com", "github.com", "docs.*"]\n')
+    for path in (f, Path(__file__).resolve().parent.parent / "examples" / "policy.toml"):
+        out = _cli("policy", "check", str(path), "--strict")
+        assert out.returncode == 0 and "warning" not in out.stderr, out.stderr

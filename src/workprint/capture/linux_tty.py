@@ -24,6 +24,8 @@ import os
 import termios
 from pathlib import Path
 
+from ..policy.scope import TERMINAL_APPS
+
 _PROC = Path("/proc")
 
 
@@ -129,17 +131,6 @@ def _comm(pid: int) -> str:
     except OSError:
         return ""
 
-
-#: Terminal emulators (X11 WM_CLASS instance or class, lower-case).
-TERMINAL_APPS = frozenset({
-    "xterm", "uxterm", "urxvt", "rxvt", "st", "st-256color", "alacritty", "kitty", "foot",
-    "wezterm", "org.wezfurlong.wezterm", "gnome-terminal", "gnome-terminal-server",
-    "org.gnome.terminal", "org.gnome.console", "kgx", "konsole", "org.kde.konsole",
-    "xfce4-terminal", "lxterminal", "qterminal", "mate-terminal", "terminator", "tilix",
-    "com.gexperts.tilix", "terminology", "guake", "tilda", "yakuake", "sakura", "eterm",
-    "cool-retro-term", "ptyxis", "org.gnome.ptyxis", "blackbox", "contour", "ghostty",
-    "com.mitchellh.ghostty",
-})
 
 
 def is_terminal(app_id: str, app_instance: str = "") -> bool:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from ..policy.model import load_policy
+from ..errors import PolicyError
+from ..policy.lint import policy_warnings
+from ..policy.model import find_key_line, load_policy
 from ._common import print_json
 from .notice import policy_from_args
 
@@ -20,8 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     check = verbs.add_parser("check", help="validate a policy file",
                              description="Exit 0 and print 'ok: <hash>' when FILE is valid; "
-                                         "exit 6 naming the file, key and line otherwise.")
+                                         "exit 6 naming the file, key and line otherwise. Patterns "
+                                         "that allow more than likely meant ('*', globs that also "
+                                         "match browsers or terminals) are warned about.")
     check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("--strict", action="store_true",
+                       help="warnings are errors (exit 6): check with this before publishing a "
+                            "policy to a fleet")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(func=run_check)
     show = verbs.add_parser("show", help="print the effective policy",
@@ -35,10 +43,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     policy = load_policy(args.file)  # PolicyError -> exit 6 with file, key and line
+    warnings = policy_warnings(policy)
+    lines = args.file.read_text(encoding="utf-8").splitlines()
+    where = {w: find_key_line(lines, w.key) for w in warnings}
+    if warnings and args.strict:
+        first = warnings[0]
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        raise PolicyError(f"{args.file}, line {where[first]}: {first.key}: {first.pattern!r} "
+                          f"{first.message}{more}; --strict makes warnings errors")
     if args.json:
-        print_json({"ok": True, "file": str(args.file), "hash": policy.hash})
-    else:
-        print(f"ok: {policy.hash}")
+        print_json({"ok": True, "file": str(args.file), "hash": policy.hash,
+                    "warnings": [{**w.to_dict(), "line": where[w]} for w in warnings]})
+        return 0
+    for w in warnings:
+        print(f"warning: {args.file}, line {where[w]}: {w.key}: {w.pattern!r} {w.message}",
+              file=sys.stderr)
+    print(f"ok: {policy.hash}" + (f" ({len(warnings)} warning(s))" if warnings else ""))
     return 0
 
 

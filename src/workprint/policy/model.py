@@ -54,6 +54,7 @@ Example (every key optional; defaults shown where they exist)::
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
@@ -296,6 +297,31 @@ def find_key_line(lines: list[str], dotted: str) -> int | None:
     return None
 
 
+def glob_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is not a usable app or site glob (``None`` when it is): an unclosed
+    ``[`` (matched literally by fnmatch, surely not meant), a character class that can match
+    nothing (``[z-a]``), or regular-expression syntax (patterns are globs, not regexes)."""
+    if pattern.startswith("^") or pattern.endswith("$") or "\\" in pattern:
+        return "looks like a regular expression; patterns are globs (* any text, ? one character)"
+    i, n = 0, len(pattern)
+    while i < n:
+        if pattern[i] == "[":
+            j = i + 1
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            close = pattern.find("]", j)
+            if close < 0:
+                return "has a '[' that is never closed (write [[] for a literal '[')"
+            if fnmatch.translate(pattern[i:close + 1]).startswith("(?s:(?!))"):
+                return f"the character class {pattern[i:close + 1]!r} can match nothing"
+            i = close + 1
+        else:
+            i += 1
+    return None
+
+
 def _str_list(ctx: _Ctx, key: str, v: Any) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ctx.fail(key, f"expected a list of strings, got {v!r}")
@@ -305,8 +331,17 @@ def _str_list(ctx: _Ctx, key: str, v: Any) -> tuple[str, ...]:
     return tuple(x.strip() for x in v)
 
 
-def _site_list(ctx: _Ctx, key: str, v: Any) -> tuple[str, ...]:
+def _glob_list(ctx: _Ctx, key: str, v: Any) -> tuple[str, ...]:
     out = _str_list(ctx, key, v)
+    for x in out:
+        problem = glob_problem(x)
+        if problem:
+            raise ctx.fail(key, f"{x!r} {problem}")
+    return out
+
+
+def _site_list(ctx: _Ctx, key: str, v: Any) -> tuple[str, ...]:
+    out = _glob_list(ctx, key, v)
     for x in out:
         if "/" in x or ":" in x:
             raise ctx.fail(key, f"{x!r} is not a host glob; write the host only, e.g. "
@@ -423,8 +458,8 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
 
     s = t["scope"]
     scope = ScopePolicy(
-        allow_apps=_str_list(ctx, "scope.allow_apps", s.get("allow_apps", [])),
-        deny_apps=_str_list(ctx, "scope.deny_apps", s.get("deny_apps", [])),
+        allow_apps=_glob_list(ctx, "scope.allow_apps", s.get("allow_apps", [])),
+        deny_apps=_glob_list(ctx, "scope.deny_apps", s.get("deny_apps", [])),
         allow_sites=_site_list(ctx, "scope.allow_sites", s.get("allow_sites", [])),
         deny_sites=_site_list(ctx, "scope.deny_sites", s.get("deny_sites", [])),
     )

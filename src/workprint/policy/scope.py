@@ -76,6 +76,19 @@ class ScopeDecision:
     reason: str
 
 
+#: Terminal emulators (X11 WM_CLASS instance or class, lower-case).
+TERMINAL_APPS = frozenset({
+    "xterm", "uxterm", "urxvt", "rxvt", "st", "st-256color", "alacritty", "kitty", "foot",
+    "wezterm", "org.wezfurlong.wezterm", "gnome-terminal", "gnome-terminal-server",
+    "org.gnome.terminal", "org.gnome.console", "kgx", "konsole", "org.kde.konsole",
+    "xfce4-terminal", "lxterminal", "qterminal", "mate-terminal", "terminator", "tilix",
+    "com.gexperts.tilix", "terminology", "guake", "tilda", "yakuake", "sakura", "eterm",
+    "cool-retro-term", "ptyxis", "org.gnome.ptyxis", "blackbox", "contour", "ghostty",
+    "com.mitchellh.ghostty",
+})
+
+
+
 @lru_cache(maxsize=256)
 def _glob_re(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     if not patterns:
