@@ -391,6 +391,30 @@ def _check_keys(ctx: _Ctx, prefix: str, table: Any, allowed: set[str]) -> dict[s
     return table
 
 
+#: memory RE2 may use for one policy pattern (a bigger one is refused at ``policy check``)
+PATTERN_MAX_MEM = 8 << 20
+
+
+def compile_pattern(regex: str) -> Any:
+    """A policy regex compiled with RE2, which matches in time linear in the text: no
+    pattern (``^(a+)+$`` included) can stall recording. RE2 has no backreferences or
+    lookaround; a pattern it cannot take raises ``ValueError`` saying why."""
+    import re2
+
+    opts = re2.Options()
+    opts.log_errors = False
+    opts.max_mem = PATTERN_MAX_MEM
+    try:
+        return re2.compile(regex, opts)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) \
+            else str(exc)
+        raise ValueError(
+            f"RE2 cannot take this pattern ({reason}); policy patterns must run in linear "
+            f"time, so backreferences (\\1), lookarounds ((?=...), (?<=...)) and possessive or "
+            f"atomic groups are not available - rewrite it without them") from None
+
+
 def _parse_patterns(ctx: _Ctx, v: Any) -> tuple[CustomPattern, ...]:
     key = "redaction.patterns"
     if not isinstance(v, list):
@@ -408,10 +432,10 @@ def _parse_patterns(ctx: _Ctx, v: Any) -> tuple[CustomPattern, ...]:
         if not isinstance(regex, str) or not regex:
             raise ctx.fail(f"{k}.regex", f"expected a regular expression, got {regex!r}")
         try:
-            compiled = re.compile(regex)
-        except re.error as exc:
-            raise ctx.fail(f"{k}.regex", f"invalid regular expression: {exc}") from None
-        if compiled.match(""):
+            compiled = compile_pattern(regex)
+        except ValueError as exc:
+            raise ctx.fail(f"{k}.regex", str(exc)) from None
+        if compiled.search("") is not None:
             raise ctx.fail(f"{k}.regex", "pattern matches the empty string")
         out.append(CustomPattern(name, regex))
     return tuple(out)

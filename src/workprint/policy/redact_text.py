@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import getpass
 import ipaddress
-import math
 import re
 import socket
 import threading
@@ -27,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from .model import CustomPattern, Policy
+from .blocks import credential_name, entropy, random_token
+from .model import CustomPattern, Policy, compile_pattern
 
 #: Overlap priority: lower wins.
 PRIORITY = {
@@ -69,7 +69,7 @@ class Redaction:
 
 _Rule = tuple[str, "re.Pattern[str]", int]  # entity, regex, group holding the value
 
-_PW_KEY = (r"(?:(?:[A-Za-z0-9_.-]*[_.-])?(?:pass(?:word|wd|phrase)?|pwd)"
+_PW_KEY = (r"(?:(?:[A-Za-z0-9_.-]*[_.-])?(?:pass(?:word|wd|phrase|code)?|pwd|pw|pin|otp)"
            r"|[A-Za-z]*PASSWORD|[a-z]*password|[A-Za-z]*Password)")
 _OWN_RULES: list[_Rule] = [
     ("PRIVATE_KEY", re.compile(
@@ -112,7 +112,7 @@ _OWN_RULES: list[_Rule] = [
                           r"[\"']?([^\s\"']{6,})"), 1),
     ("SECRET", re.compile(r"(?i)AccountKey=([A-Za-z0-9+/=]{40,})"), 1),
     ("PASSWORD", re.compile(
-        r"(?i)(?:^|[\s\"'{,(;])[\"']?" + _PW_KEY + r"[\"']?[ \t]*[:=][ \t]*"
+        r"(?i)(?:^|[\s\"'{,(;=&?])[\"']?" + _PW_KEY + r"[\"']?[ \t]*[:=][ \t]*"
         r"(\"[^\"\n]+\"|'[^'\n]+'|[^\s\"',;]+)"), 1),
     ("PASSWORD", re.compile(r"(?i)(?:--(?:password|passwd|pass|db-password))(?:=|\s+)"
                             r"(\"[^\"\n]+\"|'[^'\n]+'|[^\s\"']+)"), 1),
@@ -121,6 +121,8 @@ _OWN_RULES: list[_Rule] = [
     ("PASSWORD", re.compile(r"(?:^|\s)(?:-u|--user)\s+[^\s:]+:(\S+)"), 1),
     ("PASSWORD", re.compile(
         r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@?#]{0,64}:([^\s@/]{1,128})@"), 1),
+    ("SECRET", re.compile(  # HashiCorp Vault tokens: hvs./hvb./hvr., and the older s./b./r.
+        r"(?<![A-Za-z0-9_.])(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|[sbr]\.[A-Za-z0-9]{20,})"), 0),
     ("HOME_PATH", re.compile(r"(?:/home|/Users|/var/home)/[^/\s:\"'`<>|]+"), 0),
     ("HOME_PATH", re.compile(r"(?i)\b[A-Z]:\\(?:Users|Documents and Settings)\\[^\\\s\"'<>|]+"),
      0),
@@ -144,12 +146,22 @@ def _plausible_password(value: str) -> bool:
     return True
 
 
+#: a run of token characters long enough to be a machine-made secret (judged by its shape)
+_TOKEN_RUN = re.compile(r"(?<![A-Za-z0-9_+/-])[A-Za-z0-9_+/-]{24,}={0,2}(?![A-Za-z0-9_+/=-])")
+
+
 def _own_spans(text: str) -> Iterable[tuple[int, int, str]]:
+    for m in _TOKEN_RUN.finditer(text):
+        if _looks_random(m.group(0).rstrip("=")):
+            yield m.start(), m.end(), "SECRET"
     for entity, rx, group in _OWN_RULES:
         for m in rx.finditer(text):
             s, e = m.span(group)
             if s < 0 or e <= s:
                 continue
+            if entity == "SECRET" and text[s:s + 4].startswith(("s.", "b.", "r.")) and \
+                    not random_token(text[s + 2:e], min_len=20):
+                continue  # s.<word> in code, not a vault token
             if entity in ("PASSWORD", "SECRET") and group:
                 value = m.group(group)
                 if not _plausible_password(value):
@@ -287,14 +299,6 @@ def _detect_secrets_plugins() -> list[tuple[str, Any]]:
         return _ds_plugins
 
 
-def _entropy(s: str) -> float:
-    counts: dict[str, int] = {}
-    for c in s:
-        counts[c] = counts.get(c, 0) + 1
-    n = len(s)
-    return -sum(k / n * math.log2(k / n) for k in counts.values())
-
-
 _HEXISH = re.compile(r"^[0-9a-fA-F-]+$")
 
 
@@ -304,7 +308,7 @@ def _looks_random(v: str) -> bool:
         return False
     classes = sum((any(c.islower() for c in v), any(c.isupper() for c in v),
                    any(c.isdigit() for c in v)))
-    return classes == 3 and _entropy(v) > 4.0
+    return classes == 3 and entropy(v) > 4.0
 
 
 _DS_PREFILTER = re.compile(r"[A-Za-z0-9]{16}|[\"'][^\"']{8,}[\"']|[:=]")
@@ -389,7 +393,7 @@ class Redactor:
         self._user_rx = _word_rx([username] if username else [])
         hosts = [hostname, hostname.split(".")[0]] if hostname else []
         self._host_rx = _word_rx(hosts)
-        self._custom = [(p.name, re.compile(p.regex)) for p in patterns]
+        self._custom = [(p.name, compile_pattern(p.regex)) for p in patterns]  # RE2: linear
         self._presidio = _presidio_recognizers()
         entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE",
                     "IP_ADDRESS", "US_SSN", *extra_entities]
@@ -450,17 +454,23 @@ class Redactor:
         if parts.username is not None or parts.password is not None:
             netloc = "<USERNAME>" + (":<PASSWORD>" if parts.password is not None else "") \
                      + "@" + netloc
-        path = "/".join(self._redact_url_piece(seg) for seg in parts.path.split("/"))
+        segs = parts.path.split("/")
+        path = "/".join(self._redact_url_piece(seg, segs[i - 1] if i else "")
+                        for i, seg in enumerate(segs))
         query = self._redact_params(parts.query)
-        fragment = self._redact_params(parts.fragment) if "=" in parts.fragment \
-            else self._redact_url_piece(parts.fragment)
+        fragment = self._redact_fragment(parts.fragment)
         return urlunsplit((parts.scheme, netloc, path, query, fragment))
 
-    def _redact_url_piece(self, piece: str) -> str:
+    def _redact_url_piece(self, piece: str, before: str = "") -> str:
+        """A path segment or parameter value: a token by its shape (random base64/base64url,
+        hex of 16+, a JWT or vault token), a value after a segment that names a secret or
+        a one-time link (``/password-reset/<v>``, ``/token/<v>``), or what the text
+        detectors find in it."""
         if not piece:
             return piece
         raw = unquote(piece)
-        if _looks_random(raw) and len(raw) >= 24:
+        if url_token(raw) or (_after_secret_name(before) and len(raw) >= 6
+                               and any(c.isdigit() for c in raw)):
             return "<SECRET>"
         red = self.redact(raw)
         return quote(red.text, safe="<>@:+,;=!$'()*~.-_") if red.spans else piece
@@ -471,18 +481,63 @@ class Redactor:
         out = []
         for pair in qs.split("&"):
             key, eq, value = pair.partition("=")
-            if eq and value and _SECRET_PARAM.search(unquote(key)):
+            if eq and value and secret_param(unquote(key)):
                 out.append(f"{key}=<SECRET>")
             elif eq:
-                out.append(f"{key}={self._redact_url_piece(value)}")
+                out.append(f"{key}={self._redact_url_piece(value, key)}")
             else:
                 out.append(self._redact_url_piece(pair))
         return "&".join(out)
+
+    def _redact_fragment(self, frag: str) -> str:
+        """``#a=b&c=d``, a client-side route with its own query (``#/reset?token=..``) or a
+        plain anchor."""
+        if not frag:
+            return frag
+        route, q, qs = frag.partition("?")
+        if q:
+            return self._redact_fragment(route) + "?" + self._redact_params(qs)
+        if "=" in frag:
+            return self._redact_params(frag)
+        if "/" in frag:
+            segs = frag.split("/")
+            return "/".join(self._redact_url_piece(seg, segs[i - 1] if i else "")
+                            for i, seg in enumerate(segs))
+        return self._redact_url_piece(frag)
 
 
 _SECRET_PARAM = re.compile(
     r"(?i)(?:token|secret|passw|pwd|api[_-]?key|apikey|auth|sig(?:nature)?$|^sig|"
     r"credential|session|^sid$|^code$|^key$|^state$|otp|nonce|x-amz-)")
+#: path words after which a segment is a one-time value (reset links, invites, magic links)
+_ONE_TIME_WORDS = frozenset({
+    "reset", "password-reset", "reset-password", "verify", "verification", "confirm",
+    "confirmation", "activate", "activation", "invite", "invitation", "magic", "magic-link",
+    "unsubscribe", "recover", "recovery", "callback", "share", "s", "t", "k"})
+_HEX16 = re.compile(r"^[0-9a-fA-F-]{16,}$")
+
+
+def secret_param(key: str) -> bool:
+    """A query or fragment key named like a credential (``pw``, ``pass``, ``token``,
+    ``key``, ``sig``, ``code``, ``auth``, ``session``, ``otp``...), any case."""
+    return bool(_SECRET_PARAM.search(key)) or credential_name(key)
+
+
+def url_token(v: str) -> bool:
+    """A URL piece that is a token by its shape."""
+    if len(v) < 16:
+        return False
+    if _HEX16.match(v):   # hex of 16+ (a UUID too: ids in reset links are secrets)
+        h = v.replace("-", "")
+        return len(h) >= 16 and any(c.isdigit() for c in h) and any(c.isalpha() for c in h)
+    if v.startswith("eyJ") and v.count(".") >= 1:
+        return True
+    return random_token(v) or _looks_random(v)
+
+
+def _after_secret_name(seg: str) -> bool:
+    seg = unquote(seg).lower()
+    return seg in _ONE_TIME_WORDS or credential_name(seg) or "reset" in seg
 
 
 def _current_user() -> str | None:
