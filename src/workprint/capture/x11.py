@@ -48,7 +48,8 @@ from ..errors import NoDisplayError
 from ..events import (ButtonEvent, FocusEvent, Geometry, KeyEvent, MarkerEvent, MoveEvent, RawEvent,
                       ScrollEvent)
 from .backend import Backend, CaptureLost, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
-from .x11_keys import keysym_name, keysym_to_char, level_index, modifier_names
+from .x11_keys import (GROUP_KEYSYMS, Composer, ModifierRoles, group_count, is_modifier, keysym_for, keysym_name,
+                       keysym_to_char, modifier_names, next_group)
 from .wakeup import StopSignal
 from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKeyListener, xi2_available
 from .x11_xi2_pointer import XI2PointerListener, to_events
@@ -104,6 +105,11 @@ class X11Backend(Backend):
                 f"needs to observe input. Enable it (Xorg: Load \"record\" in the Module section).")
         self._record_mod = record
         self._keymap_cache: dict[int, list[int]] = {}
+        self._roles: ModifierRoles | None = None  # from the modifier map, on first key
+        self._groups = 1
+        self._composer = Composer()
+        self._press_chars: dict[int, str | None] = {}  # keycode -> char of its last press
+        self._last_key_ns = 0
         self._record_conn = None
         self._record_ctx = None
         self._record_thread: threading.Thread | None = None
@@ -272,11 +278,48 @@ class X11Backend(Backend):
             self._keymap_cache[keycode] = syms
         return syms
 
+    def _keyboard(self) -> ModifierRoles:
+        """Modifier roles and the number of groups, read again after a MappingNotify."""
+        if self._roles is None:
+            first = self._lookup.display.info.min_keycode
+            count = self._lookup.display.info.max_keycode - first + 1
+            for i, syms in enumerate(self._lookup.get_keyboard_mapping(first, count)):
+                self._keymap_cache[first + i] = list(syms)
+            self._groups = group_count(self._keymap_cache.values())
+            modmap = [list(codes) for codes in self._lookup.get_modifier_mapping()]
+            self._roles = ModifierRoles.from_modmap(modmap, self._keysyms)
+        return self._roles
+
     def _key_event(self, t_ns: int, down: bool, keycode: int, state: int) -> KeyEvent:
+        """A key as the focused application receives it: level, group, Num Lock and
+        compose sequences applied (see :mod:`.x11_keys`). XI2 and RECORD keys both end
+        here, so both decode the same."""
+        roles = self._keyboard()
         syms = self._keysyms(keycode)
-        keysym = syms[level_index(state, syms)] if syms else 0
-        return KeyEvent(t_ns, down, keycode, keysym, keysym_name(keysym), keysym_to_char(keysym),
+        keysym = keysym_for(syms, state, roles)
+        char = keysym_to_char(keysym)
+        if not down:
+            char = self._press_chars.pop(keycode, char)  # a release types what its press did
+        elif not is_modifier(keysym):
+            if state & 0x0C:  # Control or Alt: a shortcut, not text for an input method
+                self._composer.reset()
+            else:
+                char = self._composer.feed(keysym, char)
+            self._press_chars[keycode] = char
+            if self._key_state is not None and keysym in GROUP_KEYSYMS:
+                self._key_state.set_group(next_group(self._key_state.group, keysym, self._groups))
+        return KeyEvent(t_ns, down, keycode, keysym, keysym_name(keysym), char,
                         modifier_names(state))
+
+    def _resync_group(self, t_ns: int) -> None:
+        """Raw key events carry no group: after a pause in typing, ask the server (a
+        layout switch by another client - a tray applet, setxkbmap - is seen here)."""
+        if self._key_state is None or self._key_state.held or t_ns - self._last_key_ns < 500_000_000:
+            return
+        try:
+            self._key_state.set_group(self._lookup.screen().root.query_pointer().mask >> 13)
+        except Exception:  # noqa: BLE001 - keep the tracked group
+            pass
 
     def _refresh_keymap(self) -> None:
         from Xlib import X
@@ -285,6 +328,7 @@ class X11Backend(Backend):
             ev = self._lookup.next_event()
             if ev.type == X.MappingNotify:
                 self._keymap_cache.clear()
+                self._roles = None
                 if self._key_state is not None:
                     self._key_state.set_modmap(*self._modmap())
 
@@ -306,6 +350,9 @@ class X11Backend(Backend):
             _, t_ns, code, down, server_ms = raw
             if self._key_state is None:
                 return []  # a straggler after the fall-back to RECORD, which has it too
+            if down:
+                self._resync_group(t_ns)
+                self._last_key_ns = t_ns
             state = self._key_state.raw(code, down, server_ms)
             return [] if state is None else [self._key_event(t_ns, down, code, state)]
         if tag == "xi2-lost":  # the XI2 key stream stopped: RECORD keys from here on

@@ -39,6 +39,10 @@ class KeyState:
 
     def __init__(self, modmap: list[list[int]], lock_keycodes: set[int], initial_mask: int = 0):
         self.mask = initial_mask & 0xFF
+        #: the locked XKB group (state bits 13-14); raw events do not carry it, so it is
+        #: seeded from the server, follows group keys (see :meth:`set_group`) and is
+        #: re-read from the server by the backend after a pause in typing
+        self.group = (initial_mask >> 13) & 3
         self.set_modmap(modmap, lock_keycodes)
         self._down: dict[int, int] = {}  # keycode -> server time of its raw press
 
@@ -51,10 +55,10 @@ class KeyState:
         self._locks = set(lock_keycodes)
 
     def raw(self, keycode: int, down: bool, server_ms: int) -> int | None:
-        """Apply a raw key event; returns the modifier mask before it, or None for a
-        release of a key that is not down (XTEST clients such as xdotool send those; the
-        server's core processing drops them, and so do we)."""
-        before = self.mask
+        """Apply a raw key event; returns the state before it (modifier mask, group in
+        bits 13-14), or None for a release of a key that is not down (XTEST clients such
+        as xdotool send those; the server's core processing drops them, and so do we)."""
+        before = self.mask | (self.group << 13)
         if down:
             self._down[keycode] = server_ms
         elif self._down.pop(keycode, None) is None:
@@ -69,6 +73,14 @@ class KeyState:
             elif not any(self._mod_of.get(k) == bit for k in self._down):
                 self.mask &= ~(1 << bit)
         return before
+
+    def set_group(self, group: int) -> None:
+        self.group = group & 3
+
+    @property
+    def held(self) -> bool:
+        """Is any key down?"""
+        return bool(self._down)
 
     def is_repeat(self, keycode: int, server_ms: int) -> bool:
         """Is a RECORD press of ``keycode`` at ``server_ms`` an auto-repeat of a held key?"""
