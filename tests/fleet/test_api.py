@@ -363,16 +363,46 @@ def test_fleet_health_suppresses_small_groups(fleet: Fleet):
     assert h["chunks"] == 3
 
 
+POLICY_A = '[scope]\nallow_apps = ["XTerm"]\n'
+POLICY_B = '[scope]\nallow_apps = ["XTerm", "code"]\n'
+
+
 def test_policy_distribution_and_policy_check(fleet: Fleet):
+    from workprint.policy.model import default_policy, parse_policy
+
     dev = fleet.enroll()
-    r = fleet.client.put("/v1/admin/policy", json={"policy": "auto_approve_hours = 24\n"}, headers=fleet.h("admin"))
+    assert fleet.client.get("/v1/policy", headers=dev.headers).json() == {"hash": "none", "policy": None}
+    # Before any publication: sessions under the built-in policy (or with no stamp) are accepted.
+    assert fleet.put(dev, make_chunk(policy=default_policy().hash).data).status_code == 201
+    assert fleet.put(dev, make_chunk(policy="none").data).status_code == 201
+    r = fleet.client.put("/v1/admin/policy", json={"policy": POLICY_A}, headers=fleet.h("admin"))
     digest = r.json()["hash"]
+    assert digest == parse_policy(POLICY_A).hash            # the one identity: `policy check`'s hash
     got = fleet.client.get("/v1/policy", headers=dev.headers).json()
-    assert got == {"hash": digest, "policy": "auto_approve_hours = 24\n"}
+    assert got == {"hash": digest, "policy": POLICY_A}
     fleet.collector._policy_cache = (0.0, set())
     r = fleet.put(dev, make_chunk(policy="none").data)
     assert r.status_code == 422 and "policy" in r.json()["error"]
+    assert fleet.put(dev, make_chunk(policy=default_policy().hash).data).status_code == 422
     assert fleet.put(dev, make_chunk(policy=digest).data).status_code == 201
+    # A newer policy does not strand sessions recorded under an earlier one.
+    r = fleet.client.put("/v1/admin/policy", json={"policy": POLICY_B}, headers=fleet.h("admin"))
+    assert r.json()["hash"] == parse_policy(POLICY_B).hash != digest
+    fleet.collector._policy_cache = (0.0, set())
+    assert fleet.put(dev, make_chunk(policy=digest).data).status_code == 201
+    assert fleet.put(dev, make_chunk(policy=r.json()["hash"]).data).status_code == 201
+
+
+@pytest.mark.parametrize("body,why", [
+    ("auto_approve_hours = 0\n", "auto_approve_hours"),                 # unknown key (the old name)
+    ("[scope]\nallow_app = ['x']\n", "scope.allow_app"),                # a typo never passes
+    ("[review]\nauto_approve_after_hours = 24\n", "only contributors approve"),
+    ("not toml = = 1", "TOML"),
+])
+def test_published_policy_is_validated_like_policy_check(fleet: Fleet, body: str, why: str):
+    r = fleet.client.put("/v1/admin/policy", json={"policy": body}, headers=fleet.h("admin"))
+    assert r.status_code == 422 and why in r.json()["error"], r.text
+    assert fleet.client.get("/v1/policy", headers=fleet.h("admin")).json()["hash"] == "none"
 
 
 def test_rate_limit_per_device(backend):

@@ -120,6 +120,65 @@ def test_auto_approve_after_policy_delay(fleet: Fleet, device):
     del clock
 
 
+class Forge(Switch):
+    """A malicious collector: answers ``GET /v1/policy`` with a document of its choosing."""
+
+    def __init__(self, inner, answer):
+        super().__init__(inner)
+        self.answer = answer
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/v1/policy":
+            return httpx.Response(200, json=self.answer)
+        return super().handle_request(request)
+
+
+@pytest.mark.parametrize("doc", [
+    "auto_approve_hours = 0\n",                                       # the key sync used to read
+    "[review]\nauto_approve_after_hours = 0.0001\n",                  # valid syntax, not publishable
+])
+def test_nothing_the_collector_sends_approves_an_upload(fleet: Fleet, device, doc: str):
+    from workprint.commands.sync import one_round
+    from workprint.policy.model import parse_policy
+    from workprint.errors import PolicyError
+
+    d, cred, _, _ = device
+    try:
+        answer = {"hash": parse_policy(doc).hash, "policy": doc}
+    except PolicyError:
+        answer = {"hash": "0" * 64, "policy": doc}
+    forge = Forge(fleet.client._transport, answer)
+    sid = record_session(d)
+    review, outbox = Review(d), Outbox(d)
+    import time as _t
+    _t.sleep(0.5)
+    got = one_round(d, cred, outbox, review, None, True, transport=forge)
+    assert got["sealed_sessions"] == 0 and got["uploaded"] == 0
+    assert fleet.collector.meta.chunks() == []
+    # Only the contributor's own setting (same key, same meaning) auto-approves.
+    review.set_auto_approve_after_hours(0)
+    assert one_round(d, cred, outbox, review, None, True, transport=forge)["uploaded"] == 0
+    review.set_auto_approve_after_hours(0.0001)                    # 0.36 s after it ended
+    got = one_round(d, cred, outbox, review, None, True, transport=forge)
+    assert got["sealed_sessions"] == 1 and got["uploaded"] >= 1
+    [item] = [i for i in review.items(auto_approve_s=0.36) if i.id == sid]
+    assert item.reason.startswith("auto-approved")
+    outbox.close()
+    review.close()
+
+
+def test_review_setting_is_the_contributors_own(tmp_path):
+    from workprint.sync.review import auto_approve_seconds
+
+    rv = Review(tmp_path)
+    assert rv.auto_approve_after_hours() == 0 and auto_approve_seconds(0) is None
+    rv.set_auto_approve_after_hours(24)
+    assert Review(tmp_path).auto_approve_after_hours() == 24 and auto_approve_seconds(24) == 86400
+    with pytest.raises(ValueError):
+        rv.set_auto_approve_after_hours(-1)
+    rv.close()
+
+
 def test_outbox_quota_warns_and_keeps_sessions_waiting(fleet: Fleet, device):
     d, cred, client, _ = device
     sid = record_session(d)
@@ -184,7 +243,9 @@ def test_offline_for_a_day_then_catches_up_with_nothing_lost(fleet: Fleet, devic
 
 def test_refused_chunk_is_kept_with_its_reason(fleet: Fleet, device):
     d, cred, client, _ = device
-    fleet.client.put("/v1/admin/policy", json={"policy": "strict = true"}, headers=fleet.h("admin"))
+    r = fleet.client.put("/v1/admin/policy", json={"policy": '[scope]\nallow_apps = ["XTerm"]\n'},
+                         headers=fleet.h("admin"))
+    assert r.status_code == 200, r.text
     review = Review(d)
     review.decide(record_session(d), "approved")
     outbox = Outbox(d, chunk_bytes=1 << 20)

@@ -35,15 +35,26 @@ def print_json(obj: Any) -> None:
 
 def add_policy(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument("--policy", type=Path, metavar="FILE", default=None,
-                        help=help or "policy file (TOML; default: $WORKPRINT_POLICY, else the "
-                                     "built-in policy, which records nothing until apps are allowed)")
+                        help=help or "policy file (TOML; default: $WORKPRINT_POLICY, else the policy "
+                                     "your collector publishes once enrolled, else the built-in "
+                                     "policy, which records nothing until apps are allowed)")
 
 
-def resolve_policy(path: Path | None):
-    """The policy a command works under: --policy, else $WORKPRINT_POLICY, else built-in."""
+def resolve_policy(path: Path | None, data_dir: Path | None = None):
+    """The policy a command works under: --policy, else $WORKPRINT_POLICY, else the policy
+    the collector this data dir is enrolled with publishes (as last fetched by ``enroll`` or
+    ``sync``), else built-in."""
     import os
 
     from ..policy.model import default_policy, load_policy
 
     path = path or (Path(os.environ["WORKPRINT_POLICY"]) if os.environ.get("WORKPRINT_POLICY") else None)
-    return load_policy(path) if path is not None else default_policy()
+    if path is not None:
+        return load_policy(path)
+    if data_dir is not None:
+        from ..sync.published import load_published
+
+        published = load_published(data_dir)
+        if published is not None:
+            return published
+    return default_policy()

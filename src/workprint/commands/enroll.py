@@ -24,4 +24,20 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or "device"
     cred = enroll_device(data_dir(args), args.url, args.code, name, args.cacert)
     print(f"enrolled as {cred.device_id}; credential stored in {data_dir(args) / 'device.json'} (mode 0600)")
+    policy = fetch_policy(data_dir(args), cred)
+    if policy is None:
+        print("the collector publishes no policy: recording uses the built-in policy (records nothing "
+              "until apps are allowed)")
+    else:
+        print(f"recording follows the collector's policy {policy.hash[:12]} (`workprint policy show`); "
+              "acknowledge its notice with `workprint notice`")
     return 0
+
+
+def fetch_policy(root, cred):
+    """Fetch and keep the collector's policy (see :mod:`workprint.sync.published`)."""
+    from ..sync.client import Client
+    from ..sync.published import save_published
+
+    with Client.for_device(cred) as client:
+        return save_published(root, client.policy(), cred.server)

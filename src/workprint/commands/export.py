@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = export_sessions(data_dir(args), args.session, args.format, args.out, progress,
                               image_format=args.image_format,
-                              reduce_cfg=ReduceConfig.from_policy(resolve_policy(args.policy)))
+                              reduce_cfg=ReduceConfig.from_policy(resolve_policy(args.policy, data_dir(args))))
     for skipped in summary.get("skipped", []):
         print(f"workprint: not exported: {skipped['error']}", file=sys.stderr)
     if args.json:

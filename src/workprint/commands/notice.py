@@ -19,20 +19,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "a terminal otherwise. A changed policy needs a new acknowledgement.")
     add_data_dir(p)
     p.add_argument("--policy", type=Path, metavar="FILE",
-                   help="policy file (TOML) the notice is for (default: built-in policy)")
+                   help="policy file (TOML) the notice is for (default: $WORKPRINT_POLICY, else "
+                        "the policy your collector publishes, else the built-in policy)")
     p.add_argument("--accept", action="store_true",
                    help="acknowledge the notice for this policy and store the receipt")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
 
-def policy_from_args(path: Path | None) -> Policy:
-    return resolve_policy(path)
+def policy_from_args(path: Path | None, root: Path | None = None) -> Policy:
+    return resolve_policy(path, root)
 
 
 def run(args: argparse.Namespace) -> int:
     root = data_dir(args)
-    policy = policy_from_args(args.policy)
+    policy = policy_from_args(args.policy, root)
     if args.accept:
         receipt = accept(root, policy, how="cli")
         if args.json:

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import PolicyError
 from ..policy.lint import policy_warnings
 from ..policy.model import find_key_line, load_policy
-from ._common import print_json
+from ._common import add_data_dir, data_dir, print_json
 from .notice import policy_from_args
 
 
@@ -34,9 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(func=run_check)
     show = verbs.add_parser("show", help="print the effective policy",
                             description="Print the effective policy: the file's values over "
-                                        "the defaults (built-in defaults without --policy), "
-                                        "and the built-in deny lists and detectors.")
+                                        "the defaults, and the built-in deny lists and detectors. "
+                                        "Without --policy: $WORKPRINT_POLICY, else the policy the "
+                                        "collector this device is enrolled with publishes, else "
+                                        "the built-in defaults.")
     show.add_argument("--policy", type=Path, metavar="FILE", help="policy file (TOML)")
+    add_data_dir(show)
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(func=run_show)
 
@@ -92,7 +95,7 @@ def to_toml(d: dict[str, Any], prefix: str = "") -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    policy = policy_from_args(args.policy)
+    policy = policy_from_args(args.policy, data_dir(args))
     d = policy.to_dict()
     if args.json:
         print_json({"source": policy.source, "hash": policy.hash, "policy": d})

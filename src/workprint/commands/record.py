@@ -37,6 +37,19 @@ def _start_sync(root) -> "subprocess.Popen":
                             stdin=subprocess.DEVNULL)
 
 
+def _warn_if_collector_refuses(root, policy) -> None:
+    """An enrolled device recording under another policy than its collector publishes
+    would record sessions the collector refuses: say so before recording."""
+    from ..sync.published import load_published
+
+    published = load_published(root)
+    if published is not None and published.hash != policy.hash:
+        print(f"workprint: warning: your collector publishes policy {published.hash[:12]}, but this "
+              f"session is recorded under {policy.hash[:12]} ({policy.source}); the collector will "
+              "refuse it. Drop --policy / $WORKPRINT_POLICY to record under the collector's policy.",
+              file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..capture.backend import get_backend
     from ..capture.secure_input import LinuxSecureInput
@@ -44,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from ..identity import contributor_pseudonym
     from ..policy.notice import require_acknowledged
 
-    policy = resolve_policy(args.policy)
     root = data_dir(args)
+    policy = resolve_policy(args.policy, root)
+    _warn_if_collector_refuses(root, policy)
     backend = get_backend()  # fails early and clearly without a display
     try:
         receipt = require_acknowledged(root, policy, interactive=sys.stdin.isatty() and sys.stdout.isatty())

@@ -12,7 +12,10 @@ from ._common import add_data_dir, data_dir, print_json
 def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("review", help="list local sessions and whether they are approved for upload")
     add_data_dir(r)
-    r.add_argument("--auto-approve-hours", type=float, help="show auto-approval with this delay")
+    r.add_argument("--auto-approve-after-hours", type=float, metavar="H",
+                   help="your setting on this device: sessions you neither approve nor withhold count "
+                        "as approved H hours after they end; 0 = never (the default). Only you can "
+                        "set this; nothing the collector sends approves an upload")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=run_review)
     for name, decision, text in (("approve", "approved", "approve sessions for upload"),
@@ -27,10 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_review(args: argparse.Namespace) -> int:
     from ..sync.review import Review
 
+    from ..sync.review import auto_approve_seconds
+
     rv = Review(data_dir(args))
     try:
-        auto = args.auto_approve_hours * 3600 if args.auto_approve_hours is not None else None
-        items = rv.items(auto)
+        if args.auto_approve_after_hours is not None:
+            rv.set_auto_approve_after_hours(args.auto_approve_after_hours)
+            if not args.json:
+                h = args.auto_approve_after_hours
+                print(f"auto-approval on this device: {f'{h:g} h after a session ends' if h else 'never'}")
+        items = rv.items(auto_approve_seconds(rv.auto_approve_after_hours()))
     finally:
         rv.close()
     if args.json:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -17,29 +16,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--watch", action="store_true", help="keep running in the background (alongside record)")
     p.add_argument("--interval", type=float, default=60, help="seconds between rounds with --watch")
     p.add_argument("--outbox-quota-mb", type=float, default=2048)
-    p.add_argument("--auto-approve-hours", type=float,
-                   help="approve unreviewed sessions this long after they end (default: from the policy)")
+    p.add_argument("--auto-approve-after-hours", type=float, metavar="H",
+                   help="for this run: sessions you neither approved nor withheld count as approved "
+                        "H hours after they end; 0 = never (default: your setting from "
+                        "`workprint review --auto-approve-after-hours`, else never)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
 
-def one_round(d, cred, outbox, review, auto_s, force: bool) -> dict:
+def one_round(d, cred, outbox, review, auto_hours: float | None, force: bool, transport=None) -> dict:
+    """Fetch the collector's policy (what the next recordings follow), seal what the
+    contributor approved, upload. Approval comes only from this device: the contributor's
+    decisions and their own auto-approval setting, never from the collector."""
+    from ..errors import PolicyError
     from ..sync.client import Client, SyncError
-    from ..sync.review import auto_approve_from_policy
+    from ..sync.published import save_published
+    from ..sync.review import auto_approve_seconds
 
-    policy_path = outbox.root / "policy.json"
-    with Client.for_device(cred) as client:
+    warnings: list[str] = []
+    with Client.for_device(cred, transport=transport) as client:
         try:
-            pol = client.policy()
-            policy_path.write_text(json.dumps(pol))
+            save_published(d, client.policy(), cred.server)
         except SyncError:
-            pol = json.loads(policy_path.read_text()) if policy_path.exists() else {}
-        if auto_s is None:
-            auto_s = auto_approve_from_policy(pol.get("policy"))
-        fill = outbox.fill(cred, review, auto_s)
+            pass  # offline: keep the policy fetched last time; the upload below reports it
+        except PolicyError as exc:
+            warnings.append(str(exc))
+        hours = review.auto_approve_after_hours() if auto_hours is None else auto_hours
+        fill = outbox.fill(cred, review, auto_approve_seconds(hours))
         rep = outbox.sync(client, force=force)
-    return {"sealed_sessions": len(fill.sealed), "sealed_chunks": fill.chunks, "warnings": fill.warnings,
-            **asdict(rep)}
+    return {"sealed_sessions": len(fill.sealed), "sealed_chunks": fill.chunks,
+            "warnings": warnings + fill.warnings, **asdict(rep)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,10 +57,9 @@ def run(args: argparse.Namespace) -> int:
     cred = Credential.load(d)
     outbox = Outbox(d, quota_bytes=int(args.outbox_quota_mb * 1024 * 1024))
     review = Review(d)
-    auto_s = args.auto_approve_hours * 3600 if args.auto_approve_hours is not None else None
     try:
         while True:
-            result = one_round(d, cred, outbox, review, auto_s, force=not args.watch)
+            result = one_round(d, cred, outbox, review, args.auto_approve_after_hours, force=not args.watch)
             for w in result["warnings"]:
                 print(f"workprint sync: warning: {w}", file=sys.stderr)
             if args.json:

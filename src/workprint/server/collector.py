@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from ..errors import PolicyError
+from ..policy.model import Policy, default_policy, parse_policy
 from ..sync.chunk import NO_POLICY, ChunkError, pseudonym, parse_chunk
 from .audit import verify_chain
 from .auth import Principal, RateLimiter, TokenAuthority, new_code, new_token, token_hash
@@ -24,6 +26,20 @@ from .ingest import Ingest, Upload
 from .meta import open_meta
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_publishable(body: str) -> Policy:
+    """The policy in ``body`` if a collector may publish it; raises :class:`Unprocessable`
+    with the parser's message (file, key, line) otherwise."""
+    try:
+        policy = parse_policy(body, source="published policy")
+    except PolicyError as exc:
+        raise Unprocessable(f"policy refused: {exc}") from None
+    if policy.review.auto_approve_after_hours:
+        raise Unprocessable("policy refused: review.auto_approve_after_hours must be 0 in a published "
+                            "policy - only contributors approve uploads (each may turn auto-approval "
+                            "on for their own device with `workprint review --auto-approve-after-hours`)")
+    return policy
 #: Uploads up to this size are verified on the event loop; larger ones in a worker thread.
 INLINE_VERIFY_BYTES = 256 * 1024
 
@@ -103,16 +119,23 @@ class Collector:
 
     # -- policy ----------------------------------------------------------------------------
     def set_policy(self, who: Principal | str, body: str) -> str:
-        digest = hashlib.sha256(body.encode()).hexdigest()
-        self.meta.add_policy(digest, body)
+        """Publish a policy. It is validated by the parser of ``workprint policy check``
+        (unknown keys are errors) and known by :attr:`Policy.hash` - the hash devices stamp
+        their sessions with. A policy cannot approve uploads: its auto-approval must be 0."""
+        policy = check_publishable(body)
+        self.meta.add_policy(policy.hash, body)
         self._policy_cache = (0.0, set())
-        self.audit(who, "policy.set", digest)
-        return digest
+        self.audit(who, "policy.set", policy.hash)
+        return policy.hash
 
     def accepted_policies(self) -> set[str]:
+        """Sessions recorded under any policy this collector ever published are accepted.
+        Before the first publication, devices record under the built-in policy (see
+        :mod:`workprint.sync.published`), so its hash is accepted, and ``none`` - the stamp
+        of a session that carries no policy hash at all."""
         ts, hashes = self._policy_cache
         if time.monotonic() - ts > 5:
-            hashes = self.meta.policy_hashes() or {NO_POLICY}
+            hashes = self.meta.policy_hashes() or {NO_POLICY, default_policy().hash}
             self._policy_cache = (time.monotonic(), hashes)
         return hashes
 

@@ -1,8 +1,16 @@
 """Review before upload: which local sessions the contributor approved (or withheld).
 
 Decisions live in ``<data-dir>/review.db``. A session may enter the outbox only when it is
-closed, its redaction is not pending, and the contributor approved it - or the policy's
-auto-approve delay has passed since it ended and the contributor did not withhold it.
+closed, its redaction is not pending, and the contributor approved it - or the contributor
+turned auto-approval on *on this device* and its delay has passed since the session ended
+without the contributor withholding it.
+
+Auto-approval has one name and one meaning everywhere (policy file ``[review]``, this
+device's setting, the ``--auto-approve-after-hours`` options): ``auto_approve_after_hours``
+= hours after a session ends at which a session the contributor neither approved nor
+withheld counts as approved; ``0`` = never. Only the local setting is ever applied: nothing
+a collector publishes can approve an upload (a published policy must say 0, and the device
+ignores the policy's value anyway).
 
 Redaction contract with the session store: ``meta["redaction"] == "pending"`` blocks a
 session; absent or any other value means the safeguards finished before disk.
@@ -20,6 +28,13 @@ from ..store.private import private_dir, private_file
 from ..store.session import DataDir
 
 REVIEW_DB = "review.db"
+#: The one name of the auto-approval setting (see the module docstring).
+AUTO_APPROVE_KEY = "auto_approve_after_hours"
+
+
+def auto_approve_seconds(hours: float | None) -> float | None:
+    """``auto_approve_after_hours`` as a delay in seconds; None (0 or unset) means never."""
+    return float(hours) * 3600 if hours else None
 
 
 @dataclass
@@ -51,6 +66,18 @@ class Review:
                 private_file(self.data_dir / (REVIEW_DB + suffix))
         self._db.execute("CREATE TABLE IF NOT EXISTS decisions (session_id TEXT PRIMARY KEY, "
                          "decision TEXT NOT NULL, decided REAL NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def auto_approve_after_hours(self) -> float:
+        """The contributor's own auto-approval setting on this device (0 = never)."""
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (AUTO_APPROVE_KEY,)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def set_auto_approve_after_hours(self, hours: float) -> None:
+        if not 0 <= hours <= 24 * 365:
+            raise ValueError(f"{AUTO_APPROVE_KEY} must be between 0 (never) and 8760 hours")
+        self._db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                         "SET value = excluded.value", (AUTO_APPROVE_KEY, repr(float(hours))))
 
     def close(self) -> None:
         self._db.close()
@@ -102,24 +129,3 @@ class Review:
 
     def eligible(self, auto_approve_s: float | None = None, now: float | None = None) -> list[str]:
         return [i.id for i in self.items(auto_approve_s, now) if i.eligible]
-
-
-def auto_approve_from_policy(text: str | None) -> float | None:
-    """Seconds after which an unreviewed session is approved, from a policy document
-    (TOML or JSON) with ``auto_approve_hours`` at the top or under ``[review]``. None: never."""
-    if not text:
-        return None
-    import json
-    import tomllib
-
-    doc: dict = {}
-    for parse in (tomllib.loads, json.loads):
-        try:
-            doc = parse(text)
-            break
-        except ValueError:
-            continue
-    if not isinstance(doc, dict):
-        return None
-    hours = doc.get("auto_approve_hours", (doc.get("review") or {}).get("auto_approve_hours"))
-    return float(hours) * 3600 if isinstance(hours, (int, float)) and hours >= 0 else None

@@ -1,0 +1,102 @@
+"""One policy identity, end to end, on both backends: a real `workprint serve` publishes a
+policy, a device enrols and records a real session on Xvfb under it with `workprint record`,
+the contributor approves it, `workprint sync` uploads it, and a curator downloads and parses
+every chunk."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from workprint.sync import chunk as C
+
+from .helpers import LiveServer, cli
+
+pytestmark = [pytest.mark.fleet, pytest.mark.x11]
+
+POLICY = (Path(__file__).resolve().parents[2] / "examples" / "policy.toml").read_text()
+TYPED = "hello collector"
+
+
+def test_recorded_session_reaches_the_curator_under_the_published_policy(backend, desk, tmp_path):
+    server = LiveServer(backend, tmp_path).start()
+    try:
+        admin = cli("admin", "token", "--role", "admin", *backend.cli_args()).stdout.splitlines()[-1]
+        curator = cli("admin", "token", "--role", "curator", *backend.cli_args()).stdout.splitlines()[-1]
+        r = httpx.put(f"{server.url}/v1/admin/policy", json={"policy": POLICY},
+                      headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 200, r.text
+        published = r.json()["hash"]
+        device = tmp_path / "device"
+        code = cli("admin", "enrolment-code", "--server", server.url, "--token", admin,
+                   "--contributor", "alice").stdout.splitlines()[-1]
+        out = cli("enroll", server.url, code, "--data-dir", str(device)).stdout
+        assert published[:12] in out
+
+        # The device works under the collector's policy: the same hash as `policy check`.
+        shown = json.loads(cli("policy", "show", "--json", "--data-dir", str(device)).stdout)
+        assert shown["hash"] == published and shown["source"].startswith("<collector ")
+        policy_file = tmp_path / "p.toml"
+        policy_file.write_text(POLICY)
+        assert cli("policy", "check", str(policy_file)).stdout.strip() == f"ok: {published}"
+        cli("notice", "--accept", "--data-dir", str(device))
+
+        wid = desk.xterm("e2e-term")
+        desk.activate(wid)
+        env = {k: v for k, v in desk.env.items() if k != "WORKPRINT_POLICY"}
+        rec = subprocess.Popen([sys.executable, "-m", "workprint.cli", "record", "--data-dir", str(device)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = rec.stderr.readline()
+        assert "recording session" in line, line + rec.stderr.read()
+        time.sleep(0.5)
+        desk.xdotool("type", "--delay", "40", TYPED)
+        desk.xdotool("mousemove", "200", "200", "click", "1")
+        time.sleep(1.0)
+        rec.send_signal(signal.SIGINT)
+        stdout, stderr = rec.communicate(timeout=60)
+        assert rec.returncode == 0, stderr
+        assert "will refuse" not in stderr
+        sid = stdout.strip().splitlines()[-1]
+
+        # Nothing leaves before the contributor approves.
+        waiting = json.loads(cli("sync", "--json", "--data-dir", str(device)).stdout)
+        assert waiting["sealed_sessions"] == 0 and waiting["uploaded"] == 0
+        cli("approve", sid, "--data-dir", str(device))
+        got = json.loads(cli("sync", "--json", "--data-dir", str(device)).stdout)
+        assert got["rejected"] == [] and got["error"] is None, got
+        assert got["uploaded"] >= 1 and got["remaining"] == 0
+
+        cur = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {curator}"})
+        [session] = cur.get("/v1/sessions").json()
+        assert session["policy_hash"] == published and session["complete"]
+        chunks = cur.get(f"/v1/sessions/{session['session']}/chunks").json()
+        assert len(chunks) == got["uploaded"]
+        typed, kinds, tiles = "", set(), 0
+        for ch in chunks:
+            data = cur.get(f"/v1/chunks/{ch['sha256']}").content
+            parsed = C.parse_chunk(data)
+            assert parsed.manifest["policy_hash"] == published
+            for name, raw in C.read_entries(parsed).items():
+                if name == "events.jsonl.gz":
+                    for row in raw.decode().splitlines():
+                        t_ns, kind, body = json.loads(row)
+                        kinds.add(kind)
+                        if kind == "key_down":
+                            typed += body.get("char") or ""
+                elif name.startswith("tiles/"):
+                    tiles += 1
+        cur.close()
+        assert TYPED in typed, typed                     # the input reached the app and the collector
+        assert {"key_down", "mouse_down"} <= kinds and tiles >= 1
+        assert sid.encode() not in b"".join(
+            httpx.get(f"{server.url}/v1/chunks/{c['sha256']}",
+                      headers={"Authorization": f"Bearer {curator}"}).content for c in chunks)
+    finally:
+        server.stop()
