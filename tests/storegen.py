@@ -48,9 +48,11 @@ def add_image_frame(w: SessionWriter, t_ns: int, img: Image.Image, reason: str =
 
 
 def make_session(root: Path, events, frames: list[tuple[int, Image.Image]], *,
-                 width: int = 1920, height: int = 1080, session_id: str = "20260101-090000-abcdef"):
+                 width: int = 1920, height: int = 1080, session_id: str = "20260101-090000-abcdef",
+                 meta: dict | None = None):
     w = DataDir(root).create({"screen": {"width": width, "height": height, "scale": 1.0,
-                                         "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]}},
+                                         "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]},
+                              **(meta or {})},
                              session_id=session_id)
     w.add_events(events)
     for t, img in frames:

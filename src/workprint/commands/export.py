@@ -23,12 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--session", action="append", metavar="ID",
                    help="session id or unique prefix (repeatable; default: all sessions)")
     p.add_argument("--format", required=True, choices=FORMATS,
-                   help="agentnet: trajectories.jsonl + images/; hf: Hub-ready parquet dataset "
-                        "folder; aguvis: chat-style aguvis.jsonl + images/")
+                   help="agentnet: trajectories.jsonl + images/ (OpenCUA); hf: Hub-ready parquet "
+                        "dataset folder; aguvis: aguvis.json + aguvis.yaml + images/")
     p.add_argument("--out", required=True, type=Path, metavar="OUT",
                    help="output folder (new, empty, or a previous export to replace)")
     p.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpeg",
                    help="screenshot encoding (default: jpeg q90 4:4:4; png is lossless, slower)")
+    p.add_argument("--cot", type=Path, metavar="JSONL",
+                   help="fill observation/thought/action text from the JSONL that CoT synthesis "
+                        "(OpenCUA's gen_cot) wrote from an agentnet export of these sessions")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     summary = export_sessions(data_dir(args), args.session, args.format, args.out, progress,
                               image_format=args.image_format,
-                              reduce_cfg=ReduceConfig.from_policy(resolve_policy(args.policy, data_dir(args))))
+                              reduce_cfg=ReduceConfig.from_policy(resolve_policy(args.policy, data_dir(args))),
+                              cot=args.cot)
     for skipped in summary.get("skipped", []):
         print(f"workprint: not exported: {skipped['error']}", file=sys.stderr)
     if args.json:
@@ -56,4 +60,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"exported {summary['steps']} steps in {summary['trajectories']} trajectories from "
               f"{summary['sessions']} session(s) as {args.format} to {summary['out']}")
+        dropped = summary["dropped"]
+        if dropped["steps"]:
+            print(f"left out {dropped['steps']} step(s) without a screenshot"
+                  + (f" ({dropped['trajectories']} trajectory(ies) had none left)"
+                     if dropped["trajectories"] else "") + ": "
+                  + "; ".join(f"{n} {why}" for why, n in dropped["reasons"].items()))
+        if "cot_steps" in summary:
+            print(f"CoT text filled in {summary['cot_steps']} step(s) from {args.cot}")
     return 0

@@ -12,20 +12,26 @@ from typing import Any, Sequence
 
 from ..extras import require
 from ..store.private import private_dir, private_tree
-from .common import ExportError, ImageEncoder, Progress, prepare_out, session_trajectories
+from .common import (ExportError, ImageEncoder, Progress, apply_cot, exportable, load_cot,
+                     prepare_out, session_trajectories)
 
 FORMATS = ("agentnet", "hf", "aguvis")
 
 
 def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt: str,
                     out: Path | str, progress: Progress | None = None, *,
-                    image_format: str = "jpeg", reduce_cfg=None) -> dict[str, Any]:
+                    image_format: str = "jpeg", reduce_cfg=None,
+                    cot: Path | str | None = None) -> dict[str, Any]:
     """Export sessions (all when ``session_ids`` is None) to ``out`` as ``fmt``.
 
     ``reduce_cfg`` (a :class:`~workprint.actions.reduce.ReduceConfig`, e.g. from the policy)
-    sets the reduction thresholds. ``progress(done_steps, total_steps)`` is called as steps
-    are written. Returns a
-    summary dict (counts and output paths). Re-running gives byte-identical files.
+    sets the reduction thresholds. ``cot`` names an AgentNet JSONL written by CoT synthesis
+    (OpenCUA's gen_cot) from an AgentNet export of the same sessions: its observation,
+    thought and action texts fill the matching steps. ``progress(done_steps, total_steps)``
+    is called as steps are written. Every exported step has its screenshot (the screen
+    before the action); steps without one are left out and counted in ``summary["dropped"]``
+    by reason.
+    Returns a summary dict (counts and output paths). Re-running gives byte-identical files.
     """
     from ..errors import CorruptSessionError
     from ..store.session import DataDir
@@ -35,6 +41,7 @@ def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt
     if fmt == "hf":
         require("pyarrow", "export", "the hf export")
     writer = importlib.import_module(f"{__name__}.{fmt}")
+    cot_steps = load_cot(Path(cot)) if cot else None
     store = DataDir(data_dir)
     ids = list(session_ids) if session_ids else store.session_ids()
     if not ids:
@@ -49,20 +56,38 @@ def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt
     try:
         sessions.sort(key=lambda s: s.id)
         items = []
+        reasons: dict[str, int] = {}
+        dropped_trajectories = 0
         for s in list(sessions):
             try:
                 with s.reading():
-                    items += [(s, t) for t in session_trajectories(s, reduce_cfg)]
+                    trajs = session_trajectories(s, reduce_cfg)
             except CorruptSessionError as exc:
                 skipped.append(exc)
                 sessions.remove(s)
                 s.close()
+                continue
+            for traj in trajs:
+                kept, drops = exportable(traj)
+                for why, n in drops.items():
+                    reasons[why] = reasons.get(why, 0) + n
+                if kept is None:
+                    dropped_trajectories += 1
+                else:
+                    items.append((s, kept))
+        cot_filled = sum(apply_cot(t, cot_steps) for _, t in items) if cot_steps else 0
         total = sum(len(t.steps) for _, t in items)
+        dropped = {"steps": sum(reasons.values()), "trajectories": dropped_trajectories,
+                   "reasons": dict(sorted(reasons.items()))}
         if not items:
-            why = "".join(f" {e}" for e in skipped)
+            why = ""
+            if dropped["steps"]:
+                why = (f" ({dropped['steps']} step(s) left out: "
+                       + "; ".join(f"{n} {r}" for r, n in dropped["reasons"].items()) + ")")
+            why += "".join(f" {e}" for e in skipped)
             raise ExportError(
-                f"The selected sessions hold no actions to export "
-                f"({', '.join(s.id for s in sessions) or 'none readable'}).{why}")
+                f"The selected sessions hold no actions with screenshots to export "
+                f"({', '.join(s.id for s in sessions) or 'none readable'}){why}")
         out_dir = prepare_out(Path(out))
         encoder = ImageEncoder(image_format)
         summary = writer.write(out_dir, items, encoder, progress, total)
@@ -76,8 +101,10 @@ def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt
                 break
             private_dir(parent)
     summary.update(format=fmt, sessions=len(sessions), trajectories=len(items), steps=total,
-                   out=str(out_dir),
+                   dropped=dropped, out=str(out_dir),
                    skipped=[{"session": e.session, "error": str(e)} for e in skipped])
+    if cot_steps is not None:
+        summary["cot_steps"] = cot_filled
     return summary
 
 

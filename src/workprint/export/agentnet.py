@@ -1,9 +1,13 @@
-"""AgentNet-style JSONL (as OpenCUA's AgentNet): one trajectory per line.
+"""AgentNet JSONL (the format of OpenCUA's AgentNet release): one trajectory per line.
 
-``OUT/trajectories.jsonl`` + ``OUT/images/<content-hash>.<ext>``. Each step is the screen
-*before* the action plus pyautogui code with coordinates normalised by the logical screen
-size; ``value.structured`` keeps pixel coordinates, screen size and scale. The last step
-is ``computer.terminate(status=...)`` (``'unknown'`` for unlabelled episodes).
+``OUT/trajectories.jsonl`` + ``OUT/images/<content-hash>.<ext>``. ``traj[].image`` is a bare
+file name inside ``images/`` (as in the AgentNet release, so OpenCUA's tools take
+``--image_folder OUT/images``); it is the screen *before* the step's action, and every step
+has one. ``value.code`` is the action in the grammar of :mod:`.code`; ``value.action`` a
+plain description; ``value.structured`` (workprint's addition) pixel coordinates, screen
+size and scale. Fields that CoT synthesis fills later (``observation``, ``thought``,
+``reflection``, ``last_step_correct``, ``last_step_redundant``; trajectory scores) are
+absent, not empty: OpenCUA's gen_cot writes them.
 """
 
 from __future__ import annotations
@@ -12,24 +16,32 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .common import ImageEncoder, Progress, Trajectory
+from .common import EXPORT_VERSION, ImageEncoder, Progress, Trajectory
 
 FILE = "trajectories.jsonl"
+IMAGES = "images"
 
 
-def write_image(out: Path, encoded: tuple[str, bytes] | None) -> str | None:
-    """Write an encoded frame under ``out/images`` once; return its relative path."""
-    if encoded is None:
-        return None
+def write_image(out: Path, encoded: tuple[str, bytes]) -> str:
+    """Write an encoded frame as ``out/images/<name>`` once; return the bare name."""
     name, data = encoded
-    path = out / "images" / name
+    path = out / IMAGES / name
     if not path.exists():
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(data)
-    return f"images/{name}"
+    return name
 
 
-def trajectory_record(traj: Trajectory, images: list[str | None]) -> dict[str, Any]:
+def step_value(s) -> dict[str, Any]:
+    v: dict[str, Any] = {"code": s.code, "action": s.description, "structured": s.structured}
+    if s.observation:
+        v["observation"] = s.observation
+    if s.thought:
+        v["thought"] = s.thought
+    return v
+
+
+def trajectory_record(traj: Trajectory, images: list[str]) -> dict[str, Any]:
     return {
         "task_id": traj.task_id,
         "instruction": traj.instruction,
@@ -37,11 +49,12 @@ def trajectory_record(traj: Trajectory, images: list[str | None]) -> dict[str, A
         "task_completed": traj.ok,
         "screen": {"width": traj.screen.width, "height": traj.screen.height,
                    "scale": traj.screen.scale},
+        "source": {**traj.source, "export_version": EXPORT_VERSION},
         "traj": [{
             "index": s.index,
             "image": img,
             "t_rel_s": s.t_rel_s,
-            "value": {"code": s.code, "structured": s.structured},
+            "value": step_value(s),
         } for s, img in zip(traj.steps, images)],
     }
 
@@ -52,15 +65,14 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
     images: set[str] = set()
     with open(out / FILE, "w", encoding="utf-8", newline="\n") as f:
         for session, traj in items:
-            paths = []
+            names = []
             for encoded in encoder.stream(session, [s.frame for s in traj.steps]):
-                p = write_image(out, encoded)
-                if p:
-                    images.add(p)
-                paths.append(p)
+                name = write_image(out, encoded)
+                images.add(name)
+                names.append(name)
                 done += 1
                 if progress:
                     progress(done, total)
-            f.write(json.dumps(trajectory_record(traj, paths), ensure_ascii=False, sort_keys=True))
+            f.write(json.dumps(trajectory_record(traj, names), ensure_ascii=False, sort_keys=True))
             f.write("\n")
-    return {"files": [FILE], "images": len(images)}
+    return {"files": [FILE], "images": len(images), "image_folder": IMAGES}

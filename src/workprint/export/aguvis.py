@@ -1,11 +1,16 @@
-"""Aguvis-style chat JSONL: one sample per step.
+"""Aguvis training data: ``OUT/aguvis.json`` (a JSON array, one sample per step),
+``OUT/aguvis.yaml`` (Aguvis's dataset list naming it) and ``OUT/images/``.
 
-``OUT/aguvis.jsonl`` + ``OUT/images/``: ``{"image": "images/<hash>.jpg", "conversations":
-[{"from": "human", "value": "<image>\\n..."}, {"from": "gpt", "value": <pyautogui code>,
-"recipient": "os", "end_turn": true}]}`` - the ``<image>`` token, the human/gpt turns and
-the ``recipient``/``end_turn`` keys are what Aguvis-family data loaders read. The human
-turn carries the instruction and the previous actions' code (no natural-language step
-descriptions are invented).
+A sample is ``{"id", "image": <bare name in images/>, "conversations": [...]}`` with the
+turns Aguvis's trainer reads:
+
+- ``system``: Aguvis's agent system message, declaring as JSON function specs exactly the
+  functions this export's code uses (the same list in every sample);
+- ``human``: ``<image>`` and Aguvis's instruction prompt - the task instruction and the
+  previous steps as ``Step N: <description>``;
+- ``gpt`` with ``recipient: "all"``, ``end_turn: false`` (the planning turn), only when the
+  step has observation or thought text (from CoT synthesis, see ``--cot``);
+- ``gpt`` with ``recipient: "os"``, ``end_turn: true``: the step's code.
 """
 
 from __future__ import annotations
@@ -14,42 +19,80 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .agentnet import write_image
+from .agentnet import IMAGES, write_image
+from .code import FUNCTION_SPECS, functions_used
 from .common import ImageEncoder, Progress, Trajectory
 
-FILE = "aguvis.jsonl"
+FILE = "aguvis.json"
+YAML = "aguvis.yaml"
 
-PROMPT = ("<image>\nPlease generate the next move according to the UI screenshot, "
-          "instruction and previous actions.\n\nInstruction: {instruction}\n\n"
-          "Previous actions:\n{previous}")
+SYSTEM = ("You are a GUI agent. You are given a task and a screenshot of the screen. You need to "
+          "perform a series of pyautogui actions to complete the task.\n\n"
+          "You have access to the following functions:\n")
+PROMPT = ("<image>\nPlease generate the next move according to the ui screenshot, instruction "
+          "and previous actions.\n\nInstruction: {instruction}\n\nPrevious actions:\n{previous}\n")
 
 
-def sample(traj: Trajectory, index: int, image: str | None) -> dict[str, Any]:
-    previous = "\n".join(f"Step {s.index + 1}: {s.code}" for s in traj.steps[:index])
+def system_message(functions: Sequence[str]) -> str:
+    return SYSTEM + "".join(f"- {json.dumps(FUNCTION_SPECS[f])}\n" for f in functions)
+
+
+def planning_text(step) -> str:
+    lines = []
+    if step.observation:
+        lines.append(f"Observation: {step.observation}")
+    if step.thought:
+        lines.append(f"Thought: {step.thought}")
+    lines.append(f"Action: {step.description}")
+    return "\n".join(lines)
+
+
+def sample(traj: Trajectory, index: int, image: str, system: str) -> dict[str, Any]:
+    previous = "\n".join(f"Step {s.index + 1}: {s.description}" for s in traj.steps[:index])
     step = traj.steps[index]
-    return {
-        "id": f"{traj.task_id}-{index:04d}",
-        "image": image,
-        "unlabelled": traj.unlabelled,
-        "conversations": [
-            {"from": "human", "value": PROMPT.format(instruction=traj.instruction,
-                                                      previous=previous or "None")},
-            {"from": "gpt", "value": step.code, "recipient": "os", "end_turn": True},
-        ],
-    }
+    turns: list[dict[str, Any]] = [
+        {"from": "system", "value": system},
+        {"from": "human", "value": PROMPT.format(instruction=traj.instruction,
+                                                  previous=previous or "None")},
+    ]
+    if step.observation or step.thought:
+        turns.append({"from": "gpt", "value": planning_text(step), "recipient": "all",
+                      "end_turn": False})
+    turns.append({"from": "gpt", "value": step.code, "recipient": "os", "end_turn": True})
+    return {"id": f"{traj.task_id}-{index:04d}", "image": image, "unlabelled": traj.unlabelled,
+            "conversations": turns}
+
+
+def dataset_list(out: Path) -> str:
+    """Aguvis's ``--data_path`` yaml naming this export by absolute path (so any
+    ``--image_folder`` works: Aguvis joins it with an absolute ``images_folder`` as is)."""
+    root = out.resolve()
+    return ("# Aguvis dataset list for this workprint export: train.py --data_path <this file>\n"
+            "datasets:\n"
+            f"  - json_path: {json.dumps(str(root / FILE))}\n"
+            f"    images_folder: {json.dumps(str(root / IMAGES) + '/')}\n"
+            "    sampling_strategy: \"all\"\n")
 
 
 def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEncoder,
           progress: Progress | None, total: int) -> dict[str, Any]:
+    functions = functions_used([s.code for _, t in items for s in t.steps])
+    system = system_message(functions)
     done = 0
+    first = True
     with open(out / FILE, "w", encoding="utf-8", newline="\n") as f:
+        f.write("[")
         for session, traj in items:
             images = encoder.stream(session, [s.frame for s in traj.steps])
             for i, encoded in enumerate(images):
                 img = write_image(out, encoded)
-                f.write(json.dumps(sample(traj, i, img), ensure_ascii=False, sort_keys=True))
-                f.write("\n")
+                f.write("\n" if first else ",\n")
+                first = False
+                f.write(json.dumps(sample(traj, i, img, system), ensure_ascii=False,
+                                   sort_keys=True))
                 done += 1
                 if progress:
                     progress(done, total)
-    return {"files": [FILE]}
+        f.write("\n]\n")
+    (out / YAML).write_text(dataset_list(out), encoding="utf-8")
+    return {"files": [FILE, YAML], "image_folder": IMAGES, "functions": functions}

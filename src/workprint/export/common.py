@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,11 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from ..actions.describe import describe
 from ..actions.episodes import Episode, EpisodeConfig, split_episodes
 from ..actions.keyframes import FrameIndex, KeyframeConfig, final_frame, keyframe
 from ..actions.reduce import ReduceConfig, reduce_events
 from ..errors import ExportError, WorkprintError  # noqa: F401  (re-exported)
 from ..events import Action, FrameRef, MarkerEvent
+from . import code as _code
+from .code import status_of
+
+#: Version of the export formats written here; in every export's provenance.
+EXPORT_VERSION = 2
 
 Progress = Callable[[int, int], None]
 
@@ -52,6 +59,10 @@ class Step:
     t_rel_s: int
     code: str
     structured: dict[str, Any]
+    description: str = ""
+    #: Filled only from CoT synthesis output (:func:`apply_cot`); workprint never writes them.
+    observation: str = ""
+    thought: str = ""
 
 
 @dataclass
@@ -62,70 +73,14 @@ class Trajectory:
     ok: bool | None
     screen: Screen
     steps: list[Step] = field(default_factory=list)
+    #: Provenance of the session it came from (policy hash, recorder version).
+    source: dict[str, Any] = field(default_factory=dict)
 
 
 # --- code ------------------------------------------------------------------------------
-def _q(s: str) -> str:
-    """A single-quoted Python string literal (exact, round-trips through ``ast``)."""
-    out = []
-    for ch in s:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "'":
-            out.append("\\'")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif not ch.isprintable():
-            out.append(repr(ch)[1:-1])
-        else:
-            out.append(ch)
-    return "'" + "".join(out) + "'"
-
-
-def _xy(x: float, y: float) -> str:
-    return f"x={x:.4f}, y={y:.4f}"
-
-
-def status_of(ok: bool | None) -> str:
-    return "success" if ok is True else "failure" if ok is False else "unknown"
-
-
 def action_code(a: Action, screen: Screen) -> str:
-    """pyautogui code for one action, coordinates normalised to [0, 1]."""
-    k = a.kind
-    if k in ("click", "doubleClick", "tripleClick", "rightClick", "middleClick"):
-        extra = ""
-        if k in ("click", "doubleClick", "tripleClick") and a.button not in (None, "left"):
-            extra = f", button={_q(a.button)}"
-        code = f"pyautogui.{k}({_xy(screen.nx(a.x), screen.ny(a.y))}{extra})"
-    elif k == "drag":
-        code = (f"pyautogui.moveTo({_xy(screen.nx(a.x), screen.ny(a.y))})\n"
-                f"pyautogui.dragTo({_xy(screen.nx(a.x2), screen.ny(a.y2))}, button={_q(a.button or 'left')})")
-    elif k == "scroll":
-        code = f"pyautogui.scroll({a.dy}, {_xy(screen.nx(a.x), screen.ny(a.y))})"
-    elif k == "hscroll":
-        code = f"pyautogui.hscroll({a.dx}, {_xy(screen.nx(a.x), screen.ny(a.y))})"
-    elif k == "write":
-        return f"pyautogui.write(message={_q(a.text or '')})"
-    elif k == "press":
-        return f"pyautogui.press({_q(a.keys[0])})"
-    elif k == "hotkey":
-        return "pyautogui.hotkey(" + ", ".join(_q(key) for key in a.keys) + ")"
-    elif k == "wait":
-        return "computer.wait()"
-    elif k == "end":
-        return f"computer.terminate(status={_q(status_of(a.ok))})"
-    else:
-        raise ValueError(f"no code for action kind {k!r}")
-    if a.keys:  # modifiers held during a mouse action (e.g. ctrl+click)
-        down = "".join(f"pyautogui.keyDown({_q(m)})\n" for m in a.keys)
-        up = "".join(f"\npyautogui.keyUp({_q(m)})" for m in reversed(a.keys))
-        code = down + code + up
-    return code
+    """pyautogui / ``computer.*`` code for one action (see :mod:`.code` for the grammar)."""
+    return _code.action_code(a, screen.nx, screen.ny)
 
 
 def action_struct(a: Action, screen: Screen) -> dict[str, Any]:
@@ -174,7 +129,8 @@ def build_trajectory(session_id: str, ep: Episode, screen: Screen, index: FrameI
     steps = ep.steps
     for i, a in enumerate(steps):
         traj.steps.append(Step(i, a, keyframe(a, index, kf), round((a.t_start - t0) / 1e9),
-                               action_code(a, screen), action_struct(a, screen)))
+                               action_code(a, screen), action_struct(a, screen),
+                               describe(a, screen.nx, screen.ny)))
     last = steps[-1]
     end_t = max(ep.t_end, last.t_end)
     limit = end_t + int(kf.settle_s * 1e9)
@@ -183,7 +139,7 @@ def build_trajectory(session_id: str, ep: Episode, screen: Screen, index: FrameI
     end = Action("end", end_t, end_t, ok=ep.ok)
     traj.steps.append(Step(len(steps), end, final_frame(last, index, limit),
                            round((end_t - t0) / 1e9), action_code(end, screen),
-                           action_struct(end, screen)))
+                           action_struct(end, screen), describe(end, screen.nx, screen.ny)))
     return traj
 
 
@@ -199,6 +155,7 @@ def session_trajectories(session, reduce_cfg: ReduceConfig | None = None,
     episodes = split_episodes(actions, markers, episode_cfg)
     index = FrameIndex(frames)
     kf = keyframe_cfg or KeyframeConfig()
+    source = provenance(session.meta)
     out = []
     for n, ep in enumerate(episodes):
         nxt = episodes[n + 1] if n + 1 < len(episodes) else None
@@ -206,8 +163,87 @@ def session_trajectories(session, reduce_cfg: ReduceConfig | None = None,
         if nxt is not None:
             first = nxt.actions[0]
             next_start = min(nxt.t_start, first.t_approach or first.t_start) - 1
-        out.append(build_trajectory(session.id, ep, screen, index, next_start, kf))
+        traj = build_trajectory(session.id, ep, screen, index, next_start, kf)
+        traj.source = source
+        out.append(traj)
     return out
+
+
+def provenance(meta: dict[str, Any]) -> dict[str, Any]:
+    """What produced a session's data: the policy it was recorded (and redacted) under and
+    the recorder's version. Redaction runs at the source, so the recorder version is the
+    redaction version."""
+    return {"policy_hash": meta.get("policy_hash") or "", "recorder_version":
+            meta.get("workprint_version") or "", "jurisdiction": meta.get("jurisdiction") or ""}
+
+
+#: Why a step is left out of an export (a count per reason goes into the summary).
+DROP_NO_SCREENSHOT = "no screenshot before the action"
+DROP_NO_FINAL_SCREENSHOT = "no screenshot after the last action (terminate step)"
+
+
+def exportable(traj: Trajectory) -> tuple[Trajectory | None, dict[str, int]]:
+    """The trajectory as exported: only steps that have their screenshot (the state before
+    the action), re-indexed from 0, and a terminate step only for a labelled outcome
+    (success or failure). Returns it (None if no step is left) and the drop counts by reason.
+    """
+    drops: dict[str, int] = {}
+    kept: list[Step] = []
+    for st in traj.steps:
+        if st.action.kind == "end" and st.action.ok is None:
+            continue                      # no labelled outcome: no terminate step at all
+        if st.frame is None:
+            why = DROP_NO_FINAL_SCREENSHOT if st.action.kind == "end" else DROP_NO_SCREENSHOT
+            drops[why] = drops.get(why, 0) + 1
+            continue
+        kept.append(st)
+    if all(st.action.kind == "end" for st in kept):
+        return None, drops                # nothing but (at most) a terminate step left
+    steps = [Step(i, st.action, st.frame, st.t_rel_s, st.code, st.structured, st.description,
+                  st.observation, st.thought) for i, st in enumerate(kept)]
+    return Trajectory(traj.task_id, traj.instruction, traj.unlabelled, traj.ok, traj.screen,
+                      steps, traj.source), drops
+
+
+def load_cot(path: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """Step values by task id and step index from an AgentNet JSONL that CoT synthesis
+    (OpenCUA's gen_cot and its merge step) wrote from a workprint AgentNet export."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(f"cannot read --cot file {path}: {exc.strerror}") from exc
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                steps = {int(st["index"]): st.get("value") or {} for st in rec.get("traj") or []}
+                out[str(rec["task_id"])] = steps
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ExportError(f"{path}:{n} is not an AgentNet trajectory record ({exc}); "
+                                  f"give --cot the JSONL that gen_cot wrote.") from exc
+    return out
+
+
+def apply_cot(traj: Trajectory, cot: dict[str, dict[int, dict[str, Any]]]) -> int:
+    """Fill observation, thought and action text of ``traj``'s steps from ``cot`` where the
+    task id, step index and code all match; returns how many steps were filled."""
+    steps = cot.get(traj.task_id)
+    if not steps:
+        return 0
+    n = 0
+    for st in traj.steps:
+        v = steps.get(st.index)
+        if not v or v.get("code") != st.code:
+            continue
+        st.observation = str(v.get("observation") or "")
+        st.thought = str(v.get("thought") or "")
+        if v.get("action"):
+            st.description = str(v["action"])
+        n += 1
+    return n
 
 
 # --- images ------------------------------------------------------------------------------

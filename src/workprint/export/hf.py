@@ -13,44 +13,56 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .common import ImageEncoder, Progress, Trajectory
+from .common import EXPORT_VERSION, ImageEncoder, Progress, Trajectory
 
 SHARD_ROWS = 1000
 #: Images are already compressed: store them as is, compress the rest.
 COMPRESSION = {"image.bytes": "none", "image.path": "zstd", **{
-    c: "zstd" for c in ("task_id", "instruction", "code", "text", "keys.list.element",
-                        "action_type", "button")}}
+    c: "zstd" for c in ("task_id", "instruction", "code", "action", "observation", "thought",
+                        "text", "keys.list.element", "action_type", "button", "policy_hash")}}
 ROW_GROUP = 64
 
-# name -> (arrow type name, HF feature dict)
+# name -> (arrow type, HF feature, description). Features are written in the form both
+# `datasets` 3.x and 4.x+ read (``Sequence`` for the string list, not 4.x's ``List``).
 _V = lambda dtype: {"dtype": dtype, "_type": "Value"}  # noqa: E731
-COLUMNS: list[tuple[str, str, dict[str, Any]]] = [
-    ("task_id", "string", _V("string")),
-    ("step", "int32", _V("int32")),
-    ("n_steps", "int32", _V("int32")),
-    ("instruction", "string", _V("string")),
-    ("unlabelled", "bool", _V("bool")),
-    ("task_completed", "bool", _V("bool")),
-    ("image", "image", {"_type": "Image"}),
-    ("code", "string", _V("string")),
-    ("action_type", "string", _V("string")),
-    ("x", "int32", _V("int32")),
-    ("y", "int32", _V("int32")),
-    ("x2", "int32", _V("int32")),
-    ("y2", "int32", _V("int32")),
-    ("nx", "float64", _V("float64")),
-    ("ny", "float64", _V("float64")),
-    ("nx2", "float64", _V("float64")),
-    ("ny2", "float64", _V("float64")),
-    ("text", "string", _V("string")),
-    ("keys", "list_string", {"feature": _V("string"), "_type": "List"}),
-    ("dx", "int32", _V("int32")),
-    ("dy", "int32", _V("int32")),
-    ("button", "string", _V("string")),
-    ("screen_width", "int32", _V("int32")),
-    ("screen_height", "int32", _V("int32")),
-    ("screen_scale", "float64", _V("float64")),
-    ("t_rel_s", "int32", _V("int32")),
+COLUMNS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("task_id", "string", _V("string"), "Trajectory id (a hash; the same in every format)."),
+    ("step", "int32", _V("int32"), "Step index in the trajectory, from 0."),
+    ("n_steps", "int32", _V("int32"), "Number of steps in the trajectory."),
+    ("instruction", "string", _V("string"),
+     "Task instruction given at task start; empty when `unlabelled`."),
+    ("unlabelled", "bool", _V("bool"), "True for work recorded without a task marker."),
+    ("task_completed", "bool", _V("bool"),
+     "Labelled outcome: true (success), false (failure), null (not labelled)."),
+    ("image", "image", {"_type": "Image"},
+     "Screenshot of the screen *before* the action (embedded bytes; every row has one)."),
+    ("code", "string", _V("string"),
+     "The action as pyautogui / computer.* code, coordinates normalised to [0, 1]."),
+    ("action", "string", _V("string"), "Plain description of the action (or CoT action text)."),
+    ("observation", "string", _V("string"), "CoT observation text when added with --cot, else empty."),
+    ("thought", "string", _V("string"), "CoT thought text when added with --cot, else empty."),
+    ("action_type", "string", _V("string"),
+     "click, doubleClick, tripleClick, rightClick, middleClick, drag, scroll, hscroll, write, "
+     "press, hotkey, wait or end (terminate)."),
+    ("x", "int32", _V("int32"), "Pointer x in pixels of the logical screen (mouse actions)."),
+    ("y", "int32", _V("int32"), "Pointer y in pixels."),
+    ("x2", "int32", _V("int32"), "Drag end x in pixels."),
+    ("y2", "int32", _V("int32"), "Drag end y in pixels."),
+    ("nx", "float64", _V("float64"), "x / screen_width (4 decimals), as in `code`."),
+    ("ny", "float64", _V("float64"), "y / screen_height."),
+    ("nx2", "float64", _V("float64"), "x2 / screen_width."),
+    ("ny2", "float64", _V("float64"), "y2 / screen_height."),
+    ("text", "string", _V("string"), "Typed text (write); masked input shows as placeholders."),
+    ("keys", "list_string", {"feature": _V("string"), "_type": "Sequence"},
+     "Keys (press, hotkey) or modifiers held (mouse actions), pyautogui names."),
+    ("dx", "int32", _V("int32"), "Horizontal scroll ticks, > 0 right."),
+    ("dy", "int32", _V("int32"), "Vertical scroll ticks, > 0 up."),
+    ("button", "string", _V("string"), "Mouse button: left, right or middle."),
+    ("screen_width", "int32", _V("int32"), "Logical screen width in pixels."),
+    ("screen_height", "int32", _V("int32"), "Logical screen height in pixels."),
+    ("screen_scale", "float64", _V("float64"), "Device pixels per logical pixel."),
+    ("t_rel_s", "int32", _V("int32"), "Whole seconds since the trajectory start."),
+    ("policy_hash", "string", _V("string"), "Hash of the recording policy (scope and redaction)."),
 ]
 
 
@@ -60,62 +72,105 @@ def schema():
     types = {"string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(),
              "float64": pa.float64(), "list_string": pa.list_(pa.string()),
              "image": pa.struct([("bytes", pa.binary()), ("path", pa.string())])}
-    features = {name: feat for name, _, feat in COLUMNS}
+    features = {name: feat for name, _, feat, _ in COLUMNS}
     meta = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
-    return pa.schema([(name, types[t]) for name, t, _ in COLUMNS], metadata=meta)
+    return pa.schema([(name, types[t]) for name, t, _, _ in COLUMNS], metadata=meta)
 
 
-def step_row(traj: Trajectory, i: int, image: dict[str, Any] | None) -> dict[str, Any]:
+def step_row(traj: Trajectory, i: int, image: dict[str, Any]) -> dict[str, Any]:
     s = traj.steps[i]
     d = s.structured
     a = s.action
     return {
         "task_id": traj.task_id, "step": s.index, "n_steps": len(traj.steps),
         "instruction": traj.instruction, "unlabelled": traj.unlabelled,
-        "task_completed": traj.ok, "image": image, "code": s.code, "action_type": a.kind,
+        "task_completed": traj.ok, "image": image, "code": s.code, "action": s.description,
+        "observation": s.observation, "thought": s.thought, "action_type": a.kind,
         "x": d.get("x"), "y": d.get("y"), "x2": d.get("x2"), "y2": d.get("y2"),
         "nx": d.get("nx"), "ny": d.get("ny"), "nx2": d.get("nx2"), "ny2": d.get("ny2"),
         "text": d.get("text"), "keys": list(a.keys), "dx": a.dx, "dy": a.dy,
         "button": a.button, "screen_width": traj.screen.width,
         "screen_height": traj.screen.height, "screen_scale": traj.screen.scale,
-        "t_rel_s": s.t_rel_s,
+        "t_rel_s": s.t_rel_s, "policy_hash": traj.source.get("policy_hash", ""),
     }
 
 
-CARD = """---
-configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: data/train-*.parquet
-pretty_name: workprint computer-use trajectories
-tags:
-- computer-use
-- gui-agent
-- pyautogui
-- workprint
-size_categories:
-- {size}
----
+def _yaml_feature(name: str, feat: dict[str, Any]) -> str:
+    if feat["_type"] == "Image":
+        return f"  - name: {name}\n    dtype: image\n"
+    if feat["_type"] == "Sequence":
+        return f"  - name: {name}\n    sequence: {feat['feature']['dtype']}\n"
+    return f"  - name: {name}\n    dtype: {feat['dtype']}\n"
 
-# workprint computer-use trajectories
 
-Desktop work recorded with workprint (Linux/X11) under its safeguards (scoped apps,
-passwords and detected secrets masked at the source), reduced to agent actions.
+def _type_name(feat: dict[str, Any]) -> str:
+    if feat["_type"] == "Sequence":
+        return "list of " + feat["feature"]["dtype"]
+    return feat.get("dtype") or feat["_type"].lower()
 
-- **Rows:** {rows} steps in {trajectories} trajectories ({unlabelled} without a task
+
+def card(rows: int, num_bytes: int, items: Sequence[tuple[Any, Trajectory]]) -> str:
+    """The dataset card: YAML header (configs, dataset_info with features and the split),
+    field descriptions and provenance."""
+    from .. import __version__
+
+    trajectories = [t for _, t in items]
+    unlabelled = sum(1 for t in trajectories if t.unlabelled)
+    sources: dict[tuple[str, str], int] = {}
+    for t in trajectories:
+        key = (t.source.get("policy_hash") or "(none recorded)",
+               t.source.get("recorder_version") or "(unknown)")
+        sources[key] = sources.get(key, 0) + 1
+    head = ("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+            "    path: data/train-*.parquet\n"
+            "dataset_info:\n  features:\n"
+            + "".join(_yaml_feature(n, f) for n, _, f, _ in COLUMNS)
+            + f"  splits:\n  - name: train\n    num_bytes: {num_bytes}\n"
+            f"    num_examples: {rows}\n"
+            "pretty_name: workprint computer-use trajectories\n"
+            "task_categories:\n- image-text-to-text\n"
+            "tags:\n- computer-use\n- gui-agent\n- pyautogui\n- workprint\n"
+            f"size_categories:\n- {_size_category(rows)}\n---\n\n")
+    fields = "".join(f"| `{n}` | {_type_name(f)} | {d} |\n" for n, _, f, d in COLUMNS)
+    prov = "".join(f"| `{p}` | {v} | {EXPORT_VERSION} | {n} |\n"
+                   for (p, v), n in sorted(sources.items()))
+    return head + f"""# workprint computer-use trajectories
+
+Desktop work recorded with workprint (Linux/X11) under its safeguards - only apps and sites
+the policy allows, passwords and detected secrets masked at the source, screens of other
+windows blacked out - and reduced to agent actions. One row per step.
+
+- **Rows:** {rows} steps in {len(trajectories)} trajectories ({unlabelled} without a task
   instruction: `unlabelled` is true and `instruction` is empty - nothing was invented).
-- **Image:** the screen *before* the step's action (the keyframe), embedded.
-- **Action:** `code` is pyautogui with coordinates normalised to [0, 1] by the logical
-  screen size (`screen_width` x `screen_height`); `x`, `y`, `x2`, `y2` are pixels,
-  `nx`..`ny2` normalised; `text`, `keys`, `dx`/`dy` (scroll ticks, dy > 0 up), `button`.
-  Each trajectory ends with `computer.terminate(status=...)` ('unknown' when unlabelled).
-- **Timing:** `t_rel_s` is whole seconds since the episode start; no per-keystroke timing.
-- Masked input appears in typed text as placeholders such as `<PASSWORD>`.
+- **Image:** every row holds the screenshot of the screen *before* its action (embedded);
+  steps without one were left out of the export.
+- **Action:** `code` uses pyautogui with coordinates normalised to [0, 1] by the logical
+  screen size, plus `computer.tripleClick`, `computer.wait` and
+  `computer.terminate(status='success'|'failure')`, which ends a trajectory only when its
+  outcome was labelled. The grammar is in workprint's README ("Formats").
+- **Timing:** `t_rel_s` is whole seconds since the trajectory start; no per-keystroke timing.
+- **Identity:** no user names, host names, window titles, process or session ids.
+
+## Fields
+
+| field | type | description |
+|---|---|---|
+{fields}
+## How it was produced
+
+Recorded and redacted at the source by workprint under the policy named by its hash, then
+exported by workprint {__version__} (export format version {EXPORT_VERSION}). The recorder
+version is the version of the redaction rules that ran.
+
+| policy hash | recorder version | export version | trajectories |
+|---|---|---|---|
+{prov}
+## Load
 
 ```python
-from datasets import load_dataset
+from datasets import load_dataset   # datasets >= 3.6
 ds = load_dataset("path/to/this/folder", split="train")
+ds[0]["image"]    # PIL image of the screen before the first action
 ```
 """
 
@@ -140,11 +195,14 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
     rows: list[dict[str, Any]] = []
     writer = None
     done = 0
+    num_bytes = 0
 
     def flush() -> None:
-        nonlocal rows
+        nonlocal rows, num_bytes
         if rows:
-            writer.write_table(pa.Table.from_pylist(rows, schema=sch), row_group_size=ROW_GROUP)
+            table = pa.Table.from_pylist(rows, schema=sch)
+            num_bytes += table.nbytes
+            writer.write_table(table, row_group_size=ROW_GROUP)
             rows = []
 
     in_shard = 0
@@ -158,12 +216,10 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
                 path = data / f"train-{len(shards):05d}.parquet"
                 shards.append(path)
                 writer = pq.ParquetWriter(path, sch, compression=COMPRESSION,
-                                          use_dictionary=[c for c, t, _ in COLUMNS
+                                          use_dictionary=[c for c, t, _, _ in COLUMNS
                                                           if t == "string"])
                 in_shard = 0
-            image = None
-            if encoded is not None:
-                image = {"bytes": encoded[1], "path": encoded[0]}
+            image = {"bytes": encoded[1], "path": encoded[0]}
             rows.append(step_row(traj, i, image))
             in_shard += 1
             if len(rows) >= ROW_GROUP:
@@ -179,8 +235,5 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
         final = data / f"train-{k:05d}-of-{len(shards):05d}.parquet"
         path.rename(final)
         names.append(f"data/{final.name}")
-    unlabelled = sum(1 for _, t in items if t.unlabelled)
-    (out / "README.md").write_text(CARD.format(
-        size=_size_category(total), rows=total, trajectories=len(items), unlabelled=unlabelled),
-        encoding="utf-8")
+    (out / "README.md").write_text(card(total, num_bytes, items), encoding="utf-8")
     return {"files": ["README.md", *names]}
