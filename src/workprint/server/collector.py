@@ -22,7 +22,7 @@ from .auth import Principal, RateLimiter, TokenAuthority, new_code, new_token, t
 from .blobs import chunk_key, open_blobs
 from .config import CollectorConfig
 from .errors import BadRequest, CollectorError, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable
-from .ingest import Ingest, Upload
+from .ingest import Ingest, Upload, foreign_session_conflict
 from .meta import open_meta
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -146,7 +146,7 @@ class Collector:
         for s in shas:
             if not SHA256.match(s):
                 raise BadRequest(f"{s[:80]!r} is not a sha256 (64 lowercase hex digits)")
-        present = self.meta.present(shas)
+        present = self.meta.present(shas, p.contributor or "")
         return [s for s in shas if s not in present]
 
     def verify_upload(self, p: Principal, sha: str, data: bytes) -> Upload:
@@ -180,7 +180,7 @@ class Collector:
             existing = self.meta.chunk(sha)
             if existing is not None:
                 if existing.contributor != p.contributor:
-                    raise Conflict("this chunk was uploaded by another contributor")
+                    raise foreign_session_conflict()
                 return "exists"
         raise exc
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .blobs import BlobStore, chunk_key
-from .errors import Conflict
+from .errors import Conflict, Unauthorized
 from .meta import ChunkRow, SqlMeta
 
 
@@ -51,8 +51,16 @@ class Upload:
                         self.device_id, self.policy_hash, len(self.data), received)
 
 
-def _conflict_other_contributor() -> Conflict:
-    return Conflict("this chunk was uploaded by another contributor")
+def foreign_session_conflict() -> Conflict:
+    """The one answer to a write into a session that is not the uploader's (taken by
+    another contributor, or erased) - the same whatever the reason, and for a chunk whose
+    bytes another contributor already stored."""
+    return Conflict("this session id belongs to another contributor or was erased; "
+                    "a device never reuses a session id, so seal the session again")
+
+
+def _fenced() -> Unauthorized:
+    return Unauthorized("token is unknown or revoked")
 
 
 def _settle(items: list[Upload]) -> None:
@@ -163,7 +171,7 @@ class Ingest:
             elif owner == it.contributor:
                 it.result = "exists"
             else:
-                it.error = _conflict_other_contributor()
+                it.error = foreign_session_conflict()
         if new:
             errors = self.blobs.put_many([(chunk_key(it.sha256), it.data) for it in new])
             stored = []
@@ -176,10 +184,12 @@ class Ingest:
                 now = time.time()
                 results = self.meta.add_chunks([it.row(now) for it in stored])
                 for it, res in zip(stored, results):
-                    if res == "conflict":
+                    if res in ("conflict", "foreign", "fenced"):
                         self.blobs.delete(chunk_key(it.sha256))
-                        it.error = Conflict(f"session {it.session} already has a different chunk {it.idx}; "
-                                            "chunks are immutable once accepted")
+                        it.error = (_fenced() if res == "fenced" else foreign_session_conflict()
+                                    if res == "foreign" else Conflict(
+                                        f"session {it.session} already has a different chunk {it.idx}; "
+                                        "chunks are immutable once accepted"))
                     else:
                         it.result = res
                 self.stored += len(stored)
@@ -190,5 +200,5 @@ class Ingest:
             elif done.contributor == it.contributor:
                 it.result = "exists"
             else:
-                it.error = _conflict_other_contributor()
+                it.error = foreign_session_conflict()
         self.batches += 1

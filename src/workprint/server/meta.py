@@ -37,6 +37,14 @@ SCHEMA = [
         contributor TEXT NOT NULL, device_id TEXT, policy_hash TEXT NOT NULL, size BIGINT NOT NULL,
         received DOUBLE PRECISION NOT NULL, UNIQUE (session, idx))""",
     "CREATE INDEX IF NOT EXISTS chunks_contributor ON chunks (contributor)",
+    # A session belongs to the contributor whose device first wrote into it.
+    """CREATE TABLE IF NOT EXISTS session_owners (
+        session TEXT PRIMARY KEY, contributor TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS session_owners_contributor ON session_owners (contributor)",
+    # Stores from before session_owners: every session keeps the owner of its chunks.
+    """INSERT INTO session_owners (session, contributor)
+        SELECT session, MIN(contributor) FROM chunks GROUP BY session
+        ON CONFLICT (session) DO NOTHING""",
     "CREATE INDEX IF NOT EXISTS chunks_received ON chunks (received)",
     """CREATE TABLE IF NOT EXISTS erasures (
         contributor TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL, chunks INTEGER NOT NULL)""",
@@ -182,12 +190,15 @@ class SqlMeta:
             row = cur.execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE sha256 = ?", (sha256,)).fetchone()
         return ChunkRow(*row) if row else None
 
-    def present(self, shas: list[str]) -> set[str]:
+    def present(self, shas: list[str], contributor: str) -> set[str]:
+        """Which of ``shas`` this contributor has stored (another contributor's chunks
+        count as absent: nobody learns whether someone else's chunk exists)."""
         if not shas:
             return set()
         with self.ro() as cur:
             marks = ",".join("?" * len(shas))
-            return {r[0] for r in cur.execute(f"SELECT sha256 FROM chunks WHERE sha256 IN ({marks})", shas)}
+            return {r[0] for r in cur.execute(
+                f"SELECT sha256 FROM chunks WHERE sha256 IN ({marks}) AND contributor = ?", (*shas, contributor))}
 
     def chunk_owners(self, shas: list[str]) -> dict[str, str]:
         """sha256 -> contributor for the chunks of ``shas`` already stored."""
@@ -214,26 +225,57 @@ class SqlMeta:
                 results += self._insert_chunks(cur, rows[i:i + 100])
         return results
 
-    @staticmethod
-    def _insert_chunks(cur: Any, rows: list[ChunkRow]) -> list[str]:
-        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
-        params = [v for r in rows for v in (r.sha256, r.session, r.idx, r.count, r.contributor,
-                                             r.device_id, r.policy_hash, r.size, r.received)]
-        created = {r[0] for r in cur.execute(
-            f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING sha256",
-            params).fetchall()}
-        devices = sorted({r.device_id for r in rows if r.device_id and r.sha256 in created})
+    def _insert_chunks(self, cur: Any, rows: list[ChunkRow]) -> list[str]:
+        """Per row ``created``, ``exists``, ``conflict`` (index taken), ``foreign`` (the
+        session belongs to another contributor, or was erased) or ``fenced`` (the device
+        was revoked or erased while the upload was in flight: nothing is stored)."""
+        marks = lambda xs: ",".join("?" * len(xs))  # noqa: E731
+        # Lock the uploading devices' rows (PostgreSQL) so a concurrent revocation or
+        # erasure either waits for this batch (and then deletes it) or fences it out.
+        device_ids = sorted({r.device_id for r in rows if r.device_id})
+        lock = " FOR SHARE" if self.dialect == "postgresql" else ""
+        active = {r[0] for r in cur.execute(
+            f"SELECT id FROM devices WHERE id IN ({marks(device_ids)}) AND revoked IS NULL{lock}",
+            device_ids).fetchall()} if device_ids else set()
+        sessions = sorted({r.session for r in rows})
+        erased = {r[0] for r in cur.execute(
+            f"SELECT session FROM erased_sessions WHERE session IN ({marks(sessions)})", sessions).fetchall()}
+        for r in rows:
+            if r.device_id in active and r.session not in erased:
+                cur.execute("INSERT INTO session_owners (session, contributor) VALUES (?, ?) "
+                            "ON CONFLICT (session) DO NOTHING", (r.session, r.contributor))
+        owners = dict(cur.execute(
+            f"SELECT session, contributor FROM session_owners WHERE session IN ({marks(sessions)})",
+            sessions).fetchall())
+        verdict: dict[int, str] = {}
+        ok: list[ChunkRow] = []
+        for i, r in enumerate(rows):
+            if r.device_id not in active:
+                verdict[i] = "fenced"
+            elif r.session in erased or owners.get(r.session) != r.contributor:
+                verdict[i] = "foreign"
+            else:
+                ok.append(r)
+        created: set[str] = set()
+        if ok:
+            values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(ok))
+            params = [v for r in ok for v in (r.sha256, r.session, r.idx, r.count, r.contributor,
+                                              r.device_id, r.policy_hash, r.size, r.received)]
+            created = {r[0] for r in cur.execute(
+                f"INSERT INTO chunks ({_CHUNK_COLS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING sha256",
+                params).fetchall()}
+        devices = sorted({r.device_id for r in ok if r.device_id and r.sha256 in created})
         if devices:
             day = _utc_day(max(r.received for r in rows))
-            cur.execute(f"UPDATE devices SET last_day = ? WHERE id IN ({','.join('?' * len(devices))}) "
+            cur.execute(f"UPDATE devices SET last_day = ? WHERE id IN ({marks(devices)}) "
                         "AND (last_day IS NULL OR last_day <> ?)", (day, *devices, day))
-        others = [r.sha256 for r in rows if r.sha256 not in created]
+        others = [r.sha256 for r in ok if r.sha256 not in created]
         present = set()
         if others:
             present = {r[0] for r in cur.execute(
-                f"SELECT sha256 FROM chunks WHERE sha256 IN ({','.join('?' * len(others))})", others).fetchall()}
-        return ["created" if r.sha256 in created else "exists" if r.sha256 in present else "conflict"
-                for r in rows]
+                f"SELECT sha256 FROM chunks WHERE sha256 IN ({marks(others)})", others).fetchall()}
+        return [verdict.get(i) or ("created" if r.sha256 in created else "exists" if r.sha256 in present
+                                   else "conflict") for i, r in enumerate(rows)]
 
     def sessions(self, contributor: str | None = None) -> list[dict[str, Any]]:
         where, args = ("WHERE contributor = ?", (contributor,)) if contributor else ("", ())

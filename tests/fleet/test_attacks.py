@@ -1,0 +1,75 @@
+"""Attacks on the collector, on every backend: a second contributor, a malicious device, and
+(in test_erasure / test_audit) someone with write access to the metadata database."""
+
+from __future__ import annotations
+
+import pytest
+
+from workprint.server.auth import Principal
+
+from .helpers import Fleet, make_chunk
+
+pytestmark = pytest.mark.fleet
+
+
+def test_second_contributor_cannot_write_into_a_session(fleet: Fleet):
+    alice, mallory = fleet.enroll("alice"), fleet.enroll("mallory")
+    session = "5" * 32
+    first = make_chunk(session=session, index=0, count=2)
+    assert fleet.put(alice, first.data).status_code == 201
+    planted = make_chunk(session=session, index=1, count=2)
+    r = fleet.put(mallory, planted.data)
+    assert r.status_code == 409 and "belongs to another contributor" in r.json()["error"]
+    own = make_chunk(session=session, index=1, count=2)
+    assert fleet.put(alice, own.data).status_code == 201          # the owner is not locked out
+    chunks = fleet.client.get(f"/v1/sessions/{session}/chunks", headers=fleet.h("curator")).json()
+    assert sorted(c["sha256"] for c in chunks) == sorted([first.sha256, own.sha256])
+    assert planted.sha256 not in "".join(fleet.stored_blobs())      # nothing of the attempt is kept
+    assert fleet.client.get("/v1/me", headers=mallory.headers).json()["sessions"] == []
+
+
+def test_squatting_a_session_first_does_not_capture_the_owners_data(fleet: Fleet):
+    """Whoever writes first owns the session id; a device's session ids are keyed HMACs
+    nobody else can predict, so a squatter can only take ids nobody will use."""
+    mallory, alice = fleet.enroll("mallory"), fleet.enroll("alice")
+    session = "6" * 32
+    assert fleet.put(mallory, make_chunk(session=session).data).status_code == 201
+    r = fleet.put(alice, make_chunk(session=session, index=0, count=1).data)
+    assert r.status_code == 409
+    assert fleet.client.get("/v1/me", headers=alice.headers).json()["chunks"] == []
+
+
+def test_missing_tells_nothing_about_other_contributors_chunks(fleet: Fleet):
+    alice, mallory = fleet.enroll("alice"), fleet.enroll("mallory")
+    ch, absent = make_chunk(), make_chunk()
+    assert fleet.put(alice, ch.data).status_code == 201
+    ask = {"chunks": [ch.sha256, absent.sha256]}
+    r = fleet.client.post("/v1/chunks/missing", json=ask, headers=mallory.headers)
+    assert r.json() == {"missing": [ch.sha256, absent.sha256]}     # stored and absent look alike
+    r = fleet.client.post("/v1/chunks/missing", json=ask, headers=alice.headers)
+    assert r.json() == {"missing": [absent.sha256]}
+
+
+def test_upload_in_flight_when_the_device_is_revoked_is_fenced(fleet: Fleet):
+    """The request authenticated before the revocation; the chunk reaches the ingest
+    thread after it. It must not land (no row, no blob)."""
+    dev = fleet.enroll("alice")
+    p = fleet.collector.tokens.resolve(f"Bearer {dev.token}")
+    assert isinstance(p, Principal)
+    ch = make_chunk()
+    up = fleet.collector.verify_upload(p, ch.sha256, ch.data)       # verified while still enrolled
+    fleet.collector.revoke_device("test", dev.device_id)
+    with pytest.raises(Exception) as err:
+        fleet.collector.ingest.store(up)
+    assert getattr(err.value, "status", None) == 401
+    assert fleet.collector.meta.chunks() == [] and fleet.stored_blobs() == []
+
+
+def test_erased_session_cannot_be_written_again(fleet: Fleet):
+    alice, mallory = fleet.enroll("alice"), fleet.enroll("mallory")
+    session = "7" * 32
+    assert fleet.put(alice, make_chunk(session=session, count=2).data).status_code == 201
+    assert fleet.client.delete("/v1/me", headers=alice.headers).status_code == 200
+    r = fleet.put(mallory, make_chunk(session=session, index=1, count=2).data)
+    assert r.status_code == 409
+    assert fleet.collector.meta.chunks() == []
