@@ -155,6 +155,15 @@ class GapEvent(Event):
     reason: str
 
 
+#: MarkerEvent names a capture backend sends (never stored) when the keys arriving can no
+#: longer be attributed to the focused window - another client grabbed the keyboard (a
+#: screen locker, a polkit or pinentry dialog), a full-screen override-redirect window is
+#: up, the input focus is outside the active window - with the reason as text, and when
+#: they can again. The gate pauses in between (fail closed).
+KEYS_UNATTRIBUTED = "keys_unattributed"
+KEYS_ATTRIBUTED = "keys_attributed"
+
+
 @dataclass(frozen=True, slots=True)
 class MarkerEvent(Event):
     """An explicit marker: ``task_start`` (with the instruction text), ``task_end``

@@ -45,12 +45,14 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import NoDisplayError
-from ..events import (ButtonEvent, FocusEvent, Geometry, KeyEvent, MarkerEvent, MoveEvent, RawEvent,
+from ..events import (KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEvent, Geometry, KeyEvent,
+                      MarkerEvent, MoveEvent, RawEvent,
                       ScrollEvent)
 from .backend import Backend, CaptureLost, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
 from .x11_keys import (GROUP_KEYSYMS, Composer, ModifierRoles, group_count, is_modifier, keysym_for, keysym_name,
                        keysym_to_char, modifier_names, next_group)
 from .wakeup import StopSignal
+from .x11_attribution import KeyAttribution
 from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKeyListener, xi2_available
 from .x11_xi2_pointer import XI2PointerListener, to_events
 
@@ -110,6 +112,10 @@ class X11Backend(Backend):
         self._composer = Composer()
         self._press_chars: dict[int, str | None] = {}  # keycode -> char of its last press
         self._last_key_ns = 0
+        self._attribution: KeyAttribution | None = None
+        self._unattributed: str | None = None  # why keys cannot be attributed now
+        self._unattributed_codes: set[int] = set()  # pressed while unattributed, not released
+        self._last_attribution_ns = 0
         self._record_conn = None
         self._record_ctx = None
         self._record_thread: threading.Thread | None = None
@@ -166,6 +172,11 @@ class X11Backend(Backend):
         from Xlib import X
 
         self._input_stopping = False
+        tracker = lambda: self._focus  # noqa: E731 - started before input, replaced on restart
+        self._attribution = KeyAttribution(
+            self._lookup, active=lambda: tracker().active_window if tracker() else 0,
+            overrides=lambda: tracker().override_windows if tracker() else None,
+            drain=self._refresh_keymap)
         if self.pointer_source == "xi2":
             def pointer_lost(reason: str) -> None:  # listener thread, mid-session
                 sink(("xi2ptr-lost", time.monotonic_ns(), reason, "XInput 2 stream lost"))
@@ -321,12 +332,49 @@ class X11Backend(Backend):
         except Exception:  # noqa: BLE001 - keep the tracked group
             pass
 
+    def _attributed(self, key: KeyEvent) -> list[RawEvent]:
+        """``key``, preceded by a marker when whether keys can be attributed to the active
+        window changed (see :mod:`.x11_attribution`); the release of a key pressed while
+        they could not is dropped."""
+        out: list[RawEvent] = []
+        if key.down:
+            reason = self._attribution.check() if self._attribution is not None else None
+            self._last_attribution_ns = key.t_ns
+            if reason != self._unattributed:
+                out.append(MarkerEvent(key.t_ns, KEYS_UNATTRIBUTED if reason else KEYS_ATTRIBUTED,
+                                       reason or ""))
+                self._unattributed = reason
+                self._composer.reset()
+            if reason:
+                self._unattributed_codes.add(key.keycode)
+        elif key.keycode in self._unattributed_codes:
+            self._unattributed_codes.discard(key.keycode)
+            return out
+        out.append(key)
+        return out
+
+    def _recheck_attribution(self, t_ns: int) -> list[RawEvent]:
+        """While keys are unattributable, pointer input asks again (<= 10 times a second),
+        so recording resumes when the grab ends even before the next key."""
+        if self._unattributed is None or self._attribution is None or t_ns - self._last_attribution_ns < 100_000_000:
+            return []
+        self._last_attribution_ns = t_ns
+        self._refresh_keymap()
+        reason = self._attribution.check()
+        if reason == self._unattributed:
+            return []
+        self._unattributed = reason
+        return [MarkerEvent(t_ns, KEYS_UNATTRIBUTED if reason else KEYS_ATTRIBUTED, reason or "")]
+
     def _refresh_keymap(self) -> None:
         from Xlib import X
 
         while self._lookup.pending_events():
             ev = self._lookup.next_event()
-            if ev.type == X.MappingNotify:
+            if ev.type in (X.FocusIn, X.FocusOut):
+                if self._attribution is not None:
+                    self._attribution.on_event(ev)
+            elif ev.type == X.MappingNotify:
                 self._keymap_cache.clear()
                 self._roles = None
                 if self._key_state is not None:
@@ -335,7 +383,10 @@ class X11Backend(Backend):
     def decode(self, raw: Any) -> list[RawEvent]:
         tag = raw[0]
         if tag == "xi2ptr":  # pointer samples (see x11_xi2_pointer), in server order
-            return [ev for sample in raw[1] for ev in to_events(sample)]
+            events = [ev for sample in raw[1] for ev in to_events(sample)]
+            if self._unattributed is not None and events:
+                events = self._recheck_attribution(events[0].t_ns) + events
+            return events
         if tag == "xi2ptr-lost":  # the XI2 pointer stream stopped: RECORD has the pointer now
             _, t_ns, reason, what = raw
             logging.getLogger(__name__).warning("%s (%s); the pointer now comes from X RECORD",
@@ -354,7 +405,7 @@ class X11Backend(Backend):
                 self._resync_group(t_ns)
                 self._last_key_ns = t_ns
             state = self._key_state.raw(code, down, server_ms)
-            return [] if state is None else [self._key_event(t_ns, down, code, state)]
+            return [] if state is None else self._attributed(self._key_event(t_ns, down, code, state))
         if tag == "xi2-lost":  # the XI2 key stream stopped: RECORD keys from here on
             _, t_ns, reason = raw
             logging.getLogger(__name__).warning("XInput 2 key events stopped (%s); keys now come "
@@ -371,9 +422,9 @@ class X11Backend(Backend):
             if etype in (X.KeyPress, X.KeyRelease):
                 if self._key_state is not None:  # keys come from XI2: RECORD adds repeats only
                     if etype == X.KeyPress and self._key_state.is_repeat(ev.detail, ev.time):
-                        out.append(self._key_event(t_ns, True, ev.detail, ev.state))
+                        out += self._attributed(self._key_event(t_ns, True, ev.detail, ev.state))
                     continue
-                out.append(self._key_event(t_ns, etype == X.KeyPress, ev.detail, ev.state))
+                out += self._attributed(self._key_event(t_ns, etype == X.KeyPress, ev.detail, ev.state))
             elif not pointer:
                 continue
             elif etype in (X.ButtonPress, X.ButtonRelease):
@@ -581,6 +632,12 @@ class _FocusTracker:
         #: the tracker has looked; replaced, never mutated, so other threads may read it
         self.override_windows: frozenset[int] | None = None
         self.connection = None  # the tracker thread's own X connection, once it runs
+
+    @property
+    def active_window(self) -> int:
+        """The window last reported as active (0: none); read from other threads."""
+        last = self._last
+        return last[0] if last else 0
 
     def start(self) -> None:
         self._thread.start()

@@ -60,7 +60,8 @@ def _send(args: argparse.Namespace, req: dict) -> int:
     if status.get("recording"):
         state = f"recording {status.get('app') or ''}".strip()
     elif status.get("paused"):
-        state = f"paused ({status['paused']})"
+        why = f": {status['unattributable']}" if status.get("unattributable") else ""
+        state = f"paused ({status['paused']}{why})"
     else:
         state = f"not recording: {status.get('scope_reason', 'out of scope')}"
     extra = f"; task: {status['task']}" if status.get("task") else ""

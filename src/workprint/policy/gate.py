@@ -2,7 +2,9 @@
 
 It enforces, in order:
 
-1. **pause** (command, hotkey, idle, no active task in episodes-only mode) and **scope**
+1. **pause** (command, hotkey, idle, no active task in episodes-only mode, keys the
+   capture backend cannot attribute to a window - a keyboard grab by a screen locker or a
+   password dialog, see ``events.KEYS_UNATTRIBUTED``) and **scope**
    (default-deny apps/sites, built-in denies): while either holds, nothing passes - no
    keys, no pointer, no title. When recording resumes, a single ``GapEvent`` with the
    reason and duration is all that remains.
@@ -43,7 +45,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from ..events import (CHORD_MODIFIERS, ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
+from ..events import (CHORD_MODIFIERS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
                       RawEvent, ScrollEvent)
 from .blocks import BlockTracker
 from .compose import MODIFIER_KEYS, is_text_key
@@ -53,6 +55,8 @@ from .redact_text import Redactor
 from .scope import decide
 
 #: a pause in a held unit after which the secure-input probe is asked again
+#: the pause (and gap) reason while keys cannot be attributed to a window
+UNATTRIBUTABLE = "unattributable"
 RUN_IDLE_NS = 1_000_000_000
 #: key events one unit may hold before it is cut (see the module docstring)
 MAX_UNIT_KEYS = 8192
@@ -123,6 +127,7 @@ class SafeguardGate:
         self._swallowed: set[int] = set()  # keycodes of password presses not released yet
         self.dropped_out_of_scope = 0
         self.redacted_values = 0
+        self._unattributed: str | None = None  # why keys cannot be attributed now
         self.episodes_only = policy.jurisdiction.episodes_only
         if self.episodes_only:
             self._pause_reason = "no task"
@@ -139,7 +144,8 @@ class SafeguardGate:
             return {"recording": self._in_scope and self._pause_reason is None,
                     "paused": self._pause_reason, "pause_until_ns": self._pause_until_ns,
                     "in_scope": self._in_scope, "scope_reason": self._scope_reason,
-                    "task": self._task, "app": self._focus.app_id if self._focus and self._in_scope else None}
+                    "task": self._task, "app": self._focus.app_id if self._focus and self._in_scope else None,
+                    "unattributable": self._unattributed}
 
     @property
     def holding(self) -> bool:
@@ -222,6 +228,8 @@ class SafeguardGate:
     def process(self, ev: RawEvent) -> list[RawEvent]:
         """Events to store for one captured event (often none yet: runs are held)."""
         with self._lock:
+            if isinstance(ev, MarkerEvent) and ev.name in (KEYS_UNATTRIBUTED, KEYS_ATTRIBUTED):
+                return self._attribution(ev)
             resumed: list[RawEvent] = []
             if not isinstance(ev, FocusEvent):
                 self._last_input_ns = ev.t_ns
@@ -254,6 +262,22 @@ class SafeguardGate:
                 out += self._lose_cursor()
             out.append(ev)
         return out
+
+    # -- keys that cannot be attributed (a capture backend says so; see events.KEYS_*) ------
+    def _attribution(self, ev: MarkerEvent) -> list[RawEvent]:
+        """Another client holds the keyboard (a locker, a polkit/pinentry dialog) or the
+        focus is not where the keys go: pause - nothing is stored, a gap marker with reason
+        ``unattributable`` remains - until the backend says keys are attributable again.
+        A pause of another kind (the user's, idle, lock) is left as it is."""
+        if ev.name == KEYS_UNATTRIBUTED:
+            self._unattributed = ev.text or "keys cannot be attributed to a window"
+            if self._pause_reason in (None, "idle"):
+                return self.pause(UNATTRIBUTABLE, t_ns=ev.t_ns)
+            return []
+        self._unattributed = None
+        if self._pause_reason == UNATTRIBUTABLE:
+            return self.resume(ev.t_ns)
+        return []
 
     def tick(self, now_ns: int | None = None, *, locked: bool = False) -> list[RawEvent]:
         """Call periodically: releases a typing run that has been idle long enough, and

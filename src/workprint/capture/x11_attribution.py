@@ -1,0 +1,151 @@
+"""Can the keys arriving now be attributed to the active window? (X11)
+
+Keys go to the focused window unless another client holds the keyboard. A screen locker
+(i3lock, slock, xsecurelock), a polkit or pinentry dialog grabs the keyboard without any
+focus change the window manager would announce, so its password would be recorded as typing
+into the window that was in front. :class:`KeyAttribution` answers, for each key press, why
+the keys are *not* attributable (or ``None`` when they are):
+
+* **a keyboard grab by another client** - the X server tells the window losing the keyboard
+  with ``FocusOut`` (mode ``NotifyGrab``) and gives it back with ``FocusIn``
+  (``NotifyUngrab``); focus-change events are selected on every window that has been active,
+  on the lookup connection of the thread that decodes keys;
+* **the input focus outside the active window** - a client that set the focus on a window of
+  its own (an override-redirect prompt), checked with ``GetInputFocus``;
+* **a full-screen override-redirect window** of a client other than the active window's.
+
+The check runs on the decoding thread, never on an input thread: one round trip per key
+press (``GetInputFocus``), which also guarantees that every focus event the server sent
+before that key has been read. The recorder never grabs anything itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+FULL_SCREEN_SHARE = 0.9  # an override-redirect window covering this much of the screen
+
+
+class KeyAttribution:
+    def __init__(self, conn: Any, active: Callable[[], int],
+                 overrides: Callable[[], "frozenset[int] | None"] = lambda: None,
+                 drain: Callable[[], None] | None = None):
+        self._conn = conn
+        self._active = active
+        self._overrides = overrides
+        self._drain = drain or (lambda: None)
+        self._watched: set[int] = set()
+        self.grabbed = False  # another client holds the keyboard (FocusOut NotifyGrab seen)
+        self._inside: dict[tuple[int, int], bool] = {}
+        root = conn.screen().root
+        self._root = root.id
+        self._screen_area = conn.screen().width_in_pixels * conn.screen().height_in_pixels
+        self._id_mask = conn.display.info.resource_id_mask
+
+    # -- events -------------------------------------------------------------------------
+    def on_event(self, ev: Any) -> None:
+        """A FocusIn/FocusOut read from the lookup connection."""
+        from Xlib import X
+
+        if ev.type == X.FocusOut and ev.mode == X.NotifyGrab:
+            self.grabbed = True
+        elif ev.type == X.FocusIn and ev.mode == X.NotifyUngrab:
+            self.grabbed = False
+
+    def _watch(self, wid: int) -> None:
+        from Xlib import X, error
+
+        if not wid or wid in self._watched:
+            return
+        if len(self._watched) > 4096:  # windows come and go: keep the set bounded
+            self._watched.clear()
+        self._watched.add(wid)
+        try:
+            self._conn.create_resource_object("window", wid).change_attributes(
+                event_mask=X.FocusChangeMask)
+        except error.XError:
+            pass
+
+    # -- the check ----------------------------------------------------------------------
+    def check(self) -> str | None:
+        """Why keys pressed now cannot be attributed to the active window, or None."""
+        from Xlib import X, error
+
+        active = self._active() or 0
+        self._watch(active)
+        try:
+            focus = self._conn.get_input_focus().focus  # a round trip: earlier events are in
+        except error.XError:
+            return "the input focus cannot be read"
+        self._drain()
+        if self.grabbed:
+            return "the keyboard is grabbed by another client"
+        if not active:
+            return None  # no window in front: out of scope anyway
+        reason = self._full_screen_override(active)
+        if reason:
+            return reason
+        if isinstance(focus, int) or focus in (X.PointerRoot, X.NONE):
+            return None if focus == X.PointerRoot else "no window has the input focus"
+        fid = focus.id
+        if fid == self._root or self._within(fid, active):
+            return None
+        fresh = self._net_active()  # the focus tracker may be a moment behind the window manager
+        if fresh and fresh != active and self._within(fid, fresh):
+            return None
+        return "the input focus is outside the active window"
+
+    def _within(self, wid: int, top: int) -> bool:
+        """Is ``wid`` the window ``top``, inside it, or one of its frame ancestors?"""
+        key = (wid, top)
+        hit = self._inside.get(key)
+        if hit is not None:
+            return hit
+        if len(self._inside) > 1024:
+            self._inside.clear()
+        inside = wid == top or self._ancestor(top, wid) or self._ancestor(wid, top)
+        self._inside[key] = inside
+        return inside
+
+    def _ancestor(self, wid: int, candidate: int) -> bool:
+        from Xlib import error
+
+        win = self._conn.create_resource_object("window", wid)
+        try:
+            for _ in range(64):
+                parent = win.query_tree().parent
+                if not parent or parent.id == self._root:
+                    return False
+                if parent.id == candidate:
+                    return True
+                win = parent
+        except error.XError:
+            return False
+        return False
+
+    def _net_active(self) -> int:
+        from Xlib import error
+
+        try:
+            root = self._conn.screen().root
+            prop = root.get_full_property(self._conn.get_atom("_NET_ACTIVE_WINDOW"), 0)
+            return int(prop.value[0]) if prop is not None and len(prop.value) else 0
+        except error.XError:
+            return 0
+
+    def _full_screen_override(self, active: int) -> str | None:
+        from Xlib import error
+
+        ids = self._overrides()
+        if not ids:
+            return None
+        for wid in ids:
+            if wid & ~self._id_mask == active & ~self._id_mask:
+                continue  # the active window's own client (its menus, its full-screen view)
+            try:  # not cached: a window may grow after it is mapped
+                g = self._conn.create_resource_object("window", wid).get_geometry()
+            except error.XError:
+                continue
+            if g.width * g.height >= FULL_SCREEN_SHARE * self._screen_area:
+                return "a full-screen window of another client covers the screen"
+        return None

@@ -1,0 +1,84 @@
+"""Keys that cannot be attributed to the window in front are never stored (issue 11, class 4).
+
+A stand-in locker (``tests/apps/locker.py``) takes the keyboard while an allowed terminal is
+the active window - by a grab with a full-screen override-redirect window (i3lock,
+xsecurelock), a grab without any window (slock-like), a grab with a small dialog (pinentry,
+polkit), or by taking the input focus without a grab - and an unlock password is typed into
+it. Each test proves the locker received the password and that the recorder recorded the
+terminal before and after, then searches every byte written for the password.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import read_state, wait_for
+from workprint.store.session import DataDir
+
+from .leaks import WORKPRINT, assert_no_leak, recording, spelled
+
+pytestmark = pytest.mark.x11
+LOCKER = Path(__file__).resolve().parents[1] / "apps" / "locker.py"
+
+
+def _status(data: Path) -> dict:
+    res = subprocess.run([*WORKPRINT, "status", "--json", "--data-dir", str(data)],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def _status_text(data: Path) -> str:
+    res = subprocess.run([*WORKPRINT, "status", "--data-dir", str(data)], capture_output=True, text=True,
+                         timeout=30)
+    return res.stdout
+
+
+@pytest.mark.parametrize("mode,secret", [
+    ("fullscreen", "unlock-Pw-4417"),
+    ("nowindow", "slock+pass=9921"),
+    ("dialog", "pinentry-Secret-58"),
+    ("focus", "stolen-focus-Pw-73"),
+])
+def test_a_password_typed_into_a_locker_is_not_recorded(desk, tmp_path, mode, secret):
+    term = desk.xterm("attr-term", geometry="90x20+20+20")
+    desk.activate(term)
+    data = tmp_path / "data"
+    state = tmp_path / "locker.json"
+    x = desk.xdotool
+    with recording(desk, data):
+        x("type", "--delay", "20", "echo before-lock\n")
+        time.sleep(1.2)
+        desk.vd.spawn([sys.executable, str(LOCKER), "--mode", mode, "--state", str(state)])
+        wait_for(lambda: state.exists() and read_state(state)["grabbed"], what="locker has the keyboard")
+        x("type", "--delay", "40", secret[:3])
+        wait_for(lambda: read_state(state)["typed"] == secret[:3], what="first keys at the locker")
+        status = _status(data)                 # the state is visible while it lasts
+        assert status["recording"] is False and status["paused"] == "unattributable", status
+        assert status["unattributable"], status
+        assert "unattributable" in _status_text(data)
+        time.sleep(1.3)                        # a pause longer than a typing run's
+        x("type", "--delay", "40", secret[3:])
+        wait_for(lambda: read_state(state)["typed"] == secret, what="the password at the locker")
+        x("key", "Return")
+        wait_for(lambda: read_state(state)["unlocked"], what="locker unlocked")
+        time.sleep(0.3)
+        desk.activate(term)
+        x("type", "--delay", "20", "echo after-unlock\n")
+        wait_for(lambda: _status(data)["recording"], what="recording again")
+        time.sleep(1.2)
+    views = spelled(data)
+    assert "echo before-lock" in views["chars"] and "echo after-unlock" in views["chars"], views["chars"]
+    assert_no_leak(data, [secret], export_dir=tmp_path / "export")
+    store = DataDir(data)
+    with store.open(store.session_ids()[0]) as s:
+        gaps = [g.reason for g in s.events(["gap"])]
+        names = [m.name for m in s.events(["marker"])]
+    assert "unattributable" in gaps
+    assert not any(n.startswith("keys_") for n in names)  # the backend's markers are not stored
