@@ -140,8 +140,8 @@ Desktop work recorded with workprint (Linux/X11) under its safeguards - only app
 the policy allows, passwords and detected secrets masked at the source, screens of other
 windows blacked out - and reduced to agent actions. One row per step.
 
-- **Rows:** {rows} steps in {len(trajectories)} trajectories ({unlabelled} without a task
-  instruction: `unlabelled` is true and `instruction` is empty - nothing was invented).
+- **Rows:** {rows} steps in {len(trajectories)} trajectories ({unlabelled} of them without a
+  task instruction: `unlabelled` is true and `instruction` is empty - nothing was invented).
 - **Image:** every row holds the screenshot of the screen *before* its action (embedded);
   steps without one were left out of the export.
 - **Action:** `code` uses pyautogui with coordinates normalised to [0, 1] by the logical
