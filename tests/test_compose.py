@@ -126,6 +126,18 @@ def test_unknown_edits_start_new_pieces():
     assert compose(Typist().text("ab").events, breaks={3: "jump"}).pieces[-1].after == "jump"
 
 
+def test_dead_keys_and_compose_sequences_do_not_move_the_cursor():
+    # what the X11 backend stores for a German "dead_circumflex e" and "Multi_key o c": the
+    # keys that start or continue a sequence carry no character, the last one the result
+    def ev(t, key, keysym, char):
+        return [KeyEvent(t, True, 40, keysym, key, char), KeyEvent(t + 1, False, 40, keysym, key, char)]
+
+    keys = (Typist().text("caf").events + ev(10**7, "dead_circumflex", 0xFE52, None) + ev(10**7 + 10, "e", 0x65, "ê")
+            + ev(10**7 + 20, "Multi_key", 0xFF20, None) + ev(10**7 + 30, "o", 0x6F, None) + ev(10**7 + 40, "c", 0x63, "©"))
+    comp = compose(keys)
+    assert [(p.after, p.text) for p in comp.pieces] == [("start", "cafê©")]
+
+
 def test_every_character_maps_to_the_press_that_typed_it():
     ty = Typist().text("Ab").key("Home").text("z")
     comp = compose(ty.events)

@@ -105,6 +105,19 @@ def is_text_key(e: KeyEvent) -> bool:
             and e.key not in _FIELD)
 
 
+def is_composing_key(e: KeyEvent) -> bool:
+    """A key of a dead-key or ``Multi_key`` sequence that gave the application no character
+    (the dead key itself, or a printable key in the middle of a sequence): it neither edits
+    the text nor moves the cursor - the character the sequence composes arrives with the key
+    that completes it."""
+    if e.char:
+        return False
+    if e.key.startswith("dead_") or e.key == "Multi_key":
+        return True
+    k = e.keysym
+    return 0x20 <= k <= 0x7E or 0xA0 <= k <= 0xFF or 0x01000100 <= k <= 0x0110FFFF
+
+
 def _is_word(c: str) -> bool:
     return c.isalnum() or c == "_"
 
@@ -189,7 +202,8 @@ def compose(keys: list[KeyEvent], breaks: Mapping[int, str] | None = None) -> Co
         kind = breaks.get(i)
         if kind:
             new_piece(kind)
-        if not e.down or e.redacted is not None or e.key in MODIFIER_KEYS or e.key in _NO_EDIT:
+        if (not e.down or e.redacted is not None or e.key in MODIFIER_KEYS or e.key in _NO_EDIT
+                or is_composing_key(e)):
             continue
         p = pieces[-1]
         mods = set(e.modifiers)
