@@ -5,8 +5,11 @@ Scenarios, each with its own `workprint record` process measured from outside (p
 * ``session`` - (policy without OCR masking) a scripted, human-paced work session (typing in a terminal, a form in a Tk
   app, clicks, scrolls, drags, window switches) for ``--minutes`` (default 5): average CPU of
   one core, peak and final RSS, storage per active hour, bytes per frame.
-* ``session_ocr`` - the same with OCR text masking on (examples/policy.toml), shorter;
-  the OCR subprocesses' CPU is reported separately.
+* ``session_ocr`` - the same with OCR text masking on (examples/policy.toml, the default
+  policy), as long by default. Both session rows report the whole process tree (recorder
+  plus OCR subprocesses): CPU including start-up and in steady state (after 30 s), peak
+  RSS, and the CPU per pipeline stage (grab, diff, encode, window query, quarantine, text
+  detection, OCR) and per thread, as the recorder measured it.
 * ``idle`` - a static screen with no input for ``--idle-seconds`` (default 60): CPU.
 * ``burst`` - 5,000 pointer moves and 2,000 key events injected through XTEST as fast as
   the server takes them (waiting for it every 25 events, ~10,000 events/s), then once more
@@ -86,6 +89,55 @@ def session_stats(data: Path, sid: str) -> dict:
             "events": events, "bytes_on_disk": disk}
 
 
+def tree_rss(proc: psutil.Process) -> int:
+    """RSS of a process plus its live children (Tesseract subprocesses)."""
+    total = proc.memory_info().rss
+    for c in proc.children(recursive=True):
+        try:
+            total += c.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def tree_cpu(proc: psutil.Process) -> float:
+    """CPU seconds of a process and its children that ended (live children are
+    short-lived OCR calls, counted once they are reaped)."""
+    c = proc.cpu_times()
+    return c.user + c.system + c.children_user + c.children_system
+
+
+class TreeSampler:
+    """Samples the recorder tree's RSS every 0.25 s and its CPU once warm-up is over."""
+
+    def __init__(self, pid: int, warmup_s: float = 30.0):
+        import threading
+
+        self.proc = psutil.Process(pid)
+        self.rss: list[int] = []
+        self.warm: tuple[float, float] | None = None
+        self.warmup_s = warmup_s
+        self.t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            try:
+                self.rss.append(tree_rss(self.proc))
+                if self.warm is None and time.monotonic() - self.t0 >= self.warmup_s:
+                    self.warm = (time.monotonic(), tree_cpu(self.proc))
+            except psutil.Error:
+                return
+
+    def stop(self) -> tuple[float, float]:
+        """Stops sampling; returns (now, tree CPU seconds now)."""
+        self._stop.set()
+        self._t.join(timeout=2)
+        return time.monotonic(), tree_cpu(self.proc)
+
+
 def human_work(desk, term: int, tk: int, seconds: float, rss_samples: list, pid: int) -> int:
     """Human-paced scripted work until ``seconds`` elapse; returns the number of actions."""
     x = desk.xdotool
@@ -142,18 +194,34 @@ def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_O
     data = tmp / label
     proc = start_recorder(desk, data, policy)
     rss: list[int] = []
+    sampler = TreeSampler(proc.pid)
     t0 = time.monotonic()
     actions = human_work(desk, term, tk, minutes * 60, rss, proc.pid)
     wall = time.monotonic() - t0
+    t_end, tree_end = sampler.stop()
     sid, cpu_s = stop_recorder(proc)
     st = session_stats(data, sid)
     hours = wall / 3600
     warm = rss[len(rss) // 10:] or rss
+    stats = st["meta"].get("stats", {})
+    steady = None
+    if sampler.warm is not None:
+        steady = round(100 * (tree_end - sampler.warm[1]) / (t_end - sampler.warm[0]), 2)
+    stages = {k: round(100 * v["cpu_s"] / wall, 2) for k, v in stats.get("stage_cpu", {}).items()}
     return {
         "scenario": label, "wall_s": round(wall, 1), "actions": actions,
         "cpu_pct_one_core": round(100 * cpu_s / wall, 2),
         "ocr_subprocess_cpu_pct": round(100 * LAST_CHILD_CPU["s"] / wall, 2),
+        "tree_cpu_pct_incl_startup": round(100 * (cpu_s + LAST_CHILD_CPU["s"]) / wall, 2),
+        "tree_cpu_pct_steady": steady,
+        "tree_rss_peak_mb": round(max(sampler.rss or [0]) / 2**20, 1),
+        "stage_cpu_pct": stages,
+        "stage_calls": {k: v["calls"] for k, v in stats.get("stage_cpu", {}).items()},
+        "thread_cpu_pct": {k: round(100 * v / wall, 2) for k, v in stats.get("thread_cpu_s", {}).items()
+                           if v >= 0.01 * wall / 100},
         "ocr_max_backlog": st["meta"].get("stats", {}).get("ocr_max_backlog"),
+        "ocr_reads": stats.get("ocr"),  # engine calls, cache hits, pixels read
+        "ocr_spilled_to_quarantine": stats.get("ocr_spilled_to_quarantine"),
         "rss_peak_mb": round(max(rss) / 2**20, 1), "rss_after_warmup_mb": round(warm[0] / 2**20, 1),
         "rss_final_mb": round(rss[-1] / 2**20, 1), "rss_growth_mb": round((rss[-1] - warm[0]) / 2**20, 1),
         "frames": st["frames"], "unique_frames": st["unique_frames"],
@@ -276,8 +344,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--soak", type=float, default=0, metavar="MINUTES")
-    ap.add_argument("--only", choices=["session", "session_ocr", "idle", "burst"])
-    ap.add_argument("--ocr-minutes", type=float, default=3,
+    ap.add_argument("--only", help="comma-separated scenarios: session, session_ocr, idle, burst")
+    ap.add_argument("--ocr-minutes", type=float, default=5,
                     help="length of the session scenario with OCR text masking on")
     args = ap.parse_args()
     from workprint.virtual_desktop import VirtualDesktop
@@ -285,7 +353,7 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        plan = [args.only] if args.only else ["session", "session_ocr", "idle", "burst"]
+        plan = args.only.split(",") if args.only else ["session", "session_ocr", "idle", "burst"]
         if args.soak:
             plan = ["soak"]
         for name in plan:

@@ -19,6 +19,7 @@ BENCHES = {
     "capture": ["bench/bench_capture.py"],
     "redact": ["bench/bench_redact.py"],
     "pixels": ["bench/bench_pixels.py"],
+    "ocr_recall": ["bench/bench_ocr_recall.py"],
     "prompt": ["bench/bench_prompt.py"],
     "reduce": ["bench/bench_reduce.py"],
     "fidelity": ["bench/bench_fidelity.py", "--actions", "100"],

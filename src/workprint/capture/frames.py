@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
+import os
 import queue
 import threading
 import time
@@ -34,6 +35,7 @@ from typing import Callable, Protocol
 import numpy as np
 from PIL import Image
 
+from ..costs import STAGES
 from ..events import FrameRef
 from ..policy.redact_pixels import MaskedFrame, TileMasks, as_masked_frame
 from ..store.session import ForgottenSpans
@@ -157,12 +159,23 @@ class TileEncoder:
         frame = as_masked_frame(frame)
         t = self.tile
         h, w = frame.shape
-        grid = self._changed(frame)
+        with STAGES.measure("diff"):
+            grid = self._changed(frame)
         if grid is None:
             return self._prev_id, self._prev_digests, {}
         rows, cols = grid.shape
         digests: list[bytes] = []
         new: dict[bytes, tuple[str, bytes]] = {}
+        with STAGES.measure("encode"):
+            self._encode_tiles(frame, grid, digests, new)
+        frame_id = hashlib.blake2b(b"".join(digests) + f"{w}x{h}/{t}".encode(), digest_size=16).hexdigest()
+        self._prev, self._prev_digests, self._prev_id = frame, digests, frame_id
+        return frame_id, digests, new
+
+    def _encode_tiles(self, frame: MaskedFrame, grid: np.ndarray, digests: list[bytes],
+                      new: dict[bytes, tuple[str, bytes]]) -> None:
+        t = self.tile
+        rows, cols = grid.shape
         for r in range(rows):
             for c in range(cols):
                 if not grid[r, c]:
@@ -173,9 +186,6 @@ class TileEncoder:
                 digests.append(d)
                 if d not in new and not self.sink.has_tile(d):
                     new[d] = (TILE_FORMAT, encode_tile(block))
-        frame_id = hashlib.blake2b(b"".join(digests) + f"{w}x{h}/{t}".encode(), digest_size=16).hexdigest()
-        self._prev, self._prev_digests, self._prev_id = frame, digests, frame_id
-        return frame_id, digests, new
 
 
 @dataclass
@@ -280,7 +290,8 @@ class FramePipeline:
     def _grab(self) -> _Grab:
         t = time.monotonic_ns()
         gen = self._generation()
-        g = _Grab(t, self._grab_fn(), gen)
+        with STAGES.measure("grab"):
+            g = _Grab(t, self._grab_fn(), gen)
         self.grabs += 1
         self._ring.append(g)
         return g
@@ -342,7 +353,9 @@ class FramePipeline:
                 elif now >= next_grab:
                     prev = self._ring[-1].pixels if self._ring else None
                     g = self._grab()
-                    static = static + 1 if not active and not quick_changed(prev, g.pixels) else 0
+                    with STAGES.measure("diff"):
+                        same = not quick_changed(prev, g.pixels)
+                    static = static + 1 if not active and same else 0
                     next_grab = g.t_ns + int(interval * 1e9)
                     if (not active and now - self._last_idle_frame_ns >= IDLE_FRAME_MIN_INTERVAL_S * 1e9
                             and quick_changed(self._last_stored_pixels, g.pixels)):
@@ -378,12 +391,15 @@ class FramePipeline:
                     time.sleep(self._encoder_delay_s)
                 frame = pixels
                 if self._redact is not None:
-                    frame = self._redact(pixels, t_ns, generation)
+                    with STAGES.measure("window_query"):
+                        frame = self._redact(pixels, t_ns, generation)
                     if frame is None:
                         self.withheld += 1
                         continue
                 if self._text_mask is not None:  # OCR needs the whole frame, blacked out
-                    if not self._text_mask.submit(t_ns, reason, as_masked_frame(frame).full()):
+                    with STAGES.measure("blackout"):
+                        full = as_masked_frame(frame).full()
+                    if not self._text_mask.submit(t_ns, reason, full):
                         self.dropped += 1
                     continue
                 self._store_encoded(t_ns, reason, frame)
@@ -393,31 +409,67 @@ class FramePipeline:
                 return
 
 
+def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) -> list[tuple[int, int, int, int]] | None:
+    """Boxes ``(x, y, w, h)`` of the runs of changed tiles on each tile row; None when
+    there is no previous frame of that shape (everything changed)."""
+    if prev is None or prev.shape != cur.shape:
+        return None
+    h, w = cur.shape
+    grid = changed_tiles(prev, cur, tile)
+    boxes = []
+    for r in range(grid.shape[0]):
+        cols = np.flatnonzero(grid[r])
+        if cols.size == 0:
+            continue
+        breaks = np.flatnonzero(np.diff(cols) > 1)
+        for a, b in zip(np.concatenate(([cols[0]], cols[breaks + 1])),
+                        np.concatenate((cols[breaks], [cols[-1]]))):
+            x0, y0 = int(a) * tile, r * tile
+            boxes.append((x0, y0, min(w, (int(b) + 1) * tile) - x0, min(h, y0 + tile) - y0))
+    return boxes
+
+
+#: frames held in memory (never on disk) while the OCR worker keeps up; more wait in
+#: the encrypted quarantine
+MEMORY_SLOTS = 2
+#: how long a frame waits for a typing run around it to be judged (its secrets known)
+HOLD_WAIT_S = 15.0
+
+
 class TextMaskStage:
     """OCR masking of sensitive text, behind an encrypted quarantine.
 
-    Frames (already blacked out where out of scope) are sealed into the quarantine at
-    once; a worker thread takes them oldest first, masks sensitive text (OCR of the
-    regions that changed, plus values typed moments ago), and only then encodes and
-    stores them. So no unmasked pixels are ever readable on disk, and a slow OCR builds a
-    bounded, encrypted backlog instead of blocking capture. A frame is masked only once the
-    gate has seen every key typed before its grab (``input_barrier``): the values it knows
-    then cover what the frame can show; a frame for which that cannot be had in time is
-    dropped. At stop the backlog is
-    drained for up to ``drain_s`` seconds; what is left is destroyed and counted.
+    Frames (already blacked out where out of scope) wait for a worker thread that takes
+    them oldest first, masks sensitive text (OCR of new text in the regions that
+    changed, plus values the input side knows are secret), and only then encodes and
+    stores them. While the worker keeps up, up to ``memory_slots`` frames wait in memory;
+    any more are sealed into the encrypted quarantine on disk, so no unmasked pixels are
+    ever readable on disk and a slow OCR builds a bounded, encrypted backlog instead of
+    blocking capture. A frame is masked only once the gate has seen every key typed
+    before its grab (``input_barrier``; a frame for which that cannot be had in time is
+    dropped), and, when a typing run that began before the grab is still held by the
+    gate, once that run is judged (waiting up to ``hold_wait_s``): the values it knows
+    then cover what the frame can show. The worker runs at low CPU priority. At stop the
+    backlog is drained for up to ``drain_s`` seconds; what is left is destroyed and
+    counted. A frame whose OCR fails is dropped (it cannot be judged).
     """
 
     def __init__(self, masker, quarantine, known_values: Callable[[int], list[str]], *,
-                 drain_s: float = 30.0, input_barrier: Callable[[int], bool] | None = None):
-        from ..policy.redact_pixels import changed_regions
-
-        self._changed_regions = changed_regions
+                 drain_s: float = 30.0, input_barrier: Callable[[int], bool] | None = None,
+                 held_since: Callable[[], int | None] = lambda: None,
+                 memory_slots: int = MEMORY_SLOTS, hold_wait_s: float = HOLD_WAIT_S,
+                 nice: int = 10):
         self.masker = masker
         self.quarantine = quarantine
         self.known_values = known_values
         #: waits until the gate has seen all input up to a grab time (False: it could not)
         self.input_barrier = input_barrier
+        self.held_since = held_since
         self.drain_s = drain_s
+        self.memory_slots = memory_slots
+        self.hold_wait_s = hold_wait_s
+        self.nice = nice
+        self._memory: collections.deque[tuple[int, str, np.ndarray]] = collections.deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -428,6 +480,7 @@ class TextMaskStage:
         self.dropped = 0
         self.forgotten = 0
         self.max_backlog = 0
+        self.spilled = 0  # frames that waited in the quarantine on disk
 
     def start(self, store: Callable[[int, str, np.ndarray], bool],
               on_error: Callable[[BaseException], None] | None) -> None:
@@ -438,30 +491,63 @@ class TextMaskStage:
         from ..store.quarantine import QuarantineFull
 
         with self._lock:
-            try:
-                self.quarantine.put(t_ns, reason, pixels)
-            except QuarantineFull:
-                return False
-            self.max_backlog = max(self.max_backlog, len(self.quarantine))
+            # memory only while nothing waits on disk: the oldest frames are always the
+            # ones in memory, so taking memory first keeps the order
+            if len(self.quarantine) == 0 and len(self._memory) < self.memory_slots:
+                self._memory.append((t_ns, reason, pixels))
+            else:
+                try:
+                    with STAGES.measure("quarantine"):
+                        self.quarantine.put(t_ns, reason, pixels)
+                except QuarantineFull:
+                    return False
+                self.spilled += 1
+            self.max_backlog = max(self.max_backlog, len(self._memory) + len(self.quarantine))
         self._wake.set()
         return True
 
     def forget(self, covers: Callable[[int], bool]) -> int:
-        """Destroy the waiting frames ``covers(t_ns)`` says are forgotten, and drop the
-        one being masked now if it is (checked again before it would be stored)."""
+        """Destroy the waiting frames ``covers(t_ns)`` says are forgotten (in memory and
+        in the quarantine), and drop the one being masked now if it is (checked again
+        before it would be stored)."""
         with self._lock:
             self._forgotten = covers
-            n = self.quarantine.discard(covers)
+            kept = [item for item in self._memory if not covers(item[0])]
+            n = len(self._memory) - len(kept)
+            self._memory = collections.deque(kept)
+            n += self.quarantine.discard(covers)
         self.forgotten += n
         return n
 
+    @property
+    def backlog(self) -> int:
+        with self._lock:
+            return len(self._memory) + len(self.quarantine)
+
     def _take(self):
         with self._lock:
-            return self.quarantine.take()
+            if self._memory:
+                return self._memory.popleft()
+            with STAGES.measure("quarantine"):
+                return self.quarantine.take()
+
+    def _wait_for_judged_run(self, t_ns: int) -> None:
+        """Wait while a typing run that began before the frame was grabbed is still held
+        (its secrets are not known yet), up to ``hold_wait_s``."""
+        deadline = time.monotonic() + self.hold_wait_s
+        while time.monotonic() < deadline and not self._stop.is_set():
+            since = self.held_since()
+            if since is None or since > t_ns:
+                return
+            time.sleep(0.05)
 
     def _loop(self) -> None:
         from ..policy.redact_pixels import OcrError
 
+        try:  # low priority: OCR yields the CPU to the user's apps and to capture
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+        except (OSError, AttributeError):
+            pass
         deadline = None
         while True:
             if self._stop.is_set() and deadline is None:
@@ -481,7 +567,9 @@ class TextMaskStage:
                 self.dropped += 1  # the secrets typed before it are not known yet: fail closed
                 continue
             try:
-                regions = self._changed_regions(self._prev_raw, pixels)
+                self._wait_for_judged_run(t_ns)
+                with STAGES.measure("diff"):
+                    regions = changed_boxes(self._prev_raw, pixels)
                 masked = self.masker.mask(pixels, regions, self.known_values(t_ns))
             except OcrError:
                 self.masker.reset()
@@ -505,5 +593,9 @@ class TextMaskStage:
         self._wake.set()
         self._thread.join(timeout=self.drain_s + 60)
         with self._lock:
-            left = self.quarantine.purge()
+            left = len(self._memory) + self.quarantine.purge()
+            self._memory.clear()
+        close = getattr(self.masker, "close", None)
+        if close is not None and not self._thread.is_alive():
+            close()
         return self.dropped + left

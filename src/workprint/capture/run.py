@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
+from ..costs import STAGES, thread_cpu
 from ..errors import CaptureError, DiskFullError, StoreError
 from ..policy.gate import SafeguardGate
 from ..policy.model import Policy
@@ -68,6 +69,13 @@ def frame_safeguard(gate: SafeguardGate, backend: Backend,
     return redact
 
 
+def _ocr_stats(masker) -> dict | None:
+    if masker is None:
+        return None
+    return {"calls": masker.ocr_calls, "cache_hits": getattr(masker, "cache_hits", 0),
+            "pixels": masker.ocr_pixels}
+
+
 def indicator_text(status: dict) -> str | None:
     """What the visible indicator says for a gate status (None: hidden, not recording)."""
     if not status.get("recording"):
@@ -95,7 +103,8 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
         from ..store.quarantine import Quarantine
         from .frames import TextMaskStage
 
-        text_mask = TextMaskStage(masker, Quarantine(writer.folder / "quarantine"), gate.known_secrets)
+        text_mask = TextMaskStage(masker, Quarantine(writer.folder / "quarantine"), gate.known_secrets,
+                                  held_since=gate.held_since)
     recorder = Recorder(backend, writer, frames=frames and policy.screenshots.enabled, gate=gate,
                         frame_redactor=frame_safeguard(gate, backend, policy), text_mask=text_mask,
                         encoder_delay_s=encoder_delay_s)
@@ -151,6 +160,7 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
                 backend.show_indicator(None)
             except Exception:  # noqa: BLE001 - never let the indicator stop the flush
                 pass
+        threads = thread_cpu()  # before the threads end
         stats = recorder.stop()
         control.stop()
         state = "error" if recorder.error else "complete"
@@ -160,7 +170,10 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             "pointer_latency_ms": stats.latency_percentiles(stats.pointer_latency_ms),
             "frames_withheld": stats.frames_withheld, "redacted_runs": gate.redacted_values,
             "frames_forgotten": recorder.frames.forgotten if recorder.frames else 0,
-            "ocr_max_backlog": text_mask.max_backlog if text_mask else None})
+            "ocr_max_backlog": text_mask.max_backlog if text_mask else None,
+            "ocr_spilled_to_quarantine": text_mask.spilled if text_mask else None,
+            "ocr": _ocr_stats(masker),
+            "stage_cpu": STAGES.snapshot(), "thread_cpu_s": threads})
         if text_mask is not None:
             try:
                 (writer.folder / "quarantine").rmdir()

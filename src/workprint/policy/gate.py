@@ -176,6 +176,12 @@ class SafeguardGate:
             self._held_cache = (key, unit.secrets)
         return list(self._held_cache[1])
 
+    def held_since(self) -> int | None:
+        """Time of the first key of the typing run held now (not yet judged, so its
+        secrets are not known yet), or None. Frame masking waits for it."""
+        with self._lock:
+            return self._run[0].t_ns if self._run else None
+
     def in_scope_window(self, app_id: str, app_instance: str, title: str, url: str | None = None) -> bool:
         return decide(self.policy, app_id=app_id, app_instance=app_instance, title=title, url=url).allowed
 

@@ -12,23 +12,31 @@ platform module.
   blacking out a small window does not copy the whole frame.
 * :func:`out_of_scope_rects` lists the rectangles of visible windows that are out of
   scope, or returns ``None`` when a window's geometry cannot be trusted (drop the frame).
-* :class:`TextMasker` finds sensitive text with OCR (Debian's Tesseract, fed through a
-  pipe - never a temp file) and the text :class:`~workprint.policy.redact_text.Redactor`,
-  then blacks out the word boxes. It keeps the words of the previous frame, so only the
-  regions that changed are OCR'd again; detection still runs over every line on screen.
+* :class:`TextMasker` finds sensitive text with OCR (Debian's Tesseract: in-process
+  through libtesseract, :mod:`.tesseract_lib`, else the CLI over pipes - never a temp
+  file) and the text :class:`~workprint.policy.redact_text.Redactor`, plus values the
+  input side knows are secret, then blacks out the word boxes. Only new text is read: a
+  cheap detector (:mod:`.text_lines`) finds the text lines in the regions that changed,
+  and each line's OCR is cached by a digest of its pixels; detection still runs over
+  every line on screen, wrapped lines joined.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import resource
 import shutil
 import subprocess
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
+
+from ..costs import STAGES
 
 if TYPE_CHECKING:  # the capture layer depends on policy, never the other way round
     from ..capture.backend import WindowInfo
@@ -257,11 +265,16 @@ class TesseractOcr:
     def words(self, image: np.ndarray) -> list[Word]:
         h, w = image.shape
         pgm = b"P5\n%d %d\n255\n" % (w, h) + np.ascontiguousarray(image, dtype=np.uint8).tobytes()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             proc = subprocess.run(self.cmd, input=pgm, capture_output=True,
                                   timeout=self.timeout_s, env=self.env, check=False)
         except subprocess.TimeoutExpired:
             raise OcrError(f"tesseract took longer than {self.timeout_s:g} s") from None
+        finally:
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            STAGES.add("ocr_subprocess", int(1e9 * (after.ru_utime + after.ru_stime
+                                                   - before.ru_utime - before.ru_stime)))
         if proc.returncode != 0:
             msg = proc.stderr.decode(errors="replace").strip()[-300:]
             raise OcrError(f"tesseract exited with {proc.returncode}: {msg}")
@@ -287,11 +300,17 @@ def parse_tsv(tsv: str) -> list[Word]:
     return out
 
 
-def luminance(pixels: np.ndarray) -> np.ndarray:
-    """uint8 luminance of a BGRX (uint32) image."""
-    p = pixels.astype(np.uint32, copy=False)
-    r, g, b = (p >> 16) & 0xFF, (p >> 8) & 0xFF, p & 0xFF
-    return ((r * 77 + g * 150 + b * 29) >> 8).astype(np.uint8)
+def luminance(pixels: np.ndarray, rows_per_step: int = 64) -> np.ndarray:
+    """uint8 luminance of a BGRX (uint32) image (computed a band of rows at a time, so
+    a full screen needs no full-size temporaries)."""
+    out = np.empty(pixels.shape, dtype=np.uint8)
+    for y in range(0, pixels.shape[0], rows_per_step):
+        p = pixels[y:y + rows_per_step].astype(np.uint32, copy=False)
+        acc = ((p >> 16) & 0xFF) * 77
+        acc += ((p >> 8) & 0xFF) * 150
+        acc += (p & 0xFF) * 29
+        out[y:y + rows_per_step] = acc >> 8
+    return out
 
 
 def to_ocr_gray(pixels: np.ndarray, tile: int = 64) -> np.ndarray:
@@ -363,6 +382,33 @@ def group_lines(words: Iterable[Word], gap_factor: float = 3.0) -> list[Line]:
             seg.append(cur)
         lines.append(_line(seg))
     return lines
+
+
+def wrapped_pairs(lines: Sequence[Line]) -> list[tuple[Line, Line]]:
+    """Pairs of lines where the second may continue the first (a wrapped value): the
+    second starts right below the first, at about the same left edge or at the left edge
+    of the first line's last word's column."""
+    out = []
+    for a in lines:
+        ax0 = a.words[0].x
+        ah = max(w.h for w in a.words)
+        abottom = max(w.y + w.h for w in a.words)
+        for b in lines:
+            if b is a:
+                continue
+            by = min(w.y for w in b.words)
+            if not (0 <= by - abottom <= ah):
+                continue
+            if abs(b.words[0].x - ax0) <= 2 * ah:
+                out.append((a, b))
+    return out
+
+
+def join_lines(a: Line, b: Line) -> Line:
+    """``a`` followed by ``b`` with nothing between its last and ``b``'s first word."""
+    text = a.text + b.text
+    starts = a.starts + tuple(len(a.text) + s for s in b.starts)
+    return Line(a.words + b.words, text, starts)
 
 
 def _line(words: list[Word]) -> Line:
@@ -440,14 +486,47 @@ def _fuzzy_spans(pattern: str, text: str, k: int) -> list[tuple[int, int]]:
     return out
 
 
+def _fragments(fv: str, folded: str, index: list[int], min_len: int) -> list[tuple[int, int]]:
+    """Spans (in ``folded``) of a prefix or a suffix of ``fv``, at least ``min_len``
+    characters, that starts and ends where a word starts and ends: a value shown while it
+    is being typed, or the visible tail of a value in a narrow field."""
+    def boundary(i: int) -> bool:  # a word boundary between folded[i-1] and folded[i]
+        return i <= 0 or i >= len(folded) or index[i] - index[i - 1] > 1
+
+    out = []
+    head = fv[:min_len]
+    st = folded.find(head)
+    while st >= 0:
+        k = min_len
+        while k < len(fv) and st + k < len(folded) and folded[st + k] == fv[k]:
+            k += 1
+        if boundary(st) and boundary(st + k):
+            out.append((st, st + k))
+        st = folded.find(head, st + 1)
+    tail = fv[-min_len:]
+    e = folded.find(tail)
+    while e >= 0:
+        end = e + min_len
+        k = min_len
+        while k < len(fv) and end - k - 1 >= 0 and folded[end - k - 1] == fv[-k - 1]:
+            k += 1
+        if boundary(end - k) and boundary(end):
+            out.append((end - k, end))
+        e = folded.find(tail, e + 1)
+    return out
+
+
 def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
-                      fuzzy_len: int = 8) -> list[tuple[int, int]]:
+                      fuzzy_len: int = 8, fragment_len: int = 6) -> list[tuple[int, int]]:
     """Character spans of ``text`` that show one of ``values``.
 
-    Case-sensitive, but tolerant to OCR noise: whitespace is ignored, confusable glyphs
-    (O/0, l/1/I, S/5, ...) are folded, and values of ``fuzzy_len`` or more characters may
-    differ by one edit. Values shorter than ``min_len`` are skipped (they would match
-    everywhere).
+    Case-sensitive, but tolerant to OCR noise: whitespace is ignored (OCR adds and drops
+    spaces, a wrapped value is joined), confusable glyphs (O/0, l/1/I, S/5, ...) are
+    folded, and values of ``fuzzy_len`` or more characters may differ by one edit (two
+    from 20 characters on). A whole word that is a prefix or a suffix of such a value,
+    ``fragment_len`` characters or more, counts too (a value still being typed, or
+    scrolled in a narrow field). Values shorter than ``min_len`` are skipped (they would
+    match everywhere).
     """
     folded, index = _fold(text)
     if not folded:
@@ -458,30 +537,41 @@ def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
         if len(fv) < min_len:
             continue
         if len(fv) >= fuzzy_len:
-            half = len(fv) // 2  # one edit leaves one half intact: a cheap exact filter
-            if fv[:half] not in folded and fv[half:] not in folded:
-                continue
-            found = _fuzzy_spans(fv, folded, 1)
+            k = 2 if len(fv) >= 20 else 1
+            # k edits leave one of k+1 pieces intact: a cheap exact filter
+            step = len(fv) // (k + 1)
+            pieces = [fv[i * step:(i + 1) * step] for i in range(k)] + [fv[k * step:]]
+            found = _fuzzy_spans(fv, folded, k) if any(p in folded for p in pieces) else []
+            if len(fv) > fragment_len:
+                found += _fragments(fv, folded, index, fragment_len)
         else:
             found = [m.span() for m in re.finditer(re.escape(fv), folded)]
         spans.extend((index[st], index[e - 1] + 1) for st, e in found if e > st)
-    return spans
+    spans = sorted(set(spans), key=lambda sp: (sp[0], -sp[1]))
+    return [sp for i, sp in enumerate(spans)  # drop spans inside another one
+            if not any(o[0] <= sp[0] and sp[1] <= o[1] for o in spans[:i])]
 
 
 # Detectors for what OCR garbles: a misread glyph (AKIAITOSF... with 17 characters) makes
 # the exact text rules miss a key, so token-shaped words are masked as well.
 _OCR_TOKENS = [
-    ("AWS_ACCESS_KEY", re.compile(r"(?:AKIA|ASIA|AK1A|AKlA|A5IA)[A-Z0-9]{12,20}")),
+    ("AWS_ACCESS_KEY", re.compile(r"(?:AKIA|ASIA|AK1A|AKlA|A5IA)(?: ?[A-Z0-9]){12,20}")),
     ("CREDIT_CARD", re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?!\d)")),  # Luhn may fail
     ("TOKEN_LIKE", re.compile(
         r"(?<![A-Za-z0-9_+=-])(?=[A-Za-z0-9_+=-]*\d)(?=[A-Za-z0-9_+=-]*[A-Za-z])"
         r"[A-Za-z0-9_+=-]{20,}")),
+    # an address whatever its domain, with OCR's spaces, and '@' read as a look-alike
+    ("EMAIL_ADDRESS", re.compile(
+        r"[A-Za-z0-9._%+-]+ ?[@\u00a9\u00ae] ?[A-Za-z0-9-]+(?: ?\. ?[A-Za-z0-9-]+)+")),
+    ("EMAIL_ADDRESS", re.compile(r"[A-Za-z0-9._%+-]*[a-z]S[a-z0-9-]+(?:\.[A-Za-z0-9-]+)+")),
+    # an IBAN or an SSN with a space OCR put inside, or a digit it doubled
+    ("IBAN_CODE", re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}(?![A-Za-z0-9])")),
+    ("US_SSN", re.compile(r"(?<![\d-])\d(?: ?\d){2} ?- ?\d(?: ?\d){1,2} ?- ?\d(?: ?\d){3}(?![\d-])")),
 ]
-
-
 def ocr_token_spans(text: str) -> list[tuple[int, int, str]]:
     """Token-shaped runs (20+ letters and digits mixed, AWS key prefixes, 13-19 digit
-    numbers whatever their checksum) in OCR'd text."""
+    numbers whatever their checksum) and addresses, IBANs and SSNs as OCR garbles them
+    (spaces inside, look-alike glyphs) in OCR'd text."""
     return [(m.start(), m.end(), entity) for entity, rx in _OCR_TOKENS for m in rx.finditer(text)]
 
 
@@ -534,37 +624,67 @@ class Hit:
     entity: str
 
 
+def default_engine() -> OcrEngine:
+    """libtesseract in-process when it loads, else the Tesseract CLI."""
+    try:
+        from .tesseract_lib import TesseractLib
+        return TesseractLib()
+    except OcrError:
+        return TesseractOcr()
+
+
+def _gray_rows(pixels: np.ndarray, boxes: Sequence[Rect], margin: int) -> np.ndarray:
+    """Luminance of the rows within ``margin`` of any box (full width); other rows 0."""
+    h, w = pixels.shape
+    gray = np.zeros((h, w), dtype=np.uint8)
+    spans = merge_rects([(0, max(0, b[1] - margin), 1, min(h, b[1] + b[3] + margin) - max(0, b[1] - margin))
+                         for b in boxes])
+    for _, y, _, bh in spans:
+        gray[y:y + bh] = luminance(pixels[y:y + bh])
+    return gray
+
+
 class TextMasker:
     """Masks sensitive text in frames with OCR + the text :class:`Redactor`.
 
     ``mask(pixels, regions, known_values)``: ``regions`` are rectangles that changed
-    since the previous frame given to this masker (``None`` = OCR the whole screen).
-    Words found in earlier frames outside the changed regions are reused, so detection
-    always covers the whole screen while OCR covers only what changed. ``known_values``
-    are strings the user typed moments ago that the text redactor caught; they are matched
-    in the OCR'd text too. One instance per frame stream; not thread-safe.
+    since the previous frame given to this masker (``None`` = the whole screen). In them
+    a cheap detector (:mod:`.text_lines`) finds the segments of text lines; each segment
+    is read once per distinct content - OCR results are cached by a digest of the
+    segment's pixels, so text that scrolls, moves or comes back (a window switched to
+    again) is not read twice. Words found in earlier frames outside the changed regions
+    are reused, so detection always covers the whole screen while OCR covers only new
+    text. ``known_values`` are strings the input side knows to be secret (values the text
+    redactor caught, swallowed passwords); they are matched in the OCR'd text too. One
+    instance per frame stream; not thread-safe.
     """
 
     def __init__(self, redactor: "Redactor", engine: OcrEngine | None = None, *,
-                 scale: int = 2, pad: int = 2, margin: int = 16, merge_gap: int = 48,
-                 full_ratio: float = 0.6, line_gap_factor: float = 3.0):
+                 scale: int | None = None, pad: int = 2, full_ratio: float = 0.6,
+                 line_gap_factor: float = 3.0, cache_size: int = 4096):
         self.redactor = redactor
-        self.engine: OcrEngine = engine if engine is not None else TesseractOcr()
+        self.engine: OcrEngine = engine if engine is not None else default_engine()
         self.scale = scale
         self.pad = pad
-        self.margin = margin
-        self.merge_gap = merge_gap
         self.full_ratio = full_ratio
         self.line_gap_factor = line_gap_factor
+        self.cache_size = cache_size
         self._words: list[Word] = []
         self._shape: tuple[int, int] | None = None
         self._detect_cache: dict[str, list[tuple[int, int, str]]] = {}
+        self._read_cache: "OrderedDict[bytes, tuple[Word, ...]]" = OrderedDict()
         self.ocr_calls = 0
         self.ocr_pixels = 0
+        self.cache_hits = 0
 
     def reset(self) -> None:
-        """Forget the previous frame: the next call OCRs the whole screen."""
+        """Forget the previous frame: the next call looks at the whole screen."""
         self._words, self._shape = [], None
+
+    def close(self) -> None:
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
 
     def mask(self, pixels: np.ndarray, regions: Sequence[Rect] | None = None,
              known_values: Sequence[str] = ()) -> np.ndarray:
@@ -577,69 +697,72 @@ class TextMasker:
              known_values: Sequence[str] = ()) -> list[Hit]:
         """The boxes :meth:`mask` blacks out."""
         self._update_words(pixels, regions)
-        return self._hits(group_lines(self._words, self.line_gap_factor), known_values)
+        with STAGES.measure("text_detection"):
+            return self._hits(group_lines(self._words, self.line_gap_factor), known_values)
 
-    # -- OCR of changed regions ----------------------------------------------------------
+    # -- OCR of new text in changed regions ----------------------------------------------
     def _update_words(self, pixels: np.ndarray, regions: Sequence[Rect] | None) -> None:
+        from .text_lines import find_segments
+
         h, w = pixels.shape
         if regions is None or self._shape != (h, w):
-            crops: list[Rect] = [(0, 0, w, h)]
+            boxes: list[Rect] = [(0, 0, w, h)]
         else:
-            crops = self._crops(regions, w, h)
-        if sum(c[2] * c[3] for c in crops) >= self.full_ratio * w * h:
-            crops = [(0, 0, w, h)]
-        kept = [wd for wd in self._words if not any(rects_touch(wd.rect, c) for c in crops)]
+            boxes = [c for c in (clip_rect(r, w, h) for r in merge_rects(regions)) if c]
+        if sum(b[2] * b[3] for b in boxes) >= self.full_ratio * w * h:
+            boxes = [(0, 0, w, h)]
+        if not boxes:
+            self._shape = (h, w)
+            return
         try:
-            fresh = self._ocr(pixels, crops) if crops else []
+            with STAGES.measure("text_find"):
+                gray = _gray_rows(pixels, boxes, margin=52)
+                segments = find_segments(gray, boxes)
+            fresh: list[Word] = []
+            for seg in segments:
+                fresh.extend(self._read(gray, seg))
         except BaseException:
-            self.reset()  # the cache no longer matches any frame
+            self.reset()  # the words no longer match any frame
             raise
+        touched = boxes + [s.rect for s in segments]
+        kept = [wd for wd in self._words if not any(rects_touch(wd.rect, b) for b in touched)]
         self._words, self._shape = kept + fresh, (h, w)
 
-    def _crops(self, regions: Sequence[Rect], width: int, height: int) -> list[Rect]:
-        """Changed regions, merged, grown by a margin and by every cached word they touch
-        (a word half inside a change is OCR'd again as a whole), clipped to the screen."""
-        boxes = merge_rects((pad_rect(r, self.margin) for r in regions), self.merge_gap)
-        for _ in range(4):
-            grown = list(boxes)
-            for wd in self._words:
-                for i, b in enumerate(grown):
-                    if rects_touch(wd.rect, b):
-                        grown[i] = _union(b, pad_rect(wd.rect, 2))
-            grown = merge_rects(grown, self.merge_gap)
-            if grown == boxes:
-                break
-            boxes = grown
-        return [c for c in (clip_rect(b, width, height) for b in boxes) if c]
+    def _read(self, gray: np.ndarray, seg) -> list[Word]:
+        """Words of one segment in screen coordinates, from the cache when the same
+        pixels were read before."""
+        from .text_lines import segment_crop
 
-    def _ocr(self, pixels: np.ndarray, crops: Sequence[Rect]) -> list[Word]:
-        """OCR all crops in one engine call: they are stacked into one image, separated by
-        white bands, and the word boxes are mapped back to screen coordinates."""
-        sep = 24
-        width = max(c[2] for c in crops)
-        height = sum(c[3] for c in crops) + sep * (len(crops) - 1)
-        canvas = np.full((height, width), 255, dtype=np.uint8)
-        bands: list[tuple[int, Rect]] = []
-        y = 0
-        for c in crops:
-            x0, y0, cw, ch = c
-            canvas[y:y + ch, :cw] = to_ocr_gray(pixels[y0:y0 + ch, x0:x0 + cw])
-            bands.append((y, c))
-            y += ch + sep
-        s = self.scale
-        self.ocr_calls += 1
-        self.ocr_pixels += canvas.size
-        out: list[Word] = []
-        for wd in self.engine.words(upscale(canvas, s)):
-            cy = (wd.y + wd.h / 2) / s
-            for top, (x0, y0, cw, ch) in bands:
-                if top - sep / 2 <= cy < top + ch + sep / 2:
-                    x, yy = wd.x // s, wd.y // s
-                    out.append(Word(wd.text, x0 + x, y0 + yy - top,
-                                    -(-(wd.x + wd.w) // s) - x, -(-(wd.y + wd.h) // s) - yy,
-                                    wd.conf))
-                    break
-        return out
+        crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w]
+        key = hashlib.blake2b(np.ascontiguousarray(crop).tobytes()
+                              + seg.w.to_bytes(4, "little"), digest_size=16).digest()
+        rel = self._read_cache.get(key)
+        if rel is not None:
+            self.cache_hits += 1
+            self._read_cache.move_to_end(key)
+        else:
+            with STAGES.measure("text_find"):
+                image, s = segment_crop(gray, seg, scale=self.scale)
+            self.ocr_calls += 1
+            self.ocr_pixels += image.size
+            with STAGES.measure("ocr"):
+                # a block, not a line: bands of touching lines (or a line touching a
+                # black box) come as one segment; on single lines it reads the same
+                read = self.engine.words(image)
+            margin = 6
+            rel_words = []
+            for wd in read:
+                x0 = max(0, (wd.x - margin) // s)
+                y0 = max(0, (wd.y - margin) // s)
+                x1 = min(seg.w, -(-(wd.x + wd.w - margin) // s))
+                y1 = min(seg.h, -(-(wd.y + wd.h - margin) // s))
+                if x1 > x0 and y1 > y0:
+                    rel_words.append(Word(wd.text, x0, y0, x1 - x0, y1 - y0, wd.conf))
+            rel = tuple(rel_words)
+            self._read_cache[key] = rel
+            if len(self._read_cache) > self.cache_size:
+                self._read_cache.popitem(last=False)
+        return [Word(wd.text, seg.x + wd.x, seg.y + wd.y, wd.w, wd.h, wd.conf) for wd in rel]
 
     # -- detection -----------------------------------------------------------------------
     def _detect(self, text: str) -> list[tuple[int, int, str]]:
@@ -670,6 +793,16 @@ class TextMasker:
             if known_values:
                 for start, end in known_value_spans(line.text, known_values):
                     hits.extend(Hit(w.rect, "KNOWN_VALUE") for w in line.words_in(start, end))
+        for a, b in wrapped_pairs(lines):
+            joined = join_lines(a, b)
+            cut = len(a.text)
+            # the text rules only: OCR's token heuristic would glue any two words together
+            found = [(st, e, ent) for st, e, ent in self._detect(joined.text) if st < cut < e]
+            if known_values:
+                found += [(st, e, "KNOWN_VALUE") for st, e in known_value_spans(joined.text, known_values)
+                          if st < cut < e]
+            for start, end, entity in found:
+                hits.extend(Hit(w.rect, entity) for w in joined.words_in(start, end))
         for i in private_key_lines(lines):
             hits.extend(Hit(w.rect, "PRIVATE_KEY") for w in lines[i].words)
         unique: dict[Rect, Hit] = {}
@@ -681,6 +814,7 @@ class TextMasker:
 __all__ = [
     "Rect", "blackout", "tile_masks", "TileMasks", "MaskedFrame", "as_masked_frame",
     "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
-    "Word", "OcrEngine", "OcrError", "TesseractOcr", "parse_tsv", "Line", "group_lines",
+    "Word", "OcrEngine", "OcrError", "TesseractOcr", "default_engine", "parse_tsv", "Line", "group_lines",
+    "wrapped_pairs", "join_lines",
     "known_value_spans", "ocr_token_spans", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
 ]

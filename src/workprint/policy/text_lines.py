@@ -1,0 +1,267 @@
+"""A cheap text detector: where on screen are lines of text, cut so that the same line
+gives the same crop wherever it moves (for caching OCR by content).
+
+Pure numpy over a grayscale (uint8) screen. Works on the parts of the screen that
+changed: in each changed box, rows holding *ink* (pixels that differ from the local
+background) form bands; a band is followed left and right across the whole screen and
+cut into segments at wide gaps. Long vertical structures (window borders, scroll bars,
+table rules, tall pictures) are not ink, so they neither glue lines together nor split a
+band.
+
+:func:`segment_crop` turns one segment into the image OCR reads: dark text on white,
+contrast stretched (grey on grey becomes black on white), upscaled so that small fonts
+reach the size Tesseract reads best.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+Rect = tuple[int, int, int, int]
+
+#: a pixel is ink when it differs from its block's background by more than this (0-255);
+#: text at 2.5:1 contrast differs by 60 or more in its cores
+INK_DELTA = 28
+#: vertical runs of ink at least this tall are structure (borders, rules, pictures)
+STRUCTURE_RUN = 40
+#: horizontal runs of ink at least this long are rules (outlines, underlines)
+RULE_RUN = 48
+#: bands lower than this are rules or noise; taller ones are read as a block of lines
+MIN_BAND, MAX_LINE_BAND = 4, 44
+#: a horizontal gap wider than this many text heights ends a segment
+GAP_FACTOR = 1.6
+BLOCK = 32
+#: text whose ink differs from its background by less than this is contrast-stretched
+STRETCH_BELOW = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One run of text on one line (or a block of touching lines) in screen coordinates."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def rect(self) -> Rect:
+        return self.x, self.y, self.w, self.h
+
+    @property
+    def multiline(self) -> bool:
+        return self.h > MAX_LINE_BAND
+
+
+def block_background(gray: np.ndarray, block_h: int, block_w: int = BLOCK) -> np.ndarray:
+    """The median of each ``block_h`` x ``block_w`` block, spread back to full size."""
+    h, w = gray.shape
+    rows, cols = -(-h // block_h), -(-w // block_w)
+    pad = np.pad(gray, ((0, rows * block_h - h), (0, cols * block_w - w)), mode="edge")
+    blocks = pad.reshape(rows, block_h, cols, block_w).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    med = np.median(blocks, axis=2).astype(np.uint8)
+    return np.repeat(np.repeat(med, block_h, axis=0), block_w, axis=1)[:h, :w]
+
+
+def ink_mask(gray: np.ndarray, block_h: int = BLOCK) -> np.ndarray:
+    bg = block_background(gray, block_h)
+    return np.abs(gray.astype(np.int16) - bg) > INK_DELTA
+
+
+def _drop_long_runs(ink: np.ndarray, run: int) -> np.ndarray:
+    """``ink`` without the pixels of horizontal runs of ``run`` or more columns."""
+    h, w = ink.shape
+    padded = np.zeros((h, w + 2), dtype=np.int8)
+    padded[:, 1:-1] = ink
+    d = np.diff(padded, axis=1)
+    sr, sc = np.nonzero(d == 1)
+    er, ec = np.nonzero(d == -1)  # row-major order: the n-th end closes the n-th start
+    long = (ec - sc) >= run
+    if not long.any():
+        return ink
+    delta = np.zeros((h, w + 1), dtype=np.int32)
+    np.add.at(delta, (sr[long], sc[long]), 1)
+    np.add.at(delta, (er[long], ec[long]), -1)
+    return ink & ~(np.cumsum(delta, axis=1)[:, :w] > 0)
+
+
+def drop_vertical_structures(ink: np.ndarray, run: int = STRUCTURE_RUN) -> np.ndarray:
+    """``ink`` without the pixels of vertical runs of ``run`` or more rows."""
+    return _drop_long_runs(ink.T, run).T
+
+
+def drop_rules(ink: np.ndarray, vertical: int = STRUCTURE_RUN, horizontal: int = RULE_RUN) -> np.ndarray:
+    """``ink`` without long vertical runs (borders, scroll bars, pictures) and long
+    horizontal ones (field outlines, table rules, underlines)."""
+    return _drop_long_runs(drop_vertical_structures(ink, vertical), horizontal)
+
+
+def bands(ink: np.ndarray) -> list[tuple[int, int]]:
+    """Row runs ``[top, bottom)`` holding ink, one per text line: a one-row gap next to a
+    sliver (the dot of an i, an accent) does not split a line, and a run is cut where
+    only a trace of ink crosses (a ``|`` or a descender joining two lines, the sides of
+    a box around a field)."""
+    counts = ink.sum(axis=1)
+    rows = counts > 0
+    runs: list[list[int]] = []
+    r, h = 0, len(rows)
+    while r < h:
+        if rows[r]:
+            s = r
+            while r < h and rows[r]:
+                r += 1
+            runs.extend(_split_run(counts, s, r))
+        else:
+            r += 1
+    merged: list[list[int]] = []
+    for run in runs:
+        if merged and run[0] - merged[-1][1] <= 1 and (
+                run[1] - run[0] <= 3 or merged[-1][1] - merged[-1][0] <= 3):
+            merged[-1][1] = run[1]
+        else:
+            merged.append(run)
+    return [(a, b) for a, b in merged if b - a >= MIN_BAND]
+
+
+def _split_run(counts: np.ndarray, top: int, bottom: int) -> list[list[int]]:
+    """``[top, bottom)`` cut inside runs of rows whose ink is a trace of the run's busy
+    rows, where both sides hold a busy row (the body of a line: ascenders and
+    descenders alone never become a line of their own). Nothing is trimmed."""
+    if bottom - top < 2 * MIN_BAND + 1:
+        return [[top, bottom]]
+    c = counts[top:bottom]
+    busy_level = np.percentile(c, 75)
+    thin = c <= max(2, int(0.12 * busy_level))
+    busy = c >= 0.5 * busy_level
+    cuts: list[int] = []
+    i, n = 1, bottom - top
+    while i < n - 1:
+        if not thin[i]:
+            i += 1
+            continue
+        j = i
+        while j < n - 1 and thin[j]:
+            j += 1
+        mid = (i + j) // 2  # the trace rows are shared between the two lines
+        last = cuts[-1] if cuts else 0
+        if busy[last:i].any() and busy[j:].any() and mid - last >= MIN_BAND and n - mid >= MIN_BAND:
+            cuts.append(mid)
+        i = j
+    edges = [0, *cuts, n]
+    return [[top + a, top + b] for a, b in zip(edges, edges[1:])]
+
+
+def text_like(gray: np.ndarray, seg: "Segment") -> bool:
+    """Cheap test that a segment can hold a word: some row crosses four or more separate
+    strokes (lines, arrows and drawn shapes cross one to three), and it is wider than
+    tall (a lone glyph or a text cursor is not worth reading)."""
+    if seg.w < seg.h:
+        return False
+    crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w].astype(np.int16)
+    bg = int(np.median(crop))
+    ink = np.abs(crop - bg) > INK_DELTA
+    starts = (ink[:, 1:] & ~ink[:, :-1]).sum(axis=1) + ink[:, 0]
+    return int(starts.max()) >= 4
+
+
+def _segments_in_band(gray: np.ndarray, top: int, bottom: int, core: int) -> list[tuple[int, int]]:
+    """Column runs ``[x0, x1)`` of text across the whole width of one band.
+
+    A column holds text where a pixel of the band differs from the row just above or
+    the row just below the band (blank rows where the band was found); a vertical line
+    running through the band matches both and is not text."""
+    h, w = gray.shape
+    band = gray[top:bottom].astype(np.int16)
+    above = gray[max(0, top - 1)].astype(np.int16)
+    below = gray[min(h - 1, bottom)].astype(np.int16)
+    cols = ((np.abs(band - above) > INK_DELTA) | (np.abs(band - below) > INK_DELTA)).any(axis=0)
+    gap = max(6, int(GAP_FACTOR * core))
+    xs = np.flatnonzero(cols)
+    if xs.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(xs) > gap)
+    starts = np.concatenate(([xs[0]], xs[breaks + 1]))
+    ends = np.concatenate((xs[breaks], [xs[-1]])) + 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def find_segments(gray: np.ndarray, boxes: list[Rect], pad: int = 2) -> list[Segment]:
+    """Text segments that intersect any of ``boxes`` (changed parts of the screen)."""
+    h, w = gray.shape
+    found: dict[Rect, Segment] = {}
+    for bx, by, bw, bh in boxes:
+        y0, y1 = max(0, by - 48), min(h, by + bh + 48)  # lines cut by the box edge
+        x0, x1 = max(0, bx - 8), min(w, bx + bw + 8)
+        ink = drop_rules(ink_mask(gray[y0:y1, x0:x1]))
+        counts = ink.sum(axis=1)
+        for top, bottom in bands(ink):
+            c = counts[top:bottom]
+            core = int((c >= 0.1 * c.max()).sum())  # the text's height, not its box's
+            top, bottom = top + y0, bottom + y0
+            if bottom <= by or top >= by + bh:
+                continue
+            for sx0, sx1 in _segments_in_band(gray, top, bottom, core):
+                if sx1 <= bx or sx0 >= bx + bw:
+                    continue
+                sx, sy = max(0, sx0 - pad), max(0, top - pad)
+                seg = Segment(sx, sy, min(w, sx1 + pad) - sx, min(h, bottom + pad) - sy)
+                if text_like(gray, seg):
+                    found[seg.rect] = seg
+    return sorted(found.values(), key=lambda s: (s.y, s.x))
+
+
+def scale_for(height: int) -> int:
+    """Upscale factor for a text band ``height`` px tall: small fonts are read best at
+    3x, ordinary UI text at 2x, large text as is."""
+    return 3 if height < 14 else 2 if height < 30 else 1
+
+
+def _longest_run(line: np.ndarray) -> int:
+    edges = np.flatnonzero(np.concatenate(([True], ~line, [True])))
+    return int(np.diff(edges).max()) - 1
+
+
+def _without_rules(img: np.ndarray) -> np.ndarray:
+    """Field outlines and table rules painted white (Tesseract misreads boxed text):
+    rows with one unbroken dark run over half the width (and 4 heights), columns with
+    one over 88 % of the height."""
+    dark = img < 128
+    h, w = img.shape
+    row_min, col_min = max(w // 2, 4 * h), int(0.88 * h)
+    rows = [r for r in np.flatnonzero(dark.sum(axis=1) >= row_min) if _longest_run(dark[r]) >= row_min]
+    cols = [c for c in np.flatnonzero(dark.sum(axis=0) >= col_min) if _longest_run(dark[:, c]) >= col_min]
+    if not rows and not cols:
+        return img
+    out = img.copy()
+    out[rows] = 255
+    out[:, cols] = 255
+    return out
+
+
+def segment_crop(gray: np.ndarray, seg: Segment, margin: int = 6,
+                 scale: int | None = None) -> tuple[np.ndarray, int]:
+    """The image OCR reads for ``seg`` and its scale: dark on white, stretched from the
+    background to the strongest ink, upscaled, with a white margin (in output pixels)."""
+    crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w].astype(np.int32)
+    bg = int(np.median(crop))
+    if bg < 128:  # light text on a dark ground
+        crop = 255 - crop
+        bg = 255 - bg
+    ink = int(crop.min())
+    span = max(1, bg - ink)
+    if span < STRETCH_BELOW:  # low contrast: stretch background..ink to white..black
+        out = np.clip((crop - ink) * 255 // span, 0, 255).astype(np.uint8)
+    else:
+        out = crop.astype(np.uint8)
+    out = _without_rules(out)
+    s = scale if scale is not None else scale_for(seg.h if not seg.multiline else 20)
+    if s > 1:
+        out = np.asarray(Image.fromarray(out, mode="L").resize((seg.w * s, seg.h * s), Image.BILINEAR))
+    return np.pad(out, margin, constant_values=255), s
+
+
+__all__ = ["Segment", "find_segments", "text_like", "segment_crop", "scale_for", "ink_mask", "bands",
+           "drop_vertical_structures", "drop_rules", "block_background"]
