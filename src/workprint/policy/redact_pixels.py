@@ -793,6 +793,8 @@ class TextMasker:
             if known_values:
                 for start, end in known_value_spans(line.text, known_values):
                     hits.extend(Hit(w.rect, "KNOWN_VALUE") for w in line.words_in(start, end))
+        for i in private_key_lines(lines):
+            hits.extend(Hit(w.rect, "PRIVATE_KEY") for w in lines[i].words)
         for a, b in wrapped_pairs(lines):
             joined = join_lines(a, b)
             cut = len(a.text)
@@ -803,8 +805,6 @@ class TextMasker:
                           if st < cut < e]
             for start, end, entity in found:
                 hits.extend(Hit(w.rect, entity) for w in joined.words_in(start, end))
-        for i in private_key_lines(lines):
-            hits.extend(Hit(w.rect, "PRIVATE_KEY") for w in lines[i].words)
         unique: dict[Rect, Hit] = {}
         for h in hits:  # first reason wins: exact text rules come before OCR heuristics
             unique.setdefault(h.rect, h)
