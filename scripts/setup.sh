@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(xvfb xauth xdotool x11-utils openbox xterm dbus at-spi2-core tesseract-ocr tesseract-ocr-eng
-              postgresql chromium fonts-dejavu-core wrk tmux)
+              postgresql chromium fonts-dejavu-core wrk tmux vim)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,12 +34,24 @@ def set_raw():
     termios.tcsetattr(0, termios.TCSANOW, a)
     with open(status, "w") as f:
         f.write("raw")
+def read_silently():  # like bash's `read -rs -n N`: raw, no echo, blocked in read()
+    set_raw()
+    global reading
+    reading = True
+    with open(status, "w") as f:
+        f.write("reading")
+reading = False
 signal.signal(signal.SIGUSR1, lambda *_: set_echo(False))
 signal.signal(signal.SIGUSR2, lambda *_: set_echo(True))
 signal.signal(signal.SIGHUP, lambda *_: set_raw())
+signal.signal(signal.SIGWINCH, lambda *_: read_silently())
 set_echo(True)
+import os, select
 while True:
-    time.sleep(0.05)
+    if reading:
+        os.read(0, 1)  # blocks in the terminal read
+    else:
+        select.select([0], [], [], 0.05)  # waits for a key like a line editor
 """
 
 # A stand-in terminal emulator: runs argv[1:] on a new pty, prints its pid, reads its output.
@@ -195,7 +207,8 @@ def test_a_visible_line_read_is_judged_by_the_prompt_on_screen(fake_terminal):
 
 def test_raw_mode_asks_the_screen_unless_a_shell_or_editor_reads(terminal_running):
     reader = FakeReader(True)
-    for comm, asked in (("bash", False), ("vim", False), ("python3", True), ("node", True)):
+    # (an editor with echo off has its last line read: vim's :X encryption key prompt)
+    for comm, asked in (("bash", False), ("less", False), ("vim", True), ("python3", True), ("node", True)):
         term_pid, child, status = terminal_running(comm)
         os.kill(child, signal.SIGHUP)  # raw mode, no echo: a line editor or a REPL prompt
         _wait_for(status, "raw")
@@ -248,3 +261,41 @@ def test_a_real_tmux_client_in_front_is_unknown(tmp_path):
     finally:
         subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True)
         _kill(term, client)
+
+
+def test_a_shell_reading_silently_is_told_from_its_line_editor(terminal_running):
+    """bash's readline and `read -rs -n 12` both hold the pty raw without echo: the shell
+    blocked in a terminal read is a silent read (a secret), waiting in select is its line
+    editor; the key that ends the read still counts for a moment after."""
+    from workprint.capture import linux_tty
+
+    term_pid, child, status = terminal_running("bash")
+    os.kill(child, signal.SIGHUP)
+    _wait_for(status, "raw")
+    probe = TerminalSecretProbe()
+    assert probe(_focus(term_pid)) is False            # the line editor
+    os.kill(child, signal.SIGWINCH)
+    _wait_for(status, "reading")
+    time.sleep(0.05)
+    assert linux_tty.reading_terminal(child) is True
+    assert probe(_focus(term_pid)) is True             # `read -s -n`: silent
+    other = TerminalSecretProbe()
+    assert other(_focus(term_pid)) is True
+    for comm in ("python3", "vim"):                    # only shells are judged this way
+        t2, c2, st2 = terminal_running(comm)
+        os.kill(c2, signal.SIGWINCH)
+        _wait_for(st2, "reading")
+        assert TerminalSecretProbe()(_focus(t2)) is False, comm
+
+
+def test_a_process_that_cannot_be_read_is_unknown(tmp_path):
+    from workprint.capture import linux_tty
+
+    (tmp_path / "77").mkdir()
+    (tmp_path / "77" / "wchan").write_text("do_nanosleep")
+    assert linux_tty.reading_terminal(77, proc=tmp_path, tries=2) is None
+    (tmp_path / "77" / "wchan").write_text("wait_woken")
+    assert linux_tty.reading_terminal(77, proc=tmp_path) is True
+    (tmp_path / "77" / "wchan").write_text("poll_schedule_timeout.constprop.0")
+    assert linux_tty.reading_terminal(77, proc=tmp_path) is False
+    assert linux_tty.reading_terminal(78, proc=tmp_path) is None

@@ -59,3 +59,13 @@ def test_prompt_read_off_the_screen_with_typing_or_cursor_after_it(line):
 ])
 def test_ordinary_lines_read_off_the_screen(line):
     assert not asks_for_secret(line)
+
+
+def test_key_prompts_of_editors_are_secret_prompts():
+    # vim's :X asks for an encryption key twice; its input shows as '*'
+    assert asks_for_secret("Enter encryption key: ")
+    assert asks_for_secret("Enter encryption key: ***")
+    assert asks_for_secret("Enter same key again: **")
+    assert not asks_for_secret("Press any key:")
+    assert not asks_for_secret("key: value")
+    assert not asks_for_secret("Enter file in which to save the key (/home/a/.ssh/id_ed25519):")

@@ -16,6 +16,14 @@ canonical mode - the probe asks a *prompt reader* (:mod:`.terminal_text`: the wo
 the terminal's last line) whether that line asks for a secret. Remote shells (ssh) and
 terminal multiplexers (tmux, screen) hide the pty that reads the keys: unknown, unless the
 policy lets their prompts be judged by the screen (``passwords.remote_terminals``).
+
+Raw mode without echo is how bash's line editor holds the terminal, and also how its
+``read -rs -n N`` builtin reads a secret: what the shell is doing tells them apart - its
+line editor waits in select/poll, the builtin blocks in a read of the terminal
+(``/proc/PID/wchan``, else ``/proc/PID/syscall``); cannot tell: unknown (fail closed). The
+key that completes such a read is judged after the shell has left it, so a read stays
+secret for ``SILENT_READ_GRACE_S`` after it was last seen (sampled while it lasts). Editors
+with echo off have their last line read off the screen (vim's ``:X`` encryption key).
 """
 
 from __future__ import annotations
@@ -125,6 +133,73 @@ ORDINARY_RAW = frozenset({
 })
 
 
+#: Shells whose line editor waits for a key in select/poll (bash's readline), while
+#: their ``read`` builtin blocks in read() on the terminal: in raw mode without echo, which
+#: of the two holds the terminal tells a silent ``read -s -n N`` from the command line.
+LINE_EDITOR_SHELLS = frozenset({"bash"})
+#: Editors whose own prompts may read a secret (vim's ``:X`` encryption key) in the raw mode
+#: they always hold: with echo off their last line is read off the screen.
+EDITORS = frozenset({"vi", "vim", "vim.basic", "vim.tiny", "view", "nvim", "emacs", "emacs-nox", "mg",
+                     "nano", "pico", "micro", "joe", "ne", "kak", "hx", "helix"})
+#: How long after a silent read was last seen a key still counts as typed into it (the
+#: key that completes ``read -n N`` is judged after the shell has left the read).
+SILENT_READ_GRACE_S = 0.15
+_SAMPLE_S = 0.02
+
+# kernel functions a process sleeps in (/proc/PID/wchan): waiting in select/poll/epoll, or
+# blocked in a terminal read
+_WAITS_MULTIPLEXED = ("poll_schedule_timeout", "do_select", "do_sys_poll", "ep_poll", "core_sys_select")
+_WAITS_IN_READ = ("wait_woken", "n_tty_read")
+
+
+#: syscall numbers (/proc/PID/syscall), when the kernel hides wchan: read, and the
+#: select/poll family (x86_64; aarch64 and other generic-table ports)
+_SYSCALLS = {"x86_64": ({0}, {7, 23, 232, 270, 271, 281}), "aarch64": ({63}, {72, 73, 22})}
+
+
+def _wait_state(pid: int, proc: Path) -> str:
+    """'read' (blocked reading), 'multiplexed' (select/poll), 'gone', or 'other'."""
+    try:
+        wchan = (proc / str(pid) / "wchan").read_text().strip()
+    except OSError:
+        return "gone" if not (proc / str(pid)).exists() else "other"
+    if wchan.startswith(_WAITS_IN_READ):
+        return "read"
+    if wchan.startswith(_WAITS_MULTIPLEXED):
+        return "multiplexed"
+    if wchan in ("", "0"):  # hidden: the syscall it sleeps in (needs ptrace rights)
+        import platform
+
+        reads, waits = _SYSCALLS.get(platform.machine(), (set(), set()))
+        try:
+            first = (proc / str(pid) / "syscall").read_text().split()[0]
+            nr = int(first)
+        except (OSError, ValueError, IndexError):
+            return "other"
+        return "read" if nr in reads else "multiplexed" if nr in waits else "other"
+    return "other"
+
+
+def reading_terminal(pid: int, proc: Path = _PROC, tries: int = 5) -> bool | None:
+    """Is ``pid`` blocked reading its terminal (True), waiting in select/poll (False), or
+    neither / cannot tell (None)? From ``/proc/PID/wchan`` (the kernel function it sleeps
+    in; readable without ptrace rights), else ``/proc/PID/syscall``. A process that is
+    running at that moment is asked again a few times, 1 ms apart."""
+    import time as _time
+
+    for attempt in range(tries):
+        state = _wait_state(pid, proc)
+        if state == "read":
+            return True
+        if state == "multiplexed":
+            return False
+        if state == "gone":
+            return None
+        if attempt + 1 < tries:
+            _time.sleep(0.001)
+    return None
+
+
 def _comm(pid: int) -> str:
     try:
         return (_PROC / str(pid) / "comm").read_text().strip()
@@ -156,6 +231,11 @@ class TerminalSecretProbe:
         self._refresh_s = refresh_s
         self._cache: dict[int, tuple[float, list[tuple[str, int]]]] = {}
         self.prompt_reader = prompt_reader
+        import threading as _threading
+
+        self._threading = _threading
+        self._silent_seen: dict[str, float] = {}  # pty -> monotonic time a silent read was last seen
+        self._watching: set[str] = set()
 
     def _ptys(self, pid: int) -> list[tuple[str, int]]:
         """(pty path, a process attached to it) for each pty of the terminal."""
@@ -175,6 +255,41 @@ class TerminalSecretProbe:
         paths = sorted(found.items())
         self._cache[pid] = (now, paths)
         return paths
+
+    def _silent_read(self, path: str, pid: int) -> bool | None:
+        """A shell in raw mode without echo: True while its ``read`` builtin (or a program
+        it runs in its place) reads the terminal, and for ``SILENT_READ_GRACE_S`` after
+        (sampled every 20 ms by a short-lived thread while the read lasts); False while
+        its line editor waits; None when that cannot be told."""
+        now = self._time.monotonic()
+        state = reading_terminal(pid)
+        if state:
+            self._silent_seen[path] = now
+            self._watch(path, pid)
+            return True
+        if now - self._silent_seen.get(path, -1e9) <= SILENT_READ_GRACE_S:
+            return True
+        return state if state is None else False
+
+    def _watch(self, path: str, pid: int) -> None:
+        if path in self._watching:
+            return
+        self._watching.add(path)
+
+        def run() -> None:
+            try:
+                deadline = self._time.monotonic() + 600
+                while self._time.monotonic() < deadline:
+                    state = _wait_state(pid, _PROC)
+                    if state == "read":
+                        self._silent_seen[path] = self._time.monotonic()
+                    elif state in ("multiplexed", "gone"):
+                        return  # the read is over: the last time it was seen stands
+                    self._time.sleep(_SAMPLE_S)
+            finally:
+                self._watching.discard(path)
+
+        self._threading.Thread(target=run, name="workprint-silent-read", daemon=True).start()
 
     def submitted(self) -> None:
         """Enter was pressed: a prompt read off the screen is answered."""
@@ -211,9 +326,14 @@ class TerminalSecretProbe:
                 verdicts.append(True)  # getpass, sudo, ssh, passwd: a password prompt
             elif not canonical and fg.startswith(SECRET_READERS):
                 verdicts.append(True)
+            elif not canonical and not echo and fg in LINE_EDITOR_SHELLS and st is not None:
+                # readline and `read -rs -n 12` hold the terminal the same way: what the
+                # shell is doing tells them apart (unknown: fail closed)
+                silent = self._silent_read(path, st[2])
+                verdicts.append(silent if silent is None else bool(silent))
             else:
                 verdicts.append(False)
-                if canonical or fg not in ORDINARY_RAW:
+                if canonical or fg not in ORDINARY_RAW or (not echo and fg in EDITORS):
                     ask.append((path, st[2] if st else 0, echo, canonical))
         if any(v is True for v in verdicts):
             return True

@@ -15,7 +15,8 @@ _WORDS = (
     r"password|passwort|pass ?phrase|passcode|passwd|pin(?:\s*code)?|pin-code|"
     r"mot de passe|contrase[ñn]a|senha|wachtwoord|has[łl]o|parola|salasana|l[öo]senord|"
     r"adgangskode|passord|heslo|jelsz[óo]|пароль|密码|密碼|パスワード|비밀번호|"
-    r"secret|otp|one-time code|verification code|token"
+    r"secret|otp|one-time code|verification code|token|(?:encryption|decryption|unlock) key|"
+    r"key(?=\s+again)"
 )
 # The prompt word, then up to a short tail ("for alice", "(again)", "for key '/x'",
 # "of admin@host"), then a colon/question mark and nothing (or only spaces) after it.

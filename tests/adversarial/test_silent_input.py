@@ -1,0 +1,100 @@
+"""Silent input is secret input, whoever reads it (issue 11, class 3).
+
+xterm + bash. A secret is read without echo - by bash's ``read`` builtin in raw mode
+(``read -rs -n 12``, ``read -s -n 6``), in canonical mode (``read -rsp``, ``stty -echo;
+read``), by a Python ``getpass``, by vim's ``:X`` encryption-key prompt - and each test
+proves the program received it (a hash of what it read, written to a file; vim's file is
+encrypted) and that ordinary bash typing around it was recorded, then searches every byte
+written for the secret. Ordinary typing in bash and in vim is kept as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from conftest import wait_for
+
+from .leaks import assert_no_leak, recording, spelled
+
+pytestmark = pytest.mark.x11
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _run(desk, tmp_path, command: str, secret: str, *, enter: bool, out_name: str = "got.txt",
+         after_read: str = ""):
+    term = desk.xterm("silent-term", geometry="100x24+20+20")
+    desk.activate(term)
+    data = tmp_path / "data"
+    out = tmp_path / out_name
+    x = desk.xdotool
+    with recording(desk, data):
+        x("type", "--delay", "25", "echo ordinary-before\n")
+        time.sleep(1.2)
+        x("type", "--delay", "25", command.format(out=out) + "\n")
+        time.sleep(0.6)
+        half = len(secret) // 2
+        x("type", "--delay", "60", secret[:half])
+        time.sleep(1.3)                         # a pause in the middle of the secret
+        x("type", "--delay", "60", secret[half:])
+        if enter:
+            x("key", "Return")
+        got = wait_for(lambda: out.exists() and out.read_text().strip(), what="the program's output")
+        time.sleep(0.5)
+        if after_read:
+            x("type", "--delay", "25", after_read)
+        x("type", "--delay", "25", "echo ordinary-after\n")
+        time.sleep(1.5)
+    return data, got
+
+
+@pytest.mark.parametrize("command,secret,enter", [
+    ("read -rs -n 12 -p 'Password: ' pw; printf %s \"$pw\" | md5sum > {out}", "purple-lamps", False),
+    ("read -s -n 6 otp; printf %s \"$otp\" | md5sum > {out}", "482913", False),
+    ("read -rsp 'Passphrase: ' pp; printf %s \"$pp\" | md5sum > {out}", "correct-Horse-417", True),
+    ("stty -echo; read x; stty echo; printf %s \"$x\" | md5sum > {out}", "stty-Hidden-9981", True),
+    ("python3 -c 'import getpass,hashlib; print(hashlib.md5(getpass.getpass().encode()).hexdigest())' > {out}",
+     "getpass-Secret-55", True),
+], ids=["read-rs-n12", "read-s-n6-otp", "read-rsp-canonical", "stty-echo-read", "python-getpass"])
+def test_a_secret_read_without_echo_is_not_recorded(desk, tmp_path, command, secret, enter):
+    data, got = _run(desk, tmp_path, command, secret, enter=enter)
+    assert got.split()[0] == _md5(secret)      # the program received exactly the secret
+    views = spelled(data)
+    assert "echo ordinary-before" in views["chars"] and "echo ordinary-after" in views["chars"], views["chars"]
+    assert command.split()[0] in views["chars"]  # the command line itself is ordinary text
+    assert_no_leak(data, [secret], export_dir=tmp_path / "export", ocr=True)
+
+
+def test_vim_encryption_key_is_not_recorded_and_vim_editing_is(desk, tmp_path):
+    term = desk.xterm("vim-term", geometry="100x24+20+20")
+    desk.activate(term)
+    data = tmp_path / "data"
+    doc = tmp_path / "notes.txt"
+    key = "vim-Crypt-Key-806"
+    x = desk.xdotool
+    with recording(desk, data):
+        x("type", "--delay", "25", f"vim -u NONE -N {doc}\n")
+        time.sleep(1.0)
+        x("type", "--delay", "40", "ivim-edit-marker plain words")
+        x("key", "Escape")
+        time.sleep(1.2)
+        x("type", "--delay", "40", ":X\n")
+        time.sleep(0.8)
+        x("type", "--delay", "60", key + "\n")
+        time.sleep(0.8)
+        x("type", "--delay", "60", key + "\n")
+        time.sleep(0.8)
+        x("type", "--delay", "40", ":wq\n")
+        wait_for(lambda: doc.exists() and doc.read_bytes().startswith(b"VimCrypt~"), what="an encrypted file")
+        time.sleep(0.5)
+        x("type", "--delay", "25", "echo ordinary-after\n")
+        time.sleep(1.5)
+    views = spelled(data)
+    assert "vim-edit-marker plain words" in views["chars"], views["chars"]  # vim typing is kept
+    assert "echo ordinary-after" in views["chars"]
+    assert_no_leak(data, [key], export_dir=tmp_path / "export", ocr=True)
