@@ -63,6 +63,7 @@ class Device:
     device_id: str
     token: str
     contributor: str
+    erase_token: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:

@@ -212,13 +212,14 @@ def _endpoints(sha: str, session: str, device: str):
         ("POST", "/v1/chunks/missing", {"chunks": [sha]}, {"contributor"}),
         ("PUT", f"/v1/chunks/{sha}", b"x", {"contributor"}),
         ("GET", f"/v1/chunks/{sha}", None, {"contributor", "curator"}),
-        ("GET", "/v1/me", None, {"contributor"}),
-        ("DELETE", "/v1/me", None, {"contributor"}),
+        ("GET", "/v1/me", None, {"contributor", "self"}),
+        ("DELETE", "/v1/me", None, {"contributor", "self"}),
         ("GET", "/v1/sessions", None, {"curator"}),
         ("GET", f"/v1/sessions/{session}/chunks", None, {"curator"}),
         ("GET", "/v1/erasures", None, {"curator"}),
         ("POST", "/v1/admin/enrolment-codes", {}, {"admin"}),
         ("GET", "/v1/admin/devices", None, {"admin"}),
+        ("GET", "/v1/admin/contributors", None, {"admin"}),
         ("POST", f"/v1/admin/devices/{device}/revoke", None, {"admin"}),
         ("PUT", "/v1/admin/policy", {"policy": "x"}, {"admin"}),
         ("GET", "/v1/admin/health", None, {"admin"}),
@@ -233,7 +234,8 @@ def test_every_role_is_refused_where_it_must_not_go(fleet: Fleet):
     dev = fleet.enroll("alice")
     ch = make_chunk()
     fleet.put(dev, ch.data)
-    headers = {"contributor": dev.headers, **{r: fleet.h(r) for r in ("curator", "admin", "auditor")}}
+    headers = {"contributor": dev.headers, "self": {"Authorization": f"Bearer {dev.erase_token}"},
+               **{r: fleet.h(r) for r in ("curator", "admin", "auditor")}}
     spec_paths = fleet.client.get("/openapi.json").json()["paths"]
     endpoints = _endpoints(ch.sha256, ch.manifest["session"], dev.device_id)
     declared = {(m.upper(), p) for p, ops in spec_paths.items() for m in ops} - {("GET", "/v1/health"),
@@ -246,12 +248,12 @@ def test_every_role_is_refused_where_it_must_not_go(fleet: Fleet):
         assert r.status_code == 401, (method, path)
         r = fleet.client.request(method, path, headers={"Authorization": "Bearer wp_forged"}, **kw)
         assert r.status_code == 401, (method, path)
-        for role in {"contributor", "curator", "admin", "auditor"} - allowed:
+        for role in {"contributor", "self", "curator", "admin", "auditor"} - allowed:
             r = fleet.client.request(method, path, headers=headers[role], **kw)
             assert r.status_code == 403, (role, method, path, r.text)
             assert role in r.json()["error"]
             tried += 1
-    assert tried >= 40
+    assert tried >= 55
     assert fleet.client.get(f"/v1/chunks/{ch.sha256}", headers=dev.headers).status_code == 200
 
 

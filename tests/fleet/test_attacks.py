@@ -73,3 +73,37 @@ def test_erased_session_cannot_be_written_again(fleet: Fleet):
     r = fleet.put(mallory, make_chunk(session=session, index=1, count=2).data)
     assert r.status_code == 409
     assert fleet.collector.meta.chunks() == []
+
+
+def test_malicious_device_trailing_gzip_data_is_refused(fleet: Fleet):
+    import gzip
+
+    from workprint.sync import chunk as C
+
+    dev = fleet.enroll("mallory")
+    raw = b'[1,"move",{"x":1,"y":2}]\n'
+    entry = ({"name": "events.jsonl.gz", "type": "events", "encoding": "gzip", "raw_size": len(raw)},
+             gzip.compress(raw, mtime=0) + b"\x00" * 4096)
+    data = C.encode_chunk({"session": "8" * 32, "index": 0, "count": 1, "policy_hash": "none",
+                           "event_version": 1, "session_meta": {}}, [entry]).data
+    r = fleet.put(dev, data)
+    assert r.status_code == 422 and "after the end of the gzip stream" in r.json()["error"]
+    assert fleet.stored_blobs() == []
+
+
+def test_small_chunk_that_decompresses_to_much_is_verified_off_the_event_loop():
+    """A 130 KB chunk declaring 26 MB of events is no longer verified inline (it blocked
+    /v1/health for seconds); a normal small chunk still is."""
+    import zlib
+
+    from workprint.server.collector import INLINE_VERIFY_BYTES
+    from workprint.sync import chunk as C
+
+    raw = b'[1,"move",{"x":1,"y":2}]\n' * (26_000_000 // 25)
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    packed = z.compress(raw) + z.flush()
+    entry = ({"name": "events.jsonl.gz", "type": "events", "encoding": "gzip", "raw_size": len(raw)}, packed)
+    data = C.encode_chunk({"session": "9" * 32, "index": 0, "count": 1, "policy_hash": "none",
+                           "event_version": 1, "session_meta": {}}, [entry]).data
+    assert len(data) < INLINE_VERIFY_BYTES < C.declared_work(data)
+    assert C.declared_work(make_chunk().data) <= INLINE_VERIFY_BYTES

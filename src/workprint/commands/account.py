@@ -30,14 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
-def _client(args):
+def _client(args, person: bool = False):
     from ..sync.client import Client, Credential
 
-    return Client.for_device(Credential.load(data_dir(args)))
+    cred = Credential.load(data_dir(args))
+    return Client.for_person(cred) if person else Client.for_device(cred)
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _client(args) as c:
+    with _client(args, person=True) as c:
         print_json(c.me())
     return 0
 
@@ -67,7 +68,19 @@ def _erase(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
-    with _client(args) as c:
-        got = c.erase_me()
-    print(f"erased {got['deleted_chunks']} chunk(s) from the collector; dataset builds exclude you from now on")
+    from ..sync.client import Client, Credential, SyncError, forget_collector
+
+    d = data_dir(args)
+    cred = Credential.load(d)
+    try:
+        with Client.for_person(cred) as c:
+            got = c.erase_me()
+    except SyncError as exc:
+        if exc.status != 410:
+            raise
+        got = {"deleted_chunks": 0}      # erased before (e.g. by the program owner)
+    dropped = forget_collector(d, cred)
+    print(f"erased {got['deleted_chunks']} chunk(s) from the collector; dataset builds exclude you from now on; "
+          f"{dropped} chunk(s) waiting in the outbox were dropped and this device uploads nothing more "
+          "(enrol again to contribute)")
     return 0

@@ -56,8 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     ret.set_defaults(func=_retention)
 
     er = verb("erase", "erase all data of a contributor (an erasure request made to you)")
-    er.add_argument("contributor", help="the person's label, as given at enrolment")
+    er.add_argument("contributor", nargs="?", help="the person's label, as given at enrolment "
+                                                  "(case and extra spaces ignored)")
+    er.add_argument("--id", dest="contributor_id", help="the contributor id instead of a label "
+                                                        "(see `workprint admin contributors`)")
     er.set_defaults(func=_erase)
+
+    co = verb("contributors", "list contributors by id, with their devices (for erasure requests)")
+    co.add_argument("--json", action="store_true")
+    co.set_defaults(func=_contributors)
 
     av = verb("audit-verify", "check the audit log's hash chain")
     av.set_defaults(func=_audit_verify)
@@ -110,6 +117,7 @@ def _devices(args: argparse.Namespace) -> int:
     c = _collector(args)
     try:
         devs = c.meta.devices()
+        c.audit("cli:admin", "devices.list", "", count=len(devs))
     finally:
         c.close()
     if args.json:
@@ -151,11 +159,32 @@ def _retention(args: argparse.Namespace) -> int:
 
 
 def _erase(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+
+    if bool(args.contributor) == bool(args.contributor_id):
+        raise UsageError("give the person's label or --id CONTRIBUTOR_ID (one of them)")
     c = _collector(args)
     try:
-        print_json(c.erase("cli:admin", c.contributor_for(args.contributor)))
+        who = c.resolve_contributor(args.contributor_id, "id") if args.contributor_id \
+            else c.resolve_contributor(args.contributor)
+        print_json(c.erase("cli:admin", who))
     finally:
         c.close()
+    return 0
+
+
+def _contributors(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        rows = c.contributors("cli:admin")
+    finally:
+        c.close()
+    if args.json:
+        print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['contributor']}  {'labelled' if r['labelled'] else 'no label':<9} "
+                  f"devices {r['active_devices']}/{r['devices']} active")
     return 0
 
 

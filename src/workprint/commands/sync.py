@@ -33,12 +33,20 @@ def one_round(d, cred, outbox, review, auto_hours: float | None, force: bool, tr
     from ..sync.published import save_published
     from ..sync.review import auto_approve_seconds
 
+    from ..sync.client import forget_collector
+
     warnings: list[str] = []
+    if cred.erased:
+        raise SyncError("the collector erased this device's data on request; nothing is uploaded "
+                        "any more - enrol again (`workprint enroll`) to contribute")
     with Client.for_device(cred, transport=transport) as client:
         try:
             save_published(d, client.policy(), cred.server)
-        except SyncError:
-            pass  # offline: keep the policy fetched last time; the upload below reports it
+        except SyncError as exc:
+            if exc.status == 410:
+                dropped = forget_collector(d, cred)
+                raise SyncError(f"{exc}; {dropped} chunk(s) were dropped from the outbox", 410) from None
+            # offline: keep the policy fetched last time; the upload below reports it
         except PolicyError as exc:
             warnings.append(str(exc))
         hours = review.auto_approve_after_hours() if auto_hours is None else auto_hours

@@ -32,6 +32,8 @@ class EnrollOut(_Model):
     device_id: str
     token: str
     contributor: str
+    erase_token: str = Field(description="the person's own credential for GET/DELETE /v1/me; it "
+                                         "survives revocation of the device")
 
 
 class MissingIn(_Model):
@@ -56,6 +58,7 @@ class CodeIn(_Model):
 class CodeOut(_Model):
     code: str
     expires: float
+    contributor: str = Field(description="stable contributor id (for erasure requests)")
 
 
 class PolicyIn(_Model):
@@ -130,12 +133,14 @@ def create_app(collector: Collector) -> FastAPI:
     Admin = Annotated[Principal, Depends(role("admin"))]
     Auditor = Annotated[Principal, Depends(role("auditor"))]
     Reader = Annotated[Principal, Depends(role("contributor", "curator"))]
+    Person = Annotated[Principal, Depends(role("contributor", "self"))]
     Anyone = Annotated[Principal, Depends(role("contributor", "curator", "admin", "auditor"))]
     errors: dict[int | str, dict[str, Any]] = {
         c: {"description": d, "content": {"application/json": {"schema": {
             "type": "object", "properties": {"error": {"type": "string"}}}}}}
         for c, d in [(400, "bad request"), (401, "no or unknown token"), (403, "role not allowed"),
-                     (404, "not found"), (409, "conflict"), (413, "too large"), (422, "refused"),
+                     (404, "not found"), (409, "conflict"), (410, "erased: empty the outbox"),
+                     (413, "too large"), (422, "refused"),
                      (429, "rate limited")]}
 
     @app.get("/v1/health", tags=["meta"])
@@ -187,13 +192,15 @@ def create_app(collector: Collector) -> FastAPI:
         return Response(collector.download(p, sha256), media_type="application/octet-stream")
 
     @app.get("/v1/me", tags=["contributor"], responses=errors)
-    def me(p: Contributor) -> dict[str, Any]:
+    def me(p: Person) -> dict[str, Any]:
         """Everything stored about the caller (access / portability request). Audited."""
         return collector.my_data(p)
 
     @app.delete("/v1/me", tags=["contributor"], responses=errors)
-    def erase_me(p: Contributor) -> ErasureOut:
-        """Erase all of the caller's data from the collector (erasure request). Audited."""
+    def erase_me(p: Person) -> ErasureOut:
+        """Erase all of the caller's data from the collector (erasure request). Works with
+        the device token or the erasure credential from enrolment (which survives device
+        revocation). Revokes every device of the caller; their tokens then answer 410. Audited."""
         return ErasureOut(**collector.erase(p, p.contributor or ""))
 
     @app.get("/v1/sessions", tags=["read"], responses=errors)
@@ -208,8 +215,10 @@ def create_app(collector: Collector) -> FastAPI:
 
     @app.get("/v1/erasures", tags=["read"], responses=errors)
     def erasures(p: Curator, since: Annotated[float, Query(ge=0, le=1e11)] = 0) -> list[dict[str, Any]]:
-        """Sessions erased since a time: dataset builds must drop them."""
-        return collector.meta.erased_sessions(since)
+        """Sessions erased since a time: dataset builds must drop them. Audited."""
+        rows = collector.meta.erased_sessions(since)
+        collector.audit(p, "erasures.list", "", since=since, count=len(rows))
+        return rows
 
     @app.post("/v1/admin/enrolment-codes", tags=["admin"], responses=errors)
     def enrolment_code(body: CodeIn, p: Admin) -> CodeOut:
@@ -218,8 +227,16 @@ def create_app(collector: Collector) -> FastAPI:
 
     @app.get("/v1/admin/devices", tags=["admin"], responses=errors)
     def devices(p: Admin) -> list[dict[str, Any]]:
-        """Enrolled devices (for revocation; no activity data)."""
-        return collector.meta.devices()
+        """Enrolled devices (for revocation; no activity data). Audited."""
+        rows = collector.meta.devices()
+        collector.audit(p, "devices.list", "", count=len(rows))
+        return rows
+
+    @app.get("/v1/admin/contributors", tags=["admin"], responses=errors)
+    def contributors(p: Admin) -> list[dict[str, Any]]:
+        """Contributors by stable id, with their device counts (for erasure requests; no
+        labels, no activity data). Audited."""
+        return collector.contributors(p)
 
     @app.post("/v1/admin/devices/{device_id}/revoke", tags=["admin"], responses=errors)
     def revoke(device_id: Annotated[str, Path(pattern=r"^dev_[0-9a-f]{16}$")], p: Admin) -> dict[str, str]:
@@ -242,10 +259,13 @@ def create_app(collector: Collector) -> FastAPI:
         """Apply retention by age and/or total quota now (also runs on a schedule)."""
         return collector.retention(p, body.max_age_days, body.quota_bytes)
 
-    @app.delete("/v1/admin/contributors/{label}", tags=["admin"], responses=errors)
-    def erase_contributor(label: Annotated[str, Path(min_length=1, max_length=200)], p: Admin) -> ErasureOut:
-        """Answer an erasure request made to the program owner (by contributor label)."""
-        return ErasureOut(**collector.erase(p, collector.contributor_for(label)))
+    @app.delete("/v1/admin/contributors/{ref}", tags=["admin"], responses=errors)
+    def erase_contributor(ref: Annotated[str, Path(min_length=1, max_length=200)], p: Admin,
+                          by: Annotated[str, Query(pattern="^(label|id)$")] = "label") -> ErasureOut:
+        """Answer an erasure request made to the program owner: by the label given at
+        enrolment (case and extra spaces ignored) or by contributor id (``?by=id``, see
+        ``GET /v1/admin/contributors``)."""
+        return ErasureOut(**collector.erase(p, collector.resolve_contributor(ref, by)))
 
     @app.get("/v1/audit", tags=["audit"], responses=errors)
     def audit(p: Auditor, after: Annotated[int, Query(ge=0, le=2**62)] = 0,

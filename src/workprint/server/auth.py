@@ -13,10 +13,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .errors import TooManyRequests, Unauthorized
+from .errors import Gone, TooManyRequests, Unauthorized
 from .meta import SqlMeta, TokenInfo
 
-ROLES = ("contributor", "curator", "admin", "auditor")
+ROLES = ("contributor", "curator", "admin", "auditor", "self")
+#: ``self``: a contributor's own erasure credential, issued at enrolment beside the device
+#: token. It survives device revocation and reaches only ``/v1/me`` (access and erasure).
+ERASED = ("this device's data was erased from the collector on request; empty the outbox "
+          "(`workprint sync` does) and enrol again to contribute")
 
 
 def new_token() -> str:
@@ -96,8 +100,11 @@ class TokenAuthority:
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>' "
                                "(enrol with `workprint enroll` or mint one with `workprint admin token`)")
-        info = self._lookup(token_hash(authorization[7:]), time.monotonic())
+        h = token_hash(authorization[7:])
+        info = self._lookup(h, time.monotonic())
         if info is None:
+            if self.meta.token_erased(h):
+                raise Gone(ERASED)
             raise Unauthorized("token is unknown or revoked")
         return Principal(info.role, info.hash, info.device_id, info.contributor)
 

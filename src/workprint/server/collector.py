@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import PolicyError
 from ..policy.model import Policy, default_policy, parse_policy
-from ..sync.chunk import NO_POLICY, ChunkError, pseudonym, parse_chunk
+from ..sync.chunk import NO_POLICY, ChunkError, declared_work, pseudonym, parse_chunk
 from .audit import verify_chain
 from .auth import Principal, RateLimiter, TokenAuthority, new_code, new_token, token_hash
 from .blobs import chunk_key, open_blobs
@@ -26,6 +26,11 @@ from .ingest import Ingest, Upload, foreign_session_conflict
 from .meta import open_meta
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def normalise_label(label: str) -> str:
+    """Labels name the same person whatever their case and spacing."""
+    return " ".join(label.split()).casefold()
 
 
 def check_publishable(body: str) -> Policy:
@@ -40,7 +45,9 @@ def check_publishable(body: str) -> Policy:
                             "policy - only contributors approve uploads (each may turn auto-approval "
                             "on for their own device with `workprint review --auto-approve-after-hours`)")
     return policy
-#: Uploads up to this size are verified on the event loop; larger ones in a worker thread.
+#: Uploads whose verification touches at most this many bytes (chunk plus declared
+#: uncompressed entries) are verified on the event loop; all others in a worker thread, so
+#: a small chunk that decompresses to much cannot stall the loop.
 INLINE_VERIFY_BYTES = 256 * 1024
 
 
@@ -80,36 +87,58 @@ class Collector:
         self.meta.audit_append(actor, action, target, detail)
 
     # -- enrolment and tokens ------------------------------------------------------------
-    def contributor_for(self, label: str) -> str:
-        """The pseudonym of a contributor label (e.g. an employee number). Only the
-        collector holds the key, so nobody else can link the two."""
-        return pseudonym(self._key, label, "contributor")
+    def contributor_for(self, label: str, *, create: bool = False) -> str | None:
+        """The contributor id of a label (e.g. an employee number), looked up by the keyed
+        HMAC of the label normalised (case, surrounding and repeated whitespace). Only the
+        collector holds the key; the label itself is never stored."""
+        key = pseudonym(self._key, normalise_label(label), "contributor")
+        return self.meta.contributor_by_label(key, create)
 
     def create_enrolment_code(self, who: Principal | str, label: str | None, ttl_s: float) -> dict[str, Any]:
         if not 60 <= ttl_s <= 30 * 86400:
             raise BadRequest("ttl must be between 1 minute and 30 days")
+        if label is not None and not normalise_label(label):
+            raise BadRequest("the contributor label is empty")
         code = new_code()
-        contributor = self.contributor_for(label) if label else secrets.token_hex(16)
+        contributor = self.contributor_for(label, create=True) if label else self.meta.new_contributor()
         expires = time.time() + ttl_s
-        self.meta.add_enrolment_code(token_hash(code), contributor, expires)
-        self.audit(who, "enrolment_code.create", contributor, ttl_s=ttl_s)
-        return {"code": code, "expires": expires}
+        self.meta.add_enrolment_code(token_hash(code), contributor or "", expires)
+        self.audit(who, "enrolment_code.create", contributor or "", ttl_s=ttl_s)
+        return {"code": code, "expires": expires, "contributor": contributor}
 
     def enroll(self, code: str, name: str) -> dict[str, Any]:
         device_id = "dev_" + secrets.token_hex(8)
-        token = new_token()
-        contributor = self.meta.redeem_enrolment_code(token_hash(code), device_id, name[:100], token_hash(token))
+        token, erase_token = new_token(), new_token()
+        contributor = self.meta.redeem_enrolment_code(token_hash(code), device_id, name[:100], token_hash(token),
+                                                      token_hash(erase_token))
         if contributor is None:
             raise Unauthorized("enrolment code is unknown, already used or expired; ask for a new one")
         self.audit(f"device:{device_id}", "device.enroll", device_id)
-        return {"device_id": device_id, "token": token, "contributor": contributor}
+        return {"device_id": device_id, "token": token, "contributor": contributor, "erase_token": erase_token}
 
     def mint_token(self, role: str, actor: str = "cli:admin", label: str | None = None) -> str:
         token = new_token()
-        contributor = self.contributor_for(label) if label else None
+        contributor = self.contributor_for(label, create=True) if label else None
         self.meta.add_token(token_hash(token), role, contributor)
         self.audit(actor, "token.create", role)
         return token
+
+    def contributors(self, who: Principal | str) -> list[dict[str, Any]]:
+        rows = self.meta.contributors()
+        self.audit(who, "contributors.list", "", count=len(rows))
+        return rows
+
+    def resolve_contributor(self, ref: str, by: str = "label") -> str:
+        """A contributor id from a label (normalised) or an id; NotFound otherwise."""
+        if by == "id":
+            if not self.meta.contributor_exists(ref):
+                raise NotFound(f"no contributor with id {ref!r} (see `workprint admin contributors`)")
+            return ref
+        cid = self.contributor_for(ref)
+        if cid is None:
+            raise NotFound("no contributor with this label; labels match ignoring case and extra "
+                           "spaces - list contributors with `workprint admin contributors`")
+        return cid
 
     def revoke_device(self, who: Principal | str, device_id: str) -> None:
         if not self.meta.revoke_device(device_id):
@@ -199,7 +228,7 @@ class Collector:
         (pure CPU, well under a millisecond; a thread hop would cost more), large ones in
         a worker thread; storing waits for the ingest thread without holding a thread."""
         try:
-            if len(data) <= INLINE_VERIFY_BYTES:
+            if len(data) <= INLINE_VERIFY_BYTES and declared_work(data, self.limits) <= INLINE_VERIFY_BYTES:
                 up = self.verify_upload(p, sha, data)
             else:
                 up = await run_in_threadpool(self.verify_upload, p, sha, data)
@@ -243,7 +272,13 @@ class Collector:
 
     # -- erasure and retention -----------------------------------------------------------
     def erase(self, who: Principal | str, contributor: str) -> dict[str, Any]:
+        """Erase a contributor: every row naming them goes in one transaction (which
+        also fences their uploads in flight and revokes their devices, whose tokens then
+        answer 410), then their blobs."""
+        if not contributor:
+            raise Forbidden("this token belongs to no contributor")
         shas = self.meta.erase_contributor(contributor)
+        self.tokens.clear()
         for sha in shas:
             self.blobs.delete(chunk_key(sha))
         self.audit(who, "contributor.erase", contributor, chunks=len(shas))

@@ -25,6 +25,12 @@ class NotFound(CollectorError):
     status = 404
 
 
+class Gone(CollectorError):
+    """The caller's data was erased: a device hearing this empties its outbox."""
+
+    status = 410
+
+
 class Conflict(CollectorError):
     status = 409
 

@@ -8,6 +8,7 @@ the lock that serialises audit-log appends.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -23,6 +24,17 @@ from .errors import ConfigError
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # A contributor: a random id (stable, listed to admins), and - when enrolled with a
+    # label - the keyed HMAC of the normalised label, so the label itself is never stored.
+    """CREATE TABLE IF NOT EXISTS contributors (
+        id TEXT PRIMARY KEY, label_key TEXT UNIQUE, created DOUBLE PRECISION NOT NULL)""",
+    # Token hashes of erased contributors: such a device hears 410 (empty your outbox).
+    # The hash of a random secret, linked to nothing else once the erasure ran.
+    """CREATE TABLE IF NOT EXISTS erased_tokens (
+        hash TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL)""",
+    # One row per erasure, naming nobody: a random id, when, how many chunks.
+    """CREATE TABLE IF NOT EXISTS erasure_receipts (
+        id TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL, chunks INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS enrolment_codes (
         code_hash TEXT PRIMARY KEY, contributor TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
         expires DOUBLE PRECISION NOT NULL, used_by TEXT)""",
@@ -46,8 +58,6 @@ SCHEMA = [
         SELECT session, MIN(contributor) FROM chunks GROUP BY session
         ON CONFLICT (session) DO NOTHING""",
     "CREATE INDEX IF NOT EXISTS chunks_received ON chunks (received)",
-    """CREATE TABLE IF NOT EXISTS erasures (
-        contributor TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL, chunks INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS erased_sessions (
         session TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS policies (
@@ -122,13 +132,48 @@ class SqlMeta:
                         (key, default_factory()))
             return cur.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0]
 
+    # -- contributors ----------------------------------------------------------------------
+    def contributor_by_label(self, label_key: str, create: bool) -> str | None:
+        """The contributor id for a label's keyed HMAC; with ``create``, a new random id
+        the first time (first writer wins, also across collector processes)."""
+        with self.tx() as cur:
+            row = cur.execute("SELECT id FROM contributors WHERE label_key = ?", (label_key,)).fetchone()
+            if row or not create:
+                return row[0] if row else None
+            cur.execute("INSERT INTO contributors (id, label_key, created) VALUES (?, ?, ?) "
+                        "ON CONFLICT (label_key) DO NOTHING", (secrets.token_hex(16), label_key, time.time()))
+            return cur.execute("SELECT id FROM contributors WHERE label_key = ?", (label_key,)).fetchone()[0]
+
+    def new_contributor(self) -> str:
+        """A contributor without a label (reachable by its id only)."""
+        cid = secrets.token_hex(16)
+        with self.tx() as cur:
+            cur.execute("INSERT INTO contributors (id, created) VALUES (?, ?)", (cid, time.time()))
+        return cid
+
+    def contributor_exists(self, contributor: str) -> bool:
+        with self.ro() as cur:
+            return cur.execute("SELECT 1 FROM contributors WHERE id = ?", (contributor,)).fetchone() is not None
+
+    def contributors(self) -> list[dict[str, Any]]:
+        """Contributors for erasure requests: id, whether a label names them, devices. No activity."""
+        with self.tx() as cur:
+            rows = cur.execute(
+                "SELECT c.id, c.label_key IS NOT NULL, c.created, COUNT(d.id), "
+                "SUM(CASE WHEN d.id IS NOT NULL AND d.revoked IS NULL THEN 1 ELSE 0 END) "
+                "FROM contributors c LEFT JOIN devices d ON d.contributor = c.id "
+                "GROUP BY c.id, c.label_key, c.created ORDER BY c.created, c.id").fetchall()
+        return [{"contributor": r[0], "labelled": bool(r[1]), "created": r[2], "devices": int(r[3]),
+                 "active_devices": int(r[4] or 0)} for r in rows]
+
     # -- enrolment, devices, tokens ------------------------------------------------------
     def add_enrolment_code(self, code_hash: str, contributor: str, expires: float) -> None:
         with self.tx() as cur:
             cur.execute("INSERT INTO enrolment_codes (code_hash, contributor, created, expires) "
                         "VALUES (?, ?, ?, ?)", (code_hash, contributor, time.time(), expires))
 
-    def redeem_enrolment_code(self, code_hash: str, device_id: str, name: str, token_hash: str) -> str | None:
+    def redeem_enrolment_code(self, code_hash: str, device_id: str, name: str, token_hash: str,
+                              self_hash: str | None = None) -> str | None:
         """Atomically use a code once: creates the device and its token. Returns the
         contributor pseudonym, or None if the code is unknown, used or expired."""
         now = time.time()
@@ -142,6 +187,9 @@ class SqlMeta:
                         (device_id, row[0], name, now))
             cur.execute("INSERT INTO tokens (hash, role, device_id, contributor, created) "
                         "VALUES (?, 'contributor', ?, ?, ?)", (token_hash, device_id, row[0], now))
+            if self_hash:   # the person's own erasure credential: survives device revocation
+                cur.execute("INSERT INTO tokens (hash, role, contributor, created) VALUES (?, 'self', ?, ?)",
+                            (self_hash, row[0], now))
             return row[0]
 
     def add_token(self, token_hash: str, role: str, contributor: str | None = None) -> None:
@@ -156,6 +204,10 @@ class SqlMeta:
                 "LEFT JOIN devices d ON d.id = t.device_id "
                 "WHERE t.hash = ? AND t.revoked IS NULL AND d.revoked IS NULL", (token_hash,)).fetchone()
         return TokenInfo(*row) if row else None
+
+    def token_erased(self, token_hash: str) -> bool:
+        with self.ro() as cur:
+            return cur.execute("SELECT 1 FROM erased_tokens WHERE hash = ?", (token_hash,)).fetchone() is not None
 
     def revoke_device(self, device_id: str) -> bool:
         now = time.time()
@@ -181,8 +233,10 @@ class SqlMeta:
     def devices(self) -> list[dict[str, Any]]:
         """Devices for enrolment management: no activity data."""
         with self.tx() as cur:
-            rows = cur.execute("SELECT id, name, enrolled, revoked FROM devices ORDER BY enrolled").fetchall()
-        return [{"id": r[0], "name": r[1], "enrolled": r[2], "revoked": r[3]} for r in rows]
+            rows = cur.execute("SELECT id, name, enrolled, revoked, contributor FROM devices "
+                               "ORDER BY enrolled").fetchall()
+        return [{"id": r[0], "name": r[1], "enrolled": r[2], "revoked": r[3], "contributor": r[4]}
+                for r in rows]
 
     # -- chunks ----------------------------------------------------------------------------
     def chunk(self, sha256: str) -> ChunkRow | None:
@@ -310,20 +364,33 @@ class SqlMeta:
         return n
 
     def erase_contributor(self, contributor: str) -> list[str]:
-        """Delete every chunk row of a contributor and record the erasure. Returns the
-        blob hashes the caller must delete."""
+        """Remove every row that names a contributor, in one transaction: devices (their
+        rows are deleted first, which fences uploads in flight - see :meth:`_insert_chunks`),
+        tokens (their hashes move to ``erased_tokens`` so devices hear 410), enrolment codes,
+        chunks and session ownership (sessions become ``erased_sessions`` tombstones for
+        dataset builds), and the contributor row with its label HMAC. What stays: an
+        ``erasure_receipts`` row naming nobody. Returns the blob hashes to delete."""
+        now = time.time()
         with self.tx() as cur:
+            cur.execute("DELETE FROM devices WHERE contributor = ?", (contributor,))
+            for (h,) in cur.execute("SELECT hash FROM tokens WHERE contributor = ?", (contributor,)).fetchall():
+                cur.execute("INSERT INTO erased_tokens (hash, erased) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
+                            (h, now))
+            cur.execute("DELETE FROM tokens WHERE contributor = ?", (contributor,))
+            cur.execute("DELETE FROM enrolment_codes WHERE contributor = ?", (contributor,))
             shas = [r[0] for r in cur.execute("SELECT sha256 FROM chunks WHERE contributor = ?",
                                               (contributor,)).fetchall()]
-            now = time.time()
-            for (session,) in cur.execute("SELECT DISTINCT session FROM chunks WHERE contributor = ?",
-                                          (contributor,)).fetchall():
+            for (session,) in cur.execute("SELECT session FROM session_owners WHERE contributor = ? UNION "
+                                          "SELECT DISTINCT session FROM chunks WHERE contributor = ?",
+                                          (contributor, contributor)).fetchall():
                 cur.execute("INSERT INTO erased_sessions (session, erased) VALUES (?, ?) "
                             "ON CONFLICT (session) DO UPDATE SET erased = excluded.erased", (session, now))
             cur.execute("DELETE FROM chunks WHERE contributor = ?", (contributor,))
-            cur.execute("INSERT INTO erasures (contributor, erased, chunks) VALUES (?, ?, ?) "
-                        "ON CONFLICT (contributor) DO UPDATE SET erased = excluded.erased, "
-                        "chunks = erasures.chunks + excluded.chunks", (contributor, now, len(shas)))
+            cur.execute("DELETE FROM session_owners WHERE contributor = ?", (contributor,))
+            cur.execute("DELETE FROM contributors WHERE id = ?", (contributor,))
+            cur.execute("INSERT INTO erasure_receipts (id, erased, chunks) VALUES (?, ?, ?)",
+                        (secrets.token_hex(8), now, len(shas)))
+            self._bump_auth_epoch(cur)
         return shas
 
     def erased_sessions(self, since: float = 0.0) -> list[dict[str, Any]]:

@@ -334,7 +334,21 @@ def _gunzip_bounded(data: bytes, raw_size: int, name: str) -> bytes:
     if len(out) != raw_size or d.unconsumed_tail or not d.eof:
         raise ChunkError(f"entry {name}: decompresses to more or less than its declared raw_size "
                          f"{raw_size} (refused as a possible decompression bomb)")
+    if d.unused_data:
+        raise ChunkError(f"entry {name}: {len(d.unused_data)} bytes after the end of the gzip stream")
     return out
+
+
+def declared_work(data: bytes, limits: Limits = Limits()) -> int:
+    """Bytes a full verification of ``data`` will touch, from its manifest alone (chunk
+    size plus every entry's declared uncompressed size). 0 when the framing is bad (such a
+    chunk is refused at once)."""
+    try:
+        manifest, _ = split_chunk(data, limits)
+        entries = manifest.get("entries") or []
+        return len(data) + sum(int(e.get("raw_size") or 0) for e in entries if isinstance(e, dict))
+    except (ChunkError, TypeError, ValueError, AttributeError):
+        return 0
 
 
 def _lines(raw: bytes, name: str, limits: Limits) -> Iterator[Any]:

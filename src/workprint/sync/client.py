@@ -31,6 +31,10 @@ class Credential:
     token: str
     device_key: str
     cacert: str | None = None
+    #: The person's own credential for /v1/me (access, erasure); survives device revocation.
+    erase_token: str | None = None
+    #: Set once the collector erased this contributor: the device uploads nothing more.
+    erased: bool = False
 
     @classmethod
     def load(cls, data_dir: Path) -> "Credential":
@@ -69,6 +73,12 @@ class Client:
     @classmethod
     def for_device(cls, cred: Credential, **kw: Any) -> "Client":
         return cls(cred.server, cred.token, cacert=cred.cacert, **kw)
+
+    @classmethod
+    def for_person(cls, cred: Credential, **kw: Any) -> "Client":
+        """For /v1/me: the erasure credential when the device has one (it outlives a revoked
+        device token), else the device token."""
+        return cls(cred.server, cred.erase_token or cred.token, cacert=cred.cacert, **kw)
 
     def close(self) -> None:
         self.http.close()
@@ -137,6 +147,22 @@ def enroll_device(data_dir: Path, server: str, code: str, name: str, cacert: str
         key = secrets.token_hex(32)
     cred = Credential(server=server.rstrip("/"), device_id=got["device_id"], contributor=got["contributor"],
                       token=got["token"], device_key=key,
-                      cacert=str(Path(cacert).resolve()) if cacert else None)
+                      cacert=str(Path(cacert).resolve()) if cacert else None,
+                      erase_token=got.get("erase_token"))
     cred.save(data_dir)
     return cred
+
+
+def forget_collector(data_dir: Path, cred: Credential) -> int:
+    """The collector erased this contributor (or is asked to): empty the outbox, and mark
+    the credential erased so nothing is uploaded any more. Returns chunks dropped."""
+    from .outbox import Outbox
+
+    outbox = Outbox(data_dir)
+    try:
+        dropped = outbox.purge()
+    finally:
+        outbox.close()
+    cred.erased, cred.token, cred.erase_token = True, "", None
+    cred.save(data_dir)
+    return dropped

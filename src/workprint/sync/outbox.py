@@ -150,6 +150,25 @@ class Outbox:
                             "(SELECT 1 FROM chunks WHERE session_id = ?)", (session_id, session_id))
         return len(shas)
 
+    def purge(self) -> int:
+        """Empty the outbox after an erasure: every chunk not uploaded yet is zero-filled
+        and removed. Sessions keep their row, so they are not sealed again. Returns how
+        many chunks were dropped."""
+        shas = [r[0] for r in self.db.execute("SELECT sha256 FROM chunks WHERE state != 'acked'")]
+        for sha in shas:
+            path = self.files / f"{sha}.wpc"
+            try:
+                with open(path, "r+b", buffering=0) as f:
+                    f.write(bytes(path.stat().st_size))
+                    os.fsync(f.fileno())
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        with self._tx():
+            self.db.execute("DELETE FROM chunks")
+            self.db.execute("UPDATE sessions SET done = COALESCE(done, ?)", (self.clock(),))
+        return len(shas)
+
     def _tx(self):
         db = self.db
 
@@ -219,6 +238,9 @@ class Outbox:
             try:
                 client.put_chunk(sha, data)
             except SyncError as exc:
+                if exc.status == 410:         # erased on request: the caller empties the outbox
+                    report.failed, report.error = report.failed + 1, str(exc)
+                    break
                 if exc.status in (401, 403):  # revoked or not enrolled: keep everything, stop
                     self._fail(sha, str(exc), False)
                     report.failed, report.error = report.failed + 1, str(exc)
