@@ -155,9 +155,10 @@ class LiveServer:
                 self.proc.wait(5)
 
 
-def cli(*args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, check: bool = True, input: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     r = subprocess.run([sys.executable, "-m", "workprint.cli", *args], capture_output=True, text=True,
-                       timeout=120, input=input)
+                       timeout=120, input=input, env={**os.environ, **env} if env else None)
     if check and r.returncode != 0:
         raise AssertionError(f"workprint {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r

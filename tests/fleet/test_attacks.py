@@ -107,3 +107,23 @@ def test_small_chunk_that_decompresses_to_much_is_verified_off_the_event_loop():
                            "event_version": 1, "session_meta": {}}, [entry]).data
     assert len(data) < INLINE_VERIFY_BYTES < C.declared_work(data)
     assert C.declared_work(make_chunk().data) <= INLINE_VERIFY_BYTES
+
+
+def test_role_tokens_are_listed_and_revoked_without_their_secret(fleet: Fleet):
+    import hashlib
+
+    extra = fleet.collector.mint_token("curator")
+    rows = fleet.collector.role_tokens("test")
+    assert {r["role"] for r in rows} == {"admin", "curator", "auditor"} and len(rows) == 4
+    assert all(extra not in str(r) and len(r["id"]) == 16 for r in rows)
+    assert not any(r["id"] == hashlib.sha256(t.encode()).hexdigest() for r in rows for t in [extra])
+    tid = hashlib.sha256(extra.encode()).hexdigest()[:16]
+    h = {"Authorization": f"Bearer {extra}"}
+    assert fleet.client.get("/v1/sessions", headers=h).status_code == 200
+    fleet.collector.revoke_role_token("test", tid)
+    assert fleet.client.get("/v1/sessions", headers=h).status_code == 401
+    assert fleet.client.get("/v1/sessions", headers=fleet.h("curator")).status_code == 200
+    with pytest.raises(Exception):
+        fleet.collector.revoke_role_token("test", tid)              # already revoked: not found
+    actions = [e["action"] for e in fleet.client.get("/v1/audit", headers=fleet.h("auditor")).json()]
+    assert "tokens.list" in actions and "token.revoke" in actions

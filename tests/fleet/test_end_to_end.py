@@ -35,8 +35,8 @@ def test_recorded_session_reaches_the_curator_under_the_published_policy(backend
         assert r.status_code == 200, r.text
         published = r.json()["hash"]
         device = tmp_path / "device"
-        code = cli("admin", "enrolment-code", "--server", server.url, "--token", admin,
-                   "--contributor", "alice").stdout.splitlines()[-1]
+        code = cli("admin", "enrolment-code", "--server", server.url, "--contributor", "alice",
+                   env={"WORKPRINT_TOKEN": admin}).stdout.splitlines()[-1]
         out = cli("enroll", server.url, code, "--data-dir", str(device)).stdout
         assert published[:12] in out
 

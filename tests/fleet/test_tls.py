@@ -70,7 +70,10 @@ def test_device_enrolls_and_syncs_over_https_with_the_ca_pinned(tmp_path):
     try:
         assert server.url.startswith("https://127.0.0.1:")
         token = cli("admin", "token", "--role", "admin", "--data-dir", str(backend.data_dir)).stdout.splitlines()[-1]
-        code = cli("admin", "enrolment-code", "--server", server.url, "--token", token, "--cacert", str(ca),
+        token_file = tmp_path / "admin.token"
+        token_file.write_text(token + "\n")
+        code = cli("admin", "enrolment-code", "--server", server.url, "--token-file", str(token_file),
+                   "--cacert", str(ca),
                    "--contributor", "alice").stdout.splitlines()[-1]
         device = tmp_path / "device"
 

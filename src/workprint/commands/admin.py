@@ -2,7 +2,7 @@
 
 Most actions open the collector's store directly (``--data-dir`` of ``serve``, or
 ``--db``/``--blobs``); ``enrolment-code`` can also ask a running collector over HTTP
-(``--server URL --token T``).
+(``--server URL`` with an admin token from ``$WORKPRINT_TOKEN`` or ``--token-file``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--contributor", help="label of the person (stored only as a keyed pseudonym)")
     e.add_argument("--ttl-hours", type=float, default=72)
     e.add_argument("--server", help="ask a running collector at this URL instead of the data dir")
-    e.add_argument("--token", help="admin token for --server")
+    e.add_argument("--token-file", type=Path, metavar="FILE",
+                   help="file holding the admin token for --server (default: $WORKPRINT_TOKEN)")
+    e.add_argument("--token", help="admin token for --server; visible to other users in the process "
+                                   "list - prefer $WORKPRINT_TOKEN or --token-file")
     e.add_argument("--cacert", help="CA certificate for an HTTPS --server")
     e.set_defaults(func=_code)
 
@@ -61,6 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     er.add_argument("--id", dest="contributor_id", help="the contributor id instead of a label "
                                                         "(see `workprint admin contributors`)")
     er.set_defaults(func=_erase)
+
+    tl = verb("tokens", "list role tokens (admin, curator, auditor, contributor) by id")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(func=_tokens)
+
+    tr = verb("revoke-token", "revoke a role token by the id `admin tokens` lists")
+    tr.add_argument("token_id")
+    tr.set_defaults(func=_revoke_token)
 
     co = verb("contributors", "list contributors by id, with their devices (for erasure requests)")
     co.add_argument("--json", action="store_true")
@@ -92,14 +103,28 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+TOKEN_ENV = "WORKPRINT_TOKEN"
+
+
+def _admin_token(args: argparse.Namespace) -> str | None:
+    """The token for --server: --token-file, else $WORKPRINT_TOKEN, else --token (argv)."""
+    import os
+
+    if args.token_file:
+        return args.token_file.read_text().strip()
+    return os.environ.get(TOKEN_ENV, "").strip() or args.token
+
+
 def _code(args: argparse.Namespace) -> int:
     if args.server:
         from ..sync.client import Client
 
-        if not args.token:
-            print("workprint admin enrolment-code: --server needs --token (an admin token)", file=sys.stderr)
+        token = _admin_token(args)
+        if not token:
+            print("workprint admin enrolment-code: --server needs an admin token in $WORKPRINT_TOKEN "
+                  "or --token-file FILE", file=sys.stderr)
             return 2
-        with Client(args.server, args.token, cacert=args.cacert) as cl:
+        with Client(args.server, token, cacert=args.cacert) as cl:
             got = cl.enrolment_code(args.contributor, args.ttl_hours)
     else:
         c = _collector(args)
@@ -170,6 +195,30 @@ def _erase(args: argparse.Namespace) -> int:
         print_json(c.erase("cli:admin", who))
     finally:
         c.close()
+    return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        rows = c.role_tokens("cli:admin")
+    finally:
+        c.close()
+    if args.json:
+        print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']}  {r['role']:<11} {'revoked' if r['revoked'] else 'active'}")
+    return 0
+
+
+def _revoke_token(args: argparse.Namespace) -> int:
+    c = _collector(args)
+    try:
+        c.revoke_role_token("cli:admin", args.token_id)
+    finally:
+        c.close()
+    print(f"revoked {args.token_id}")
     return 0
 
 

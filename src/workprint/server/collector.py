@@ -123,6 +123,20 @@ class Collector:
         self.audit(actor, "token.create", role)
         return token
 
+    def role_tokens(self, who: Principal | str) -> list[dict[str, Any]]:
+        rows = self.meta.role_tokens()
+        self.audit(who, "tokens.list", "", count=len(rows))
+        return rows
+
+    def revoke_role_token(self, who: Principal | str, token_id: str) -> None:
+        if not re.fullmatch(r"[0-9a-f]{12,64}", token_id):
+            raise BadRequest("a token id is 12 to 64 hex digits, as `workprint admin tokens` lists it")
+        full = self.meta.revoke_role_token(token_id)
+        if full is None:
+            raise NotFound(f"no active role token {token_id!r} (see `workprint admin tokens`)")
+        self.tokens.clear()
+        self.audit(who, "token.revoke", full[:16])
+
     def contributors(self, who: Principal | str) -> list[dict[str, Any]]:
         rows = self.meta.contributors()
         self.audit(who, "contributors.list", "", count=len(rows))

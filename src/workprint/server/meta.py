@@ -205,6 +205,25 @@ class SqlMeta:
                 "WHERE t.hash = ? AND t.revoked IS NULL AND d.revoked IS NULL", (token_hash,)).fetchone()
         return TokenInfo(*row) if row else None
 
+    def role_tokens(self) -> list[dict[str, Any]]:
+        """Admin, curator, auditor (and contributor) tokens minted by an admin - not device
+        or erasure credentials. Identified by a prefix of their hash; no secret."""
+        with self.tx() as cur:
+            rows = cur.execute("SELECT hash, role, created, revoked FROM tokens WHERE device_id IS NULL "
+                               "AND role <> 'self' ORDER BY created").fetchall()
+        return [{"id": r[0][:16], "role": r[1], "created": r[2], "revoked": r[3]} for r in rows]
+
+    def revoke_role_token(self, hash_prefix: str) -> str | None:
+        """Revoke the one role token whose hash starts with ``hash_prefix`` (>= 12 hex)."""
+        with self.tx() as cur:
+            rows = cur.execute("SELECT hash FROM tokens WHERE device_id IS NULL AND role <> 'self' "
+                               "AND revoked IS NULL AND hash LIKE ?", (hash_prefix + "%",)).fetchall()
+            if len(rows) != 1:
+                return None
+            cur.execute("UPDATE tokens SET revoked = ? WHERE hash = ?", (time.time(), rows[0][0]))
+            self._bump_auth_epoch(cur)
+            return rows[0][0]
+
     def token_erased(self, token_hash: str) -> bool:
         with self.ro() as cur:
             return cur.execute("SELECT 1 FROM erased_tokens WHERE hash = ?", (token_hash,)).fetchone() is not None
