@@ -25,7 +25,7 @@ POSITIONALS = {
     "out": "{tmp}/out", "role": "curator", "device_ids": "no-such-device", "file": "{tmp}/missing.toml",
     "contributor": "nobody", "text": "a task", "url": "http://127.0.0.1:9", "code": "not-a-code",
     "format": "agentnet", "session": "no-such-session", "export": "{tmp}/missing-export",
-    "trajectory": "0", "sessions": "no-such-session",
+    "trajectory": "0", "sessions": "no-such-session", "token_id": "not-a-token-id",
 }
 
 
