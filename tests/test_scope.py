@@ -102,7 +102,10 @@ def test_browser_not_needed_in_allow_apps_but_deny_apps_still_wins():
 def test_browser_url_unknown_fails_closed():
     r = d("firefox", "Navigator", "GitHub", None)
     assert not r.allowed and r.reason == "browser url unknown"
-    assert d("firefox", "Navigator", "GitHub", None, policy=STAR).allowed
+    # even with allow_sites = ["*"]: a window whose site cannot be told may show a denied one
+    r = d("firefox", "Navigator", "GitHub", None, policy=STAR)
+    assert not r.allowed and r.reason == "browser url unknown"
+    assert d("firefox", "Navigator", "GitHub", "https://github.com/", policy=STAR).allowed
     assert not d("firefox", "Navigator", "Settings", "chrome://settings/passwords").allowed
     assert not d("firefox", "Navigator", "Blank", "about:blank").allowed
 

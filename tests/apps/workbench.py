@@ -19,12 +19,14 @@ def main() -> None:
     ap.add_argument("--state", required=True)
     ap.add_argument("--geometry", default="900x700+600+100")
     ap.add_argument("--class", dest="cls", default="Workbench", help="WM_CLASS class to claim")
+    ap.add_argument("--no-class", action="store_true", help="remove WM_CLASS once mapped")
     args = ap.parse_args()
 
     root = tk.Tk(className=args.cls)
     root.title(args.title)
     root.geometry(args.geometry)
-    state = {"name": "", "notes": "", "count": 0, "drags": [], "list_top": 0.0, "selected": None}
+    state = {"name": "", "notes": "", "count": 0, "drags": [], "list_top": 0.0, "selected": None,
+             "presses": 0, "wheel": 0}
 
     def save(*_):
         state["name"] = name.get()
@@ -81,6 +83,31 @@ def main() -> None:
 
     canvas.bind("<ButtonPress-1>", press)
     canvas.bind("<ButtonRelease-1>", release)
+    def pressed(e):  # every button press anywhere in the app (wheel ticks are buttons 4-7)
+        if e.num in (4, 5, 6, 7):
+            state["wheel"] += 1
+        else:
+            state["presses"] += 1
+        root.after(30, save)
+
+    root.bind_all("<ButtonPress>", pressed, add="+")
+    root.bind_all("<MouseWheel>", lambda e: (state.__setitem__("wheel", state["wheel"] + 1),
+                                             root.after(30, save)), add="+")
+    if args.no_class:
+        def drop_class():
+            from Xlib import display
+
+            d = display.Display()
+            # Tk's wrapper (the client window the WM manages) is the parent of the toplevel
+            wrapper = d.create_resource_object("window", root.winfo_id()).query_tree().parent
+            if wrapper.get_wm_class() is not None:
+                wrapper.delete_property(d.intern_atom("WM_CLASS"))
+            d.sync()
+            d.close()
+        # Tk sets WM_CLASS when it maps the window: take it away once mapped, and again
+        # should Tk set it anew
+        root.bind("<Map>", lambda e: root.after(100, drop_class), add="+")
+        root.after(500, drop_class)
     root.after(100, save)
     root.mainloop()
 

@@ -57,13 +57,22 @@ class ScreenInfo:
 
 @dataclass(frozen=True)
 class WindowInfo:
-    """A top-level window as the safeguards see it (stacking order: bottom first)."""
+    """A top-level window as the safeguards see it (stacking order: bottom first).
+
+    ``geometry`` is the client area; ``frame`` the whole window as it shows on screen,
+    with the window manager's decorations (title bar, borders), or None when it has none."""
 
     window: int
     app_id: str
     app_instance: str
     title: str
     geometry: Geometry | None
+    frame: Geometry | None = None
+
+    @property
+    def outer(self) -> Geometry | None:
+        """Where the window shows on screen, decorations included."""
+        return self.frame or self.geometry
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class Backend(ABC):
     ``start_*`` starts its own thread and each ``stop_*`` returns promptly."""
 
     name = "abstract"
+    #: True when :meth:`window_stack` can tell which window lies under a point
+    locates_windows = False
 
     @abstractmethod
     def screen_info(self) -> ScreenInfo: ...
@@ -111,6 +122,14 @@ class Backend(ABC):
 
     def visible_windows(self) -> list[WindowInfo]:
         return []
+
+    def window_stack(self) -> "list[WindowInfo] | None":
+        """The visible windows (bottom first) as they are now, for telling which window lies
+        under a pointer event: cheap (cached until the layout changes, see
+        :meth:`window_generation`), called on the recorder's processing thread - never on
+        an input hook thread. None: this backend cannot tell (the gate then judges pointer
+        events by the focused window alone)."""
+        return None
 
     def window_generation(self) -> int:
         """A counter that changes whenever top-level windows are mapped, unmapped, moved,

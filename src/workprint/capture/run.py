@@ -53,7 +53,7 @@ def frame_safeguard(gate: SafeguardGate, backend: Backend,
     small window such as the recording indicator."""
 
     def in_scope(w) -> bool:
-        return gate.in_scope_window(w.app_id, w.app_instance, w.title)
+        return gate.window_in_scope(w)  # the focused window's URL counts; others have none
 
     def redact(pixels: np.ndarray, t_ns: int, generation: int) -> MaskedFrame | None:
         if not policy.screenshots.enabled or not gate.recording:
@@ -92,7 +92,8 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
                    masker=None, encoder_delay_s: float = 0.0) -> RecordingResult:
     info = backend.screen_info()
     redactor = redactor or Redactor.from_policy(policy)
-    gate = SafeguardGate(policy, redactor, secure_input=secure_input)
+    gate = SafeguardGate(policy, redactor, secure_input=secure_input,
+                         windows=backend.window_stack if backend.locates_windows else None)
     store = DataDir(data_dir)
     base_meta = {"screen": info.to_dict(), "backend": backend.name, "workprint_version": __version__,
                  "policy_hash": policy.hash, "jurisdiction": policy.jurisdiction.profile,

@@ -95,6 +95,7 @@ def _open_display(name: str | None = None):
 
 class X11Backend(Backend):
     name = "x11"
+    locates_windows = True
 
     def __init__(self, display_name: str | None = None):
         self.display_name = display_name or os.environ.get("DISPLAY")
@@ -133,6 +134,8 @@ class X11Backend(Backend):
         self._mss_thread: int | None = None
         self._local = threading.local()
         self._thread_conns: list = []
+        self._stack_lock = threading.Lock()
+        self._stack_cache: tuple[int, list[WindowInfo]] | None = None
 
     # -- screen ---------------------------------------------------------------------------
     def screen_info(self) -> ScreenInfo:
@@ -463,13 +466,33 @@ class X11Backend(Backend):
             return False
 
     def visible_windows(self) -> list[WindowInfo]:
-        # X connections are not thread-safe: the caller's thread gets its own
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = _open_display(self.display_name)
-            self._thread_conns.append(conn)
-        tracked = self._focus.override_windows if self._focus is not None else None
-        return _visible_windows(conn, tracked)
+        """Asked afresh at most once per window layout generation (the frame safeguard and
+        the pointer's scope share the answer): while nothing is mapped, moved or restacked,
+        no round trip to the X server."""
+        for _ in range(3):
+            gen = self.window_generation()
+            with self._stack_lock:
+                cached = self._stack_cache
+            if cached is not None and cached[0] == gen and self._focus is not None:
+                return cached[1]
+            # X connections are not thread-safe: the caller's thread gets its own
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = _open_display(self.display_name)
+                self._thread_conns.append(conn)
+            tracked = self._focus.override_windows if self._focus is not None else None
+            windows = _visible_windows(conn, tracked)
+            if self.window_generation() == gen:  # nothing moved while we asked
+                with self._stack_lock:
+                    self._stack_cache = (gen, windows)
+                return windows
+        return windows  # the layout keeps changing: the latest answer (not cached)
+
+    def window_stack(self) -> list[WindowInfo] | None:
+        try:
+            return self.visible_windows()
+        except Exception:  # noqa: BLE001 - X error or vanished windows: cannot tell
+            return None
 
     def show_indicator(self, text: str | None) -> None:
         if self._indicator is None:
@@ -558,6 +581,44 @@ def describe_window(d, win_id: int, t_ns: int | None = None) -> FocusEvent:
                       pid, _process_name(pid), _geometry(d, win))
 
 
+def _frame_geometry(d, win, inner: Geometry | None) -> Geometry | None:
+    """The whole window as it shows on screen: the window manager's frame (the ancestor
+    that is a child of the root: title bar, borders), united with ``_NET_FRAME_EXTENTS``
+    around the client. None when the window is not decorated."""
+    from Xlib import error
+
+    if inner is None:
+        return None
+    rects = []
+    try:
+        root = d.screen().root
+        w, top = win, None
+        for _ in range(8):  # client -> (wrappers) -> frame -> root
+            parent = w.query_tree().parent
+            if not parent or parent == root or parent.id == root.id:
+                break
+            top = w = parent
+        if top is not None:
+            g = top.get_geometry()
+            b = g.border_width
+            rects.append((g.x, g.y, g.width + 2 * b, g.height + 2 * b))
+    except error.XError:
+        pass
+    ext = _prop(d, win, "_NET_FRAME_EXTENTS")
+    if ext is not None and len(ext) == 4:
+        left, right, top_, bottom = (int(v) for v in ext)
+        rects.append((inner.x - left, inner.y - top_, inner.width + left + right,
+                      inner.height + top_ + bottom))
+    if not rects:
+        return None
+    x0 = min(r[0] for r in rects + [(inner.x, inner.y, inner.width, inner.height)])
+    y0 = min(r[1] for r in rects + [(inner.x, inner.y, inner.width, inner.height)])
+    x1 = max(r[0] + r[2] for r in rects + [(inner.x, inner.y, inner.width, inner.height)])
+    y1 = max(r[1] + r[3] for r in rects + [(inner.x, inner.y, inner.width, inner.height)])
+    outer = Geometry(x0, y0, x1 - x0, y1 - y0)
+    return None if outer == inner else outer
+
+
 def _visible_windows(d, override_ids: "frozenset[int] | None" = None) -> list[WindowInfo]:
     from Xlib import error
 
@@ -571,8 +632,9 @@ def _visible_windows(d, override_ids: "frozenset[int] | None" = None) -> list[Wi
             if attrs.map_state != 2:  # IsViewable
                 continue
             wm_class = win.get_wm_class() or ("", "")  # not cached: window ids get reused
+            geometry = _geometry(d, win)
             out.append(WindowInfo(int(wid), wm_class[1] or "", wm_class[0] or "", _title(d, win),
-                                  _geometry(d, win)))
+                                  geometry, _frame_geometry(d, win, geometry)))
         except error.XError:
             continue
     return out + _override_redirect_windows(d, out, override_ids)

@@ -14,6 +14,13 @@ It enforces, in order:
    until Enter - or until the platform says the field in front is an ordinary one again
    (focus moved on by Tab or a click); "unknown" keeps swallowing. A held run that ends
    while the field in front reads a secret is swallowed too (its focus event came late).
+2b. **pointer target**: a click, scroll or drag is judged by the window under its point,
+   not only by the focused one (``windows`` gives the visible windows). A press is held
+   until every button is released; the gesture - press, the moves and scrolls during it,
+   release - is stored only if each of its points lies in an in-scope window, else all of
+   it is dropped and a ``pointer_out_of_scope`` gap is all that remains. A scroll tick or
+   a move whose point lies in an out-of-scope window, on the bare desktop, or where the
+   window list cannot be had, is dropped the same way (moves leave no gap).
 3. **text redaction, as the user composed it**: the keys of a *unit* - the line or field
    being composed - are **held in memory until the unit ends** and judged as a whole; no
    key of it reaches the store before. A unit ends at Enter, a focus change, pause, a task
@@ -43,16 +50,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..events import (CHORD_MODIFIERS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
-                      RawEvent, ScrollEvent)
+                      MoveEvent, RawEvent, ScrollEvent)
 from .blocks import BlockTracker
 from .compose import MODIFIER_KEYS, is_text_key
 from .keys import mask_unit
 from .model import Policy
 from .redact_text import Redactor
-from .scope import decide
+from .scope import ScopeDecision, decide, window_at
 
 #: a pause in a held unit after which the secure-input probe is asked again
 #: the pause (and gap) reason while keys cannot be attributed to a window
@@ -70,6 +77,15 @@ _MODIFIER_KEYS = MODIFIER_KEYS
 _SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})  # xdotool types "\n" as Linefeed
 _FIELD_KEYS = frozenset({"Tab", "ISO_Left_Tab"})
 
+#: Gap reason of pointer input dropped because its point lay outside the recorded windows.
+POINTER_GAP = "pointer_out_of_scope"
+#: Moves kept while a gesture is held (a long drag keeps its first and latest ones).
+MAX_GESTURE_MOVES = 2048
+
+#: windows() -> the visible windows, bottom first (objects with window, app_id,
+#: app_instance, title, geometry, frame), or None when they cannot be had now
+WindowList = Callable[[], "Sequence[object] | None"]
+
 #: probe(focus) -> True (secret input now), False (ordinary), None (unknown); a probe may
 #: also have ``submitted()``, called at each Enter (a prompt it read is then answered)
 SecureInputProbe = Callable[[FocusEvent], "bool | None"]
@@ -81,6 +97,15 @@ class _Gap:
     reason: str
 
 
+@dataclass
+class _Gesture:
+    """A pointer gesture held from its first press until every button is released."""
+
+    events: list[RawEvent]
+    buttons: set[str]
+    ok: bool
+
+
 def parse_hotkey(spec: str) -> tuple[frozenset[str], str]:
     """``"ctrl+alt+shift+p"`` -> ({"ctrl","alt","shift"}, "p")."""
     parts = [p.strip().lower() for p in spec.split("+") if p.strip()]
@@ -90,10 +115,15 @@ def parse_hotkey(spec: str) -> tuple[frozenset[str], str]:
 class SafeguardGate:
     def __init__(self, policy: Policy, redactor: Redactor, *,
                  secure_input: SecureInputProbe | None = None,
+                 windows: WindowList | None = None,
                  clock: Callable[[], int] = time.monotonic_ns):
         self.policy = policy
         self.redactor = redactor
         self.secure_input = secure_input
+        self.windows = windows  # None: pointer events are judged by the focused window alone
+        self._gesture: _Gesture | None = None
+        self._ptr_gap: tuple[int, int] | None = None  # dropped pointer input: first, last t_ns
+        self.dropped_pointer = 0
         self.clock = clock
         self._lock = threading.RLock()
         self._focus: FocusEvent | None = None
@@ -150,7 +180,7 @@ class SafeguardGate:
     @property
     def holding(self) -> bool:
         """True while something is held that :meth:`tick` will release."""
-        return bool(self._run)
+        return bool(self._run) or self._ptr_gap is not None
 
     def known_secrets(self, at_ns: int | None = None) -> list[str]:
         """Values redacted (or swallowed as a password) around ``at_ns`` - a frame's grab
@@ -185,11 +215,25 @@ class SafeguardGate:
     def in_scope_window(self, app_id: str, app_instance: str, title: str, url: str | None = None) -> bool:
         return decide(self.policy, app_id=app_id, app_instance=app_instance, title=title, url=url).allowed
 
+    def window_scope(self, win) -> ScopeDecision:
+        """Scope of a visible window (frames, pointer targets). Only the focused window's
+        URL is known (from its focus event); any other browser window is out of scope."""
+        focus = self._focus
+        if focus is not None and focus.window and getattr(win, "window", None) == focus.window:
+            return decide(self.policy, app_id=focus.app_id, app_instance=focus.app_instance,
+                          title=focus.title, url=focus.url)
+        return decide(self.policy, app_id=win.app_id, app_instance=win.app_instance,
+                      title=win.title, url=None)
+
+    def window_in_scope(self, win) -> bool:
+        return self.window_scope(win).allowed
+
     # -- control --------------------------------------------------------------------------
     def pause(self, reason: str = "paused", until_ns: int | None = None,
               t_ns: int | None = None) -> list[RawEvent]:
         with self._lock:
-            out = self._end_run()
+            self._drop_gesture()
+            out = self._end_run() + self._close_ptr_gap()
             if self._password:
                 out += self._close_password(t_ns or self.clock())
             self._pause_reason = reason
@@ -257,15 +301,18 @@ class SafeguardGate:
         if isinstance(ev, FocusEvent):
             return self._on_focus(ev)
         if not (self._in_scope and self._pause_reason is None):
+            self._drop_gesture()
             if self._gap is None:
                 return self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
             return []
         out = self._reopen(ev.t_ns)
         if isinstance(ev, KeyEvent):
             out += self._on_key(ev)
-        else:
+        elif isinstance(ev, (ButtonEvent, ScrollEvent, MoveEvent)):
             if isinstance(ev, ButtonEvent) and ev.down:
                 out += self._lose_cursor()
+            out += self._on_pointer(ev)
+        else:
             out.append(ev)
         return out
 
@@ -285,6 +332,76 @@ class SafeguardGate:
             return self.resume(ev.t_ns)
         return []
 
+    # -- pointer: judged by the window under the point ------------------------------------
+    def _target(self, x: int, y: int) -> bool:
+        """May pointer input at root ``(x, y)`` be stored?"""
+        try:
+            wins = self.windows()
+        except Exception:  # noqa: BLE001 - cannot tell: fail closed
+            wins = None
+        if wins is None or any(getattr(w, "geometry", None) is None for w in wins):
+            return False
+        win = window_at(wins, x, y)
+        return win is not None and self.window_scope(win).allowed
+
+    def _on_pointer(self, ev: RawEvent) -> list[RawEvent]:
+        if self.windows is None:  # the backend cannot tell: the focused window's scope holds
+            return [ev]
+        g = self._gesture
+        if isinstance(ev, ButtonEvent):
+            if g is None:
+                if not ev.down:  # a release whose press was not seen here: nothing to pair
+                    return self._drop_pointer(ev.t_ns, ev.t_ns) if not self._target(ev.x, ev.y) \
+                        else self._close_ptr_gap() + [ev]
+                g = self._gesture = _Gesture([], set(), True)
+            g.events.append(ev)
+            g.ok = g.ok and self._target(ev.x, ev.y)
+            if ev.down:
+                g.buttons.add(ev.button)
+                return []
+            g.buttons.discard(ev.button)
+            if g.buttons:
+                return []
+            self._gesture = None
+            if not g.ok:
+                return self._drop_pointer(g.events[0].t_ns, ev.t_ns)
+            return self._close_ptr_gap() + g.events
+        if g is not None:  # moves and scrolls while a button is held belong to the gesture
+            if isinstance(ev, MoveEvent) and len(g.events) > MAX_GESTURE_MOVES:
+                if isinstance(g.events[-1], MoveEvent):
+                    g.events[-1] = ev
+                    return []
+            g.events.append(ev)
+            if isinstance(ev, ScrollEvent):
+                g.ok = g.ok and self._target(ev.x, ev.y)
+            return []
+        if self._target(ev.x, ev.y):
+            return self._close_ptr_gap() + [ev]
+        if isinstance(ev, ScrollEvent):
+            return self._drop_pointer(ev.t_ns, ev.t_ns)
+        return []  # a move over a window that is not recorded: its path stays unknown
+
+    def _drop_pointer(self, first_ns: int, last_ns: int) -> list[RawEvent]:
+        self.dropped_pointer += 1
+        if self._ptr_gap is None:
+            self._ptr_gap = (first_ns, last_ns)
+        else:
+            self._ptr_gap = (min(self._ptr_gap[0], first_ns), max(self._ptr_gap[1], last_ns))
+        return []
+
+    def _close_ptr_gap(self) -> list[RawEvent]:
+        """The marker of pointer input dropped since the last stored pointer event."""
+        if self._ptr_gap is None:
+            return []
+        (first, last), self._ptr_gap = self._ptr_gap, None
+        return [GapEvent(first, max(0, last - first), POINTER_GAP)]
+
+    def _drop_gesture(self) -> None:
+        """A held gesture that cannot be finished in scope (pause, focus left scope)."""
+        g, self._gesture = self._gesture, None
+        if g is not None and g.events:
+            self._drop_pointer(g.events[0].t_ns, g.events[-1].t_ns)
+
     def tick(self, now_ns: int | None = None, *, locked: bool = False) -> list[RawEvent]:
         """Call periodically: releases a typing run that has been idle long enough, and
         pauses on long idle (``pause.idle_minutes``) or while the screen is locked
@@ -298,6 +415,8 @@ class SafeguardGate:
                 self._idle_asked = True
                 if self._segment_types() and self._secret_now():
                     out += self._swallow_run(self._run_last_ns)
+            if self._ptr_gap is not None and now_ns - self._ptr_gap[1] >= RUN_IDLE_NS:
+                out += self._close_ptr_gap()
             idle_ns = int(self.policy.pause.idle_minutes * 60e9)
             if (idle_ns and self._pause_reason is None and self._last_input_ns
                     and now_ns - self._last_input_ns >= idle_ns):
@@ -314,6 +433,13 @@ class SafeguardGate:
         now_ns = now_ns if now_ns is not None else self.clock()
         with self._lock:
             out = self._end_run()
+            g, self._gesture = self._gesture, None
+            if g is not None:  # stopped with a button held: its release is never seen
+                if g.ok:
+                    out += g.events
+                else:
+                    self._drop_pointer(g.events[0].t_ns, g.events[-1].t_ns)
+            out += self._close_ptr_gap()
             if self._password:
                 out += self._close_password(now_ns)
             if self._gap is not None and self._gap.reason != "starting":
@@ -360,7 +486,8 @@ class SafeguardGate:
         if not (self._in_scope and self._pause_reason is None):
             if not self._in_scope:
                 self.dropped_out_of_scope += 1
-            return out + self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
+            self._drop_gesture()  # a press that led into a window not recorded
+            return out + self._close_ptr_gap() + self._open_gap(ev.t_ns, self._pause_reason or "out_of_scope")
         out += self._reopen(ev.t_ns)
         out.append(self._stored_focus(ev, ev.t_ns))
         return out

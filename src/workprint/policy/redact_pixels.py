@@ -187,7 +187,8 @@ def out_of_scope_rects(windows: Sequence["WindowInfo"],
                        in_scope: Callable[["WindowInfo"], bool]) -> list[Rect] | None:
     """Rectangles of the visible ``windows`` (bottom first) that are out of scope.
 
-    An out-of-scope window is blacked out as a whole, even where an in-scope window
+    An out-of-scope window is blacked out as a whole - with its window manager frame
+    (title bar, borders) when it has one - even where an in-scope window
     stacked above it covers part of it (stacking can change between the window query and
     the grab: fail closed). Returns ``None`` - drop the frame - when any window has no
     geometry or a negative size. Zero-sized windows show nothing and are skipped.
@@ -201,7 +202,9 @@ def out_of_scope_rects(windows: Sequence["WindowInfo"],
         if g.width == 0 or g.height == 0:
             continue
         if not in_scope(win):
-            rects.append((g.x, g.y, g.width, g.height))
+            # the whole window as it shows: the title bar and borders of its frame too
+            o = getattr(win, "frame", None) or g
+            rects.append((o.x, o.y, o.width, o.height))
     return rects
 
 

@@ -8,8 +8,10 @@ Rules, in order (the first that applies decides):
 3. private/incognito browser windows -> out;
 4. ``scope.deny_apps`` -> out (deny always wins);
 5. browser windows: the site decides. The host comes from the URL; unknown URL -> out
-   ("browser url unknown") unless ``allow_sites`` contains ``"*"``. Built-in deny sites
-   (banking, health, personal mail...) and ``deny_sites`` -> out; ``allow_sites`` -> in;
+   ("browser url unknown"), even when ``allow_sites`` contains ``"*"`` (a window whose
+   site cannot be told may show a denied one - background windows, whose URL is never
+   asked, included). Built-in deny sites (banking, health, personal mail...) and
+   ``deny_sites`` -> out; ``allow_sites`` -> in;
 6. other apps: ``allow_apps`` -> in; otherwise out (default-deny).
 
 App globs match case-insensitively against the app id (X11 WM_CLASS class) OR the
@@ -24,8 +26,10 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit
 
+from ..events import Geometry
 from .model import Policy
 
 #: Apps never recorded (globs, case-insensitive, on WM_CLASS class or instance).
@@ -68,6 +72,13 @@ PRIVATE_TITLE_MARKERS = ("incognito", "private browsing", "inprivate", "(private
                          "private window")
 #: App id/instance markers of private windows (any app).
 PRIVATE_APP_MARKERS = ("*incognito*", "*private*", "*inprivate*")
+
+
+class _Window(Protocol):
+    """What :func:`window_at` needs of a window (capture's ``WindowInfo`` has it)."""
+
+    window: int
+    geometry: Geometry | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +191,6 @@ def _decide_site(policy: Policy, url: str | None) -> ScopeDecision:
     sc = policy.scope
     host = host_of(url)
     if host is None:
-        if "*" in sc.allow_sites:
-            return ScopeDecision(True, "browser url unknown; allow_sites has '*'")
         return ScopeDecision(False, "browser url unknown")
     if site_matches(BUILTIN_DENY_SITES, host, deny=True):
         return ScopeDecision(False, "built-in deny: banking, health or personal site")
@@ -190,3 +199,18 @@ def _decide_site(policy: Policy, url: str | None) -> ScopeDecision:
     if site_matches(sc.allow_sites, host, deny=False):
         return ScopeDecision(True, "site allowed by policy")
     return ScopeDecision(False, "site not in allow_sites")
+
+
+W = TypeVar("W", bound=_Window)
+
+
+def window_at(windows: Sequence[W], x: int, y: int) -> W | None:
+    """The window that shows at root point ``(x, y)``: the top-most (``windows`` is bottom
+    first) whose outer extents - its frame with the title bar and borders when it has one -
+    contain the point; None when no window does (the bare desktop). Windows without a known
+    geometry are passed over: a caller that must fail closed checks for them first."""
+    for win in reversed(windows):
+        g = getattr(win, "frame", None) or win.geometry
+        if g is not None and g.contains(x, y):
+            return win
+    return None
