@@ -238,6 +238,9 @@ def test_review_outbox_and_exports_under_the_data_dir_are_owner_only(tmp_path):
         box.close()
         out = _cli("export", "--data-dir", str(root), "--format", "agentnet", "--out", str(root / "exports" / "a"))
         assert out.returncode == 0, out.stderr
+        policy = Path(__file__).resolve().parent.parent / "examples" / "policy.toml"
+        out = _cli("notice", "--accept", "--data-dir", str(root), "--policy", str(policy))
+        assert out.returncode == 0, out.stderr
     finally:
         os.umask(old_mask)
     _assert_private(root)

@@ -172,10 +172,13 @@ def accept(data_dir: Path | str, policy: Policy, *, how: str) -> Receipt:
         contributor=contributor_pseudonym(data_dir))
     folder = consent_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for d in (Path(data_dir), folder):  # owner-only, whatever mode they had before
+        if d.is_dir() and (d.stat().st_mode & 0o777) != 0o700:
+            os.chmod(d, 0o700)
     name = f"receipt-{now.strftime('%Y%m%dT%H%M%S%fZ')}-{policy.hash[:12]}.json"
     path = folder / name
     tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as f:
         json.dump(receipt.to_dict(), f, indent=2, sort_keys=True)
         f.write("\n")
         f.flush()
