@@ -624,6 +624,8 @@ def _visible_windows(d, override_ids: "frozenset[int] | None" = None) -> list[Wi
 
     root = d.screen().root
     stack = _prop(d, root, "_NET_CLIENT_LIST_STACKING")
+    if stack is None:  # no EWMH window manager: the root's own children, bottom first
+        stack = _unmanaged_clients(d, root)
     out = []
     for wid in (stack or []):
         try:
@@ -638,6 +640,26 @@ def _visible_windows(d, override_ids: "frozenset[int] | None" = None) -> list[Wi
         except error.XError:
             continue
     return out + _override_redirect_windows(d, out, override_ids)
+
+
+def _unmanaged_clients(d, root) -> list[int]:
+    """Without a window manager: the viewable children of the root that are not
+    override-redirect (those are listed separately), bottom first."""
+    from Xlib import error
+
+    out = []
+    try:
+        children = root.query_tree().children
+    except error.XError:
+        return out
+    for win in children:
+        try:
+            attrs = win.get_attributes()
+            if attrs.map_state == 2 and not attrs.override_redirect:
+                out.append(win.id)
+        except error.XError:
+            continue
+    return out
 
 
 def _override_redirect_windows(d, managed: list[WindowInfo],
