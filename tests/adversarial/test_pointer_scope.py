@@ -265,3 +265,30 @@ def test_a_drag_from_the_allowed_app_into_a_denied_one_leaves_a_gap_only(desk, t
     assert not [e for e in downs if (e.x, e.y) in {(ALLOWED_GEO[0] + 100, ALLOWED_GEO[1] + 400),
                                                    (ALLOWED_GEO[0] + 300, ALLOWED_GEO[1] + 450)}]
     assert sum(isinstance(e, GapEvent) and e.reason == POINTER_GAP for e in stored) >= 1
+
+
+def test_without_a_window_manager_the_window_list_still_knows_the_windows(tmp_path):
+    """No EWMH window manager (no _NET_CLIENT_LIST_STACKING): the backend lists the root's
+    children, so the pointer's scope and the frame safeguard still see every window."""
+    from workprint.capture.x11 import X11Backend
+    from workprint.policy.scope import window_at
+    from workprint.virtual_desktop import VirtualDesktop
+
+    with VirtualDesktop(1920, 1080, window_manager=False) as vd:
+        states = []
+        for cls, geo in (("Workbench", "600x400+0+0"), ("Payroll", "600x400+900+100")):
+            st = tmp_path / f"{cls}.json"
+            vd.spawn([sys.executable, str(APPS / "workbench.py"), "--title", f"{cls} win", "--class", cls,
+                      "--state", str(st), "--geometry", geo])
+            states.append(st)
+        for st in states:
+            wait_for(st.exists, what="app up")
+        backend = X11Backend(vd.display)
+        try:
+            wins = wait_for(lambda: (lambda w: w if len({x.app_id for x in w} & {"Workbench", "Payroll"}) == 2
+                                     else None)(backend.visible_windows()), what="both windows listed")
+            assert window_at(wins, 100, 100).app_id == "Workbench"
+            assert window_at(wins, 1000, 200).app_id == "Payroll"
+            assert window_at(wins, 1700, 900) is None
+        finally:
+            backend.close()
