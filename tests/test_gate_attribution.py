@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from workprint.events import KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, GapEvent, KeyEvent, MarkerEvent
 from workprint.policy.gate import UNATTRIBUTABLE, SafeguardGate
 from workprint.policy.redact_text import Redactor
 
 from test_gate import MS, POLICY, chars, focus, typed
-
-import pytest
 
 
 @pytest.fixture(scope="module")

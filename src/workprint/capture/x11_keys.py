@@ -196,13 +196,6 @@ def group_count(keymap: Iterable[Sequence[int]]) -> int:
     return 1
 
 
-def level_index(state: int, keysyms: list[int]) -> int:
-    """Index of :func:`keysym_for`'s keysym in ``keysyms`` (kept for callers that want
-    the column)."""
-    sym = keysym_for(keysyms, state)
-    return keysyms.index(sym) if sym in keysyms else 0
-
-
 _NAMES: dict[int, str] | None = None
 _BY_NAME: dict[str, int] | None = None
 
@@ -386,7 +379,7 @@ class Composer:
         self._seq = ()
         return _combine(seq)
 
-    
+
 def _combine(seq: tuple[int, ...]) -> str | None:
     """A dead key + a character the table lacks: the precomposed character if Unicode has
     one (dead key + space or the dead key twice: its spacing form), else nothing."""
