@@ -127,3 +127,60 @@ def test_role_tokens_are_listed_and_revoked_without_their_secret(fleet: Fleet):
         fleet.collector.revoke_role_token("test", tid)              # already revoked: not found
     actions = [e["action"] for e in fleet.client.get("/v1/audit", headers=fleet.h("auditor")).json()]
     assert "tokens.list" in actions and "token.revoke" in actions
+
+
+def _rehash_all(fleet: Fleet) -> None:
+    """What an attacker with write access to the metadata DB does after editing entries:
+    recompute the whole chain so it is self-consistent again."""
+    from workprint.server.audit import GENESIS, entry_hash
+
+    entries = fleet.collector.meta.audit_entries(0, 100000)
+    prev = GENESIS
+    with fleet.collector.meta.tx() as cur:
+        for e in entries:
+            h = entry_hash(prev, e)
+            cur.execute("UPDATE audit SET prev = ?, hash = ? WHERE seq = ?", (prev, h, e["seq"]))
+            prev = h
+
+
+def _verify(fleet: Fleet) -> dict:
+    return fleet.client.get("/v1/audit/verify", headers=fleet.h("auditor")).json()
+
+
+def _some_history(fleet: Fleet) -> None:
+    dev = fleet.enroll("alice")
+    ch = make_chunk()
+    assert fleet.put(dev, ch.data).status_code == 201
+    for _ in range(3):
+        fleet.client.get(f"/v1/chunks/{ch.sha256}", headers=fleet.h("curator"))
+
+
+def test_db_writer_relabelling_reads_and_rehashing_is_detected(fleet: Fleet):
+    _some_history(fleet)
+    v = _verify(fleet)
+    assert v["ok"] is True and v["last_anchored"] == v["entries"] >= 5
+    with fleet.collector.meta.tx() as cur:
+        cur.execute("UPDATE audit SET actor = 'curator:someone-else' WHERE action = 'chunk.read'")
+    _rehash_all(fleet)
+    from workprint.server.audit import verify_chain
+    assert verify_chain(fleet.collector.meta.audit_entries(0, 100000))[0] is True   # chain alone: fooled
+    v = _verify(fleet)
+    assert v["ok"] is False and "rewritten after it was anchored" in v["message"]
+
+
+def test_db_writer_truncating_the_log_is_detected(fleet: Fleet):
+    _some_history(fleet)
+    last = _verify(fleet)["last_anchored"]
+    with fleet.collector.meta.tx() as cur:
+        cur.execute("DELETE FROM audit WHERE seq > ?", (last - 2,))
+    v = _verify(fleet)
+    assert v["ok"] is False and "truncated" in v["message"] and v["last_anchored"] >= last
+
+
+def test_forged_anchor_without_the_key_is_detected(fleet: Fleet):
+    from workprint.server.audit import anchor_record
+
+    _some_history(fleet)
+    fleet.collector.blobs.append_anchor(anchor_record(b"\x00" * 32, 1, "f" * 64))
+    v = _verify(fleet)
+    assert v["ok"] is False and "not signed" in v["message"]

@@ -77,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     co.add_argument("--json", action="store_true")
     co.set_defaults(func=_contributors)
 
-    av = verb("audit-verify", "check the audit log's hash chain")
+    av = verb("audit-verify", "check the audit log: hash chain, and the anchors kept outside the database "
+                              "(reports the last anchored entry and any break)")
     av.set_defaults(func=_audit_verify)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 

@@ -37,7 +37,9 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...          # KeyError when absent
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...        # absent is fine
-    def keys(self) -> Iterator[tuple[str, float]]: ...  # (key, mtime)
+    def keys(self) -> Iterator[tuple[str, float]]: ...  # (key, mtime) of chunk blobs
+    def append_anchor(self, record: bytes) -> None: ...  # audit anchors, never swept
+    def anchors(self) -> list[bytes]: ...
     def close(self) -> None: ...
 
 
@@ -174,6 +176,21 @@ class DirBlobs:
                 for f in sorted(sub.iterdir()):
                     yield f"{kind.name}/{sub.name}/{f.name}", f.stat().st_mtime
 
+    def append_anchor(self, record: bytes) -> None:
+        """Append to ``.audit-anchors.log`` (O_APPEND: whole lines from any process), fsync."""
+        fd = os.open(self.root / ".audit-anchors.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, record)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def anchors(self) -> list[bytes]:
+        try:
+            return [ln for ln in (self.root / ".audit-anchors.log").read_bytes().split(b"\n") if ln]
+        except FileNotFoundError:
+            return []
+
     def temp_files(self) -> list[Path]:
         return list(self.tmp.iterdir())
 
@@ -264,7 +281,24 @@ class S3Blobs:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
         for page in pages:
             for obj in page.get("Contents", []):
-                yield obj["Key"][len(self.prefix):], obj["LastModified"].timestamp()
+                key = obj["Key"][len(self.prefix):]
+                if key.startswith("chunks/"):
+                    yield key, obj["LastModified"].timestamp()
+
+    def append_anchor(self, record: bytes) -> None:
+        """One object per anchor under ``audit-anchors/`` (with S3 Object Lock on the bucket,
+        nobody can remove them before their retention ends)."""
+        key = f"{self.prefix}audit-anchors/{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=record)
+
+    def anchors(self) -> list[bytes]:
+        out = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}audit-anchors/")
+        for page in pages:
+            for obj in page.get("Contents", []):
+                out.append(self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read().strip())
+        return out
 
     def close(self) -> None:
         if self._pool is not None:

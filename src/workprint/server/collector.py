@@ -4,6 +4,7 @@ roles allowed them, erase, retain, and write every access to the audit log."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import threading
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import PolicyError
 from ..policy.model import Policy, default_policy, parse_policy
 from ..sync.chunk import NO_POLICY, ChunkError, declared_work, pseudonym, parse_chunk
-from .audit import verify_chain
+from .audit import anchor_record, check_anchors, verify_chain
 from .auth import Principal, RateLimiter, TokenAuthority, new_code, new_token, token_hash
 from .blobs import chunk_key, open_blobs
 from .config import CollectorConfig
@@ -26,6 +27,8 @@ from .ingest import Ingest, Upload, foreign_session_conflict
 from .meta import open_meta
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Hex key that signs audit anchors (default: ``<data-dir>/collector/audit.key``).
+AUDIT_KEY_ENV = "WORKPRINT_AUDIT_KEY"
 
 
 def normalise_label(label: str) -> str:
@@ -68,6 +71,7 @@ class Collector:
         self._key = bytes.fromhex(self.meta.setting("pseudonym_key", lambda: secrets.token_hex(32)) or "")
         self._policy_cache: tuple[float, set[str]] = (0.0, set())
         self._lock = threading.Lock()
+        self._akey: bytes | None = None
 
     def close(self) -> None:
         self.ingest.close()
@@ -83,8 +87,30 @@ class Collector:
         return p
 
     def audit(self, who: Principal | str, action: str, target: str = "", **detail: Any) -> None:
+        """Append to the hash-chained log, then anchor the new chain head outside the
+        database (blob store), MACed with the audit key (also outside the database)."""
         actor = who.actor if isinstance(who, Principal) else who
-        self.meta.audit_append(actor, action, target, detail)
+        entry = self.meta.audit_append(actor, action, target, detail)
+        self.blobs.append_anchor(anchor_record(self._audit_key(), entry["seq"], entry["hash"]))
+
+    def _audit_key(self) -> bytes:
+        """``$WORKPRINT_AUDIT_KEY`` (hex), else ``<data-dir>/collector/audit.key`` (0600, made
+        once). Never in the database: whoever can write the database cannot sign anchors."""
+        if self._akey is None:
+            env = os.environ.get(AUDIT_KEY_ENV, "").strip()
+            if env:
+                self._akey = bytes.fromhex(env)
+            else:
+                path = self.config.root / "audit.key"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "w") as f:
+                        f.write(secrets.token_hex(32))
+                except FileExistsError:
+                    pass
+                self._akey = bytes.fromhex(path.read_text().strip())
+        return self._akey
 
     # -- enrolment and tokens ------------------------------------------------------------
     def contributor_for(self, label: str, *, create: bool = False) -> str | None:
@@ -355,7 +381,9 @@ class Collector:
             entries.extend(page)
             after = page[-1]["seq"]
         ok, message = verify_chain(entries)
-        return {"ok": ok, "entries": len(entries), "message": message}
+        a_ok, a_message, last = check_anchors(entries, self.blobs.anchors(), self._audit_key())
+        return {"ok": ok and a_ok, "entries": len(entries), "last_anchored": last,
+                "message": message if not ok else a_message if not a_ok else f"{message}; {a_message}"}
 
     def describe(self) -> dict[str, Any]:
         return {**self.config.describe(), "limits": asdict(self.limits)}
