@@ -445,6 +445,7 @@ def test_concurrent_uploads_are_group_committed_exactly_once(fleet: Fleet):
     from concurrent.futures import ThreadPoolExecutor
 
     alice, bob = fleet.enroll("alice"), fleet.enroll("bob")
+    fleet.collector.config.max_uploads_per_device = 64    # 16 at once from one device here
     chunks = [make_chunk(tiles=1) for _ in range(40)]
     twin_a = make_chunk(session="c" * 32, seed=1)
     twin_b = make_chunk(session="c" * 32, seed=2)

@@ -184,3 +184,17 @@ def test_forged_anchor_without_the_key_is_detected(fleet: Fleet):
     fleet.collector.blobs.append_anchor(anchor_record(b"\x00" * 32, 1, "f" * 64))
     v = _verify(fleet)
     assert v["ok"] is False and "not signed" in v["message"]
+
+
+def test_one_device_cannot_hold_more_than_its_share_of_uploads_open(fleet: Fleet):
+    """A device with the maximum of uploads in flight is refused another before its body is
+    read (40 unfinished 15 MiB uploads from one device used to take ~600 MiB)."""
+    dev, other = fleet.enroll("mallory"), fleet.enroll("alice")
+    cap = fleet.collector.config.max_uploads_per_device
+    fleet.collector.uploads_in_flight[dev.device_id] = cap        # as if cap bodies were still arriving
+    r = fleet.put(dev, make_chunk().data)
+    assert r.status_code == 429 and "in flight" in r.json()["error"] and r.headers["Retry-After"] == "1"
+    assert fleet.put(other, make_chunk().data).status_code == 201  # nobody else is affected
+    fleet.collector.uploads_in_flight[dev.device_id] = cap - 1
+    assert fleet.put(dev, make_chunk().data).status_code == 201
+    assert fleet.collector.uploads_in_flight == {dev.device_id: cap - 1}   # every finished upload is released

@@ -176,13 +176,25 @@ def create_app(collector: Collector) -> FastAPI:
         ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
         if ctype != "application/octet-stream":
             raise BadRequest("send the chunk as application/octet-stream")
-        parts, size, limit = [], 0, collector.limits.max_chunk_bytes
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:
-                raise TooLarge(f"chunk is larger than {limit} bytes")
-            parts.append(part)
-        status = await collector.accept_chunk_async(p, sha256, b"".join(parts))
+        dev, cap = p.device_id or p.token_hash, collector.config.max_uploads_per_device
+        if collector.uploads_in_flight.get(dev, 0) >= cap:   # before a byte of the body is read
+            raise TooManyRequests(f"this device already has {cap} uploads in flight; send one "
+                                  "after another", retry_after=1)
+        collector.uploads_in_flight[dev] = collector.uploads_in_flight.get(dev, 0) + 1
+        try:
+            parts, size, limit = [], 0, collector.limits.max_chunk_bytes
+            async for part in request.stream():
+                size += len(part)
+                if size > limit:
+                    raise TooLarge(f"chunk is larger than {limit} bytes")
+                parts.append(part)
+            status = await collector.accept_chunk_async(p, sha256, b"".join(parts))
+        finally:
+            left = collector.uploads_in_flight[dev] - 1
+            if left:
+                collector.uploads_in_flight[dev] = left
+            else:
+                del collector.uploads_in_flight[dev]
         return JSONResponse({"sha256": sha256, "status": status}, 201 if status == "created" else 200)
 
     @app.get("/v1/chunks/{sha256}", tags=["read"], response_class=Response, responses={

@@ -72,6 +72,8 @@ class Collector:
         self._policy_cache: tuple[float, set[str]] = (0.0, set())
         self._lock = threading.Lock()
         self._akey: bytes | None = None
+        #: device id -> uploads in flight in this process (touched on the event loop only)
+        self.uploads_in_flight: dict[str, int] = {}
 
     def close(self) -> None:
         self.ingest.close()

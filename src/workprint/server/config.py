@@ -60,6 +60,7 @@ class CollectorConfig:
     rate_burst: int = 400
     max_json_bytes: int = 1024 * 1024
     token_cache_s: float = 2.0         # revocation takes effect within this time
+    max_uploads_per_device: int = 8    # uploads one device may have in flight in one process
     k_anonymity: int = 10
 
     @property
