@@ -125,17 +125,20 @@ def test_form_field_secrets_split_by_a_pause(desk, tmp_path):
 def test_secrets_past_the_old_run_limit(desk, tmp_path):
     term = Term(desk, tmp_path)
     data = tmp_path / "data"
-    filler = "lorem ipsum dolor sit amet " * 10   # 270 characters: 540 key events before the secret
-    variants = [("token=", "glpat-Xy7Rk2Mn9Pq4Lw8Zt3Vb"), ("card ", "5500 0055 5555 5559"),
-                ("password=", "Tq9-rampart-Lx4")]
+    # the old limit cut a run at 512 key events (256 characters): each secret starts a few
+    # characters before that and ends after it
+    variants = [("token=", "glpat-Xy7Rk2Mn9Pq4Lw8Zt3Vb", 240), ("card ", "5500 0055 5555 5559", 240),
+                ("password=", "Tq9-rampart-Lx4", 240)]
     with recording(desk, data):
         term.marker("mark-long-line")
-        for key, secret in variants:
+        for key, secret, n in variants:
+            filler = ("lorem ipsum dolor sit amet " * 10)[:n]
             term.type(f"echo {filler}{key}{secret} end >> {term.out}")
             term.enter()
             term.wait_line(f"{filler}{key}{secret} end")
         time.sleep(0.5)
-    check(desk, data, tmp_path, [s for _, s in variants] + ["rampart-Lx4", "Xy7Rk2Mn9Pq4"], "mark-long-line")
+    check(desk, data, tmp_path, [s for _, s, _ in variants] + ["rampart-Lx4", "Xy7Rk2Mn9Pq4", "0055 5555 5559"],
+          "mark-long-line")
 
 
 def test_a_long_note_in_the_form_app(desk, tmp_path):
@@ -143,7 +146,7 @@ def test_a_long_note_in_the_form_app(desk, tmp_path):
     desk.activate(wid)
     data = tmp_path / "data"
     x = desk.xdotool
-    filler = "status update for the team " * 11
+    filler = ("status update for the team " * 11)[:230]   # the secret straddles the old 256-character cut
     secret = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
     with recording(desk, data):
         x("mousemove", "--window", str(wid), "250", "150", "click", "1")    # the notes box
@@ -153,7 +156,7 @@ def test_a_long_note_in_the_form_app(desk, tmp_path):
                  what="the note in the form")
         x("key", "Return")
         time.sleep(0.5)
-    check(desk, data, tmp_path, [secret, "4eC39HqLyjWD"], "mark-notes")
+    check(desk, data, tmp_path, [secret, "4eC39HqLyjWD", "HqLyjWDarjtT1zdp7dc"], "mark-notes")
 
 
 # -- edited with Home / arrows / Delete / ctrl+a ------------------------------------------------
@@ -213,16 +216,26 @@ def test_form_secrets_edited_with_home_arrows_and_a_selection(desk, tmp_path):
         wait_for(lambda: read_state(state)["name"] == "4539 5787 6362 1486", what="the card in the form")
         x("key", "Return")
         x("key", "ctrl+a", "ctrl+k")
-        # a placeholder value selected with shift+Left and typed over
-        x("type", "--delay", TYPE_DELAY, "--", "password=changeme")
+        # the end of a token first, then Home and its start
+        x("type", "--delay", TYPE_DELAY, "--", "Hc4Nb6Yp1Zd8Fs5Gj0Ka2Lq")
+        x("key", "Home")
+        x("type", "--delay", TYPE_DELAY, "--", "ghp_Q3xr7TmLk2Vw9")
+        wait_for(lambda: read_state(state)["name"] == "ghp_Q3xr7TmLk2Vw9Hc4Nb6Yp1Zd8Fs5Gj0Ka2Lq",
+                 what="the token in the form")
+        x("key", "Return")
+        x("key", "ctrl+a", "ctrl+k")
+        # the end of a password, Home, a placeholder key typed over with a shift+Right selection
+        x("type", "--delay", TYPE_DELAY, "--", "-bastion-9x")
+        x("key", "Home")
+        x("type", "--delay", TYPE_DELAY, "--", "passwd=changeme")
         for _ in range(8):
             x("key", "shift+Left")
-        x("type", "--delay", TYPE_DELAY, "--", "Wq2-bastion-9x")
-        wait_for(lambda: read_state(state)["name"] == "password=Wq2-bastion-9x", what="the password in the form")
+        x("type", "--delay", TYPE_DELAY, "--", "Wq2")
+        wait_for(lambda: read_state(state)["name"] == "passwd=Wq2-bastion-9x", what="the password in the form")
         x("key", "Return")
         time.sleep(0.5)
     check(desk, data, tmp_path, ["4539 5787 6362 1486", "6362 1486", "4539 5787", "Wq2-bastion-9x",
-                                 "bastion-9x"], "mark-form-edits")
+                                 "bastion-9x", "Hc4Nb6Yp1Zd8Fs5Gj0Ka2Lq", "Q3xr7TmLk2Vw9"], "mark-form-edits")
 
 
 # -- multi-line blocks --------------------------------------------------------------------------
