@@ -8,7 +8,7 @@ must show the secret arrived); then :func:`assert_no_leak` searches
   quarantine, the outbox, anything else a stage left there);
 * the text the stored key events spell, three ways: their characters, their key names (a
   keypad digit stored as ``KP_End`` still spells ``1``) and their keycodes read through the
-  test server's keymap (a key stored with a wrong or missing character still spells it);
+  test server's keymap (``keyboard.keymap_chars``: a key stored with a wrong or missing character still spells it);
 * the focus events' titles and URLs;
 * all three exports, parquet decoded to text;
 * optionally, OCR of every distinct stored frame (or a region of it).
@@ -78,30 +78,6 @@ def recording(desk, data: Path, policy: Path = DEFAULT_POLICY, *extra: str,
 def written_bytes(data: Path) -> bytes:
     """Every byte of every file under the data dir."""
     return b"".join(p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file())
-
-
-def x_keymap(display_env: dict) -> dict[int, str]:
-    """keycode -> the character its first level types, read off the test server."""
-    out = subprocess.run(["xmodmap", "-pke"], env=display_env, capture_output=True, text=True,
-                         check=True).stdout
-    table: dict[int, str] = {}
-    for line in out.splitlines():
-        m = re.match(r"keycode\s+(\d+)\s*=\s*(\S+)", line)
-        if not m:
-            continue
-        name = m.group(2)
-        if len(name) == 1:
-            table[int(m.group(1))] = name
-        elif name in _KEYPAD_SPELLING:
-            table[int(m.group(1))] = _KEYPAD_SPELLING[name]
-        elif name.startswith("KP_"):
-            continue
-        else:
-            from Xlib import XK
-            sym = XK.string_to_keysym(name)
-            if 0x20 < sym < 0x7F:
-                table[int(m.group(1))] = chr(sym)
-    return table
 
 
 def spelled(data: Path, keymap: dict[int, str] | None = None) -> dict[str, str]:
