@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 
-from ..errors import WorkprintError
+from ..errors import RecorderNotRunning, WorkprintError
 from ._common import add_data_dir, data_dir, print_json
 
 
@@ -29,10 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_dir(p)
     p.set_defaults(func=lambda a: _send(a, {"cmd": "resume"}))
 
-    p = sub.add_parser("status", help="is a recorder running, recording or paused, and why")
+    p = sub.add_parser("status", help="is a recorder running, recording or paused, and why; "
+                                      "sessions the collector refused")
     add_data_dir(p)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=lambda a: _send(a, {"cmd": "status"}))
+    p.set_defaults(func=_status)
 
     p = sub.add_parser("task", help="mark the start or end of a task (its text becomes the "
                                     "instruction of the episode)")
@@ -47,7 +49,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=lambda a: _send(a, {"cmd": "task_end", "ok": not a.failed}))
 
 
-def _send(args: argparse.Namespace, req: dict) -> int:
+def _refusals(args: argparse.Namespace) -> list:
+    from ..sync.state import refused
+
+    root = data_dir(args)
+    return refused(root) if (root / "sessions").is_dir() else []
+
+
+def _status(args: argparse.Namespace) -> int:
+    """The recorder's state, then every session the collector refused (until it is
+    uploaded or withheld) - also when no recorder runs."""
+    refusals = _refusals(args)
+    try:
+        return _send(args, {"cmd": "status"}, refusals)
+    except RecorderNotRunning:
+        if not args.json:
+            _print_refusals(refusals, sys.stderr)
+        raise
+
+
+def _print_refusals(refusals: list, out) -> None:
+    for r in refusals:
+        print(f"upload refused: session {r.session}: {r.reason}", file=out)
+        print(f"  what to do: {r.todo}", file=out)
+
+
+def _send(args: argparse.Namespace, req: dict, refusals: list | None = None) -> int:
     from ..capture.control import request
 
     reply = request(data_dir(args), req)
@@ -55,6 +82,8 @@ def _send(args: argparse.Namespace, req: dict) -> int:
         raise WorkprintError(f"the recorder refused: {reply.get('error', 'unknown error')}")
     status = reply.get("status", {})
     if getattr(args, "json", False):
+        if refusals is not None:
+            status["refused_uploads"] = [r.to_dict() for r in refusals]
         print_json(status)
         return 0
     if status.get("recording"):
@@ -66,4 +95,5 @@ def _send(args: argparse.Namespace, req: dict) -> int:
         state = f"not recording: {status.get('scope_reason', 'out of scope')}"
     extra = f"; task: {status['task']}" if status.get("task") else ""
     print(f"{state}{extra}; session {status.get('session', '?')}")
+    _print_refusals(refusals or [], sys.stdout)
     return 0

@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_review(args: argparse.Namespace) -> int:
     from ..sync.review import Review
+    from ..sync.state import sealed, upload_states
 
     from ..sync.review import auto_approve_seconds
 
@@ -42,14 +43,21 @@ def run_review(args: argparse.Namespace) -> int:
         items = rv.items(auto_approve_seconds(rv.auto_approve_after_hours()))
     finally:
         rv.close()
+    states = upload_states(items, sealed(data_dir(args)))
     if args.json:
-        print_json([asdict(i) for i in items])
+        print_json([asdict(i) | {"upload": states[i.id].to_dict()} for i in items])
         return 0
     if not items:
         print("no sessions")
     for i in items:
+        st = states[i.id]
+        if st.state == "refused":
+            print(f"{i.id}  REFUSED  {i.start or '?':<29} refused by the collector: {st.reason}")
+            print(f"{'':24}   what to do: {st.todo}")
+            continue
         mark = "ready  " if i.eligible else "waiting"
-        print(f"{i.id}  {mark}  {i.start or '?':<29} {i.reason}")
+        why = st.reason if st.state in ("queued", "uploaded") else i.reason
+        print(f"{i.id}  {mark}  {i.start or '?':<29} {why}")
     return 0
 
 
@@ -59,6 +67,7 @@ def run_decide(args: argparse.Namespace) -> int:
     from ..errors import CorruptSessionError
     from ..store.session import DataDir
     from ..sync.review import Review
+    from ..sync.state import decide
 
     d = data_dir(args)
     rv = Review(d)
@@ -81,9 +90,9 @@ def run_decide(args: argparse.Namespace) -> int:
                 return CorruptSessionError.exit_code
             print("nothing to do (give session ids or --all)")
             return 2 if not args.all else 0
-        for sid in ids:
-            rv.decide(sid, args.decision)
-            print(f"{args.decision} {sid}")
     finally:
         rv.close()
+    for sid in ids:
+        note = decide(d, sid, args.decision)
+        print(f"{args.decision} {sid}" + (f" ({note})" if note else ""))
     return CorruptSessionError.exit_code if failed else 0

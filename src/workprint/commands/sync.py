@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from ..sync.client import Credential
     from ..sync.outbox import Outbox
     from ..sync.review import Review
+    from ..sync.state import refused
 
     d = data_dir(args)
     cred = Credential.load(d)
@@ -70,16 +71,19 @@ def run(args: argparse.Namespace) -> int:
             result = one_round(d, cred, outbox, review, args.auto_approve_after_hours, force=not args.watch)
             for w in result["warnings"]:
                 print(f"workprint sync: warning: {w}", file=sys.stderr)
+            # every refused session, this round's and earlier ones, until withheld or uploaded
+            result["refused_sessions"] = [r.to_dict() for r in refused(d)]
             if args.json:
                 print_json(result)
             else:
                 print(f"sealed {result['sealed_sessions']} session(s); uploaded {result['uploaded']}, "
                       f"already there {result['already_present']}, waiting {result['remaining']}"
                       + (f"; last error: {result['error']}" if result["error"] else ""))
-                for r in result["rejected"]:
-                    print(f"  refused by the collector: {r}", file=sys.stderr)
+                for r in result["refused_sessions"]:
+                    print(f"  session {r['session']} refused by the collector: {r['reason']}\n"
+                          f"    what to do: {r['todo']}", file=sys.stderr)
             if not args.watch:
-                return 1 if result["error"] or result["rejected"] else 0
+                return 1 if result["error"] or result["rejected"] or result["refused_sessions"] else 0
             time.sleep(args.interval)
     finally:
         outbox.close()

@@ -5,7 +5,9 @@ A chunk file is deleted only after the collector acknowledged it (a 2xx answer t
 upload, or the collector listing it as present) - the collector acknowledges only after a
 durable commit. Transient failures back off exponentially (capped at ``max_backoff_s``),
 so a device offline for days retries a few times an hour and catches up when it is back.
-A chunk the collector refuses for good (4xx) is kept as ``rejected`` with the reason.
+A chunk the collector refuses for good (4xx) is kept as ``rejected`` with the reason and
+the time, and its session reads as refused (:meth:`Outbox.sessions`) until the contributor
+withholds it (:meth:`Outbox.withdraw`) or approves it again (:meth:`Outbox.retry`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ class FillReport:
     chunks: int = 0
     bytes: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SessionUpload:
+    """Where one sealed session stands in the outbox."""
+
+    session: str
+    state: str                  # queued | uploaded | refused
+    chunks: int
+    uploaded: int
+    refused: int
+    reason: str | None = None   # the collector's words for the first refused chunk
+    refused_at: float | None = None
 
 
 @dataclass
@@ -74,6 +89,16 @@ class Outbox:
                 acked REAL);
             CREATE INDEX IF NOT EXISTS chunks_state ON chunks (state, next_try);
         """)
+        if "refused" not in {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}:
+            self.db.execute("ALTER TABLE chunks ADD COLUMN refused REAL")  # outboxes before 0.x
+
+    @classmethod
+    def existing(cls, data_dir: Path, **kw) -> "Outbox | None":
+        """The outbox of ``data_dir`` if one was ever created (None: nothing was sealed;
+        reading states never creates an outbox)."""
+        if not (Path(data_dir) / OUTBOX / "outbox.db").exists():
+            return None
+        return cls(data_dir, **kw)
 
     def close(self) -> None:
         self.db.close()
@@ -200,7 +225,8 @@ class Outbox:
 
     def _fail(self, sha: str, error: str, permanent: bool) -> None:
         if permanent:
-            self.db.execute("UPDATE chunks SET state = 'rejected', error = ? WHERE sha256 = ?", (error, sha))
+            self.db.execute("UPDATE chunks SET state = 'rejected', error = ?, refused = ? WHERE sha256 = ?",
+                            (error, self.clock(), sha))
             return
         attempts = self.db.execute("SELECT attempts FROM chunks WHERE sha256 = ?", (sha,)).fetchone()[0] + 1
         self.db.execute("UPDATE chunks SET attempts = ?, next_try = ?, error = ? WHERE sha256 = ?",
@@ -272,5 +298,44 @@ class Outbox:
                 "sessions_done": self.db.execute("SELECT COUNT(*) FROM sessions WHERE done IS NOT NULL").fetchone()[0],
                 "sessions_sealed": self.db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]}
 
+    def sessions(self) -> dict[str, SessionUpload]:
+        """Every sealed session: ``uploaded`` once all its chunks are acknowledged,
+        ``refused`` while any chunk was refused for good (with the first reason),
+        ``queued`` otherwise."""
+        out: dict[str, SessionUpload] = {}
+        for sid, n, acked, refused in self.db.execute(
+                "SELECT session_id, COUNT(*), SUM(state = 'acked'), SUM(state = 'rejected') "
+                "FROM chunks GROUP BY session_id"):
+            reason = at = None
+            if refused:
+                reason, at = self.db.execute(
+                    "SELECT error, refused FROM chunks WHERE session_id = ? AND state = 'rejected' "
+                    "ORDER BY idx LIMIT 1", (sid,)).fetchone()
+            state = "refused" if refused else "uploaded" if acked == n else "queued"
+            out[sid] = SessionUpload(sid, state, n, acked, refused, reason, at)
+        return out
+
+    def retry(self, session_id: str) -> int:
+        """Queue a session's refused chunks again (the contributor approved it once more,
+        e.g. after the program owner changed the collector). Returns how many."""
+        return self.db.execute(
+            "UPDATE chunks SET state = 'queued', attempts = 0, next_try = 0, error = NULL, refused = NULL "
+            "WHERE session_id = ? AND state = 'rejected'", (session_id,)).rowcount
+
     def uploaded_sessions(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT session_id FROM sessions WHERE done IS NOT NULL")]
+
+
+def withdrawer(data_dir: Path) -> Callable[[str], int] | None:
+    """The outbox's :meth:`Outbox.withdraw` for the store's forget functions, or None when
+    there is no outbox (forget never creates one)."""
+    if not (Path(data_dir) / OUTBOX / "outbox.db").exists():
+        return None
+
+    def withdraw(session_id: str) -> int:
+        box = Outbox(data_dir)
+        try:
+            return box.withdraw(session_id)
+        finally:
+            box.close()
+    return withdraw
