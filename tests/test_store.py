@@ -94,3 +94,7 @@ def test_sessions_and_inspect_json(tmp_path):
     assert window["app"] == "XTerm" and window["keys"] == 2 and window["clicks"] == 1 and window["scrolls"] == 1
     assert [r["type"] for r in info["timeline"][1:]] == ["gap", "marker"]
     assert "XTerm" in run("sessions")
+    # the text output shows what the JSON has: the gap's length, the task's text
+    text = run("inspect", w.id)
+    assert "[gap] out_of_scope for 1.0 s" in text
+    assert "[marker] task_start 'Reconcile invoices'" in text

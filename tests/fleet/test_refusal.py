@@ -1,5 +1,5 @@
-"""A session the collector refuses stays visible - in `sync`, `review`, `sessions` and
-`status`, with the collector's reason and what to do - until it is withheld; a real
+"""A session the collector refuses stays visible - in `sync`, `review`, `sessions`, `status`
+and the viewer, with the collector's reason and what to do - until it is withheld; a real
 collector (`workprint serve`, local backend) refuses a session recorded under a policy it
 never published."""
 
@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from workprint.capture.control import ControlServer
 
@@ -86,6 +87,13 @@ def test_a_refused_session_stays_visible_with_its_reason_until_withheld(tmp_path
         assert [r["session"] for r in st["refused_uploads"]] == [bad]
         control.stop()
         control = None
+
+        # the viewer
+        from workprint.viewer.server import create_app
+
+        with TestClient(create_app(device, "tok-" + "x" * 24), base_url="http://127.0.0.1") as c:
+            up = {s["id"]: s["upload"] for s in c.get("/api/sessions", params={"token": "tok-" + "x" * 24}).json()}
+        assert up[bad]["state"] == "refused" and up[good]["state"] == "uploaded"
 
         # approving it again sends it once more (refused again: the collector did not change)
         out = cli("approve", bad, *dd).stdout

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import RecorderNotRunning, WorkprintError  # noqa: F401  (re-exported)
+from ..errors import RecorderNotRunning, StoreError, WorkprintError  # noqa: F401  (re-exported)
 
 SOCKET_NAME = "control.sock"
 
@@ -116,3 +116,26 @@ def request(data_dir: Path, req: dict[str, Any], timeout: float = 5.0) -> dict[s
     finally:
         s.close()
     return json.loads(data or b"{}")
+
+
+def forget_live(data_dir: Path, *, seconds: float | None = None, since_t_ns: int | None = None,
+                until_t_ns: int | None = None) -> dict[str, Any] | None:
+    """Ask a recorder running on ``data_dir`` to drop what it still holds of a span (frame
+    ring, encoder queue, OCR quarantine, held events) and never write it: the last
+    ``seconds``, or ``[since_t_ns, until_t_ns]`` of its session's clock. Call it before the
+    store deletes the span, so nothing of it can land after the deletion. Returns the
+    recorder's answer (``session``, the span, ``frames`` dropped), or None when no recorder
+    runs; raises :class:`StoreError` when it refuses (then delete nothing)."""
+    req: dict[str, Any] = {"cmd": "forget"}
+    if since_t_ns is not None:
+        req.update(since_t_ns=since_t_ns, until_t_ns=until_t_ns)
+    else:
+        req["seconds"] = seconds
+    try:
+        reply = request(data_dir, req, timeout=10.0)
+    except RecorderNotRunning:
+        return None
+    if not reply.get("ok"):
+        raise StoreError(f"The running recorder refused to forget: {reply.get('error')}. "
+                         f"Nothing was deleted; stop the recorder (Ctrl+C) and try again.")
+    return reply.get("forgot") or {}

@@ -125,13 +125,18 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
         elif cmd == "task_end":
             recorder.inject(lambda: gate.task(False, ok=bool(req.get("ok", True))))
         elif cmd == "forget":
-            seconds = float(req["seconds"])
-            if not seconds > 0:
-                return {"ok": False, "error": "forget: seconds must be more than zero"}
-            since = now - int((seconds + FORGET_MARGIN_S) * 1e9)
-            dropped = recorder.forget(since, now)
+            if req.get("since_t_ns") is not None:  # an explicit span of this session
+                since, until = int(req["since_t_ns"]), int(req["until_t_ns"])
+                if not until > since:
+                    return {"ok": False, "error": "forget: the span must end after it starts"}
+            else:  # the last N seconds
+                seconds = float(req["seconds"])
+                if not seconds > 0:
+                    return {"ok": False, "error": "forget: seconds must be more than zero"}
+                since, until = now - int((seconds + FORGET_MARGIN_S) * 1e9), now
+            dropped = recorder.forget(since, until)
             return {"ok": True, "forgot": {"session": writer.id, "since_t_ns": since,
-                                           "until_t_ns": now, **dropped}}
+                                           "until_t_ns": until, **dropped}}
         elif cmd != "status":
             return {"ok": False, "error": f"unknown command {cmd!r}"}
         if cmd != "status":

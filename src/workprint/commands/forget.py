@@ -55,32 +55,9 @@ def _tell_recorder(root, seconds: float) -> dict | None:
     """A recorder running on this data dir drops what it still holds of the span (frame
     ring, encoder queue, OCR quarantine, held events) and never writes it; only then is
     the span deleted from disk, so nothing of it can land after the deletion."""
-    from ..capture.control import RecorderNotRunning, request
+    from ..capture.control import forget_live
 
-    try:
-        reply = request(root, {"cmd": "forget", "seconds": seconds}, timeout=10.0)
-    except RecorderNotRunning:
-        return None
-    if not reply.get("ok"):
-        raise StoreError(f"The running recorder refused to forget: {reply.get('error')}. "
-                         f"Nothing was deleted; stop the recorder (Ctrl+C) and run forget again.")
-    return reply.get("forgot") or {}
-
-
-def _outbox_withdraw(root):
-    """The outbox's own withdraw (only when an outbox exists: forget never creates one)."""
-    from ..sync.outbox import OUTBOX, Outbox
-
-    if not (root / OUTBOX / "outbox.db").exists():
-        return None
-
-    def withdraw(session_id: str) -> int:
-        box = Outbox(root)
-        try:
-            return box.withdraw(session_id)
-        finally:
-            box.close()
-    return withdraw
+    return forget_live(root, seconds=seconds)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
         if not _confirm(f"Irrecoverably delete everything recorded in {what} from {root}?"):
             print("nothing deleted", file=sys.stderr)
             return 1
-    withdraw = _outbox_withdraw(root)
+    from ..sync.outbox import withdrawer
+
+    withdraw = withdrawer(root)
     live = None
     if args.last is not None:
         live = _tell_recorder(root, seconds)

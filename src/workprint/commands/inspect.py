@@ -67,6 +67,26 @@ def timeline(session: Session) -> list[dict]:
     return rows
 
 
+def _row_text(r: dict) -> str:
+    """A gap with its reason and length; a marker with its name, task text and outcome."""
+    if r["type"] == "gap":
+        return f"{r['reason']} for {_length(r['duration_ns'] / 1e9)}"
+    text = r.get("name", "")
+    if r.get("text"):
+        text += f" {r['text']!r}"
+    if r.get("name") == "task_end":
+        text += " (done)" if r.get("ok", True) else " (failed)"
+    return text
+
+
+def _length(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m} min {s} s" if h else f"{m} min {s} s"
+
+
 def run(args: argparse.Namespace) -> int:
     with DataDir(data_dir(args)).open(args.session) as session:
         summary = session.summary()
@@ -92,6 +112,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {r['t']:>9.3f}s  {r['app'] or '(no window)':14} {r['title'][:50]!r:52} "
                   f"keys {r['keys']:>4} clicks {r['clicks']:>3} scrolls {r['scrolls']:>3} frames {r['frames']:>3}")
         else:
-            extra = r.get("reason") or r.get("name") or ""
-            print(f"  {r['t']:>9.3f}s  [{r['type']}] {extra}")
+            print(f"  {r['t']:>9.3f}s  [{r['type']}] {_row_text(r)}")
     return 0

@@ -1,4 +1,4 @@
-"""``workprint view``: step through recorded episodes in a local web page."""
+"""``workprint view``: the contributor's own view of what was recorded, in a local web page."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from ._common import add_data_dir, data_dir
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "view", help="step through episodes in a local web page (loopback only)",
-        description="Serve a web page on 127.0.0.1 that steps through the episodes of the "
-                    "recorded sessions: keyframe, action overlay (click marker, drag path, typed "
-                    "text, keys), app and window title, and a timeline of the episode's steps. "
-                    "Every request needs the random token in the printed URL (last line of the "
-                    "output). Serves until Ctrl-C.")
+        "view", help="see what was recorded about you in a local web page (loopback only)",
+        description="Serve a web page on 127.0.0.1 that shows what was recorded: each day's "
+                    "timeline (recorded, paused, idle, out of scope, forgotten - with reasons "
+                    "and lengths), where each session stands (pending review, approved, "
+                    "uploaded, withheld, refused by the collector and why), search over the "
+                    "stored (redacted) text, titles and app names, forgetting a span (with "
+                    "confirmation; as `workprint forget`), a legend of placeholders and black "
+                    "areas, and the episodes step by step (keyframe, action overlay, app and "
+                    "window title). Every request needs the random token in the printed URL "
+                    "(last line of the output). Serves until Ctrl-C.")
     add_data_dir(p)
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free port)")
     p.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg",

@@ -121,10 +121,11 @@ def _delete_span(conn: sqlite3.Connection, since_ns: int, until_ns: int | None,
     return last
 
 
-def _span_has_rows(conn: sqlite3.Connection, since_ns: int) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM events WHERE t_ns >= ?) OR "
-                        "EXISTS (SELECT 1 FROM frames WHERE t_ns >= ?)",
-                        (since_ns, since_ns)).fetchone()[0] == 1
+def _span_has_rows(conn: sqlite3.Connection, since_ns: int, until_ns: int | None = None) -> bool:
+    until = until_ns if until_ns is not None else 2 ** 63 - 1
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM events WHERE t_ns >= ? AND t_ns <= ?) OR "
+                        "EXISTS (SELECT 1 FROM frames WHERE t_ns >= ? AND t_ns <= ?)",
+                        (since_ns, until, since_ns, until)).fetchone()[0] == 1
 
 
 def _delete_unused_tiles(conn: sqlite3.Connection) -> int:
@@ -252,8 +253,26 @@ def forget_last(data_dir: Path | str, seconds: float, *, now: datetime | None = 
     return reports
 
 
+def forget_span(data_dir: Path | str, session_id: str, since_t_ns: int, until_t_ns: int, *,
+                settle_s: float = 1.0, withdraw: "Withdraw | None" = None) -> ForgetReport:
+    """Delete what one session recorded in ``[since_t_ns, until_t_ns]`` of its own clock
+    (the ``t_ns`` of its events), with the same guarantees as :func:`forget_last`:
+    overwritten, rebuilt, WAL emptied, a ``forgotten`` gap over the span, a live session's
+    span deleted again after ``settle_s``, its unsent outbox chunks withdrawn. Tell a
+    running recorder first (:func:`workprint.capture.control.forget_live`) so nothing it
+    still holds of the span lands later."""
+    if until_t_ns < since_t_ns:
+        raise ValueError("the span to forget must end after it starts")
+    store = DataDir(data_dir)
+    sid = store.resolve(session_id).name
+    now = datetime.now(timezone.utc)
+    report = _forget_span(store, sid, now, now, settle_s, withdraw, span_ns=(since_t_ns, until_t_ns))
+    return report if report is not None else ForgetReport(session=sid)
+
+
 def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
-                 settle_s: float, withdraw: "Withdraw | None" = None) -> ForgetReport | None:
+                 settle_s: float, withdraw: "Withdraw | None" = None,
+                 span_ns: tuple[int, int] | None = None) -> ForgetReport | None:
     folder = store.sessions_dir / sid
     with Session(folder) as s:
         meta = s.meta
@@ -262,13 +281,16 @@ def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
     if clock is None:
         report.warnings.append(f"session {sid} has no start time in its metadata; not touched")
         return report
-    since_ns = max(_to_mono(clock, since_wall), clock[1])
-    # A live session keeps what is captured after this command; a closed one has no future.
-    until_ns = _to_mono(clock, now) if report.live else None
+    until_ns: int | None
+    if span_ns is not None:  # an explicit span, of a live session or a closed one
+        since_ns, until_ns = span_ns
+    else:  # a live session keeps what is captured after this command; a closed one has no future
+        since_ns = max(_to_mono(clock, since_wall), clock[1])
+        until_ns = _to_mono(clock, now) if report.live else None
     conn = _open(folder / DB_NAME)
     try:
-        if not report.live and not _span_has_rows(conn, since_ns):
-            return None  # an older session: leave it alone (no rebuild)
+        if not report.live and not _span_has_rows(conn, since_ns, until_ns):
+            return None  # nothing recorded in the span: leave the session alone (no rebuild)
         last = _delete_span(conn, since_ns, until_ns, report)
         if report.live:
             time.sleep(settle_s)  # events the recorder held in memory land now
@@ -341,4 +363,4 @@ def _zero_fill(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-__all__ = ["ForgetReport", "forget_last", "forget_session", "parse_duration", "GAP_REASON"]
+__all__ = ["ForgetReport", "forget_last", "forget_session", "forget_span", "parse_duration", "GAP_REASON"]
