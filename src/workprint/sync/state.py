@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .outbox import Outbox, SessionUpload
-from .review import Review, ReviewItem
+from .review import Review, ReviewItem, auto_approve_seconds
 
 #: state -> short label shown beside a session
 LABELS = {
@@ -91,12 +91,17 @@ def upload_states(items: list[ReviewItem], uploads: dict[str, SessionUpload]) ->
     return {i.id: upload_state(i, uploads.get(i.id)) for i in items}
 
 
-def load_upload_states(data_dir: Path, auto_approve_s: float | None = None) -> dict[str, UploadState]:
+def review_items(rv: Review) -> list[ReviewItem]:
+    """The review's items under the contributor's own auto-approval setting."""
+    return rv.items(auto_approve_seconds(rv.auto_approve_after_hours()))
+
+
+def load_upload_states(data_dir: Path) -> dict[str, UploadState]:
     """Every local session's state (asks the review and the outbox; never creates an
     outbox)."""
     rv = Review(data_dir)
     try:
-        items = rv.items(auto_approve_s)
+        items = review_items(rv)
     finally:
         rv.close()
     return upload_states(items, sealed(data_dir))

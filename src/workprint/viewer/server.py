@@ -173,11 +173,11 @@ class Viewer:
         """Each session's review decision and upload state (asking the review and the
         outbox, the owners of their files)."""
         from ..sync.review import Review
-        from ..sync.state import sealed, upload_states
+        from ..sync.state import review_items, sealed, upload_states
 
         rv = Review(self.data_dir)
         try:
-            items = rv.items()
+            items = review_items(rv)
         finally:
             rv.close()
         return {i.id: i.decision for i in items}, upload_states(items, sealed(self.data_dir))
