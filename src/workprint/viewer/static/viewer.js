@@ -486,12 +486,12 @@
         frames += r.report.frames;
       }
     } catch (e) { status("forget: " + e.message); return; }
-    status(`forgotten: ${events} events, ${frames} screenshots deleted`);
-    document.body.dataset.forgot = String(Number(document.body.dataset.forgot || 0) + 1);
     const day = state.day && state.day.day;
     await reloadSessions();
     await loadDays(day);
     if (state.sid) await selectSession(state.sid, state.epIndex, state.step);
+    status(`forgotten: ${events} events, ${frames} screenshots deleted`);
+    document.body.dataset.forgot = String(Number(document.body.dataset.forgot || 0) + 1);
   }
 
   // -- jumping to a time or step ----------------------------------------------------
