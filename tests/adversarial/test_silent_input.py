@@ -54,7 +54,7 @@ def _run(desk, tmp_path, command: str, secret: str, *, enter: bool, out_name: st
 
 
 @pytest.mark.parametrize("command,secret,enter", [
-    ("read -rs -n 12 -p 'Password: ' pw; printf %s \"$pw\" | md5sum > {out}", "purple-lamps", False),
+    ("read -rs -n 12 -p 'Password: ' pw; printf %s \"$pw\" | md5sum > {out}", "lamps7purple", False),
     ("read -s -n 6 otp; printf %s \"$otp\" | md5sum > {out}", "482913", False),
     ("read -rsp 'Passphrase: ' pp; printf %s \"$pp\" | md5sum > {out}", "correct-Horse-417", True),
     ("stty -echo; read x; stty echo; printf %s \"$x\" | md5sum > {out}", "stty-Hidden-9981", True),
