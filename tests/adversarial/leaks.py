@@ -61,8 +61,13 @@ def recording(desk, data: Path, policy: Path = DEFAULT_POLICY, *extra: str,
                             env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     info: dict = {"proc": proc}
     try:
-        line = proc.stderr.readline()
-        assert "recording session" in line, line + proc.stderr.read()
+        seen = []  # warnings may come first (e.g. a library's own stderr): skip them
+        while not seen or "recording session" not in seen[-1]:
+            line = proc.stderr.readline()
+            if not line:  # the recorder ended before it started recording
+                break
+            seen.append(line)
+        assert seen and "recording session" in seen[-1], "".join(seen)
         time.sleep(settle_s)
         yield info
     finally:

@@ -1,9 +1,11 @@
 """`forget` means everything grabbed in its window, and the store stays private and robust
 (issue 11, classes 7 and 8), through the real CLI on a real X desktop.
 
-* Frames queued for OCR: Tesseract is slowed down (a wrapper first on ``PATH`` sleeps before
-  running the real one), so frames of the forgotten minute wait sealed in the quarantine
-  when `workprint forget --last` runs; none of them may be stored afterwards.
+* Frames queued for OCR: Tesseract is slowed down, so frames of the forgotten span wait
+  (in memory or sealed in the quarantine) when `workprint forget --last` runs; none of them
+  may be stored afterwards. The recorder is given no Tesseract model for the in-process
+  library (``TESSDATA_PREFIX`` points nowhere), so it falls back to the ``tesseract``
+  command, and a wrapper first on ``PATH`` sleeps before running the real one.
 * Permissions: a data dir that already exists with mode 0755, under umask 022.
 """
 
@@ -41,9 +43,10 @@ def _slow_tesseract(tmp_path: Path, delay_s: float) -> dict:
     bin_dir = tmp_path / "slow-bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "tesseract"
-    wrapper.write_text(f"#!/bin/sh\nsleep {delay_s}\nexec /usr/bin/tesseract \"$@\"\n")
+    wrapper.write_text(f"#!/bin/sh\nunset TESSDATA_PREFIX\nsleep {delay_s}\n"
+                       f"exec /usr/bin/tesseract \"$@\"\n")
     wrapper.chmod(0o755)
-    return {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TESSDATA_PREFIX": str(tmp_path / "no-models")}
 
 
 def _forget(data: Path, last: str) -> dict:
@@ -76,14 +79,13 @@ def test_frames_waiting_for_ocr_are_dropped_by_forget(desk, tmp_path, secret, de
         wait_for(lambda: json.loads(state.read_text())["name"] == "keepmarker", what="value erased")
         time.sleep(0.8)
         quarantine = data / "sessions" / info_session(data) / "quarantine"
-        queued = list(quarantine.glob("*.bin"))
-        assert queued, "frames wait for the (slow) OCR in the quarantine"
+        queued = list(quarantine.glob("*.bin")) if quarantine.is_dir() else []
         report = _forget(data, "5s")
         live = report["recorder"]
+        # frames of the span were still held (ring, OCR backlog in memory or quarantine)
         assert live is not None and live["frames"] >= 1, report
         in_span = [p for p in queued if live["since_t_ns"] <= int(p.name.split("-")[0]) <= live["until_t_ns"]]
-        assert in_span, "frames of the span were waiting for OCR when forget ran"
-        assert not [p for p in in_span if p.exists()], "queued frames of the span destroyed at once"
+        assert not [p for p in in_span if p.exists()], "sealed frames of the span destroyed at once"
         # recording goes on: a later click is stored, with frames that pass the OCR
         x("mousemove", "--window", str(bench), "400", "500", "click", "1")
         time.sleep(2 * delay + 3)
@@ -96,6 +98,11 @@ def test_frames_waiting_for_ocr_are_dropped_by_forget(desk, tmp_path, secret, de
         assert [f for f in frames if f.t_ns > span["until_t_ns"]], "frames after the forget are stored"
         chars = "".join(k.char or "" for k in s.events(["key_down"]))
     assert "keepmarker" in chars, "the recorder was recording before the span"
+    stats = DataDir(data).open(sid)
+    try:
+        assert (stats.meta.get("stats") or {}).get("frames_forgotten", 0) >= 1
+    finally:
+        stats.close()
     assert not find_leaks(data, [secret])
     texts = ocr_frames(data, region=(100, 100, 900, 200), scale=2)
     assert any("Name" in t for t in texts), "OCR reads the form (else the check proves nothing)"
