@@ -200,6 +200,11 @@ _NAMES: dict[int, str] | None = None
 _BY_NAME: dict[str, int] | None = None
 
 
+#: keysyms with several names, stored under the one the safeguards and reducers speak
+#: (0xFF7E is also Arabic_switch, Greek_switch, script_switch, ... in python-xlib's tables)
+_PREFERRED_NAMES = {0xFF7E: "Mode_switch"}
+
+
 def _names() -> dict[int, str]:
     global _NAMES, _BY_NAME
     if _NAMES is None:
@@ -222,6 +227,7 @@ def _names() -> dict[int, str]:
         for name, value in (("EuroSign", 0x20AC),):  # missing from python-xlib's tables
             names.setdefault(value, name)
             by_name.setdefault(name, value)
+        names.update(_PREFERRED_NAMES)
         _NAMES, _BY_NAME = names, by_name
     return _NAMES
 
