@@ -123,6 +123,12 @@ def test_disk_full_stops_cleanly_with_a_clear_message_and_an_intact_store(desk, 
         proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(mnt), "--policy", str(POLICY)],
                                 env=desk.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert "recording session" in proc.stderr.readline()
+        # Leave the recorder a few pages: how fast frames fill the rest depends on how well
+        # the screen compresses (masked random text is mostly black), which is not what
+        # this test is about.
+        st = os.statvfs(mnt)
+        (mnt / "filler").write_bytes(os.urandom(max(0, st.f_bavail * st.f_frsize - 64 * 1024)))
         deadline = time.monotonic() + 60
         i = 0
         while proc.poll() is None and time.monotonic() < deadline:
