@@ -98,6 +98,17 @@ class ExportError(WorkprintError):
     meaning = "not found / bad usage"
 
 
+class BuildError(WorkprintError):
+    """A dataset build cannot run as asked (store, filters, output folder, engine)."""
+
+    exit_code = 2
+    meaning = "not found / bad usage"
+
+
+class EmptyDatasetError(BuildError):
+    """Nothing is left to build: no complete session, or the filters left out everything."""
+
+
 class NotEnrolled(WorkprintError):
     exit_code = 2
     meaning = "not found / bad usage"

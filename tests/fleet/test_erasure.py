@@ -40,7 +40,8 @@ def test_labels_are_normalised_and_every_contributor_has_a_listed_id(fleet: Flee
     assert "Alice" not in str(listed) and all(c["devices"] == 1 for c in listed)
     assert fleet.put(alice, make_chunk().data).status_code == 201
     r = fleet.client.delete("/v1/admin/contributors/ alice smith ", headers=fleet.h("admin"))
-    assert r.status_code == 200 and r.json() == {"contributor": alice.contributor, "deleted_chunks": 1}
+    assert r.status_code == 200 and r.json() == {"contributor": alice.contributor, "deleted_chunks": 1,
+                                                "datasets": []}
     r = fleet.client.delete("/v1/admin/contributors/nobody", headers=fleet.h("admin"))
     assert r.status_code == 404                       # a typo is not a silent "0 deleted"
     r = fleet.client.delete(f"/v1/admin/contributors/{anon.contributor}?by=id", headers=fleet.h("admin"))

@@ -83,4 +83,7 @@ def _erase(args: argparse.Namespace) -> int:
     print(f"erased {got['deleted_chunks']} chunk(s) from the collector; dataset builds exclude you from now on; "
           f"{dropped} chunk(s) waiting in the outbox were dropped and this device uploads nothing more "
           "(enrol again to contribute)")
+    for d in got.get("datasets") or []:
+        print(f"dataset {d['dataset']} version {d['version']} held your sessions: it is rebuilt without "
+              f"you and deleted by {d['rebuild_due']}")
     return 0

@@ -12,11 +12,10 @@ absent, not empty: OpenCUA's gen_cot writes them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .common import EXPORT_VERSION, ImageEncoder, Progress, Trajectory
+from .common import EXPORT_VERSION, ImageEncoder, Progress, Trajectory, json_line
 
 FILE = "trajectories.jsonl"
 IMAGES = "images"
@@ -73,6 +72,5 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
                 done += 1
                 if progress:
                     progress(done, total)
-            f.write(json.dumps(trajectory_record(traj, names), ensure_ascii=False, sort_keys=True))
-            f.write("\n")
+            f.write(json_line(trajectory_record(traj, names)) + "\n")
     return {"files": [FILE], "images": len(images), "image_folder": IMAGES}

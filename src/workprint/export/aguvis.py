@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from .agentnet import IMAGES, write_image
 from .code import FUNCTION_SPECS, functions_used
-from .common import ImageEncoder, Progress, Trajectory
+from .common import ImageEncoder, Progress, Trajectory, json_line
 
 FILE = "aguvis.json"
 YAML = "aguvis.yaml"
@@ -63,15 +63,15 @@ def sample(traj: Trajectory, index: int, image: str, system: str) -> dict[str, A
             "conversations": turns}
 
 
-def dataset_list(out: Path) -> str:
-    """Aguvis's ``--data_path`` yaml naming this export by absolute path (so any
-    ``--image_folder`` works: Aguvis joins it with an absolute ``images_folder`` as is)."""
+def dataset_list(out: Path, files: Sequence[str] = (FILE,)) -> str:
+    """Aguvis's ``--data_path`` yaml naming this export's JSON file(s) by absolute path (so
+    any ``--image_folder`` works: Aguvis joins it with an absolute ``images_folder`` as is)."""
     root = out.resolve()
     return ("# Aguvis dataset list for this workprint export: train.py --data_path <this file>\n"
             "datasets:\n"
-            f"  - json_path: {json.dumps(str(root / FILE))}\n"
-            f"    images_folder: {json.dumps(str(root / IMAGES) + '/')}\n"
-            "    sampling_strategy: \"all\"\n")
+            + "".join(f"  - json_path: {json.dumps(str(root / f))}\n"
+                      f"    images_folder: {json.dumps(str(root / IMAGES) + '/')}\n"
+                      "    sampling_strategy: \"all\"\n" for f in files))
 
 
 def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEncoder,
@@ -88,8 +88,7 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
                 img = write_image(out, encoded)
                 f.write("\n" if first else ",\n")
                 first = False
-                f.write(json.dumps(sample(traj, i, img, system), ensure_ascii=False,
-                                   sort_keys=True))
+                f.write(json_line(sample(traj, i, img, system)))
                 done += 1
                 if progress:
                     progress(done, total)

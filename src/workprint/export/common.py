@@ -246,6 +246,11 @@ def apply_cot(traj: Trajectory, cot: dict[str, dict[int, dict[str, Any]]]) -> in
     return n
 
 
+def json_line(obj: Any) -> str:
+    """One record as every export writes it: sorted keys, UTF-8 kept, no newline."""
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True)
+
+
 # --- images ------------------------------------------------------------------------------
 class ImageEncoder:
     """Encodes stored frames deterministically and names them by content.

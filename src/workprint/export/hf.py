@@ -109,18 +109,28 @@ def _type_name(feat: dict[str, Any]) -> str:
     return feat.get("dtype") or feat["_type"].lower()
 
 
+def source_key(traj: Trajectory) -> tuple[str, str]:
+    """(policy hash, recorder version) of a trajectory, as the card's provenance counts it."""
+    return (traj.source.get("policy_hash") or "(none recorded)",
+            traj.source.get("recorder_version") or "(unknown)")
+
+
 def card(rows: int, num_bytes: int, items: Sequence[tuple[Any, Trajectory]]) -> str:
     """The dataset card: YAML header (configs, dataset_info with features and the split),
     field descriptions and provenance."""
-    from .. import __version__
-
     trajectories = [t for _, t in items]
-    unlabelled = sum(1 for t in trajectories if t.unlabelled)
     sources: dict[tuple[str, str], int] = {}
     for t in trajectories:
-        key = (t.source.get("policy_hash") or "(none recorded)",
-               t.source.get("recorder_version") or "(unknown)")
-        sources[key] = sources.get(key, 0) + 1
+        sources[source_key(t)] = sources.get(source_key(t), 0) + 1
+    return card_from_counts(rows, num_bytes, len(trajectories),
+                            sum(1 for t in trajectories if t.unlabelled), sources)
+
+
+def card_from_counts(rows: int, num_bytes: int, n_trajectories: int, unlabelled: int,
+                     sources: dict[tuple[str, str], int]) -> str:
+    """:func:`card` from counts alone (dataset builds never hold all trajectories at once)."""
+    from .. import __version__
+
     head = ("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
             "    path: data/train-*.parquet\n"
             "dataset_info:\n  features:\n"
@@ -140,7 +150,7 @@ Desktop work recorded with workprint (Linux/X11) under its safeguards - only app
 the policy allows, passwords and detected secrets masked at the source, screens of other
 windows blacked out - and reduced to agent actions. One row per step.
 
-- **Rows:** {rows} steps in {len(trajectories)} trajectories ({unlabelled} of them without a
+- **Rows:** {rows} steps in {n_trajectories} trajectories ({unlabelled} of them without a
   task instruction: `unlabelled` is true and `instruction` is empty - nothing was invented).
 - **Image:** every row holds the screenshot of the screen *before* its action (embedded);
   steps without one were left out of the export.
@@ -183,14 +193,29 @@ def _size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEncoder,
-          progress: Progress | None, total: int) -> dict[str, Any]:
-    import pyarrow as pa
+def open_shard(path: Path):
+    """A Parquet writer for one shard: the schema, per-column compression and dictionary
+    encoding every workprint HF shard uses."""
     import pyarrow.parquet as pq
 
+    return pq.ParquetWriter(path, schema(), compression=COMPRESSION,
+                            use_dictionary=[c for c, t, _, _ in COLUMNS if t == "string"])
+
+
+def write_rows(writer, rows: list[dict[str, Any]]) -> int:
+    """Append rows (:func:`step_row`) as row groups of :data:`ROW_GROUP`; returns their
+    in-memory size (the card's ``num_bytes``)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(rows, schema=writer.schema)
+    writer.write_table(table, row_group_size=ROW_GROUP)
+    return table.nbytes
+
+
+def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEncoder,
+          progress: Progress | None, total: int) -> dict[str, Any]:
     data = out / "data"
     data.mkdir()
-    sch = schema()
     shards: list[Path] = []
     rows: list[dict[str, Any]] = []
     writer = None
@@ -200,9 +225,7 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
     def flush() -> None:
         nonlocal rows, num_bytes
         if rows:
-            table = pa.Table.from_pylist(rows, schema=sch)
-            num_bytes += table.nbytes
-            writer.write_table(table, row_group_size=ROW_GROUP)
+            num_bytes += write_rows(writer, rows)
             rows = []
 
     in_shard = 0
@@ -215,9 +238,7 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
                     writer.close()
                 path = data / f"train-{len(shards):05d}.parquet"
                 shards.append(path)
-                writer = pq.ParquetWriter(path, sch, compression=COMPRESSION,
-                                          use_dictionary=[c for c, t, _, _ in COLUMNS
-                                                          if t == "string"])
+                writer = open_shard(path)
                 in_shard = 0
             image = {"bytes": encoded[1], "path": encoded[0]}
             rows.append(step_row(traj, i, image))

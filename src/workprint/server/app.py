@@ -75,9 +75,19 @@ class RetentionIn(_Model):
     quota_bytes: int | None = Field(default=None, ge=0)
 
 
+class DatasetDue(_Model):
+    dataset: str
+    version: int
+    rebuild_due: str = Field(description="UTC time by which `workprint build --rebuild` must "
+                                         "replace this version with one without the person")
+
+
 class ErasureOut(_Model):
     contributor: str
     deleted_chunks: int
+    datasets: list[DatasetDue] = Field(default_factory=list, description=(
+        "dataset versions that held the person's sessions; each is rebuilt without them "
+        "and its objects deleted by the due time"))
 
 
 def _limit_body(collector: Collector):

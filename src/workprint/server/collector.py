@@ -319,12 +319,18 @@ class Collector:
         answer 410), then their blobs."""
         if not contributor:
             raise Forbidden("this token belongs to no contributor")
+        datasets = self.meta.datasets_holding(contributor)     # before the rows naming them go
         shas = self.meta.erase_contributor(contributor)
         self.tokens.clear()
         for sha in shas:
             self.blobs.delete(chunk_key(sha))
-        self.audit(who, "contributor.erase", contributor, chunks=len(shas))
-        return {"contributor": contributor, "deleted_chunks": len(shas)}
+        due = time.time() + self.config.dataset_rebuild_days * 86400
+        self.meta.mark_rebuild_due(datasets, due)
+        due_iso = datetime.fromtimestamp(due, timezone.utc).isoformat(timespec="seconds")
+        affected = [{"dataset": n, "version": v, "rebuild_due": due_iso} for n, v in datasets]
+        self.audit(who, "contributor.erase", contributor, chunks=len(shas),
+                   datasets=[f"{n}@v{v}" for n, v in datasets])
+        return {"contributor": contributor, "deleted_chunks": len(shas), "datasets": affected}
 
     def retention(self, who: Principal | str, max_age_days: float | None = None,
                   quota_bytes: int | None = None) -> dict[str, Any]:

@@ -62,6 +62,9 @@ class CollectorConfig:
     token_cache_s: float = 2.0         # revocation takes effect within this time
     max_uploads_per_device: int = 8    # uploads one device may have in flight in one process
     k_anonymity: int = 10
+    #: Days within which a dataset version holding an erased person must be rebuilt
+    #: without them (``workprint build --rebuild``); erasure answers say when.
+    dataset_rebuild_days: float = 30.0
 
     @property
     def root(self) -> Path:

@@ -62,6 +62,17 @@ SCHEMA = [
         session TEXT PRIMARY KEY, erased DOUBLE PRECISION NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS policies (
         hash TEXT PRIMARY KEY, body TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)""",
+    # Dataset versions built from this store (``workprint build``) and the session
+    # pseudonyms each holds: erasure finds the versions a person's sessions are in here.
+    """CREATE TABLE IF NOT EXISTS datasets (
+        name TEXT NOT NULL, version INTEGER NOT NULL, created DOUBLE PRECISION NOT NULL,
+        location TEXT NOT NULL, params TEXT NOT NULL, content_digest TEXT NOT NULL,
+        state TEXT NOT NULL, rebuild_due DOUBLE PRECISION, deleted DOUBLE PRECISION,
+        PRIMARY KEY (name, version))""",
+    """CREATE TABLE IF NOT EXISTS dataset_sessions (
+        name TEXT NOT NULL, version INTEGER NOT NULL, session TEXT NOT NULL,
+        PRIMARY KEY (name, version, session))""",
+    "CREATE INDEX IF NOT EXISTS dataset_sessions_session ON dataset_sessions (session)",
     """CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         target TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL)""",
@@ -468,9 +479,95 @@ class SqlMeta:
                               "ON s.key = 'current_policy' AND s.value = p.hash").fetchone()
         return (row[0], row[1]) if row else None
 
+    def policy_body(self, digest: str) -> str | None:
+        with self.tx() as cur:
+            row = cur.execute("SELECT body FROM policies WHERE hash = ?", (digest,)).fetchone()
+        return row[0] if row else None
+
     def policy_hashes(self) -> set[str]:
         with self.tx() as cur:
             return {r[0] for r in cur.execute("SELECT hash FROM policies").fetchall()}
+
+    # -- dataset versions ---------------------------------------------------------------
+    _DATASET_COLS = ("name", "version", "created", "location", "params", "content_digest", "state",
+                     "rebuild_due", "deleted")
+
+    def reserve_dataset_version(self, name: str, location_root: str, params: dict[str, Any]) -> int:
+        """The next version number of dataset ``name``, held as ``building`` until
+        :meth:`finish_dataset_version` (or :meth:`discard_dataset_version`)."""
+        with self.tx() as cur:
+            row = cur.execute("SELECT MAX(version) FROM datasets WHERE name = ?", (name,)).fetchone()
+            version = (row[0] or 0) + 1
+            cur.execute("INSERT INTO datasets (name, version, created, location, params, content_digest, state) "
+                        "VALUES (?, ?, ?, ?, ?, '', 'building')",
+                        (name, version, time.time(), location_root, json.dumps(params, sort_keys=True)))
+        return version
+
+    def finish_dataset_version(self, name: str, version: int, location: str, content_digest: str,
+                               sessions: list[str]) -> None:
+        with self.tx() as cur:
+            cur.execute("UPDATE datasets SET location = ?, content_digest = ?, state = 'built' "
+                        "WHERE name = ? AND version = ?", (location, content_digest, name, version))
+            for s in sessions:
+                cur.execute("INSERT INTO dataset_sessions (name, version, session) VALUES (?, ?, ?) "
+                            "ON CONFLICT DO NOTHING", (name, version, s))
+
+    def discard_dataset_version(self, name: str, version: int) -> None:
+        with self.tx() as cur:
+            cur.execute("DELETE FROM dataset_sessions WHERE name = ? AND version = ?", (name, version))
+            cur.execute("DELETE FROM datasets WHERE name = ? AND version = ?", (name, version))
+
+    def dataset_versions(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Every built or deleted version (of ``name``), oldest first."""
+        where, args = ("AND name = ?", (name,)) if name else ("", ())
+        with self.tx() as cur:
+            rows = cur.execute(f"SELECT {', '.join(self._DATASET_COLS)} FROM datasets "
+                               f"WHERE state <> 'building' {where} ORDER BY name, version", args).fetchall()
+        out = [dict(zip(self._DATASET_COLS, r)) for r in rows]
+        for d in out:
+            d["params"] = json.loads(d["params"])
+        return out
+
+    def dataset_sessions(self, name: str, version: int) -> list[str]:
+        with self.tx() as cur:
+            return [r[0] for r in cur.execute("SELECT session FROM dataset_sessions WHERE name = ? AND "
+                                              "version = ? ORDER BY session", (name, version)).fetchall()]
+
+    def datasets_holding(self, contributor: str) -> list[tuple[str, int]]:
+        """Built (not deleted) dataset versions that hold a session of ``contributor``."""
+        with self.tx() as cur:
+            rows = cur.execute(
+                "SELECT DISTINCT d.name, d.version FROM datasets d JOIN dataset_sessions ds "
+                "ON ds.name = d.name AND ds.version = d.version "
+                "WHERE d.state = 'built' AND ds.session IN (SELECT session FROM session_owners "
+                "WHERE contributor = ? UNION SELECT session FROM chunks WHERE contributor = ?) "
+                "ORDER BY d.name, d.version", (contributor, contributor)).fetchall()
+        return [(r[0], int(r[1])) for r in rows]
+
+    def datasets_with_erased_sessions(self, name: str) -> list[int]:
+        """Built versions of ``name`` that hold a session erased since they were built."""
+        with self.tx() as cur:
+            rows = cur.execute(
+                "SELECT DISTINCT d.version FROM datasets d JOIN dataset_sessions ds "
+                "ON ds.name = d.name AND ds.version = d.version JOIN erased_sessions e "
+                "ON e.session = ds.session WHERE d.name = ? AND d.state = 'built' ORDER BY d.version",
+                (name,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def mark_rebuild_due(self, versions: list[tuple[str, int]], due: float) -> None:
+        """Versions that must be rebuilt without an erased person by ``due`` (the earliest
+        deadline stays)."""
+        with self.tx() as cur:
+            for name, version in versions:
+                cur.execute("UPDATE datasets SET rebuild_due = ? WHERE name = ? AND version = ? AND "
+                            "(rebuild_due IS NULL OR rebuild_due > ?)", (due, name, version, due))
+
+    def delete_dataset_version(self, name: str, version: int) -> None:
+        """The version's objects are gone: forget which sessions it held."""
+        with self.tx() as cur:
+            cur.execute("DELETE FROM dataset_sessions WHERE name = ? AND version = ?", (name, version))
+            cur.execute("UPDATE datasets SET state = 'deleted', deleted = ?, rebuild_due = NULL "
+                        "WHERE name = ? AND version = ?", (time.time(), name, version))
 
     # -- audit log (append-only, hash-chained) --------------------------------------------
     def audit_append(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> dict[str, Any]:

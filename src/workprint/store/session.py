@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import CorruptSessionError, DiskFullError, SessionNotFound, StoreError, StoreVersionError
 from ..events import EVENT_VERSION, FrameRef, RawEvent, from_row, to_row
@@ -425,26 +425,19 @@ class Session:
 
     def frame_image(self, frame_id: str):
         """The full frame as a PIL image (RGB), assembled from its tiles."""
-        from PIL import Image
-
         row = self._conn.execute(
             "SELECT width, height, tile, digests FROM manifests WHERE frame_id = ?", (frame_id,)).fetchone()
         if row is None:
             raise StoreError(f"frame {frame_id} is not in session {self.id}")
         width, height, tile, blob = row
         digests = [blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES)]
-        cols = -(-width // tile)
-        canvas = Image.new("RGB", (width, height))
-        cache: dict[bytes, Any] = {}
-        for i, d in enumerate(digests):
-            img = cache.get(d)
-            if img is None:
-                data = self._conn.execute("SELECT data FROM tiles WHERE digest = ?", (d,)).fetchone()
-                if data is None:
-                    raise StoreError(f"tile missing for frame {frame_id} in session {self.id}")
-                img = cache[d] = Image.open(io.BytesIO(data[0])).convert("RGB")
-            canvas.paste(img, ((i % cols) * tile, (i // cols) * tile))
-        return canvas
+
+        def tile_bytes(d: bytes) -> bytes:
+            data = self._conn.execute("SELECT data FROM tiles WHERE digest = ?", (d,)).fetchone()
+            if data is None:
+                raise StoreError(f"tile missing for frame {frame_id} in session {self.id}")
+            return data[0]
+        return assemble_frame(width, height, tile, digests, tile_bytes)
 
     def bytes_on_disk(self) -> int:
         return sum(p.stat().st_blocks * 512 for p in self.folder.iterdir() if p.is_file())
@@ -475,6 +468,24 @@ class Session:
             dropped_frames=int(m.get("dropped_frames", 0)), apps=apps,
             bytes_on_disk=self.bytes_on_disk(), interrupted=self.interrupted,
             state=m.get("state", "unknown"))
+
+
+def assemble_frame(width: int, height: int, tile: int, digests: Sequence[Any],
+                   tile_bytes: Callable[[Any], bytes]):
+    """A full frame (PIL, RGB) from its tile grid: ``digests`` row by row, each tile's
+    encoded bytes from ``tile_bytes(digest)`` (decoded once per distinct digest). Shared by
+    the session store and dataset builds (frames reassembled from sealed chunks)."""
+    from PIL import Image
+
+    cols = -(-width // tile)
+    canvas = Image.new("RGB", (width, height))
+    cache: dict[Any, Any] = {}
+    for i, d in enumerate(digests):
+        img = cache.get(d)
+        if img is None:
+            img = cache[d] = Image.open(io.BytesIO(tile_bytes(d))).convert("RGB")
+        canvas.paste(img, ((i % cols) * tile, (i // cols) * tile))
+    return canvas
 
 
 class _Reading:

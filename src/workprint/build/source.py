@@ -1,0 +1,150 @@
+"""What a build reads: the collector's stored sessions, as plans and as reassembled sessions.
+
+:func:`plan_sessions` asks the collector's metadata store (SQLite or PostgreSQL) which
+sessions are complete - every chunk of them is stored, and only chunks a contributor approved
+ever reach a collector - and returns one :class:`SessionPlan` per session, sorted by
+pseudonym. :func:`load_session` fetches a plan's chunks from the blob store (a directory or
+S3), verifies each one with the collector's own verifier (:func:`~workprint.sync.chunk.parse_chunk`:
+framing, every hash, every line and image) and the plan (address, session, index, count),
+and reassembles a :class:`ChunkSession`: the same reading interface as a stored session on a
+device, so the device export's reduction and keyframing run on it unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator
+
+from ..errors import BuildError
+from ..events import FrameRef, RawEvent, from_row
+from ..store.session import assemble_frame
+from ..sync.chunk import ChunkError, Limits, parse_chunk, read_entries
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """One session to build from: its pseudonym, its chunks in index order, the policy it
+    was recorded under, the reduction thresholds of that policy, and the day the collector
+    first received it (``YYYY-MM-DD``, UTC; the only time the collector knows). The
+    contributor never leaves the driver: only counted for k-anonymous statistics."""
+
+    session: str
+    chunks: tuple[str, ...]
+    policy_hash: str
+    received_day: str
+    reduce: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["chunks"], d["reduce"] = list(self.chunks), [list(kv) for kv in self.reduce]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SessionPlan":
+        return cls(d["session"], tuple(d["chunks"]), d["policy_hash"], d["received_day"],
+                   tuple((k, v) for k, v in d["reduce"]))
+
+
+def plan_sessions(meta, *, reduce_for=None) -> tuple[list[SessionPlan], dict[str, str]]:
+    """Complete sessions in the store, sorted by pseudonym, and the contributor of each
+    (pseudonym -> contributor id, for counting only). ``reduce_for(policy_hash)`` gives the
+    reduction thresholds as ``((name, value), ...)``."""
+    from datetime import datetime, timezone
+
+    by_session: dict[str, list] = {}
+    for row in meta.chunks():
+        by_session.setdefault(row.session, []).append(row)
+    plans, owners = [], {}
+    for session in sorted(by_session):
+        rows = sorted(by_session[session], key=lambda r: r.idx)
+        if len(rows) != rows[0].count or [r.idx for r in rows] != list(range(rows[0].count)):
+            continue                      # still uploading: built once complete
+        day = datetime.fromtimestamp(min(r.received for r in rows), timezone.utc).strftime("%Y-%m-%d")
+        policy = rows[0].policy_hash
+        plans.append(SessionPlan(session, tuple(r.sha256 for r in rows), policy, day,
+                                 reduce_for(policy) if reduce_for else ()))
+        owners[session] = rows[0].contributor
+    return plans, owners
+
+
+class ChunkSession:
+    """A session reassembled from its verified chunks; reads like a stored session
+    (``id``, ``meta``, ``events()``, ``frames()``, ``frame_image()``, ``reading()``). Its id
+    is the pseudonym: nothing in a dataset can name the device's own session id."""
+
+    def __init__(self, pseudonym: str, policy_hash: str, session_meta: dict[str, Any],
+                 events: list[tuple[int, str, dict[str, Any]]], frames: list[list[Any]],
+                 tiles: dict[str, bytes]):
+        self.id = pseudonym
+        self.meta: dict[str, Any] = {"policy_hash": policy_hash}
+        w, h = session_meta.get("screen_width"), session_meta.get("screen_height")
+        if w and h:
+            self.meta["screen"] = {"width": int(w), "height": int(h), "scale": 1.0}
+        self._events = events
+        self._frames = {row[1]: row for row in frames}
+        self._refs = [FrameRef(r[0], r[1], r[2], r[3], r[4]) for r in frames]
+        self._tiles = tiles
+
+    def reading(self):
+        return nullcontext()
+
+    def events(self) -> Iterator[RawEvent]:
+        for t, kind, data in self._events:
+            yield from_row(t, kind, json.dumps(data))
+
+    def frames(self) -> list[FrameRef]:
+        return list(self._refs)
+
+    def frame_image(self, frame_id: str):
+        row = self._frames.get(frame_id)
+        if row is None:
+            raise BuildError(f"frame {frame_id} is not in session {self.id}")
+
+        def tile_bytes(d: str) -> bytes:
+            data = self._tiles.get(d)
+            if data is None:
+                raise BuildError(f"tile {d} of frame {frame_id} is in no chunk of session {self.id}")
+            return data
+        _, _, _, width, height, tile, digests = row
+        return assemble_frame(width, height, tile, digests, tile_bytes)
+
+    def close(self) -> None:
+        self._tiles = {}
+
+
+def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSession:
+    """Fetch, verify and reassemble ``plan``'s chunks. Raises :class:`ChunkError` naming
+    the chunk and check that failed (the build then leaves the session out and says so)."""
+    from ..server.blobs import chunk_key
+
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    frames: list[list[Any]] = []
+    tiles: dict[str, bytes] = {}
+    session_meta: dict[str, Any] = {}
+    for index, sha in enumerate(plan.chunks):
+        try:
+            data = blobs.get(chunk_key(sha))
+        except KeyError:
+            raise ChunkError(f"chunk {sha} of session {plan.session} is missing from the blob store") from None
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise ChunkError(f"chunk {sha} of session {plan.session}: stored bytes do not match its address")
+        chunk = parse_chunk(data, limits)
+        m = chunk.manifest
+        if m["session"] != plan.session or m["index"] != index or m["count"] != len(plan.chunks):
+            raise ChunkError(f"chunk {sha}: its manifest says session {m['session']} chunk "
+                             f"{m['index']}/{m['count']}, the store says {plan.session} "
+                             f"{index}/{len(plan.chunks)}")
+        session_meta.update(m.get("session_meta") or {})
+        for name, raw in read_entries(chunk).items():
+            if name == "events.jsonl.gz":
+                events.extend(tuple(json.loads(line)) for line in raw.splitlines())
+            elif name == "frames.jsonl.gz":
+                frames.extend(json.loads(line) for line in raw.splitlines())
+            else:                                   # tiles/<digest>.<fmt>
+                tiles[name[6:].split(".", 1)[0]] = raw
+    events.sort(key=lambda r: r[0])                  # stable: ties keep their stored order
+    frames.sort(key=lambda r: r[0])
+    return ChunkSession(plan.session, plan.policy_hash, session_meta, events, frames, tiles)
