@@ -1,0 +1,84 @@
+"""`--engine ray` (Ray Data) gives the bytes of `--engine local`, whatever the worker count,
+on both store backends. Ray starts once for the module (local, loopback only, no dashboard,
+no usage stats, a short temp dir) and always shuts down; the CLI test lets the engine start
+and stop its own Ray in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from workprint.build import build_dataset
+
+from .buildgen import populate
+from .conftest import make_backend
+from .helpers import Fleet, cli
+
+pytestmark = pytest.mark.fleet
+ray = pytest.importorskip("ray", reason="needs the [build] extra (ray[data])")
+
+
+def files_of(vdir):
+    return {p.relative_to(vdir).as_posix(): p.read_bytes() for p in sorted(vdir.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
+
+
+def same_manifest(a: dict, b: dict) -> bool:
+    strip = lambda m: {k: v for k, v in m.items() if k not in ("version", "id", "created", "engine")}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def test_cli_ray_engine_starts_and_stops_its_own_ray(tmp_path, request):
+    fleet = Fleet.start(make_backend("local", request, tmp_path))
+    try:
+        populate(fleet, tmp_path, {"frank": [21, 22]})
+    finally:
+        fleet.close()
+    data = ["--data-dir", str(tmp_path / "server")]
+    cli("build", *data, "--format", "agentnet", "--out", str(tmp_path / "d"), "--json")
+    before = set(os.listdir("/tmp"))
+    got = json.loads(cli("build", *data, "--format", "agentnet", "--out", str(tmp_path / "d"),
+                         "--engine", "ray", "--workers", "2", "--json",
+                         env={"RAY_USAGE_STATS_ENABLED": "0"}).stdout)
+    assert got["engine"] == {"name": "ray", "workers": 2} and got["id"] == "workprint@v2"
+    assert files_of(tmp_path / "d" / "v0001") == files_of(tmp_path / "d" / "v0002")
+    assert not {n for n in set(os.listdir("/tmp")) - before if n.startswith("wpray-")}   # temp dir removed
+    listed = cli("build", *data, "--list").stdout
+    assert "workprint@v1  built  agentnet" in listed and "workprint@v2  built" in listed
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    tmp = tempfile.mkdtemp(prefix="wpr", dir="/tmp")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, _node_ip_address="127.0.0.1",
+             log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.parametrize("name", ["local", "s3pg"])
+def test_ray_builds_are_byte_identical_to_local_builds(local_ray, name, tmp_path, request):
+    fleet = Fleet.start(make_backend(name, request, tmp_path))
+    try:
+        populate(fleet, tmp_path, {"gina": [31, 32], "hal": [33]})
+        cfg = fleet.collector.config
+        fmt = "hf" if name == "local" else "agentnet"
+        runs = [("local", 1), ("ray", 1), ("ray", 2)]
+        mans = [build_dataset(cfg, name="d", fmt=fmt, out=tmp_path / "d", engine=e, workers=w, shard_steps=6)
+                for e, w in runs]
+        assert [m["engine"] for m in mans] == [{"name": e, "workers": w} for e, w in runs]
+        assert mans[0]["counts"]["shards"] > 1 and mans[0]["counts"]["sessions"] == 3
+        first = files_of(tmp_path / "d" / "v0001")
+        for v, m in enumerate(mans[1:], 2):
+            assert files_of(tmp_path / "d" / f"v{v:04d}") == first
+            assert same_manifest(m, mans[0])
+    finally:
+        fleet.close()
