@@ -25,12 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retention-days", type=float, help="delete chunks older than this (scheduled)")
     p.add_argument("--quota-gb", type=float, help="keep total chunk bytes under this (oldest go first)")
     p.add_argument("--retention-every-min", type=float, default=60)
+    p.add_argument("--header-timeout", type=float, default=10, metavar="S",
+                   help="seconds a client has to send a request's line and headers (default 10; else 408)")
+    p.add_argument("--body-timeout", type=float, default=20, metavar="S",
+                   help="seconds a request body may pause; slower than 2 KiB/s on average after that is "
+                        "cut off too (default 20; 408)")
+    p.add_argument("--max-connections", type=int, default=8192,
+                   help="open connections per process; beyond, the oldest idle one is closed (default 8192)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..server.config import CollectorConfig
+    from ..server.guard import ConnectionLimits
     from ..server.run import serve
     from ..sync.chunk import Limits
 
@@ -44,4 +52,6 @@ def run(args: argparse.Namespace) -> int:
                  "quota_bytes": int(args.quota_gb * 1e9) if args.quota_gb else None,
                  "every_s": args.retention_every_min * 60}
     return serve(cfg, host=args.host, port=args.port, workers=args.workers, certfile=args.certfile,
-                 keyfile=args.keyfile, retention=retention, log_level=args.log_level)
+                 keyfile=args.keyfile, retention=retention, log_level=args.log_level,
+                 connections=ConnectionLimits(header_timeout_s=args.header_timeout, body_idle_s=args.body_timeout,
+                                              max_connections=args.max_connections))

@@ -2,12 +2,14 @@
 :class:`~workprint.server.collector.Collector`. Errors come back as ``{"error": reason}``."""
 
 
+import tempfile
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
 
 from .. import __version__ as VERSION
 from .auth import Principal
@@ -15,6 +17,8 @@ from .collector import Collector
 from .errors import BadRequest, CollectorError, TooLarge, TooManyRequests
 
 SHA = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the chunk bytes")]
+#: Bytes of one unfinished upload kept in memory; the rest is spooled to an unnamed temp file.
+SPOOL_MEMORY = 256 * 1024
 _bearer = HTTPBearer(auto_error=False, description="Device credential (from `workprint enroll`) "
                      "or a role token (from `workprint admin token`).")
 
@@ -192,13 +196,23 @@ def create_app(collector: Collector) -> FastAPI:
                                   "after another", retry_after=1)
         collector.uploads_in_flight[dev] = collector.uploads_in_flight.get(dev, 0) + 1
         try:
-            parts, size, limit = [], 0, collector.limits.max_chunk_bytes
-            async for part in request.stream():
-                size += len(part)
-                if size > limit:
-                    raise TooLarge(f"chunk is larger than {limit} bytes")
-                parts.append(part)
-            status = await collector.accept_chunk_async(p, sha256, b"".join(parts))
+            # Streamed: at most SPOOL_MEMORY bytes of an unfinished upload stay in memory, the
+            # rest waits in an unnamed temp file; the limit is enforced as bytes arrive.
+            limit = collector.limits.max_chunk_bytes
+            with tempfile.SpooledTemporaryFile(SPOOL_MEMORY, dir=collector.spool_dir) as spool:
+                size = 0
+                try:
+                    async for part in request.stream():
+                        size += len(part)
+                        if size > limit:
+                            raise TooLarge(f"chunk is larger than {limit} bytes; seal smaller chunks "
+                                           f"(`workprint sync` does)")
+                        spool.write(part)
+                except ClientDisconnect:
+                    return Response(status_code=400)   # nobody is listening any more
+                spool.seek(0)
+                data = spool.read()
+            status = await collector.accept_chunk_async(p, sha256, data)
         finally:
             left = collector.uploads_in_flight[dev] - 1
             if left:

@@ -74,6 +74,9 @@ class Collector:
         self._akey: bytes | None = None
         #: device id -> uploads in flight in this process (touched on the event loop only)
         self.uploads_in_flight: dict[str, int] = {}
+        #: where unfinished uploads beyond a small in-memory part wait (unnamed files)
+        self.spool_dir = config.root / "incoming"
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
 
     def close(self) -> None:
         self.ingest.close()

@@ -18,6 +18,7 @@ from ..sync.chunk import Limits
 from .app import create_app
 from .collector import Collector
 from .config import CollectorConfig
+from .guard import ConnectionLimits, GuardedHttpProtocol
 
 ENV = "WORKPRINT_COLLECTOR"
 log = logging.getLogger("workprint.collector")
@@ -38,6 +39,7 @@ def app_from_env():
     cfg = CollectorConfig(data_dir=Path(spec["data_dir"]), blobs=spec.get("blobs"), db=spec.get("db"),
                           limits=Limits(**spec.get("limits", {})), rate_per_s=spec.get("rate_per_s", 200.0),
                           rate_burst=spec.get("rate_burst", 400), token_cache_s=spec.get("token_cache_s", 2.0))
+    GuardedHttpProtocol.limits = ConnectionLimits(**spec.get("connections", {}))
     collector = Collector(cfg)
     app = create_app(collector)
     stop = threading.Event()
@@ -59,7 +61,8 @@ def app_from_env():
 
 
 def serve(cfg: CollectorConfig, *, host: str, port: int, workers: int = 1, certfile: str | None = None,
-          keyfile: str | None = None, retention: dict[str, Any] | None = None, log_level: str = "info") -> int:
+          keyfile: str | None = None, retention: dict[str, Any] | None = None, log_level: str = "info",
+          connections: ConnectionLimits | None = None) -> int:
     import uvicorn
 
     try:
@@ -75,7 +78,7 @@ def serve(cfg: CollectorConfig, *, host: str, port: int, workers: int = 1, certf
     os.environ[ENV] = json.dumps({
         "data_dir": str(cfg.data_dir), "blobs": cfg.blobs, "db": cfg.db, "limits": asdict(cfg.limits),
         "rate_per_s": cfg.rate_per_s, "rate_burst": cfg.rate_burst, "token_cache_s": cfg.token_cache_s,
-        "retention": retention or {}})
+        "retention": retention or {}, "connections": (connections or ConnectionLimits()).to_dict()})
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     where = cfg.describe()
@@ -84,5 +87,7 @@ def serve(cfg: CollectorConfig, *, host: str, port: int, workers: int = 1, certf
           flush=True)
     uvicorn.run("workprint.server.run:app_from_env", factory=True, host=host, port=port, workers=workers,
                 ssl_certfile=certfile, ssl_keyfile=keyfile, log_level=log_level, access_log=False,
-                timeout_graceful_shutdown=5, limit_concurrency=2048, backlog=4096)
+                timeout_graceful_shutdown=5, backlog=4096,
+                # header/body deadlines, header size, request and connection caps: see guard.py
+                http="workprint.server.guard:GuardedHttpProtocol")
     return 0
