@@ -28,16 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = verb("token", "mint an API token for a role; printed as the last line")
     t.add_argument("--role", required=True, choices=["admin", "curator", "auditor", "contributor"])
     t.add_argument("--contributor", help="for --role contributor: the person's label")
+    t.add_argument("--ttl-days", type=float, default=30,
+                   help="the token stops working after this many days (default 30, at most 366); "
+                        "mint a new one then")
     t.set_defaults(func=_token)
 
     e = verb("enrolment-code", "create a one-time enrolment code for a device")
     e.add_argument("--contributor", help="label of the person (stored only as a keyed pseudonym)")
     e.add_argument("--ttl-hours", type=float, default=72)
     e.add_argument("--server", help="ask a running collector at this URL instead of the data dir")
-    e.add_argument("--token-file", type=Path, metavar="FILE",
-                   help="file holding the admin token for --server (default: $WORKPRINT_TOKEN)")
-    e.add_argument("--token", help="admin token for --server; visible to other users in the process "
-                                   "list - prefer $WORKPRINT_TOKEN or --token-file")
+    e.add_argument("--token-file", metavar="FILE",
+                   help="file holding the admin token for --server, or - to read it from stdin "
+                        "(default: $WORKPRINT_TOKEN)")
+    e.add_argument("--token", help=argparse.SUPPRESS)   # removed: refused with what to do instead
     e.add_argument("--cacert", help="CA certificate for an HTTPS --server")
     e.set_defaults(func=_code)
 
@@ -96,10 +99,11 @@ def _token(args: argparse.Namespace) -> int:
         return 2
     c = _collector(args)
     try:
-        token = c.mint_token(args.role, label=args.contributor)
+        token = c.mint_token(args.role, label=args.contributor, ttl_days=args.ttl_days)
     finally:
         c.close()
-    print(f"# {args.role} token - shown once; the collector keeps only its hash", file=sys.stderr)
+    print(f"# {args.role} token, valid {args.ttl_days:g} days - shown once; the collector keeps only "
+          f"its hash", file=sys.stderr)
     print(token)
     return 0
 
@@ -108,12 +112,25 @@ TOKEN_ENV = "WORKPRINT_TOKEN"
 
 
 def _admin_token(args: argparse.Namespace) -> str | None:
-    """The token for --server: --token-file, else $WORKPRINT_TOKEN, else --token (argv)."""
+    """The token for --server: --token-file (``-``: stdin), else $WORKPRINT_TOKEN. Never argv:
+    every user of the machine can read a process's arguments."""
     import os
 
+    from ..errors import UsageError
+
+    if args.token is not None:
+        raise UsageError("--token was removed: a token in the command line is visible to every user "
+                         "in the process list. Put it in $WORKPRINT_TOKEN, or in a file readable only "
+                         "by you and pass --token-file FILE, or pipe it in with --token-file -")
+    if args.token_file == "-":
+        return sys.stdin.readline().strip()
     if args.token_file:
-        return args.token_file.read_text().strip()
-    return os.environ.get(TOKEN_ENV, "").strip() or args.token
+        try:
+            return Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"--token-file {args.token_file}: {exc.strerror}; give a file holding "
+                             f"the admin token (or - for stdin)") from None
+    return os.environ.get(TOKEN_ENV, "").strip()
 
 
 def _code(args: argparse.Namespace) -> int:
@@ -122,8 +139,8 @@ def _code(args: argparse.Namespace) -> int:
 
         token = _admin_token(args)
         if not token:
-            print("workprint admin enrolment-code: --server needs an admin token in $WORKPRINT_TOKEN "
-                  "or --token-file FILE", file=sys.stderr)
+            print("workprint admin enrolment-code: --server needs an admin token in $WORKPRINT_TOKEN, "
+                  "--token-file FILE or --token-file - (stdin)", file=sys.stderr)
             return 2
         with Client(args.server, token, cacert=args.cacert) as cl:
             got = cl.enrolment_code(args.contributor, args.ttl_hours)
@@ -208,8 +225,13 @@ def _tokens(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
+        import time
+
         for r in rows:
-            print(f"{r['id']}  {r['role']:<11} {'revoked' if r['revoked'] else 'active'}")
+            state = "revoked" if r["revoked"] else "expired" if r["expires"] and r["expires"] <= time.time() \
+                else "active"
+            until = time.strftime("%Y-%m-%d", time.gmtime(r["expires"])) if r["expires"] else "never"
+            print(f"{r['id']}  {r['role']:<11} {state:<8} expires {until}")
     return 0
 
 

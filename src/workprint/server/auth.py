@@ -12,8 +12,9 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
-from .errors import Gone, TooManyRequests, Unauthorized
+from .errors import Gone, TokenExpired, TooManyRequests, Unauthorized
 from .meta import SqlMeta, TokenInfo
 
 ROLES = ("contributor", "curator", "admin", "auditor", "self")
@@ -21,6 +22,18 @@ ROLES = ("contributor", "curator", "admin", "auditor", "self")
 #: token. It survives device revocation and reaches only ``/v1/me`` (access and erasure).
 ERASED = ("this device's data was erased from the collector on request; empty the outbox "
           "(`workprint sync` does) and enrol again to contribute")
+
+
+#: Lifetime of a role token minted without ``--ttl-days`` (device tokens and the person's own
+#: erasure credential do not expire: a device may be offline for weeks, erasure must always work).
+ROLE_TOKEN_DAYS = 30.0
+MAX_ROLE_TOKEN_DAYS = 366.0
+
+
+def expired_message(role: str, expires: float) -> str:
+    when = datetime.fromtimestamp(expires, timezone.utc).isoformat(timespec="seconds")
+    return (f"this {role} token expired at {when}; ask an admin for a new one "
+            f"(`workprint admin token --role {role} [--ttl-days N]`) and use it instead")
 
 
 def new_token() -> str:
@@ -106,6 +119,8 @@ class TokenAuthority:
             if self.meta.token_erased(h):
                 raise Gone(ERASED)
             raise Unauthorized("token is unknown or revoked")
+        if info.expires is not None and time.time() >= info.expires:
+            raise TokenExpired(expired_message(info.role, info.expires))
         return Principal(info.role, info.hash, info.device_id, info.contributor)
 
 

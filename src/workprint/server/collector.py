@@ -19,7 +19,8 @@ from ..errors import PolicyError
 from ..policy.model import Policy, default_policy, parse_policy
 from ..sync.chunk import NO_POLICY, ChunkError, declared_work, pseudonym, parse_chunk
 from .audit import anchor_record, check_anchors, verify_chain
-from .auth import Principal, RateLimiter, TokenAuthority, new_code, new_token, token_hash
+from .auth import (MAX_ROLE_TOKEN_DAYS, ROLE_TOKEN_DAYS, Principal, RateLimiter, TokenAuthority, new_code,
+                   new_token, token_hash)
 from .blobs import chunk_key, open_blobs
 from .config import CollectorConfig
 from .errors import BadRequest, CollectorError, Conflict, Forbidden, NotFound, TooLarge, Unauthorized, Unprocessable
@@ -147,11 +148,16 @@ class Collector:
         self.audit(f"device:{device_id}", "device.enroll", device_id)
         return {"device_id": device_id, "token": token, "contributor": contributor, "erase_token": erase_token}
 
-    def mint_token(self, role: str, actor: str = "cli:admin", label: str | None = None) -> str:
+    def mint_token(self, role: str, actor: str = "cli:admin", label: str | None = None,
+                   ttl_days: float = ROLE_TOKEN_DAYS) -> str:
+        """A role token that stops working after ``ttl_days`` (401 saying it expired)."""
+        if not 0 < ttl_days <= MAX_ROLE_TOKEN_DAYS:
+            raise BadRequest(f"a role token lives between a moment and {MAX_ROLE_TOKEN_DAYS:g} days "
+                             f"(--ttl-days); mint a new one when it expires")
         token = new_token()
         contributor = self.contributor_for(label, create=True) if label else None
-        self.meta.add_token(token_hash(token), role, contributor)
-        self.audit(actor, "token.create", role)
+        self.meta.add_token(token_hash(token), role, contributor, expires=time.time() + ttl_days * 86400)
+        self.audit(actor, "token.create", role, ttl_days=ttl_days)
         return token
 
     def role_tokens(self, who: Principal | str) -> list[dict[str, Any]]:

@@ -79,6 +79,12 @@ SCHEMA = [
 ]
 
 
+#: Columns added after the first release: (table, column, type). Added when missing.
+MIGRATIONS = [
+    ("tokens", "expires", "DOUBLE PRECISION"),   # role tokens expire; device and self tokens do not
+]
+
+
 def _utc_day(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
 
@@ -89,6 +95,7 @@ class TokenInfo:
     role: str
     device_id: str | None
     contributor: str | None
+    expires: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,19 @@ class SqlMeta:
         with self.tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)
+            self._migrate(cur)
+
+    def _has_column(self, cur: Any, table: str, column: str) -> bool:
+        return column in {r[1] for r in cur.execute(f"PRAGMA table_info({table})").fetchall()}
+
+    def _migrate(self, cur: Any) -> None:
+        for table, column, kind in MIGRATIONS:
+            if not self._has_column(cur, table, column):
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                if (table, column) == ("tokens", "expires"):
+                    # role tokens minted before tokens expired get the default lifetime from now
+                    cur.execute("UPDATE tokens SET expires = ? WHERE device_id IS NULL AND role <> 'self'",
+                                (time.time() + 30 * 86400,))
 
     # -- settings ------------------------------------------------------------------------
     def setting(self, key: str, default_factory=None) -> str | None:
@@ -203,15 +223,16 @@ class SqlMeta:
                             (self_hash, row[0], now))
             return row[0]
 
-    def add_token(self, token_hash: str, role: str, contributor: str | None = None) -> None:
+    def add_token(self, token_hash: str, role: str, contributor: str | None = None,
+                  expires: float | None = None) -> None:
         with self.tx() as cur:
-            cur.execute("INSERT INTO tokens (hash, role, contributor, created) VALUES (?, ?, ?, ?)",
-                        (token_hash, role, contributor, time.time()))
+            cur.execute("INSERT INTO tokens (hash, role, contributor, created, expires) VALUES (?, ?, ?, ?, ?)",
+                        (token_hash, role, contributor, time.time(), expires))
 
     def token(self, token_hash: str) -> TokenInfo | None:
         with self.ro() as cur:
             row = cur.execute(
-                "SELECT t.hash, t.role, t.device_id, t.contributor FROM tokens t "
+                "SELECT t.hash, t.role, t.device_id, t.contributor, t.expires FROM tokens t "
                 "LEFT JOIN devices d ON d.id = t.device_id "
                 "WHERE t.hash = ? AND t.revoked IS NULL AND d.revoked IS NULL", (token_hash,)).fetchone()
         return TokenInfo(*row) if row else None
@@ -220,9 +241,9 @@ class SqlMeta:
         """Admin, curator, auditor (and contributor) tokens minted by an admin - not device
         or erasure credentials. Identified by a prefix of their hash; no secret."""
         with self.tx() as cur:
-            rows = cur.execute("SELECT hash, role, created, revoked FROM tokens WHERE device_id IS NULL "
+            rows = cur.execute("SELECT hash, role, created, revoked, expires FROM tokens WHERE device_id IS NULL "
                                "AND role <> 'self' ORDER BY created").fetchall()
-        return [{"id": r[0][:16], "role": r[1], "created": r[2], "revoked": r[3]} for r in rows]
+        return [{"id": r[0][:16], "role": r[1], "created": r[2], "revoked": r[3], "expires": r[4]} for r in rows]
 
     def revoke_role_token(self, hash_prefix: str) -> str | None:
         """Revoke the one role token whose hash starts with ``hash_prefix`` (>= 12 hex)."""
@@ -673,9 +694,14 @@ class PostgresMeta(SqlMeta):
             cur.execute("SELECT pg_advisory_xact_lock(7474)")  # one schema creator at a time
             for stmt in SCHEMA:
                 cur.execute(stmt)
+            self._migrate(cur)
 
     def init_schema(self) -> None:
         pass
+
+    def _has_column(self, cur: Any, table: str, column: str) -> bool:
+        return cur.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                           "AND table_name = ? AND column_name = ?", (table, column)).fetchone() is not None
 
     @contextmanager
     def tx(self) -> Iterator[Any]:
