@@ -16,7 +16,8 @@ from storegen import make_session, screen_image
 
 
 def device_session(root: Path, seed: int, *, n_tasks: int = 2, width: int = 640, height: int = 400,
-                   secret_share: bool = False, session_id: str | None = None, label: str = "") -> str:
+                   secret_share: bool = False, session_id: str | None = None, label: str = "",
+                   policy_hash: str = "none") -> str:
     """A session with ``n_tasks`` labelled tasks (click, type, hotkey; a frame after each
     action) and some unlabelled work after them. ``secret_share``: the typing is mostly a
     placeholder. ``label`` is drawn on every screen (to find a person's images later)."""
@@ -41,7 +42,7 @@ def device_session(root: Path, seed: int, *, n_tasks: int = 2, width: int = 640,
     frames.append((s.at(300), screen_image(f"{label} after {seed}", width, height, seed + 9)))
     return make_session(root, s.events, frames, width=width, height=height,
                         session_id=session_id or f"20260101-090000-{seed:06x}",
-                        meta={"policy_hash": "none", "workprint_version": "0.1.0"})
+                        meta={"policy_hash": policy_hash, "workprint_version": "0.1.0", "state": "complete"})
 
 
 def seal(root: Path, session_id: str, device_key: bytes) -> list[bytes]:

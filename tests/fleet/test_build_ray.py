@@ -20,6 +20,8 @@ from .helpers import Fleet, cli
 
 pytestmark = pytest.mark.fleet
 ray = pytest.importorskip("ray", reason="needs the [build] extra (ray[data])")
+#: No usage reporting; no token file in ~/.ray (a loopback-only test cluster).
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 
 def files_of(vdir):
@@ -43,7 +45,7 @@ def test_cli_ray_engine_starts_and_stops_its_own_ray(tmp_path, request):
     before = set(os.listdir("/tmp"))
     got = json.loads(cli("build", *data, "--format", "agentnet", "--out", str(tmp_path / "d"),
                          "--engine", "ray", "--workers", "2", "--json",
-                         env={"RAY_USAGE_STATS_ENABLED": "0"}).stdout)
+                         env=RAY_ENV).stdout)
     assert got["engine"] == {"name": "ray", "workers": 2} and got["id"] == "workprint@v2"
     assert files_of(tmp_path / "d" / "v0001") == files_of(tmp_path / "d" / "v0002")
     assert not {n for n in set(os.listdir("/tmp")) - before if n.startswith("wpray-")}   # temp dir removed
@@ -54,7 +56,7 @@ def test_cli_ray_engine_starts_and_stops_its_own_ray(tmp_path, request):
 @pytest.fixture(scope="module")
 def local_ray():
     tmp = tempfile.mkdtemp(prefix="wpr", dir="/tmp")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.update(RAY_ENV)
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, _node_ip_address="127.0.0.1",
              log_to_driver=False, configure_logging=False)
     try:

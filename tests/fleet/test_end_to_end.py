@@ -1,7 +1,10 @@
 """One policy identity, end to end, on both backends: a real `workprint serve` publishes a
 policy, a device enrols and records a real session on Xvfb under it with `workprint record`,
 the contributor approves it, `workprint sync` uploads it, and a curator downloads and parses
-every chunk."""
+every chunk. Then a second contributor's device syncs a session, `workprint build` makes a
+dataset of both, the first contributor erases herself (`account erase` names the dataset),
+`workprint build --rebuild` replaces it, and none of her steps, images or pseudonyms is left
+in any dataset object."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import pytest
 
 from workprint.sync import chunk as C
 
+from .buildgen import device_session
 from .helpers import LiveServer, cli
 
 pytestmark = [pytest.mark.fleet, pytest.mark.x11]
@@ -98,5 +102,48 @@ def test_recorded_session_reaches_the_curator_under_the_published_policy(backend
         assert sid.encode() not in b"".join(
             httpx.get(f"{server.url}/v1/chunks/{c['sha256']}",
                       headers={"Authorization": f"Bearer {curator}"}).content for c in chunks)
+        build_erase_rebuild(backend, server, admin, device, session["session"], published, tmp_path)
     finally:
         server.stop()
+
+
+def dataset_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def build_erase_rebuild(backend, server, admin: str, alice_device: Path, alice_session: str,
+                        policy: str, tmp_path: Path) -> None:
+    bob = tmp_path / "device-bob"
+    code = cli("admin", "enrolment-code", "--server", server.url, "--contributor", "bob",
+               env={"WORKPRINT_TOKEN": admin}).stdout.splitlines()[-1]
+    cli("enroll", server.url, code, "--data-dir", str(bob))
+    bob_sid = device_session(bob, 41, label="bob", policy_hash=policy)
+    cli("approve", bob_sid, "--data-dir", str(bob))
+    got = json.loads(cli("sync", "--json", "--data-dir", str(bob)).stdout)
+    assert got["uploaded"] >= 1 and got["remaining"] == 0 and got["rejected"] == [], got
+
+    out = tmp_path / "datasets"
+    store = backend.cli_args()
+    v1 = json.loads(cli("build", *store, "--format", "agentnet", "--out", str(out), "--json").stdout)
+    assert v1["counts"]["sessions"] == 2, v1["counts"]
+    manifest = json.loads((out / "v0001" / "manifest.json").read_text())
+    assert alice_session in {s["pseudonym"] for s in manifest["sessions"]}
+    records = [json.loads(x) for p in sorted((out / "v0001").glob("trajectories-*.jsonl"))
+               for x in p.read_text().splitlines()]
+    hers = [r for r in records if r["screen"]["width"] != 640]       # bob's screens are 640 wide
+    assert hers and any(TYPED in s["value"]["code"] for r in hers for s in r["traj"])
+    her_images = {s["image"] for r in hers for s in r["traj"]}
+    her_bytes = [(out / "v0001" / "images" / n).read_bytes() for n in sorted(her_images)]
+
+    erased = cli("account", "erase", "--yes", "--data-dir", str(alice_device)).stdout
+    assert "dataset workprint version 1 held your sessions" in erased, erased
+    rebuilt = json.loads(cli("build", *store, "--rebuild", "workprint", "--json").stdout)
+    assert rebuilt["deleted"] == [1] and rebuilt["built"]["version"] == 2
+    assert not (out / "v0001").exists()
+    left = dataset_bytes(out)                                         # every remaining object
+    assert left and b"bob" not in left
+    assert rebuilt["built"]["counts"]["sessions"] == 1
+    for needle in (alice_session.encode(), TYPED.encode(), *(n.encode() for n in her_images)):
+        assert needle not in left, needle
+    assert not any(b in left for b in her_bytes)
+    assert not (set(p.name for p in out.rglob("*")) & her_images)
