@@ -51,11 +51,21 @@ def chars(events):
     return "".join(e.char or "" for e in events if isinstance(e, KeyEvent) and e.down)
 
 
-def probed_gate(redactor, secret):
+def probed_gate(redactor, secret, lag_ns=MS):
     """A gate whose secure-input probe answers ``state["secret"]`` (change it to move
-    focus between ordinary and secret fields)."""
-    state = {"secret": secret}
-    return SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"]), state
+    focus between ordinary and secret fields), asked ``lag_ns`` after each event it
+    processes (a recorder that keeps up: 1 ms)."""
+    state = {"secret": secret, "now": 0}
+    gate = SafeguardGate(POLICY, redactor, secure_input=lambda f: state["secret"],
+                         clock=lambda: state["now"])
+    process = gate.process
+
+    def process_at_event_time(ev):
+        state["now"] = max(state["now"], ev.t_ns + lag_ns)
+        return process(ev)
+
+    gate.process = process_at_event_time
+    return gate, state
 
 
 def tab(t):
@@ -286,6 +296,36 @@ def test_password_ends_when_focus_moves_on_to_an_ordinary_field(redactor):
     placeholders = [e for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"]
     assert [p.down for p in placeholders] == [True, False]
     assert "hunter2" not in repr(out) and "'z'" not in repr(out)
+
+
+def test_a_late_ordinary_answer_does_not_end_a_password(redactor):
+    """The recorder fell behind (OCR of a prompt, a busy machine): the password keys are
+    judged after the prompt was answered and the terminal is ordinary again. That late
+    "ordinary" says nothing about when the keys were typed: they stay secret until Enter."""
+    gate, state = probed_gate(redactor, True, lag_ns=400 * MS)
+    pw, t = typed(10 * MS, "hu")
+    out = [e for ev in [focus(0, "XTerm"), *pw] for e in gate.process(ev)]
+    state["secret"] = False  # by the time the rest is judged, the prompt is gone
+    rest, t = typed(t + 30 * MS, "nter2-Xy!", code0=60)
+    out += [e for ev in rest for e in gate.process(ev)]
+    out += gate.process(KeyEvent(t + 20 * MS, True, 36, 0xFF0D, "Return", None))
+    out += gate.flush(t + 5_000 * MS)
+    assert chars(out) == ""
+    assert "nter2" not in repr(out) and "Xy!" not in repr(out)
+    assert [e.down for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"] == [True, False]
+
+
+def test_a_timely_ordinary_answer_ends_a_password(redactor):
+    """The same keys judged as they come (1 ms late): the platform's "ordinary" is
+    believed, as in a form whose focus moved on (the control for the test above)."""
+    gate, state = probed_gate(redactor, True)
+    pw, t = typed(10 * MS, "hu")
+    out = [e for ev in [focus(0, "XTerm"), *pw] for e in gate.process(ev)]
+    state["secret"] = False
+    rest, t = typed(t + 30 * MS, "next", code0=60)
+    out += [e for ev in rest for e in gate.process(ev)]
+    out += gate.flush(t + 5_000 * MS)
+    assert chars(out) == "next"
 
 
 def test_keys_typed_before_the_password_fields_focus_event_are_swallowed(redactor):

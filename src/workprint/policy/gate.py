@@ -72,6 +72,11 @@ CARRY_CHARS = 256
 #: windows whose multi-line state (key blocks, open .env values) is remembered
 MAX_TRACKED_WINDOWS = 32
 KNOWN_SECRET_TTL_NS = 120 * 1_000_000_000
+#: A secure-input probe answers for the screen and terminal as they are when it is asked.
+#: Asked longer than this after the key was pressed (the recorder fell behind: OCR of a
+#: prompt, a busy machine), "ordinary" may describe what came after keys not judged yet -
+#: a prompt already answered and gone - so it does not end a secret being typed.
+VERDICT_FRESH_NS = 50_000_000
 _RUN_ENDING_KEYS = frozenset({"Return", "KP_Enter", "Linefeed", "Tab", "ISO_Left_Tab", "Escape"})
 _MODIFIER_KEYS = MODIFIER_KEYS
 _SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})  # xdotool types "\n" as Linefeed
@@ -527,7 +532,9 @@ class SafeguardGate:
             if ev.key in _SUBMIT_KEYS and not (CHORD_MODIFIERS & set(ev.modifiers)):
                 self._submitted()
                 return self._close_password(ev.t_ns) + [ev]
-            if ev.key in _MODIFIER_KEYS or self._probe() is not False:
+            asked_ns = self.clock()
+            if (ev.key in _MODIFIER_KEYS or self._probe() is not False
+                    or asked_ns - ev.t_ns > VERDICT_FRESH_NS):
                 self._swallowed.add(ev.keycode)
                 _spell(self._password_text, ev)
                 return []
