@@ -132,14 +132,18 @@ def test_role_tokens_are_listed_and_revoked_without_their_secret(fleet: Fleet):
 def _rehash_all(fleet: Fleet) -> None:
     """What an attacker with write access to the metadata DB does after editing entries:
     recompute the whole chain so it is self-consistent again."""
-    from workprint.server.audit import GENESIS, entry_hash
+    from workprint.server.audit import GENESIS, commit, entry_hash
 
     entries = fleet.collector.meta.audit_entries(0, 100000)
     prev = GENESIS
     with fleet.collector.meta.tx() as cur:
         for e in entries:
+            for field in ("actor", "target"):      # the nonces are in the database too
+                if e.get(f"{field}_nonce"):
+                    e[f"{field}_commit"] = commit(e[f"{field}_nonce"], field, e[field])
             h = entry_hash(prev, e)
-            cur.execute("UPDATE audit SET prev = ?, hash = ? WHERE seq = ?", (prev, h, e["seq"]))
+            cur.execute("UPDATE audit SET prev = ?, hash = ?, actor_commit = ?, target_commit = ? WHERE seq = ?",
+                        (prev, h, e.get("actor_commit"), e.get("target_commit"), e["seq"]))
             prev = h
 
 
@@ -198,3 +202,42 @@ def test_one_device_cannot_hold_more_than_its_share_of_uploads_open(fleet: Fleet
     fleet.collector.uploads_in_flight[dev.device_id] = cap - 1
     assert fleet.put(dev, make_chunk().data).status_code == 201
     assert fleet.collector.uploads_in_flight == {dev.device_id: cap - 1}   # every finished upload is released
+
+
+def _remove_all_anchors(fleet: Fleet) -> int:
+    """What someone who controls the anchor store too does (without Object Lock)."""
+    blobs = fleet.collector.blobs
+    if hasattr(blobs, "root"):
+        (blobs.root / ".audit-anchors.log").unlink()
+        return 1
+    n = 0
+    for page in blobs.client.get_paginator("list_objects_v2").paginate(
+            Bucket=blobs.bucket, Prefix=f"{blobs.prefix}audit-anchors/"):
+        for obj in page.get("Contents", []):
+            blobs.client.delete_object(Bucket=blobs.bucket, Key=obj["Key"])
+            n += 1
+    return n
+
+
+def test_a_rebuilt_log_with_its_anchors_removed_is_caught_by_the_head_the_auditor_kept(fleet: Fleet):
+    _some_history(fleet)
+    kept = _verify(fleet)["head"]
+    assert kept["seq"] >= 5
+    r = fleet.client.get("/v1/audit/verify", params=kept, headers=fleet.h("auditor")).json()
+    assert r["ok"] is True
+    # the insider cuts the tail, re-hashes, and removes every anchor
+    with fleet.collector.meta.tx() as cur:
+        cur.execute("DELETE FROM audit WHERE seq > ?", (kept["seq"] - 2,))
+    _rehash_all(fleet)
+    assert _remove_all_anchors(fleet) >= 1
+    assert _verify(fleet)["ok"] is True                       # fresh entries: nothing to notice yet
+    r = fleet.client.get("/v1/audit/verify", params=kept, headers=fleet.h("auditor")).json()
+    assert r["ok"] is False and "truncated" in r["message"]
+    # or a same-length rewrite of the kept entry
+    fleet.client.get("/v1/sessions", headers=fleet.h("curator"))
+    fleet.client.get("/v1/sessions", headers=fleet.h("curator"))
+    _rehash_all(fleet)
+    r = fleet.client.get("/v1/audit/verify", params=kept, headers=fleet.h("auditor")).json()
+    assert r["ok"] is False and "rewritten" in r["message"]
+    assert fleet.client.get("/v1/audit/verify", params={"seq": 3},
+                            headers=fleet.h("auditor")).status_code == 400

@@ -5,6 +5,7 @@ nothing of the erased person left in any table or blob prefix."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -101,7 +102,7 @@ def test_nothing_of_an_erased_contributor_remains(fleet: Fleet):
     token, chunks in two sessions, read by a curator. After her erasure no table row and no
     blob names her, her devices, tokens, sessions or chunks - except the documented
     tombstones (``erased_sessions`` for dataset builds, ``erased_tokens``: hashes of her
-    random tokens) and audit entries that carry her random ids, which nothing links any more."""
+    random tokens); her audit entries keep only commitments to her ids, without the nonces."""
     fleet.client.put("/v1/admin/policy", json={"policy": '[scope]\nallow_apps = ["XTerm"]\n'},
                      headers=fleet.h("admin"))
     a1, a2 = fleet.enroll("alice", name="alice-thinkpad"), fleet.enroll("ALICE", name="alice-desktop")
@@ -119,6 +120,8 @@ def test_nothing_of_an_erased_contributor_remains(fleet: Fleet):
     assert fleet.put(bob, bobs.data).status_code == 201
     fleet.client.get(f"/v1/chunks/{mine[0].sha256}", headers=fleet.h("curator"))
     fleet.client.post(f"/v1/admin/devices/{a2.device_id}/revoke", headers=fleet.h("admin"))
+    assert fleet.client.get("/v1/me", headers={"Authorization": f"Bearer {ctoken}"}).status_code == 200
+    assert fleet.client.get("/v1/me", headers={"Authorization": f"Bearer {a1.erase_token}"}).status_code == 200
 
     r = fleet.client.delete("/v1/me", headers={"Authorization": f"Bearer {a2.erase_token}"})
     assert r.status_code == 200 and r.json()["deleted_chunks"] == 3
@@ -137,10 +140,13 @@ def test_nothing_of_an_erased_contributor_remains(fleet: Fleet):
         **{f"chunk {i}": c.sha256 for i, c in enumerate(mine)},
         "session a": "a" * 32, "session c": "c" * 32,
         **{f"token {i}": th(t) for i, t in enumerate((a1.token, a2.token, a1.erase_token, a2.erase_token))},
+        # how the audit log named tokens without a device (actor: 12 hex, token.revoke: 16)
+        **{f"token {i} id": th(t)[:12] for i, t in enumerate((a1.erase_token, a2.erase_token, ctoken))},
     }
     allowed = {"erased_sessions": {"session a", "session c"},
-               "erased_tokens": {f"token {i}" for i in range(4)} | {"contributor token"},
-               "audit": {"contributor id", "device 1", "device 2", "chunk 0"}}
+               "erased_tokens": {f"token {i}" for i in range(4)} | {f"token {i} id" for i in range(3)}
+               | {"contributor token"},
+               "audit": {"chunk 0"}}      # a curator's read of a chunk that is gone
     for table, text in rows.items():
         blob = "\n".join(text).lower()
         for what, value in secrets_of_alice.items():
@@ -158,3 +164,37 @@ def test_nothing_of_an_erased_contributor_remains(fleet: Fleet):
     r = fleet.client.delete("/v1/me", headers={"Authorization": f"Bearer {a1.erase_token}"})
     assert r.status_code == 410
     assert fleet.client.delete("/v1/admin/contributors/alice", headers=fleet.h("admin")).status_code == 404
+
+
+def test_erasure_scrubs_the_audit_log_and_a_db_writer_cannot_fake_one(fleet: Fleet):
+    alice, bob = fleet.enroll("alice"), fleet.enroll("bob")
+    ch = make_chunk()
+    assert fleet.put(alice, ch.data).status_code == 201
+    for dev in (alice, bob):
+        assert fleet.client.get("/v1/me", headers=dev.headers).status_code == 200
+    fleet.client.get(f"/v1/chunks/{ch.sha256}", headers=fleet.h("curator"))
+    before = fleet.collector.meta.audit_entries(0, 10000)
+    assert any(alice.device_id in e["actor"] for e in before)          # the log did name her
+    assert fleet.client.delete("/v1/admin/contributors/alice", headers=fleet.h("admin")).status_code == 200
+
+    after = fleet.collector.meta.audit_entries(0, 10000)
+    text = json.dumps(after)
+    assert alice.device_id not in text and alice.contributor not in text
+    assert bob.device_id in text                                        # others are untouched
+    erase = [e for e in after if e["action"] == "contributor.erase"][-1]
+    detail = json.loads(erase["detail"])
+    dead = [e for e in after if "erased:" in e["actor"] + e["target"]]
+    assert sorted(detail["scrubbed"]) == sorted(e["seq"] for e in dead) and len(dead) >= 3
+    assert all(e["actor_nonce"] is None or e["target_nonce"] is None for e in dead)
+    assert erase["target"] == f"receipt:{detail['receipt']}"
+    v = fleet.client.get("/v1/audit/verify", headers=fleet.h("auditor")).json()
+    assert v["ok"] is True, v
+
+    # An insider hides Bob's access behind Alice's erasure: the chain hash is untouched, but
+    # the erasure entry never declared that row.
+    bobs = next(e for e in after if e["actor"] == f"contributor:{bob.device_id}")
+    with fleet.collector.meta.tx() as cur:
+        cur.execute("UPDATE audit SET actor = ?, actor_nonce = NULL WHERE seq = ?",
+                    (f"erased:{detail['receipt']}", bobs["seq"]))
+    v = fleet.client.get("/v1/audit/verify", headers=fleet.h("auditor")).json()
+    assert v["ok"] is False and f"entry {bobs['seq']}" in v["message"] and "without an erasure" in v["message"]

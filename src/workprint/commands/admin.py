@@ -82,6 +82,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     av = verb("audit-verify", "check the audit log: hash chain, and the anchors kept outside the database "
                               "(reports the last anchored entry and any break)")
+    av.add_argument("--expect", metavar="SEQ:HASH",
+                    help="the head an earlier run printed (keep it outside the collector): fail "
+                         "unless that entry is still in the log with that hash")
     av.set_defaults(func=_audit_verify)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
@@ -261,9 +264,17 @@ def _contributors(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+
+    expect = None
+    if args.expect:
+        seq, _, head = args.expect.partition(":")
+        if not seq.isdigit() or len(head) != 64:
+            raise UsageError("--expect takes SEQ:HASH as printed under 'head' by an earlier audit-verify")
+        expect = (int(seq), head)
     c = _collector(args)
     try:
-        result = c.audit_verify()
+        result = c.audit_verify(expect)
     finally:
         c.close()
     print_json(result)

@@ -310,9 +310,14 @@ def create_app(collector: Collector) -> FastAPI:
         return collector.audit_log(p, after, limit)
 
     @app.get("/v1/audit/verify", tags=["audit"], responses=errors)
-    def audit_verify(p: Auditor) -> dict[str, Any]:
-        """Check the whole hash chain."""
-        return collector.audit_verify()
+    def audit_verify(p: Auditor, seq: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                     hash: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None) -> dict[str, Any]:
+        """Check the whole hash chain and its anchors. Keep the answer's ``head`` outside the
+        collector and pass it back (``seq``, ``hash``) next time: that detects a log rebuilt
+        from scratch even by someone who could also remove anchors."""
+        if (seq is None) != (hash is None):
+            raise BadRequest("give both seq and hash of the head you kept, or neither")
+        return collector.audit_verify((seq, hash) if seq is not None else None)
 
     return app
 

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import PolicyError
 from ..policy.model import Policy, default_policy, parse_policy
 from ..sync.chunk import NO_POLICY, ChunkError, declared_work, pseudonym, parse_chunk
-from .audit import anchor_record, check_anchors, verify_chain
+from .audit import anchor_record, check_anchors, expected_head_problem, unanchored_problem, verify_chain
 from .auth import (MAX_ROLE_TOKEN_DAYS, ROLE_TOKEN_DAYS, Principal, RateLimiter, TokenAuthority, new_code,
                    new_token, token_hash)
 from .blobs import chunk_key, open_blobs
@@ -329,16 +329,20 @@ class Collector:
         if not contributor:
             raise Forbidden("this token belongs to no contributor")
         datasets = self.meta.datasets_holding(contributor)     # before the rows naming them go
-        shas = self.meta.erase_contributor(contributor)
+        actor = who.actor if isinstance(who, Principal) else who
+        own = isinstance(who, Principal) and who.contributor == contributor   # the person asked
+        # The erasure's audit entry is written in the erasure's transaction (it declares which
+        # entries it scrubbed); its target is the receipt, never the contributor id.
+        shas, entry = self.meta.erase_contributor(contributor, actor, hide_actor=own,
+                                                  datasets=[f"{n}@v{v}" for n, v in datasets])
         self.tokens.clear()
+        self.blobs.append_anchor(anchor_record(self._audit_key(), entry["seq"], entry["hash"]))
         for sha in shas:
             self.blobs.delete(chunk_key(sha))
         due = time.time() + self.config.dataset_rebuild_days * 86400
         self.meta.mark_rebuild_due(datasets, due)
         due_iso = datetime.fromtimestamp(due, timezone.utc).isoformat(timespec="seconds")
         affected = [{"dataset": n, "version": v, "rebuild_due": due_iso} for n, v in datasets]
-        self.audit(who, "contributor.erase", contributor, chunks=len(shas),
-                   datasets=[f"{n}@v{v}" for n, v in datasets])
         return {"contributor": contributor, "deleted_chunks": len(shas), "datasets": affected}
 
     def retention(self, who: Principal | str, max_age_days: float | None = None,
@@ -389,7 +393,10 @@ class Collector:
     def audit_log(self, p: Principal, after: int, limit: int) -> list[dict[str, Any]]:
         return self.meta.audit_entries(after, min(max(limit, 1), 5000))
 
-    def audit_verify(self) -> dict[str, Any]:
+    def audit_verify(self, expect: tuple[int, str] | None = None) -> dict[str, Any]:
+        """Check the chain, its commitments and tombstones, every anchor, that no old entry
+        is left unanchored, and (``expect``) a head kept by the auditor from an earlier run.
+        The answer's ``head`` is what to keep for the next run."""
         entries, after = [], 0
         while True:
             page = self.meta.audit_entries(after, 5000)
@@ -399,7 +406,13 @@ class Collector:
             after = page[-1]["seq"]
         ok, message = verify_chain(entries)
         a_ok, a_message, last = check_anchors(entries, self.blobs.anchors(), self._audit_key())
-        return {"ok": ok and a_ok, "entries": len(entries), "last_anchored": last,
+        if ok and a_ok:
+            problem = unanchored_problem(entries, last, time.time()) or (
+                expected_head_problem(entries, *expect) if expect else None)
+            if problem:
+                a_ok, a_message = False, problem
+        head = {"seq": entries[-1]["seq"], "hash": entries[-1]["hash"]} if entries else None
+        return {"ok": ok and a_ok, "entries": len(entries), "last_anchored": last, "head": head,
                 "message": message if not ok else a_message if not a_ok else f"{message}; {a_message}"}
 
     def describe(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..extras import require
-from .audit import GENESIS, entry_hash
+from .audit import GENESIS, entry_hash, seal, tombstone
 from .errors import ConfigError
 
 SCHEMA = [
@@ -82,7 +82,15 @@ SCHEMA = [
 #: Columns added after the first release: (table, column, type). Added when missing.
 MIGRATIONS = [
     ("tokens", "expires", "DOUBLE PRECISION"),   # role tokens expire; device and self tokens do not
+    # audit entries of version 2 chain commitments to actor and target (see audit.py)
+    ("audit", "v", "INTEGER"),
+    ("audit", "actor_commit", "TEXT"),
+    ("audit", "actor_nonce", "TEXT"),
+    ("audit", "target_commit", "TEXT"),
+    ("audit", "target_nonce", "TEXT"),
 ]
+_AUDIT_COLS = ("seq", "ts", "actor", "action", "target", "detail", "prev", "hash", "v", "actor_commit",
+               "actor_nonce", "target_commit", "target_nonce")
 
 
 def _utc_day(ts: float) -> str:
@@ -414,17 +422,26 @@ class SqlMeta:
                                  part).rowcount
         return n
 
-    def erase_contributor(self, contributor: str) -> list[str]:
+    def erase_contributor(self, contributor: str, actor: str, hide_actor: bool = False,
+                          datasets: list[str] | None = None) -> tuple[list[str], dict]:
         """Remove every row that names a contributor, in one transaction: devices (their
         rows are deleted first, which fences uploads in flight - see :meth:`_insert_chunks`),
         tokens (their hashes move to ``erased_tokens`` so devices hear 410), enrolment codes,
         chunks and session ownership (sessions become ``erased_sessions`` tombstones for
-        dataset builds), and the contributor row with its label HMAC. What stays: an
-        ``erasure_receipts`` row naming nobody. Returns the blob hashes to delete."""
+        dataset builds), and the contributor row with its label HMAC; audit entries naming the
+        contributor, their devices or their tokens get a tombstone instead (see audit.py).
+        What stays: an ``erasure_receipts`` row naming nobody, and the erasure's own audit
+        entry (appended in the same transaction; ``hide_actor`` when the person asked).
+        Returns the blob hashes to delete and the audit entry."""
         now = time.time()
+        receipt = secrets.token_hex(8)
         with self.tx() as cur:
+            devices = [r[0] for r in cur.execute("SELECT id FROM devices WHERE contributor = ?",
+                                                 (contributor,)).fetchall()]
+            hashes = [r[0] for r in cur.execute("SELECT hash FROM tokens WHERE contributor = ?",
+                                                (contributor,)).fetchall()]
             cur.execute("DELETE FROM devices WHERE contributor = ?", (contributor,))
-            for (h,) in cur.execute("SELECT hash FROM tokens WHERE contributor = ?", (contributor,)).fetchall():
+            for h in hashes:
                 cur.execute("INSERT INTO erased_tokens (hash, erased) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
                             (h, now))
             cur.execute("DELETE FROM tokens WHERE contributor = ?", (contributor,))
@@ -440,9 +457,17 @@ class SqlMeta:
             cur.execute("DELETE FROM session_owners WHERE contributor = ?", (contributor,))
             cur.execute("DELETE FROM contributors WHERE id = ?", (contributor,))
             cur.execute("INSERT INTO erasure_receipts (id, erased, chunks) VALUES (?, ?, ?)",
-                        (secrets.token_hex(8), now, len(shas)))
+                        (receipt, now, len(shas)))
+            # how Principal.actor and the collector's audit calls name this person
+            ids = [*devices, *(h[:12] for h in hashes)]
+            actors = {f"{role}:{i}" for i in ids for role in ("contributor", "device", "self")}
+            targets = {contributor, *devices, *(h[:16] for h in hashes)}      # token.revoke names 16
+            scrubbed, legacy = self._scrub_audit(cur, actors, targets, receipt)
+            entry = self._audit_insert(cur, actor, "contributor.erase", f"receipt:{receipt}", {
+                "receipt": receipt, "chunks": len(shas), "scrubbed": scrubbed, "datasets": datasets or [],
+                **({"unscrubbable": legacy} if legacy else {})}, hide_actor=hide_actor)
             self._bump_auth_epoch(cur)
-        return shas
+        return shas, entry
 
     def erased_sessions(self, since: float = 0.0) -> list[dict[str, Any]]:
         """Sessions erased since ``since``: dataset builds drop them from earlier builds."""
@@ -593,24 +618,49 @@ class SqlMeta:
     # -- audit log (append-only, hash-chained) --------------------------------------------
     def audit_append(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> dict[str, Any]:
         with self.tx() as cur:
-            self._audit_lock(cur)
-            last = cur.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            entry = {"seq": seq, "ts": round(time.time(), 6), "actor": actor, "action": action,
-                     "target": target, "detail": json.dumps(detail, sort_keys=True, separators=(",", ":"))}
-            entry["prev"] = prev
-            entry["hash"] = entry_hash(prev, entry)
-            cur.execute("INSERT INTO audit (seq, ts, actor, action, target, detail, prev, hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        tuple(entry[k] for k in ("seq", "ts", "actor", "action", "target", "detail", "prev", "hash")))
+            return self._audit_insert(cur, actor, action, target, detail)
+
+    def _audit_insert(self, cur: Any, actor: str, action: str, target: str, detail: dict[str, Any],
+                      *, hide_actor: bool = False) -> dict[str, Any]:
+        self._audit_lock(cur)
+        last = cur.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        if hide_actor:     # the erasure entry's own actor is the person: it scrubs itself too
+            detail = {**detail, "scrubbed": [*detail["scrubbed"], seq]}
+        entry = seal({"seq": seq, "ts": round(time.time(), 6), "actor": actor, "action": action,
+                      "target": target, "detail": json.dumps(detail, sort_keys=True, separators=(",", ":"))},
+                     hide_actor=hide_actor)
+        entry["prev"] = prev
+        entry["hash"] = entry_hash(prev, entry)
+        cur.execute(f"INSERT INTO audit ({', '.join(_AUDIT_COLS)}) VALUES ({', '.join('?' * len(_AUDIT_COLS))})",
+                    tuple(entry[k] for k in _AUDIT_COLS))
         return entry
+
+    def _scrub_audit(self, cur: Any, actors: set[str], targets: set[str], receipt: str) -> tuple[list[int], int]:
+        """Replace every actor/target value in ``actors``/``targets`` by the erasure's tombstone
+        and drop its nonce (the commitment stays, so the chain still verifies). Returns the
+        sequence numbers scrubbed and how many version-1 entries name them (not scrubbable)."""
+        scrubbed, legacy = set(), 0
+        dead = tombstone(receipt)
+        for field, values in (("actor", sorted(actors)), ("target", sorted(targets))):
+            for i in range(0, len(values), 500):
+                part = values[i:i + 500]
+                marks = ",".join("?" * len(part))
+                rows = cur.execute(f"SELECT seq, v FROM audit WHERE {field} IN ({marks})", part).fetchall()
+                legacy += sum(1 for r in rows if r[1] != 2)
+                seqs = [r[0] for r in rows if r[1] == 2]
+                for j in range(0, len(seqs), 500):
+                    sp = seqs[j:j + 500]
+                    cur.execute(f"UPDATE audit SET {field} = ?, {field}_nonce = NULL WHERE seq IN "
+                                f"({','.join('?' * len(sp))})", (dead, *sp))
+                scrubbed.update(seqs)
+        return sorted(scrubbed), legacy
 
     def audit_entries(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self.tx() as cur:
-            rows = cur.execute("SELECT seq, ts, actor, action, target, detail, prev, hash FROM audit "
+            rows = cur.execute(f"SELECT {', '.join(_AUDIT_COLS)} FROM audit "
                                "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
-        keys = ("seq", "ts", "actor", "action", "target", "detail", "prev", "hash")
-        return [dict(zip(keys, r)) for r in rows]
+        return [dict(zip(_AUDIT_COLS, r)) for r in rows]
 
     def close(self) -> None:
         pass
