@@ -198,3 +198,51 @@ def test_erasure_scrubs_the_audit_log_and_a_db_writer_cannot_fake_one(fleet: Fle
                     (f"erased:{detail['receipt']}", bobs["seq"]))
     v = fleet.client.get("/v1/audit/verify", headers=fleet.h("auditor")).json()
     assert v["ok"] is False and f"entry {bobs['seq']}" in v["message"] and "without an erasure" in v["message"]
+
+
+def test_after_erasure_the_devices_sessions_read_erased_and_never_leave_again(fleet: Fleet, tmp_path):
+    """Sealed and not yet sealed sessions both read 'erased' (not 'approved') once the
+    device heard 410; withholding and approving again, or enrolling anew, does not send them."""
+    from workprint.commands.sync import one_round
+    from workprint.sync.state import decide, load_upload_states
+
+    dev = fleet.enroll("alice")
+    d = tmp_path / "device"
+    cred = Credential(server="http://testserver", device_id=dev.device_id, contributor=dev.contributor,
+                      token=dev.token, device_key="33" * 32, erase_token=dev.erase_token)
+    cred.save(d)
+    review = Review(d)
+    sealed_sid, later_sid = record_session(d), record_session(d)
+    review.decide(sealed_sid, "approved")
+    outbox = Outbox(d, chunk_bytes=1024)
+    assert outbox.fill(cred, review).chunks >= 2
+    review.decide(later_sid, "approved")                 # approved, not sealed yet
+    assert load_upload_states(d)[later_sid].state == "approved"
+    assert fleet.client.delete("/v1/admin/contributors/alice", headers=fleet.h("admin")).status_code == 200
+    with pytest.raises(SyncError):
+        one_round(d, cred, outbox, review, None, True, transport=Switch(fleet.client._transport))
+    states = load_upload_states(d)
+    for sid in (sealed_sid, later_sid):
+        assert states[sid].state == "erased" and "never sent" in states[sid].reason, states[sid]
+    # the contributor withholds, then approves again: still erased, nothing queued
+    for decision in ("withheld", "approved"):
+        decide(d, sealed_sid, decision)
+        decide(d, later_sid, decision)
+    assert {load_upload_states(d)[s].state for s in (sealed_sid, later_sid)} == {"erased"}
+    # enrolled anew: the old sessions stay here; a new one is sealed as usual
+    again = fleet.enroll("alice")
+    cred2 = Credential(server="http://testserver", device_id=again.device_id, contributor=again.contributor,
+                       token=again.token, device_key="33" * 32, erase_token=again.erase_token)
+    cred2.save(d)
+    new_sid = record_session(d)
+    review.decide(new_sid, "approved")
+    report = outbox.fill(cred2, review)
+    assert report.sealed == [new_sid]
+    one_round(d, cred2, outbox, review, None, True, transport=Switch(fleet.client._transport))
+    assert {c.session for c in fleet.collector.meta.chunks()} == {
+        r.session for r in fleet.collector.meta.chunks(contributor=again.contributor)} and len(
+        fleet.collector.meta.chunks()) >= 1
+    assert load_upload_states(d)[new_sid].state == "uploaded"
+    assert {load_upload_states(d)[s].state for s in (sealed_sid, later_sid)} == {"erased"}
+    outbox.close()
+    review.close()

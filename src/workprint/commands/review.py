@@ -55,6 +55,9 @@ def run_review(args: argparse.Namespace) -> int:
             print(f"{i.id}  REFUSED  {i.start or '?':<29} refused by the collector: {st.reason}")
             print(f"{'':24}   what to do: {st.todo}")
             continue
+        if st.state == "erased":
+            print(f"{i.id}  ERASED   {i.start or '?':<29} {st.reason}")
+            continue
         mark = "ready  " if i.eligible else "waiting"
         why = st.reason if st.state in ("queued", "uploaded") else i.reason
         print(f"{i.id}  {mark}  {i.start or '?':<29} {why}")

@@ -158,9 +158,11 @@ def forget_collector(data_dir: Path, cred: Credential) -> int:
     the credential erased so nothing is uploaded any more. Returns chunks dropped."""
     from .outbox import Outbox
 
+    from ..store.session import DataDir
+
     outbox = Outbox(data_dir)
     try:
-        dropped = outbox.purge()
+        dropped = outbox.purge(DataDir(data_dir).session_ids())
     finally:
         outbox.close()
     cred.erased, cred.token, cred.erase_token = True, "", None

@@ -18,7 +18,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..errors import CorruptSessionError
 from ..store.private import private_dir, private_file
@@ -44,12 +44,13 @@ class SessionUpload:
     """Where one sealed session stands in the outbox."""
 
     session: str
-    state: str                  # queued | uploaded | refused
+    state: str                  # queued | uploaded | refused | erased
     chunks: int
     uploaded: int
     refused: int
     reason: str | None = None   # the collector's words for the first refused chunk
     refused_at: float | None = None
+    erased_at: float | None = None   # state erased: when the contributor's data was erased
 
 
 @dataclass
@@ -91,6 +92,8 @@ class Outbox:
         """)
         if "refused" not in {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}:
             self.db.execute("ALTER TABLE chunks ADD COLUMN refused REAL")  # outboxes before 0.x
+        if "erased" not in {r[1] for r in self.db.execute("PRAGMA table_info(sessions)")}:
+            self.db.execute("ALTER TABLE sessions ADD COLUMN erased REAL")  # when purge() ran
 
     @classmethod
     def existing(cls, data_dir: Path, **kw) -> "Outbox | None":
@@ -171,13 +174,15 @@ class Outbox:
                 pass
         with self._tx():
             self.db.execute("DELETE FROM chunks WHERE session_id = ? AND state != 'acked'", (session_id,))
-            self.db.execute("DELETE FROM sessions WHERE session_id = ? AND NOT EXISTS "
+            self.db.execute("DELETE FROM sessions WHERE session_id = ? AND erased IS NULL AND NOT EXISTS "
                             "(SELECT 1 FROM chunks WHERE session_id = ?)", (session_id, session_id))
         return len(shas)
 
-    def purge(self) -> int:
+    def purge(self, local_sessions: Iterable[str] = ()) -> int:
         """Empty the outbox after an erasure: every chunk not uploaded yet is zero-filled
-        and removed. Sessions keep their row, so they are not sealed again. Returns how
+        and removed. Every session of the outbox, and every one of ``local_sessions`` (the
+        sessions on this computer at the time), is marked erased: it reads as erased in
+        review and is never sealed or uploaded again, also after enrolling anew. Returns how
         many chunks were dropped."""
         shas = [r[0] for r in self.db.execute("SELECT sha256 FROM chunks WHERE state != 'acked'")]
         for sha in shas:
@@ -189,9 +194,13 @@ class Outbox:
                 path.unlink()
             except FileNotFoundError:
                 pass
+        now = self.clock()
         with self._tx():
             self.db.execute("DELETE FROM chunks")
-            self.db.execute("UPDATE sessions SET done = COALESCE(done, ?)", (self.clock(),))
+            self.db.execute("UPDATE sessions SET done = COALESCE(done, ?), erased = COALESCE(erased, ?)",
+                            (now, now))
+            self.db.executemany("INSERT OR IGNORE INTO sessions (session_id, sealed, chunks, done, erased) "
+                                "VALUES (?, ?, 0, ?, ?)", [(sid, now, now, now) for sid in local_sessions])
         return len(shas)
 
     def _tx(self):
@@ -303,6 +312,8 @@ class Outbox:
         ``refused`` while any chunk was refused for good (with the first reason),
         ``queued`` otherwise."""
         out: dict[str, SessionUpload] = {}
+        for sid, n, at in self.db.execute("SELECT session_id, chunks, erased FROM sessions WHERE erased IS NOT NULL"):
+            out[sid] = SessionUpload(sid, "erased", n, 0, 0, None, None, erased_at=at)
         for sid, n, acked, refused in self.db.execute(
                 "SELECT session_id, COUNT(*), SUM(state = 'acked'), SUM(state = 'rejected') "
                 "FROM chunks GROUP BY session_id"):
@@ -311,6 +322,8 @@ class Outbox:
                 reason, at = self.db.execute(
                     "SELECT error, refused FROM chunks WHERE session_id = ? AND state = 'rejected' "
                     "ORDER BY idx LIMIT 1", (sid,)).fetchone()
+            if sid in out:
+                continue
             state = "refused" if refused else "uploaded" if acked == n else "queued"
             out[sid] = SessionUpload(sid, state, n, acked, refused, reason, at)
         return out

@@ -29,6 +29,7 @@ LABELS = {
     "queued": "approved, waiting to upload",
     "uploaded": "uploaded",
     "refused": "refused by the collector",
+    "erased": "erased from the collector",
 }
 
 
@@ -64,6 +65,12 @@ def upload_state(item: ReviewItem, upload: SessionUpload | None) -> UploadState:
     extra: dict[str, Any] = {}
     if upload is not None:
         extra = {"chunks": upload.chunks, "chunks_uploaded": upload.uploaded}
+    if upload is not None and upload.state == "erased":
+        return UploadState(sid, "erased", LABELS["erased"],
+                           f"your data on the collector was erased on request ({_iso(upload.erased_at)}); "
+                           f"this session stays on this computer and is never sent",
+                           f"delete it here too if you like (`workprint forget --session {sid}`)",
+                           **extra)
     if item.state == "corrupt":
         state, reason = "corrupt", item.reason
     elif item.decision == "withheld":
