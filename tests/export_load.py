@@ -24,7 +24,8 @@ HF_SCRIPT = textwrap.dedent("""
         rows.append({"size": list(img.size) if img is not None else None,
                      **{k: r[k] for k in ("task_id", "step", "code", "action_type", "keys", "text",
                                           "x", "nx", "instruction", "action", "observation",
-                                          "thought", "policy_hash", "task_completed")}})
+                                          "thought", "policy_hash", "task_completed", "element_role",
+                                          "element_name", "element_bbox")}})
     print(json.dumps({"version": datasets.__version__, "columns": ds.column_names,
                       "features": {k: type(v).__name__ for k, v in ds.features.items()},
                       "rows": rows}))

@@ -77,7 +77,7 @@ def test_agentnet(data_dir, tmp_path):
     assert t2["instruction"] == "" and t2["unlabelled"] is True and t2["task_completed"] is None
     assert t1["screen"] == {"width": 1920, "height": 1080, "scale": 1.0}
     assert t1["source"] == {"policy_hash": "pol-1234abcd", "recorder_version": "0.1.0",
-                            "jurisdiction": "default", "export_version": 2}
+                            "jurisdiction": "default", "export_version": 3}
     codes = [s["value"]["code"] for s in t1["traj"]]
     assert codes == [
         "pyautogui.click(x=0.2604, y=0.4630)",
@@ -95,7 +95,8 @@ def test_agentnet(data_dir, tmp_path):
         "pyautogui.click(x=0.3646, y=0.6481)", "pyautogui.press(keys=['enter'])"]
     # trainer-filled fields are absent, not empty
     for step in t1["traj"]:
-        assert set(step["value"]) == {"code", "action", "structured"}
+        assert set(step["value"]) == {"code", "action", "structured", "element"}
+        assert step["value"]["element"] is None  # no accessibility in this session
         assert re.fullmatch(r"[0-9a-f]{32}\.jpg", step["image"])
         assert isinstance(step["t_rel_s"], int)
     st = t1["traj"][0]["value"]["structured"]
@@ -278,4 +279,4 @@ def test_hf_card_describes_fields_and_provenance(data_dir, tmp_path):
     assert head["dataset_info"]["splits"][0]["num_examples"] == 9
     for name, _, _, desc in COLUMNS:
         assert f"| `{name}` |" in text and desc in text
-    assert "| `pol-1234abcd` | 0.1.0 | 2 | 2 |" in text
+    assert "| `pol-1234abcd` | 0.1.0 | 3 | 2 |" in text

@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-#: Version of the event vocabulary (stored with every session).
-EVENT_VERSION = 1
+#: Version of the event vocabulary (stored with every session). 2: ``element`` events.
+EVENT_VERSION = 2
 
 # --- modifier names -------------------------------------------------------------------
 #: Modifier names as stored in ``KeyEvent.modifiers`` (X11 state mask bits on Linux).
@@ -188,7 +188,44 @@ class FrameRef:
     height: int
 
 
-RawEvent = KeyEvent | ButtonEvent | ScrollEvent | MoveEvent | FocusEvent | GapEvent | MarkerEvent
+#: The states of a UI element that an ``ElementEvent`` keeps (of the platform's many).
+ELEMENT_STATES = ("focused", "editable", "checked", "selected", "password")
+#: Ancestors an ``ElementEvent`` keeps (nearest last), and the longest name kept.
+ELEMENT_PATH_MAX = 6
+ELEMENT_NAME_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ElementEvent(Event):
+    """The UI element an input acted on, found after the input (it joins the action later).
+
+    ``t_ns`` is the ``t_ns`` of the input event it belongs to (a mouse press, the first
+    scroll tick of a run, a key press), not when it was found. ``via`` says how: ``point``
+    (the deepest accessible at the pointer's screen point) or ``focus`` (the focused
+    accessible, for keys). ``role`` is the platform's role name (AT-SPI: ``"push button"``,
+    ``"text"``, ``"password text"``), ``name``/``description`` its accessible name and
+    description - redacted like window titles before storage; a password field's *value*
+    is never read. ``states`` is a subset of :data:`ELEMENT_STATES`; ``box`` its extents in
+    screen pixels; ``app`` the application id of the window it belongs to (as in
+    ``FocusEvent.app_id``); ``path`` the ancestors' ``(role, name)`` from the outermost
+    kept to the parent, at most :data:`ELEMENT_PATH_MAX`.
+    """
+
+    kind: ClassVar[str] = "element"
+    t_ns: int
+    role: str
+    name: str = ""
+    description: str = ""
+    states: tuple[str, ...] = ()
+    box: Geometry | None = None
+    app: str = ""
+    path: tuple[tuple[str, str], ...] = ()
+    via: str = "point"
+    source: str = "atspi"
+
+
+RawEvent = (KeyEvent | ButtonEvent | ScrollEvent | MoveEvent | FocusEvent | GapEvent | MarkerEvent
+            | ElementEvent)
 
 _KIND_TO_CLASS: dict[str, type] = {
     "key_down": KeyEvent,
@@ -200,6 +237,7 @@ _KIND_TO_CLASS: dict[str, type] = {
     "focus": FocusEvent,
     "gap": GapEvent,
     "marker": MarkerEvent,
+    "element": ElementEvent,
 }
 EVENT_KINDS = tuple(_KIND_TO_CLASS)
 
@@ -216,7 +254,7 @@ def to_row(event: RawEvent) -> tuple[int, str, str]:
         if isinstance(value, Geometry):
             value = [value.x, value.y, value.width, value.height]
         elif isinstance(value, tuple):
-            value = list(value)
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
         data[f.name] = value
     return event.t_ns, event.kind, json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
@@ -233,6 +271,11 @@ def from_row(t_ns: int, kind: str, data_json: str) -> RawEvent:
         data["modifiers"] = tuple(data["modifiers"])
     if "geometry" in data and data["geometry"] is not None:
         data["geometry"] = Geometry(*data["geometry"])
+    if cls is ElementEvent:
+        if data.get("box") is not None:
+            data["box"] = Geometry(*data["box"])
+        data["states"] = tuple(data.get("states", ()))
+        data["path"] = tuple((str(r), str(n)) for r, n in data.get("path", ()))
     return cls(t_ns=t_ns, **data)
 
 
@@ -275,3 +318,6 @@ class Action:
     t_approach: int | None = None
     #: ``end`` only: True (task done), False (failed), None (unknown).
     ok: bool | None = None
+    #: The UI element acted on (mouse actions: at the press / first tick; keys: focused),
+    #: when the platform told (see :class:`ElementEvent`), else None.
+    element: ElementEvent | None = None

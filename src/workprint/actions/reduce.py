@@ -14,6 +14,9 @@ Rules (thresholds in :class:`ReduceConfig`):
 * Enter, Tab, Escape, arrows, F-keys... -> ``press``; chords with ctrl/alt/super (or shift
   with a non-printing key) -> ``hotkey``; lone modifiers are dropped
 * a click, key, scroll of another kind, focus change, long pause, gap or marker ends runs
+* the UI element of an action (an ``ElementEvent`` with the ``t_ns`` of its input) joins
+  it: a mouse action takes the element of its (first) press or first scroll tick, a key
+  action the first element of the keys it was reduced from
 * ``wait`` for long pauses and for recording gaps (``text`` = gap reason), ``focus`` when
   the active app/title changes, ``end`` at a ``task_end`` marker
 
@@ -22,12 +25,13 @@ Raw timestamps are kept: ``t_start``/``t_end`` are those of the events reduced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from ..events import (
-    Action, ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, MoveEvent, RawEvent,
-    ScrollEvent,
+    Action, ButtonEvent, ElementEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, MoveEvent,
+    RawEvent, ScrollEvent,
 )
 from .keys import CHORD_ORDER, MODIFIER_KEYS, MODIFIER_PYAUTOGUI, PRESS_KEYS, pyautogui_name
 
@@ -317,9 +321,34 @@ class _Reducer:
         return out
 
 
+_POINT_KINDS = frozenset({"click", "doubleClick", "tripleClick", "rightClick", "middleClick",
+                          "drag", "scroll", "hscroll"})
+_KEY_KINDS = frozenset({"write", "press", "hotkey"})
+
+
+def join_elements(actions: list[Action], elements: dict[int, ElementEvent]) -> list[Action]:
+    """Each action with its element: a mouse action the one of the input at its start
+    (press, first scroll tick), a key action the first one among its span's keys."""
+    if not elements:
+        return actions
+    times = sorted(elements)
+    out = []
+    for a in actions:
+        el = None
+        if a.kind in _POINT_KINDS:
+            el = elements.get(a.t_start)
+        elif a.kind in _KEY_KINDS:
+            i = bisect_left(times, a.t_start)
+            if i < len(times) and times[i] <= a.t_end:
+                el = elements[times[i]]
+        out.append(replace(a, element=el) if el is not None else a)
+    return out
+
+
 def reduce_events(events: Iterable[RawEvent], config: ReduceConfig | None = None) -> list[Action]:
     """Reduce raw events (in time order) to actions (ordered by ``t_start``)."""
     r = _Reducer(config or ReduceConfig())
+    elements: dict[int, ElementEvent] = {}
     path_append = r.path.append
     for e in events:
         cls = type(e)
@@ -342,4 +371,6 @@ def reduce_events(events: Iterable[RawEvent], config: ReduceConfig | None = None
             r.gap(e)  # type: ignore[arg-type]
         elif cls is MarkerEvent:
             r.marker(e)  # type: ignore[arg-type]
-    return r.finish()
+        elif cls is ElementEvent:
+            elements.setdefault(e.t_ns, e)  # type: ignore[arg-type]
+    return join_elements(r.finish(), elements)

@@ -422,6 +422,7 @@ class AtspiWatcher:
         self._containers: dict[tuple[str, str], tuple[str, str]] = {}  # (app, frame) -> doc parent
         self._events_seen = 0
         self._focus_events = 0
+        self._a11y_address: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -506,6 +507,12 @@ class AtspiWatcher:
 
     def available(self) -> bool:
         return self._available
+
+    @property
+    def a11y_address(self) -> str | None:
+        """The accessibility bus's address (once started), for other readers of it
+        (:mod:`.atspi_elements` keeps its own connection)."""
+        return self._a11y_address
 
     @property
     def status(self) -> str:
@@ -658,6 +665,7 @@ class AtspiWatcher:
             if not body or not body[0]:
                 raise ConnectionError(f"org.a11y.Bus.GetAddress failed: {_error_name(reply)}")
             a11y_address = body[0]
+            self._a11y_address = a11y_address
             if self._enable:
                 self._set_enabled(session, deadline)
             events = _Link(a11y_address, deadline, wake_fd=self._wake_r, keep_signals=True)

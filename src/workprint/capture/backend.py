@@ -131,6 +131,11 @@ class Backend(ABC):
         events by the focused window alone)."""
         return None
 
+    def window_pid(self, window: int) -> int | None:
+        """The process id of a top-level window (from :meth:`window_stack`), or None.
+        Called off the input hook (the element locator's thread)."""
+        return None
+
     def window_generation(self) -> int:
         """A counter that changes whenever top-level windows are mapped, unmapped, moved,
         resized or restacked: a frame may only be blacked out with a window list of the

@@ -8,7 +8,10 @@ Threads:
   about pre-action moments, passes events through the safeguard gate and writes them to
   the store in batches at least every ``flush_interval`` seconds (so a ``kill -9`` loses
   at most that window);
-* the frame pipeline (see :mod:`workprint.capture.frames`).
+* the frame pipeline (see :mod:`workprint.capture.frames`);
+* optionally the element locator (:mod:`workprint.capture.elements`): the processor asks it,
+  without waiting, for the UI element of each press, scroll start and key that may start an
+  action; its answers come back through :meth:`Recorder.inject` and the gate.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..errors import CaptureError, DiskFullError, StoreError
-from ..events import (CHORD_MODIFIERS, ButtonEvent, FocusEvent, KeyEvent, MoveEvent, RawEvent,
-                      ScrollEvent)
+from ..events import (CHORD_MODIFIERS, ButtonEvent, ElementEvent, FocusEvent, KeyEvent, MoveEvent,
+                      RawEvent, ScrollEvent)
 from ..store.session import SessionWriter
 from .backend import Backend, CaptureLost
+from .elements import ElementLocator, ElementRequest
 from .frames import FramePipeline
 
 MODIFIER_KEYS = frozenset({
@@ -85,7 +89,8 @@ class Recorder:
     def __init__(self, backend: Backend, writer: SessionWriter, *, frames: bool = True,
                  flush_interval: float = 0.25, move_hz: float = 60.0, encoder_delay_s: float = 0.0,
                  gate: Gate | None = None,
-                 frame_redactor: Callable | None = None, text_mask=None):
+                 frame_redactor: Callable | None = None, text_mask=None,
+                 elements: ElementLocator | None = None):
         self.backend = backend
         self.writer = writer
         self.flush_interval = flush_interval
@@ -104,6 +109,12 @@ class Recorder:
         self._in_scroll = False
         self._last_lock_check = 0.0
         self._locked = False
+        self.elements = elements
+        self._focus_seen: FocusEvent | None = None
+        self._prev_key_text = False
+        self._prev_scroll: tuple[str, bool, int, int] | None = None
+        if elements is not None:
+            elements.deliver = self._deliver_element
         self._processor = threading.Thread(target=self._process_loop, name="workprint-processor", daemon=True)
         self.frames = FramePipeline(backend.grab, writer, on_error=self._fail,
                                     encoder_delay_s=encoder_delay_s,
@@ -112,6 +123,8 @@ class Recorder:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
+        if self.elements is not None:
+            self.elements.start()
         self._processor.start()
         self.backend.start_focus(self._queue.put)
         self.backend.start_input(self._queue.put)
@@ -123,6 +136,8 @@ class Recorder:
         writer). Safe to call twice."""
         self.backend.stop_input()
         self.backend.stop_focus()
+        if self.elements is not None:
+            self.elements.stop()  # its last answers are queued before the end marker
         self.stopped.set()
         self._queue.put(None)
         self._processor.join(timeout=10)
@@ -229,6 +244,37 @@ class Recorder:
         commands such as pause or task markers use this, from any thread)."""
         self._queue.put(fn)
 
+    def _deliver_element(self, el: ElementEvent) -> None:
+        """From the locator's thread: the element joins the stream through the gate."""
+        gate = self.gate
+        self._queue.put(lambda: gate.element(el) if gate is not None else [el])
+
+    def _ask_element(self, ev: RawEvent, trigger: str | None) -> None:
+        """Ask the locator (never waits) for the element of an input that may start an
+        action: a press, a scroll tick that starts a run or moved, a key that may start a
+        run or is one of its own (Enter, Tab, chords). Only while the gate records."""
+        if self.gate is not None and not self.gate.recording:
+            return
+        if isinstance(ev, ButtonEvent):
+            if ev.down:
+                self.elements.request(ElementRequest(ev.t_ns, "point", ev.x, ev.y))
+        elif isinstance(ev, ScrollEvent):
+            shape = ("v" if ev.dy else "h", (ev.dy or ev.dx) > 0, ev.x, ev.y)
+            prev = self._prev_scroll
+            self._prev_scroll = shape
+            if (trigger is not None or prev is None or prev[:2] != shape[:2]
+                    or (prev[2] - ev.x) ** 2 + (prev[3] - ev.y) ** 2 > 36):
+                self.elements.request(ElementRequest(ev.t_ns, "point", ev.x, ev.y))
+        elif isinstance(ev, KeyEvent) and ev.down and ev.key not in MODIFIER_KEYS:
+            text = (ev.char is not None and ev.char.isprintable() and ev.char != ""
+                    and not CHORD_MODIFIERS.intersection(ev.modifiers))
+            ask = trigger is not None or not text or not self._prev_key_text
+            self._prev_key_text = text
+            focus = self._focus_seen
+            if ask and focus is not None and focus.pid:
+                self.elements.request(ElementRequest(ev.t_ns, "focus", window=focus.window,
+                                                     pid=focus.pid, app=focus.app_id))
+
     def _on_event(self, ev: RawEvent) -> None:
         self.stats.decoded[ev.kind] = self.stats.decoded.get(ev.kind, 0) + 1
         if isinstance(ev, MoveEvent):
@@ -248,6 +294,11 @@ class Recorder:
             self._pending_move = None
         trigger = self._trigger(ev)
         self._emit(ev)
+        if isinstance(ev, FocusEvent):
+            self._focus_seen = ev
+            self._prev_key_text = False
+        elif self.elements is not None:
+            self._ask_element(ev, trigger)
         if self.frames and (trigger or not isinstance(ev, FocusEvent)) and (
                 self.gate is None or self.gate.recording):
             self.frames.note_input(ev.t_ns, trigger)

@@ -24,6 +24,7 @@ from ..policy.redact_text import Redactor
 from ..store.session import DataDir
 from .backend import Backend
 from .control import ControlServer
+from .elements import ElementLocator, ElementSource
 from .recorder import Recorder, RecorderStats
 
 
@@ -89,7 +90,8 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
                    frames: bool = True, meta: dict | None = None,
                    on_start: Callable[[str], None] | None = None,
                    redactor: Redactor | None = None, secure_input=None,
-                   masker=None, encoder_delay_s: float = 0.0) -> RecordingResult:
+                   masker=None, encoder_delay_s: float = 0.0,
+                   element_source: ElementSource | None = None) -> RecordingResult:
     info = backend.screen_info()
     redactor = redactor or Redactor.from_policy(policy)
     gate = SafeguardGate(policy, redactor, secure_input=secure_input,
@@ -106,9 +108,14 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
 
         text_mask = TextMaskStage(masker, Quarantine(writer.folder / "quarantine"), gate.known_secrets,
                                   held_since=gate.held_since)
+    locator = None
+    if element_source is not None and backend.locates_windows:
+        # scope first: only windows the gate records are ever asked (recorded_window_at)
+        locator = ElementLocator(element_source, deliver=lambda el: None,
+                                 window_at=gate.recorded_window_at, window_pid=backend.window_pid)
     recorder = Recorder(backend, writer, frames=frames and policy.screenshots.enabled, gate=gate,
                         frame_redactor=frame_safeguard(gate, backend, policy), text_mask=text_mask,
-                        encoder_delay_s=encoder_delay_s)
+                        encoder_delay_s=encoder_delay_s, elements=locator)
     if text_mask is not None:
         text_mask.input_barrier = recorder.input_barrier
 
@@ -179,6 +186,8 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             "ocr_max_backlog": text_mask.max_backlog if text_mask else None,
             "ocr_spilled_to_quarantine": text_mask.spilled if text_mask else None,
             "ocr": _ocr_stats(masker),
+            "elements": ({**locator.stats(), "stored": gate.elements_stored,
+                          "dropped_by_gate": gate.elements_dropped} if locator else None),
             "stage_cpu": STAGES.snapshot(), "thread_cpu_s": threads})
         if text_mask is not None:
             try:

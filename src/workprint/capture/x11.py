@@ -488,6 +488,25 @@ class X11Backend(Backend):
                 return windows
         return windows  # the layout keeps changing: the latest answer (not cached)
 
+    def window_pid(self, window: int) -> int | None:
+        """_NET_WM_PID or the X-Resource client pid; cached per window generation."""
+        gen = self.window_generation()
+        cache = getattr(self._local, "pids", None)
+        if cache is None or cache[0] != gen:
+            cache = self._local.pids = (gen, {})
+        if window in cache[1]:
+            return cache[1][window]
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _open_display(self.display_name)
+            self._thread_conns.append(conn)
+        try:
+            pid = _pid(conn, conn.create_resource_object("window", window))
+        except Exception:  # noqa: BLE001 - window gone
+            pid = None
+        cache[1][window] = pid
+        return pid
+
     def window_stack(self) -> list[WindowInfo] | None:
         try:
             return self.visible_windows()

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="show one session's timeline summary",
                        description="Show a session's metadata and its timeline: one segment per "
                                    "active window with its keys, clicks, scrolls and frames, plus "
-                                   "gaps and markers. SESSION may be an unambiguous id prefix.")
+                                   "gaps and markers (--json adds the reduced actions, each with the "
+                                   "UI element it acted on). SESSION may be an unambiguous id prefix.")
     p.add_argument("session", metavar="SESSION")
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -67,6 +68,27 @@ def timeline(session: Session) -> list[dict]:
     return rows
 
 
+def actions(session: Session) -> list[dict]:
+    """The session's reduced actions, each with the UI element it acted on (or None)."""
+    from ..actions.reduce import reduce_events
+
+    start = session.meta.get("start_mono_ns", 0)
+    out = []
+    for a in reduce_events(session.events()):
+        row: dict = {"kind": a.kind, "t": round((a.t_start - start) / 1e9, 3)}
+        if a.x is not None:
+            row.update(x=a.x, y=a.y)
+        if a.keys:
+            row["keys"] = list(a.keys)
+        el = a.element
+        row["element"] = None if el is None else {
+            "role": el.role, "name": el.name, "description": el.description, "states": list(el.states),
+            "box": [el.box.x, el.box.y, el.box.width, el.box.height] if el.box else None,
+            "app": el.app, "path": [list(p) for p in el.path], "via": el.via, "source": el.source}
+        out.append(row)
+    return out
+
+
 def _row_text(r: dict) -> str:
     """A gap with its reason and length; a marker with its name, task text and outcome."""
     if r["type"] == "gap":
@@ -91,11 +113,12 @@ def run(args: argparse.Namespace) -> int:
     with DataDir(data_dir(args)).open(args.session) as session:
         summary = session.summary()
         rows = timeline(session)
+        acts = actions(session) if args.json else []
         reasons = Counter(f.reason for f in session.frames())
         meta = session.meta
     if args.json:
         print_json({"session": asdict(summary), "meta": meta, "frames_by_reason": dict(reasons),
-                    "timeline": rows})
+                    "timeline": rows, "actions": acts})
         return 0
     screen = meta.get("screen", {})
     print(f"session   {summary.id}  ({summary.state})")

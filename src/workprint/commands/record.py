@@ -88,13 +88,18 @@ def run(args: argparse.Namespace) -> int:
         syncer = _start_sync(root) if args.sync else None
         secure_input = LinuxSecureInput.start(getattr(backend, "display_name", None),
                                               policy.passwords.remote_terminals)
+        element_source = None
         if secure_input.atspi is not None and secure_input.atspi.available():
+            from ..capture.atspi_elements import AtspiElementSource
+
             backend.set_url_lookup(secure_input.browser_url)
+            element_source = AtspiElementSource(secure_input.atspi, backend.window_generation)
         try:
             result = record_session(
                 root, policy, backend=backend, stop=stop, duration=args.duration,
                 frames=not args.no_frames, on_start=started, secure_input=secure_input,
                 masker=masker, redactor=masker.redactor if masker else None,
+                element_source=element_source,
                 meta={"contributor": contributor_pseudonym(root), "secure_input": secure_input.describe(),
                       "notice": {"sha256": receipt.notice_sha256, "accepted_at": receipt.accepted_at}})
         finally:

@@ -4,8 +4,10 @@
 file name inside ``images/`` (as in the AgentNet release, so OpenCUA's tools take
 ``--image_folder OUT/images``); it is the screen *before* the step's action, and every step
 has one. ``value.code`` is the action in the grammar of :mod:`.code`; ``value.action`` a
-plain description; ``value.structured`` (workprint's addition) pixel coordinates, screen
-size and scale. Fields that CoT synthesis fills later (``observation``, ``thought``,
+plain description (naming the UI element when it is known); ``value.element`` the element
+acted on - ``{"role", "name", "app", "bbox": [x0, y0, x1, y1] (0-1 of the screen), "source"}``
+- or null; ``value.structured`` (workprint's addition) pixel coordinates, screen size and
+scale. Fields that CoT synthesis fills later (``observation``, ``thought``,
 ``reflection``, ``last_step_correct``, ``last_step_redundant``; trajectory scores) are
 absent, not empty: OpenCUA's gen_cot writes them.
 """
@@ -32,7 +34,8 @@ def write_image(out: Path, encoded: tuple[str, bytes]) -> str:
 
 
 def step_value(s) -> dict[str, Any]:
-    v: dict[str, Any] = {"code": s.code, "action": s.description, "structured": s.structured}
+    v: dict[str, Any] = {"code": s.code, "action": s.description, "structured": s.structured,
+                         "element": s.element}
     if s.observation:
         v["observation"] = s.observation
     if s.thought:

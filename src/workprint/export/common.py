@@ -27,7 +27,8 @@ from . import code as _code
 from .code import status_of
 
 #: Version of the export formats written here; in every export's provenance.
-EXPORT_VERSION = 2
+#: 3: the UI element of each step (AgentNet ``value.element``, hf ``element_*`` columns).
+EXPORT_VERSION = 3
 
 Progress = Callable[[int, int], None]
 
@@ -63,6 +64,8 @@ class Step:
     #: Filled only from CoT synthesis output (:func:`apply_cot`); workprint never writes them.
     observation: str = ""
     thought: str = ""
+    #: The UI element acted on (:func:`element_struct`), or None.
+    element: dict[str, Any] | None = None
 
 
 @dataclass
@@ -106,6 +109,20 @@ def action_struct(a: Action, screen: Screen) -> dict[str, Any]:
     return d
 
 
+def element_struct(a: Action, screen: Screen) -> dict[str, Any] | None:
+    """The element an action acted on, as exported: role, name (redacted at the source),
+    app, box normalised to [0, 1] of the screen as ``[x0, y0, x1, y1]``, and where it came
+    from; None when the platform named none."""
+    el = a.element
+    if el is None:
+        return None
+    bbox = None
+    if el.box is not None:
+        b = el.box
+        bbox = [screen.nx(b.x), screen.ny(b.y), screen.nx(b.x + b.width), screen.ny(b.y + b.height)]
+    return {"role": el.role, "name": el.name, "app": el.app, "bbox": bbox, "source": el.source}
+
+
 # --- sessions -> trajectories ------------------------------------------------------------
 def screen_of(meta: dict[str, Any], frames: list[FrameRef]) -> Screen:
     s = meta.get("screen") or {}
@@ -130,7 +147,8 @@ def build_trajectory(session_id: str, ep: Episode, screen: Screen, index: FrameI
     for i, a in enumerate(steps):
         traj.steps.append(Step(i, a, keyframe(a, index, kf), round((a.t_start - t0) / 1e9),
                                action_code(a, screen), action_struct(a, screen),
-                               describe(a, screen.nx, screen.ny)))
+                               describe(a, screen.nx, screen.ny),
+                               element=element_struct(a, screen)))
     last = steps[-1]
     end_t = max(ep.t_end, last.t_end)
     limit = end_t + int(kf.settle_s * 1e9)
@@ -200,7 +218,7 @@ def exportable(traj: Trajectory) -> tuple[Trajectory | None, dict[str, int]]:
     if all(st.action.kind == "end" for st in kept):
         return None, drops                # nothing but (at most) a terminate step left
     steps = [Step(i, st.action, st.frame, st.t_rel_s, st.code, st.structured, st.description,
-                  st.observation, st.thought) for i, st in enumerate(kept)]
+                  st.observation, st.thought, st.element) for i, st in enumerate(kept)]
     return Trajectory(traj.task_id, traj.instruction, traj.unlabelled, traj.ok, traj.screen,
                       steps, traj.source), drops
 

@@ -19,7 +19,8 @@ SHARD_ROWS = 1000
 #: Images are already compressed: store them as is, compress the rest.
 COMPRESSION = {"image.bytes": "none", "image.path": "zstd", **{
     c: "zstd" for c in ("task_id", "instruction", "code", "action", "observation", "thought",
-                        "text", "keys.list.element", "action_type", "button", "policy_hash")}}
+                        "text", "keys.list.element", "action_type", "button", "policy_hash",
+                        "element_role", "element_name", "element_bbox.list.element")}}
 ROW_GROUP = 64
 
 # name -> (arrow type, HF feature, description). Features are written in the form both
@@ -63,6 +64,12 @@ COLUMNS: list[tuple[str, str, dict[str, Any], str]] = [
     ("screen_scale", "float64", _V("float64"), "Device pixels per logical pixel."),
     ("t_rel_s", "int32", _V("int32"), "Whole seconds since the trajectory start."),
     ("policy_hash", "string", _V("string"), "Hash of the recording policy (scope and redaction)."),
+    ("element_role", "string", _V("string"),
+     "Role of the UI element acted on (accessibility role name, e.g. `push button`), or null."),
+    ("element_name", "string", _V("string"),
+     "Accessible name of that element (redacted like window titles), or null."),
+    ("element_bbox", "list_float64", {"feature": _V("float64"), "_type": "Sequence"},
+     "Its box [x0, y0, x1, y1] as fractions of the screen, or null."),
 ]
 
 
@@ -71,6 +78,7 @@ def schema():
 
     types = {"string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(),
              "float64": pa.float64(), "list_string": pa.list_(pa.string()),
+             "list_float64": pa.list_(pa.float64()),
              "image": pa.struct([("bytes", pa.binary()), ("path", pa.string())])}
     features = {name: feat for name, _, feat, _ in COLUMNS}
     meta = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
@@ -79,6 +87,7 @@ def schema():
 
 def step_row(traj: Trajectory, i: int, image: dict[str, Any]) -> dict[str, Any]:
     s = traj.steps[i]
+    el = s.element
     d = s.structured
     a = s.action
     return {
@@ -92,6 +101,8 @@ def step_row(traj: Trajectory, i: int, image: dict[str, Any]) -> dict[str, Any]:
         "button": a.button, "screen_width": traj.screen.width,
         "screen_height": traj.screen.height, "screen_scale": traj.screen.scale,
         "t_rel_s": s.t_rel_s, "policy_hash": traj.source.get("policy_hash", ""),
+        "element_role": el["role"] if el else None, "element_name": el["name"] if el else None,
+        "element_bbox": el["bbox"] if el else None,
     }
 
 

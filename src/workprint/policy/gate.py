@@ -41,6 +41,12 @@ It enforces, in order:
    keys live in memory only: a crash loses them (fails closed). The idle pause
    ``RUN_IDLE_NS`` no longer ends a unit; it only asks the secure-input probe again.
 
+4. **UI elements** (``ElementEvent``, found after their input by the element locator):
+   an element is stored only with its input - at once when that input was stored, with it
+   when the input is still held (a typing unit, a pointer gesture), never when the input
+   was dropped or swallowed (a password key's element is not stored). Its name,
+   description and ancestor names are redacted like titles.
+
 The gate is platform-free: the secure-input probe and the clock are injected.
 """
 
@@ -52,8 +58,8 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from ..events import (CHORD_MODIFIERS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
-                      MoveEvent, RawEvent, ScrollEvent)
+from ..events import (CHORD_MODIFIERS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, ElementEvent, FocusEvent,
+                      GapEvent, KeyEvent, MarkerEvent, MoveEvent, RawEvent, ScrollEvent)
 from .blocks import BlockTracker
 from .compose import MODIFIER_KEYS, is_text_key
 from .keys import mask_unit
@@ -86,6 +92,10 @@ _FIELD_KEYS = frozenset({"Tab", "ISO_Left_Tab"})
 POINTER_GAP = "pointer_out_of_scope"
 #: Moves kept while a gesture is held (a long drag keeps its first and latest ones).
 MAX_GESTURE_MOVES = 2048
+#: Stored inputs remembered for elements that arrive after them, and elements waiting for
+#: their held input.
+ELEMENT_MEMORY = 1024
+MAX_PARKED_ELEMENTS = 256
 
 #: windows() -> the visible windows, bottom first (objects with window, app_id,
 #: app_instance, title, geometry, frame), or None when they cannot be had now
@@ -166,6 +176,13 @@ class SafeguardGate:
         self.episodes_only = policy.jurisdiction.episodes_only
         if self.episodes_only:
             self._pause_reason = "no task"
+        # elements: inputs stored lately (t_ns), elements waiting for their held input
+        self._stored_inputs: set[int] = set()
+        self._stored_order: deque[int] = deque()
+        self._parked: dict[int, ElementEvent] = {}
+        self._redacted_names: dict[str, str] = {}
+        self.elements_stored = 0
+        self.elements_dropped = 0
 
     # -- state seen by the recorder / frames / control ------------------------------------
     @property
@@ -233,64 +250,150 @@ class SafeguardGate:
     def window_in_scope(self, win) -> bool:
         return self.window_scope(win).allowed
 
+    def recorded_window_at(self, x: int, y: int):
+        """The window under root ``(x, y)`` when it is recorded (in scope, not paused),
+        else None - also when the window list cannot be had. The element locator asks this
+        before it queries any app (callable from any thread)."""
+        if not self.recording or self.windows is None:
+            return None
+        try:
+            wins = self.windows()
+        except Exception:  # noqa: BLE001 - cannot tell: nothing is queried
+            return None
+        if wins is None or any(getattr(w, "geometry", None) is None for w in wins):
+            return None
+        win = window_at(wins, x, y)
+        return win if win is not None and self.window_scope(win).allowed else None
+
     # -- control --------------------------------------------------------------------------
     def pause(self, reason: str = "paused", until_ns: int | None = None,
               t_ns: int | None = None) -> list[RawEvent]:
         with self._lock:
-            self._drop_gesture()
-            out = self._end_run() + self._close_ptr_gap()
-            if self._password:
-                out += self._close_password(t_ns or self.clock())
-            self._pause_reason = reason
-            self._pause_until_ns = until_ns
-            if self._gap is not None and self._gap.reason not in ("starting",):
-                return out  # already in a gap (out of scope): it continues
-            out += self._open_gap(t_ns or self.clock(), reason)
-            return out
+            return self._post(self._pause(reason, until_ns, t_ns))
+
+    def _pause(self, reason: str, until_ns: int | None, t_ns: int | None) -> list[RawEvent]:
+        self._drop_gesture()
+        out = self._end_run() + self._close_ptr_gap()
+        if self._password:
+            out += self._close_password(t_ns or self.clock())
+        self._pause_reason = reason
+        self._pause_until_ns = until_ns
+        if self._gap is not None and self._gap.reason not in ("starting",):
+            return out  # already in a gap (out of scope): it continues
+        out += self._open_gap(t_ns or self.clock(), reason)
+        return out
 
     def resume(self, t_ns: int | None = None) -> list[RawEvent]:
         with self._lock:
-            t_ns = t_ns or self.clock()
-            self._pause_reason = None if not (self.episodes_only and not self._task) else "no task"
-            self._pause_until_ns = None
-            out = self._reopen(t_ns)
-            if out and self._focus is not None:  # say again which window is in front
-                out.append(self._stored_focus(self._focus, t_ns))
-            return out
+            return self._post(self._resume(t_ns))
+
+    def _resume(self, t_ns: int | None) -> list[RawEvent]:
+        t_ns = t_ns or self.clock()
+        self._pause_reason = None if not (self.episodes_only and not self._task) else "no task"
+        self._pause_until_ns = None
+        out = self._reopen(t_ns)
+        if out and self._focus is not None:  # say again which window is in front
+            out.append(self._stored_focus(self._focus, t_ns))
+        return out
 
     def task(self, start: bool, text: str = "", ok: bool = True) -> list[RawEvent]:
         """Mark a task boundary (its text becomes the episode instruction)."""
         with self._lock:
-            now = self.clock()
-            out = self._end_run()
-            if self._password:
-                out += self._close_password(now)
-            if start:
-                self._task = text
-                if self.episodes_only and self._pause_reason == "no task":
-                    self._pause_reason = None
-                    out += self._reopen(now)
-                out.append(MarkerEvent(now, "task_start", self.redactor.redact(text).text))
-            else:
-                out.append(MarkerEvent(now, "task_end", "", ok))
-                self._task = None
-                if self.episodes_only:
-                    self._pause_reason = "no task"
-                    out += self._open_gap(now, "no task")
-            return out
+            return self._post(self._task_marker(start, text, ok))
+
+    def _task_marker(self, start: bool, text: str, ok: bool) -> list[RawEvent]:
+        now = self.clock()
+        out = self._end_run()
+        if self._password:
+            out += self._close_password(now)
+        if start:
+            self._task = text
+            if self.episodes_only and self._pause_reason == "no task":
+                self._pause_reason = None
+                out += self._reopen(now)
+            out.append(MarkerEvent(now, "task_start", self.redactor.redact(text).text))
+        else:
+            out.append(MarkerEvent(now, "task_end", "", ok))
+            self._task = None
+            if self.episodes_only:
+                self._pause_reason = "no task"
+                out += self._open_gap(now, "no task")
+        return out
 
     # -- the filter -----------------------------------------------------------------------
     def process(self, ev: RawEvent) -> list[RawEvent]:
         """Events to store for one captured event (often none yet: runs are held)."""
         with self._lock:
+            if isinstance(ev, ElementEvent):
+                return self._element(ev)
             if isinstance(ev, MarkerEvent) and ev.name in (KEYS_UNATTRIBUTED, KEYS_ATTRIBUTED):
-                return self._attribution(ev)
+                return self._post(self._attribution(ev))
             resumed: list[RawEvent] = []
             if not isinstance(ev, FocusEvent):
                 self._last_input_ns = ev.t_ns
                 if self._pause_reason == "idle":  # input ends an idle pause
-                    resumed = self.resume(ev.t_ns)
-            return resumed + self._process(ev)
+                    resumed = self._resume(ev.t_ns)
+            return self._post(resumed + self._process(ev))
+
+    # -- UI elements: stored with their input, or not at all ------------------------------
+    def element(self, ev: ElementEvent) -> list[RawEvent]:
+        """Events to store for an element found after its input (see the module doc, 4)."""
+        with self._lock:
+            return self._element(ev)
+
+    def _element(self, ev: ElementEvent) -> list[RawEvent]:
+        if ev.t_ns in self._stored_inputs:
+            return [self._stored_element(ev)]
+        if ev.t_ns in self._held_inputs() and len(self._parked) < MAX_PARKED_ELEMENTS:
+            self._parked[ev.t_ns] = ev
+            return []
+        self.elements_dropped += 1  # its input was dropped, swallowed or is long gone
+        return []
+
+    def _held_inputs(self) -> set[int]:
+        held = {k.t_ns for k in self._run if k.down}
+        if self._gesture is not None:
+            held.update(e.t_ns for e in self._gesture.events if isinstance(e, (ButtonEvent, ScrollEvent)))
+        return held
+
+    def _post(self, out: list[RawEvent]) -> list[RawEvent]:
+        """Remember which inputs ``out`` stores; their parked elements follow them."""
+        res: list[RawEvent] = []
+        for ev in out:
+            res.append(ev)
+            if (isinstance(ev, ScrollEvent) or (isinstance(ev, ButtonEvent) and ev.down)
+                    or (isinstance(ev, KeyEvent) and ev.down and ev.redacted != "PASSWORD")):
+                if ev.t_ns not in self._stored_inputs:
+                    self._stored_inputs.add(ev.t_ns)
+                    self._stored_order.append(ev.t_ns)
+                    if len(self._stored_order) > ELEMENT_MEMORY:
+                        self._stored_inputs.discard(self._stored_order.popleft())
+                el = self._parked.pop(ev.t_ns, None)
+                if el is not None:
+                    res.append(self._stored_element(el))
+        if self._parked:
+            held = self._held_inputs()
+            for t in [t for t in self._parked if t not in held]:
+                del self._parked[t]
+                self.elements_dropped += 1
+        return res
+
+    def _stored_element(self, el: ElementEvent) -> ElementEvent:
+        """The element as it may be stored: names and description redacted like titles."""
+        self.elements_stored += 1
+        return replace(el, name=self._redact_name(el.name), description=self._redact_name(el.description),
+                       path=tuple((role, self._redact_name(name)) for role, name in el.path))
+
+    def _redact_name(self, text: str) -> str:
+        if not text:
+            return ""
+        hit = self._redacted_names.get(text)
+        if hit is None:
+            hit = self.redactor.redact_title(text)
+            if len(self._redacted_names) > 2048:
+                self._redacted_names.clear()
+            self._redacted_names[text] = hit
+        return hit
 
     def _process(self, ev: RawEvent) -> list[RawEvent]:
         if self._pause_until_ns is not None and ev.t_ns >= self._pause_until_ns:
@@ -300,8 +403,8 @@ class SafeguardGate:
         if isinstance(ev, KeyEvent) and self._is_hotkey(ev):
             if ev.down:
                 if self._pause_reason == "paused":
-                    return self.resume(ev.t_ns)
-                return self.pause("paused", t_ns=ev.t_ns)
+                    return self._resume(ev.t_ns)
+                return self._pause("paused", None, ev.t_ns)
             return []
         if isinstance(ev, FocusEvent):
             return self._on_focus(ev)
@@ -330,11 +433,11 @@ class SafeguardGate:
         if ev.name == KEYS_UNATTRIBUTED:
             self._unattributed = ev.text or "keys cannot be attributed to a window"
             if self._pause_reason in (None, "idle"):
-                return self.pause(UNATTRIBUTABLE, t_ns=ev.t_ns)
+                return self._pause(UNATTRIBUTABLE, None, ev.t_ns)
             return []
         self._unattributed = None
         if self._pause_reason == UNATTRIBUTABLE:
-            return self.resume(ev.t_ns)
+            return self._resume(ev.t_ns)
         return []
 
     # -- pointer: judged by the window under the point ------------------------------------
@@ -413,44 +516,50 @@ class SafeguardGate:
         (``pause.on_lock``); both resume by themselves (idle: at the next input)."""
         now_ns = now_ns if now_ns is not None else self.clock()
         with self._lock:
-            out: list[RawEvent] = []
-            if self._run and not self._idle_asked and now_ns - self._run_last_ns >= RUN_IDLE_NS:
-                # a pause does not end the unit; but the focus event of a password field
-                # the keys went into may have come in meanwhile
-                self._idle_asked = True
-                if self._segment_types() and self._secret_now():
-                    out += self._swallow_run(self._run_last_ns)
-            if self._ptr_gap is not None and now_ns - self._ptr_gap[1] >= RUN_IDLE_NS:
-                out += self._close_ptr_gap()
-            idle_ns = int(self.policy.pause.idle_minutes * 60e9)
-            if (idle_ns and self._pause_reason is None and self._last_input_ns
-                    and now_ns - self._last_input_ns >= idle_ns):
-                out += self.pause("idle", t_ns=self._last_input_ns + idle_ns)
-            if self.policy.pause.on_lock:
-                if locked and self._pause_reason in (None, "idle"):
-                    out += self.pause("locked", t_ns=now_ns)
-                elif not locked and self._pause_reason == "locked":
-                    out += self.resume(now_ns)
-            return out
+            return self._post(self._tick(now_ns, locked))
+
+    def _tick(self, now_ns: int, locked: bool) -> list[RawEvent]:
+        out: list[RawEvent] = []
+        if self._run and not self._idle_asked and now_ns - self._run_last_ns >= RUN_IDLE_NS:
+            # a pause does not end the unit; but the focus event of a password field
+            # the keys went into may have come in meanwhile
+            self._idle_asked = True
+            if self._segment_types() and self._secret_now():
+                out += self._swallow_run(self._run_last_ns)
+        if self._ptr_gap is not None and now_ns - self._ptr_gap[1] >= RUN_IDLE_NS:
+            out += self._close_ptr_gap()
+        idle_ns = int(self.policy.pause.idle_minutes * 60e9)
+        if (idle_ns and self._pause_reason is None and self._last_input_ns
+                and now_ns - self._last_input_ns >= idle_ns):
+            out += self._pause("idle", None, self._last_input_ns + idle_ns)
+        if self.policy.pause.on_lock:
+            if locked and self._pause_reason in (None, "idle"):
+                out += self._pause("locked", None, now_ns)
+            elif not locked and self._pause_reason == "locked":
+                out += self._resume(now_ns)
+        return out
 
     def flush(self, now_ns: int | None = None) -> list[RawEvent]:
         """Everything still held (at stop): the open run, and the open gap's marker."""
         now_ns = now_ns if now_ns is not None else self.clock()
         with self._lock:
-            out = self._end_run()
-            g, self._gesture = self._gesture, None
-            if g is not None:  # stopped with a button held: its release is never seen
-                if g.ok:
-                    out += g.events
-                else:
-                    self._drop_pointer(g.events[0].t_ns, g.events[-1].t_ns)
-            out += self._close_ptr_gap()
-            if self._password:
-                out += self._close_password(now_ns)
-            if self._gap is not None and self._gap.reason != "starting":
-                out.append(GapEvent(self._gap.start_ns, now_ns - self._gap.start_ns, self._gap.reason))
-                self._gap = None
-            return out
+            return self._post(self._flush(now_ns))
+
+    def _flush(self, now_ns: int) -> list[RawEvent]:
+        out = self._end_run()
+        g, self._gesture = self._gesture, None
+        if g is not None:  # stopped with a button held: its release is never seen
+            if g.ok:
+                out += g.events
+            else:
+                self._drop_pointer(g.events[0].t_ns, g.events[-1].t_ns)
+        out += self._close_ptr_gap()
+        if self._password:
+            out += self._close_password(now_ns)
+        if self._gap is not None and self._gap.reason != "starting":
+            out.append(GapEvent(self._gap.start_ns, now_ns - self._gap.start_ns, self._gap.reason))
+            self._gap = None
+        return out
 
     # -- internals ------------------------------------------------------------------------
     def _is_hotkey(self, ev: KeyEvent) -> bool:
