@@ -91,15 +91,17 @@ class AtspiElementSource:
         return link.call_many(msgs, deadline)
 
     # -- the element ----------------------------------------------------------------------
-    def _describe(self, link: _Link, node: tuple[str, str], deadline: float):
-        """role, name, description, states, box of ``node`` (one pipelined round trip)."""
+    @staticmethod
+    def _describe_msgs(node: tuple[str, str]) -> list:
         b, p = node
-        r = self._many(link, [_call(b, p, _ACCESSIBLE, "GetRoleName"),
-                              _get_prop(b, p, _ACCESSIBLE, "Name"),
-                              _get_prop(b, p, _ACCESSIBLE, "Description"),
-                              _call(b, p, _ACCESSIBLE, "GetState"),
-                              _call(b, p, _COMPONENT, "GetExtents", "u", (COORD_SCREEN,)),
-                              _call(b, p, _ACCESSIBLE, "GetAttributes")], deadline)
+        return [_call(b, p, _ACCESSIBLE, "GetRoleName"), _get_prop(b, p, _ACCESSIBLE, "Name"),
+                _get_prop(b, p, _ACCESSIBLE, "Description"), _call(b, p, _ACCESSIBLE, "GetState"),
+                _call(b, p, _COMPONENT, "GetExtents", "u", (COORD_SCREEN,)),
+                _call(b, p, _ACCESSIBLE, "GetAttributes")]
+
+    @staticmethod
+    def _element_from(r, path) -> ElementEvent | None:
+        """The element from the replies to :meth:`_describe_msgs` (None: gone, no answer)."""
         role = _ok(r[0])
         states = _states(r[3])
         if not role or not isinstance(role[0], str) or states is None or states >> STATE_DEFUNCT & 1:
@@ -110,14 +112,27 @@ class AtspiElementSource:
         kept = [name for name, bit in _KEPT_STATES if states >> bit & 1]
         if role == _PASSWORD_ROLE or str(attrs.get("text-input-type", "")).lower() == "password":
             kept.append("password")
-        return (role, _text(_variant_value(r[1])), _text(_variant_value(r[2])), tuple(kept), _extents(r[4]))
+        return ElementEvent(0, role, _text(_variant_value(r[1])), _text(_variant_value(r[2])), tuple(kept),
+                            _extents(r[4]), "", tuple(path[-ELEMENT_PATH_MAX:]))
 
-    def _element(self, link, node, path, deadline) -> ElementEvent | None:
-        got = self._describe(link, node, deadline)
-        if got is None:
-            return None
-        role, name, desc, states, box = got
-        return ElementEvent(0, role, name, desc, states, box, "", tuple(path[-ELEMENT_PATH_MAX:]))
+    @staticmethod
+    def _names_msgs(nodes) -> list:
+        msgs = []
+        for b, p in nodes:
+            msgs += [_call(b, p, _ACCESSIBLE, "GetRoleName"), _get_prop(b, p, _ACCESSIBLE, "Name")]
+        return msgs
+
+    @staticmethod
+    def _names_from(r, n: int) -> list[tuple[str, str]]:
+        out = []
+        for i in range(n):
+            role = _ok(r[2 * i])
+            out.append((role[0] if role and isinstance(role[0], str) else "", _text(_variant_value(r[2 * i + 1]))))
+        return out
+
+    def _names(self, link: _Link, nodes, deadline: float) -> list[tuple[str, str]]:
+        msgs = self._names_msgs(nodes)
+        return self._names_from(self._many(link, msgs, deadline) if msgs else [], len(nodes))
 
     # -- at a point -----------------------------------------------------------------------
     def _apps(self, link: _Link, pid: int, deadline: float) -> list[tuple[str, str]]:
@@ -189,19 +204,10 @@ class AtspiElementSource:
             node = kid
         if time.monotonic() > deadline:
             return None
-        path = self._names(link, chain[:-1][-ELEMENT_PATH_MAX:], deadline)
-        return self._element(link, chain[-1], path, deadline)
-
-    def _names(self, link: _Link, nodes, deadline: float) -> list[tuple[str, str]]:
-        msgs = []
-        for b, p in nodes:
-            msgs += [_call(b, p, _ACCESSIBLE, "GetRoleName"), _get_prop(b, p, _ACCESSIBLE, "Name")]
-        r = self._many(link, msgs, deadline) if msgs else []
-        out = []
-        for i in range(len(nodes)):
-            role = _ok(r[2 * i])
-            out.append((role[0] if role and isinstance(role[0], str) else "", _text(_variant_value(r[2 * i + 1]))))
-        return out
+        ancestors = chain[:-1][-ELEMENT_PATH_MAX:]
+        names = self._names_msgs(ancestors)  # one round trip for the element and its path
+        r = self._many(link, names + self._describe_msgs(chain[-1]), deadline)
+        return self._element_from(r[len(names):], self._names_from(r, len(ancestors)))
 
     # -- focused --------------------------------------------------------------------------
     def focused(self, pid: int, deadline: float) -> ElementEvent | None:
@@ -209,8 +215,9 @@ class AtspiElementSource:
         if link is None:
             return None
         rec = self.watcher.last_focus(pid)
-        if rec is None or rec.role is None:
-            return None  # nothing focused known, or its role still being resolved
+        if rec is None:
+            return None  # no focus event from that program yet
+        # (a record whose role the watcher is still resolving names the object all the same)
         node = (rec.sender, rec.path)
         key = (self.generation(), rec.sender, rec.path)
         path = self._paths.get(key)
@@ -231,4 +238,4 @@ class AtspiElementSource:
                 if len(self._paths) > 256:
                     self._paths.clear()
                 self._paths[key] = path
-        return self._element(link, node, list(path), deadline)
+        return self._element_from(self._many(link, self._describe_msgs(node), deadline), list(path))

@@ -25,7 +25,7 @@ from typing import Callable, Protocol
 from ..events import ElementEvent
 
 #: time one request may take in the source (then: no element)
-ELEMENT_BUDGET_S = 0.05
+ELEMENT_BUDGET_S = 0.1
 #: a request that waited longer than this behind others is answered "no element" (the
 #: screen may have changed since its input)
 ELEMENT_STALE_S = 0.25
@@ -76,8 +76,11 @@ class ElementLocator:
         self._lock = threading.Lock()
         self.counts = {"requests": 0, "found": 0, "none": 0, "out_of_scope": 0,
                        "queue_full": 0, "stale": 0, "late": 0, "errors": 0}
-        #: input event -> element delivered, in ms (a bounded reservoir)
+        #: input event -> element delivered, in ms (a bounded reservoir), and its parts:
+        #: input event -> the worker starts on it; the source's own time
         self.latency_ms: list[float] = []
+        self.wait_ms: list[float] = []
+        self.source_ms: list[float] = []
         #: app ids asked (for the session stats: apps outside scope never appear here)
         self.apps_asked: set[str] = set()
 
@@ -107,11 +110,13 @@ class ElementLocator:
 
     def stats(self) -> dict:
         with self._lock:
-            xs = sorted(self.latency_ms)
             out: dict = dict(self.counts)
-        if xs:
-            pick = lambda q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)  # noqa: E731
-            out["latency_ms"] = {"p50": pick(0.5), "p99": pick(0.99), "max": round(xs[-1], 2), "n": len(xs)}
+            series = {"latency_ms": sorted(self.latency_ms), "wait_ms": sorted(self.wait_ms),
+                      "source_ms": sorted(self.source_ms)}
+        for key, xs in series.items():
+            if xs:
+                pick = lambda q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)  # noqa: E731
+                out[key] = {"p50": pick(0.5), "p99": pick(0.99), "max": round(xs[-1], 2), "n": len(xs)}
         out["apps_asked"] = sorted(self.apps_asked)
         return out
 
@@ -131,7 +136,8 @@ class ElementLocator:
                 self._count("errors")
 
     def _answer(self, req: ElementRequest) -> None:
-        if time.monotonic_ns() - req.t_ns > self.stale_ns:
+        begin = time.monotonic_ns()
+        if begin - req.t_ns > self.stale_ns:
             self._count("stale")
             return
         deadline = time.monotonic() + self.budget_s
@@ -162,9 +168,11 @@ class ElementLocator:
         done = time.monotonic_ns()
         with self._lock:
             self.counts["found"] += 1
-            sample = (done - req.t_ns) / 1e6
-            if len(self.latency_ms) >= LATENCY_SAMPLES:
-                self.latency_ms[random.randrange(LATENCY_SAMPLES)] = sample
-            else:
-                self.latency_ms.append(sample)
+            slot = random.randrange(LATENCY_SAMPLES) if len(self.latency_ms) >= LATENCY_SAMPLES else None
+            for xs, sample in ((self.latency_ms, done - req.t_ns), (self.wait_ms, begin - req.t_ns),
+                               (self.source_ms, done - begin)):
+                if slot is None:
+                    xs.append(sample / 1e6)
+                else:
+                    xs[slot] = sample / 1e6
         self.deliver(el)

@@ -80,6 +80,8 @@ def actions(session: Session) -> list[dict]:
             row.update(x=a.x, y=a.y)
         if a.keys:
             row["keys"] = list(a.keys)
+        if a.text is not None:
+            row["text"] = a.text
         el = a.element
         row["element"] = None if el is None else {
             "role": el.role, "name": el.name, "description": el.description, "states": list(el.states),

@@ -1,0 +1,250 @@
+"""Grounded actions end to end: ``workprint record`` on a virtual X desktop with a private
+session bus (D-Bus activation starts the accessibility bus), a real GTK 3 form
+(tests/apps/gtk_form.py under Debian's Python with PyGObject) that reports its own widget
+geometry, and a second GTK form the policy denies.
+
+Checked against the app's own truth: every click on a named control carries that control's
+role and name and its box within 4 px of where GTK placed it; typing carries the focused
+field; a scroll the list under the pointer; the denied app is never asked anything element-
+related on the accessibility bus (a ``dbus-monitor`` on that bus sees every Component call,
+and does see them for the recorded app); the password typed into the password field - which
+the app confirms it received - appears nowhere on disk, in stored keys, or in any export.
+Prints the grounding rate and the input-to-element latency (BENCHMARKS.md quotes them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from adversarial.leaks import ROOT, WORKPRINT, assert_no_leak, recording
+from conftest import wait_for
+from test_atspi import PrivateSession
+
+GTK_FORM = Path(__file__).parent / "apps" / "gtk_form.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
+SECRET = "Tr0ub4dor&3-horse"
+NAMED = {  # control -> AT-SPI role name GTK 3 gives it
+    **{b: "push button" for b in ("Save", "Open", "Close", "Print", "Export", "Import", "Undo", "Redo",
+                                  "Copy", "Paste", "Delete", "Help")},
+    "Remember me": "check box", "Send copies": "check box", "Bold": "toggle button", "Italic": "toggle button",
+    "File name": "text", "Comment": "text", "Password": "password text",
+}
+BOX_TOLERANCE_PX = 4
+
+
+def _has_gtk() -> bool:
+    if not Path(SYSTEM_PYTHON).exists():
+        return False
+    res = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0'); "
+                          "from gi.repository import Gtk"], capture_output=True)
+    return res.returncode == 0
+
+
+def policy_file(tmp: Path) -> Path:
+    text = (ROOT / "examples" / "policy.toml").read_text()
+    text = text.replace('allow_apps  = ["XTerm"', 'allow_apps  = ["Gtkform", "XTerm"')
+    text = text.replace('deny_apps   = ["*slack*"', 'deny_apps   = ["Vaultform", "*slack*"')
+    text = text.replace("ocr_mask = true", "ocr_mask = false")
+    assert "Gtkform" in text and "Vaultform" in text and "ocr_mask = false" in text
+    path = tmp / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def a11y_address(session: PrivateSession) -> str:
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    with open_dbus_connection(session.address) as conn:
+        reply = conn.send_and_get_reply(new_method_call(
+            DBusAddress("/org/a11y/bus", "org.a11y.Bus", "org.a11y.Bus"), "GetAddress"), timeout=5)
+    return reply.body[0]
+
+
+def bus_pids(address: str, names: set[str]) -> dict[str, int]:
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    out = {}
+    with open_dbus_connection(address) as conn:
+        for name in names:
+            reply = conn.send_and_get_reply(new_method_call(
+                DBusAddress("/org/freedesktop/DBus", "org.freedesktop.DBus", "org.freedesktop.DBus"),
+                "GetConnectionUnixProcessID", "s", (name,)), timeout=5)
+            if reply.body:
+                out[name] = int(reply.body[0])
+    return out
+
+
+def start_form(env: dict, tmp: Path, title: str, wmclass: str, x: int, y: int):
+    state = tmp / f"{wmclass}.json"
+    proc = subprocess.Popen([SYSTEM_PYTHON, str(GTK_FORM), "--title", title, "--wmclass", wmclass,
+                             "--state", str(state), "--x", str(x), "--y", str(y)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: state.exists(), timeout=20, what=f"{title} state file")
+    return proc, state
+
+
+def center(g: dict) -> tuple[int, int]:
+    return g["x"] + g["w"] // 2, g["y"] + g["h"] // 2
+
+
+@pytest.mark.x11
+def test_gtk_actions_carry_their_elements(desk, tmp_path):
+    if not _has_gtk() or shutil.which("dbus-monitor") is None:
+        pytest.skip("needs Debian's python3-gi + gir1.2-gtk-3.0 and dbus-monitor (scripts/setup.sh installs them)")
+    session = PrivateSession(tmp_path, desk.display)
+    data = tmp_path / "data"
+    apps: list[subprocess.Popen] = []
+    monitor = None
+    try:
+        with recording(types.SimpleNamespace(env=session.env), data, policy_file(tmp_path), settle_s=0.5) as info:
+            address = a11y_address(session)
+            mon_log = open(tmp_path / "monitor.log", "w")
+            monitor = subprocess.Popen(["dbus-monitor", "--address", address,
+                                        "type='method_call',interface='org.a11y.atspi.Component'"],
+                                       stdout=mon_log, stderr=subprocess.STDOUT)
+            form, form_state = start_form(session.env, tmp_path, "Grounding Form", "Gtkform", 60, 60)
+            vault, vault_state = start_form(session.env, tmp_path, "Vault Form", "Vaultform", 1000, 60)
+            apps += [form, vault]
+            time.sleep(0.6)  # both placed by the window manager; the state files say where
+            geo = json.loads(form_state.read_text())["widgets"]
+            vgeo = json.loads(vault_state.read_text())["widgets"]
+            wid = desk.vd.wait_window("^Grounding Form$")
+            desk.activate(wid)
+
+            clicked = []
+            for round_ in range(2):
+                for name in NAMED:
+                    if name in ("File name", "Comment", "Password"):
+                        continue
+                    x, y = center(geo[name])
+                    desk.xdotool("mousemove", str(x), str(y), "click", "1")
+                    clicked.append(name)
+                    time.sleep(0.12)
+            for name, text in (("File name", "quarterly report"), ("Password", SECRET), ("Comment", "all done")):
+                x, y = center(geo[name])
+                desk.xdotool("mousemove", str(x), str(y), "click", "1")
+                clicked.append(name)
+                time.sleep(0.4)  # the field's focus event reaches the watcher first
+                desk.xdotool("type", "--delay", "30", text)
+                time.sleep(0.3)
+                desk.xdotool("key", "Tab")
+                time.sleep(0.3)
+            x, y = center(geo["Files"])
+            desk.xdotool("mousemove", str(x), str(y), "click", "--repeat", "3", "--delay", "40", "5")
+            time.sleep(0.4)
+            # the denied app: clicks on its controls (it comes to the front: out of scope)
+            for name in ("Save", "Open", "File name"):
+                x, y = center(vgeo[name])
+                desk.xdotool("mousemove", str(x), str(y), "click", "1")
+                time.sleep(0.15)
+            desk.xdotool("type", "--delay", "30", "vault text")
+            time.sleep(0.5)
+
+            state = json.loads(form_state.read_text())
+            vstate = json.loads(vault_state.read_text())
+        # the input reached the apps
+        assert all(state["clicks"].get(n) == 2 for n in NAMED if n not in ("File name", "Comment", "Password"))
+        assert state["texts"] == {"File name": "quarterly report", "Comment": "all done"}
+        assert state["password_len"] == len(SECRET)
+        assert state["password_sha256"] == hashlib.sha256(SECRET.encode()).hexdigest()
+        assert vstate["clicks"].get("Save") == 1 and vstate["texts"]["File name"] == "vault text"
+
+        res = subprocess.run([*WORKPRINT, "inspect", info["session"], "--data-dir", str(data), "--json"],
+                             capture_output=True, text=True, check=True)
+        report = json.loads(res.stdout)
+        actions = report["actions"]
+        stats = report["meta"]["stats"]["elements"]
+        print("\nelement stats:", json.dumps(stats))
+
+        # every click on a named control of the recorded form: role, name, box
+        clicks = [a for a in actions if a["kind"] in ("click", "doubleClick", "tripleClick")]
+        assert len(clicks) == len(clicked), [a["kind"] for a in actions]
+        right, wrong = 0, []
+        for name, a in zip(clicked, clicks):
+            el = a["element"]
+            g = geo[name]
+            ok = (el is not None and el["role"] == NAMED[name] and el["name"] == name
+                  and el["app"] == "Gtkform" and el["box"] is not None
+                  and all(abs(p - q) <= BOX_TOLERANCE_PX for p, q in zip(el["box"], (g["x"], g["y"], g["w"], g["h"]))))
+            right += ok
+            if not ok:
+                wrong.append((name, a["t"], el))
+        writes = [a for a in actions if a["kind"] == "write"]
+        # the password run is one <PASSWORD> placeholder without an element
+        typed = [a for a in writes if a["element"] is not None]
+        # (a run's first key can be swallowed as a password while the watcher still resolves
+        # the new field's role - fail closed - and then its element is rightly not stored)
+        assert typed and all((a["element"]["name"], a["element"]["role"]) in (("File name", "text"), ("Comment", "text"))
+                             for a in typed), [(a["text"], a["element"]) for a in writes]
+        assert all("focused" in a["element"]["states"] and "editable" in a["element"]["states"] for a in typed)
+        right_typed = sum((a["element"]["name"], a["text"]) in (("File name", "quarterly report"), ("Comment", "all done"))
+                          for a in typed)
+        assert not [a for a in actions if a["element"] and "password" in a["element"]["states"]
+                    and a["kind"] == "write"]
+        pw_click = clicks[clicked.index("Password")]["element"]
+        assert pw_click["role"] == "password text" and "password" in pw_click["states"]
+        total = len(clicked) + 2
+        rate = (right + right_typed) / total
+        print(f"grounding rate on named controls: {right} of {len(clicked)} clicks, {right_typed} of 2 typed "
+              f"runs: {right + right_typed}/{total} = {rate:.3f}")
+        assert rate >= 0.95, (wrong, [(a["text"], a["element"]) for a in writes])
+
+        scrolls = [a for a in actions if a["kind"] == "scroll"]
+        assert scrolls and scrolls[0]["element"] is not None
+        assert ["scroll pane", "Files"] in scrolls[0]["element"]["path"]
+
+        # nothing of the denied app: no element, no query on the accessibility bus
+        assert "Vaultform" not in stats["apps_asked"] and stats["apps_asked"] == ["Gtkform"]
+        assert all(a["element"] is None or a["element"]["app"] == "Gtkform" for a in actions)
+        time.sleep(0.2)
+        monitor.terminate()
+        monitor.wait(timeout=5)
+        mon_log.close()
+        calls = re.findall(r"method call .*? destination=(\S+) .*?member=(\w+)",
+                           (tmp_path / "monitor.log").read_text())
+        pids = bus_pids(address, {d for d, _ in calls})
+        asked = {pids.get(d) for d, m in calls if m in ("GetAccessibleAtPoint", "GetExtents")}
+        assert form.pid in asked, "the monitor saw no Component call to the recorded app"
+        assert vault.pid not in asked, "the denied app was asked on the accessibility bus"
+
+        lat = stats["latency_ms"]
+        print(f"input -> element latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, n {lat['n']}")
+        print("  input -> locator starts:", stats["wait_ms"], " in AT-SPI:", stats["source_ms"])
+        # the target is p99 <= 20 ms (BENCHMARKS.md has the measured figures); here only that
+        # answers come well inside the locator's budget
+        assert stats["found"] >= len(clicked) and lat["p50"] <= 50
+
+        # the exports: AgentNet's element and description; the secret nowhere
+        export = tmp_path / "exports"
+        assert_no_leak(data, [SECRET], export_dir=export)
+        traj = [json.loads(line) for line in (export / "agentnet" / "trajectories.jsonl").read_text().splitlines()]
+        values = [st["value"] for t in traj for st in t["traj"]]
+        save = next(v for v in values if v["action"] == "Click the 'Save' button in Gtkform.")
+        g = geo["Save"]
+        assert save["element"]["role"] == "push button" and save["element"]["source"] == "atspi"
+        assert save["element"]["bbox"] == pytest.approx([g["x"] / 1920, g["y"] / 1080, (g["x"] + g["w"]) / 1920,
+                                                         (g["y"] + g["h"]) / 1080], abs=BOX_TOLERANCE_PX / 1080)
+        assert any(v["action"] == "Type 'quarterly report' into the 'File name' field." for v in values)
+    finally:
+        if monitor is not None and monitor.poll() is None:
+            monitor.terminate()
+            monitor.wait(timeout=5)
+        for p in apps:
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        session.close()
