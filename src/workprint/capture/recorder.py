@@ -293,12 +293,12 @@ class Recorder:
             self._last_move_ns = self._pending_move.t_ns
             self._pending_move = None
         trigger = self._trigger(ev)
-        self._emit(ev)
         if isinstance(ev, FocusEvent):
             self._focus_seen = ev
             self._prev_key_text = False
         elif self.elements is not None:
-            self._ask_element(ev, trigger)
+            self._ask_element(ev, trigger)  # first: the locator starts while the gate works
+        self._emit(ev)
         if self.frames and (trigger or not isinstance(ev, FocusEvent)) and (
                 self.gate is None or self.gate.recording):
             self.frames.note_input(ev.t_ns, trigger)
