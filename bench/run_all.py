@@ -24,6 +24,7 @@ BENCHES = {
     "reduce": ["bench/bench_reduce.py"],
     "fidelity": ["bench/bench_fidelity.py", "--actions", "100"],
     "fleet": ["bench/bench_fleet.py"],
+    "build": ["bench/bench_build.py"],
 }
 
 

@@ -11,35 +11,49 @@ from workprint.events import FocusEvent, MarkerEvent
 from workprint.store.session import DataDir
 from workprint.sync.chunk import pseudonym, seal_session
 
+from PIL import ImageDraw
+
 from evgen import Stream
 from storegen import make_session, screen_image
 
 
 def device_session(root: Path, seed: int, *, n_tasks: int = 2, width: int = 640, height: int = 400,
                    secret_share: bool = False, session_id: str | None = None, label: str = "",
-                   policy_hash: str = "none") -> str:
+                   policy_hash: str = "none", partial: bool = False) -> str:
     """A session with ``n_tasks`` labelled tasks (click, type, hotkey; a frame after each
     action) and some unlabelled work after them. ``secret_share``: the typing is mostly a
-    placeholder. ``label`` is drawn on every screen (to find a person's images later)."""
+    placeholder. ``label`` is drawn on every screen (to find a person's images later).
+    ``partial``: each new screen changes only a region of the first (as real screens do)
+    instead of all of it."""
     s = Stream(t0_ms=10_000 + seed)
-    frames = [(s.t, screen_image(f"{label} desk {seed}", width, height, seed))]
+    first = screen_image(f"{label} desk {seed}", width, height, seed)
+    screen = screen_image
+    if partial:
+        def screen(text, w, h, n):                             # a region of the first changes
+            img = first.copy()
+            x0, y0 = (n * 97) % max(w - 420, 1), 40 + (n * 53) % max(h - 200, 1)
+            d = ImageDraw.Draw(img)
+            d.rectangle((x0, y0, x0 + 420, y0 + 160), fill=(n % 256, 230, 230))
+            d.text((x0 + 10, y0 + 10), f"{text} " * 3, fill=(0, 0, 0))
+            return img
+    frames = [(s.t, first)]
     s.add(FocusEvent(s.at(100), 4242, "notes - Editor", "Editor", pid=777))
     for t in range(n_tasks):
         s.add(MarkerEvent(s.at(200), "task_start", text=f"Task {t} of session {seed}"))
         s.move(100 + seed % 50, 100).move(120 + t * 10, 150)
-        frames.append((s.at(50), screen_image(f"{label} before {seed}-{t}", width, height, seed + t)))
+        frames.append((s.at(50), screen(f"{label} before {seed}-{t}", width, height, seed + t)))
         s.at(700)
         s.click(200 + t * 7, 200 + seed % 90)
-        frames.append((s.at(300), screen_image(f"{label} clicked {seed}-{t}", width, height, seed + t + 1)))
+        frames.append((s.at(300), screen(f"{label} clicked {seed}-{t}", width, height, seed + t + 1)))
         s.at(800)
         s.type("<EMAIL_ADDRESS>" if secret_share else f"note {seed} {t}", dt=90)
-        frames.append((s.at(400), screen_image(f"{label} typed {seed}-{t}", width, height, seed + t + 2)))
+        frames.append((s.at(400), screen(f"{label} typed {seed}-{t}", width, height, seed + t + 2)))
         s.at(700)
         s.chord("ctrl", "s")
-        frames.append((s.at(400), screen_image(f"{label} saved {seed}-{t}", width, height, seed + t + 3)))
+        frames.append((s.at(400), screen(f"{label} saved {seed}-{t}", width, height, seed + t + 3)))
         s.add(MarkerEvent(s.at(500), "task_end", ok=True))
     s.click(300, 300, dt=2000).key("Return", "\r")
-    frames.append((s.at(300), screen_image(f"{label} after {seed}", width, height, seed + 9)))
+    frames.append((s.at(300), screen(f"{label} after {seed}", width, height, seed + 9)))
     return make_session(root, s.events, frames, width=width, height=height,
                         session_id=session_id or f"20260101-090000-{seed:06x}",
                         meta={"policy_hash": policy_hash, "workprint_version": "0.1.0", "state": "complete"})

@@ -87,6 +87,8 @@ class ChunkSession:
         self._frames = {row[1]: row for row in frames}
         self._refs = [FrameRef(r[0], r[1], r[2], r[3], r[4]) for r in frames]
         self._tiles = tiles
+        #: decoded tiles of the last frame assembled: the next frame shares most of them
+        self._decoded: dict[str, Any] = {}
 
     def reading(self):
         return nullcontext()
@@ -109,10 +111,14 @@ class ChunkSession:
                 raise BuildError(f"tile {d} of frame {frame_id} is in no chunk of session {self.id}")
             return data
         _, _, _, width, height, tile, digests = row
-        return assemble_frame(width, height, tile, digests, tile_bytes)
+        last = self._decoded
+        mine = {d: last[d] for d in digests if d in last}
+        img = assemble_frame(width, height, tile, digests, tile_bytes, mine)
+        self._decoded = mine                # one frame's tiles at most (swapped whole: threads)
+        return img
 
     def close(self) -> None:
-        self._tiles = {}
+        self._tiles, self._decoded = {}, {}
 
 
 def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSession:

@@ -471,15 +471,17 @@ class Session:
 
 
 def assemble_frame(width: int, height: int, tile: int, digests: Sequence[Any],
-                   tile_bytes: Callable[[Any], bytes]):
+                   tile_bytes: Callable[[Any], bytes], decoded: dict[Any, Any] | None = None):
     """A full frame (PIL, RGB) from its tile grid: ``digests`` row by row, each tile's
-    encoded bytes from ``tile_bytes(digest)`` (decoded once per distinct digest). Shared by
-    the session store and dataset builds (frames reassembled from sealed chunks)."""
+    encoded bytes from ``tile_bytes(digest)`` (decoded once per distinct digest; tiles
+    already in ``decoded`` - e.g. the previous frame's - are not decoded again, and this
+    frame's decoded tiles are added to it). Shared by the session store and dataset builds
+    (frames reassembled from sealed chunks)."""
     from PIL import Image
 
     cols = -(-width // tile)
     canvas = Image.new("RGB", (width, height))
-    cache: dict[Any, Any] = {}
+    cache: dict[Any, Any] = {} if decoded is None else decoded
     for i, d in enumerate(digests):
         img = cache.get(d)
         if img is None:

@@ -1,0 +1,164 @@
+"""Dataset build throughput: exported steps/s per worker for `--engine local` and
+`--engine ray` with 1 and 2 workers, reading from the S3 + PostgreSQL store (SeaweedFS and
+PostgreSQL started here), JPEG images of 1920x1080 screens, a dataset more than 10x the
+shard size; peak RSS of the driver and of the largest Ray worker.
+
+Each configuration runs in its own process (clean memory figures). Ray's start-up is
+measured apart from the build. All configurations must give the same content digest.
+    python bench/bench_build.py [--sessions 40] [--tasks 5] [--shard-steps 80]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+CONFIGS = [("local", 1), ("ray", 1), ("ray", 2)]
+
+
+class PeakRss:
+    """Samples this process and its descendants every 50 ms: the driver's peak and the
+    largest peak of any Ray worker process (``ray::`` in its title)."""
+
+    def __init__(self):
+        import psutil
+
+        self.me = psutil.Process()
+        self.worker_peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psutil
+
+        while not self._stop.wait(0.05):
+            for p in self.me.children(recursive=True):
+                try:
+                    if "ray::" in " ".join(p.cmdline()[:1]):
+                        self.worker_peak = max(self.worker_peak, p.memory_info().rss)
+                except psutil.Error:
+                    pass
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def measure(engine: str, workers: int, data_dir: str, blobs: str, db: str, out: str, shard_steps: int) -> dict:
+    from workprint.build import build_dataset
+    from workprint.server.config import CollectorConfig
+
+    cfg = CollectorConfig(data_dir=Path(data_dir), blobs=blobs, db=db)
+    startup = 0.0
+    if engine == "ray":
+        import tempfile
+
+        import ray
+
+        os.environ.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+        tmp = tempfile.mkdtemp(prefix="wpb", dir="/tmp")
+        t0 = time.perf_counter()
+        ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=tmp, _node_ip_address="127.0.0.1",
+                 log_to_driver=False, configure_logging=False)
+        startup = time.perf_counter() - t0
+    try:
+        with PeakRss() as rss:
+            t0 = time.perf_counter()
+            man = build_dataset(cfg, name=f"bench-{engine}-{workers}", fmt="agentnet", out=out,
+                                engine=engine, workers=workers, shard_steps=shard_steps)
+            dt = time.perf_counter() - t0
+    finally:
+        if engine == "ray":
+            ray.shutdown()
+            shutil.rmtree(tmp, ignore_errors=True)
+    steps = man["counts"]["steps"]
+    return {"engine": engine, "workers": workers, "steps": steps, "shards": man["counts"]["shards"],
+            "seconds": dt, "ray_startup_s": startup, "steps_per_s": steps / dt,
+            "steps_per_s_per_worker": steps / dt / workers,
+            "driver_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker_peak_mb": rss.worker_peak / 2**20, "digest": man["content_digest"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sessions", type=int, default=40)
+    ap.add_argument("--tasks", type=int, default=5)
+    ap.add_argument("--shard-steps", type=int, default=80)
+    ap.add_argument("--measure", nargs=7, metavar="X", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        e, w, d, b, db, out, shard = args.measure
+        print(json.dumps(measure(e, int(w), d, b, db, out, int(shard))))
+        return 0
+
+    from tests.fleet.buildgen import populate
+    from tests.fleet.conftest import Backend
+    from tests.fleet.helpers import Fleet
+    from tests.fleet.services import Postgres, SeaweedFS, run_dir
+
+    run = run_dir("wp-bench-build-")
+    sw = pg = None
+    try:
+        sw = SeaweedFS.start(run / "seaweed")
+        (run / "pg").mkdir()
+        pg = Postgres.start(run / "pg")
+        backend = Backend("s3pg", run / "server", blobs=sw.blobs_url("bench"), db=pg.create_db())
+        fleet = Fleet.start(backend)
+        t0 = time.perf_counter()
+        people = {f"p{i}": list(range(i * 1000, i * 1000 + args.sessions // 4)) for i in range(4)}
+        populate(fleet, run, people, n_tasks=args.tasks, width=1920, height=1080, partial=True)
+        fleet.close()
+        print(f"store: {args.sessions} sessions recorded, sealed and uploaded to SeaweedFS + PostgreSQL "
+              f"in {time.perf_counter() - t0:.0f}s")
+        rows = []
+        for engine, workers in CONFIGS:
+            out = run / f"out-{engine}-{workers}"
+            r = subprocess.run([sys.executable, __file__, "--measure", engine, str(workers),
+                                str(backend.data_dir), backend.blobs, backend.db, str(out),
+                                str(args.shard_steps)], capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                   [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])})
+            if r.returncode:
+                print(r.stdout[-2000:], r.stderr[-4000:])
+                return 1
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        print(f"\n{rows[0]['steps']} steps in {rows[0]['shards']} shards of <= {args.shard_steps} steps, "
+              f"agentnet, JPEG, 1920x1080; machine: {os.cpu_count()} cores")
+        print(f"{'engine':<8}{'workers':>8}{'build s':>9}{'steps/s':>9}{'/worker':>9}{'ray start s':>12}"
+              f"{'driver MB':>10}{'worker MB':>10}")
+        for r in rows:
+            print(f"{r['engine']:<8}{r['workers']:>8}{r['seconds']:>9.1f}{r['steps_per_s']:>9.0f}"
+                  f"{r['steps_per_s_per_worker']:>9.0f}{r['ray_startup_s']:>12.1f}"
+                  f"{r['driver_peak_mb']:>10.0f}{r['worker_peak_mb']:>10.0f}")
+        ray1, ray2 = rows[1], rows[2]
+        print(f"ray 2 workers / 1 worker: {ray2['steps_per_s'] / ray1['steps_per_s']:.2f}x")
+        digests = {r["digest"] for r in rows}
+        print("identical content on every engine and worker count:", len(digests) == 1)
+        (ROOT / ".bench-out").mkdir(exist_ok=True)
+        (ROOT / ".bench-out" / "build.json").write_text(json.dumps(rows, indent=1))
+        return 0 if len(digests) == 1 else 1
+    finally:
+        if pg:
+            pg.stop()
+        if sw:
+            sw.stop()
+        shutil.rmtree(run, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
