@@ -241,3 +241,50 @@ def test_a_rebuilt_log_with_its_anchors_removed_is_caught_by_the_head_the_audito
     assert r["ok"] is False and "rewritten" in r["message"]
     assert fleet.client.get("/v1/audit/verify", params={"seq": 3},
                             headers=fleet.h("auditor")).status_code == 400
+
+
+def test_object_locked_anchors_survive_an_attacker_with_bucket_write_access(request, tmp_path):
+    """SeaweedFS honours S3 Object Lock: with lock_days each anchor is written under a
+    COMPLIANCE retention, so deleting it only adds a delete marker (its version stays and
+    verification reads every version) and deleting the version is refused. Chunks are not
+    locked: an erasure removes every version of them."""
+    import secrets as _s
+
+    from .conftest import Backend
+
+    sw = request.getfixturevalue("seaweed")
+    pg = request.getfixturevalue("postgres")
+    bucket = f"locked-{_s.token_hex(4)}"
+    url = f"s3://{sw.key}:{sw.secret}@{bucket}/wp?endpoint={sw.endpoint}&create=1&lock_days=1"
+    fleet = Fleet.start(Backend("s3pg", tmp_path / "server", blobs=url, db=pg.create_db()))
+    try:
+        blobs = fleet.collector.blobs
+        assert blobs.versioned and "Object Lock" in _verify(fleet)["anchors"]
+        dev = fleet.enroll("alice")
+        ch = make_chunk()
+        assert fleet.put(dev, ch.data).status_code == 201
+        fleet.client.get(f"/v1/chunks/{ch.sha256}", headers=fleet.h("curator"))
+        kept = _verify(fleet)
+        assert kept["ok"] is True
+        # the attacker: delete every anchor object (delete markers), then try the versions
+        _remove_all_anchors(fleet)
+        refused = 0
+        for page in blobs.client.get_paginator("list_object_versions").paginate(
+                Bucket=blobs.bucket, Prefix=f"{blobs.prefix}audit-anchors/"):
+            for v in page.get("Versions", []):
+                try:
+                    blobs.client.delete_object(Bucket=blobs.bucket, Key=v["Key"], VersionId=v["VersionId"])
+                except blobs._client_error:
+                    refused += 1
+        assert refused >= kept["entries"]
+        with fleet.collector.meta.tx() as cur:                # and cuts the log's tail
+            cur.execute("DELETE FROM audit WHERE seq > ?", (kept["last_anchored"] - 2,))
+        v = _verify(fleet)
+        assert v["ok"] is False and "truncated" in v["message"], v
+        # erasure still removes the chunk itself, every version of it
+        assert fleet.client.delete("/v1/me", headers=dev.headers).status_code == 200
+        key = f"{blobs.prefix}chunks/{ch.sha256[:2]}/{ch.sha256}"
+        left = blobs.client.list_object_versions(Bucket=blobs.bucket, Prefix=key)
+        assert left.get("Versions", []) == [] and left.get("DeleteMarkers", []) == []
+    finally:
+        fleet.close()

@@ -40,6 +40,7 @@ class BlobStore(Protocol):
     def keys(self) -> Iterator[tuple[str, float]]: ...  # (key, mtime) of chunk blobs
     def append_anchor(self, record: bytes) -> None: ...  # audit anchors, never swept
     def anchors(self) -> list[bytes]: ...
+    def anchor_protection(self) -> str: ...   # in words, for audit-verify
     def close(self) -> None: ...
 
 
@@ -185,6 +186,9 @@ class DirBlobs:
         finally:
             os.close(fd)
 
+    def anchor_protection(self) -> str:
+        return "append-only file in the blob dir (as safe as the data dir)"
+
     def anchors(self) -> list[bytes]:
         try:
             return [ln for ln in (self.root / ".audit-anchors.log").read_bytes().split(b"\n") if ln]
@@ -226,10 +230,41 @@ class S3Blobs:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if loc.create and code in ("404", "NoSuchBucket", "NotFound"):
-                self.client.create_bucket(Bucket=self.bucket)
+                self.client.create_bucket(Bucket=self.bucket, **(
+                    {"ObjectLockEnabledForBucket": True} if loc.lock_days else {}))
             else:
                 raise ConfigError(f"S3 bucket {self.bucket!r} at {loc.endpoint or 'AWS'} is not usable: "
                                   f"{code or exc}. Create it or add ?create=1 to --blobs.") from None
+        self.lock_days = loc.lock_days
+        self.versioned = self._check_lock(loc)
+
+    def _check_lock(self, loc) -> bool:
+        """With ``lock_days``: the bucket must have Object Lock (anchors are written under a
+        COMPLIANCE retention) and no default retention (chunks must stay erasable). Returns
+        whether the bucket keeps versions (then deletes remove every version)."""
+        try:
+            conf = self.client.get_object_lock_configuration(Bucket=self.bucket).get("ObjectLockConfiguration", {})
+        except self._client_error:
+            conf = {}
+        enabled = conf.get("ObjectLockEnabled") == "Enabled"
+        if loc.lock_days and not enabled:
+            raise ConfigError(f"S3 bucket {self.bucket!r} has no Object Lock, which lock_days needs; "
+                              f"Object Lock can only be turned on when a bucket is created (add create=1 "
+                              f"with a new bucket name, or create it with object lock yourself)")
+        if enabled and conf.get("Rule", {}).get("DefaultRetention"):
+            raise ConfigError(f"S3 bucket {self.bucket!r} has a default Object Lock retention: chunks "
+                              f"would be locked too and erasure could not delete them; remove the "
+                              f"default retention (anchors get their own retention)")
+        try:
+            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        except self._client_error:
+            status = None
+        return enabled or status in ("Enabled", "Suspended")
+
+    def anchor_protection(self) -> str:
+        if self.lock_days:
+            return f"S3 Object Lock (COMPLIANCE, {self.lock_days:g} days per anchor)"
+        return "S3 without Object Lock: whoever can write the bucket can delete anchors"
 
     def _k(self, key: str) -> str:
         return self.prefix + _check_key(key)
@@ -275,7 +310,17 @@ class S3Blobs:
             raise
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+        """Delete the object; in a versioned (or Object Lock) bucket every version of it, so
+        an erased chunk does not live on behind a delete marker."""
+        k = self._k(key)
+        if not self.versioned:
+            self.client.delete_object(Bucket=self.bucket, Key=k)
+            return
+        pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=k)
+        for page in pages:
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if v["Key"] == k:
+                    self.client.delete_object(Bucket=self.bucket, Key=k, VersionId=v["VersionId"])
 
     def keys(self) -> Iterator[tuple[str, float]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
@@ -289,15 +334,28 @@ class S3Blobs:
         """One object per anchor under ``audit-anchors/`` (with S3 Object Lock on the bucket,
         nobody can remove them before their retention ends)."""
         key = f"{self.prefix}audit-anchors/{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=record)
+        lock: dict = {}
+        if self.lock_days:
+            from datetime import datetime, timedelta, timezone
+
+            lock = {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate":
+                    datetime.now(timezone.utc) + timedelta(days=self.lock_days)}
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=record, **lock)
 
     def anchors(self) -> list[bytes]:
+        """Every anchor; in a versioned bucket every version of every anchor object, so a
+        delete marker or an overwrite cannot hide a locked anchor."""
         out = []
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}audit-anchors/")
-        for page in pages:
-            for obj in page.get("Contents", []):
-                out.append(self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read().strip())
+        prefix = f"{self.prefix}audit-anchors/"
+        if not self.versioned:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    out.append(self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read().strip())
+            return out
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
+            for v in page.get("Versions", []):
+                out.append(self.client.get_object(Bucket=self.bucket, Key=v["Key"],
+                                                  VersionId=v["VersionId"])["Body"].read().strip())
         return out
 
     def close(self) -> None:

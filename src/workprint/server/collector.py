@@ -413,6 +413,7 @@ class Collector:
                 a_ok, a_message = False, problem
         head = {"seq": entries[-1]["seq"], "hash": entries[-1]["hash"]} if entries else None
         return {"ok": ok and a_ok, "entries": len(entries), "last_anchored": last, "head": head,
+                "anchors": self.blobs.anchor_protection(),
                 "message": message if not ok else a_message if not a_ok else f"{message}; {a_message}"}
 
     def describe(self) -> dict[str, Any]:

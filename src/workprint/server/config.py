@@ -31,6 +31,7 @@ class S3Location:
     access_key: str | None = None
     secret_key: str | None = None
     create: bool = False
+    lock_days: float | None = None    # audit anchors under S3 Object Lock (COMPLIANCE) this long
 
 
 def parse_s3_url(url: str) -> S3Location:
@@ -38,16 +39,26 @@ def parse_s3_url(url: str) -> S3Location:
     if parts.scheme != "s3" or not parts.hostname:
         raise ConfigError(f"--blobs {url!r}: expected s3://bucket[/prefix]?endpoint=http://host:port")
     q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(q) - {"endpoint", "region", "create"}
+    unknown = set(q) - {"endpoint", "region", "create", "lock_days"}
     if unknown:
-        raise ConfigError(f"--blobs: unknown option(s) {sorted(unknown)}; known: endpoint, region, create")
+        raise ConfigError(f"--blobs: unknown option(s) {sorted(unknown)}; known: endpoint, region, create, "
+                          f"lock_days")
+    lock_days = None
+    if "lock_days" in q:
+        try:
+            lock_days = float(q["lock_days"])
+        except ValueError:
+            lock_days = -1.0
+        if not 0 < lock_days <= 36500:
+            raise ConfigError("--blobs: lock_days is how long each audit anchor stays locked (days, "
+                              "more than 0, e.g. lock_days=400)")
     # urlsplit lowercases hostname; bucket names are lowercase anyway.
     return S3Location(
         bucket=parts.hostname, prefix=parts.path.strip("/"), endpoint=q.get("endpoint"),
         region=q.get("region", "us-east-1"),
         access_key=unquote(parts.username) if parts.username else None,
         secret_key=unquote(parts.password) if parts.password else None,
-        create=q.get("create", "0") in ("1", "true", "yes"))
+        create=q.get("create", "0") in ("1", "true", "yes"), lock_days=lock_days)
 
 
 @dataclass
