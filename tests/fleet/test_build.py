@@ -189,3 +189,14 @@ def test_erasure_reaches_datasets(fleet: Fleet, tmp_path):
     assert ("dataset.build", "ds@v2") in actions and ("dataset.delete", "ds@v1") in actions
     # a dataset that no longer holds the erased person's sessions is not due any more
     assert fleet.collector.meta.dataset_sessions("ds", 1) == []
+
+    # retention applies to datasets too: bob's sessions age out, the versions holding them
+    # are due, and a rebuild with nothing left only deletes
+    with fleet.collector.meta.tx() as cur:
+        cur.execute("UPDATE chunks SET received = received - 40 * 86400")
+    r = fleet.client.post("/v1/admin/retention", json={"max_age_days": 30}, headers=fleet.h("admin"))
+    assert r.json()["datasets"] == [{"dataset": "ds", "version": 2}, {"dataset": "only-bob", "version": 1}]
+    due = {(d["name"], d["version"]): d["rebuild_due"] for d in fleet.collector.meta.dataset_versions()}
+    assert due[("ds", 2)] and due[("only-bob", 1)]
+    got = rebuild_dataset(cfg, "ds")
+    assert got == {"built": None, "deleted": [2]} and not (tmp_path / "ds" / "v0002").exists()

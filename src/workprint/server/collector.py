@@ -353,13 +353,17 @@ class Collector:
         if quota_bytes is not None:
             drop.update(self.meta.over_quota(quota_bytes))
         shas = sorted(drop)
+        datasets = self.meta.expire_sessions(shas) if shas else []
         self.meta.delete_chunks(shas)
         for sha in shas:
             self.blobs.delete(chunk_key(sha))
+        self.meta.mark_rebuild_due(datasets, time.time() + self.config.dataset_rebuild_days * 86400)
         orphans = self.sweep_orphans()
         self.audit(who, "retention.run", "", deleted=len(shas), orphans=orphans,
-                   max_age_days=max_age_days, quota_bytes=quota_bytes)
-        return {"deleted_chunks": len(shas), "orphan_blobs": orphans}
+                   max_age_days=max_age_days, quota_bytes=quota_bytes,
+                   datasets=[f"{n}@v{v}" for n, v in datasets])
+        return {"deleted_chunks": len(shas), "orphan_blobs": orphans,
+                "datasets": [{"dataset": n, "version": v} for n, v in datasets]}
 
     def sweep_orphans(self, min_age_s: float = 3600) -> int:
         """Delete blobs no metadata row points at (left by a crash between the two

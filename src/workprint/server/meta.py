@@ -590,6 +590,26 @@ class SqlMeta:
                 "ORDER BY d.name, d.version", (contributor, contributor)).fetchall()
         return [(r[0], int(r[1])) for r in rows]
 
+    def expire_sessions(self, shas: list[str]) -> list[tuple[str, int]]:
+        """Retention is deleting ``shas``: their sessions become ``erased_sessions``
+        tombstones (dataset builds drop them) and the built dataset versions holding them
+        are returned (to be rebuilt). Call before the chunk rows go."""
+        sessions: set[str] = set()
+        with self.tx() as cur:
+            for i in range(0, len(shas), 500):
+                part = shas[i:i + 500]
+                sessions.update(r[0] for r in cur.execute(
+                    f"SELECT DISTINCT session FROM chunks WHERE sha256 IN ({','.join('?' * len(part))})",
+                    part).fetchall())
+            now, found = time.time(), set()
+            for s in sorted(sessions):
+                cur.execute("INSERT INTO erased_sessions (session, erased) VALUES (?, ?) "
+                            "ON CONFLICT (session) DO UPDATE SET erased = excluded.erased", (s, now))
+                found.update((r[0], int(r[1])) for r in cur.execute(
+                    "SELECT d.name, d.version FROM datasets d JOIN dataset_sessions ds ON ds.name = d.name "
+                    "AND ds.version = d.version WHERE d.state = 'built' AND ds.session = ?", (s,)).fetchall())
+        return sorted(found)
+
     def datasets_with_erased_sessions(self, name: str) -> list[int]:
         """Built versions of ``name`` that hold a session erased since they were built."""
         with self.tx() as cur:
