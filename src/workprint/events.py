@@ -209,6 +209,12 @@ class ElementEvent(Event):
     screen pixels; ``app`` the application id of the window it belongs to (as in
     ``FocusEvent.app_id``); ``path`` the ancestors' ``(role, name)`` from the outermost
     kept to the parent, at most :data:`ELEMENT_PATH_MAX`.
+
+    Elements of web pages (``source`` ``"browser"``, from the workprint browser extension)
+    use ARIA role names (``"button"``, ``"textbox"``) and also keep the HTML ``tag``, a CSS
+    ``selector`` that finds the element again, its visible ``text`` (truncated; never a
+    field's value) - both redacted like titles - and the ``url`` of its frame (redacted like
+    URLs; an iframe may show another site than the page).
     """
 
     kind: ClassVar[str] = "element"
@@ -222,6 +228,10 @@ class ElementEvent(Event):
     path: tuple[tuple[str, str], ...] = ()
     via: str = "point"
     source: str = "atspi"
+    tag: str = ""
+    text: str = ""
+    selector: str = ""
+    url: str | None = None
 
 
 RawEvent = (KeyEvent | ButtonEvent | ScrollEvent | MoveEvent | FocusEvent | GapEvent | MarkerEvent

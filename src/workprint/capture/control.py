@@ -1,7 +1,9 @@
 """Talking to a running recorder: ``workprint pause/resume/status/task`` use this.
 
 The recorder listens on a Unix socket ``<data-dir>/control.sock`` (mode 0600, so only the
-person recorded can control it). One JSON request per connection, one JSON reply.
+person recorded can control it). One JSON request per connection, one JSON reply. The
+handler sees the request with ``peer_pid`` set to the connecting process (from the kernel,
+whatever the client sent).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -87,6 +90,8 @@ class ControlServer:
                             break
                         data += chunk
                     req = json.loads(data or b"{}")
+                    if isinstance(req, dict):
+                        req["peer_pid"] = _peer_pid(conn)  # what the kernel says, never the client
                     reply = self.handler(req) if isinstance(req, dict) else {"ok": False, "error": "bad request"}
                 except Exception as exc:  # noqa: BLE001 - a bad client must not stop recording
                     reply = {"ok": False, "error": str(exc)}
@@ -94,6 +99,18 @@ class ControlServer:
                     conn.sendall(json.dumps(reply).encode() + b"\n")
                 except OSError:
                     pass
+
+
+def _peer_pid(conn: socket.socket) -> int | None:
+    """The pid of the process at the other end of a Unix socket (Linux), else None."""
+    opt = getattr(socket, "SO_PEERCRED", None)
+    if opt is None:
+        return None
+    try:
+        pid, _uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i")))
+    except OSError:
+        return None
+    return pid or None
 
 
 def request(data_dir: Path, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:

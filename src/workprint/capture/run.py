@@ -91,7 +91,9 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
                    on_start: Callable[[str], None] | None = None,
                    redactor: Redactor | None = None, secure_input=None,
                    masker=None, encoder_delay_s: float = 0.0,
-                   element_source: ElementSource | None = None) -> RecordingResult:
+                   element_source: ElementSource | None = None, browser=None) -> RecordingResult:
+    """``browser``: a :class:`~.browser_ext.BrowserBridge` fed over the control socket
+    (``cmd`` ``browser``, from the extension's native host); ``element_source`` may use it."""
     info = backend.screen_info()
     redactor = redactor or Redactor.from_policy(policy)
     gate = SafeguardGate(policy, redactor, secure_input=secure_input,
@@ -121,6 +123,11 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
 
     def handle(req: dict) -> dict:
         cmd = req.get("cmd")
+        if cmd == "browser":
+            if browser is None:
+                return {"ok": False, "error": "this recorder takes no browser messages"}
+            reply = browser.handle(req.get("msg"), req.get("peer_pid"))
+            return {**reply, "session": writer.id} if reply.get("ok") else reply
         now = time.monotonic_ns()
         if cmd == "pause":
             until = now + int(float(req["for_s"]) * 1e9) if req.get("for_s") else None
@@ -150,6 +157,8 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             time.sleep(0.05)  # let the processor apply it, so the reply shows the new state
         status = gate.status()
         status["session"] = writer.id
+        if browser is not None:
+            status["browser_extension"] = browser.describe()
         return {"ok": True, "status": status}
 
     control = ControlServer(data_dir, handle)
@@ -188,6 +197,7 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             "ocr": _ocr_stats(masker),
             "elements": ({**locator.stats(), "stored": gate.elements_stored,
                           "dropped_by_gate": gate.elements_dropped} if locator else None),
+            "browser_extension": browser.describe() if browser is not None else None,
             "stage_cpu": STAGES.snapshot(), "thread_cpu_s": threads})
         if text_mask is not None:
             try:

@@ -5,6 +5,9 @@
   is a password prompt, whatever its wording; a remote shell or multiplexer in front is
   "unknown"; a prompt that echoes or reads in raw mode is judged by its words, read off the
   screen (:mod:`.terminal_text`);
+* a browser with the workprint extension (:mod:`.browser_ext`): the extension says whether
+  the focused element of the page in front is a password field, without any accessibility
+  flag; with AT-SPI too, either one saying "password" is enough;
 * every other app: AT-SPI (:mod:`.atspi`) - the last focused accessible of that process is
   a password field (role "password text", or Chromium's ``text-input-type=password``).
   An app that does not speak AT-SPI gives no answer: its keys are treated as ordinary
@@ -26,12 +29,14 @@ from .linux_tty import TerminalSecretProbe, is_terminal
 
 
 class LinuxSecureInput:
-    def __init__(self, terminal: TerminalSecretProbe | None = None, atspi=None):
+    def __init__(self, terminal: TerminalSecretProbe | None = None, atspi=None, browser=None):
         self.terminal = terminal or TerminalSecretProbe()
         self.atspi = atspi
+        self.browser = browser  # a BrowserBridge (the extension), or None
 
     @classmethod
-    def start(cls, display: str | None = None, remote_terminals: str = "secret") -> "LinuxSecureInput":
+    def start(cls, display: str | None = None, remote_terminals: str = "secret",
+              browser=None) -> "LinuxSecureInput":
         """With an AT-SPI watcher when a session bus is there (never raises, <= ~2 s),
         and terminal prompts read off the screen of ``display``; ``remote_terminals`` is
         the policy's ``passwords.remote_terminals``."""
@@ -45,7 +50,7 @@ class LinuxSecureInput:
             watcher.start()
         reader = PromptReader(ScreenRegionGrabber(display))
         return cls(terminal=TerminalSecretProbe(prompt_reader=reader, remote=remote_terminals),
-                   atspi=watcher)
+                   atspi=watcher, browser=browser)
 
     def submitted(self) -> None:
         """Enter was pressed (the gate tells): a prompt read off the screen is answered."""
@@ -54,27 +59,39 @@ class LinuxSecureInput:
     def __call__(self, focus: FocusEvent) -> bool | None:
         if is_terminal(focus.app_id, focus.app_instance):
             return self.terminal(focus)
+        verdicts = []
+        if self.browser is not None and is_browser(focus.app_id, focus.app_instance):
+            verdicts.append(self.browser.secret_focus(focus))
         if self.atspi is not None:
-            verdict = self.atspi.secret_focus(focus.pid)
-            if verdict is not None:
-                return verdict
+            verdicts.append(self.atspi.secret_focus(focus.pid))
+        if True in verdicts:
+            return True
+        if False in verdicts:
+            return False
         if is_browser(focus.app_id, focus.app_instance):
             return None  # web pages have password fields: a browser that tells nothing fails closed
         return False
 
     def browser_url(self, focus: FocusEvent) -> str | None:
-        """The URL a browser window shows, when the accessibility tree can tell it for
-        exactly this window title (else None: the site is unknown, scope fails closed)."""
-        if self.atspi is None or not is_browser(focus.app_id, focus.app_instance):
+        """The URL a browser window shows, when the extension or the accessibility tree can
+        tell it for exactly this window (else None: the site is unknown, scope fails closed)."""
+        if not is_browser(focus.app_id, focus.app_instance):
             return None
-        return self.atspi.document_url(focus.pid, focus.title)
+        url = self.browser.url_for(focus) if self.browser is not None else None
+        if url is None and self.atspi is not None:
+            url = self.atspi.document_url(focus.pid, focus.title)
+        return url
+
+    @property
+    def knows_urls(self) -> bool:
+        return self.browser is not None or (self.atspi is not None and self.atspi.available())
 
     def describe(self) -> dict:
         """For the session metadata: which signals were in use."""
         atspi = "no session bus" if self.atspi is None else self.atspi.status
         terminal = "termios+screen-prompt" if self.terminal.prompt_reader is not None else "termios"
         return {"terminal": terminal, "remote_terminals": self.terminal.remote,
-                "accessibility": atspi}
+                "accessibility": atspi, "browser_extension": self.browser is not None}
 
     def stop(self) -> None:
         if self.atspi is not None:

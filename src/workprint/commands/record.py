@@ -52,6 +52,7 @@ def _warn_if_collector_refuses(root, policy) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture.backend import get_backend
+    from ..capture.browser_ext import BrowserBridge, BrowserElementSource
     from ..capture.secure_input import LinuxSecureInput
     from ..capture.run import record_session
     from ..identity import contributor_pseudonym
@@ -86,20 +87,24 @@ def run(args: argparse.Namespace) -> int:
                 raise PolicyError(f"The policy asks to mask text in screenshots "
                                   f"(screenshots.ocr_mask) but OCR is unavailable: {exc}") from exc
         syncer = _start_sync(root) if args.sync else None
+        browser = BrowserBridge()  # the browser extension's reports, if it is installed
         secure_input = LinuxSecureInput.start(getattr(backend, "display_name", None),
-                                              policy.passwords.remote_terminals)
-        element_source = None
+                                              policy.passwords.remote_terminals, browser=browser)
+        if secure_input.knows_urls:
+            backend.set_url_lookup(secure_input.browser_url)
+        atspi_elements = None
         if secure_input.atspi is not None and secure_input.atspi.available():
             from ..capture.atspi_elements import AtspiElementSource
 
-            backend.set_url_lookup(secure_input.browser_url)
-            element_source = AtspiElementSource(secure_input.atspi, backend.window_generation)
+            atspi_elements = AtspiElementSource(secure_input.atspi, backend.window_generation)
+        # browser pages: the extension knows their elements; everything else: AT-SPI
+        element_source = BrowserElementSource(browser, fallback=atspi_elements)
         try:
             result = record_session(
                 root, policy, backend=backend, stop=stop, duration=args.duration,
                 frames=not args.no_frames, on_start=started, secure_input=secure_input,
                 masker=masker, redactor=masker.redactor if masker else None,
-                element_source=element_source,
+                element_source=element_source, browser=browser,
                 meta={"contributor": contributor_pseudonym(root), "secure_input": secure_input.describe(),
                       "notice": {"sha256": receipt.notice_sha256, "accepted_at": receipt.accepted_at}})
         finally:

@@ -45,7 +45,8 @@ It enforces, in order:
    an element is stored only with its input - at once when that input was stored, with it
    when the input is still held (a typing unit, a pointer gesture), never when the input
    was dropped or swallowed (a password key's element is not stored). Its name,
-   description and ancestor names are redacted like titles.
+   description and ancestor names (a web element's text and selector too) are redacted
+   like titles; a web element whose own frame shows a site out of scope is dropped.
 
 The gate is platform-free: the secure-input probe and the clock are injected.
 """
@@ -342,6 +343,9 @@ class SafeguardGate:
             return self._element(ev)
 
     def _element(self, ev: ElementEvent) -> list[RawEvent]:
+        if ev.url is not None and not self._frame_in_scope(ev.url):
+            self.elements_dropped += 1  # an iframe of a site that is not recorded
+            return []
         if ev.t_ns in self._stored_inputs:
             return [self._stored_element(ev)]
         if ev.t_ns in self._held_inputs() and len(self._parked) < MAX_PARKED_ELEMENTS:
@@ -378,11 +382,20 @@ class SafeguardGate:
                 self.elements_dropped += 1
         return res
 
+    def _frame_in_scope(self, url: str) -> bool:
+        """Is the site of a web element's own frame recorded in the window in front?"""
+        focus = self._focus
+        return focus is not None and decide(self.policy, app_id=focus.app_id, app_instance=focus.app_instance,
+                                            title=focus.title, url=url).allowed
+
     def _stored_element(self, el: ElementEvent) -> ElementEvent:
-        """The element as it may be stored: names and description redacted like titles."""
+        """The element as it may be stored: names, description, text and selector redacted
+        like titles, a URL like URLs."""
         self.elements_stored += 1
         return replace(el, name=self._redact_name(el.name), description=self._redact_name(el.description),
-                       path=tuple((role, self._redact_name(name)) for role, name in el.path))
+                       path=tuple((role, self._redact_name(name)) for role, name in el.path),
+                       text=self._redact_name(el.text), selector=self._redact_name(el.selector),
+                       url=self.redactor.redact_url(el.url) if el.url else None)
 
     def _redact_name(self, text: str) -> str:
         if not text:

@@ -1,0 +1,428 @@
+"""What the workprint browser extension tells the recorder, as the recorder uses it.
+
+The extension (``capture/browser_extension/``, Chromium MV3) reports through its
+native-messaging host (:mod:`.browser_host`) over the recorder's control socket:
+
+* ``win`` / ``nofocus``: which browser window has focus (as the extension sees it: a
+  private window, which it is never allowed into, shows as "no focus") and the URL and
+  title of each window's active tab, with the window's bounds;
+* ``secure``: whether the focused element of a frame is a password field (``<input
+  type=password>``, or a field whose autocomplete says it holds a password), from the
+  content script - no accessibility flag needed;
+* ``el``: the element a trusted mouse press (``point``) or focus change (``focus``) landed
+  on (tag, role, name, text, selector, box in the frame's viewport plus window metrics and
+  the page zoom).
+
+:class:`BrowserBridge` keeps that state and answers the recorder's questions for a browser
+window in front (a :class:`~workprint.events.FocusEvent`): its URL (:meth:`url_for`), and
+whether its focused field reads a secret (:meth:`secret_focus`: True / False / None, the
+gate fails closed on None and swallows keys on True). A window the extension cannot vouch
+for - another browser program, a private window, a title that does not match the tab it
+reports, no report yet - gets None for both.
+
+Elements: :class:`BrowserElementSource` is the element locator's source
+(:mod:`.elements`) for browser windows: for a mouse press it answers with the extension's
+report of that press (same screen point, reported within the locator's budget), for a
+key with the element that last took focus in the tab in front; other windows go to the
+fallback source (AT-SPI). Reports become :class:`~workprint.events.ElementEvent` with
+``source`` "browser" and the box in screen pixels (:func:`screen_box`); the gate stores
+them only with their input, like any element.
+
+Trust: messages are taken only from a process whose parent runs the same executable as
+the browser it reports about (the kernel's peer pid of the control-socket connection, see
+:mod:`.control`) - a page script cannot reach the native port at all, and a local process
+that is not the browser's host cannot speak for the browser.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..events import ElementEvent, FocusEvent, Geometry
+from ..policy.scope import is_browser
+
+#: Name of the native-messaging host (``workprint browser install`` registers it).
+HOST_NAME = "org.workprint.recorder"
+#: Longest strings kept from a report (longer ones are cut).
+MAX_NAME = 200
+MAX_TEXT = 200
+MAX_SELECTOR = 400
+MAX_URL = 2048
+#: An element report older than this when it arrives is dropped.
+MAX_ELEMENT_AGE_NS = 5_000_000_000
+#: How far (px) the window bounds the extension reports may be from the X window's.
+BOUNDS_SLACK_PX = 16
+_TITLE_SEPARATORS = (" - ", " \u2014 ", " \u2013 ")
+
+#: Presses remembered for the locator (a press waits at most its budget for its report).
+MAX_POINTS = 32
+POINT_MATCH_PX = 3
+POINT_MAX_AGE_NS = 1_000_000_000
+
+
+def screen_box(geom: dict, zoom: float) -> Geometry | None:
+    """An element's box in screen pixels from a content script's report.
+
+    ``geom`` has the element ``rect`` (x, y, w, h in CSS px of its frame's viewport), the
+    window metrics (``screenX``/``screenY``/``outerWidth``/``outerHeight`` in screen DIPs,
+    ``innerWidth``/``innerHeight`` in CSS px, ``dpr``, ``top``: the top frame) and
+    ``calib``, the last trusted pointer event of that frame (``sx``/``sy`` screen DIPs,
+    ``cx``/``cy`` CSS px, ``wx``/``wy`` the window's screenX/Y then). The frame's viewport
+    origin in DIPs is, from the pointer event, ``sx - cx * zoom`` moved by how far the
+    window moved since (exact in iframes too); without one, for the top frame only, the
+    window's outer box minus its borders (side borders equal, the bottom border as wide as
+    a side one, the rest is the toolbar). DIPs become pixels by ``dpr / zoom``. None when
+    it cannot be told (an iframe never pointed at, a report that does not add up).
+    """
+    try:
+        zoom = float(zoom) if zoom else 1.0
+        dpr = float(geom.get("dpr") or 1.0)
+        rect = geom["rect"]
+        rx, ry, rw, rh = (float(rect[k]) for k in ("x", "y", "w", "h"))
+        sx_now, sy_now = float(geom["screenX"]), float(geom["screenY"])
+        calib = geom.get("calib")
+        if isinstance(calib, dict):
+            ox = float(calib["sx"]) - float(calib["cx"]) * zoom - float(calib["wx"]) + sx_now
+            oy = float(calib["sy"]) - float(calib["cy"]) * zoom - float(calib["wy"]) + sy_now
+        elif geom.get("top") is True:
+            side = (float(geom["outerWidth"]) - float(geom["innerWidth"]) * zoom) / 2
+            top = float(geom["outerHeight"]) - float(geom["innerHeight"]) * zoom - side
+            if side < 0 or top < 0:
+                return None
+            ox, oy = sx_now + side, sy_now + top
+        else:
+            return None
+    except (KeyError, TypeError, ValueError):
+        return None
+    values = (zoom, dpr, rx, ry, rw, rh, ox, oy)
+    if not all(math.isfinite(v) for v in values) or zoom <= 0 or dpr <= 0 or rw < 0 or rh < 0:
+        return None
+    dsf = dpr / zoom
+    x0, y0 = dsf * (ox + rx * zoom), dsf * (oy + ry * zoom)
+    x1, y1 = dsf * (ox + (rx + rw) * zoom), dsf * (oy + (ry + rh) * zoom)
+    return Geometry(round(x0), round(y0), max(0, round(x1) - round(x0)), max(0, round(y1) - round(y0)))
+
+
+def screen_point(geom: dict, zoom: float) -> tuple[int, int] | None:
+    """Where on the screen (pixels) the pointer was at the frame's last trusted pointer
+    event (``calib``): its screen DIPs scaled by ``dpr / zoom``."""
+    calib = geom.get("calib")
+    try:
+        zoom = float(zoom) if zoom else 1.0
+        dsf = float(geom.get("dpr") or 1.0) / zoom
+        x, y = float(calib["sx"]) * dsf, float(calib["sy"]) * dsf
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    return round(x), round(y)
+
+
+def _text(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def title_shows(window_title: str, tab_title: str) -> bool:
+    """Is ``window_title`` the title a browser gives a window whose active tab is
+    ``tab_title`` (``"<tab title> - Chromium"``; the URL when the page has no title)?"""
+    if not window_title or not tab_title:
+        return False
+    if window_title == tab_title:
+        return True
+    return any(window_title.startswith(tab_title + sep) and sep not in window_title[len(tab_title) + len(sep):]
+               for sep in _TITLE_SEPARATORS)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+
+
+def _same_program(a: int, b: int) -> bool:
+    """Is ``a`` process ``b`` or one of its ancestors/descendants running the same
+    executable (a multi-process browser)?"""
+    from .atspi import same_program_family
+
+    return a == b or same_program_family(a, b)
+
+
+@dataclass
+class _Window:
+    window_id: int
+    url: str = ""
+    title: str = ""
+    tab_id: int | None = None
+    bounds: tuple[int, int, int, int] | None = None
+
+
+@dataclass
+class _State:
+    windows: dict[int, _Window] = field(default_factory=dict)
+    focused: int | None = None  # the extension's focused window; None: none it can see
+    secure: dict[tuple[int, int], bool] = field(default_factory=dict)  # (tab, frame) -> password
+    focus_el: dict[int, ElementEvent] = field(default_factory=dict)  # tab -> element that took focus
+
+
+class BrowserBridge:
+    """The extension's state per browser program, fed by :meth:`handle` (the control
+    socket's thread), read by the recorder's threads."""
+
+    def __init__(self, *,
+                 clock: Callable[[], int] = time.monotonic_ns,
+                 wall: Callable[[], int] = time.time_ns,
+                 parent_of: Callable[[int], int | None] = _parent,
+                 same_program: Callable[[int, int], bool] = _same_program,
+                 exe_of: Callable[[int], str | None] = _exe):
+        self.clock = clock
+        self.wall = wall
+        self.parent_of = parent_of
+        self.same_program = same_program
+        self.exe_of = exe_of
+        self._lock = threading.Condition()
+        self._browsers: dict[int, _State] = {}  # browser pid -> its state
+        # recent presses: (browser pid, received t_ns, screen x, y, element)
+        self._points: deque[tuple[int, int, int, int, ElementEvent]] = deque(maxlen=MAX_POINTS)
+        self.messages = 0
+        self.refused = 0
+        self.elements = 0
+
+    # -- fed by the native host -------------------------------------------------------------
+    def handle(self, msg: Any, peer_pid: int | None) -> dict:
+        """One message from the native host connected as ``peer_pid``."""
+        browser = self.parent_of(peer_pid) if peer_pid else None
+        exe = self.exe_of(browser) if browser else None
+        if browser is None or browser <= 1 or not isinstance(msg, dict) or not exe or not _looks_like_browser(exe):
+            self.refused += 1
+            return {"ok": False, "error": "browser messages are taken from the browser's native host only"}
+        self.messages += 1
+        t = msg.get("t")
+        ev = None
+        with self._lock:
+            state = self._browsers.setdefault(browser, _State())
+            if t == "win":
+                self._on_window(state, msg)
+            elif t == "nofocus":
+                state.focused = None
+            elif t == "closed":
+                self._on_closed(state, msg)
+            elif t == "secure":
+                self._on_secure(state, msg)
+            elif t == "el":
+                found = self._element(state, msg)
+                if found is not None:
+                    self.elements += 1
+                    ev, point = found
+                    if ev.via == "point" and point is not None:
+                        self._points.append((browser, self.clock(), point[0], point[1], ev))
+                        self._lock.notify_all()
+                    elif ev.via == "focus":
+                        tab = (msg.get("tab") or {}).get("id")
+                        state.focus_el[tab] = ev
+            elif t != "hello":
+                return {"ok": False, "error": f"unknown browser message {t!r}"}
+        return {"ok": True}
+
+    @staticmethod
+    def _on_window(state: _State, msg: dict) -> None:
+        wid = msg.get("windowId")
+        if not isinstance(wid, int):
+            return
+        win = state.windows.setdefault(wid, _Window(wid))
+        tab = msg.get("tab") if isinstance(msg.get("tab"), dict) else {}
+        win.url = _text(tab.get("url"), MAX_URL)
+        win.title = _text(tab.get("title"), MAX_NAME * 4)
+        win.tab_id = tab.get("id") if isinstance(tab.get("id"), int) else None
+        b = msg.get("bounds")
+        try:
+            win.bounds = (int(b["left"]), int(b["top"]), int(b["width"]), int(b["height"]))
+        except (TypeError, KeyError, ValueError):
+            win.bounds = None
+        if msg.get("focused") is True:
+            state.focused = wid
+        elif state.focused == wid:
+            state.focused = None  # the browser says it lost focus
+
+    @staticmethod
+    def _on_closed(state: _State, msg: dict) -> None:
+        """A window or tab was closed: forget it."""
+        wid, tab = msg.get("windowId"), msg.get("tabId")
+        if isinstance(wid, int):
+            state.windows.pop(wid, None)
+            if state.focused == wid:
+                state.focused = None
+        if isinstance(tab, int):
+            state.focus_el.pop(tab, None)
+            for key in [k for k in state.secure if k[0] == tab]:
+                del state.secure[key]
+
+    @staticmethod
+    def _on_secure(state: _State, msg: dict) -> None:
+        tab, frame = (msg.get("tab") or {}).get("id"), msg.get("frameId")
+        if not isinstance(tab, int) or not isinstance(frame, int):
+            return
+        if msg.get("reset") and frame == 0:  # a new page: its old frames are gone
+            for key in [k for k in state.secure if k[0] == tab]:
+                del state.secure[key]
+            state.focus_el.pop(tab, None)
+        state.secure[(tab, frame)] = msg.get("password") is True
+
+    def _element(self, state: _State, msg: dict) -> tuple[ElementEvent, tuple[int, int] | None] | None:
+        """An element report as an event (t_ns: when it happened in the page) and, for a
+        press, its screen point."""
+        tab = msg.get("tab") if isinstance(msg.get("tab"), dict) else {}
+        el = msg.get("el")
+        if not isinstance(el, dict) or state.focused is None or tab.get("windowId") != state.focused:
+            return None  # only the window in front (a private one is never reported)
+        via = {"point": "point", "focus": "focus"}.get(msg.get("cause"))
+        if via is None:
+            return None
+        now = self.clock()
+        t_ns = now
+        ts = msg.get("ts")
+        if isinstance(ts, (int, float)) and math.isfinite(ts):
+            t_ns = min(max(now - (self.wall() - int(ts * 1e6)), now - MAX_ELEMENT_AGE_NS), now)
+        geom = msg.get("geom") if isinstance(msg.get("geom"), dict) else {}
+        rect = el.get("rect") if isinstance(el.get("rect"), dict) else None
+        zoom = msg.get("zoom") or 1.0
+        box = screen_box({**geom, "rect": rect}, zoom) if rect else None
+        password = el.get("password") is True
+        states = tuple(s for s, on in (("focused", via == "focus"), ("password", password)) if on)
+        ev = ElementEvent(
+            t_ns=t_ns, role=_text(el.get("role"), 40), name=_text(el.get("name"), MAX_NAME), states=states,
+            box=box, via=via, source="browser", tag=_text(el.get("tag"), 40),
+            text="" if password else _text(el.get("text"), MAX_TEXT),
+            selector=_text(el.get("selector"), MAX_SELECTOR), url=_text(msg.get("url"), MAX_URL) or None)
+        return ev, (screen_point(geom, zoom) if via == "point" else None)
+
+    # -- asked by the recorder --------------------------------------------------------------
+    def _window_for(self, focus: FocusEvent) -> tuple[_State, _Window] | None:
+        """The extension's window behind the X window in front, when it vouches for it:
+        a browser program it reports about, its focused window, the tab title in the
+        window title, and (when both are known) the same place on screen."""
+        if focus.pid is None or not focus.window or not is_browser(focus.app_id, focus.app_instance):
+            return None
+        with self._lock:
+            for browser, state in self._browsers.items():
+                if state.focused is None or not self.same_program(browser, focus.pid):
+                    continue
+                win = state.windows.get(state.focused)
+                if win is None or not title_shows(focus.title, win.title):
+                    continue
+                g = focus.geometry
+                if g is not None and win.bounds is not None and max(
+                        abs(g.x - win.bounds[0]), abs(g.y - win.bounds[1]),
+                        abs(g.width - win.bounds[2]), abs(g.height - win.bounds[3])) > BOUNDS_SLACK_PX:
+                    continue
+                return state, win
+        return None
+
+    def url_for(self, focus: FocusEvent) -> str | None:
+        """The URL of the active tab of the browser window in front, or None (unknown)."""
+        found = self._window_for(focus)
+        return found[1].url or None if found else None
+
+    def secret_focus(self, focus: FocusEvent) -> bool | None:
+        """True when a frame of the active tab of the window in front says a password field
+        has focus; False when the page's frames said so otherwise; None when the extension
+        cannot vouch for that window or its page has not reported (a browser page the
+        extension does not run in, e.g. the browser's own pages)."""
+        found = self._window_for(focus)
+        if found is None:
+            return None
+        state, win = found
+        with self._lock:
+            frames = [v for (tab, _frame), v in state.secure.items() if tab == win.tab_id]
+        if not frames:
+            return None
+        return any(frames)
+
+    def reports_for(self, pid: int | None) -> bool:
+        """Does the extension report for the browser program that ``pid`` belongs to?"""
+        if pid is None:
+            return False
+        with self._lock:
+            browsers = list(self._browsers)
+        return any(self.same_program(b, pid) for b in browsers)
+
+    def element_at(self, pid: int, x: int, y: int, deadline: float) -> ElementEvent | None:
+        """The element of the press at screen ``(x, y)`` in ``pid``'s browser, waiting for
+        its report until ``deadline`` (``time.monotonic()``); each report answers once."""
+        with self._lock:
+            while True:
+                now = self.clock()
+                for i, (browser, seen, px, py, ev) in enumerate(self._points):
+                    if (now - seen <= POINT_MAX_AGE_NS and abs(px - x) <= POINT_MATCH_PX
+                            and abs(py - y) <= POINT_MATCH_PX and self.same_program(browser, pid)):
+                        del self._points[i]
+                        return ev
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._lock.wait(left)
+
+    def focused_element(self, pid: int) -> ElementEvent | None:
+        """The element that last took focus in the active tab of ``pid``'s browser window
+        in front (as the extension sees it)."""
+        with self._lock:
+            for browser, state in self._browsers.items():
+                if state.focused is None or not self.same_program(browser, pid):
+                    continue
+                win = state.windows.get(state.focused)
+                if win is not None and win.tab_id in state.focus_el:
+                    return state.focus_el[win.tab_id]
+        return None
+
+    def describe(self) -> dict:
+        return {"messages": self.messages, "refused": self.refused, "elements": self.elements,
+                "browsers": len(self._browsers)}
+
+
+_BROWSER_EXES = ("chrom", "chrome", "brave", "vivaldi", "opera", "msedge", "edge", "thorium", "yandex")
+
+
+def _looks_like_browser(exe: str) -> bool:
+    name = os.path.basename(exe).lower()
+    return any(part in name for part in _BROWSER_EXES)
+
+
+class BrowserElementSource:
+    """The element locator's source (:class:`~.elements.ElementSource`): the browser
+    extension for the browsers it reports about, ``fallback`` (AT-SPI, or None) for every
+    other window."""
+
+    def __init__(self, bridge: BrowserBridge, fallback=None):
+        self.bridge = bridge
+        self.fallback = fallback
+
+    def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
+        if self.bridge.reports_for(pid):
+            return self.bridge.element_at(pid, x, y, deadline)
+        return self.fallback.at_point(pid, window, x, y, deadline) if self.fallback is not None else None
+
+    def focused(self, pid: int, deadline: float) -> ElementEvent | None:
+        if self.bridge.reports_for(pid):
+            return self.bridge.focused_element(pid)
+        return self.fallback.focused(pid, deadline) if self.fallback is not None else None
+
+    def close(self) -> None:
+        if self.fallback is not None:
+            self.fallback.close()
