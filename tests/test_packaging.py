@@ -57,6 +57,16 @@ def test_features_of_an_extra_name_it(default_install, tmp_path):
     assert "Traceback" not in res.stderr
 
 
+def test_the_browser_extension_ships_in_the_package(default_install):
+    import json
+
+    res = wp(default_install, "browser", "extension-path", "--json")
+    assert res.returncode == 0, res.stderr
+    folder = Path(json.loads(res.stdout)["path"])
+    assert folder.is_relative_to(default_install), folder  # the installed copy, not this tree
+    assert {"manifest.json", "content.js", "sw.js"} <= {p.name for p in folder.iterdir()}
+
+
 @pytest.mark.x11
 def test_the_default_install_records_and_exports(default_install, desk, tmp_path):
     data = tmp_path / "data"
