@@ -412,3 +412,15 @@ def test_an_incognito_window_reports_nothing(run):
     blob = written_bytes(run.data)
     assert b"PRIVATE-btn" not in blob and b"private.html" not in blob and b"Private Page" not in blob
     assert_no_leak(run.data, [PRIVATE_TYPED])
+
+
+@pytest.mark.x11
+def test_the_actions_carry_their_web_elements(run):
+    res = subprocess.run([*WORKPRINT, "inspect", run.session, "--data-dir", str(run.data), "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    actions = json.loads(res.stdout)["actions"]
+    clicks = [a["element"] for a in actions if a["kind"] == "click" and a.get("element")]
+    writes = [a["element"] for a in actions if a["kind"] == "write" and a.get("element")]
+    assert clicks and (clicks[0]["source"], clicks[0]["role"], clicks[0]["name"]) == ("browser", "button", "Save report")
+    assert writes and writes[0]["name"] == "Report title" and writes[0]["source"] == "browser"
