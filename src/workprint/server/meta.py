@@ -430,8 +430,10 @@ class SqlMeta:
         chunks and session ownership (sessions become ``erased_sessions`` tombstones for
         dataset builds), and the contributor row with its label HMAC; audit entries naming the
         contributor, their devices or their tokens get a tombstone instead (see audit.py).
-        What stays: an ``erasure_receipts`` row naming nobody, and the erasure's own audit
-        entry (appended in the same transaction; ``hide_actor`` when the person asked).
+        What stays: an ``erasure_receipts`` row naming nobody, the erasure's own audit
+        entry (appended in the same transaction; ``hide_actor`` when the person asked), and
+        - until ``workprint build --rebuild`` deletes the dataset versions holding them -
+        ``dataset_sessions`` rows with the session pseudonyms (linked to nobody any more).
         Returns the blob hashes to delete and the audit entry."""
         now = time.time()
         receipt = secrets.token_hex(8)
