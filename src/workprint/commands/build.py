@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import UsageError
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             print_json(rows)
         else:
             for d in rows:
-                due = f", rebuild due {d['rebuild_due']:.0f}" if d.get("rebuild_due") else ""
+                due = (f"  rebuild due {datetime.fromtimestamp(d['rebuild_due'], timezone.utc):%Y-%m-%d %H:%M} UTC"
+                       if d.get("rebuild_due") else "")
                 print(f"{d['name']}@v{d['version']}  {d['state']}  {d['format']}  {d['location']}{due}")
         return 0
     if args.rebuild:
