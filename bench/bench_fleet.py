@@ -72,6 +72,79 @@ def prepare(backend: Backend, out: Path, devices: int, chunks: int, threads: int
     return total / chunks
 
 
+class IdleLoad:
+    """``n`` connections held open during a run, half of them idle (nothing sent), half
+    half-open (a request line and one header, never finished), plus a probe that asks
+    ``/v1/health`` every 0.2 s and keeps the slowest answer. Connections the collector
+    closes (header timeout) are opened again, so ``n`` stay open throughout."""
+
+    def __init__(self, port: int, n: int):
+        import socket
+        import threading
+
+        self.port, self.n, self.socket = port, n, socket
+        self.socks: list = []
+        self.stop = threading.Event()
+        self.health_ms: list[float] = []
+        self.health_errors = 0
+        self.reopened = 0
+        self.threads = [threading.Thread(target=self._probe, daemon=True),
+                        threading.Thread(target=self._keep, daemon=True)]
+
+    def _open(self, i: int):
+        s = self.socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        if i % 2:
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: bench\r\n")
+        return s
+
+    def __enter__(self) -> "IdleLoad":
+        self.socks = [self._open(i) for i in range(self.n)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def _keep(self) -> None:
+        import selectors
+
+        sel = selectors.DefaultSelector()          # epoll: thousands of descriptors
+        for i, s in enumerate(self.socks):
+            sel.register(s, selectors.EVENT_READ, i)
+        while not self.stop.is_set():
+            for key, _ in sel.select(0.5):
+                i = key.data
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                try:
+                    self.socks[i] = self._open(i)
+                    sel.register(self.socks[i], selectors.EVENT_READ, i)
+                    self.reopened += 1
+                except OSError:
+                    pass
+        sel.close()
+
+    def _probe(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=10) as c:
+            while not self.stop.wait(0.2):
+                t0 = time.monotonic()
+                try:
+                    ok = c.get(f"http://127.0.0.1:{self.port}/v1/health").status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    self.health_ms.append((time.monotonic() - t0) * 1000)
+                else:
+                    self.health_errors += 1
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(15)
+        for s in self.socks:
+            s.close()
+
+
 def run_wrk(url: str, work: Path, connections: int, threads: int, duration: int) -> dict:
     cmd = ["timeout", str(duration + 60), "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
            "--timeout", "10s", "-s", str(ROOT / "bench" / "fleet_wrk.lua"), url, "--", str(work)]
@@ -90,6 +163,9 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--chunks", type=int, default=14000, help="unique chunks prepared per run")
     ap.add_argument("--json", type=Path, help="also write results here")
+    ap.add_argument("--idle", type=int, default=0,
+                    help="also hold this many idle/half-open connections open during each run and "
+                         "probe /v1/health (e.g. 2000)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("bench_fleet: wrk is needed (apt-get install -y wrk)", file=sys.stderr)
@@ -117,8 +193,13 @@ def main() -> int:
                 avg = prepare(backend, work, args.devices, args.chunks, threads=2)
                 server = LiveServer(backend, data, workers=workers,
                                     extra=["--rate-limit", "100000", "--log-level", "error"]).start()
+                idle = None
                 try:
-                    res = run_wrk(server.url, work, args.devices, 2, args.duration)
+                    if args.idle:
+                        with IdleLoad(server.port, args.idle) as idle:
+                            res = run_wrk(server.url, work, args.devices, 2, args.duration)
+                    else:
+                        res = run_wrk(server.url, work, args.devices, 2, args.duration)
                 finally:
                     server.stop()
                 secs = res["duration_us"] / 1e6
@@ -129,7 +210,11 @@ def main() -> int:
                        "chunks_s_per_process": round(res["created"] / secs / workers, 1),
                        "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"], "max_ms": res["max_ms"],
                        "non_2xx": res["other"], "socket_errors": res["socket_errors"],
-                       "repeats": res["exists"]}
+                       "repeats": res["exists"], "idle_connections": args.idle}
+                if idle is not None:
+                    row.update(health_probes=len(idle.health_ms), health_errors=idle.health_errors,
+                               health_max_ms=round(max(idle.health_ms, default=0), 1),
+                               idle_reopened=idle.reopened)
                 results.append(row)
                 print(json.dumps(row), flush=True)
                 shutil.rmtree(work, ignore_errors=True)
@@ -139,10 +224,12 @@ def main() -> int:
             services["pg"].stop()
         shutil.rmtree(run, ignore_errors=True)
     print(f"\nmachine: {os.cpu_count()} cores; load: wrk, {args.devices} connections, {args.duration} s per run")
-    print(f"{'backend':<8}{'procs':>6}{'chunks/s':>10}{'MB/s':>8}{'per proc':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    print(f"{'backend':<8}{'procs':>6}{'idle':>6}{'chunks/s':>10}{'MB/s':>8}{'per proc':>10}{'p50 ms':>9}"
+          f"{'p99 ms':>9}{'non-2xx':>9}{'health max ms':>15}{'health err':>11}")
     for r in results:
-        print(f"{r['backend']:<8}{r['workers']:>6}{r['chunks_s']:>10}{r['mb_s']:>8}{r['chunks_s_per_process']:>10}"
-              f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['non_2xx']:>9}")
+        print(f"{r['backend']:<8}{r['workers']:>6}{r['idle_connections']:>6}{r['chunks_s']:>10}{r['mb_s']:>8}"
+              f"{r['chunks_s_per_process']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['non_2xx']:>9}"
+              f"{r.get('health_max_ms', '-'):>15}{r.get('health_errors', '-'):>11}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
