@@ -270,3 +270,35 @@ def test_locator_slow_source_gives_no_element_and_a_full_queue_never_blocks():
     st = loc.stats()
     assert st["queue_full"] == accepted.count(False) and st["found"] == 0
     assert st["none"] + st["stale"] + st["late"] >= 1
+
+
+def test_atspi_source_on_a_silent_bus_answers_none_within_its_deadline(tmp_path):
+    """An accessibility bus that accepts the connection and never answers: no element, on
+    time, and the source does not try it again."""
+    import socket
+
+    from workprint.capture.atspi_elements import AtspiElementSource
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "silent"))
+    server.listen(4)
+
+    class Watcher:
+        a11y_address = f"unix:path={tmp_path}/silent"
+
+        def available(self):
+            return True
+
+        def last_focus(self, pid):
+            return None
+
+    try:
+        src = AtspiElementSource(Watcher())
+        for ask in (lambda d: src.at_point(1234, None, 5, 5, d), lambda d: src.focused(1234, d)):
+            t0 = time.monotonic()
+            assert ask(t0 + 0.1) is None
+            assert time.monotonic() - t0 < 0.3
+        assert src._broken and src.calls == 0
+        src.close()
+    finally:
+        server.close()

@@ -70,13 +70,15 @@ class AtspiElementSource:
         self.calls = 0  # D-Bus calls sent (for measurements)
 
     # -- connection -----------------------------------------------------------------------
-    def _conn(self) -> _Link | None:
+    def _conn(self, deadline: float) -> _Link | None:
+        """The connection, made within the caller's deadline on first use; a bus that does
+        not answer then is not tried again (no elements for this recording)."""
         if self._link is None and not self._broken:
             address = self.watcher.a11y_address
             if not address or not self.watcher.available():
                 return None
             try:
-                self._link = _Link(address, time.monotonic() + self.connect_timeout)
+                self._link = _Link(address, min(deadline, time.monotonic() + self.connect_timeout))
             except Exception:  # noqa: BLE001 - no bus: no elements
                 self._broken = True
         return self._link
@@ -179,7 +181,7 @@ class AtspiElementSource:
         return frames
 
     def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
-        link = self._conn()
+        link = self._conn(deadline)
         if link is None:
             return None
         frames = [f for f in self._frames_of(link, pid, deadline) if f[1] is not None and f[1].contains(x, y)]
@@ -211,7 +213,7 @@ class AtspiElementSource:
 
     # -- focused --------------------------------------------------------------------------
     def focused(self, pid: int, deadline: float) -> ElementEvent | None:
-        link = self._conn()
+        link = self._conn(deadline)
         if link is None:
             return None
         rec = self.watcher.last_focus(pid)
