@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workprint.policy.prompts import asks_for_secret, looks_like_password_prompt
+from workprint.policy.prompts import answer_start, asks_for_secret, looks_like_password_prompt
 
 PROMPTS = [
     "Password:", "password: ", "[sudo] password for alice: ", "Password for 'https://alice@github.com': ",
@@ -69,3 +69,28 @@ def test_key_prompts_of_editors_are_secret_prompts():
     assert not asks_for_secret("Press any key:")
     assert not asks_for_secret("key: value")
     assert not asks_for_secret("Enter file in which to save the key (/home/a/.ssh/id_ed25519):")
+
+
+@pytest.mark.parametrize("line,answer", [
+    ("Password for alice: Tr0ub4dor-x9q", "Tr0ub4dor-x9q"),
+    # as OCR read xterm's default font on Xvfb: P->r, f->t, the colon as ';'
+    ("rassword tor alice; Irpyvub4dor—xs¢", "Irpyvub4dor—xs¢"),
+    ("Enter PIN: tulip-4471-kappa", "tulip-4471-kappa"),
+    ("Enter PIN; tulip", "tulip"),
+    ("[sudo] password for alice: two words", "two words"),
+    ("Enter passphrase for key '/root/.ssh/id_ed25519': abc", "abc"),
+    ("Passwort: geheim", "geheim"),
+    ("Enter encryption key: ***", "***"),
+])
+def test_what_follows_a_password_prompt_is_its_answer(line, answer):
+    start = answer_start(line)
+    assert start is not None and line[start:] == answer
+
+
+@pytest.mark.parametrize("line", [
+    "Password:", "[sudo] password for alice: ", "Project name: workprint-demo",
+    "password reset done for alice: ok", "git config user.password: foo", "$ echo Password: x",
+    "Your name: bob", "key: value", "Press any key: now", "",
+])
+def test_lines_without_a_prompt_answer(line):
+    assert answer_start(line) is None

@@ -23,7 +23,7 @@ _WORDS = (
 _PROMPT = re.compile(
     r"(?:^|[\s\[\](>:])(?:" + _WORDS + r")"
     r"(?:\s*\([^()\n]{0,60}\))?(?:\s+again)?"
-    r"(?:\s+(?:for|of|f[üu]r|pour|para|de|von|to|on)\s+[^\n]{0,120}?)?"
+    r"(?:\s+(?:[ft]or|of|f[üu]r|pour|para|de|von|to|on)\s+[^\n]{0,120}?)?"
     r"\s*[:：?]\s*$",
     re.IGNORECASE,
 )
@@ -83,6 +83,30 @@ def asks_for_secret(line: str) -> bool:
         if any(looks_like_password_prompt(c) for c in candidates):
             return True
     return False
+
+
+#: What OCR reads for a prompt's final colon in small terminal fonts.
+_COLON_MISREADS = ";:.,i!|l1"
+
+
+def answer_start(line: str) -> int | None:
+    """Where the answer begins when ``line`` - text read off the screen - is a password
+    prompt followed by what was typed at it (``Password for alice: Tr0ub4dor``, ``Enter
+    PIN: 4471``), else None. The answer is masked in frames whatever OCR made of it: a
+    secret echoed in a small font is often read too badly to be recognised as the value
+    the keys spelled (``Irpyvub4dor``), while the prompt's words before it are read well
+    enough (``rassword tor alice;``). OCR's slips on the prompt are allowed for as in
+    :func:`asks_for_secret`; a final colon may be read as ``;``, ``.`` or ``i``."""
+    words = list(re.finditer(r"\S+", line[:400]))
+    text = _ocr_normalised(line[:400])
+    for i in range(1, min(len(words), 16)):
+        head = text[:words[i - 1].end()]
+        candidates = [head]
+        if head[-1] in _COLON_MISREADS:
+            candidates.append(head[:-1] + ":")
+        if any(looks_like_password_prompt(c) for c in candidates):
+            return words[i].start()
+    return None
 
 
 def looks_like_password_prompt(line: str) -> bool:

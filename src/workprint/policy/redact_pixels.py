@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from ..costs import STAGES
+from .prompts import answer_start
 
 if TYPE_CHECKING:  # the capture layer depends on policy, never the other way round
     from ..capture.backend import WindowInfo
@@ -619,6 +620,10 @@ def private_key_lines(lines: Sequence[Line]) -> list[int]:
     return out
 
 
+#: Reason of a box masked because it follows a password prompt on its line.
+PROMPT_ANSWER = "PROMPT_ANSWER"
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A box to black out (screen coordinates, unpadded) and why."""
@@ -796,9 +801,14 @@ class TextMasker:
             if known_values:
                 for start, end in known_value_spans(line.text, known_values):
                     hits.extend(Hit(w.rect, "KNOWN_VALUE") for w in line.words_in(start, end))
+            answer = answer_start(line.text)
+            if answer is not None:  # what was typed at a password prompt, however it was read
+                hits.extend(Hit(w.rect, PROMPT_ANSWER) for w in line.words_in(answer, len(line.text)))
         for i in private_key_lines(lines):
             hits.extend(Hit(w.rect, "PRIVATE_KEY") for w in lines[i].words)
         for a, b in wrapped_pairs(lines):
+            if answer_start(a.text) is not None:  # the answer goes on on the next line
+                hits.extend(Hit(w.rect, PROMPT_ANSWER) for w in b.words)
             joined = join_lines(a, b)
             cut = len(a.text)
             # the text rules only: OCR's token heuristic would glue any two words together
@@ -819,5 +829,5 @@ __all__ = [
     "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
     "Word", "OcrEngine", "OcrError", "TesseractOcr", "default_engine", "parse_tsv", "Line", "group_lines",
     "wrapped_pairs", "join_lines",
-    "known_value_spans", "ocr_token_spans", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
+    "known_value_spans", "ocr_token_spans", "PROMPT_ANSWER", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
 ]
