@@ -288,3 +288,20 @@ def test_past_the_connection_cap_idle_connections_make_room(live):
     finally:
         for s in socks:
             s.close()
+
+
+def test_slow_headers_of_a_pipelined_request_get_408(live):
+    """A complete request followed at once by the start of a second one, whose headers then
+    trickle in: the first is answered, the second cut off in time."""
+    s = connect(live)
+    s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/health HTTP/1.1\r\n")
+    t0 = time.monotonic()
+    for _ in range(12):
+        time.sleep(0.2)
+        try:
+            s.sendall(b"X: y\r\n")
+        except OSError:
+            break
+    got, _ = read_until_closed(s, 5)
+    assert got.startswith(b"HTTP/1.1 200") and got.count(b"HTTP/1.1 ") == 2, got[:400]
+    assert b"HTTP/1.1 408" in got and time.monotonic() - t0 <= HEADER_S + 1.5

@@ -21,10 +21,6 @@ class TokenExpired(Unauthorized):
     """A role token past its lifetime: the message says when and how to get a new one."""
 
 
-class RequestTimeout(CollectorError):
-    status = 408
-
-
 class Forbidden(CollectorError):
     status = 403
 

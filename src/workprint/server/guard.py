@@ -81,6 +81,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport) -> None:  # type: ignore[override]
         self._g_opened = time.monotonic()
         self._g_phase = "headers"        # headers | body | handling | idle (between requests)
+        self._g_hdr_pending = True       # a request has begun whose headers are not complete
         self._g_header_bytes = 0
         self._g_body_started = self._g_last_byte = 0.0
         self._g_body_bytes = 0
@@ -119,9 +120,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if self._g_phase in ("headers", "idle"):
-            cycle = None                  # the cycle is the previous request's, answered already
-        if cycle is None or not cycle.response_started:
+        if self._g_hdr_pending:
+            # the cycle (if any) is the previous request's: answer only once its response is out
+            if cycle is None or cycle.response_complete:
+                self.transport.write(error_response(status, reason, message))
+        elif cycle is None or not cycle.response_started:
             self.transport.write(error_response(status, reason, message))
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True
@@ -130,7 +133,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _g_header_timeout(self) -> None:
         self._g_timer = None
-        if self._g_phase == "idle":
+        if not self._g_hdr_pending:
             return       # between requests uvicorn's keep-alive timeout applies
         self._g_refuse(408, "Request Timeout", f"request headers not received within "
                        f"{self.limits.header_timeout_s:g} s; send the whole request at once")
@@ -148,9 +151,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # parser and data callbacks
     def data_received(self, data: bytes) -> None:
-        reading_headers = self._g_phase in ("headers", "idle")
+        reading_headers = self._g_hdr_pending or self._g_phase == "idle"
         super().data_received(data)
-        if reading_headers and self._g_phase in ("headers", "idle") and not self.transport.is_closing():
+        if reading_headers and self._g_hdr_pending and not self.transport.is_closing():
             self._g_header_bytes += len(data)
             if self._g_header_bytes > self.limits.max_header_bytes:
                 self._g_refuse(431, "Request Header Fields Too Large", f"request line and headers "
@@ -158,12 +161,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._g_phase == "idle":       # the next request on a kept-alive connection
-            self._g_phase, self._g_header_bytes = "headers", 0
+        if not self._g_hdr_pending:       # the next request (kept alive, or pipelined)
+            self._g_hdr_pending, self._g_header_bytes = True, 0
+            if self._g_phase == "idle":
+                self._g_phase = "headers"
             self._g_arm(self.limits.header_timeout_s, self._g_header_timeout)
 
     def on_headers_complete(self) -> None:
         self._g_cancel()
+        self._g_hdr_pending = False
         if len(self.tasks) >= self.limits.max_requests:
             self.limit_concurrency = 0    # uvicorn answers this one 503
         super().on_headers_complete()
@@ -192,5 +198,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             super().on_response_complete()
             self.transport.close()
             return
-        self._g_phase = "idle"
+        if self._g_phase == "handling":
+            self._g_phase = "idle"
         super().on_response_complete()
