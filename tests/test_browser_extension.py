@@ -69,11 +69,20 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Extension Test
     document.getElementById(id).addEventListener("input", (e) =>
       fetch("/seen?f=" + id + "&v=" + encodeURIComponent(e.target.value)));
   }}
-  // a page script trying to pass itself off as the user or the extension
+  // a page script trying to pass itself off as the user or the extension: a made-up press
+  // at the very point of each real one, before it (pointerdown comes first) ...
+  window.addEventListener("pointerdown", (e) => {{
+    if (!e.isTrusted) return;
+    document.getElementById("forge").dispatchEvent(new MouseEvent("mousedown", {{bubbles: true,
+      screenX: e.screenX, screenY: e.screenY, clientX: e.clientX, clientY: e.clientY}}));
+    fetch("/seen?f=forge-press&v=1");
+  }}, true);
+  // ... and made-up clicks, focus changes and messages all the time
   let n = 0;
   setInterval(() => {{
     const f = document.getElementById("forge");
     f.dispatchEvent(new MouseEvent("click", {{bubbles: true, clientX: 5, clientY: 5}}));
+    f.dispatchEvent(new MouseEvent("mousedown", {{bubbles: true, clientX: 5, clientY: 5}}));
     f.dispatchEvent(new FocusEvent("focusin", {{bubbles: true}}));
     window.postMessage({{t: "el", cause: "click", el: {{tag: "button", role: "button", name: "FORGED-el-qv"}}}}, "*");
     try {{ chrome.runtime.sendMessage("{ext_id}", {{t: "el", name: "FORGED-el-qv"}}); }} catch (e) {{}}
@@ -403,6 +412,7 @@ def test_elements_of_a_denied_site_are_dropped(run):
 @pytest.mark.x11
 def test_a_page_script_cannot_forge_an_element(run):
     assert len(run.site.values("forge")) > 10  # the forging script ran all along
+    assert len(run.site.values("forge-press")) >= 4  # and shadowed the real presses
     assert b"FORGED" not in written_bytes(run.data)
 
 
