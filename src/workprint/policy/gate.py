@@ -83,7 +83,7 @@ KNOWN_SECRET_TTL_NS = 120 * 1_000_000_000
 #: Asked longer than this after the key was pressed (the recorder fell behind: OCR of a
 #: prompt, a busy machine), "ordinary" may describe what came after keys not judged yet -
 #: a prompt already answered and gone - so it does not end a secret being typed.
-VERDICT_FRESH_NS = 50_000_000
+VERDICT_FRESH_NS = 150_000_000
 _RUN_ENDING_KEYS = frozenset({"Return", "KP_Enter", "Linefeed", "Tab", "ISO_Left_Tab", "Escape"})
 _MODIFIER_KEYS = MODIFIER_KEYS
 _SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})  # xdotool types "\n" as Linefeed
