@@ -169,3 +169,20 @@ def test_serve_says_where_it_listens(tmp_path):
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error_report(tmp_path):
+    """`workprint policy show | head -0`: the reader is gone before the command writes.
+    The command stops quietly with 141 (128 + SIGPIPE, as a shell reports it), no
+    traceback; with a reader, the same command prints the policy and exits 0."""
+    ok = subprocess.run([*WORKPRINT, "policy", "show"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.strip(), ok.stderr
+    read, write = os.pipe()
+    os.close(read)  # no reader at all: the first write fails
+    try:
+        proc = subprocess.run([*WORKPRINT, "policy", "show"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr

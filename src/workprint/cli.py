@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import sys
 import textwrap
 
 from . import __version__, commands
-from .errors import INTERRUPTED_EXIT, UsageError, WorkprintError, exit_code_help
+from .errors import BROKEN_PIPE_EXIT, INTERRUPTED_EXIT, UsageError, WorkprintError, exit_code_help
 
 EPILOG = textwrap.fill(exit_code_help(), 90) + """
 
@@ -82,9 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe is found here, not at exit
+        return code
     except KeyboardInterrupt:
         return INTERRUPTED_EXIT
+    except BrokenPipeError:
+        # whoever read the output stopped reading (`| head`): nothing went wrong here; say
+        # nothing more to the closed pipe (Python would complain again at exit)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
     except Exception as exc:  # noqa: BLE001 - user errors are reported, bugs re-raised
         err = exc if isinstance(exc, WorkprintError) else _as_user_error(exc)
         if err is None:

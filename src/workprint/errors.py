@@ -143,6 +143,8 @@ class MissingExtra(WorkprintError):
 
 
 INTERRUPTED_EXIT = 130
+#: The output's reader went away (`| head`): 128 + SIGPIPE, as a shell reports it.
+BROKEN_PIPE_EXIT = 141
 
 
 def _all_classes(root: type = WorkprintError) -> list[type]:
@@ -158,4 +160,5 @@ def exit_code_help() -> str:
     for cls in sorted(_all_classes(), key=lambda c: c.exit_code):
         meanings.setdefault(cls.exit_code, cls.meaning)
     meanings[INTERRUPTED_EXIT] = "interrupted"
+    meanings[BROKEN_PIPE_EXIT] = "output pipe closed by its reader"
     return "exit codes: " + ", ".join(f"{code} {text}" for code, text in sorted(meanings.items())) + "."
