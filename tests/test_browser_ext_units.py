@@ -108,6 +108,15 @@ def test_the_bridge_vouches_only_for_the_window_it_reports():
     assert b.url_for(focus()) is None and b.secret_focus(focus()) is None
 
 
+def test_a_window_on_a_scaled_screen_is_the_same_place():
+    from workprint.capture.browser_ext import same_place
+
+    assert same_place(Geometry(200, 150, 1200, 800), (133, 100, 800, 533))  # bounds in DIPs at 1.5
+    assert same_place(Geometry(100, 80, 1300, 900), (100, 80, 1300, 900))
+    assert not same_place(Geometry(700, 80, 1300, 900), (100, 80, 1300, 900))
+    assert not same_place(Geometry(200, 150, 1200, 800), (133, 100, 800, 300))
+
+
 def test_a_new_page_resets_what_its_frames_said():
     b = bridge()
     b.handle(WIN, HOST)

@@ -434,3 +434,69 @@ def test_the_actions_carry_their_web_elements(run):
     writes = [a["element"] for a in actions if a["kind"] == "write" and a.get("element")]
     assert clicks and (clicks[0]["source"], clicks[0]["role"], clicks[0]["name"]) == ("browser", "button", "Save report")
     assert writes and writes[0]["name"] == "Report title" and writes[0]["source"] == "browser"
+
+
+@pytest.mark.x11
+def test_a_device_scale_factor_is_taken_into_account(tmp_path):
+    """Chromium drawing at 1.5 device pixels per CSS pixel (a HiDPI screen): the box is still
+    where the element shows, in screen pixels."""
+    if not os.path.exists(CHROMIUM) or shutil.which("xdotool") is None:
+        pytest.skip("needs chromium and xdotool")
+    from workprint.commands.browser import shipped_extension
+    from workprint.store.session import DataDir
+    from workprint.virtual_desktop import VirtualDesktop
+
+    ext_dir, _ = shipped_extension()
+    site = _Site("127.0.0.1", {"index.html": FRAME.format(css=_css("save"), label="Scaled action")})
+    home, data, policy = tmp_path / "home", tmp_path / "data", tmp_path / "policy.toml"
+    home.mkdir()
+    policy.write_text('[scope]\nallow_apps = ["chromium"]\nallow_sites = ["127.0.0.1"]\n')
+    vd = VirtualDesktop(1920, 1080).start()
+    env = {**{k: v for k, v in os.environ.items() if k not in ("DBUS_SESSION_BUS_ADDRESS", "WORKPRINT_DATA_DIR")},
+           **vd.env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}
+    rec = chrome = None
+    try:
+        subprocess.run([*WORKPRINT, "browser", "install", "--data-dir", str(data)], env=env, check=True,
+                       capture_output=True, timeout=60)
+        subprocess.run([*WORKPRINT, "notice", "--accept", "--data-dir", str(data), "--policy", str(policy)],
+                       env=env, check=True, capture_output=True, timeout=60)
+        rec = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy), "--no-frames"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while "recording session" not in (line := rec.stderr.readline()):
+            assert line, "the recorder did not start"
+        chrome = subprocess.Popen(
+            [CHROMIUM, "--no-sandbox", "--test-type", "--no-first-run", "--no-default-browser-check", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--password-store=basic", "--force-device-scale-factor=1.5",
+             f"--load-extension={ext_dir}", f"--disable-extensions-except={ext_dir}",
+             "--window-position=200,150", "--window-size=1200,800", f"{site.base}/index.html"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wid = vd.wait_window("^inner", timeout=30)
+        vd.xdotool("windowactivate", "--sync", str(wid))
+        wait_for(lambda: _status(data, env).get("recording"), timeout=20, what="the page in scope")
+        time.sleep(0.3)
+        truth = colour_box(grab(vd.display), COLOURS["save"])
+        assert truth and truth[2] == 300, truth  # 200 CSS px at 1.5
+        x, y = centre(truth)
+        vd.xdotool("mousemove", "--sync", str(x), str(y))
+        vd.xdotool("click", "1")
+        time.sleep(0.5)
+    finally:
+        if rec is not None:
+            if rec.poll() is None:
+                rec.send_signal(signal.SIGINT)
+            out, err = rec.communicate(timeout=60)
+        if chrome is not None:
+            os.killpg(chrome.pid, signal.SIGTERM)
+            try:
+                chrome.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(chrome.pid, signal.SIGKILL)
+                chrome.wait()
+        vd.stop()
+        site.close()
+    assert rec.returncode == 0, err[-2000:]
+    with DataDir(data).open(out.strip().splitlines()[-1]) as s:
+        els = [e for e in s.events(["element"]) if e.via == "point" and e.name == "Scaled action"]
+    assert els, "no element for the press"
+    assert _near(_box(els[0]), truth), (els[0].box, truth)

@@ -124,6 +124,19 @@ def screen_point(geom: dict, zoom: float) -> tuple[int, int] | None:
     return round(x), round(y)
 
 
+def same_place(g: Geometry, bounds: tuple[int, int, int, int]) -> bool:
+    """Is the X window at ``g`` (pixels) the browser window at ``bounds`` (left, top, width,
+    height in screen DIPs: pixels divided by the device scale factor, which the same ratio
+    on all four tells)?"""
+    left, top, width, height = bounds
+    if width <= 0 or height <= 0:
+        return False
+    scale = g.width / width
+    if not 0.5 <= scale <= 4.0:
+        return False
+    return max(abs(g.x - left * scale), abs(g.y - top * scale), abs(g.height - height * scale)) <= BOUNDS_SLACK_PX
+
+
 def _text(value: Any, limit: int) -> str:
     if not isinstance(value, str):
         return ""
@@ -327,10 +340,7 @@ class BrowserBridge:
                 win = state.windows.get(state.focused)
                 if win is None or not title_shows(focus.title, win.title):
                     continue
-                g = focus.geometry
-                if g is not None and win.bounds is not None and max(
-                        abs(g.x - win.bounds[0]), abs(g.y - win.bounds[1]),
-                        abs(g.width - win.bounds[2]), abs(g.height - win.bounds[3])) > BOUNDS_SLACK_PX:
+                if focus.geometry is not None and win.bounds is not None and not same_place(focus.geometry, win.bounds):
                     continue
                 return state, win
         return None
