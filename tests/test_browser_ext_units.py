@@ -117,6 +117,37 @@ def test_a_window_on_a_scaled_screen_is_the_same_place():
     assert not same_place(Geometry(200, 150, 1200, 800), (133, 100, 800, 300))
 
 
+def test_keys_typed_before_a_press_are_judged_by_the_field_focused_before_it():
+    clock = [10_000_000_000]
+    b = BrowserBridge(clock=lambda: clock[0], wall=lambda: 5_000_000_000_000 + clock[0],
+                      parent_of=lambda pid: BROWSER if pid == HOST else 1,
+                      same_program=lambda a, b: {a, b} <= {BROWSER, BROWSER + 1},
+                      exe_of=lambda pid: "/usr/lib/chromium/chromium" if pid == BROWSER else None)
+    at_ms = lambda t_ns: (5_000_000_000_000 + t_ns) / 1e6  # noqa: E731  (the page's clock)
+    b.handle(WIN, HOST)
+    b.handle({**secure(False), "ts": at_ms(9_000_000_000)}, HOST)  # the title field took focus
+    clock[0] = 10_100_000_000
+    b.handle({**secure(True), "ts": at_ms(10_050_000_000)}, HOST)  # a press at 10.05 s focused the password
+    probe = LinuxSecureInput(browser=b)
+    assert probe(focus()) is True  # now
+    assert probe.before(focus(), 10_040_000_000) is False  # the keys before the press: the title field
+    assert probe.before(focus(), 10_060_000_000) is True
+    assert probe.before(focus(), 8_000_000_000) is True  # nothing said before: as now
+    gate = SafeguardGate(POLICY, Redactor.from_policy(POLICY), secure_input=probe)
+    gate.process(FocusEvent(5, 0x400001, title="Report - Chromium", app_id="Chromium", app_instance="chromium",
+                            pid=BROWSER + 1, geometry=Geometry(100, 80, 1300, 900),
+                            url="https://intranet.example/report"))
+    from workprint.events import ButtonEvent
+
+    b.handle({**secure(False), "ts": at_ms(10_000_000_000)}, HOST)
+    out = []
+    for i, ch in enumerate("memo"):
+        out += gate.process(KeyEvent(10_010_000_000 + i, True, keycode=40 + i, key=ch, char=ch))
+    b.handle({**secure(True), "ts": at_ms(10_090_000_000)}, HOST)  # the press's report is in first
+    out += gate.process(ButtonEvent(10_080_000_000, True, 5, 5, "left")) + gate.flush()
+    assert "".join(k.char or "" for k in out if isinstance(k, KeyEvent)) == "memo"
+
+
 def test_a_new_page_resets_what_its_frames_said():
     b = bridge()
     b.handle(WIN, HOST)

@@ -191,7 +191,8 @@ class _Window:
 class _State:
     windows: dict[int, _Window] = field(default_factory=dict)
     focused: int | None = None  # the extension's focused window; None: none it can see
-    secure: dict[tuple[int, int], bool] = field(default_factory=dict)  # (tab, frame) -> password
+    # (tab, frame) -> its last answers: (since t_ns, password focused)
+    secure: dict[tuple[int, int], list[tuple[int, bool]]] = field(default_factory=dict)
     focus_el: dict[int, ElementEvent] = field(default_factory=dict)  # tab -> element that took focus
 
 
@@ -238,7 +239,7 @@ class BrowserBridge:
             elif t == "closed":
                 self._on_closed(state, msg)
             elif t == "secure":
-                self._on_secure(state, msg)
+                self._on_secure(state, msg, self._when(msg))
             elif t == "el":
                 found = self._element(state, msg)
                 if found is not None:
@@ -287,8 +288,17 @@ class BrowserBridge:
             for key in [k for k in state.secure if k[0] == tab]:
                 del state.secure[key]
 
+    def _when(self, msg: dict) -> int:
+        """When a report's page event happened, on the recorder's clock (at most a few
+        seconds back, never ahead)."""
+        now = self.clock()
+        ts = msg.get("ts")
+        if isinstance(ts, (int, float)) and math.isfinite(ts):
+            return min(max(now - (self.wall() - int(ts * 1e6)), now - MAX_ELEMENT_AGE_NS), now)
+        return now
+
     @staticmethod
-    def _on_secure(state: _State, msg: dict) -> None:
+    def _on_secure(state: _State, msg: dict, since: int) -> None:
         tab, frame = (msg.get("tab") or {}).get("id"), msg.get("frameId")
         if not isinstance(tab, int) or not isinstance(frame, int):
             return
@@ -296,7 +306,9 @@ class BrowserBridge:
             for key in [k for k in state.secure if k[0] == tab]:
                 del state.secure[key]
             state.focus_el.pop(tab, None)
-        state.secure[(tab, frame)] = msg.get("password") is True
+        history = state.secure.setdefault((tab, frame), [])
+        history.append((since, msg.get("password") is True))
+        del history[:-8]
 
     def _element(self, state: _State, msg: dict) -> tuple[ElementEvent, tuple[int, int] | None] | None:
         """An element report as an event (t_ns: when it happened in the page) and, for a
@@ -308,11 +320,7 @@ class BrowserBridge:
         via = {"point": "point", "focus": "focus"}.get(msg.get("cause"))
         if via is None:
             return None
-        now = self.clock()
-        t_ns = now
-        ts = msg.get("ts")
-        if isinstance(ts, (int, float)) and math.isfinite(ts):
-            t_ns = min(max(now - (self.wall() - int(ts * 1e6)), now - MAX_ELEMENT_AGE_NS), now)
+        t_ns = self._when(msg)
         geom = msg.get("geom") if isinstance(msg.get("geom"), dict) else {}
         rect = el.get("rect") if isinstance(el.get("rect"), dict) else None
         zoom = msg.get("zoom") or 1.0
@@ -350,17 +358,25 @@ class BrowserBridge:
         found = self._window_for(focus)
         return found[1].url or None if found else None
 
-    def secret_focus(self, focus: FocusEvent) -> bool | None:
+    def secret_focus(self, focus: FocusEvent, before_ns: int | None = None) -> bool | None:
         """True when a frame of the active tab of the window in front says a password field
         has focus; False when the page's frames said so otherwise; None when the extension
         cannot vouch for that window or its page has not reported (a browser page the
-        extension does not run in, e.g. the browser's own pages)."""
+        extension does not run in, e.g. the browser's own pages). With ``before_ns``: what
+        the frames said had focus just before that moment (a press moves the focus; its
+        report may be in before the press is judged); None when they said nothing before."""
         found = self._window_for(focus)
         if found is None:
             return None
         state, win = found
         with self._lock:
-            frames = [v for (tab, _frame), v in state.secure.items() if tab == win.tab_id]
+            frames = []
+            for (tab, _frame), history in state.secure.items():
+                if tab != win.tab_id:
+                    continue
+                said = [v for since, v in history if before_ns is None or since < before_ns]
+                if said:
+                    frames.append(said[-1])
         if not frames:
             return None
         return any(frames)

@@ -72,6 +72,15 @@ class LinuxSecureInput:
             return None  # web pages have password fields: a browser that tells nothing fails closed
         return False
 
+    def before(self, focus: FocusEvent, t_ns: int) -> bool | None:
+        """As :meth:`__call__`, but for the field focused just before ``t_ns`` where the
+        browser extension can tell it (it knows when each field took focus); else as now."""
+        if self.browser is not None and is_browser(focus.app_id, focus.app_instance):
+            verdict = self.browser.secret_focus(focus, before_ns=t_ns)
+            if verdict is not None:
+                return True if verdict else (self.atspi.secret_focus(focus.pid) is True if self.atspi else False)
+        return self(focus)
+
     def browser_url(self, focus: FocusEvent) -> str | None:
         """The URL a browser window shows, when the extension or the accessibility tree can
         tell it for exactly this window (else None: the site is unknown, scope fails closed)."""

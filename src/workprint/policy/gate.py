@@ -431,7 +431,7 @@ class SafeguardGate:
             out += self._on_key(ev)
         elif isinstance(ev, (ButtonEvent, ScrollEvent, MoveEvent)):
             if isinstance(ev, ButtonEvent) and ev.down:
-                out += self._lose_cursor()
+                out += self._lose_cursor(ev.t_ns)
             out += self._on_pointer(ev)
         else:
             out.append(ev)
@@ -624,9 +624,16 @@ class SafeguardGate:
         return replace(ev, t_ns=t_ns, title=self.redactor.redact_title(ev.title),
                        url=self.redactor.redact_url(ev.url) if ev.url else None)
 
-    def _probe(self) -> bool | None:
+    def _probe(self, before_ns: int | None = None) -> bool | None:
+        """The probe's verdict for the window in front; with ``before_ns``, for the field that
+        had focus just before that moment, when the probe can tell (``before(focus, t_ns)``,
+        e.g. the browser extension: a press moves the focus, and its report may already be
+        in when the press is judged), else as now."""
         if self.secure_input is None or self._focus is None:
             return False
+        before = getattr(self.secure_input, "before", None) if before_ns is not None else None
+        if before is not None:
+            return before(self._focus, before_ns)
         return self.secure_input(self._focus)
 
     def _submitted(self) -> None:
@@ -635,8 +642,8 @@ class SafeguardGate:
         if notify is not None:
             notify()
 
-    def _secret_now(self) -> bool:
-        return self._probe() is not False  # None = cannot tell for a window that may read secrets
+    def _secret_now(self, before_ns: int | None = None) -> bool:
+        return self._probe(before_ns) is not False  # None = cannot tell for a window that may read secrets
 
     def _on_key(self, ev: KeyEvent) -> list[RawEvent]:
         if not ev.down:
@@ -704,21 +711,21 @@ class SafeguardGate:
         return any(k.down and k.key not in _MODIFIER_KEYS and k.key not in _FIELD_KEYS
                    for k in self._run[self._seg:])
 
-    def _segment_end(self) -> list[RawEvent]:
+    def _segment_end(self, before_ns: int | None = None) -> list[RawEvent]:
         """A click or Tab: the keys since the previous one were typed into the field in front
         until now. If the platform says (perhaps only now: its focus event can arrive a few
         ms after the first keys typed into a password field) that field reads a secret,
         they are that secret."""
-        if self._segment_types() and self._secret_now():
+        if self._segment_types() and self._secret_now(before_ns):
             return self._swallow_run(self._run_last_ns)
         return []
 
-    def _lose_cursor(self) -> list[RawEvent]:
+    def _lose_cursor(self, t_ns: int | None = None) -> list[RawEvent]:
         """A click inside the unit: the cursor may have moved anywhere (or text was
         selected): the unit goes on, read in every order (see keys.mask_unit)."""
         if not self._run:
             return []
-        out = self._segment_end()
+        out = self._segment_end(before_ns=t_ns)  # the field the keys went to, not the one clicked
         if self._run:
             self._breaks[len(self._run)] = "jump"
             self._seg = len(self._run)
