@@ -81,6 +81,8 @@ def test_key_prompts_of_editors_are_secret_prompts():
     ("Enter passphrase for key '/root/.ssh/id_ed25519': abc", "abc"),
     ("Passwort: geheim", "geheim"),
     ("Enter encryption key: ***", "***"),
+    ("Passwrd for alice: s3cret-Value", "s3cret-Value"),  # a prompt word OCR shortened
+    ("Passworrd: x7", "x7"),  # ... or lengthened
 ])
 def test_what_follows_a_password_prompt_is_its_answer(line, answer):
     start = answer_start(line)

@@ -98,9 +98,12 @@ def answer_start(line: str) -> int | None:
     enough (``rassword tor alice;``). OCR's slips on the prompt are allowed for as in
     :func:`asks_for_secret`; a final colon may be read as ``;``, ``.`` or ``i``."""
     words = list(re.finditer(r"\S+", line[:400]))
-    text = _ocr_normalised(line[:400])
+    text = _ocr_normalised(line[:400])  # word for word, but a corrected word may change length
+    fixed = list(re.finditer(r"\S+", text))
+    if len(fixed) != len(words):
+        fixed = words
     for i in range(1, min(len(words), 16)):
-        head = text[:words[i - 1].end()]
+        head = text[:fixed[i - 1].end()]
         candidates = [head]
         if head[-1] in _COLON_MISREADS:
             candidates.append(head[:-1] + ":")
