@@ -311,7 +311,11 @@ def test_an_answer_echoed_at_a_password_prompt_is_masked_however_ocr_reads_it(de
     masked_counts = []
     for kind, answer in answers.items():
         x("type", "--delay", "20", prompts[kind])
-        time.sleep(1.0)
+        if kind == "input":  # python must have started (slow on a busy machine) before keys go to it
+            wait_for(lambda: subprocess.run(["pgrep", "-f", "Password for alice"],
+                                            capture_output=True).returncode == 0,
+                     timeout=15, what="python waiting at its prompt")
+        time.sleep(0.6)
         typed = 0
         for upto in (4, 11, len(answer)):  # (no piece may start with "-": xdotool takes it for an option)
             x("type", "--delay", "30", answer[typed:upto])
