@@ -584,7 +584,13 @@ class TextMaskStage:
             if self._forgotten(t_ns):  # forgotten while OCR looked at it
                 self.forgotten += 1
                 continue
-            if self._store(t_ns, reason, masked):
+            try:
+                stored = self._store(t_ns, reason, masked)
+            except BaseException as exc:  # noqa: BLE001 - a full disk: the recorder must stop, not hang
+                if self._on_error:
+                    self._on_error(exc)
+                return
+            if stored:
                 self.stored += 1
 
     def stop(self) -> int:
