@@ -311,7 +311,7 @@ class _Link:
 
 # --- processes --------------------------------------------------------------------------
 
-def _ppid(pid: int) -> int | None:
+def parent_pid(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -320,7 +320,7 @@ def _ppid(pid: int) -> int | None:
         return None
 
 
-def _exe(pid: int) -> str | None:
+def executable(pid: int) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/exe")
     except OSError:
@@ -330,12 +330,12 @@ def _exe(pid: int) -> str | None:
 def _descends_within_program(child: int, ancestor: int, exe: str, max_depth: int = 8) -> bool:
     pid = child
     for _ in range(max_depth):
-        pid = _ppid(pid)
+        pid = parent_pid(pid)
         if pid is None or pid <= 1:
             return False
         if pid == ancestor:
             return True
-        if _exe(pid) != exe:
+        if executable(pid) != exe:
             return False
     return False
 
@@ -345,8 +345,8 @@ def same_program_family(a: int, b: int) -> bool:
     through processes that all run the same executable (one multi-process program)."""
     if a == b:
         return True
-    exe = _exe(a)
-    if exe is None or exe != _exe(b):
+    exe = executable(a)
+    if exe is None or exe != executable(b):
         return False
     return _descends_within_program(a, b, exe) or _descends_within_program(b, a, exe)
 

@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 from ..events import ElementEvent, FocusEvent, Geometry
 from ..policy.scope import is_browser
+from .atspi import executable, parent_pid, same_program_family
 
 #: Name of the native-messaging host (``workprint browser install`` registers it).
 HOST_NAME = "org.workprint.recorder"
@@ -155,29 +156,6 @@ def title_shows(window_title: str, tab_title: str) -> bool:
                for sep in _TITLE_SEPARATORS)
 
 
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _exe(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return None
-
-
-def _same_program(a: int, b: int) -> bool:
-    """Is ``a`` process ``b`` or one of its ancestors/descendants running the same
-    executable (a multi-process browser)?"""
-    from .atspi import same_program_family
-
-    return a == b or same_program_family(a, b)
-
-
 @dataclass
 class _Window:
     window_id: int
@@ -203,9 +181,9 @@ class BrowserBridge:
     def __init__(self, *,
                  clock: Callable[[], int] = time.monotonic_ns,
                  wall: Callable[[], int] = time.time_ns,
-                 parent_of: Callable[[int], int | None] = _parent,
-                 same_program: Callable[[int, int], bool] = _same_program,
-                 exe_of: Callable[[int], str | None] = _exe):
+                 parent_of: Callable[[int], int | None] = parent_pid,
+                 same_program: Callable[[int, int], bool] = same_program_family,
+                 exe_of: Callable[[int], str | None] = executable):
         self.clock = clock
         self.wall = wall
         self.parent_of = parent_of
