@@ -1,4 +1,4 @@
-"""Terminal prompts read off the screen (capture/terminal_text.PromptReader), on Xvfb.
+"""Terminal prompts read off the screen (capture/linux/terminal_text.PromptReader), on Xvfb.
 
 For each terminal set-up (xterm's default bitmap font at 80x24, xterm with DejaVu Sans
 Mono 13 px maximised to 1920x1080, light-on-dark colours) a script shows prompts that
@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from workprint.capture.terminal_text import PromptReader, ScreenRegionGrabber  # noqa: E402
-from workprint.capture.x11 import _open_display, describe_window  # noqa: E402
+from workprint.capture.linux.terminal_text import PromptReader, ScreenRegionGrabber  # noqa: E402
+from workprint.capture.linux.x11 import _open_display, describe_window  # noqa: E402
 from workprint.virtual_desktop import VirtualDesktop  # noqa: E402
 
 SECRET_PROMPTS = ["Password: ", "Enter PIN: ", "[sudo] password for alice: ",

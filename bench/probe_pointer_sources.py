@@ -1,5 +1,5 @@
 """Which X input mechanisms see every pointer motion of an XTEST flood? (evidence for
-capture/x11_xi2_pointer.py; run it under ``flock /tmp/workprint-heavy.lock``, ~30 s).
+capture/linux/x11_xi2_pointer.py; run it under ``flock /tmp/workprint-heavy.lock``, ~30 s).
 
 Each listener is its own process and X connection on a private Xvfb (no window manager).
 The injector sends 5,000 absolute XTEST motions to distinct positions without ever waiting
@@ -77,7 +77,7 @@ def listener(mode: str) -> None:
             off += 32 + 4 * length
         print(json.dumps({mode: n[0]}), flush=True)
         return
-    if mode == "record":  # like capture/x11.py: python-xlib parses every reply
+    if mode == "record":  # like capture/linux/x11.py: python-xlib parses every reply
         ctx = _record_ctx(d)
         field = rq.EventField(None)
 
@@ -94,7 +94,7 @@ def listener(mode: str) -> None:
         print(json.dumps({mode: n[0]}), flush=True)
         os._exit(0)
     if mode == "xi2-pointer":
-        from workprint.capture.x11_xi2_pointer import XI2PointerListener
+        from workprint.capture.linux.x11_xi2_pointer import XI2PointerListener
 
         got: list = []
         lst = XI2PointerListener(lambda: display.Display(), got.append)

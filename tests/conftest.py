@@ -86,7 +86,7 @@ class Recording:
 
     def __init__(self, data_dir: Path, **recorder_kwargs):
         from workprint.capture.recorder import Recorder
-        from workprint.capture.x11 import X11Backend
+        from workprint.capture.linux.x11 import X11Backend
         from workprint.store.session import DataDir
 
         self.store = DataDir(data_dir)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from workprint.capture.atspi import (ROLE_DOCUMENT_WEB, ROLE_ENTRY, ROLE_PASSWORD_TEXT, AtspiWatcher, _title_has,
-                                     same_program_family)
+from workprint.capture.linux.atspi import (ROLE_DOCUMENT_WEB, ROLE_ENTRY, ROLE_PASSWORD_TEXT, AtspiWatcher, _title_has,
+                                           same_program_family)
 
 from conftest import wait_for
 

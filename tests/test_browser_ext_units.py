@@ -17,7 +17,7 @@ import pytest
 from workprint.capture.browser_ext import BrowserBridge, BrowserElementSource, screen_box, title_shows
 from workprint.capture.browser_host import Forwarder, encode_message, read_message
 from workprint.capture.control import ControlServer
-from workprint.capture.secure_input import LinuxSecureInput
+from workprint.capture.linux.secure_input import LinuxSecureInput
 from workprint.events import ElementEvent, FocusEvent, Geometry, KeyEvent
 from workprint.policy.gate import SafeguardGate
 from workprint.policy.model import parse_policy

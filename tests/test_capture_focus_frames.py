@@ -76,7 +76,7 @@ def test_frame_tiles_reassemble_the_exact_screen(desk, record):
     rec = record()
     desk.xdotool("type", "--delay", "10", "echo pixels")
     time.sleep(1.0)
-    from workprint.capture.x11 import X11Backend
+    from workprint.capture.linux.x11 import X11Backend
 
     backend = X11Backend()
     truth = backend.grab()

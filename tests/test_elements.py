@@ -277,7 +277,7 @@ def test_atspi_source_on_a_silent_bus_answers_none_within_its_deadline(tmp_path)
     time, and the source does not try it again."""
     import socket
 
-    from workprint.capture.atspi_elements import AtspiElementSource
+    from workprint.capture.linux.atspi_elements import AtspiElementSource
 
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(tmp_path / "silent"))

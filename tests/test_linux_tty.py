@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from workprint.capture.linux_tty import TerminalSecretProbe, pts_path
+from workprint.capture.linux.tty import TerminalSecretProbe, pts_path
 from workprint.events import FocusEvent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
@@ -267,7 +267,7 @@ def test_a_shell_reading_silently_is_told_from_its_line_editor(terminal_running)
     """bash's readline and `read -rs -n 12` both hold the pty raw without echo: the shell
     blocked in a terminal read is a silent read (a secret), waiting in select is its line
     editor; the key that ends the read still counts for a moment after."""
-    from workprint.capture import linux_tty
+    from workprint.capture.linux import tty as linux_tty
 
     term_pid, child, status = terminal_running("bash")
     os.kill(child, signal.SIGHUP)
@@ -289,7 +289,7 @@ def test_a_shell_reading_silently_is_told_from_its_line_editor(terminal_running)
 
 
 def test_a_process_that_cannot_be_read_is_unknown(tmp_path):
-    from workprint.capture import linux_tty
+    from workprint.capture.linux import tty as linux_tty
 
     (tmp_path / "77").mkdir()
     (tmp_path / "77" / "wchan").write_text("do_nanosleep")

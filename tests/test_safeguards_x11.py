@@ -293,7 +293,7 @@ def test_an_answer_echoed_at_a_password_prompt_is_masked_however_ocr_reads_it(de
     length while it is typed, too. The prompt before it is read well enough, and what
     follows a password prompt on its line is masked (frames of the screen as it is,
     masked by a fresh masker each, then read again the way the leak checks read them)."""
-    from workprint.capture.terminal_text import ScreenRegionGrabber
+    from workprint.capture.linux.terminal_text import ScreenRegionGrabber
     from workprint.events import Geometry
     from workprint.policy.redact_pixels import (PROMPT_ANSWER, TesseractOcr, TextMasker, group_lines,
                                                 to_ocr_gray, upscale)

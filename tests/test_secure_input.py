@@ -4,7 +4,7 @@ them for real)."""
 
 from __future__ import annotations
 
-from workprint.capture.secure_input import LinuxSecureInput
+from workprint.capture.linux.secure_input import LinuxSecureInput
 from workprint.events import FocusEvent
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace as NS
 
 from Xlib import X
 
-from workprint.capture.x11_attribution import KeyAttribution
+from workprint.capture.linux.x11_attribution import KeyAttribution
 
 ROOT = 1
 MASK = 0x1FFFFF  # resource id mask: a client's windows share the bits above it

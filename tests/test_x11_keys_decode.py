@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from workprint.capture.x11_keys import (Composer, ModifierRoles, group_count, keysym_for,
-                                        keysym_name, keysym_to_char, next_group, parse_compose,
-                                        compose_file)
-from workprint.capture.x11_xi2 import KeyState
+from workprint.capture.linux.x11_keys import (Composer, ModifierRoles, group_count, keysym_for,
+                                              keysym_name, keysym_to_char, next_group, parse_compose,
+                                              compose_file)
+from workprint.capture.linux.x11_xi2 import KeyState
 
 SHIFT, LOCK, CTRL, MOD1, MOD2, MOD5 = 1, 2, 4, 8, 0x10, 0x80
 
 
 def sym(name: str) -> int:
-    from workprint.capture.x11_keys import keysym_from_name
+    from workprint.capture.linux.x11_keys import keysym_from_name
 
     value = keysym_from_name(name)
     assert value is not None, name
@@ -159,7 +159,7 @@ def test_mode_switch_selects_group_two():
 
 
 def test_group_keys_cycle_the_locked_group():
-    from workprint.capture.x11_keys import ISO_FIRST_GROUP, ISO_LAST_GROUP, ISO_NEXT_GROUP, ISO_PREV_GROUP
+    from workprint.capture.linux.x11_keys import ISO_FIRST_GROUP, ISO_LAST_GROUP, ISO_NEXT_GROUP, ISO_PREV_GROUP
 
     assert next_group(0, ISO_NEXT_GROUP, 2) == 1
     assert next_group(1, ISO_NEXT_GROUP, 2) == 0
@@ -239,7 +239,7 @@ def test_every_key_name_the_safeguards_rely_on_is_the_name_decoding_gives():
     # A keysym with several names decoded under another one (0xFF7E as "Arabic_switch")
     # is an unknown key to the line model: it ended the composed line's reading and the
     # ordinary text around a German AltGr '@' was masked as the e-mail in it.
-    from workprint.capture.x11_keys import keysym_from_name, keysym_name
+    from workprint.capture.linux.x11_keys import keysym_from_name, keysym_name
     from workprint.policy import compose, gate
 
     names = set(compose.MODIFIER_KEYS) | compose.CASE_KEYS | compose._HOME | compose._END

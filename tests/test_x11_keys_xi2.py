@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from workprint.capture.x11_xi2 import KeyState
+from workprint.capture.linux.x11_xi2 import KeyState
 
 SHIFT_L, SHIFT_R, CAPS, CTRL, A = 50, 62, 66, 37, 38
 MODMAP = [[SHIFT_L, SHIFT_R], [CAPS], [CTRL], [], [], [], [], []]

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from workprint.capture.x11_xi2_pointer import (
+from workprint.capture.linux.x11_xi2_pointer import (
     XI_MOTION, XI_RAW_BUTTON_PRESS, XI_RAW_BUTTON_RELEASE, XI_RAW_MOTION, DeviceEvent,
     PointerTracker, RawEvent, parse_device_event, parse_raw_event, to_events)
 
@@ -176,7 +176,7 @@ class Collector:
     def __init__(self, display: str):
         from Xlib.display import Display
 
-        from workprint.capture.x11_xi2_pointer import XI2PointerListener
+        from workprint.capture.linux.x11_xi2_pointer import XI2PointerListener
 
         self.samples: list = []
         self.listener = XI2PointerListener(lambda: Display(display), self.samples.append)

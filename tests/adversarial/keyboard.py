@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from workprint.capture.x11_keys import keysym_from_name
+from workprint.capture.linux.x11_keys import keysym_from_name
 
 #: keycodes of the pc105 evdev keyboard
 SHIFT_L, CTRL_L, ALT_R, NUM_LOCK, CAPS, RETURN = 50, 37, 108, 77, 66, 36
@@ -99,7 +99,7 @@ def text_keys(conn, text: str) -> list:
 
 def keymap_chars(conn) -> dict[int, str]:
     """keycode -> the character of its first level (for the leak checks' keycode view)."""
-    from workprint.capture.x11_keys import keysym_to_char
+    from workprint.capture.linux.x11_keys import keysym_to_char
 
     first = conn.display.info.min_keycode
     count = conn.display.info.max_keycode - first + 1

@@ -270,7 +270,7 @@ def test_a_drag_from_the_allowed_app_into_a_denied_one_leaves_a_gap_only(desk, t
 def test_without_a_window_manager_the_window_list_still_knows_the_windows(tmp_path):
     """No EWMH window manager (no _NET_CLIENT_LIST_STACKING): the backend lists the root's
     children, so the pointer's scope and the frame safeguard still see every window."""
-    from workprint.capture.x11 import X11Backend
+    from workprint.capture.linux.x11 import X11Backend
     from workprint.policy.scope import window_at
     from workprint.virtual_desktop import VirtualDesktop
 

@@ -35,7 +35,7 @@ def echo_form(desk, state: Path, *extra: str) -> int:
 
 def screen_text(desk, region: tuple[int, int, int, int]) -> str:
     """What unmasked OCR reads in ``region`` of the screen now (a grab by the test)."""
-    from workprint.capture.x11 import X11Backend
+    from workprint.capture.linux.x11 import X11Backend
     from workprint.policy.redact_pixels import TesseractOcr, group_lines, to_ocr_gray, upscale
 
     backend = X11Backend()

@@ -162,7 +162,7 @@ class Backend(ABC):
 def get_backend(**kwargs: Any) -> Backend:
     """The backend for this platform (raises :class:`NoDisplayError` when none is usable)."""
     if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
-        from .x11 import X11Backend
+        from .linux.x11 import X11Backend
 
         return X11Backend(**kwargs)
     raise NotImplementedError(

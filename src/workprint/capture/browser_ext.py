@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 from ..events import ElementEvent, FocusEvent, Geometry
 from ..policy.scope import is_browser
-from .atspi import executable, parent_pid, same_program_family
+from .linux.atspi import executable, parent_pid, same_program_family
 
 #: Name of the native-messaging host (``workprint browser install`` registers it).
 HOST_NAME = "org.workprint.recorder"

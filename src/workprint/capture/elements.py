@@ -2,7 +2,7 @@
 
 Platform-free. The recorder's processor asks (``request``, never blocking: a bounded queue,
 full = that input gets no element, counted); one worker thread answers from an
-:class:`ElementSource` (Linux: AT-SPI, :mod:`.atspi_elements`) within a deadline and hands
+:class:`ElementSource` (Linux: AT-SPI, :mod:`.linux.atspi_elements`) within a deadline and hands
 the result - an :class:`~workprint.events.ElementEvent` with the ``t_ns`` of its input - to
 ``deliver`` (the recorder passes it through the safeguard gate). Nothing runs on the input
 hook thread, and a slow or absent source costs "no element", never input.

@@ -53,7 +53,7 @@ def _warn_if_collector_refuses(root, policy) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..capture.backend import get_backend
     from ..capture.browser_ext import BrowserBridge, BrowserElementSource
-    from ..capture.secure_input import LinuxSecureInput
+    from ..capture.linux.secure_input import LinuxSecureInput
     from ..capture.run import record_session
     from ..identity import contributor_pseudonym
     from ..policy.notice import require_acknowledged
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             backend.set_url_lookup(secure_input.browser_url)
         atspi_elements = None
         if secure_input.atspi is not None and secure_input.atspi.available():
-            from ..capture.atspi_elements import AtspiElementSource
+            from ..capture.linux.atspi_elements import AtspiElementSource
 
             atspi_elements = AtspiElementSource(secure_input.atspi, backend.window_generation)
         # browser pages: the extension knows their elements; everything else: AT-SPI

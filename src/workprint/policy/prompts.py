@@ -1,4 +1,4 @@
-"""Terminal password-prompt heuristic (text side; see capture.linux_tty for echo state).
+"""Terminal password-prompt heuristic (text side; see capture.linux.tty for echo state).
 
 :func:`looks_like_password_prompt` looks at the last line a terminal shows: a prompt is
 a short line that ENDS asking for a password, passphrase or PIN (``Password:``,

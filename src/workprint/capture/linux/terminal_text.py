@@ -1,6 +1,6 @@
 """Read a terminal's prompt off the screen, for the password-prompt heuristic.
 
-The pty's echo flag (:mod:`.linux_tty`) catches every prompt that hides its input. A
+The pty's echo flag (:mod:`.tty`) catches every prompt that hides its input. A
 prompt that echoes (``read -p "PIN: "``, ``input("Password: ")``) or draws its own
 input field in raw mode (a REPL's password prompt) keeps the tty looking ordinary; for
 those only the words on the screen tell. :class:`PromptReader` grabs the terminal
@@ -25,9 +25,9 @@ from typing import Callable, Hashable
 
 import numpy as np
 
-from ..events import Geometry
-from ..policy.prompts import asks_for_secret
-from ..policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, luminance, upscale
+from ...events import Geometry
+from ...policy.prompts import asks_for_secret
+from ...policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, luminance, upscale
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """The secure-input probe of the safeguard gate on Linux: which platform signal answers
 "is the focused field reading a secret?" for the window in front.
 
-* terminal emulators: the pty's termios flags (:mod:`.linux_tty`) - a prompt with echo off
+* terminal emulators: the pty's termios flags (:mod:`.tty`) - a prompt with echo off
   is a password prompt, whatever its wording; a remote shell or multiplexer in front is
   "unknown"; a prompt that echoes or reads in raw mode is judged by its words, read off the
   screen (:mod:`.terminal_text`);
-* a browser with the workprint extension (:mod:`.browser_ext`): the extension says whether
+* a browser with the workprint extension (:mod:`..browser_ext`): the extension says whether
   the focused element of the page in front is a password field, without any accessibility
   flag; with AT-SPI too, either one saying "password" is enough;
 * every other app: AT-SPI (:mod:`.atspi`) - the last focused accessible of that process is
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import os
 
-from ..events import FocusEvent
-from ..policy.scope import is_browser
-from .linux_tty import TerminalSecretProbe, is_terminal
+from ...events import FocusEvent
+from ...policy.scope import is_browser
+from .tty import TerminalSecretProbe, is_terminal
 
 
 class LinuxSecureInput:

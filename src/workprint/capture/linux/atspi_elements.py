@@ -1,7 +1,7 @@
 """AT-SPI element source (Linux): the accessible at a screen point, or the focused one.
 
 An :class:`~workprint.capture.elements.ElementSource` over its own connection to the
-accessibility bus that :class:`~workprint.capture.atspi.AtspiWatcher` found (the watcher's
+accessibility bus that :class:`~workprint.capture.linux.atspi.AtspiWatcher` found (the watcher's
 focus records give the focused object for keys). Used only from the element locator's
 thread; every call is bounded by the caller's deadline and answers None on any doubt.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 
-from ..events import ELEMENT_NAME_MAX, ELEMENT_PATH_MAX, ElementEvent, Geometry
+from ...events import ELEMENT_NAME_MAX, ELEMENT_PATH_MAX, ElementEvent, Geometry
 from .atspi import (_ACCESSIBLE, _DBUS_NAME, _DBUS_PATH, _REGISTRY, _ROOT_PATH, STATE_DEFUNCT, STATE_SHOWING,
                     AtspiWatcher, _call, _get_prop, _Link, _ok, _states, _variant_value, same_program_family)
 

@@ -32,7 +32,7 @@ import os
 import termios
 from pathlib import Path
 
-from ..policy.scope import TERMINAL_APPS
+from ...policy.scope import TERMINAL_APPS
 
 _PROC = Path("/proc")
 

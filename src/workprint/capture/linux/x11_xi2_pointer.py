@@ -1,6 +1,6 @@
 """Pointer input from XInput 2: every motion, button and scroll, with its root position.
 
-:class:`~workprint.capture.x11.X11Backend` takes the pointer from here (unless
+:class:`~workprint.capture.linux.x11.X11Backend` takes the pointer from here (unless
 ``WORKPRINT_X11_POINTER=record`` or the server lacks XInput 2); see the end of this
 docstring for how it is wired in.
 
@@ -532,7 +532,7 @@ class PointerTracker:
 
 def to_events(sample: PointerSample) -> list[Any]:
     """The workprint raw events for one sample (button releases of scroll buttons: none)."""
-    from ..events import ButtonEvent, MoveEvent, ScrollEvent
+    from ...events import ButtonEvent, MoveEvent, ScrollEvent
 
     if sample.kind == "move":
         return [MoveEvent(sample.t_ns, sample.x, sample.y)]

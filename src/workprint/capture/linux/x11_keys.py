@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from ..events import MODIFIERS
+from ...events import MODIFIERS
 
 # X11 state mask bits in the order of events.MODIFIERS:
 # Shift, Lock, Control, Mod1 (Alt), Mod2 (NumLock), Mod3, Mod4 (Super), Mod5 (AltGr/ISO level 3)

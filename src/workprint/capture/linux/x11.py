@@ -44,11 +44,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import NoDisplayError
-from ..events import (KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEvent, Geometry, KeyEvent,
-                      MarkerEvent, MoveEvent, RawEvent,
-                      ScrollEvent)
-from .backend import Backend, CaptureLost, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
+from ...errors import NoDisplayError
+from ...events import (KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEvent, Geometry, KeyEvent,
+                       MarkerEvent, MoveEvent, RawEvent,
+                       ScrollEvent)
+from ..backend import Backend, CaptureLost, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
 from .x11_keys import (GROUP_KEYSYMS, Composer, ModifierRoles, group_count, is_modifier, keysym_for, keysym_name,
                        keysym_to_char, modifier_names, next_group)
 from .wakeup import StopSignal
