@@ -8,7 +8,7 @@ demo: setup
 	.venv/bin/python scripts/demo.py
 
 test: setup
-	@.venv/bin/python -m pytest -q; rc=$$?; \
+	@.venv/bin/python -m pytest -q --durations=30; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected - failing"; exit 1; fi; exit $$rc
 
 bench: setup

@@ -105,6 +105,41 @@ def test_json_commands_answer_errors_in_json(path, parser, tmp_path, monkeypatch
     assert doc["error"]["message"] and doc["error"]["type"]
 
 
+# options whose bad values the walk above never reaches (it gives only required ones): each
+# with a real data dir, so the option itself is what fails, and the words that must say so
+BAD_OPTIONS = [
+    (["forget", "--from", "not-a-time", "--yes"], "is not a time"),
+    (["forget", "--from", "2026-01-02T10:00", "--to", "2026-01-02 09:00", "--yes"], "not after --from"),
+    (["forget", "--from", "2999-01-01 00:00", "--yes"], "in the future"),
+    (["forget", "--last", "10m", "--to", "12:00", "--yes"], "--to needs --from"),
+    (["forget", "--from", "2026-01-02T10:00", "--session", "x", "--yes"], "not allowed with"),
+    (["forget", "--from", "2026-01-02T10:00", "--to", "2026-01-02T11:00"], "--yes"),
+    (["export", "--format", "aguvis", "--out", "{tmp}/o", "--aguvis-root", "relative/x"], "not an absolute path"),
+    (["export", "--format", "agentnet", "--out", "{tmp}/o", "--aguvis-root", "/x"], "--format aguvis only"),
+]
+
+
+@pytest.mark.parametrize("argv,words", BAD_OPTIONS, ids=[" ".join(a[:3]) for a, _ in BAD_OPTIONS])
+@pytest.mark.parametrize("json_out", [False, True], ids=["text", "json"])
+def test_bad_option_values_are_reported_like_every_other_error(argv, words, json_out, tmp_path,
+                                                               monkeypatch, capsys):
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    argv = [a.format(tmp=tmp_path) for a in argv] + ["--data-dir", str(tmp_path / "d")]
+    argv += ["--json"] if json_out else []
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    assert rc == 2 and "Traceback" not in err
+    if json_out:
+        doc = json.loads(out)
+        assert doc["ok"] is False and doc["error"]["code"] == 2 and words in doc["error"]["message"]
+    else:
+        assert words in err and not out
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
 def test_usage_errors_under_json_are_json_too(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["sessions", "--json", "--no-such-flag"])

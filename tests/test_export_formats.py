@@ -151,6 +151,7 @@ def test_cli_prints_the_drops(early_dir, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "left out 1 step(s) without a screenshot: 1 no screenshot before the action" in res.stdout
+    assert "exporting" not in res.stderr  # piped: no progress bar
 
 
 def test_deterministic_and_rerun(data_dir, tmp_path):
@@ -280,3 +281,26 @@ def test_hf_card_describes_fields_and_provenance(data_dir, tmp_path):
     for name, _, _, desc in COLUMNS:
         assert f"| `{name}` |" in text and desc in text
     assert "| `pol-1234abcd` | 0.1.0 | 3 | 2 |" in text
+
+
+def test_aguvis_root_names_where_the_export_will_be_read(data_dir, tmp_path):
+    """Exported here, read by Aguvis's loader from elsewhere: the yaml names the --aguvis-root
+    folder (Aguvis opens the yaml's paths as given, not relative to the yaml), and after the
+    folder is moved there every sample loads with its image. On a terminal the export shows
+    a progress bar counting the steps."""
+    import sys
+
+    from terminal import run_on_a_terminal
+
+    out, moved = tmp_path / "written" / "ag", tmp_path / "training" / "ag"
+    rc, stdout, shown = run_on_a_terminal(
+        [sys.executable, "-m", "workprint.cli", "export", "--data-dir", str(data_dir), "--format",
+         "aguvis", "--out", str(out), "--aguvis-root", f"{moved}/", "--json"])
+    assert rc == 0, shown
+    assert json.loads(stdout)["dataset_list_root"] == str(moved)
+    assert "exporting" in shown and "9/9" in shown
+    yaml_text = (out / "aguvis.yaml").read_text()
+    assert str(out) not in yaml_text and f'json_path: "{moved}/aguvis.json"' in yaml_text
+    moved.parent.mkdir()
+    out.rename(moved)
+    assert len(aguvis_load(moved)) == 9

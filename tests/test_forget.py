@@ -69,9 +69,9 @@ def _assert_forgotten(folder: Path) -> None:
     assert NEW_TITLE.encode("utf-16-le") not in raw
 
 
-def _cli(*args: str, input: str | None = None):
+def _cli(*args: str, input: str | None = None, env: dict | None = None):
     return subprocess.run([*WORKPRINT, *args], capture_output=True, text=True, input=input,
-                          timeout=60)
+                          timeout=60, env=env)
 
 
 def test_marker_is_in_the_raw_files_before_forgetting(tmp_path):
@@ -230,3 +230,127 @@ def test_on_a_terminal_forget_asks_first(tmp_path, answer, deleted):
     with DataDir(tmp_path).open("s1") as s:
         titles = [e.title for e in s.events(kinds=["focus"])]
     assert titles == ([OLD_TITLE] if deleted else [OLD_TITLE, NEW_TITLE])
+
+
+# --- forget --from/--to: a span of wall-clock time ---------------------------------------
+
+def _local(t: datetime, tz: str) -> str:
+    """``t`` as the local wall-clock time of ``tz``, the way a person there writes it."""
+    from zoneinfo import ZoneInfo
+
+    return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_forget_from_to_deletes_the_span_in_every_session_and_keeps_the_rest(tmp_path):
+    """Two sessions hold something of the span (their "new" events 20 and 18 minutes ago),
+    one started after it; the span is given in local wall-clock time of a zone that is not
+    UTC (--from) and as ISO-8601 with an offset (--to). On a terminal a bar counts the
+    sessions; piped, nothing but the command's output."""
+    from terminal import run_on_a_terminal
+
+    _session(tmp_path, minutes_ago=60, sid="s1", recent_minutes_ago=20)
+    _session(tmp_path, minutes_ago=90, sid="s2", recent_minutes_ago=18)
+    _session(tmp_path, minutes_ago=10, sid="s3", recent_minutes_ago=2)
+    now = datetime.now(timezone.utc)
+    tz = "America/Los_Angeles"
+    since = _local(now - timedelta(minutes=25), tz)
+    until = (now - timedelta(minutes=15)).astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat()
+    env = {**__import__("os").environ, "TZ": tz}
+    rc, out, shown = run_on_a_terminal([*WORKPRINT, "forget", "--from", since, "--to", until,
+                                        "--data-dir", str(tmp_path), "--yes", "--json"], env=env)
+    assert rc == 0, shown
+    doc = json.loads(out)
+    assert sorted(r["session"] for r in doc["sessions"]) == ["s1", "s2"]
+    assert doc["totals"]["events"] == 4 and doc["totals"]["frames"] == 2
+    assert datetime.fromisoformat(doc["span"]["from"]) == (now - timedelta(minutes=25)).replace(microsecond=0)
+    assert "forgetting" in shown and "3/3" in shown  # every session looked at, counted
+    for sid in ("s1", "s2"):
+        _assert_forgotten(tmp_path / "sessions" / sid)
+        with DataDir(tmp_path).open(sid) as s:
+            assert [e.title for e in s.events(kinds=["focus"])] == [OLD_TITLE]
+            [gap] = [e for e in s.events(kinds=["gap"])]
+            assert gap.reason == GAP_REASON
+            assert abs(gap.duration_ns - 10 * 60 * SEC) < SEC
+    with DataDir(tmp_path).open("s3") as s:
+        assert [e.title for e in s.events(kinds=["focus"])] == [OLD_TITLE, NEW_TITLE]
+
+    # piped (no terminal): the same command shows no bar; nothing left in the span (the
+    # marks of the forgotten span stay)
+    res = _cli("forget", "--from", since, "--to", until, "--data-dir", str(tmp_path), "--yes", env=env)
+    assert res.returncode == 0 and "nothing recorded in the span from" in res.stdout
+    assert res.stderr == ""
+
+
+def test_forget_from_to_on_a_live_session_deletes_only_the_span(tmp_path):
+    from workprint.store.forget import forget_between
+
+    w = _session(tmp_path, minutes_ago=30, sid="live", close=False, recent_minutes_ago=10)
+    try:
+        now = datetime.now(timezone.utc)
+        seen = []
+        [r] = forget_between(tmp_path, now - timedelta(minutes=12), now - timedelta(minutes=5),
+                             settle_s=0.05, progress=lambda d, t: seen.append((d, t)))
+        assert r.live and r.events == 2 and r.frames == 1 and seen == [(1, 1)]
+        w.add_events([KeyEvent(29 * 60 * SEC, True, 40, 100, "d", "d")])  # recording goes on
+    finally:
+        w.close()
+    with DataDir(tmp_path).open("live") as s:
+        keys = [e.char for e in s.events(kinds=["key_down"])]
+    assert keys == ["a", "d"]
+    _assert_forgotten(tmp_path / "sessions" / "live")
+
+
+def test_forget_from_to_asks_first_on_a_terminal(tmp_path):
+    from terminal import run_on_a_terminal
+
+    _session(tmp_path, minutes_ago=30, sid="s1")
+    since = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+    rc, out, shown = run_on_a_terminal([*WORKPRINT, "forget", "--from", since, "--data-dir",
+                                        str(tmp_path)], stdin_text="no\n")
+    assert "Irrecoverably delete everything recorded in the span from" in shown and "Type yes" in shown
+    assert rc == 1
+    with DataDir(tmp_path).open("s1") as s:
+        assert len(list(s.events(kinds=["focus"]))) == 2
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--from", "yesterday"], "is not a time"),
+    (["--from", "25:00"], "is not a time"),
+    (["--from", "2999-01-01T00:00"], "in the future"),
+    (["--from", "2026-01-02T10:00", "--to", "2026-01-02T09:00"], "not after --from"),
+    (["--last", "10m", "--to", "2026-01-02T09:00"], "--to needs --from"),
+    (["--from", "2026-01-02T10:00", "--last", "10m"], "not allowed with"),
+])
+def test_bad_spans_are_usage_errors_and_delete_nothing(tmp_path, args, words, capsys):
+    from workprint.cli import main
+
+    def run(*extra):
+        try:
+            return main(["forget", *args, "--data-dir", str(tmp_path), "--yes", *extra])
+        except SystemExit as exc:  # argparse's own usage errors
+            return exc.code
+
+    _session(tmp_path, minutes_ago=30, sid="s1")
+    assert run() == 2
+    assert words in capsys.readouterr().err
+    assert run("--json") == 2
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["code"] == 2 and words in err["message"]
+    with DataDir(tmp_path).open("s1") as s:
+        assert len(list(s.events())) == 4
+
+
+def test_parse_time():
+    from workprint.store.forget import parse_time
+
+    now = datetime(2026, 12, 5, 6, 30, tzinfo=timezone.utc)
+    local = now.astimezone()
+    assert parse_time("14:30", now) == local.replace(hour=14, minute=30, second=0, microsecond=0)
+    assert parse_time(" 9:05:07 ", now) == local.replace(hour=9, minute=5, second=7, microsecond=0)
+    assert parse_time("2026-12-04 23:59", now) == datetime(2026, 12, 4, 23, 59).astimezone()
+    assert parse_time("2026-12-05T14:30:00+01:00", now) == datetime(2026, 12, 5, 13, 30, tzinfo=timezone.utc)
+    assert parse_time("2026-12-05T14:30Z", now) == datetime(2026, 12, 5, 14, 30, tzinfo=timezone.utc)
+    assert parse_time("14:30", now).tzinfo is not None
+    for bad in ("", "x", "14", "14:3", "24:00", "1430h", "2026-13-01", "10m"):
+        with pytest.raises(ValueError, match="is not a time"):
+            parse_time(bad, now)

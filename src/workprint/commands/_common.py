@@ -1,12 +1,13 @@
-"""Helpers shared by the command modules: data dir option, JSON output."""
+"""Helpers shared by the command modules: data dir option, JSON output, progress bars."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from ..errors import StoreError
 from ..paths import default_data_dir
@@ -31,6 +32,33 @@ def data_dir(args: argparse.Namespace) -> Path:
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
+
+
+@contextmanager
+def progress_bar(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback for long work: a bar on stderr (tqdm: count, rate,
+    time left) when stderr is a terminal, nothing at all otherwise - pipes, logs and CI see
+    only the command's own output. The bar is closed when the block ends."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit=f" {unit}", file=sys.stderr, leave=True,
+                       dynamic_ncols=True)
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def add_policy(parser: argparse.ArgumentParser, help: str | None = None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..export import FORMATS, export_sessions
 from ..export.common import IMAGE_FORMATS
-from ._common import add_data_dir, add_policy, data_dir, print_json, resolve_policy
+from ._common import add_data_dir, add_policy, data_dir, print_json, progress_bar, resolve_policy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,27 +32,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cot", type=Path, metavar="JSONL",
                    help="fill observation/thought/action text from the JSONL that CoT synthesis "
                         "(OpenCUA's gen_cot) wrote from an agentnet export of these sessions")
+    p.add_argument("--aguvis-root", metavar="PATH",
+                   help="aguvis: the absolute path this export will have where Aguvis trains on it "
+                        "(copied or mounted elsewhere); aguvis.yaml names its files under PATH "
+                        "(default: --out, resolved). Aguvis opens the yaml's paths as given, not "
+                        "relative to the yaml")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    tty = sys.stderr.isatty()
-    last = [-1]
-
-    def progress(done: int, total: int) -> None:
-        pct = done * 100 // max(total, 1)
-        if tty and (pct != last[0] or done == total):
-            last[0] = pct
-            print(f"\rexporting: {done}/{total} steps ({pct}%)", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
-
     from ..actions.reduce import ReduceConfig
 
-    summary = export_sessions(data_dir(args), args.session, args.format, args.out, progress,
-                              image_format=args.image_format,
-                              reduce_cfg=ReduceConfig.from_policy(resolve_policy(args.policy, data_dir(args))),
-                              cot=args.cot)
+    with progress_bar("exporting", "steps") as progress:
+        summary = export_sessions(data_dir(args), args.session, args.format, args.out, progress,
+                                  image_format=args.image_format,
+                                  reduce_cfg=ReduceConfig.from_policy(resolve_policy(args.policy, data_dir(args))),
+                                  cot=args.cot, aguvis_root=args.aguvis_root)
     for skipped in summary.get("skipped", []):
         print(f"workprint: not exported: {skipped['error']}", file=sys.stderr)
     if args.json:

@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from ._common import add_data_dir, data_dir, print_json
+from ._common import add_data_dir, data_dir, print_json, progress_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def one_round(d, cred, outbox, review, auto_hours: float | None, force: bool, transport=None) -> dict:
+def one_round(d, cred, outbox, review, auto_hours: float | None, force: bool, transport=None,
+              progress=None) -> dict:
     """Fetch the collector's policy (what the next recordings follow), seal what the
     contributor approved, upload. Approval comes only from this device: the contributor's
     decisions and their own auto-approval setting, never from the collector."""
@@ -51,7 +52,7 @@ def one_round(d, cred, outbox, review, auto_hours: float | None, force: bool, tr
             warnings.append(str(exc))
         hours = review.auto_approve_after_hours() if auto_hours is None else auto_hours
         fill = outbox.fill(cred, review, auto_approve_seconds(hours))
-        rep = outbox.sync(client, force=force)
+        rep = outbox.sync(client, force=force, progress=progress)
     return {"sealed_sessions": len(fill.sealed), "sealed_chunks": fill.chunks,
             "warnings": warnings + fill.warnings, **asdict(rep)}
 
@@ -68,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     review = Review(d)
     try:
         while True:
-            result = one_round(d, cred, outbox, review, args.auto_approve_after_hours, force=not args.watch)
+            with progress_bar("uploading", "chunks") as progress:
+                result = one_round(d, cred, outbox, review, args.auto_approve_after_hours,
+                                   force=not args.watch, progress=progress)
             for w in result["warnings"]:
                 print(f"workprint sync: warning: {w}", file=sys.stderr)
             # every refused session, this round's and earlier ones, until withheld or uploaded

@@ -21,14 +21,15 @@ FORMATS = ("agentnet", "hf", "aguvis")
 def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt: str,
                     out: Path | str, progress: Progress | None = None, *,
                     image_format: str = "jpeg", reduce_cfg=None,
-                    cot: Path | str | None = None) -> dict[str, Any]:
+                    cot: Path | str | None = None, aguvis_root: str | None = None) -> dict[str, Any]:
     """Export sessions (all when ``session_ids`` is None) to ``out`` as ``fmt``.
 
     ``reduce_cfg`` (a :class:`~workprint.actions.reduce.ReduceConfig`, e.g. from the policy)
     sets the reduction thresholds. ``cot`` names an AgentNet JSONL written by CoT synthesis
     (OpenCUA's gen_cot) from an AgentNet export of the same sessions: its observation,
     thought and action texts fill the matching steps. ``progress(done_steps, total_steps)``
-    is called as steps are written. Every exported step has its screenshot (the screen
+    is called as steps are written. ``aguvis_root`` (aguvis only): the absolute path the
+    export will have when Aguvis reads it, for its dataset list (default: ``out``). Every exported step has its screenshot (the screen
     before the action); steps without one are left out and counted in ``summary["dropped"]``
     by reason.
     Returns a summary dict (counts and output paths). Re-running gives byte-identical files.
@@ -41,6 +42,12 @@ def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt
     if fmt == "hf":
         require("pyarrow", "export", "the hf export")
     writer = importlib.import_module(f"{__name__}.{fmt}")
+    opts: dict[str, Any] = {}
+    if aguvis_root is not None:
+        if fmt != "aguvis":
+            raise ExportError("--aguvis-root applies to --format aguvis only")
+        writer.dataset_root(Path(out), aguvis_root)  # refused here, before anything is written
+        opts["root"] = aguvis_root
     cot_steps = load_cot(Path(cot)) if cot else None
     store = DataDir(data_dir)
     ids = list(session_ids) if session_ids else store.session_ids()
@@ -90,7 +97,7 @@ def export_sessions(data_dir: Path | str, session_ids: Sequence[str] | None, fmt
                 f"({', '.join(s.id for s in sessions) or 'none readable'}){why}")
         out_dir = prepare_out(Path(out))
         encoder = ImageEncoder(image_format)
-        summary = writer.write(out_dir, items, encoder, progress, total)
+        summary = writer.write(out_dir, items, encoder, progress, total, **opts)
     finally:
         for s in sessions:
             s.close()

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from .agentnet import IMAGES, write_image
 from .code import FUNCTION_SPECS, functions_used
-from .common import ImageEncoder, Progress, Trajectory, json_line
+from .common import ExportError, ImageEncoder, Progress, Trajectory, json_line
 
 FILE = "aguvis.json"
 YAML = "aguvis.yaml"
@@ -63,19 +63,35 @@ def sample(traj: Trajectory, index: int, image: str, system: str) -> dict[str, A
             "conversations": turns}
 
 
-def dataset_list(out: Path, files: Sequence[str] = (FILE,)) -> str:
-    """Aguvis's ``--data_path`` yaml naming this export's JSON file(s) by absolute path (so
-    any ``--image_folder`` works: Aguvis joins it with an absolute ``images_folder`` as is)."""
-    root = out.resolve()
+def dataset_root(out: Path, root: str | None = None) -> str:
+    """The folder the dataset list names: ``root`` (where the export will sit when training
+    reads it - copied to another machine or mounted elsewhere), else where it is written."""
+    if root is None:
+        return str(out.resolve())
+    if not root.startswith("/"):
+        raise ExportError(f"the Aguvis root {root!r} is not an absolute path; Aguvis opens the "
+                          f"dataset list's paths from the trainer's working folder, so give the "
+                          f"absolute path the export will have there (e.g. /data/workprint-export)")
+    return root.rstrip("/") or "/"
+
+
+def dataset_list(out: Path, files: Sequence[str] = (FILE,), root: str | None = None) -> str:
+    """Aguvis's ``--data_path`` yaml naming this export's JSON file(s) by absolute path.
+
+    Aguvis's loader opens ``json_path`` as given (relative to the trainer's working folder,
+    not to the yaml's) and joins ``--image_folder`` with ``images_folder`` (an absolute one
+    wins), so absolute paths are the form that works wherever training runs from and with any
+    ``--image_folder``; ``root`` moves them (:func:`dataset_root`)."""
+    base = dataset_root(out, root).rstrip("/")
     return ("# Aguvis dataset list for this workprint export: train.py --data_path <this file>\n"
             "datasets:\n"
-            + "".join(f"  - json_path: {json.dumps(str(root / f))}\n"
-                      f"    images_folder: {json.dumps(str(root / IMAGES) + '/')}\n"
+            + "".join(f"  - json_path: {json.dumps(f'{base}/{f}')}\n"
+                      f"    images_folder: {json.dumps(f'{base}/{IMAGES}/')}\n"
                       "    sampling_strategy: \"all\"\n" for f in files))
 
 
 def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEncoder,
-          progress: Progress | None, total: int) -> dict[str, Any]:
+          progress: Progress | None, total: int, root: str | None = None) -> dict[str, Any]:
     functions = functions_used([s.code for _, t in items for s in t.steps])
     system = system_message(functions)
     done = 0
@@ -93,5 +109,6 @@ def write(out: Path, items: Sequence[tuple[Any, Trajectory]], encoder: ImageEnco
                 if progress:
                     progress(done, total)
         f.write("\n]\n")
-    (out / YAML).write_text(dataset_list(out), encoding="utf-8")
-    return {"files": [FILE, YAML], "image_folder": IMAGES, "functions": functions}
+    (out / YAML).write_text(dataset_list(out, root=root), encoding="utf-8")
+    return {"files": [FILE, YAML], "image_folder": IMAGES, "functions": functions,
+            "dataset_list_root": dataset_root(out, root)}

@@ -12,6 +12,10 @@ is emptied to zero bytes). A ``gap`` event with reason ``forgotten`` marks the h
 later stages do not join actions across it, and ``meta["forgotten"]`` lists when and what
 span was forgotten (times only).
 
+``forget_between`` does the same for a span between two wall-clock times, and
+``forget_span`` for a span of one session's own clock (the viewer's forget); all three
+delete through the same steps.
+
 ``forget_session`` zero-fills every file of a session folder, then unlinks them and the
 folder.
 
@@ -49,6 +53,7 @@ from .session import DB_NAME, DIGEST_BYTES, LOCK_NAME, DataDir, Session, is_corr
 GAP_REASON = "forgotten"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 
 @dataclass
@@ -86,6 +91,28 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def parse_time(text: str, now: datetime | None = None) -> datetime:
+    """A point in time as a person writes it -> an aware datetime. ISO-8601 (``2026-12-05T
+    14:30``, ``2026-12-05 14:30:15+01:00``, ``...Z``) or a bare time of day (``14:30``,
+    ``14:30:15``: today, by the date of ``now``). Without an offset it is local wall-clock
+    time (the computer's time zone)."""
+    s = text.strip()
+    local_now = (now or datetime.now(timezone.utc)).astimezone()
+    when: datetime | None = None
+    try:
+        if m := _TIME_OF_DAY.fullmatch(s):
+            when = local_now.replace(hour=int(m[1]), minute=int(m[2]), second=int(m[3] or 0),
+                                     microsecond=0, tzinfo=None)
+        else:
+            when = datetime.fromisoformat(s)
+    except ValueError:
+        when = None
+    if when is None:
+        raise ValueError(f"{text!r} is not a time; write e.g. 14:30, 14:30:15, 2026-12-05 14:30 "
+                         f"(local time) or 2026-12-05T14:30:00+01:00")
+    return when.astimezone() if when.tzinfo is None else when
+
+
 # --- low-level steps on one session database ----------------------------------------------
 
 def _open(db: Path) -> sqlite3.Connection:
@@ -109,7 +136,10 @@ def _delete_span(conn: sqlite3.Connection, since_ns: int, until_ns: int | None,
         last = conn.execute(
             f"SELECT MAX(t) FROM (SELECT MAX(t_ns) AS t FROM events WHERE {where} "
             f"UNION ALL SELECT MAX(t_ns) FROM frames WHERE {where})", args * 2).fetchone()[0]
-        report.events += conn.execute(f"DELETE FROM events WHERE {where}", args).rowcount
+        # the marks of spans forgotten before stay: they hold no content, only the hole
+        report.events += conn.execute(
+            f"DELETE FROM events WHERE {where} AND NOT (kind = 'gap' AND "
+            f"json_extract(data, '$.reason') = '{GAP_REASON}')", args).rowcount
         report.frames += conn.execute(f"DELETE FROM frames WHERE {where}", args).rowcount
         report.manifests += conn.execute(
             "DELETE FROM manifests WHERE frame_id NOT IN (SELECT frame_id FROM frames)").rowcount
@@ -226,21 +256,71 @@ def _withdraw(withdraw: "Withdraw | None", report: ForgetReport) -> None:
 
 
 def forget_last(data_dir: Path | str, seconds: float, *, now: datetime | None = None,
-                settle_s: float = 1.0, withdraw: "Withdraw | None" = None) -> list[ForgetReport]:
+                settle_s: float = 1.0, withdraw: "Withdraw | None" = None,
+                progress: "Progress | None" = None) -> list[ForgetReport]:
     """Delete what every session recorded in the last ``seconds`` of wall-clock time.
 
     Returns one report per session that overlapped the span (sessions entirely older are
     not touched). ``settle_s`` is how long to wait before deleting a live session's span
     again, to catch events the recorder still held in memory. ``withdraw`` (see
-    :data:`Withdraw`) is called for every session something was deleted from.
+    :data:`Withdraw`) is called for every session something was deleted from;
+    ``progress(done, total)`` after each session looked at.
     """
     store = DataDir(data_dir)
     now = now or datetime.now(timezone.utc)
     since_wall = now - timedelta(seconds=seconds)
+    return _each_session(store, lambda sid: _forget_span(store, sid, since_wall, now, settle_s, withdraw),
+                         progress)
+
+
+def forget_between(data_dir: Path | str, since: datetime, until: datetime, *,
+                   now: datetime | None = None, settle_s: float = 1.0,
+                   withdraw: "Withdraw | None" = None,
+                   progress: "Progress | None" = None) -> list[ForgetReport]:
+    """Delete what every session recorded between two wall-clock times (aware datetimes).
+
+    Each session's part of the span is deleted as :func:`forget_span` deletes a span of one
+    session (the viewer's forget), with the same guarantees as :func:`forget_last`. An
+    ``until`` later than ``now`` ends at ``now``: what is recorded after the command started
+    is kept. Returns one report per session that held something of the span; raises
+    :class:`ValueError` when the span ends before it starts or starts after ``now``.
+    """
+    now = now or datetime.now(timezone.utc)
+    until = min(until, now)
+    if since > now:
+        raise ValueError(f"{since.isoformat(timespec='seconds')} is in the future: nothing was "
+                         f"recorded then yet")
+    if until < since:
+        raise ValueError("the span to forget must end after it starts")
+    store = DataDir(data_dir)
+
+    def one(sid: str) -> ForgetReport | None:
+        with Session(store.sessions_dir / sid) as s:
+            clock = _session_clock(s.meta)
+        if clock is None:
+            return ForgetReport(session=sid, warnings=[
+                f"session {sid} has no start time in its metadata; not touched"])
+        since_ns, until_ns = max(_to_mono(clock, since), clock[1]), _to_mono(clock, until)
+        if until_ns < since_ns:
+            return None  # the session started after the span
+        return _forget_span(store, sid, since, now, settle_s, withdraw, span_ns=(since_ns, until_ns))
+
+    return _each_session(store, one, progress)
+
+
+#: ``progress(done, total)``: sessions looked at so far, of all sessions in the data dir
+Progress = Callable[[int, int], None]
+
+
+def _each_session(store: DataDir, forget_one: Callable[[str], "ForgetReport | None"],
+                  progress: "Progress | None" = None) -> list[ForgetReport]:
+    """Run ``forget_one`` over every session; a damaged store is reported, never stops the
+    others. Sessions it returns None for (nothing of the span) are left out."""
     reports = []
-    for sid in store.session_ids():
+    sids = store.session_ids()
+    for done, sid in enumerate(sids, 1):
         try:
-            report = _forget_span(store, sid, since_wall, now, settle_s, withdraw)
+            report = forget_one(sid)
         except CorruptSessionError as exc:  # one damaged store never stops the others
             report = ForgetReport(session=sid, corrupt=True, warnings=[str(exc)])
         except Exception as exc:
@@ -250,6 +330,8 @@ def forget_last(data_dir: Path | str, seconds: float, *, now: datetime | None = 
                 sid, store.sessions_dir / sid / DB_NAME, str(exc)))])
         if report is not None:
             reports.append(report)
+        if progress:
+            progress(done, len(sids))
     return reports
 
 
@@ -363,4 +445,5 @@ def _zero_fill(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-__all__ = ["ForgetReport", "forget_last", "forget_session", "forget_span", "parse_duration", "GAP_REASON"]
+__all__ = ["ForgetReport", "forget_between", "forget_last", "forget_session", "forget_span", "parse_duration",
+           "parse_time", "GAP_REASON"]

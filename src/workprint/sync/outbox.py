@@ -241,9 +241,12 @@ class Outbox:
         self.db.execute("UPDATE chunks SET attempts = ?, next_try = ?, error = ? WHERE sha256 = ?",
                         (attempts, self.clock() + self._backoff(attempts), error, sha))
 
-    def sync(self, client: Client, *, force: bool = False, deadline_s: float | None = None) -> SyncReport:
+    def sync(self, client: Client, *, force: bool = False, deadline_s: float | None = None,
+             progress: Callable[[int, int], None] | None = None) -> SyncReport:
         """Upload due chunks (all queued ones with ``force``). Stops at the first network
-        failure: when the collector is unreachable every chunk waits for its backoff."""
+        failure: when the collector is unreachable every chunk waits for its backoff.
+        ``progress(done, total)`` as the due chunks are worked through (uploaded, already
+        there, refused or failed)."""
         report = SyncReport()
         now = self.clock()
         start = time.monotonic()
@@ -257,7 +260,11 @@ class Outbox:
                 self._fail(sha, str(exc), exc.permanent and exc.status != 401)
             report.failed, report.error = len(due), str(exc)
             due = []
+        settled = 0
         for sha in due:
+            if progress:
+                progress(settled, len(due))
+            settled += 1
             if sha not in missing:
                 self._ack(sha)
                 report.already_present += 1
@@ -292,6 +299,8 @@ class Outbox:
                 continue
             self._ack(sha)
             report.uploaded += 1
+        if progress and due:
+            progress(settled, len(due))
         st = self.status()
         report.remaining, report.next_try = st["queued"], st["next_try"]
         return report
