@@ -67,6 +67,12 @@ class ControlServer:
 
     def stop(self) -> None:
         self._stop.set()
+        try:  # wake the accept() at once (else it returns within its 0.5 s time-out)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as wake:
+                wake.settimeout(0.5)
+                wake.connect(str(self.path))
+        except OSError:
+            pass
         self._thread.join(timeout=2)
         self._sock.close()
         try:
@@ -80,6 +86,9 @@ class ControlServer:
                 conn, _ = self._sock.accept()
             except (socket.timeout, OSError):
                 continue
+            if self._stop.is_set():  # the wake-up from stop()
+                conn.close()
+                break
             with conn:
                 conn.settimeout(2)
                 try:
