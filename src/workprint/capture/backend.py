@@ -2,7 +2,8 @@
 
 A backend supplies four things:
 
-* an input hook that hands opaque raw records to a sink and returns at once
+* an input hook that hands :class:`InputRecord` s (small frozen records of what the
+  platform delivered, undecoded) to a sink and returns at once
   (:meth:`Backend.start_input`); :meth:`Backend.decode` turns them into raw events later,
   on the recorder's processing thread, never on the hook thread;
 * a window tracker reporting the active window (:meth:`Backend.start_focus`);
@@ -10,8 +11,9 @@ A backend supplies four things:
 * the screen geometry (:meth:`Backend.screen_info`) and, for safeguards, the stacking
   order of visible windows (:meth:`Backend.visible_windows`).
 
-One module per platform fills it in: ``x11.py`` today; ``darwin.py`` and ``win32.py``
-will follow the same shape. :func:`get_backend` picks one.
+One package per platform fills it in: ``linux/x11.py`` today; ``darwin/`` and ``win32/``
+will follow the same shape. :func:`get_backend` picks one. :mod:`.fake` replays a script
+(tests of the recorder and the safeguards without a display).
 """
 
 from __future__ import annotations
@@ -86,7 +88,14 @@ class CaptureLost:
     reason: str
 
 
-RawSink = Callable[[Any], None]
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """Base of what an input hook hands the recorder: each backend declares its own
+    record types (what its hook thread received, as cheaply as it can be kept) and
+    decodes them in :meth:`Backend.decode`."""
+
+
+RawSink = Callable[[InputRecord | CaptureLost], None]
 FocusSink = Callable[[FocusEvent], None]
 
 
@@ -108,7 +117,7 @@ class Backend(ABC):
     def stop_input(self) -> None: ...
 
     @abstractmethod
-    def decode(self, raw: Any) -> list[RawEvent]: ...
+    def decode(self, raw: InputRecord) -> list[RawEvent]: ...
 
     @abstractmethod
     def start_focus(self, sink: FocusSink) -> None: ...

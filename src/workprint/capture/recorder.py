@@ -2,7 +2,8 @@
 
 Threads:
 
-* the backend's input hook only enqueues opaque records (never blocks, never drops);
+* the backend's input hook only enqueues its input records (:class:`~.backend.InputRecord`,
+  never blocks, never drops);
 * the **processor** decodes records into raw events, coalesces pointer moves (<= 60 Hz,
   keeping the last position before every button/scroll/key), tells the frame pipeline
   about pre-action moments, passes events through the safeguard gate and writes them to

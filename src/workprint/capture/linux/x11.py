@@ -48,18 +48,46 @@ from ...errors import NoDisplayError
 from ...events import (KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEvent, Geometry, KeyEvent,
                        MarkerEvent, MoveEvent, RawEvent,
                        ScrollEvent)
-from ..backend import Backend, CaptureLost, FocusSink, Monitor, RawSink, ScreenInfo, WindowInfo
+from ..backend import Backend, CaptureLost, FocusSink, InputRecord, Monitor, RawSink, ScreenInfo, WindowInfo
 from .x11_keys import (GROUP_KEYSYMS, Composer, ModifierRoles, group_count, is_modifier, keysym_for, keysym_name,
                        keysym_to_char, modifier_names, next_group)
 from .wakeup import StopSignal
 from .x11_attribution import KeyAttribution
-from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKeyListener, xi2_available
+from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKey, RawKeyListener, xi2_available
 from .x11_xi2_pointer import XI2PointerListener, to_events
 
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 _NO_WINDOW_DEBOUNCE_S = 0.25
 URL_RETRY_S = (0.1, 0.3, 0.7, 1.5, 3.0)  # browser URL not known yet: ask again
+
+
+# What the input threads hand the recorder (decoded by X11Backend.decode); besides these,
+# the key listener hands x11_xi2.RawKey.
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordReply(InputRecord):
+    """The core events of one X RECORD reply: keys (auto-repeats, or all keys without
+    XInput 2), and buttons and motion while RECORD has the pointer."""
+
+    t_ns: int
+    data: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PointerSamples(InputRecord):
+    """A batch of XInput 2 pointer samples (see :mod:`.x11_xi2_pointer`), in server order."""
+
+    samples: list
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SourceLost(InputRecord):
+    """An XInput 2 stream stopped (``stream``: "pointer" or "keys"); RECORD takes over."""
+
+    t_ns: int
+    stream: str
+    reason: str
+    what: str = "XInput 2 stream lost"
 
 
 def _record_range(last_device_event: int) -> dict[str, Any]:
@@ -182,17 +210,17 @@ class X11Backend(Backend):
             drain=self._refresh_keymap)
         if self.pointer_source == "xi2":
             def pointer_lost(reason: str) -> None:  # listener thread, mid-session
-                sink(("xi2ptr-lost", time.monotonic_ns(), reason, "XInput 2 stream lost"))
+                sink(SourceLost(time.monotonic_ns(), "pointer", reason))
                 self._record_pointer_too(sink, reason)
 
             try:
                 self._pointer = XI2PointerListener(lambda: _open_display(self.display_name),
-                                                   lambda samples: sink(("xi2ptr", samples)), pointer_lost,
+                                                   lambda samples: sink(PointerSamples(samples)), pointer_lost,
                                                    batches=True)
             except Exception as exc:  # noqa: BLE001 - RECORD has the pointer then, and says so
                 self.pointer_source = "record"
-                sink(("xi2ptr-lost", time.monotonic_ns(), f"{type(exc).__name__}: {exc}"[:200],
-                      "XInput 2 pointer unavailable"))
+                sink(SourceLost(time.monotonic_ns(), "pointer", f"{type(exc).__name__}: {exc}"[:200],
+                                "XInput 2 pointer unavailable"))
         record = self._record_mod
         conn = _open_display(self.display_name)
         # with the pointer from XI2, RECORD sends only keys: pointer events would cost CPU
@@ -204,7 +232,7 @@ class X11Backend(Backend):
 
         def callback(reply: Any) -> None:  # hook thread: enqueue and return
             if reply.category == from_server and not reply.client_swapped and reply.data:
-                sink((now(), bytes(reply.data)))
+                sink(RecordReply(now(), bytes(reply.data)))
 
         def run() -> None:
             reason = "the X server ended the RECORD context"
@@ -227,7 +255,7 @@ class X11Backend(Backend):
             self._key_state = KeyState(modmap, locks, mask)
 
             def keys_lost(reason: str) -> None:  # listener thread: enqueue, decode switches
-                sink(("xi2-lost", time.monotonic_ns(), reason))
+                sink(SourceLost(time.monotonic_ns(), "keys", reason))
 
             self._keys = RawKeyListener(lambda: _open_display(self.display_name), sink, keys_lost)
             self._keys.start()
@@ -240,7 +268,7 @@ class X11Backend(Backend):
     def _record_pointer_too(self, sink: RawSink, reason: str) -> None:
         """The XI2 pointer stream was lost: have the running RECORD context record buttons
         and motion again (re-registering its clients with the wider range takes effect at
-        once). Its pointer items reach the queue after the ``xi2ptr-lost`` item, which
+        once). Its pointer items reach the queue after the :class:`SourceLost` item, which
         switches decoding over first. If RECORD cannot take over, the session ends."""
         from Xlib import X
 
@@ -383,39 +411,38 @@ class X11Backend(Backend):
                 if self._key_state is not None:
                     self._key_state.set_modmap(*self._modmap())
 
-    def decode(self, raw: Any) -> list[RawEvent]:
-        tag = raw[0]
-        if tag == "xi2ptr":  # pointer samples (see x11_xi2_pointer), in server order
-            events = [ev for sample in raw[1] for ev in to_events(sample)]
+    def decode(self, raw: InputRecord) -> list[RawEvent]:
+        if isinstance(raw, PointerSamples):  # in server order
+            events = [ev for sample in raw.samples for ev in to_events(sample)]
             if self._unattributed is not None and events:
                 events = self._recheck_attribution(events[0].t_ns) + events
             return events
-        if tag == "xi2ptr-lost":  # the XI2 pointer stream stopped: RECORD has the pointer now
-            _, t_ns, reason, what = raw
+        if isinstance(raw, SourceLost) and raw.stream == "pointer":  # RECORD has the pointer now
             logging.getLogger(__name__).warning("%s (%s); the pointer now comes from X RECORD",
-                                                what, reason)
+                                                raw.what, raw.reason)
             self.pointer_source = "record"
-            return [MarkerEvent(t_ns, "input_source", f"pointer: record ({what})")]
+            return [MarkerEvent(raw.t_ns, "input_source", f"pointer: record ({raw.what})")]
         from Xlib import X
         from Xlib.protocol import rq
 
         self._refresh_keymap()
-        if tag == "xi2":  # a raw key event (see x11_xi2)
-            _, t_ns, code, down, server_ms = raw
+        if isinstance(raw, RawKey):  # a raw key event (see x11_xi2)
+            t_ns, code, down = raw.t_ns, raw.keycode, raw.down
             if self._key_state is None:
                 return []  # a straggler after the fall-back to RECORD, which has it too
             if down:
                 self._resync_group(t_ns)
                 self._last_key_ns = t_ns
-            state = self._key_state.raw(code, down, server_ms)
+            state = self._key_state.raw(code, down, raw.server_ms)
             return [] if state is None else self._attributed(self._key_event(t_ns, down, code, state))
-        if tag == "xi2-lost":  # the XI2 key stream stopped: RECORD keys from here on
-            _, t_ns, reason = raw
+        if isinstance(raw, SourceLost):  # the XI2 key stream stopped: RECORD keys from here on
             logging.getLogger(__name__).warning("XInput 2 key events stopped (%s); keys now come "
-                                                "from X RECORD", reason)
+                                                "from X RECORD", raw.reason)
             self._key_state, self.key_source = None, "record"
-            return [MarkerEvent(t_ns, "input_source", "keys: record (XInput 2 stream lost)")]
-        t_ns, data = raw
+            return [MarkerEvent(raw.t_ns, "input_source", "keys: record (XInput 2 stream lost)")]
+        if not isinstance(raw, RecordReply):
+            raise TypeError(f"X11Backend cannot decode {type(raw).__name__}")
+        t_ns, data = raw.t_ns, raw.data
         field = rq.EventField(None)
         out: list[RawEvent] = []
         pointer = self.pointer_source == "record"  # else XI2 has it: RECORD's copy is dropped

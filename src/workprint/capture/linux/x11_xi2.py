@@ -22,15 +22,24 @@ import select
 import struct
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..backend import InputRecord
 from .wakeup import StopSignal
 
 REPEAT_MIN_MS = 100  # X auto-repeat delays are >= 200 ms in practice
 LOCK_KEYSYMS = frozenset({0xFFE5, 0xFFE6, 0xFF7F})  # Caps_Lock, Shift_Lock, Num_Lock
 
-#: what the listener hands to the sink: ("xi2", monotonic ns, keycode, down, server ms)
-RawKey = tuple[str, int, int, bool, int]
+
+@dataclass(frozen=True, slots=True)
+class RawKey(InputRecord):
+    """What the listener hands to the sink: one raw key press or release."""
+
+    t_ns: int  # monotonic, when the listener read it
+    keycode: int
+    down: bool
+    server_ms: int  # the X server's event time
 
 
 class KeyState:
@@ -156,7 +165,7 @@ class RawKeyListener:
                     evtype = getattr(ev, "evtype", None)
                     if evtype == xi.RawKeyPress or evtype == xi.RawKeyRelease:
                         server_ms, keycode = _raw_time_detail(ev.data)
-                        sink(("xi2", now(), keycode, evtype == xi.RawKeyPress, server_ms))
+                        sink(RawKey(now(), keycode, evtype == xi.RawKeyPress, server_ms))
         except Exception as exc:  # noqa: BLE001 - stopped on its own: say so
             if not self._stop.is_set() and self._on_lost is not None:
                 self._on_lost(f"{type(exc).__name__}: {exc}"[:200])

@@ -49,7 +49,7 @@ What this module uses instead, all selected on the root window of its own connec
   no button held and no event, the listener never wakes up.
 
 Wiring: ``X11Backend.start_input`` starts :class:`XI2PointerListener` next to the key
-listener with a sink that enqueues ``("xi2ptr", [sample, ...])`` (a batch in server order,
+listener with a sink that enqueues ``PointerSamples([sample, ...])`` (a batch in server order,
 at most one per :data:`DRAIN_EVERY` events); ``X11Backend.decode`` turns each sample into
 ``MoveEvent``/``ButtonEvent``/``ScrollEvent`` via :func:`to_events` (the recorder then
 coalesces moves as before). The RECORD context records only
