@@ -1,0 +1,153 @@
+"""A backend that replays a script: the recorder and its safeguards, tested without a display.
+
+The way httpx tests with a mock transport: the recorder, the safeguard gate, the frame
+pipeline and the store run for real; only the platform is scripted. A script is a list of
+``(seconds, step)`` pairs, replayed in real time from :meth:`FakeBackend.start_input`,
+each step at its offset from that moment. A step is
+
+* an input event (``KeyEvent``, ``ButtonEvent``, ``ScrollEvent``, ``MoveEvent``, or a
+  ``MarkerEvent`` such as ``keys_unattributed``): handed to the input sink as a
+  :class:`Scripted` record and decoded on the recorder's thread, as a platform's are;
+* a ``FocusEvent``: handed to the focus sink;
+* :class:`Screen`: what :meth:`FakeBackend.grab` returns from then on;
+* :class:`Windows`: the visible windows from then on (the window generation changes);
+* :class:`~.backend.CaptureLost`: handed to the input sink, as a backend whose stream
+  stopped does (the recorder ends the session).
+
+Every event's ``t_ns`` becomes the monotonic time at which it is handed on, so timestamps
+are real and in order; ``finished`` is set once the last step has been handed on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+from ..events import Event, FocusEvent, KeyEvent, RawEvent
+from .backend import Backend, CaptureLost, FocusSink, InputRecord, RawSink, ScreenInfo, WindowInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Scripted(InputRecord):
+    """The input record of the fake backend: one event, decoded as it is."""
+
+    event: RawEvent
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The screen from this step on: a ``(height, width)`` uint32 array (BGRX)."""
+
+    pixels: np.ndarray
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The visible top-level windows from this step on, bottom first."""
+
+    windows: tuple[WindowInfo, ...]
+
+
+Step = Union[Event, Screen, Windows, CaptureLost]
+
+
+def type_text(text: str, at: float, every: float = 0.02, keycode: int = 38) -> list[tuple[float, Step]]:
+    """Press and release each character of ``text`` (plain keys, no modifiers; ``"\\n"``
+    is Return), starting at ``at`` seconds, one key every ``every`` seconds."""
+    steps: list[tuple[float, Step]] = []
+    for i, ch in enumerate(text):
+        name, char = ("Return", None) if ch == "\n" else (ch, ch)
+        code = 36 if ch == "\n" else keycode + i % 20
+        t = at + i * every
+        steps.append((t, KeyEvent(0, True, code, ord(ch), name, char)))
+        steps.append((t + every / 2, KeyEvent(0, False, code, ord(ch), name, char)))
+    return steps
+
+
+class FakeBackend(Backend):
+    """Replays ``script`` (see the module docstring). ``windows``: the visible windows at
+    the start; with them the backend locates windows (the gate judges the pointer by the
+    window under it), without them it does not. ``pids``: window -> process id."""
+
+    name = "fake"
+
+    def __init__(self, script: Iterable[tuple[float, Step]], *, size: tuple[int, int] = (320, 200),
+                 windows: Sequence[WindowInfo] | None = None, pids: dict[int, int] | None = None):
+        self.script = sorted(script, key=lambda item: item[0])
+        self.width, self.height = size
+        self.pixels = np.zeros((self.height, self.width), dtype=np.uint32)
+        self.windows = tuple(windows or ())
+        self.locates_windows = windows is not None
+        self.pids = dict(pids or {})
+        self.generation = 0
+        self.finished = threading.Event()
+        self.indicator: list[str | None] = []
+        self._focus: FocusSink | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def screen_info(self) -> ScreenInfo:
+        return ScreenInfo(self.width, self.height)
+
+    def start_focus(self, sink: FocusSink) -> None:
+        self._focus = sink
+
+    def stop_focus(self) -> None:
+        self._focus = None
+
+    def start_input(self, sink: RawSink) -> None:
+        self._thread = threading.Thread(target=self._replay, args=(sink,), name="workprint-fake-input",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop_input(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _replay(self, sink: RawSink) -> None:
+        start = time.monotonic()
+        for offset, step in self.script:
+            if self._stop.wait(max(0.0, start + offset - time.monotonic())):
+                return
+            if isinstance(step, Screen):
+                self.pixels = step.pixels
+            elif isinstance(step, Windows):
+                self.windows = step.windows
+                self.generation += 1
+            elif isinstance(step, CaptureLost):
+                sink(step)
+            elif isinstance(step, FocusEvent):
+                if self._focus is not None:
+                    self._focus(replace(step, t_ns=time.monotonic_ns()))
+            else:
+                sink(Scripted(replace(step, t_ns=time.monotonic_ns())))
+        self.finished.set()
+
+    def decode(self, raw: InputRecord) -> list[RawEvent]:
+        if not isinstance(raw, Scripted):
+            raise TypeError(f"FakeBackend cannot decode {type(raw).__name__}")
+        return [raw.event]
+
+    def grab(self) -> np.ndarray:
+        return self.pixels
+
+    def visible_windows(self) -> list[WindowInfo]:
+        return list(self.windows)
+
+    def window_stack(self) -> list[WindowInfo] | None:
+        return list(self.windows) if self.locates_windows else None
+
+    def window_pid(self, window: int) -> int | None:
+        return self.pids.get(window)
+
+    def window_generation(self) -> int:
+        return self.generation
+
+    def show_indicator(self, text: str | None) -> None:
+        if not self.indicator or self.indicator[-1] != text:
+            self.indicator.append(text)
