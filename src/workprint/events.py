@@ -24,6 +24,15 @@ EVENT_VERSION = 2
 MODIFIERS = ("shift", "lock", "ctrl", "alt", "numlock", "mod3", "super", "altgr")
 #: Modifiers that turn a key into a chord (``hotkey``) rather than text.
 CHORD_MODIFIERS = frozenset({"ctrl", "alt", "super"})
+#: Keysym names of keys that only change the modifier state (they never type or edit text):
+#: the gate's units, the recorder's pre-action frames and element requests pass them over.
+MODIFIER_KEYS = frozenset({
+    "Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R", "Super_L", "Super_R",
+    "Meta_L", "Meta_R", "Hyper_L", "Hyper_R", "ISO_Level3_Shift", "ISO_Level5_Shift",
+    "Mode_switch", "Caps_Lock", "Shift_Lock", "Num_Lock", "Scroll_Lock"})
+#: A pause this long between two keys ends a typing run: the recorder takes a new
+#: pre-action frame, and sealed chunks coarsen key times per run (keystroke timing).
+TYPING_RUN_GAP_NS = 1_000_000_000
 
 #: Mouse button names. X11 buttons 8/9 are the "back"/"forward" side buttons.
 BUTTONS = ("left", "middle", "right", "x1", "x2")

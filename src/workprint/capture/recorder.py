@@ -25,19 +25,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..errors import CaptureError, DiskFullError, StoreError
-from ..events import (CHORD_MODIFIERS, ButtonEvent, ElementEvent, FocusEvent, KeyEvent, MoveEvent,
-                      RawEvent, ScrollEvent)
+from ..events import (CHORD_MODIFIERS, MODIFIER_KEYS, TYPING_RUN_GAP_NS, ButtonEvent, ElementEvent, FocusEvent,
+                      KeyEvent, MoveEvent, RawEvent, ScrollEvent)
 from ..store.session import SessionWriter
 from .backend import Backend, CaptureLost
 from .elements import ElementLocator, ElementRequest
 from .frames import FramePipeline
 
-MODIFIER_KEYS = frozenset({
-    "Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R", "Meta_L", "Meta_R",
-    "Super_L", "Super_R", "Hyper_L", "Hyper_R", "ISO_Level3_Shift", "Caps_Lock", "Num_Lock",
-    "Mode_switch",
-})
-TYPING_RUN_GAP_NS = 1_000_000_000
 LATENCY_SAMPLES = 20_000
 INPUT_DELIVERY_NS = 30_000_000  # a key pressed before a grab is queued within this
 GATE_TICK_S = 1.0  # idle/lock checks while nothing happens

@@ -21,13 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..events import CHORD_MODIFIERS, KeyEvent
-
-#: Keys that only change the modifier state (they never edit the text).
-MODIFIER_KEYS = frozenset({
-    "Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R", "Super_L", "Super_R",
-    "Meta_L", "Meta_R", "Hyper_L", "Hyper_R", "ISO_Level3_Shift", "ISO_Level5_Shift",
-    "Mode_switch", "Caps_Lock", "Shift_Lock", "Num_Lock", "Scroll_Lock"})
+from ..events import CHORD_MODIFIERS, MODIFIER_KEYS, KeyEvent
 #: Keys that reveal a character's case (masked with the characters they shift).
 CASE_KEYS = frozenset({"Shift_L", "Shift_R", "Caps_Lock", "ISO_Level3_Shift", "Mode_switch",
                        "ISO_Level5_Shift", "Shift_Lock"})

@@ -59,10 +59,10 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from ..events import (CHORD_MODIFIERS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, ElementEvent, FocusEvent,
-                      GapEvent, KeyEvent, MarkerEvent, MoveEvent, RawEvent, ScrollEvent)
+from ..events import (CHORD_MODIFIERS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, MODIFIER_KEYS, ButtonEvent, ElementEvent,
+                      FocusEvent, GapEvent, KeyEvent, MarkerEvent, MoveEvent, RawEvent, ScrollEvent)
 from .blocks import BlockTracker
-from .compose import MODIFIER_KEYS, is_text_key
+from .compose import is_text_key
 from .keys import mask_unit
 from .model import Policy
 from .redact_text import Redactor

@@ -25,13 +25,13 @@ Entries:
 Key timing (version 2): inter-key intervals and key hold times are biometric (keystroke
 dynamics), so they never leave the device. :func:`coarsen_key_times` rewrites the times of
 key events before sealing: the key events of one typing run (consecutive keys less than
-``RUN_GAP_NS`` apart, with no click, scroll, focus change, gap, marker or frame between
+``events.TYPING_RUN_GAP_NS`` apart, with no click, scroll, focus change, gap, marker or frame between
 them) get times spread evenly between the run's start (rounded down to ``GRID_NS``) and
 its end (rounded to ``GRID_NS``), in their recorded order. Such times are a function of
 the run's coarse start, coarse end and number of keys only; pointer events keep their
 exact times, and every run stays between the events and frames around it, so merging
 events and frames by time and reducing events to actions behave as before (a write keeps
-its coarse start and end; a pause of ``RUN_GAP_NS`` or more between keys still ends a
+its coarse start and end; a pause of that gap or more between keys still ends a
 run and can still become a wait). Pointer moves between two keys of a run take the time
 of the key before them. The manifest says ``"key_timing": "runs"``. Version 1 chunks
 (raw times) are still accepted by :func:`parse_chunk` - a device may hold some sealed
@@ -53,7 +53,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from ..events import EVENT_KINDS, EVENT_VERSION
+from ..events import EVENT_KINDS, EVENT_VERSION, TYPING_RUN_GAP_NS
 
 MAGIC = b"WPCHUNK\x00"
 FORMAT = "workprint-chunk"
@@ -63,7 +63,6 @@ ACCEPTED_VERSIONS = (1, 2)
 #: Key timing in version 2 chunks (manifest ``key_timing``), see :func:`coarsen_key_times`.
 KEY_TIMING = "runs"
 GRID_NS = 100_000_000          # run start/end rounded to 100 ms
-RUN_GAP_NS = 1_000_000_000     # a pause this long between two keys starts a new run
 _KEY_KINDS = frozenset({"key_down", "key_up"})
 #: Events that may sit inside a typing run without ending it.
 _IN_RUN_KINDS = frozenset({"move"})
@@ -159,7 +158,7 @@ def coarsen_key_times(events: list[list[Any]], frame_times: Iterable[int] = ()) 
             t, kind = rows[j][0], rows[j][1]
             if kind in _KEY_KINDS:
                 last = rows[keys[-1]][0]
-                if t - last >= RUN_GAP_NS:
+                if t - last >= TYPING_RUN_GAP_NS:
                     break
                 f = bisect.bisect_left(frames, last)    # a frame in [last, t) ends the run
                 if f < len(frames) and frames[f] < t:
