@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import time
 
+from workprint.capture.linux.xtest import X11Injector
 from workprint.export import export_sessions
-from workprint.export.replay import X11Injector, iter_trajectories, replay
+from workprint.export.replay import iter_trajectories, replay
 from workprint.virtual_desktop import VirtualDesktop
 
 from conftest import Desk, read_state, wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..export.replay import Pace, X11Injector, load_trajectory, plan_steps, replay
+from ..export.replay import Pace, load_trajectory, plan_steps, replay
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{step['index']:4d}  {step['value']['code'].replace(chr(10), '; ')}"
                   f"   [{events} input events]")
         return 0
+    from ..capture.linux.xtest import X11Injector
+
     injector = X11Injector()
     try:
         print(head)
