@@ -250,7 +250,7 @@ def test_forget_withdraws_a_forgotten_sessions_chunks_from_the_outbox(tmp_path):
     """Chunks sealed before a forget hold the forgotten data: they leave the queue (their
     files zero-filled and removed), and the session is sealed afresh by the next fill."""
     from workprint.store.forget import forget_session
-    from workprint.sync.outbox import Outbox
+    from workprint.sync.outbox import Outbox, forget_hook
 
     root = tmp_path / "data"
     _good_session(root, GOOD[0])
@@ -262,20 +262,19 @@ def test_forget_withdraws_a_forgotten_sessions_chunks_from_the_outbox(tmp_path):
         box.db.execute("INSERT INTO sessions (session_id, sealed, chunks) VALUES (?, 0, 1)", (sid,))
     box.close()
 
-    def withdraw(sid):
-        b = Outbox(root)
-        try:
-            return b.withdraw(sid)
-        finally:
-            b.close()
-
-    report = forget_session(root, GOOD[0], withdraw=withdraw)
+    report = forget_session(root, GOOD[0], outbox=forget_hook(root))
     assert report.removed and any("outbox" in w and "destroyed" in w for w in report.warnings)
+    assert not any("queued" in w or "uploaded" in w for w in report.warnings), report.warnings
     files = {p.name for p in (root / "outbox" / "chunks").iterdir()}
     assert files == {"bb" * 32 + ".wpc"}
     box = Outbox(root)
     try:
         assert [r[0] for r in box.db.execute("SELECT session_id FROM chunks")] == [GOOD[1]]
         assert [r[0] for r in box.db.execute("SELECT session_id FROM sessions")] == [GOOD[1]]
+        box.db.execute("UPDATE chunks SET state = 'acked'")
     finally:
         box.close()
+    # an uploaded session: nothing to withdraw, and the report says who can erase it
+    report = forget_session(root, GOOD[1], outbox=forget_hook(root))
+    assert any("already uploaded (1 chunk(s))" in w and "erase it on the collector" in w
+               for w in report.warnings), report.warnings

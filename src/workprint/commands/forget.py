@@ -103,12 +103,12 @@ def run(args: argparse.Namespace) -> int:
             print("nothing deleted", file=sys.stderr)
             return 1
     from ..capture.control import forget_live
-    from ..sync.outbox import withdrawer
+    from ..sync.outbox import forget_hook
 
-    withdraw = withdrawer(root)
+    outbox = forget_hook(root)
     live = None
     if args.session is not None:
-        reports = [forget_session(root, args.session, withdraw=withdraw)]
+        reports = [forget_session(root, args.session, outbox=outbox)]
     else:
         # A recorder running on this data dir first drops what it still holds of the span
         # (frame ring, encoder queue, OCR quarantine, held events) and never writes it; only
@@ -121,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
                                until_t_ns=mono_now - _ns(wall_now - until))
         with progress_bar("forgetting", "sessions") as progress:
             if args.last is not None:
-                reports = forget_last(root, seconds, withdraw=withdraw, progress=progress)
+                reports = forget_last(root, seconds, outbox=outbox, progress=progress)
             else:
-                reports = forget_between(root, since, until, now=now, withdraw=withdraw,
+                reports = forget_between(root, since, until, now=now, outbox=outbox,
                                          progress=progress)
         if live is not None and not args.json:
             print(f"the running recorder dropped {live.get('frames', 0)} frame(s) of the span it "

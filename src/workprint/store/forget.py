@@ -44,7 +44,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from ..errors import CorruptSessionError, StoreError
 from ..events import GapEvent, to_row
@@ -199,31 +199,6 @@ def _compact(conn: sqlite3.Connection, report: ForgetReport, attempts: int = 20)
 
 # --- whole data dir --------------------------------------------------------------------------
 
-def _outbox_warnings(root: Path, session_id: str) -> list[str]:
-    db = root / "outbox" / "outbox.db"
-    if not db.exists():
-        return []
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            rows = dict(conn.execute(
-                "SELECT state = 'acked', COUNT(*) FROM chunks WHERE session_id = ? "
-                "GROUP BY state = 'acked'", (session_id,)).fetchall())
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return []
-    out = []
-    if rows.get(0):
-        out.append(f"{rows[0]} sealed chunk(s) of session {session_id} are still queued for "
-                   f"upload in {db.parent} and hold the forgotten data; withhold the session "
-                   f"before the next `workprint sync`")
-    if rows.get(1):
-        out.append(f"session {session_id} was already uploaded ({rows[1]} chunk(s)); ask the "
-                   f"program owner to erase it on the collector")
-    return out
-
-
 def _session_clock(meta: dict[str, Any]) -> tuple[datetime, int] | None:
     try:
         start = datetime.fromisoformat(meta["start_wall"])
@@ -241,41 +216,50 @@ def _to_mono(clock: tuple[datetime, int], wall: datetime) -> int:
     return mono + (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-#: ``withdraw(session_id) -> chunks`` takes a session's not-yet-uploaded chunks out of the
-#: outbox (the outbox's owner supplies it; the store does not open the outbox itself)
-Withdraw = Callable[[str], int]
+class OutboxHook(Protocol):
+    """What forget asks of the outbox. Its owner supplies it
+    (:func:`workprint.sync.outbox.forget_hook`); the store never opens the outbox itself."""
+
+    def withdraw(self, session_id: str) -> int:
+        """Take the session's not-yet-uploaded chunks out of the outbox; how many."""
+
+    def warnings(self, session_id: str) -> list[str]:
+        """What is left to do about the session's chunks (queued, or already uploaded)."""
 
 
-def _withdraw(withdraw: "Withdraw | None", report: ForgetReport) -> None:
-    if withdraw is None or not report.deleted_anything:
+def _tell_outbox(outbox: OutboxHook | None, report: ForgetReport) -> None:
+    if outbox is None:
         return
-    n = withdraw(report.session)
-    if n:
-        report.warnings.append(f"{n} sealed chunk(s) of session {report.session} waiting in "
-                               f"the outbox were destroyed with it")
+    if report.deleted_anything:
+        n = outbox.withdraw(report.session)
+        if n:
+            report.warnings.append(f"{n} sealed chunk(s) of session {report.session} waiting in "
+                                   f"the outbox were destroyed with it")
+    report.warnings += outbox.warnings(report.session)
 
 
 def forget_last(data_dir: Path | str, seconds: float, *, now: datetime | None = None,
-                settle_s: float = 1.0, withdraw: "Withdraw | None" = None,
+                settle_s: float = 1.0, outbox: OutboxHook | None = None,
                 progress: "Progress | None" = None) -> list[ForgetReport]:
     """Delete what every session recorded in the last ``seconds`` of wall-clock time.
 
     Returns one report per session that overlapped the span (sessions entirely older are
     not touched). ``settle_s`` is how long to wait before deleting a live session's span
-    again, to catch events the recorder still held in memory. ``withdraw`` (see
-    :data:`Withdraw`) is called for every session something was deleted from;
+    again, to catch events the recorder still held in memory. ``outbox`` (see
+    :class:`OutboxHook`) withdraws the unsent chunks of every session something was
+    deleted from and adds what is left to do about its chunks to the report;
     ``progress(done, total)`` after each session looked at.
     """
     store = DataDir(data_dir)
     now = now or datetime.now(timezone.utc)
     since_wall = now - timedelta(seconds=seconds)
-    return _each_session(store, lambda sid: _forget_span(store, sid, since_wall, now, settle_s, withdraw),
+    return _each_session(store, lambda sid: _forget_span(store, sid, since_wall, now, settle_s, outbox),
                          progress)
 
 
 def forget_between(data_dir: Path | str, since: datetime, until: datetime, *,
                    now: datetime | None = None, settle_s: float = 1.0,
-                   withdraw: "Withdraw | None" = None,
+                   outbox: OutboxHook | None = None,
                    progress: "Progress | None" = None) -> list[ForgetReport]:
     """Delete what every session recorded between two wall-clock times (aware datetimes).
 
@@ -303,7 +287,7 @@ def forget_between(data_dir: Path | str, since: datetime, until: datetime, *,
         since_ns, until_ns = max(_to_mono(clock, since), clock[1]), _to_mono(clock, until)
         if until_ns < since_ns:
             return None  # the session started after the span
-        return _forget_span(store, sid, since, now, settle_s, withdraw, span_ns=(since_ns, until_ns))
+        return _forget_span(store, sid, since, now, settle_s, outbox, span_ns=(since_ns, until_ns))
 
     return _each_session(store, one, progress)
 
@@ -336,7 +320,7 @@ def _each_session(store: DataDir, forget_one: Callable[[str], "ForgetReport | No
 
 
 def forget_span(data_dir: Path | str, session_id: str, since_t_ns: int, until_t_ns: int, *,
-                settle_s: float = 1.0, withdraw: "Withdraw | None" = None) -> ForgetReport:
+                settle_s: float = 1.0, outbox: OutboxHook | None = None) -> ForgetReport:
     """Delete what one session recorded in ``[since_t_ns, until_t_ns]`` of its own clock
     (the ``t_ns`` of its events), with the same guarantees as :func:`forget_last`:
     overwritten, rebuilt, WAL emptied, a ``forgotten`` gap over the span, a live session's
@@ -348,12 +332,12 @@ def forget_span(data_dir: Path | str, session_id: str, since_t_ns: int, until_t_
     store = DataDir(data_dir)
     sid = store.resolve(session_id).name
     now = datetime.now(timezone.utc)
-    report = _forget_span(store, sid, now, now, settle_s, withdraw, span_ns=(since_t_ns, until_t_ns))
+    report = _forget_span(store, sid, now, now, settle_s, outbox, span_ns=(since_t_ns, until_t_ns))
     return report if report is not None else ForgetReport(session=sid)
 
 
 def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
-                 settle_s: float, withdraw: "Withdraw | None" = None,
+                 settle_s: float, outbox: OutboxHook | None = None,
                  span_ns: tuple[int, int] | None = None) -> ForgetReport | None:
     folder = store.sessions_dir / sid
     with Session(folder) as s:
@@ -384,13 +368,12 @@ def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
         _compact(conn, report)
     finally:
         conn.close()
-    _withdraw(withdraw, report)
-    report.warnings += _outbox_warnings(store.root, sid)
+    _tell_outbox(outbox, report)
     return report
 
 
 def forget_session(data_dir: Path | str, session_id: str, *,
-                   withdraw: "Withdraw | None" = None) -> ForgetReport:
+                   outbox: OutboxHook | None = None) -> ForgetReport:
     """Delete a whole session: zero-fill and unlink every file of its folder.
 
     Refuses (:class:`StoreError`) while a recorder is writing the session. A session whose
@@ -430,8 +413,7 @@ def forget_session(data_dir: Path | str, session_id: str, *,
     if folder.exists():
         raise StoreError(f"Could not remove {folder}; delete it by hand.")
     report.removed = True
-    _withdraw(withdraw, report)
-    report.warnings += _outbox_warnings(store.root, sid)
+    _tell_outbox(outbox, report)
     return report
 
 

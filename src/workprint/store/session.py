@@ -439,6 +439,15 @@ class Session:
             return data[0]
         return assemble_frame(width, height, tile, digests, tile_bytes)
 
+    def frame_manifests(self) -> dict[str, tuple[int, list[bytes]]]:
+        """Every stored frame's tile grid: frame id -> (tile side, tile digests row by row)."""
+        return {fid: (tile, [blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES)])
+                for fid, tile, blob in self._conn.execute("SELECT frame_id, tile, digests FROM manifests")}
+
+    def tiles(self) -> Iterator[tuple[bytes, str, bytes]]:
+        """Every stored tile: (digest, image format as stored, encoded bytes)."""
+        yield from self._conn.execute("SELECT digest, format, data FROM tiles")
+
     def bytes_on_disk(self) -> int:
         return sum(p.stat().st_blocks * 512 for p in self.folder.iterdir() if p.is_file())
 
@@ -468,6 +477,13 @@ class Session:
             dropped_frames=int(m.get("dropped_frames", 0)), apps=apps,
             bytes_on_disk=self.bytes_on_disk(), interrupted=self.interrupted,
             state=m.get("state", "unknown"))
+
+
+def change_stamp(folder: Path) -> tuple:
+    """Changes whenever the database of the session in ``folder`` is written (names, mtimes
+    and sizes of its files), for caches of what is computed from a session."""
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                 for p in sorted(folder.iterdir()) if p.name.startswith(DB_NAME))
 
 
 def assemble_frame(width: int, height: int, tile: int, digests: Sequence[Any],

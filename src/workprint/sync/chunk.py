@@ -434,26 +434,18 @@ def seal_session(session: Any, *, device_key: bytes,
     """Seal a closed :class:`workprint.store.session.Session` into chunks.
 
     The session id becomes a keyed pseudonym; only :data:`META_KEYS` of its metadata go
-    along. Tiles and frame manifests are read from the session database read-only.
+    along; frames and tiles come through the session's reading API.
     """
-    import sqlite3
-
     from ..events import to_row
 
     events = [[t, k, json.loads(d)] for t, k, d in (to_row(e) for e in session.events())]
-    db = sqlite3.connect(f"file:{session.folder / 'session.db'}?mode=ro", uri=True)
-    try:
-        manifests = {fid: (tile, blob) for fid, tile, blob in db.execute(
-            "SELECT frame_id, tile, digests FROM manifests")}
-        frames = []
-        for ref in session.frames():
-            tile, blob = manifests.get(ref.frame_id, (0, b""))
-            digests = [blob[i:i + 16].hex() for i in range(0, len(blob), 16)]
-            frames.append([ref.t_ns, ref.frame_id, ref.reason, ref.width, ref.height, tile or 1, digests])
-        tiles = {d.hex(): (fmt.lower(), data) for d, fmt, data in db.execute(
-            "SELECT digest, format, data FROM tiles")}
-    finally:
-        db.close()
+    manifests = session.frame_manifests()
+    frames = []
+    for ref in session.frames():
+        tile, digests = manifests.get(ref.frame_id, (0, []))
+        frames.append([ref.t_ns, ref.frame_id, ref.reason, ref.width, ref.height, tile or 1,
+                       [d.hex() for d in digests]])
+    tiles = {d.hex(): (fmt.lower(), data) for d, fmt, data in session.tiles()}
     return seal_rows(
         session=pseudonym(device_key, session.id, "session"),
         policy_hash=str(session.meta.get("policy_hash") or NO_POLICY), meta=session.meta,

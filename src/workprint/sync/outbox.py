@@ -348,16 +348,44 @@ class Outbox:
         return [r[0] for r in self.db.execute("SELECT session_id FROM sessions WHERE done IS NOT NULL")]
 
 
-def withdrawer(data_dir: Path) -> Callable[[str], int] | None:
-    """The outbox's :meth:`Outbox.withdraw` for the store's forget functions, or None when
-    there is no outbox (forget never creates one)."""
-    if not (Path(data_dir) / OUTBOX / "outbox.db").exists():
-        return None
+class ForgetHook:
+    """What the store's forget functions ask of the outbox
+    (:class:`workprint.store.forget.OutboxHook`): the store never opens the outbox."""
 
-    def withdraw(session_id: str) -> int:
-        box = Outbox(data_dir)
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+
+    def withdraw(self, session_id: str) -> int:
+        box = Outbox(self.data_dir)
         try:
             return box.withdraw(session_id)
         finally:
             box.close()
-    return withdraw
+
+    def warnings(self, session_id: str) -> list[str]:
+        """What a person must still do about a session part of which was just forgotten:
+        chunks still queued hold the forgotten data; uploaded ones are on the collector."""
+        box = Outbox(self.data_dir)
+        try:
+            rows = dict(box.db.execute(
+                "SELECT state = 'acked', COUNT(*) FROM chunks WHERE session_id = ? "
+                "GROUP BY state = 'acked'", (session_id,)).fetchall())
+        finally:
+            box.close()
+        out = []
+        if rows.get(0):
+            out.append(f"{rows[0]} sealed chunk(s) of session {session_id} are still queued for "
+                       f"upload in {box.root} and hold the forgotten data; withhold the session "
+                       f"before the next `workprint sync`")
+        if rows.get(1):
+            out.append(f"session {session_id} was already uploaded ({rows[1]} chunk(s)); ask the "
+                       f"program owner to erase it on the collector")
+        return out
+
+
+def forget_hook(data_dir: Path) -> ForgetHook | None:
+    """The outbox's part in ``forget`` (withdraw a session's unsent chunks, say what is left
+    to do), or None when there is no outbox (forget never creates one)."""
+    if not (Path(data_dir) / OUTBOX / "outbox.db").exists():
+        return None
+    return ForgetHook(data_dir)

@@ -26,7 +26,6 @@ import html
 import re
 import secrets
 import socket
-import sqlite3
 import threading
 import time
 from bisect import bisect_right
@@ -45,7 +44,7 @@ from ..actions import timeline as tl
 from ..errors import StoreError
 from ..events import FocusEvent
 from ..export.common import ExportError, ImageEncoder, Trajectory, session_trajectories, status_of
-from ..store.session import DataDir, Session
+from ..store.session import DataDir, Session, change_stamp
 
 STATIC = Path(__file__).parent / "static"
 HOST = "127.0.0.1"
@@ -371,7 +370,7 @@ class Viewer:
         rebuilt, WAL emptied) and the session's unsent outbox chunks are withdrawn."""
         from ..capture.control import forget_live
         from ..store.forget import forget_span
-        from ..sync.outbox import withdrawer
+        from ..sync.outbox import forget_hook
 
         session = self.open(sid)
         try:
@@ -388,16 +387,14 @@ class Viewer:
         live = None
         if meta.get("state") == "recording":
             live = forget_live(self.data_dir, since_t_ns=since, until_t_ns=until)
-        report = forget_span(self.data_dir, sid, since, until, withdraw=withdrawer(self.data_dir))
+        report = forget_span(self.data_dir, sid, since, until, outbox=forget_hook(self.data_dir))
         return {"forgot": {"session": sid, "since_t_ns": str(since), "until_t_ns": str(until),
                            "since_ms": clock.ms(since), "until_ms": clock.ms(until)},
                 "report": report.to_dict(), "recorder": live}
 
     # -- episodes --------------------------------------------------------------------
     def _stamp(self, sid: str) -> tuple:
-        folder = self.store.sessions_dir / sid
-        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                     for p in sorted(folder.iterdir()) if p.name.startswith("session.db"))
+        return change_stamp(self.store.sessions_dir / sid)
 
     def episodes(self, sid: str) -> list[dict[str, Any]]:
         session = self.open(sid)
