@@ -35,7 +35,6 @@ into the outbox or uploaded is reported in ``warnings``, not deleted here.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -47,10 +46,9 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..errors import CorruptSessionError, StoreError
-from ..events import GapEvent, to_row
-from .session import DB_NAME, DIGEST_BYTES, LOCK_NAME, DataDir, Session, is_corruption
+from .session import DB_NAME, FORGOTTEN, LOCK_NAME, DataDir, Session, SessionEraser, is_corruption
 
-GAP_REASON = "forgotten"
+GAP_REASON = FORGOTTEN
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
@@ -113,88 +111,14 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     return when.astimezone() if when.tzinfo is None else when
 
 
-# --- low-level steps on one session database ----------------------------------------------
-
-def _open(db: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA secure_delete = ON")
-    conn.execute("PRAGMA temp_store = MEMORY")  # VACUUM's copy never touches a temp file
-    return conn
-
-
-def _delete_span(conn: sqlite3.Connection, since_ns: int, until_ns: int | None,
+def _delete_span(eraser: SessionEraser, since_ns: int, until_ns: int | None,
                  report: ForgetReport) -> int | None:
-    """Delete events and frames in ``[since_ns, until_ns]`` and what only they used.
-    Returns the latest deleted ``t_ns`` (None when nothing was in the span)."""
-    where, args = "t_ns >= ?", [since_ns]
-    if until_ns is not None:
-        where += " AND t_ns <= ?"
-        args.append(until_ns)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        last = conn.execute(
-            f"SELECT MAX(t) FROM (SELECT MAX(t_ns) AS t FROM events WHERE {where} "
-            f"UNION ALL SELECT MAX(t_ns) FROM frames WHERE {where})", args * 2).fetchone()[0]
-        # the marks of spans forgotten before stay: they hold no content, only the hole
-        report.events += conn.execute(
-            f"DELETE FROM events WHERE {where} AND NOT (kind = 'gap' AND "
-            f"json_extract(data, '$.reason') = '{GAP_REASON}')", args).rowcount
-        report.frames += conn.execute(f"DELETE FROM frames WHERE {where}", args).rowcount
-        report.manifests += conn.execute(
-            "DELETE FROM manifests WHERE frame_id NOT IN (SELECT frame_id FROM frames)").rowcount
-        report.tiles += _delete_unused_tiles(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    last, (events, frames, manifests, tiles) = eraser.delete_span(since_ns, until_ns)
+    report.events += events
+    report.frames += frames
+    report.manifests += manifests
+    report.tiles += tiles
     return last
-
-
-def _span_has_rows(conn: sqlite3.Connection, since_ns: int, until_ns: int | None = None) -> bool:
-    until = until_ns if until_ns is not None else 2 ** 63 - 1
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM events WHERE t_ns >= ? AND t_ns <= ?) OR "
-                        "EXISTS (SELECT 1 FROM frames WHERE t_ns >= ? AND t_ns <= ?)",
-                        (since_ns, until, since_ns, until)).fetchone()[0] == 1
-
-
-def _delete_unused_tiles(conn: sqlite3.Connection) -> int:
-    used: set[bytes] = set()
-    for (blob,) in conn.execute("SELECT digests FROM manifests"):
-        used.update(blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES))
-    unused = [(d,) for (d,) in conn.execute("SELECT digest FROM tiles") if d not in used]
-    conn.executemany("DELETE FROM tiles WHERE digest = ?", unused)
-    return len(unused)
-
-
-def _note_gap(conn: sqlite3.Connection, since_ns: int, until_ns: int, at: datetime) -> None:
-    """A ``gap`` event over the forgotten span and a ``meta["forgotten"]`` entry."""
-    t, kind, data = to_row(GapEvent(t_ns=since_ns, duration_ns=max(0, until_ns - since_ns),
-                                    reason=GAP_REASON))
-    row = conn.execute("SELECT value FROM meta WHERE key = 'forgotten'").fetchone()
-    spans = json.loads(row[0]) if row else []
-    spans.append({"since_t_ns": since_ns, "until_t_ns": until_ns,
-                  "at": at.isoformat(timespec="milliseconds")})
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("INSERT INTO events (t_ns, kind, data) VALUES (?, ?, ?)", (t, kind, data))
-    conn.execute("INSERT INTO meta (key, value) VALUES ('forgotten', ?) "
-                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (json.dumps(spans),))
-    conn.execute("COMMIT")
-
-
-def _compact(conn: sqlite3.Connection, report: ForgetReport, attempts: int = 20) -> None:
-    """Rebuild the file without free pages, then empty the WAL (retrying while busy)."""
-    conn.execute("VACUUM")
-    for _ in range(attempts):
-        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if not busy:
-            report.checkpointed = True
-            return
-        time.sleep(0.1)
-    report.checkpointed = False
-    report.warnings.append(
-        "another program kept the session open, so the write-ahead log could not be emptied "
-        "yet; it is emptied when that program closes the session")
 
 
 # --- whole data dir --------------------------------------------------------------------------
@@ -353,21 +277,22 @@ def _forget_span(store: DataDir, sid: str, since_wall: datetime, now: datetime,
     else:  # a live session keeps what is captured after this command; a closed one has no future
         since_ns = max(_to_mono(clock, since_wall), clock[1])
         until_ns = _to_mono(clock, now) if report.live else None
-    conn = _open(folder / DB_NAME)
-    try:
-        if not report.live and not _span_has_rows(conn, since_ns, until_ns):
+    with SessionEraser(folder) as eraser:
+        if not report.live and not eraser.has_rows(since_ns, until_ns):
             return None  # nothing recorded in the span: leave the session alone (no rebuild)
-        last = _delete_span(conn, since_ns, until_ns, report)
+        last = _delete_span(eraser, since_ns, until_ns, report)
         if report.live:
             time.sleep(settle_s)  # events the recorder held in memory land now
-            late = _delete_span(conn, since_ns, until_ns, report)
+            late = _delete_span(eraser, since_ns, until_ns, report)
             last = max(x for x in (last, late, since_ns) if x is not None)
         if not report.deleted_anything and not report.live:
             return None
-        _note_gap(conn, since_ns, until_ns if until_ns is not None else (last or since_ns), now)
-        _compact(conn, report)
-    finally:
-        conn.close()
+        eraser.note_gap(since_ns, until_ns if until_ns is not None else (last or since_ns), now)
+        if not eraser.compact():
+            report.checkpointed = False
+            report.warnings.append(
+                "another program kept the session open, so the write-ahead log could not be "
+                "emptied yet; it is emptied when that program closes the session")
     _tell_outbox(outbox, report)
     return report
 
@@ -384,13 +309,8 @@ def forget_session(data_dir: Path | str, session_id: str, *,
     sid = folder.name
     report = ForgetReport(session=sid)
     try:
-        conn = _open(folder / DB_NAME)
-        try:
-            (report.events, report.frames, report.manifests, report.tiles) = conn.execute(
-                "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM frames), "
-                "(SELECT COUNT(*) FROM manifests), (SELECT COUNT(*) FROM tiles)").fetchone()
-        finally:
-            conn.close()
+        with SessionEraser(folder) as eraser:
+            (report.events, report.frames, report.manifests, report.tiles) = eraser.counts()
     except sqlite3.DatabaseError as exc:
         if not is_corruption(exc):
             raise StoreError(f"Cannot read session {sid} ({folder / DB_NAME}): {exc}") from exc

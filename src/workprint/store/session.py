@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import CorruptSessionError, DiskFullError, SessionNotFound, StoreError, StoreVersionError
-from ..events import EVENT_VERSION, FrameRef, RawEvent, from_row, to_row
+from ..events import EVENT_VERSION, FrameRef, GapEvent, RawEvent, from_row, to_row
 from .private import private_dir, private_file, private_tree
 
 #: Version of the on-disk schema. Bump on incompatible change.
@@ -477,6 +477,109 @@ class Session:
             dropped_frames=int(m.get("dropped_frames", 0)), apps=apps,
             bytes_on_disk=self.bytes_on_disk(), interrupted=self.interrupted,
             state=m.get("state", "unknown"))
+
+
+#: Gap reason of a span deleted by ``forget`` (its mark holds no content, only the hole).
+FORGOTTEN = "forgotten"
+
+
+class SessionEraser:
+    """Irrecoverable deletion from one session's database, for :mod:`.forget` (works beside
+    a live writer: SQLite serialises the two, with a busy time-out). Deleted content is
+    overwritten (``secure_delete``) and :meth:`compact` rebuilds the file and empties its
+    write-ahead log."""
+
+    def __init__(self, folder: Path):
+        self._conn = conn = sqlite3.connect(folder / DB_NAME, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")  # VACUUM's copy never touches a temp file
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "SessionEraser":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """How many events, frames, frame manifests and tiles the session holds."""
+        return self._conn.execute(
+            "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM frames), "
+            "(SELECT COUNT(*) FROM manifests), (SELECT COUNT(*) FROM tiles)").fetchone()
+
+    def has_rows(self, since_ns: int, until_ns: int | None = None) -> bool:
+        """Whether an event or frame lies in ``[since_ns, until_ns]`` (None: no end)."""
+        until = until_ns if until_ns is not None else 2 ** 63 - 1
+        return self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE t_ns >= ? AND t_ns <= ?) OR "
+            "EXISTS (SELECT 1 FROM frames WHERE t_ns >= ? AND t_ns <= ?)",
+            (since_ns, until, since_ns, until)).fetchone()[0] == 1
+
+    def delete_span(self, since_ns: int, until_ns: int | None) -> tuple[int | None, tuple[int, int, int, int]]:
+        """Delete events and frames in ``[since_ns, until_ns]`` and what only they used.
+        Returns the latest deleted ``t_ns`` (None when nothing was in the span) and how many
+        events, frames, manifests and tiles were deleted."""
+        conn = self._conn
+        where, args = "t_ns >= ?", [since_ns]
+        if until_ns is not None:
+            where += " AND t_ns <= ?"
+            args.append(until_ns)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            last = conn.execute(
+                f"SELECT MAX(t) FROM (SELECT MAX(t_ns) AS t FROM events WHERE {where} "
+                f"UNION ALL SELECT MAX(t_ns) FROM frames WHERE {where})", args * 2).fetchone()[0]
+            # the marks of spans forgotten before stay: they hold no content, only the hole
+            events = conn.execute(
+                f"DELETE FROM events WHERE {where} AND NOT (kind = 'gap' AND "
+                f"json_extract(data, '$.reason') = '{FORGOTTEN}')", args).rowcount
+            frames = conn.execute(f"DELETE FROM frames WHERE {where}", args).rowcount
+            manifests = conn.execute(
+                "DELETE FROM manifests WHERE frame_id NOT IN (SELECT frame_id FROM frames)").rowcount
+            tiles = self._delete_unused_tiles()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return last, (events, frames, manifests, tiles)
+
+    def _delete_unused_tiles(self) -> int:
+        used: set[bytes] = set()
+        for (blob,) in self._conn.execute("SELECT digests FROM manifests"):
+            used.update(blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES))
+        unused = [(d,) for (d,) in self._conn.execute("SELECT digest FROM tiles") if d not in used]
+        self._conn.executemany("DELETE FROM tiles WHERE digest = ?", unused)
+        return len(unused)
+
+    def note_gap(self, since_ns: int, until_ns: int, at: datetime) -> None:
+        """A ``gap`` event (reason :data:`FORGOTTEN`) over the span and a
+        ``meta["forgotten"]`` entry saying when it was forgotten (times only)."""
+        conn = self._conn
+        t, kind, data = to_row(GapEvent(t_ns=since_ns, duration_ns=max(0, until_ns - since_ns),
+                                        reason=FORGOTTEN))
+        row = conn.execute("SELECT value FROM meta WHERE key = 'forgotten'").fetchone()
+        spans = json.loads(row[0]) if row else []
+        spans.append({"since_t_ns": since_ns, "until_t_ns": until_ns,
+                      "at": at.isoformat(timespec="milliseconds")})
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO events (t_ns, kind, data) VALUES (?, ?, ?)", (t, kind, data))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('forgotten', ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (json.dumps(spans),))
+        conn.execute("COMMIT")
+
+    def compact(self, attempts: int = 20) -> bool:
+        """Rebuild the file without free pages, then empty the WAL (retrying while busy).
+        False when another program kept the session open, so the WAL could not be emptied."""
+        self._conn.execute("VACUUM")
+        for _ in range(attempts):
+            busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.1)
+        return False
 
 
 def change_stamp(folder: Path) -> tuple:
