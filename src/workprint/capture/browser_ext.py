@@ -31,7 +31,9 @@ them only with their input, like any element.
 Trust: messages are taken only from a process whose parent runs the same executable as
 the browser it reports about (the kernel's peer pid of the control-socket connection, see
 :mod:`.control`) - a page script cannot reach the native port at all, and a local process
-that is not the browser's host cannot speak for the browser.
+that is not the browser's host cannot speak for the browser. Which process is whose parent
+and runs which program, the platform answers (Linux: the ``/proc`` helpers of
+:mod:`.linux.atspi`, passed in by ``workprint record``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ from typing import Any, Callable
 
 from ..events import ElementEvent, FocusEvent, Geometry
 from ..policy.scope import is_browser
-from .linux.atspi import executable, parent_pid, same_program_family
 
 #: Name of the native-messaging host (``workprint browser install`` registers it).
 HOST_NAME = "org.workprint.recorder"
@@ -179,11 +180,11 @@ class BrowserBridge:
     socket's thread), read by the recorder's threads."""
 
     def __init__(self, *,
+                 parent_of: Callable[[int], int | None],
+                 same_program: Callable[[int, int], bool],
+                 exe_of: Callable[[int], str | None],
                  clock: Callable[[], int] = time.monotonic_ns,
-                 wall: Callable[[], int] = time.time_ns,
-                 parent_of: Callable[[int], int | None] = parent_pid,
-                 same_program: Callable[[int, int], bool] = same_program_family,
-                 exe_of: Callable[[int], str | None] = executable):
+                 wall: Callable[[], int] = time.time_ns):
         self.clock = clock
         self.wall = wall
         self.parent_of = parent_of

@@ -53,6 +53,7 @@ def _warn_if_collector_refuses(root, policy) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..capture.backend import get_backend
     from ..capture.browser_ext import BrowserBridge, BrowserElementSource
+    from ..capture.linux.atspi import executable, parent_pid, same_program_family
     from ..capture.linux.secure_input import LinuxSecureInput
     from ..capture.run import record_session
     from ..identity import contributor_pseudonym
@@ -87,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
                 raise PolicyError(f"The policy asks to mask text in screenshots "
                                   f"(screenshots.ocr_mask) but OCR is unavailable: {exc}") from exc
         syncer = _start_sync(root) if args.sync else None
-        browser = BrowserBridge()  # the browser extension's reports, if it is installed
+        # the browser extension's reports, if it is installed; the platform tells which
+        # process is a browser's (its native host's parent)
+        browser = BrowserBridge(parent_of=parent_pid, same_program=same_program_family, exe_of=executable)
         secure_input = LinuxSecureInput.start(getattr(backend, "display_name", None),
                                               policy.passwords.remote_terminals, browser=browser)
         if secure_input.knows_urls:
