@@ -17,28 +17,37 @@ from export_grammar import check
 
 HF_SCRIPT = textwrap.dedent("""
     import json, sys, datasets
-    ds = datasets.load_dataset(sys.argv[1], split="train")
-    rows = []
-    for r in ds:
-        img = r["image"]
-        rows.append({"size": list(img.size) if img is not None else None,
-                     **{k: r[k] for k in ("task_id", "step", "code", "action_type", "keys", "text",
-                                          "x", "nx", "instruction", "action", "observation",
-                                          "thought", "policy_hash", "task_completed", "element_role",
-                                          "element_name", "element_bbox")}})
-    print(json.dumps({"version": datasets.__version__, "columns": ds.column_names,
-                      "features": {k: type(v).__name__ for k, v in ds.features.items()},
-                      "rows": rows}))
+    for folder in sys.argv[1:]:
+        ds = datasets.load_dataset(folder, split="train")
+        rows = []
+        for r in ds:
+            img = r["image"]
+            rows.append({"size": list(img.size) if img is not None else None,
+                         **{k: r[k] for k in ("task_id", "step", "code", "action_type", "keys", "text",
+                                              "x", "nx", "instruction", "action", "observation",
+                                              "thought", "policy_hash", "task_completed", "element_role",
+                                              "element_name", "element_bbox")}})
+        print(json.dumps({"version": datasets.__version__, "columns": ds.column_names,
+                          "features": {k: type(v).__name__ for k, v in ds.features.items()},
+                          "rows": rows}))
 """)
+
+
+def hf_load_many(python: str, folders: list[Path], home: Path) -> list[dict]:
+    """``datasets.load_dataset(folder)`` for each folder in one ``python`` process (its
+    import costs more than a small load), offline; every row decoded."""
+    env = dict(os.environ, HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", HF_HOME=str(home))
+    res = subprocess.run([python, "-c", HF_SCRIPT, *map(str, folders)], env=env, capture_output=True,
+                         text=True, cwd=home.parent, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    docs = [json.loads(line) for line in res.stdout.splitlines() if line.startswith('{"version"')]
+    assert len(docs) == len(folders), res.stdout[-3000:]
+    return docs
 
 
 def hf_load(python: str, folder: Path, home: Path) -> dict:
     """``datasets.load_dataset(folder)`` in ``python``, offline; every row decoded."""
-    env = dict(os.environ, HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", HF_HOME=str(home))
-    res = subprocess.run([python, "-c", HF_SCRIPT, str(folder)], env=env, capture_output=True,
-                         text=True, cwd=home.parent, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return hf_load_many(python, [folder], home)[0]
 
 
 def agentnet_load(out: Path) -> list[dict]:

@@ -11,7 +11,7 @@ from workprint.export.common import DROP_NO_SCREENSHOT, ExportError
 
 from ds36 import datasets36_python
 from evgen import Stream
-from export_load import agentnet_load, aguvis_load, hf_load, python_current
+from export_load import agentnet_load, aguvis_load, hf_load_many, python_current
 from storegen import make_session, screen_image
 
 META = {"policy_hash": "pol-1234abcd", "workprint_version": "0.1.0", "jurisdiction": "default"}
@@ -242,24 +242,25 @@ def ds36_python():
 @pytest.mark.parametrize("which", ["current", "3.6"])
 def test_hf_loads_offline_with_an_image_in_every_row(data_dir, early_dir, tmp_path, which, ds36_python):
     python = python_current() if which == "current" else ds36_python
-    for root, n in ((data_dir, 9), (early_dir, 3)):
-        out = tmp_path / f"hf-{root.name}"
-        export_sessions(root, None, "hf", out, cot=None)
-        got = hf_load(python, out, tmp_path / f"home-{root.name}")
+    roots = ((data_dir, 9), (early_dir, 3))
+    for root, _ in roots:
+        export_sessions(root, None, "hf", tmp_path / f"hf-{root.name}", cot=None)
+    loaded = hf_load_many(python, [tmp_path / f"hf-{root.name}" for root, _ in roots], tmp_path / "home")
+    for got, (_, n) in zip(loaded, roots):
         assert got["version"].startswith("3.6.") == (which == "3.6"), got["version"]
         rows = got["rows"]
         assert len(rows) == n
         assert all(r["size"] == [1920, 1080] for r in rows)      # every row has its image
         for r in rows:
             assert r["policy_hash"] == (META["policy_hash"])
-    rows = hf_load(python, tmp_path / f"hf-{data_dir.name}", tmp_path / "home2")["rows"]
+    rows = loaded[0]["rows"]
     r = rows[0]
     assert r["code"] == "pyautogui.click(x=0.2604, y=0.4630)" and r["action_type"] == "click"
     assert r["x"] == 500 and r["nx"] == 0.2604 and r["action"] == "Click at (0.2604, 0.4630)."
     assert rows[4]["keys"] == ["ctrl", "s"] and rows[1]["text"] == "Hi it's me"
     assert r["instruction"] == "Write a greeting and save it" and r["task_completed"] is True
     assert rows[-1]["task_completed"] is None and "terminate" not in rows[-1]["code"]
-    cols = hf_load(python, tmp_path / f"hf-{data_dir.name}", tmp_path / "home3")["columns"]
+    cols = loaded[0]["columns"]
     for col in ("action_type", "x", "y", "x2", "y2", "text", "keys", "dx", "dy", "button",
                 "nx", "ny", "nx2", "ny2", "image", "code", "action", "observation", "thought"):
         assert col in cols

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -28,14 +30,25 @@ regex = "\\\\bE\\\\d{6}\\\\b"
 """
 
 
-def _cli(*args: str):
-    return subprocess.run([*WORKPRINT, *args], capture_output=True, text=True, timeout=60)
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """The command run in this process (``workprint.cli.main``, exactly what the program
+    runs; a process per call cost ~0.5 s each). The first test runs the real program once."""
+    from workprint.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            rc = exc.code
+    return subprocess.CompletedProcess(["workprint", *args], rc, out.getvalue(), err.getvalue())
 
 
 def test_check_ok_prints_the_hash(tmp_path):
     f = tmp_path / "policy.toml"
     f.write_text(GOOD)
-    out = _cli("policy", "check", str(f))
+    out = subprocess.run([*WORKPRINT, "policy", "check", str(f)], capture_output=True, text=True,
+                         timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"ok: {load_policy(f).hash}"
     js = json.loads(_cli("policy", "check", str(f), "--json").stdout)
