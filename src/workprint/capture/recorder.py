@@ -152,15 +152,32 @@ class Recorder:
         self.stopped.set()
 
     # -- processing -------------------------------------------------------------------------
+    def _timeout(self, now: float, last_write: float, last_tick: float) -> float | None:
+        """How long the processor may sleep: until buffered events are due to be written
+        (at most one write per ``flush_interval``), a coalesced move has come to rest, or a
+        held unit or gesture is due for a gate tick; with nothing pending, until the idle
+        tick (or for good without a gate)."""
+        due: list[float] = []
+        if self._buffer:
+            due.append(last_write + self.flush_interval)
+        if self._pending_move is not None:
+            due.append(max(last_write + self.flush_interval,
+                           (self._pending_move.t_ns + self.move_interval_ns) / 1e9))
+        if self.gate is not None and self.gate.holding:
+            due.append(last_tick + self.flush_interval)
+        if due:
+            return max(0.0, min(due) - now)
+        return GATE_TICK_S if self.gate is not None else None
+
     def _process_loop(self) -> None:
-        last_flush = time.monotonic()
+        # Writes are batched (one per flush_interval at most) but an event that arrives
+        # after a quiet stretch is written at once: the batching clock runs from the last
+        # write, not from the last tick of a held unit (a unit is held for seconds, and
+        # ticking it must not delay the pointer events that arrive meanwhile).
+        last_write = last_tick = time.monotonic()
         try:
             while True:
-                # nothing buffered: sleep until input arrives (no idle wake-ups)
-                held = self.gate is not None and self.gate.holding
-                timeout = (max(0.0, self.flush_interval - (time.monotonic() - last_flush))
-                           if self._buffer or self._pending_move or held else
-                           (GATE_TICK_S if self.gate is not None else None))
+                timeout = self._timeout(time.monotonic(), last_write, last_tick)
                 done = False
                 try:
                     item = self._queue.get(timeout=timeout)
@@ -187,9 +204,13 @@ class Recorder:
                         self.stats.raw_records += 1
                         for ev in self.backend.decode(item):
                             self._on_event(ev)
-                if done or time.monotonic() - last_flush >= self.flush_interval:
-                    self._flush(final=done)
-                    last_flush = time.monotonic()
+                now = time.monotonic()
+                if done or now - last_tick >= self.flush_interval or (
+                        (self._buffer or self._pending_move is not None)
+                        and now - last_write >= self.flush_interval):
+                    if self._flush(final=done):
+                        last_write = now
+                    last_tick = now
                 if lost is not None:  # everything before it is stored; nothing after it is
                     self._fail(CaptureError(
                         f"Capture stopped: the {lost.source} stream was lost ({lost.reason}). "
@@ -324,7 +345,8 @@ class Recorder:
             return "pre_key" if started else None
         return None
 
-    def _flush(self, final: bool = False) -> None:
+    def _flush(self, final: bool = False) -> bool:
+        """Ticks the gate and writes what it and the processor hold; True if it wrote."""
         if self._pending_move is not None and (
                 final or time.monotonic_ns() - self._pending_move.t_ns >= self.move_interval_ns):
             self._emit(self._pending_move)  # the pointer came to rest: keep where
@@ -341,7 +363,7 @@ class Recorder:
                 self._buffer.extend(self.gate.tick(locked=self._locked))
         events, self._buffer = self._buffer, []
         if not events:
-            return
+            return False
         for ev in events:
             self.stats.events[ev.kind] = self.stats.events.get(ev.kind, 0) + 1
         try:
@@ -353,6 +375,7 @@ class Recorder:
         _sample(self.stats.latency_ms, events, now)
         _sample(self.stats.pointer_latency_ms,
                 [ev for ev in events if isinstance(ev, (MoveEvent, ButtonEvent, ScrollEvent))], now)
+        return True
 
 
 def _sample(samples: list[float], events: list[RawEvent], now: int) -> None:
