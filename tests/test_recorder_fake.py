@@ -172,14 +172,14 @@ def test_focus_on_an_app_out_of_scope_drops_its_keys_and_titles(tmp_path, redact
 
 
 def test_forget_drops_a_span_while_recording(tmp_path, redactor):
-    script = [(0.0, focus()), *type_text("kept\n", at=0.05),
-              *type_text("forgotten", at=0.5),  # held by the gate (its unit goes on) ...
-              *type_text("later\n", at=1.2)]     # ... until this Enter, after the forget
+    script = [(0.0, focus()), *type_text("kept\n", at=0.0, every=0.01),
+              *type_text("forgotten", at=0.6),  # held by the gate (its unit goes on) ...
+              *type_text("later\n", at=1.4)]     # ... until this Enter, after the forget
     run = Run(tmp_path, redactor, script)
     assert run.started.wait(10)
-    time.sleep(0.4)
+    time.sleep(0.35)
     since = time.monotonic_ns()
-    time.sleep(0.5)  # "forgotten" is typed meanwhile
+    time.sleep(0.65)  # "forgotten" is typed meanwhile (0.6 s to 0.78 s)
     until = time.monotonic_ns()
     # what `workprint forget` does: the recorder drops what it still holds, then the store
     # deletes what was written
@@ -210,7 +210,7 @@ def test_stop_flushes_a_unit_the_gate_still_holds(tmp_path, redactor):
 def test_a_lost_input_stream_ends_the_session_with_what_came_before(tmp_path, redactor):
     script = [(0.0, focus()), *type_text("saved\n", at=0.02),
               (0.3, CaptureLost("fake input", "the display went away")),
-              *type_text("never", at=0.5)]
+              *type_text("never", at=0.3, every=0.001)]  # queued right behind the loss
     run = Run(tmp_path, redactor, script)
     result = run.wait()
     assert isinstance(result.error, CaptureError)

@@ -194,8 +194,10 @@ class Recorder:
                 for item in batch:
                     if item is None:
                         done = True
-                    elif isinstance(item, CaptureLost):
-                        lost, done = lost or item, True
+                        break
+                    elif isinstance(item, CaptureLost):  # nothing after it is processed
+                        lost, done = item, True
+                        break
                     elif isinstance(item, FocusEvent):
                         self._on_event(item)
                     elif callable(item):
