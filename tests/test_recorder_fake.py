@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from workprint.capture.backend import CaptureLost, WindowInfo
-from workprint.capture.control import forget_live
+from workprint.capture.control import forget_live, request
 from workprint.capture.fake import FakeBackend, Screen, Windows, type_text
 from workprint.capture.run import record_session
 from workprint.errors import CaptureError
@@ -119,9 +119,9 @@ def test_keys_typed_into_a_password_field_are_swallowed(tmp_path, redactor):
         return f.title == "Sign in - Workbench"
 
     secret = "Tr0ub4dor-x9q"
-    script = [(0.0, focus()), *type_text("user", at=0.05),
-              (0.2, focus(title="Sign in - Workbench")), *type_text(secret + "\n", at=0.25),
-              (0.7, focus()), *type_text("after", at=0.75)]
+    script = [(0.0, focus()), *type_text("user", at=0.02, every=0.01),
+              (0.1, focus(title="Sign in - Workbench")), *type_text(secret + "\n", at=0.12, every=0.01),
+              (0.4, focus()), *type_text("after", at=0.42, every=0.01)]
     run = Run(tmp_path, redactor, script, secure_input=probe, linger=0.1)
     result = run.wait()
     assert result.error is None
@@ -234,3 +234,21 @@ def test_frames_of_a_window_out_of_scope_are_blacked_out(tmp_path, redactor):
         img = np.asarray(s.frame_image(frames[-1].frame_id).convert("RGB"))
     assert img[:, :160].min() > 200, "the recorded window shows"
     assert img[:, 170:].max() < 30, "the chat window is black"
+
+
+def test_pause_and_resume_over_the_control_socket_leave_a_gap(tmp_path, redactor):
+    script = [(0.0, focus()), *type_text("before\n", at=0.0, every=0.01),
+              *type_text("during\n", at=0.45, every=0.01),
+              *type_text("after\n", at=0.9, every=0.01)]
+    run = Run(tmp_path, redactor, script)
+    assert run.started.wait(10)
+    time.sleep(0.25)
+    assert request(run.data, {"cmd": "pause"})["status"]["recording"] is False
+    time.sleep(0.4)  # "during" is typed meanwhile (0.45 s to 0.52 s)
+    assert request(run.data, {"cmd": "resume"})["status"]["recording"] is True
+    result = run.wait()
+    assert result.stats.decoded.get("key_down") == 7 + 7 + 6, "every key reached the recorder"
+    with run.session() as s:
+        events = list(s.events())
+    assert typed(events) == "beforeafter"
+    assert [e.reason for e in events if isinstance(e, GapEvent)] == ["paused"]
