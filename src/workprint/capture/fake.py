@@ -15,7 +15,8 @@ each step at its offset from that moment. A step is
   stopped does (the recorder ends the session).
 
 Every event's ``t_ns`` becomes the monotonic time at which it is handed on, so timestamps
-are real and in order; ``finished`` is set once the last step has been handed on.
+are real and in order; ``finished`` is set once the replay is over (the last step handed
+on, or input stopped).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class Windows:
     windows: tuple[WindowInfo, ...]
 
 
-Step = Union[Event, Screen, Windows, CaptureLost]
+Step = Event | Screen | Windows | CaptureLost
 
 
 def type_text(text: str, at: float, every: float = 0.02, keycode: int = 38) -> list[tuple[float, Step]]:
@@ -110,6 +111,12 @@ class FakeBackend(Backend):
             self._thread.join(timeout=5)
 
     def _replay(self, sink: RawSink) -> None:
+        try:
+            self._play(sink)
+        finally:
+            self.finished.set()
+
+    def _play(self, sink: RawSink) -> None:
         start = time.monotonic()
         for offset, step in self.script:
             if self._stop.wait(max(0.0, start + offset - time.monotonic())):
@@ -126,7 +133,6 @@ class FakeBackend(Backend):
                     self._focus(replace(step, t_ns=time.monotonic_ns()))
             else:
                 sink(Scripted(replace(step, t_ns=time.monotonic_ns())))
-        self.finished.set()
 
     def decode(self, raw: InputRecord) -> list[RawEvent]:
         if not isinstance(raw, Scripted):
