@@ -100,20 +100,24 @@ class ChunkSession:
     def frames(self) -> list[FrameRef]:
         return list(self._refs)
 
-    def frame_image(self, frame_id: str):
+    def frame_grid(self, frame_id: str) -> tuple[int, int, int, list[str]]:
         row = self._frames.get(frame_id)
         if row is None:
             raise BuildError(f"frame {frame_id} is not in session {self.id}")
-
-        def tile_bytes(d: str) -> bytes:
-            data = self._tiles.get(d)
-            if data is None:
-                raise BuildError(f"tile {d} of frame {frame_id} is in no chunk of session {self.id}")
-            return data
         _, _, _, width, height, tile, digests = row
+        return width, height, tile, digests
+
+    def tile_data(self, digest: str) -> bytes:
+        data = self._tiles.get(digest)
+        if data is None:
+            raise BuildError(f"tile {digest} is in no chunk of session {self.id}")
+        return data
+
+    def frame_image(self, frame_id: str):
+        width, height, tile, digests = self.frame_grid(frame_id)
         last = self._decoded
         mine = {d: last[d] for d in digests if d in last}
-        img = assemble_frame(width, height, tile, digests, tile_bytes, mine)
+        img = assemble_frame(width, height, tile, digests, self.tile_data, mine)
         self._decoded = mine                # one frame's tiles at most (swapped whole: threads)
         return img
 

@@ -25,6 +25,7 @@ from ..errors import ExportError, WorkprintError  # noqa: F401  (re-exported)
 from ..events import Action, FrameRef, MarkerEvent
 from . import code as _code
 from .code import status_of
+from .jpeg import TiledJpeg, save_jpeg
 
 #: Version of the export formats written here; in every export's provenance.
 #: 3: the UI element of each step (AgentNet ``value.element``, hf ``element_*`` columns).
@@ -275,6 +276,10 @@ class ImageEncoder:
 
     ``jpeg``: quality 90, 4:4:4, no EXIF (fast); ``png``: compress level 1 (lossless).
     Keeps the last few encodings so consecutive steps on one screen encode once.
+    A JPEG of a session that exposes its frames' tile grids (``frame_grid(frame_id)`` ->
+    ``(width, height, tile, digests)`` and ``tile_data(digest)``) is composed from encoded
+    tiles (:class:`~workprint.export.jpeg.TiledJpeg`: restart markers at tile edges), so a
+    frame costs the encoding of the tiles it changed; other grids are encoded whole.
     """
 
     def __init__(self, fmt: str = "jpeg", cache: int = 16):
@@ -284,17 +289,27 @@ class ImageEncoder:
         self.ext = "jpg" if fmt == "jpeg" else "png"
         self._cache: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
         self._size = cache
+        self._tiled = TiledJpeg() if fmt == "jpeg" else None
 
     def encode_image(self, img) -> bytes:
         buf = io.BytesIO()
         if self.fmt == "jpeg":
-            img.save(buf, format="JPEG", quality=90, subsampling=0, optimize=False)
+            save_jpeg(img, buf)
         else:
             img.save(buf, format="PNG", compress_level=1)
         return buf.getvalue()
 
+    def frame_bytes(self, session, frame_id: str) -> bytes:
+        """The encoded image of a stored frame (composed from tiles where it can be)."""
+        if self._tiled is not None and hasattr(session, "frame_grid"):
+            width, height, tile, digests = session.frame_grid(frame_id)
+            data = self._tiled.encode(session.id, width, height, tile, digests, session.tile_data)
+            if data is not None:
+                return data
+        return self.encode_image(session.frame_image(frame_id))
+
     def _encode_frame(self, session, frame_id: str) -> tuple[str, bytes]:
-        data = self.encode_image(session.frame_image(frame_id))
+        data = self.frame_bytes(session, frame_id)
         return hashlib.sha256(data).hexdigest()[:32] + "." + self.ext, data
 
     def stream(self, session, frames: Sequence[FrameRef | None],
@@ -328,8 +343,7 @@ class ImageEncoder:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        data = self.encode_image(session.frame_image(frame.frame_id))
-        name = hashlib.sha256(data).hexdigest()[:32] + "." + self.ext
+        name, data = self._encode_frame(session, frame.frame_id)
         self._cache[key] = (name, data)
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)

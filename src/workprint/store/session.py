@@ -423,21 +423,25 @@ class Session:
         return [FrameRef(*r) for r in self._conn.execute(
             "SELECT t_ns, frame_id, reason, width, height FROM frames ORDER BY t_ns, id")]
 
-    def frame_image(self, frame_id: str):
-        """The full frame as a PIL image (RGB), assembled from its tiles."""
+    def frame_grid(self, frame_id: str) -> tuple[int, int, int, list[bytes]]:
+        """A frame's tile grid: (width, height, tile, tile digests row by row)."""
         row = self._conn.execute(
             "SELECT width, height, tile, digests FROM manifests WHERE frame_id = ?", (frame_id,)).fetchone()
         if row is None:
             raise StoreError(f"frame {frame_id} is not in session {self.id}")
         width, height, tile, blob = row
-        digests = [blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES)]
+        return width, height, tile, [blob[i:i + DIGEST_BYTES] for i in range(0, len(blob), DIGEST_BYTES)]
 
-        def tile_bytes(d: bytes) -> bytes:
-            data = self._conn.execute("SELECT data FROM tiles WHERE digest = ?", (d,)).fetchone()
-            if data is None:
-                raise StoreError(f"tile missing for frame {frame_id} in session {self.id}")
-            return data[0]
-        return assemble_frame(width, height, tile, digests, tile_bytes)
+    def tile_data(self, digest: bytes) -> bytes:
+        """A tile's stored (encoded) bytes."""
+        data = self._conn.execute("SELECT data FROM tiles WHERE digest = ?", (digest,)).fetchone()
+        if data is None:
+            raise StoreError(f"tile {digest.hex()} is missing in session {self.id}")
+        return data[0]
+
+    def frame_image(self, frame_id: str):
+        """The full frame as a PIL image (RGB), assembled from its tiles."""
+        return assemble_frame(*self.frame_grid(frame_id), self.tile_data)
 
     def frame_manifests(self) -> dict[str, tuple[int, list[bytes]]]:
         """Every stored frame's tile grid: frame id -> (tile side, tile digests row by row)."""
