@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+import workprint
 from workprint.actions.reduce import reduce_events
 from workprint.events import ButtonEvent, FrameRef, KeyEvent, MoveEvent, from_row, to_row
 from workprint.store.session import DataDir
@@ -161,9 +162,24 @@ def test_collector_still_accepts_version_1_and_checks_key_timing_field():
             "session_meta": {}}
     v2 = C.encode_chunk(base, [ev])
     C.parse_chunk(v2.data)
-    m1 = {k: v for k, v in v2.manifest.items() if k != "key_timing"} | {"version": 1}
+    m1 = {k: v for k, v in v2.manifest.items() if k not in ("key_timing", "code")} | {"version": 1}
     C.check_manifest(m1)                                   # sealed by a device before the upgrade
     with pytest.raises(C.ChunkError, match="key_timing"):
         C.check_manifest({k: v for k, v in v2.manifest.items() if k != "key_timing"})
     with pytest.raises(C.ChunkError, match="version"):
-        C.check_manifest(v2.manifest | {"version": 3})
+        C.check_manifest(v2.manifest | {"version": 4})
+
+
+def test_version_3_names_the_code_and_version_2_chunks_stay_readable():
+    ev = C.jsonl_entry("events.jsonl.gz", "events", [[1, "key_down", {"key": "a"}]])
+    base = {"session": "d" * 32, "index": 0, "count": 1, "policy_hash": "none", "event_version": 1,
+            "session_meta": {}}
+    v3 = C.encode_chunk(base | {"code": {"recorder": "0.0.9"}}, [ev])
+    assert C.parse_chunk(v3.data).manifest["code"] == {"recorder": "0.0.9", "sealer": workprint.__version__}
+    m2 = {k: v for k, v in v3.manifest.items() if k != "code"} | {"version": 2}
+    C.check_manifest(m2)                                   # sealed before chunks named their code
+    with pytest.raises(C.ChunkError, match="code"):
+        C.check_manifest(m2 | {"code": v3.manifest["code"]})
+    for bad in ({"recorder": "0.1"}, {"recorder": "x y", "sealer": "1"}, {"recorder": None, "sealer": 1}):
+        with pytest.raises(C.ChunkError, match="code"):
+            C.check_manifest(v3.manifest | {"code": bad})

@@ -1,7 +1,9 @@
 """``manifest.json``: what a dataset version is, how it was made, and what it holds.
 
-Pure functions. The manifest names the dataset and version, when it was created, the code,
-chunk, event, export and policy versions, the filters, the engine, aggregate counts, every
+Pure functions. The manifest names the dataset and version, when it was created, the code
+that built it (workprint, export and event versions) and the code behind its data (chunk
+format versions, the workprint versions that recorded and sealed the sessions, as their
+chunks say), the policy versions, the filters, the engine, aggregate counts, every
 file with its sha256, and for every session its pseudonym and chunk digests - never a
 contributor id or label, and no per-session counts (they would be activity figures).
 
@@ -61,11 +63,13 @@ def content_digest(files: list[dict[str, Any]]) -> str:
 def make_manifest(*, dataset: str, version: int, created: str, fmt: str, image_format: str,
                   engine: dict[str, Any], filters: dict[str, Any], counts: dict[str, Any],
                   policies: list[str], files: list[dict[str, Any]],
-                  sessions: list[tuple[str, list[str]]], shard_bounds: dict[str, int]) -> dict[str, Any]:
+                  sessions: list[tuple[str, list[str]]], shard_bounds: dict[str, int],
+                  data_code: dict[str, list] | None = None) -> dict[str, Any]:
+    """``data_code``: what the kept sessions' chunks say about the code behind them
+    (``chunk_versions``, ``recorded_by``, ``sealed_by``); the build's own versions beside it."""
     from .. import __version__
     from ..events import EVENT_VERSION
     from ..export.common import EXPORT_VERSION
-    from ..sync.chunk import VERSION as CHUNK_VERSION
 
     return {
         "format": FORMAT, "manifest_version": VERSION,
@@ -73,7 +77,7 @@ def make_manifest(*, dataset: str, version: int, created: str, fmt: str, image_f
         "content_digest": content_digest(files),
         "data_format": fmt, "image_format": image_format,
         "code": {"workprint": __version__, "export_version": EXPORT_VERSION,
-                 "chunk_version": CHUNK_VERSION, "event_version": EVENT_VERSION},
+                 "event_version": EVENT_VERSION, **(data_code or {})},
         # Redaction runs at the source under the recording policy: the policy hash is the
         # version of the scope and redaction rules every session went through.
         "policy": {"hashes": sorted(policies), "redaction": "at the source, under these policies"},

@@ -79,6 +79,8 @@ class ChunkSession:
                  events: list[tuple[int, str, dict[str, Any]]], frames: list[list[Any]],
                  tiles: dict[str, bytes]):
         self.id = pseudonym
+        #: chunk format and code versions behind the session (see :func:`code_versions`)
+        self.code: dict[str, list] = {}
         self.meta: dict[str, Any] = {"policy_hash": policy_hash}
         w, h = session_meta.get("screen_width"), session_meta.get("screen_height")
         if w and h:
@@ -134,6 +136,7 @@ def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSe
     frames: list[list[Any]] = []
     tiles: dict[str, bytes] = {}
     session_meta: dict[str, Any] = {}
+    versions: set[tuple[int, str | None, str | None]] = set()
     for index, sha in enumerate(plan.chunks):
         try:
             data = blobs.get(chunk_key(sha))
@@ -148,6 +151,8 @@ def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSe
                              f"{m['index']}/{m['count']}, the store says {plan.session} "
                              f"{index}/{len(plan.chunks)}")
         session_meta.update(m.get("session_meta") or {})
+        code = m.get("code") or {}
+        versions.add((m["version"], code.get("recorder"), code.get("sealer")))
         for name, raw in read_entries(chunk).items():
             if name == "events.jsonl.gz":
                 events.extend(tuple(json.loads(line)) for line in raw.splitlines())
@@ -157,4 +162,15 @@ def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSe
                 tiles[name[6:].split(".", 1)[0]] = raw
     events.sort(key=lambda r: r[0])                  # stable: ties keep their stored order
     frames.sort(key=lambda r: r[0])
-    return ChunkSession(plan.session, plan.policy_hash, session_meta, events, frames, tiles)
+    session = ChunkSession(plan.session, plan.policy_hash, session_meta, events, frames, tiles)
+    session.code = code_versions(versions)
+    return session
+
+
+def code_versions(versions) -> dict[str, list]:
+    """What the chunks say about the code behind them: chunk format versions, and the
+    workprint versions that recorded and sealed them (version 3 chunks; ``"unknown"`` where
+    a chunk or session did not say)."""
+    return {"chunk_versions": sorted({v for v, _, _ in versions}),
+            "recorded_by": sorted({r or "unknown" for _, r, _ in versions}),
+            "sealed_by": sorted({s or "unknown" for _, _, s in versions})}

@@ -37,6 +37,11 @@ of the key before them. The manifest says ``"key_timing": "runs"``. Version 1 ch
 (raw times) are still accepted by :func:`parse_chunk` - a device may hold some sealed
 before the upgrade - but no longer written.
 
+Code versions (version 3): the manifest's ``code`` says which workprint version recorded
+the session (``recorder``, from the session's metadata; null when the session did not
+record it) and which sealed the chunk (``sealer``), so a dataset built from chunks names
+the code its data came from. Version 1 and 2 chunks carry no ``code`` and stay readable.
+
 :func:`parse_chunk` is the one verifier: the collector calls it before accepting anything.
 """
 
@@ -57,9 +62,10 @@ from ..events import EVENT_KINDS, EVENT_VERSION, TYPING_RUN_GAP_NS
 
 MAGIC = b"WPCHUNK\x00"
 FORMAT = "workprint-chunk"
-VERSION = 2
-#: Chunk versions :func:`parse_chunk` accepts (1: raw key times, sealed by older devices).
-ACCEPTED_VERSIONS = (1, 2)
+VERSION = 3
+#: Chunk versions :func:`parse_chunk` accepts (1: raw key times, sealed by older devices;
+#: 2: no ``code`` versions).
+ACCEPTED_VERSIONS = (1, 2, 3)
 #: Key timing in version 2 chunks (manifest ``key_timing``), see :func:`coarsen_key_times`.
 KEY_TIMING = "runs"
 GRID_NS = 100_000_000          # run start/end rounded to 100 ms
@@ -74,6 +80,9 @@ META_KEYS = ("state", "event_version", "schema", "dropped_frames", "screen_width
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_CODE_VERSION = re.compile(r"^[0-9A-Za-z.+_-]{1,64}$")
+#: Keys of a version 3 manifest's ``code``.
+CODE_KEYS = ("recorder", "sealer")
 _NAME = re.compile(r"^(events\.jsonl\.gz|frames\.jsonl\.gz|tiles/[0-9a-f]{32}\.(png|webp|jpeg))$")
 _TILE_FORMATS = {"png": "PNG", "webp": "WEBP", "jpeg": "JPEG"}
 
@@ -123,8 +132,11 @@ def encode_chunk(manifest: dict[str, Any], entries: list[tuple[dict[str, Any], b
     """Assemble a chunk from a manifest skeleton and ``(entry, bytes)`` pairs."""
     payload = b"".join(data for _, data in entries)
     m = dict(manifest)
+    from .. import __version__
+
     m["format"], m["version"] = FORMAT, VERSION
     m["key_timing"] = KEY_TIMING
+    m["code"] = {"recorder": m.get("code", {}).get("recorder"), "sealer": __version__}
     m["entries"] = [dict(e, size=len(d), sha256=hashlib.sha256(d).hexdigest()) for e, d in entries]
     m["payload_size"] = len(payload)
     m["payload_sha256"] = hashlib.sha256(payload).hexdigest()
@@ -240,7 +252,10 @@ def seal_rows(*, session: str, policy_hash: str, meta: dict[str, Any],
         for d in tl:
             fmt, data = tiles[d]
             entries.append(({"name": f"tiles/{d}.{fmt}", "type": "tile", "format": fmt}, data))
+        recorder = meta.get("workprint_version")
         chunks.append(encode_chunk({
+            "code": {"recorder": recorder if isinstance(recorder, str) and _CODE_VERSION.match(recorder)
+                     else None},
             "session": session, "index": index, "count": count,
             "policy_hash": policy_hash or NO_POLICY, "event_version": EVENT_VERSION,
             "session_meta": safe_meta}, entries))
@@ -283,10 +298,20 @@ def check_manifest(m: dict[str, Any], limits: Limits = Limits()) -> None:
               f"manifest.key_timing must be {KEY_TIMING!r} in a version {m['version']} chunk")
     else:
         _want("key_timing" not in m, "manifest.key_timing is not part of a version 1 chunk")
+    if m["version"] >= 3:
+        code = m.get("code")
+        _want(isinstance(code, dict) and set(code) == set(CODE_KEYS)
+              and isinstance(code["sealer"], str) and bool(_CODE_VERSION.match(code["sealer"]))
+              and (code["recorder"] is None or (isinstance(code["recorder"], str)
+                                                and bool(_CODE_VERSION.match(code["recorder"])))),
+              f"manifest.code must be {{'recorder': version or null, 'sealer': version}} in a "
+              f"version {m['version']} chunk")
+    else:
+        _want("code" not in m, f"manifest.code is not part of a version {m['version']} chunk")
     _want(isinstance(m.get("session"), str) and bool(_HEX32.match(m["session"])),
           "manifest.session must be a 32-hex-digit pseudonym")
     allowed = {"format", "version", "session", "index", "count", "policy_hash", "event_version",
-               "session_meta", "entries", "payload_size", "payload_sha256", "key_timing"}
+               "session_meta", "entries", "payload_size", "payload_sha256", "key_timing", "code"}
     _want(not set(m) - allowed, f"manifest has unknown keys {sorted(set(m) - allowed)}")
     for key in ("index", "count", "payload_size", "event_version"):
         _want(type(m.get(key)) is int and m[key] >= 0, f"manifest.{key} must be a non-negative integer")
