@@ -42,6 +42,9 @@ def test_build_matches_the_device_export_and_is_deterministic(fleet: Fleet, tmp_
     man = build_dataset(cfg, name="an", fmt="agentnet", out=tmp_path / "an", shard_steps=8)
     vdir = tmp_path / "an" / "v0001"
     assert man["id"] == "an@v1" and man["engine"] == {"name": "local", "workers": 1}
+    # the code behind the data, as the chunks say (the devices recorded with "0.1.0")
+    assert {k: man["code"][k] for k in ("chunk_versions", "recorded_by")} == \
+        {"chunk_versions": [3], "recorded_by": ["0.1.0"]}
     c = man["counts"]
     assert (c["sessions"], c["trajectories"]) == (3, 9)
     assert c["left_out"]["by_filter"] == {DUPLICATE: 3}      # the copy's three trajectories
@@ -199,4 +202,55 @@ def test_erasure_reaches_datasets(fleet: Fleet, tmp_path):
     due = {(d["name"], d["version"]): d["rebuild_due"] for d in fleet.collector.meta.dataset_versions()}
     assert due[("ds", 2)] and due[("only-bob", 1)]
     got = rebuild_dataset(cfg, "ds")
-    assert got == {"built": None, "deleted": [2]} and not (tmp_path / "ds" / "v0002").exists()
+    assert got == {"built": None, "deleted": [2], "withdraw": "delete"} and not (tmp_path / "ds" / "v0002").exists()
+
+
+def test_s3_output_and_tombstones(tmp_path, request):
+    """--out s3://: the same objects as a folder build, written by the stages straight to
+    S3 (SeaweedFS) with the collector's S3 settings; erasure then withdraws the old version
+    there, leaving only a tombstone that names nobody."""
+    from workprint.server.blobs import S3Blobs
+
+    backend = make_backend("s3pg", request, tmp_path)
+    fleet = Fleet.start(backend)
+    try:
+        people = populate(fleet, tmp_path, {"alice": [41], "bob": [42]})
+        cfg = fleet.collector.config
+        bucket = backend.extra["seaweed"].bucket
+        out = f"s3://{bucket}/datasets/{tmp_path.name}"           # endpoint and keys from --blobs
+        local = build_dataset(cfg, name="dir", fmt="aguvis", out=tmp_path / "dir", shard_steps=5)
+        man = build_dataset(cfg, name="s3ds", fmt="aguvis", out=out, shard_steps=5)
+        assert man["content_digest"] == local["content_digest"] and man["counts"]["shards"] > 1
+        assert man["location"].startswith(f"s3://{bucket}/datasets/{tmp_path.name}/v0001?endpoint=http")
+        client = S3Blobs(backend.blobs).client
+
+        def objects(prefix: str) -> dict[str, bytes]:
+            keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
+            return {k[len(prefix):]: client.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+        v1 = objects(f"datasets/{tmp_path.name}/v0001/")
+        mine = dataset_files(tmp_path / "dir" / "v0001")
+        for name in ("manifest.json", "aguvis.yaml"):               # name their own location
+            v1.pop(name), mine.pop(name)
+        assert v1 == mine and not any(k.startswith(".staging") for k in v1)
+
+        r = fleet.client.delete("/v1/admin/contributors/alice", headers=fleet.h("admin"))
+        assert r.status_code == 200, r.text
+        got = rebuild_dataset(cfg, "s3ds", withdraw="tombstone")
+        assert got["deleted"] == [1] and got["built"]["version"] == 2
+        left = objects(f"datasets/{tmp_path.name}/v0001/")
+        assert list(left) == ["TOMBSTONE.json"]
+        stone = json.loads(left["TOMBSTONE.json"])
+        assert (stone["id"], stone["replaced_by"], stone["content_digest"]) == \
+            ("s3ds@v1", "s3ds@v2", man["content_digest"])
+        alice = people["alice"]
+        gone = alice.pseudonym(alice.sessions[0]).encode()
+        everything = b"".join(objects(f"datasets/{tmp_path.name}/").values())
+        assert gone not in everything and b"alice" not in everything
+        assert people["bob"].pseudonym(people["bob"].sessions[0]).encode() in everything
+        states = {d["version"]: d["state"] for d in fleet.collector.meta.dataset_versions("s3ds")}
+        assert states == {1: "withdrawn", 2: "built"}
+        audit = [(e["action"], e["target"]) for e in fleet.client.get("/v1/audit", headers=fleet.h("auditor")).json()]
+        assert ("dataset.withdraw", "s3ds@v1") in audit
+    finally:
+        fleet.close()

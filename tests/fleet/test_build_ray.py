@@ -30,7 +30,7 @@ def files_of(vdir):
 
 
 def same_manifest(a: dict, b: dict) -> bool:
-    strip = lambda m: {k: v for k, v in m.items() if k not in ("version", "id", "created", "engine")}  # noqa: E731
+    strip = lambda m: {k: v for k, v in m.items() if k not in ("version", "id", "created", "engine", "location")}  # noqa: E731
     return strip(a) == strip(b)
 
 

@@ -13,7 +13,7 @@ every version that holds an erased session (files and registry rows), audited.
 
 from __future__ import annotations
 
-import shutil
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..server.collector import Collector
 from ..server.config import CollectorConfig
 from . import manifest as M
 from .engine import make_engine
+from .output import open_output, split_location
 from .filters import DUPLICATE, Filters, k_anonymous, session_passes
 from .shards import SHARD_BYTES, SHARD_STEPS, TrajRef, finish, functions_in_order, image_folder, plan_shards, shard_name
 from .source import plan_sessions
@@ -56,8 +57,8 @@ def _reduce_for(meta):
     return get
 
 
-def _version_dir(out_root: Path, version: int) -> Path:
-    return out_root / f"v{version:04d}"
+def version_key(version: int) -> str:
+    return f"v{version:04d}"
 
 
 def build_dataset(config: CollectorConfig, *, name: str, fmt: str, out: Path | str,
@@ -66,7 +67,8 @@ def build_dataset(config: CollectorConfig, *, name: str, fmt: str, out: Path | s
                   shard_steps: int = SHARD_STEPS, shard_bytes: int = SHARD_BYTES,
                   only_sessions: set[str] | None = None, actor: str = ACTOR,
                   collector: Collector | None = None) -> dict[str, Any]:
-    """Build a new version of dataset ``name`` into ``out/v<N>``; returns its manifest."""
+    """Build a new version of dataset ``name`` into ``out/v<N>`` (``out`` a folder or an
+    ``s3://`` URL, see :mod:`.output`); returns its manifest plus ``location``."""
     from ..export import FORMATS
     from ..export.common import IMAGE_FORMATS
 
@@ -83,49 +85,55 @@ def build_dataset(config: CollectorConfig, *, name: str, fmt: str, out: Path | s
     eng = make_engine(engine, workers, ray_address)
     own = collector is None
     coll = collector or Collector(config)
-    out_root = Path(out).expanduser().resolve()
+    try:
+        store = open_output(out, coll.config.blobs_url)
+    except BaseException:
+        if own:
+            coll.close()
+        raise
     params = {"format": fmt, "image_format": image_format, "filters": filters.to_dict(),
               "shard_steps": shard_steps, "shard_bytes": shard_bytes}
-    version = coll.meta.reserve_dataset_version(name, str(out_root), params)
-    vdir = _version_dir(out_root, version)
+    version = coll.meta.reserve_dataset_version(name, store.url, params)
+    vkey = version_key(version)
     try:
-        if vdir.exists() and any(vdir.iterdir()):
-            raise BuildError(f"{vdir} already exists and is not empty; the registry and the folder "
-                             f"disagree - move it away or choose another --out")
-        result = _build(coll, eng, name=name, version=version, fmt=fmt, vdir=vdir, filters=filters,
+        if store.keys(vkey + "/"):
+            raise BuildError(f"{store.location(vkey)} already exists and is not empty; the registry and "
+                             f"the output disagree - move it away or choose another --out")
+        result = _build(coll, eng, store, name=name, version=version, fmt=fmt, vkey=vkey, filters=filters,
                         image_format=image_format, shard_steps=shard_steps, shard_bytes=shard_bytes,
                         only_sessions=only_sessions)
     except BaseException:
         coll.meta.discard_dataset_version(name, version)
-        shutil.rmtree(vdir, ignore_errors=True)
+        store.delete_prefix(vkey + "/")
         if own:
             coll.close()
         raise
     try:
         man, kept_sessions = result
-        coll.meta.finish_dataset_version(name, version, str(vdir), man["content_digest"], kept_sessions)
+        coll.meta.finish_dataset_version(name, version, store.location(vkey), man["content_digest"],
+                                         kept_sessions)
         coll.audit(actor, "dataset.build", f"{name}@v{version}", format=fmt, engine=man["engine"],
                    sessions=len(kept_sessions), steps=man["counts"]["steps"],
                    content_digest=man["content_digest"])
     finally:
         if own:
             coll.close()
-    return man
+    return {**man, "location": store.location(vkey)}      # where it went (not in the file)
 
 
-def _build(coll: Collector, eng, *, name: str, version: int, fmt: str, vdir: Path, filters: Filters,
+def _build(coll: Collector, eng, store, *, name: str, version: int, fmt: str, vkey: str, filters: Filters,
            image_format: str, shard_steps: int, shard_bytes: int,
            only_sessions: set[str] | None) -> tuple[dict[str, Any], list[str]]:
     plans, owners = plan_sessions(coll.meta, reduce_for=_reduce_for(coll.meta))
     plans = [p for p in plans if session_passes(p.received_day, filters)
              and (only_sessions is None or p.session in only_sessions)]
-    vdir.mkdir(parents=True, exist_ok=True)
-    staging = vdir / STAGING
-    staging.mkdir(mode=0o700)
+    staging = f"{vkey}/{STAGING}"
     folder = image_folder(fmt)
-    images = vdir / folder if folder else staging / "images"
+    images_rel = folder or f"{STAGING}/images"
     base = {"blobs": coll.config.blobs_url, "filters": filters.to_dict(), "image_format": image_format,
-            "images": str(images), "staging": str(staging)}
+            "out": store.spec, "images": f"{vkey}/{images_rel}", "images_rel": images_rel,
+            "list_images": bool(folder), "staging": staging}
+    listing: dict[str, dict[str, Any]] = {}
     with eng:
         results = eng.map(session_stage, [{**base, "plan": p.to_dict()} for p in plans])
         results.sort(key=lambda r: r["session"])
@@ -138,6 +146,7 @@ def _build(coll: Collector, eng, *, name: str, version: int, fmt: str, vdir: Pat
         drops: dict[str, int] = {}
         dropped_trajectories = 0
         skipped = []
+        code: dict[str, dict[str, list]] = {}
         for r in results:
             if r["error"]:
                 skipped.append({"pseudonym": r["session"], "error": r["error"]})
@@ -146,6 +155,9 @@ def _build(coll: Collector, eng, *, name: str, version: int, fmt: str, vdir: Pat
             for why, n in r["drops"].items():
                 drops[why] = drops.get(why, 0) + n
             dropped_trajectories += r["dropped_trajectories"]
+            code[r["session"]] = r.get("code") or {}
+            for path, digest, size in r["files"]:
+                listing[path] = {"path": path, "size": size, "sha256": digest}
             for t in sorted(r["trajectories"], key=lambda t: t["index"]):
                 if filters.dedupe and t["key"] in seen:
                     filtered[DUPLICATE] = filtered.get(DUPLICATE, 0) + 1
@@ -165,10 +177,13 @@ def _build(coll: Collector, eng, *, name: str, version: int, fmt: str, vdir: Pat
         files = [shard_name(fmt, k, len(shards)) for k in range(len(shards))]
         system = system_message(functions_in_order(t["functions"] for t in kept_info)) if fmt == "aguvis" else ""
         written = eng.map(shard_stage, [
-            {"format": fmt, "path": str(vdir / f), "refs": [[r.session, r.index] for r in shard],
-             "staging": str(staging), "images": str(images), "system": system}
+            {"format": fmt, "out": store.spec, "key": f"{vkey}/{f}", "rel": f,
+             "refs": [[r.session, r.index] for r in shard], "staging": staging,
+             "images": base["images"], "system": system}
             for f, shard in zip(files, shards)])
-    shutil.rmtree(staging)
+    store.delete_prefix(staging + "/")
+    for w in written:
+        listing[w["path"]] = {"path": w["path"], "size": w["size"], "sha256": w["sha256"]}
 
     sessions_kept = sorted({r.session for r in refs})
     sources: dict[tuple[str, str], int] = {}
@@ -176,9 +191,14 @@ def _build(coll: Collector, eng, *, name: str, version: int, fmt: str, vdir: Pat
         key = (t["source"][0], t["source"][1])
         sources[key] = sources.get(key, 0) + 1
     steps = sum(r.steps for r in refs)
-    finish(fmt, vdir, files, rows=steps, num_bytes=sum(w["num_bytes"] for w in written),
-           trajectories=len(refs), unlabelled=sum(1 for t in kept_info if t["unlabelled"]), sources=sources)
-    listing = M.file_entries(vdir)
+    side = finish(fmt, store.location(vkey), files, rows=steps, num_bytes=sum(w["num_bytes"] for w in written),
+                  trajectories=len(refs), unlabelled=sum(1 for t in kept_info if t["unlabelled"]),
+                  sources=sources)
+    for rel, text in side.items():
+        data = text.encode("utf-8")
+        store.put(f"{vkey}/{rel}", data)
+        listing[rel] = {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    listing = [listing[p] for p in sorted(listing)]
     k = coll.config.k_anonymity
     contributors = len({owners[s] for s in sessions_kept})
     by_policy: dict[str, set[str]] = {}
@@ -205,11 +225,20 @@ def _build(coll: Collector, eng, *, name: str, version: int, fmt: str, vdir: Pat
     man = M.make_manifest(
         dataset=name, version=version, created=M.created_time(), fmt=fmt, image_format=image_format,
         engine=eng.describe(), filters=filters.to_dict(), counts=counts,
+        data_code=_data_code(code[s] for s in sessions_kept),
         policies=sorted({plan_policy[s] for s in sessions_kept}), files=listing,
         sessions=[(s, chunks[s]) for s in sessions_kept],
         shard_bounds={"max_steps": shard_steps, "max_image_bytes": shard_bytes})
-    (vdir / M.NAME).write_text(M.dumps(man), encoding="utf-8")
+    store.put(f"{vkey}/{M.NAME}", M.dumps(man).encode("utf-8"))       # last: the version is whole
     return man, sessions_kept
+
+
+def _data_code(per_session) -> dict[str, list]:
+    merged: dict[str, set] = {}
+    for c in per_session:
+        for key, values in c.items():
+            merged.setdefault(key, set()).update(values)
+    return {k: sorted(v) for k, v in sorted(merged.items())}
 
 
 def list_datasets(config: CollectorConfig, name: str | None = None) -> list[dict[str, Any]]:
@@ -221,11 +250,34 @@ def list_datasets(config: CollectorConfig, name: str | None = None) -> list[dict
         coll.close()
 
 
+#: What happens to a version that held erased sessions (``--withdraw``): its objects are
+#: deleted either way; ``tombstone`` leaves ``TOMBSTONE.json`` in its place (see :func:`tombstone`).
+WITHDRAW = ("delete", "tombstone")
+TOMBSTONE = "TOMBSTONE.json"
+
+
+def tombstone(manifest: dict[str, Any], *, withdrawn: str, reason: str, replaced_by: str | None) -> dict[str, Any]:
+    """What a withdrawn version leaves behind: that the version existed (id, when it was
+    built, its content digest - so a copy someone kept can be recognised as withdrawn),
+    when and why it was withdrawn and what replaces it. Nothing about what it held: no
+    sessions, no pseudonyms, no file names (image names are content hashes), no counts."""
+    return {"format": "workprint-dataset-tombstone", "dataset": manifest["dataset"],
+            "version": manifest["version"], "id": manifest["id"], "created": manifest["created"],
+            "content_digest": manifest["content_digest"], "withdrawn": withdrawn, "reason": reason,
+            "replaced_by": replaced_by}
+
+
 def rebuild_dataset(config: CollectorConfig, name: str, *, engine: str = "local", workers: int = 1,
-                    ray_address: str | None = None, actor: str = ACTOR) -> dict[str, Any]:
+                    ray_address: str | None = None, actor: str = ACTOR,
+                    withdraw: str | None = None) -> dict[str, Any]:
     """A new version of ``name`` without erased sessions; then the versions that held
-    erased sessions are deleted. Returns ``{"built": manifest or None, "deleted": [versions]}``
-    (None when nothing is left without the erased sessions)."""
+    erased sessions are withdrawn: every object of theirs deleted, and with ``withdraw=
+    "tombstone"`` (default: the collector's ``dataset_withdrawal``) a ``TOMBSTONE.json`` left
+    in their place. Returns ``{"built": manifest or None, "deleted": [versions],
+    "withdraw": how}`` (built None when nothing is left without the erased sessions)."""
+    withdraw = withdraw or config.dataset_withdrawal
+    if withdraw not in WITHDRAW:
+        raise BuildError(f"--withdraw {withdraw!r}: choose {' or '.join(WITHDRAW)}")
     coll = Collector(config)
     try:
         versions = [d for d in coll.meta.dataset_versions(name) if d["state"] == "built"]
@@ -238,40 +290,53 @@ def rebuild_dataset(config: CollectorConfig, name: str, *, engine: str = "local"
         p = latest["params"]
         try:
             man: dict[str, Any] | None = build_dataset(
-                config, name=name, fmt=p["format"], out=Path(latest["location"]).parent,
+                config, name=name, fmt=p["format"], out=split_location(latest["location"])[0],
                 engine=engine, workers=workers, ray_address=ray_address,
                 filters=Filters.from_dict(p["filters"]), image_format=p["image_format"],
                 shard_steps=p["shard_steps"], shard_bytes=p["shard_bytes"],
                 only_sessions=held, actor=actor, collector=coll)
         except EmptyDatasetError:
-            man = None                     # nothing left without the erased: only delete
-        replaced_by = f"{name}@v{man['version']}" if man else "nothing (no data left)"
+            man = None                     # nothing left without the erased: only withdraw
+        replaced_by = f"{name}@v{man['version']}" if man else None
         deleted = []
         for v in versions:
             if v["version"] in affected:
-                _delete_version_files(Path(v["location"]), name, v["version"])
-                coll.meta.delete_dataset_version(name, v["version"])
-                coll.audit(actor, "dataset.delete", f"{name}@v{v['version']}",
-                           reason="held erased sessions", replaced_by=replaced_by)
+                left = _withdraw_version(v["location"], name, v["version"], coll.config.blobs_url,
+                                         withdraw, replaced_by)
+                coll.meta.delete_dataset_version(name, v["version"],
+                                                 state="withdrawn" if left else "deleted")
+                coll.audit(actor, "dataset.withdraw" if left else "dataset.delete", f"{name}@v{v['version']}",
+                           reason="held erased sessions", replaced_by=replaced_by or "nothing (no data left)",
+                           **({"tombstone": left} if left else {}))
                 deleted.append(v["version"])
-        return {"built": man, "deleted": deleted}
+        return {"built": man, "deleted": deleted, "withdraw": withdraw}
     finally:
         coll.close()
 
 
-def _delete_version_files(vdir: Path, name: str, version: int) -> None:
-    """Remove a version's folder - only when its manifest says it is that version."""
+def _withdraw_version(location: str, name: str, version: int, blobs_url: str, how: str,
+                      replaced_by: str | None) -> str | None:
+    """Delete every object of a version - only when its manifest says it is that version -
+    and, with ``how="tombstone"``, write its tombstone; returns the tombstone's location."""
     import json
 
-    mpath = vdir / M.NAME
-    if not vdir.exists():
-        return
+    root, vkey = split_location(location)
+    store = open_output(root, blobs_url)
+    if not store.keys(vkey + "/"):
+        return None
+    where = store.location(f"{vkey}/{M.NAME}")
     try:
-        m = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise BuildError(f"{vdir} holds no readable {M.NAME}; not deleting a folder that may not "
-                         f"be dataset {name} version {version} - check and remove it by hand") from None
+        m = json.loads(store.get(f"{vkey}/{M.NAME}"))
+    except (KeyError, ValueError):
+        raise BuildError(f"{where} is missing or unreadable; not deleting objects that may not be "
+                         f"dataset {name} version {version} - check and remove them by hand") from None
     if m.get("dataset") != name or m.get("version") != version:
-        raise BuildError(f"{mpath} names {m.get('dataset')}@v{m.get('version')}, not {name}@v{version}; "
+        raise BuildError(f"{where} names {m.get('dataset')}@v{m.get('version')}, not {name}@v{version}; "
                          f"not deleted")
-    shutil.rmtree(vdir)
+    store.delete_prefix(vkey + "/")
+    if how != "tombstone":
+        return None
+    stone = tombstone(m, withdrawn=M.created_time(), reason="held sessions of an erased contributor",
+                      replaced_by=replaced_by)
+    store.put(f"{vkey}/{TOMBSTONE}", M.dumps(stone).encode("utf-8"))
+    return store.location(f"{vkey}/{TOMBSTONE}")

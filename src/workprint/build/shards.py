@@ -98,17 +98,17 @@ def write_shard(fmt: str, path: Path, items: Iterable[Item], *, system: str = ""
     return 0
 
 
-def finish(fmt: str, out: Path, shard_files: list[str], *, rows: int, num_bytes: int,
-           trajectories: int, unlabelled: int, sources: dict[tuple[str, str], int]) -> list[str]:
-    """Files a format writes beside its shards (Aguvis dataset list, HF card)."""
+def finish(fmt: str, location: str, shard_files: list[str], *, rows: int, num_bytes: int,
+           trajectories: int, unlabelled: int, sources: dict[tuple[str, str], int]) -> dict[str, str]:
+    """Files a format writes beside its shards (Aguvis dataset list, HF card), by name;
+    ``location`` is where the version lives (a folder or an ``s3://`` URL)."""
     if fmt == "aguvis":
-        (out / aguvis.YAML).write_text(aguvis.dataset_list(out, shard_files), encoding="utf-8")
-        return [aguvis.YAML]
+        url = location.startswith("s3://")
+        return {aguvis.YAML: aguvis.dataset_list(Path(location), shard_files,
+                                                 root=location.partition("?")[0] if url else None)}
     if fmt == "hf":
-        (out / "README.md").write_text(hf.card_from_counts(rows, num_bytes, trajectories, unlabelled,
-                                                           sources), encoding="utf-8")
-        return ["README.md"]
-    return []
+        return {"README.md": hf.card_from_counts(rows, num_bytes, trajectories, unlabelled, sources)}
+    return {}
 
 
 def functions_in_order(per_trajectory: Iterable[Sequence[str]]) -> list[str]:

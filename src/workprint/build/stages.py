@@ -10,15 +10,18 @@ can run them anywhere: in-process, or as Ray Data tasks on other machines.
 2. :func:`shard_stage` - one shard: read the staged trajectories it was given and write
    the shard file with the format's record functions.
 
+Both write through the dataset's output (:mod:`.output`: a folder or S3), so a worker needs
+no shared file system with the driver, and both report each file's sha256 and size, so the
+driver lists a version without reading its files back.
+
 Memory per task is bounded by one session (stage 1) or one shard (stage 2), never by the
 dataset.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import pickle
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from ..export.common import ImageEncoder, exportable, session_trajectories
 from ..export.hf import source_key
 from ..sync.chunk import ChunkError
 from .filters import Filters, trajectory_key, trajectory_verdict
+from .output import open_output
 from .shards import write_shard
 from .source import SessionPlan, load_session
 
@@ -44,30 +48,23 @@ def _blobs(url: str):
     return store
 
 
-def _write_once(path: Path, data: bytes) -> None:
-    """Content-addressed file: written whole (temp + rename) unless already there."""
-    if path.exists():
-        return
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def staged_path(staging: str, session: str) -> Path:
-    return Path(staging) / "sessions" / f"{session}.pickle"
+def staged_key(staging: str, session: str) -> str:
+    return f"{staging}/sessions/{session}.pickle"
 
 
 def session_stage(task: dict[str, Any]) -> dict[str, Any]:
     plan = SessionPlan.from_dict(task["plan"])
     filters = Filters.from_dict(task["filters"])
-    images = Path(task["images"])
+    store = open_output(task["out"])
     out: dict[str, Any] = {"session": plan.session, "error": None, "trajectories": [],
-                           "drops": {}, "dropped_trajectories": 0, "filtered": {}}
+                           "drops": {}, "dropped_trajectories": 0, "filtered": {}, "files": []}
+    written: set[str] = set()
     try:
         session = load_session(_blobs(task["blobs"]), plan)
     except ChunkError as exc:
         out["error"] = str(exc)
         return out
+    out["code"] = session.code
     cfg = ReduceConfig(**dict(plan.reduce)) if plan.reduce else None
     encoder = ImageEncoder(task["image_format"])
     staged = []
@@ -86,8 +83,12 @@ def session_stage(task: dict[str, Any]) -> dict[str, Any]:
                 continue
             names, size = [], 0
             for name, data in encoder.stream(session, [s.frame for s in kept.steps]):
-                images.mkdir(parents=True, exist_ok=True)
-                _write_once(images / name, data)
+                if name not in written:
+                    written.add(name)
+                    store.put_once(f"{task['images']}/{name}", data)
+                    if task["list_images"]:
+                        out["files"].append([f"{task['images_rel']}/{name}",
+                                             hashlib.sha256(data).hexdigest(), len(data)])
                 names.append(name)
                 size += len(data)
             staged.append((index, kept, names))
@@ -99,27 +100,34 @@ def session_stage(task: dict[str, Any]) -> dict[str, Any]:
     finally:
         session.close()
     if staged:
-        path = staged_path(task["staging"], plan.session)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            pickle.dump(staged, f, protocol=pickle.HIGHEST_PROTOCOL)
+        store.put(staged_key(task["staging"], plan.session), pickle.dumps(staged, protocol=pickle.HIGHEST_PROTOCOL))
     return out
 
 
 def shard_stage(task: dict[str, Any]) -> dict[str, Any]:
     """Write shard ``task["path"]`` from the staged trajectories ``task["refs"]``
     (``[session, index]`` pairs in build order)."""
+    store = open_output(task["out"])
     loaded: dict[str, dict[int, tuple]] = {}
 
     def items():
         for session, index in task["refs"]:
             if session not in loaded:
                 loaded.clear()                   # refs come grouped by session: keep one
-                with open(staged_path(task["staging"], session), "rb") as f:
-                    loaded[session] = {i: (t, n) for i, t, n in pickle.load(f)}
+                staged = pickle.loads(store.get(staged_key(task["staging"], session)))
+                loaded[session] = {i: (t, n) for i, t, n in staged}
             yield loaded[session][index]
 
-    images = Path(task["images"])
-    num_bytes = write_shard(task["format"], Path(task["path"]), items(), system=task.get("system", ""),
-                            image_bytes=lambda name: (images / name).read_bytes())
-    return {"path": task["path"], "num_bytes": num_bytes}
+    with store.writable(task["key"]) as path:
+        num_bytes = write_shard(task["format"], path, items(), system=task.get("system", ""),
+                                image_bytes=lambda name: store.get(f"{task['images']}/{name}"))
+        digest, size = _file_digest(path)
+    return {"path": task["rel"], "num_bytes": num_bytes, "sha256": digest, "size": size}
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest(), path.stat().st_size

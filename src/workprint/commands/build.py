@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
-from pathlib import Path
 
 from ..errors import UsageError
 from ._common import add_data_dir, data_dir, print_json
@@ -35,11 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "latest version), then delete the versions that held them")
     what.add_argument("--list", action="store_true", help="list dataset versions (with --json: all fields)")
     p.add_argument("--name", default="workprint", metavar="DATASET", help="dataset name (default workprint)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="dataset folder; each version goes to DIR/v<N>")
+    p.add_argument("--out", metavar="DIR|s3://BUCKET/PREFIX",
+                   help="where the dataset goes (a folder or S3; each version under v<N>/). An s3:// URL "
+                        "without ?endpoint=, region or credentials takes them from the collector's S3 --blobs")
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: in this process; ray: Ray Data (a local Ray, or --ray-address)")
     p.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (e.g. ray://head:10001)")
     p.add_argument("--workers", type=int, default=2, help="Ray tasks in parallel (default 2)")
+    p.add_argument("--withdraw", choices=("delete", "tombstone"),
+                   help="with --rebuild: delete the versions that held erased contributors (default), or "
+                        "delete their objects and leave TOMBSTONE.json saying the version was withdrawn")
     p.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpeg")
     p.add_argument("--shard-steps", type=int, default=SHARD_STEPS, help=f"steps per shard at most (default {SHARD_STEPS})")
     p.add_argument("--shard-mb", type=float, default=SHARD_BYTES / 2**20,
@@ -75,14 +79,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.rebuild:
         got = rebuild_dataset(cfg, args.rebuild, engine=args.engine, workers=args.workers,
-                              ray_address=args.ray_address)
+                              ray_address=args.ray_address, withdraw=args.withdraw)
         if args.json:
             print_json(got)
         else:
             built = got["built"]
             print(f"built {built['id']} in {built['engine']['name']}: {built['counts']['steps']} steps"
                   if built else "nothing left to build without the erased sessions")
-            print(f"deleted version(s): {', '.join(map(str, got['deleted'])) or 'none'}")
+            print(f"{'withdrawn (tombstone left)' if got['withdraw'] == 'tombstone' else 'deleted'} "
+                  f"version(s): {', '.join(map(str, got['deleted'])) or 'none'}")
         return 0
     if args.out is None:
         raise UsageError("give --out DIR: where the dataset's versions go")
@@ -94,12 +99,12 @@ def run(args: argparse.Namespace) -> int:
                         workers=args.workers, ray_address=args.ray_address, filters=filters,
                         image_format=args.image_format, shard_steps=args.shard_steps,
                         shard_bytes=int(args.shard_mb * 2**20))
+    where = man["location"]
     if args.json:
-        print_json({k: v for k, v in man.items() if k not in ("files", "sessions")}
-                   | {"out": str(args.out.resolve() / f"v{man['version']:04d}")})
+        print_json({k: v for k, v in man.items() if k not in ("files", "sessions", "location")} | {"out": where})
     else:
         c = man["counts"]
         print(f"built {man['id']}: {c['steps']} steps in {c['trajectories']} trajectories from "
               f"{c['sessions']} session(s), {c['shards']} shard(s), {args.format}, engine "
-              f"{man['engine']['name']} -> {args.out.resolve() / ('v%04d' % man['version'])}")
+              f"{man['engine']['name']} -> {where}")
     return 0

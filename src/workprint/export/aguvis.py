@@ -68,7 +68,7 @@ def dataset_root(out: Path, root: str | None = None) -> str:
     reads it - copied to another machine or mounted elsewhere), else where it is written."""
     if root is None:
         return str(out.resolve())
-    if not root.startswith("/"):
+    if not root.startswith(("/", "s3://")):                  # s3://: a dataset build's output
         raise ExportError(f"the Aguvis root {root!r} is not an absolute path; Aguvis opens the "
                           f"dataset list's paths from the trainer's working folder, so give the "
                           f"absolute path the export will have there (e.g. /data/workprint-export)")

@@ -203,25 +203,31 @@ class DirBlobs:
             self._pool.shutdown()
 
 
+def s3_client(loc, pool: int = 48):
+    """The boto3 S3 client every workprint S3 user makes (blob store, dataset output):
+    path-style addressing, bounded retries and timeouts, checksums only when required."""
+    boto3 = require("boto3", "server", "the S3 blob store")
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3", endpoint_url=loc.endpoint, region_name=loc.region,
+        aws_access_key_id=loc.access_key, aws_secret_access_key=loc.secret_key,
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=pool,
+                      retries={"max_attempts": 3, "mode": "standard"},
+                      connect_timeout=5, read_timeout=30,
+                      request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"))
+
+
 class S3Blobs:
     """Plain S3 via boto3, path-style addressing (AWS S3, MinIO, Ceph RGW, SeaweedFS)."""
 
     def __init__(self, url: str):
-        boto3 = require("boto3", "server", "the S3 blob store")
-        from botocore.config import Config
-
         loc = parse_s3_url(url)
         self.bucket, self.prefix = loc.bucket, (loc.prefix + "/" if loc.prefix else "")
         self.parallel = 32
         self._pool = None
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=loc.endpoint, region_name=loc.region,
-            aws_access_key_id=loc.access_key, aws_secret_access_key=loc.secret_key,
-            config=Config(s3={"addressing_style": "path"}, max_pool_connections=self.parallel + 16,
-                          retries={"max_attempts": 3, "mode": "standard"},
-                          connect_timeout=5, read_timeout=30,
-                          request_checksum_calculation="when_required",
-                          response_checksum_validation="when_required"))
+        self.client = s3_client(loc, self.parallel + 16)
         from botocore.exceptions import ClientError
 
         self._client_error = ClientError

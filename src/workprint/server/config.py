@@ -76,6 +76,9 @@ class CollectorConfig:
     #: Days within which a dataset version holding an erased person must be rebuilt
     #: without them (``workprint build --rebuild``); erasure answers say when.
     dataset_rebuild_days: float = 30.0
+    #: What `build --rebuild` leaves of a version that held an erased person: nothing
+    #: (``delete``) or a ``TOMBSTONE.json`` saying it existed and was withdrawn (``tombstone``).
+    dataset_withdrawal: str = "delete"
 
     @property
     def root(self) -> Path:

@@ -630,12 +630,15 @@ class SqlMeta:
                 cur.execute("UPDATE datasets SET rebuild_due = ? WHERE name = ? AND version = ? AND "
                             "(rebuild_due IS NULL OR rebuild_due > ?)", (due, name, version, due))
 
-    def delete_dataset_version(self, name: str, version: int) -> None:
-        """The version's objects are gone: forget which sessions it held."""
+    def delete_dataset_version(self, name: str, version: int, state: str = "deleted") -> None:
+        """The version's objects are gone (``state`` ``withdrawn``: a tombstone is left in
+        their place): forget which sessions it held."""
+        if state not in ("deleted", "withdrawn"):
+            raise ValueError(f"dataset version state {state!r}")
         with self.tx() as cur:
             cur.execute("DELETE FROM dataset_sessions WHERE name = ? AND version = ?", (name, version))
-            cur.execute("UPDATE datasets SET state = 'deleted', deleted = ?, rebuild_due = NULL "
-                        "WHERE name = ? AND version = ?", (time.time(), name, version))
+            cur.execute("UPDATE datasets SET state = ?, deleted = ?, rebuild_due = NULL "
+                        "WHERE name = ? AND version = ?", (state, time.time(), name, version))
 
     # -- audit log (append-only, hash-chained) --------------------------------------------
     def audit_append(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> dict[str, Any]:
