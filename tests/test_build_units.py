@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from hypothesis import given
@@ -116,3 +117,17 @@ def test_manifest_identity_and_created(tmp_path):
     assert man["id"] == "d@v3" and man["policy"]["hashes"] == ["p1", "p2"]
     assert man["sessions"] == [{"pseudonym": "a" * 32, "chunks": ["f" * 64]}]
     assert json.loads(M.dumps(man)) == man
+
+
+def test_session_tiles_beyond_the_memory_budget_wait_on_disk():
+    from workprint.build.source import Tiles
+
+    t = Tiles(budget=10)
+    t.add("a" * 32, b"12345678")
+    t.add("b" * 32, b"abcdefgh")                     # over the budget: to a private temp folder
+    t.add("a" * 32, b"ignored")                      # content-addressed: first copy stays
+    folder = t._dir
+    assert folder and os.listdir(folder) == ["b" * 32] and oct(os.stat(folder).st_mode)[-3:] == "700"
+    assert (t.get("a" * 32), t.get("b" * 32), t.get("c" * 32)) == (b"12345678", b"abcdefgh", None)
+    t.close()
+    assert not os.path.exists(folder)

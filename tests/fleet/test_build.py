@@ -32,7 +32,7 @@ def shard_records(vdir: Path) -> list[dict]:
             for line in p.read_text().splitlines()]
 
 
-def test_build_matches_the_device_export_and_is_deterministic(fleet: Fleet, tmp_path):
+def test_build_matches_the_device_export_and_is_deterministic(fleet: Fleet, tmp_path, monkeypatch):
     people = populate(fleet, tmp_path, {"alice": [1, 2], "bob": [3]})
     bob = people["bob"]
     # bob's device also uploads a second copy of the same work under another session id
@@ -92,7 +92,11 @@ def test_build_matches_the_device_export_and_is_deterministic(fleet: Fleet, tmp_
         assert (tmp_path / "device-export" / "images" / mine["traj"][0]["image"]).read_bytes() == \
             (vdir / "images" / theirs["traj"][0]["image"]).read_bytes()
 
-    # deterministic: a second build of the same store gives the same bytes
+    # deterministic: a second build of the same store gives the same bytes - also when a
+    # worker keeps almost none of a session's tiles in memory (the rest wait on disk)
+    from workprint.build import source
+
+    monkeypatch.setattr(source, "TILE_MEMORY", 20_000)
     man2 = build_dataset(cfg, name="an", fmt="agentnet", out=tmp_path / "an", shard_steps=8)
     assert man2["version"] == 2 and man2["content_digest"] == man["content_digest"]
     a, b = dataset_files(vdir), dataset_files(tmp_path / "an" / "v0002")

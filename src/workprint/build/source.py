@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
@@ -21,7 +24,7 @@ from typing import Any, Iterator
 from ..errors import BuildError
 from ..events import FrameRef, RawEvent, from_row
 from ..store.session import assemble_frame
-from ..sync.chunk import ChunkError, Limits, parse_chunk, read_entries
+from ..sync.chunk import ChunkError, Limits, parse_chunk
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class ChunkSession:
 
     def __init__(self, pseudonym: str, policy_hash: str, session_meta: dict[str, Any],
                  events: list[tuple[int, str, dict[str, Any]]], frames: list[list[Any]],
-                 tiles: dict[str, bytes]):
+                 tiles: "Tiles"):
         self.id = pseudonym
         #: chunk format and code versions behind the session (see :func:`code_versions`)
         self.code: dict[str, list] = {}
@@ -124,7 +127,49 @@ class ChunkSession:
         return img
 
     def close(self) -> None:
-        self._tiles, self._decoded = {}, {}
+        self._tiles.close()
+        self._decoded = {}
+
+
+#: Tile bytes a worker keeps in memory for one session; the rest waits in a private temp
+#: folder until the session is done (a long session's tiles can be hundreds of MB).
+TILE_MEMORY = 64 * 1024 * 1024
+
+
+class Tiles:
+    """A session's encoded tiles by digest: in memory up to ``budget`` bytes, then on disk."""
+
+    def __init__(self, budget: int | None = None):
+        self._mem: dict[str, bytes] = {}
+        self._size, self._budget = 0, TILE_MEMORY if budget is None else budget
+        self._dir: str | None = None
+        self._on_disk: set[str] = set()
+
+    def add(self, digest: str, data: bytes) -> None:
+        if digest in self._mem or digest in self._on_disk:
+            return
+        if self._size + len(data) <= self._budget:
+            self._mem[digest] = bytes(data)
+            self._size += len(data)
+            return
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="wp-tiles-")          # 0700
+        with open(os.path.join(self._dir, digest), "wb") as f:        # digest: 32 hex (verified)
+            f.write(data)
+        self._on_disk.add(digest)
+
+    def get(self, digest: str) -> bytes | None:
+        data = self._mem.get(digest)
+        if data is None and digest in self._on_disk:
+            with open(os.path.join(self._dir, digest), "rb") as f:
+                data = f.read()
+        return data
+
+    def close(self) -> None:
+        self._mem, self._size = {}, 0
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir, self._on_disk = None, set()
 
 
 def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSession:
@@ -134,32 +179,38 @@ def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSe
 
     events: list[tuple[int, str, dict[str, Any]]] = []
     frames: list[list[Any]] = []
-    tiles: dict[str, bytes] = {}
+    tiles = Tiles()
     session_meta: dict[str, Any] = {}
     versions: set[tuple[int, str | None, str | None]] = set()
-    for index, sha in enumerate(plan.chunks):
-        try:
-            data = blobs.get(chunk_key(sha))
-        except KeyError:
-            raise ChunkError(f"chunk {sha} of session {plan.session} is missing from the blob store") from None
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise ChunkError(f"chunk {sha} of session {plan.session}: stored bytes do not match its address")
-        chunk = parse_chunk(data, limits)
-        m = chunk.manifest
-        if m["session"] != plan.session or m["index"] != index or m["count"] != len(plan.chunks):
-            raise ChunkError(f"chunk {sha}: its manifest says session {m['session']} chunk "
-                             f"{m['index']}/{m['count']}, the store says {plan.session} "
-                             f"{index}/{len(plan.chunks)}")
-        session_meta.update(m.get("session_meta") or {})
-        code = m.get("code") or {}
-        versions.add((m["version"], code.get("recorder"), code.get("sealer")))
-        for name, raw in read_entries(chunk).items():
-            if name == "events.jsonl.gz":
-                events.extend(tuple(json.loads(line)) for line in raw.splitlines())
-            elif name == "frames.jsonl.gz":
-                frames.extend(json.loads(line) for line in raw.splitlines())
-            else:                                   # tiles/<digest>.<fmt>
-                tiles[name[6:].split(".", 1)[0]] = raw
+    try:
+        for index, sha in enumerate(plan.chunks):
+            try:
+                data = blobs.get(chunk_key(sha))
+            except KeyError:
+                raise ChunkError(f"chunk {sha} of session {plan.session} is missing from the blob store") from None
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise ChunkError(f"chunk {sha} of session {plan.session}: stored bytes do not match its address")
+            chunk = parse_chunk(data, limits, keep_rows=True)
+            m = chunk.manifest
+            if m["session"] != plan.session or m["index"] != index or m["count"] != len(plan.chunks):
+                raise ChunkError(f"chunk {sha}: its manifest says session {m['session']} chunk "
+                                 f"{m['index']}/{m['count']}, the store says {plan.session} "
+                                 f"{index}/{len(plan.chunks)}")
+            session_meta.update(m.get("session_meta") or {})
+            code = m.get("code") or {}
+            versions.add((m["version"], code.get("recorder"), code.get("sealer")))
+            # the verifier parsed every line already: its rows are used, not parsed again
+            events.extend(tuple(r) for r in chunk.rows.get("events.jsonl.gz", ()))
+            frames.extend(chunk.rows.get("frames.jsonl.gz", ()))
+            offset = 0
+            for e in m["entries"]:
+                if e["name"].startswith("tiles/"):
+                    tiles.add(e["name"][6:].split(".", 1)[0], chunk.payload[offset:offset + e["size"]])
+                offset += e["size"]
+            del chunk, data
+    except BaseException:
+        tiles.close()               # nothing of a refused session stays on disk
+        raise
     events.sort(key=lambda r: r[0])                  # stable: ties keep their stored order
     frames.sort(key=lambda r: r[0])
     session = ChunkSession(plan.session, plan.policy_hash, session_meta, events, frames, tiles)

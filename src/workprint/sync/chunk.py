@@ -109,6 +109,8 @@ class Chunk:
     manifest: dict[str, Any]
     payload: bytes
     data: bytes = field(repr=False)
+    #: rows of the jsonl entries as :func:`parse_chunk` read them while verifying (deep)
+    rows: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -416,9 +418,11 @@ def _check_tile(name: str, data: bytes, limits: Limits) -> None:
         raise ChunkError(f"entry {name}: not a valid {fmt} image ({type(exc).__name__}: {exc})") from None
 
 
-def parse_chunk(data: bytes, limits: Limits = Limits(), *, deep: bool = True) -> Chunk:
+def parse_chunk(data: bytes, limits: Limits = Limits(), *, deep: bool = True,
+                keep_rows: bool = False) -> Chunk:
     """Verify a chunk completely (framing, schema, every hash and size, every line and
-    image). Raises :class:`ChunkError` naming the first problem."""
+    image). Raises :class:`ChunkError` naming the first problem. ``keep_rows``: the
+    verified jsonl rows stay in :attr:`Chunk.rows` (a reader saves parsing them again)."""
     manifest, payload = split_chunk(data, limits)
     check_manifest(manifest, limits)
     _want(len(payload) == manifest["payload_size"],
@@ -426,6 +430,7 @@ def parse_chunk(data: bytes, limits: Limits = Limits(), *, deep: bool = True) ->
     _want(hashlib.sha256(payload).hexdigest() == manifest["payload_sha256"],
           "payload sha256 does not match the manifest")
     offset = 0
+    rows: dict[str, list[Any]] = {}
     for e in manifest["entries"]:
         blob = payload[offset:offset + e["size"]]
         offset += e["size"]
@@ -435,11 +440,16 @@ def parse_chunk(data: bytes, limits: Limits = Limits(), *, deep: bool = True) ->
         if e["name"].endswith(".gz"):
             raw = _gunzip_bounded(blob, e["raw_size"], e["name"])
             check = _check_event if e["name"].startswith("events") else _check_frame
+            got: list[Any] = []
             for i, row in enumerate(_lines(raw, e["name"], limits), 1):
                 check(row, i)
+                if keep_rows:
+                    got.append(row)
+            if keep_rows:
+                rows[e["name"]] = got
         else:
             _check_tile(e["name"], blob, limits)
-    return Chunk(manifest, payload, data)
+    return Chunk(manifest, payload, data, rows)
 
 
 def read_entries(chunk: Chunk) -> dict[str, bytes]:
