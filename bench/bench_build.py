@@ -28,14 +28,16 @@ CONFIGS = [("local", 1), ("ray", 1), ("ray", 2)]
 
 
 class PeakRss:
-    """Samples this process and its descendants every 50 ms: the driver's peak and the
-    largest peak of any Ray worker process (``ray::`` in its title)."""
+    """Samples this process and its descendants every 50 ms: the driver's peak, the
+    largest peak of any Ray worker process (``ray::`` in its title) and the CPU time the
+    worker processes used (last sample of each; start-up included)."""
 
     def __init__(self):
         import psutil
 
         self.me = psutil.Process()
         self.worker_peak = 0
+        self.worker_cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -47,6 +49,8 @@ class PeakRss:
                 try:
                     if "ray::" in " ".join(p.cmdline()[:1]):
                         self.worker_peak = max(self.worker_peak, p.memory_info().rss)
+                        t = p.cpu_times()
+                        self.worker_cpu[p.pid] = t.user + t.system
                 except psutil.Error:
                     pass
 
@@ -78,16 +82,21 @@ def measure(engine: str, workers: int, data_dir: str, blobs: str, db: str, out: 
         startup = time.perf_counter() - t0
     try:
         with PeakRss() as rss:
+            cpu0 = time.process_time()
+            worker_cpu0 = dict(rss.worker_cpu)
             t0 = time.perf_counter()
             man = build_dataset(cfg, name=f"bench-{engine}-{workers}", fmt="agentnet", out=out,
                                 engine=engine, workers=workers, shard_steps=shard_steps)
             dt = time.perf_counter() - t0
+            driver_cpu = time.process_time() - cpu0
     finally:
         if engine == "ray":
             ray.shutdown()
             shutil.rmtree(tmp, ignore_errors=True)
     steps = man["counts"]["steps"]
-    return {"engine": engine, "workers": workers, "steps": steps, "shards": man["counts"]["shards"],
+    worker_cpu = sum(rss.worker_cpu.values()) - sum(worker_cpu0.values())
+    return {"driver_cpu_ms_per_step": driver_cpu / steps * 1e3,
+            "worker_cpu_ms_per_step": worker_cpu / steps * 1e3,"engine": engine, "workers": workers, "steps": steps, "shards": man["counts"]["shards"],
             "seconds": dt, "ray_startup_s": startup, "steps_per_s": steps / dt,
             "steps_per_s_per_worker": steps / dt / workers,
             "driver_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -140,11 +149,14 @@ def main() -> int:
         print(f"\n{rows[0]['steps']} steps in {rows[0]['shards']} shards of <= {args.shard_steps} steps, "
               f"agentnet, JPEG, 1920x1080; machine: {os.cpu_count()} cores")
         print(f"{'engine':<8}{'workers':>8}{'build s':>9}{'steps/s':>9}{'/worker':>9}{'ray start s':>12}"
-              f"{'driver MB':>10}{'worker MB':>10}")
+              f"{'driver MB':>10}{'worker MB':>10}{'driver cpu ms/step':>19}{'worker cpu ms/step':>19}")
         for r in rows:
             print(f"{r['engine']:<8}{r['workers']:>8}{r['seconds']:>9.1f}{r['steps_per_s']:>9.0f}"
                   f"{r['steps_per_s_per_worker']:>9.0f}{r['ray_startup_s']:>12.1f}"
-                  f"{r['driver_peak_mb']:>10.0f}{r['worker_peak_mb']:>10.0f}")
+                  f"{r['driver_peak_mb']:>10.0f}{r['worker_peak_mb']:>10.0f}"
+                  f"{r['driver_cpu_ms_per_step']:>19.1f}{r['worker_cpu_ms_per_step']:>19.1f}")
+        print("CPU ms/step: process CPU time (user+system) over exported steps; a Ray worker's "
+              "includes its start-up and both stages")
         ray1, ray2 = rows[1], rows[2]
         print(f"ray 2 workers / 1 worker: {ray2['steps_per_s'] / ray1['steps_per_s']:.2f}x")
         digests = {r["digest"] for r in rows}

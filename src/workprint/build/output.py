@@ -102,10 +102,13 @@ class S3Output:
         self._client_error = ClientError
         try:
             self.client.head_bucket(Bucket=self.bucket)
-            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
         except ClientError as exc:
             raise BuildError(f"S3 bucket {self.bucket!r} at {loc.endpoint or 'AWS'} is not usable for "
                              f"--out: {exc.response.get('Error', {}).get('Code') or exc}") from None
+        try:
+            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        except ClientError:
+            status = None                  # a store without versioning keeps no old versions
         self.versioned = status in ("Enabled", "Suspended")
 
     def _k(self, key: str) -> str:
