@@ -83,7 +83,7 @@ def key_runs(rows: list[list]) -> list[list[int]]:
 def test_chunk_carries_no_per_key_timing(tmp_path):
     events = session_events(seed=1)
     chunks = seal(tmp_path, events)
-    assert {c.manifest["version"] for c in chunks} == {2}
+    assert {c.manifest["version"] for c in chunks} == {C.VERSION} == {3}
     assert {c.manifest["key_timing"] for c in chunks} == {"runs"}
     rows = chunk_events(chunks)
     assert [r[1] for r in rows] == [e.kind for e in events]          # order kept
