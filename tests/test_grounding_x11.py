@@ -183,8 +183,9 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
         writes = [a for a in actions if a["kind"] == "write"]
         # the password run is one <PASSWORD> placeholder without an element
         typed = [a for a in writes if a["element"] is not None]
-        # (a run's first key can be swallowed as a password while the watcher still resolves
-        # the new field's role - fail closed - and then its element is rightly not stored)
+        # both ordinary runs are stored as typed: the Tab after each leads to a field whose
+        # focus event (pending, or a password field's) is often in before the Tab is judged
+        assert {"quarterly report", "all done"} <= {a["text"] for a in writes}, [a["text"] for a in writes]
         assert typed and all((a["element"]["name"], a["element"]["role"]) in (("File name", "text"), ("Comment", "text"))
                              for a in typed), [(a["text"], a["element"]) for a in writes]
         assert all("focused" in a["element"]["states"] and "editable" in a["element"]["states"] for a in typed)
@@ -235,11 +236,7 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
         assert save["element"]["role"] == "push button" and save["element"]["source"] == "atspi"
         assert save["element"]["bbox"] == pytest.approx([g["x"] / 1920, g["y"] / 1080, (g["x"] + g["w"]) / 1920,
                                                          (g["y"] + g["h"]) / 1080], abs=BOX_TOLERANCE_PX / 1080)
-        # (unless that run was swallowed as a password: the gate fails closed while the
-        # accessibility bus has not said what the focused field is - seen in ~1 of 5 runs
-        # with and without the element locator; the app got the text all the same)
-        if any(a["text"] == "quarterly report" for a in writes):
-            assert any(v["action"] == "Type 'quarterly report' into the 'File name' field." for v in values)
+        assert any(v["action"] == "Type 'quarterly report' into the 'File name' field." for v in values)
     finally:
         if monitor is not None and monitor.poll() is None:
             monitor.terminate()

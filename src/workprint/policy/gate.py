@@ -624,16 +624,17 @@ class SafeguardGate:
         return replace(ev, t_ns=t_ns, title=self.redactor.redact_title(ev.title),
                        url=self.redactor.redact_url(ev.url) if ev.url else None)
 
-    def _probe(self, before_ns: int | None = None) -> bool | None:
+    def _probe(self, before_ns: int | None = None, since_ns: int | None = None) -> bool | None:
         """The probe's verdict for the window in front; with ``before_ns``, for the field that
-        had focus just before that moment, when the probe can tell (``before(focus, t_ns)``,
-        e.g. the browser extension: a press moves the focus, and its report may already be
-        in when the press is judged), else as now."""
+        had focus just before that moment, when the probe can tell (``before(focus, t_ns,
+        since_ns)``: a press or a Tab moves the focus, and the report of the field it moved to
+        may already be in when the keys typed before it are judged; ``since_ns`` is when those
+        keys began), else as now."""
         if self.secure_input is None or self._focus is None:
             return False
         before = getattr(self.secure_input, "before", None) if before_ns is not None else None
         if before is not None:
-            return before(self._focus, before_ns)
+            return before(self._focus, before_ns, since_ns)
         return self.secure_input(self._focus)
 
     def _submitted(self) -> None:
@@ -642,8 +643,8 @@ class SafeguardGate:
         if notify is not None:
             notify()
 
-    def _secret_now(self, before_ns: int | None = None) -> bool:
-        return self._probe(before_ns) is not False  # None = cannot tell for a window that may read secrets
+    def _secret_now(self, before_ns: int | None = None, since_ns: int | None = None) -> bool:
+        return self._probe(before_ns, since_ns) is not False  # None = cannot tell for a window that may read secrets
 
     def _on_key(self, ev: KeyEvent) -> list[RawEvent]:
         if not ev.down:
@@ -689,7 +690,7 @@ class SafeguardGate:
             return [ev]  # nothing held: a release, a chord or a move has nothing to join
         out = []
         if ev.down and ev.key in _FIELD_KEYS and not CHORD_MODIFIERS & set(ev.modifiers):
-            out = self._segment_end()  # the next field may be a password field
+            out = self._segment_end(before_ns=ev.t_ns)  # judged by the field the keys went to
         self._run.append(ev)
         self._run_last_ns = ev.t_ns
         self._idle_asked = False
@@ -706,17 +707,23 @@ class SafeguardGate:
             self._password_text = []
         return [KeyEvent(t_ns, False, redacted="PASSWORD")]
 
+    def _segment_typed_from(self) -> int | None:
+        """When the first typed key of the current segment (since the last click/Tab) was
+        pressed; None when the segment holds none."""
+        return next((k.t_ns for k in self._run[self._seg:]
+                     if k.down and k.key not in _MODIFIER_KEYS and k.key not in _FIELD_KEYS), None)
+
     def _segment_types(self) -> bool:
         """True when the current segment (since the last click/Tab) holds a typed key."""
-        return any(k.down and k.key not in _MODIFIER_KEYS and k.key not in _FIELD_KEYS
-                   for k in self._run[self._seg:])
+        return self._segment_typed_from() is not None
 
     def _segment_end(self, before_ns: int | None = None) -> list[RawEvent]:
         """A click or Tab: the keys since the previous one were typed into the field in front
         until now. If the platform says (perhaps only now: its focus event can arrive a few
         ms after the first keys typed into a password field) that field reads a secret,
         they are that secret."""
-        if self._segment_types() and self._secret_now(before_ns):
+        since_ns = self._segment_typed_from()
+        if since_ns is not None and self._secret_now(before_ns, since_ns):
             return self._swallow_run(self._run_last_ns)
         return []
 

@@ -29,6 +29,10 @@ How it works
    ``Accessible.GetAttributes`` of the object. Secret = role PASSWORD_TEXT, or the object
    attribute ``text-input-type`` is ``password``. Focus *loss* events are ignored: the
    last focused object stays the answer until another one gets focus (fail closed).
+4. The last ``FOCUS_HISTORY`` records of each program are kept with the time they came
+   in, so that keys typed before a Tab or a click are judged by the field they went into
+   (``secret_focus(pid, before_ns=, since_ns=)``) - the Tab's own focus event is often in,
+   and still pending, by the time the gate judges the keys before it.
 
 What "belongs to pid" means
 ---------------------------
@@ -143,6 +147,11 @@ _MATCH_RULES = (
 _EVENTS = ("object:state-changed:focused",)
 
 _RESOLVE_TIMEOUT_S = 0.5   # role/pid of a focused object (event thread)
+FOCUS_HISTORY = 16         # focus records kept per program for ``secret_focus(before_ns=)``
+#: A focus event arrives here 5-22 ms after the click or key that moved the focus (measured,
+#: see above); a record received up to this long after the keys being judged began may still
+#: be the focus of the field they went to.
+FOCUS_DELIVERY_NS = 250_000_000
 _MAX_WALK_NODES = 1500
 _MAX_WALK_DEPTH = 25
 
@@ -415,6 +424,8 @@ class AtspiWatcher:
         self._status = "not started"
         self._enabled_by_us = False
         self._by_pid: dict[int, FocusRecord] = {}
+        #: the last few records of each program, oldest first (see ``secret_focus(before_ns=)``)
+        self._history: dict[int, deque[FocusRecord]] = {}
         self._last: FocusRecord | None = None
         self._pid_of: dict[str, int] = {}        # unique bus name -> pid
         self._alias: dict[int, int] = {}         # window pid -> a11y pid (0: none)
@@ -547,13 +558,24 @@ class AtspiWatcher:
         except (OSError, ValueError, IndexError):
             return None
 
-    def secret_focus(self, pid: int | None) -> bool | None:
+    def secret_focus(self, pid: int | None, before_ns: int | None = None,
+                     since_ns: int | None = None) -> bool | None:
         """Is the last focused accessible of ``pid``'s program a password field?
 
         True: a password field (or a focus whose role is still being resolved, or could
         not be resolved: fail closed). False: an ordinary accessible. None: AT-SPI knows
         nothing about that program (not accessible, watcher unavailable). With ``pid``
         None: True if the most recent focus anywhere counts as secret, else None.
+
+        With ``before_ns`` (``time.monotonic_ns()``): the field that had focus just before
+        that moment - the keys typed until a Tab or a click are judged by the field they went
+        into, not by the one the Tab or click moved to, whose focus event is often in (and
+        still being resolved: secret) by the time the gate judges them. That is the record
+        received last before ``before_ns``, and - since a focus event arrives some ms after
+        the input that caused it - with ``since_ns`` (when the keys being judged began) also
+        every record received up to ``FOCUS_DELIVERY_NS`` after ``since_ns``: any of them
+        counting as secret makes the answer True. With no record before ``before_ns``, the
+        answer is as now.
         """
         if not self._available:
             return None
@@ -561,6 +583,13 @@ class AtspiWatcher:
             with self._lock:
                 last = self._last
             return True if last is not None and last.counts_as_secret else None
+        if before_ns is not None:
+            history = self._history_for(pid)
+            prior = [r for r in history if r.t_ns < before_ns]
+            if prior:
+                window_end = before_ns if since_ns is None else max(before_ns, since_ns + FOCUS_DELIVERY_NS)
+                late = [r for r in history if before_ns <= r.t_ns < window_end]
+                return any(r.counts_as_secret for r in (prior[-1], *late))
         record = self._record_for(pid)
         if record is None:
             return None
@@ -606,13 +635,23 @@ class AtspiWatcher:
                 pass
 
     def _record_for(self, pid: int) -> FocusRecord | None:
+        a11y_pid = self._a11y_pid(pid)
         with self._lock:
-            record = self._by_pid.get(pid)
-            if record is not None or not self._by_pid:
-                return record
+            return self._by_pid.get(a11y_pid) if a11y_pid else None
+
+    def _history_for(self, pid: int) -> list[FocusRecord]:
+        a11y_pid = self._a11y_pid(pid)
+        with self._lock:
+            return list(self._history.get(a11y_pid, ())) if a11y_pid else []
+
+    def _a11y_pid(self, pid: int) -> int:
+        """The pid whose focus records answer for window pid ``pid`` (0: none)."""
+        with self._lock:
+            if pid in self._by_pid or not self._by_pid:
+                return pid if pid in self._by_pid else 0
             alias = self._alias.get(pid)
             if alias is not None:
-                return self._by_pid.get(alias) if alias else None
+                return alias
             candidates = list(self._by_pid)
             generation = self._generation
         found = next((a for a in candidates if same_program_family(pid, a)), 0)
@@ -621,13 +660,14 @@ class AtspiWatcher:
                 if len(self._alias) > 256:
                     self._alias.clear()
                 self._alias[pid] = found
-            return self._by_pid.get(found) if found else None
+        return found
 
     def _store(self, record: FocusRecord) -> None:
         with self._lock:
             self._last = record
             if record.pid is not None:
                 self._by_pid[record.pid] = record
+                self._history.setdefault(record.pid, deque(maxlen=FOCUS_HISTORY)).append(record)
             # window pid -> app pid answers are recomputed after each focus change, so a
             # reused pid cannot keep a stale answer for long
             self._alias.clear()
@@ -639,6 +679,11 @@ class AtspiWatcher:
                 self._last = resolved
             if pending.pid is not None and self._by_pid.get(pending.pid) is pending:
                 self._by_pid[pending.pid] = resolved
+            history = self._history.get(pending.pid)
+            if history:
+                for i, rec in enumerate(history):
+                    if rec is pending:
+                        history[i] = resolved
 
     def _forget(self, name: str) -> None:
         with self._lock:
@@ -646,6 +691,7 @@ class AtspiWatcher:
             gone = [pid for pid, rec in self._by_pid.items() if rec.sender == name]
             for pid in gone:
                 del self._by_pid[pid]
+                self._history.pop(pid, None)
             if self._last is not None and self._last.sender == name:
                 self._last = None
             if gone:

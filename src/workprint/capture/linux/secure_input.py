@@ -72,13 +72,21 @@ class LinuxSecureInput:
             return None  # web pages have password fields: a browser that tells nothing fails closed
         return False
 
-    def before(self, focus: FocusEvent, t_ns: int) -> bool | None:
-        """As :meth:`__call__`, but for the field focused just before ``t_ns`` where the
-        browser extension can tell it (it knows when each field took focus); else as now."""
+    def before(self, focus: FocusEvent, t_ns: int, since_ns: int | None = None) -> bool | None:
+        """As :meth:`__call__`, but for the field focused just before ``t_ns`` (a Tab or a
+        click that ends the keys typed since ``since_ns``): the browser extension knows when
+        each field took focus; AT-SPI when each focus event came in (see
+        :meth:`.atspi.AtspiWatcher.secret_focus`). A terminal answers as now."""
+        if is_terminal(focus.app_id, focus.app_instance):
+            return self(focus)
+        atspi = (self.atspi.secret_focus(focus.pid, before_ns=t_ns, since_ns=since_ns)
+                 if self.atspi is not None else None)
         if self.browser is not None and is_browser(focus.app_id, focus.app_instance):
             verdict = self.browser.secret_focus(focus, before_ns=t_ns)
             if verdict is not None:
-                return True if verdict else (self.atspi.secret_focus(focus.pid) is True if self.atspi else False)
+                return True if verdict else atspi is True
+        if atspi is not None:
+            return atspi
         return self(focus)
 
     def browser_url(self, focus: FocusEvent) -> str | None:
