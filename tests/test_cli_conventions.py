@@ -221,3 +221,20 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_an_error_report(tmp_
         os.close(write)
     assert proc.returncode == 141, proc.stderr
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_the_collector_admin_listings_answer_in_json(tmp_path, capsys):
+    """`admin tokens|contributors|devices --json` on success: JSON a program can read, with
+    what was just made in it (the other listings' JSON is tested with their commands)."""
+    srv = ["--data-dir", str(tmp_path / "collector")]
+    assert main(["admin", "token", "--role", "curator", *srv]) == 0
+    assert main(["admin", "enrolment-code", "--contributor", "alice", *srv]) == 0
+    capsys.readouterr()
+    assert main(["admin", "tokens", "--json", *srv]) == 0
+    [token] = json.loads(capsys.readouterr().out)
+    assert token["role"] == "curator" and token["revoked"] is None and token["id"]
+    assert main(["admin", "contributors", "--json", *srv]) == 0
+    [who] = json.loads(capsys.readouterr().out)
+    assert who["devices"] == 0 and who["contributor"] and "alice" not in json.dumps(who)
+    assert main(["admin", "devices", "--json", *srv]) == 0
+    assert json.loads(capsys.readouterr().out) == []
