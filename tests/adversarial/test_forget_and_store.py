@@ -2,8 +2,8 @@
 (issue 11, classes 7 and 8), through the real CLI on a real X desktop.
 
 * Frames queued for OCR: Tesseract is slowed down, so frames of the forgotten span wait
-  (in memory or sealed in the quarantine) when `workprint forget --last` runs; none of them
-  may be stored afterwards. The recorder is given no Tesseract model for the in-process
+  (in memory or sealed in the quarantine) when `workprint forget --last` (or `--from
+  ... --to ...` over the same seconds) runs; none of them may be stored afterwards. The recorder is given no Tesseract model for the in-process
   library (``TESSDATA_PREFIX`` points nowhere), so it falls back to the ``tesseract``
   command, and a wrapper first on ``PATH`` sleeps before running the real one.
 * Permissions: a data dir that already exists with mode 0755, under umask 022.
@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +50,24 @@ def _slow_tesseract(tmp_path: Path, delay_s: float) -> dict:
     return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TESSDATA_PREFIX": str(tmp_path / "no-models")}
 
 
-def _forget(data: Path, last: str) -> dict:
-    out = subprocess.run([*WORKPRINT, "forget", "--last", last, "--yes", "--json", "--data-dir", str(data)],
+def _forget(data: Path, seconds: int, how: str) -> dict:
+    """Forget the last ``seconds``: as ``--last 5s``, or as the span ``--from`` (local
+    wall-clock time, as a person writes it) ``--to`` (ISO-8601 with an offset) ending now."""
+    if how == "last":
+        span = ["--last", f"{seconds}s"]
+    else:
+        now = datetime.now().astimezone()
+        span = ["--from", (now - timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S"),
+                "--to", now.isoformat()]
+    out = subprocess.run([*WORKPRINT, "forget", *span, "--yes", "--json", "--data-dir", str(data)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("secret,delay", [("ZEBRAFORGETONE", 2.0), ("QUOKKAFORGETTWO", 3.0)])
-def test_frames_waiting_for_ocr_are_dropped_by_forget(desk, tmp_path, secret, delay):
+@pytest.mark.parametrize("secret,delay,how", [("ZEBRAFORGETONE", 2.0, "last"),
+                                              ("QUOKKAFORGETTWO", 3.0, "from-to")])
+def test_frames_waiting_for_ocr_are_dropped_by_forget(desk, tmp_path, secret, delay, how):
     _, bench, state = desk.workbench("Notes - Workbench", geometry="900x700+100+100")
     desk.activate(bench)
     policy = tmp_path / "policy.toml"
@@ -80,7 +90,7 @@ def test_frames_waiting_for_ocr_are_dropped_by_forget(desk, tmp_path, secret, de
         time.sleep(0.8)
         quarantine = data / "sessions" / info_session(data) / "quarantine"
         queued = list(quarantine.glob("*.bin")) if quarantine.is_dir() else []
-        report = _forget(data, "5s")
+        report = _forget(data, 5, how)
         live = report["recorder"]
         # frames of the span were still held (ring, OCR backlog in memory or quarantine)
         assert live is not None and live["frames"] >= 1, report
