@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ..errors import StoreError, UsageError
 from ..store.forget import (ForgetReport, forget_between, forget_last, forget_session,
@@ -68,7 +68,9 @@ def _span(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime]:
         raise UsageError(f"--from/--to: {exc}") from None
     if since > now:
         raise UsageError(f"--from {args.since}: that is in the future; nothing was recorded "
-                         f"then yet (nothing was deleted)")
+                         f"then yet (a time of day means today; for another day give the date, "
+                         f"e.g. {(now.astimezone() - timedelta(days=1)):%Y-%m-%d} {args.since}; "
+                         f"nothing was deleted)")
     if min(until, now) <= since:
         raise UsageError(f"--to {args.until or 'now'} is not after --from {args.since}; give the "
                          f"earlier time first (nothing was deleted)")
