@@ -5,6 +5,7 @@ uploaded, then built into datasets; filters; erasure reaching datasets."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from workprint.errors import EmptyDatasetError
 from workprint.export import export_sessions
 
 from export_load import agentnet_load
+from terminal import run_on_a_terminal
 
 from .buildgen import device_session, populate, seal, upload
 from .conftest import make_backend
@@ -145,6 +147,13 @@ def test_filters(tmp_path, request):
             build(until=today.isoformat())
         # a failed build leaves no version behind
         assert [v["version"] for v in fleet.collector.meta.dataset_versions("f")] == [1, 2, 3, 4, 5, 6]
+        # the command at a terminal: a progress bar counts the sessions as they are built
+        rc, out, shown = run_on_a_terminal([sys.executable, "-m", "workprint.cli", "build",
+                                            *fleet.backend.cli_args(), "--format", "agentnet",
+                                            "--name", "cli", "--out", str(tmp_path / "cli"), "--json"])
+        assert rc == 0, shown
+        assert "building" in shown and "2/2" in shown, shown
+        assert json.loads(out)["counts"]["trajectories"] == 6
     finally:
         fleet.close()
 

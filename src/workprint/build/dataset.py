@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import BuildError, EmptyDatasetError
 from ..export.aguvis import system_message
@@ -66,9 +66,12 @@ def build_dataset(config: CollectorConfig, *, name: str, fmt: str, out: Path | s
                   filters: Filters = Filters(), image_format: str = "jpeg",
                   shard_steps: int = SHARD_STEPS, shard_bytes: int = SHARD_BYTES,
                   only_sessions: set[str] | None = None, actor: str = ACTOR,
-                  collector: Collector | None = None) -> dict[str, Any]:
+                  collector: Collector | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Build a new version of dataset ``name`` into ``out/v<N>`` (``out`` a folder or an
-    ``s3://`` URL, see :mod:`.output`); returns its manifest plus ``location``."""
+    ``s3://`` URL, see :mod:`.output`); returns its manifest plus ``location``.
+    ``progress(done, total)`` counts the sessions read, reduced and encoded (the bulk of
+    the work) as the engine finishes them."""
     from ..export import FORMATS
     from ..export.common import IMAGE_FORMATS
 
@@ -101,7 +104,7 @@ def build_dataset(config: CollectorConfig, *, name: str, fmt: str, out: Path | s
                              f"the output disagree - move it away or choose another --out")
         result = _build(coll, eng, store, name=name, version=version, fmt=fmt, vkey=vkey, filters=filters,
                         image_format=image_format, shard_steps=shard_steps, shard_bytes=shard_bytes,
-                        only_sessions=only_sessions)
+                        only_sessions=only_sessions, progress=progress)
     except BaseException:
         coll.meta.discard_dataset_version(name, version)
         store.delete_prefix(vkey + "/")
@@ -123,7 +126,8 @@ def build_dataset(config: CollectorConfig, *, name: str, fmt: str, out: Path | s
 
 def _build(coll: Collector, eng, store, *, name: str, version: int, fmt: str, vkey: str, filters: Filters,
            image_format: str, shard_steps: int, shard_bytes: int,
-           only_sessions: set[str] | None) -> tuple[dict[str, Any], list[str]]:
+           only_sessions: set[str] | None,
+           progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], list[str]]:
     plans, owners = plan_sessions(coll.meta, reduce_for=_reduce_for(coll.meta))
     plans = [p for p in plans if session_passes(p.received_day, filters)
              and (only_sessions is None or p.session in only_sessions)]
@@ -135,7 +139,7 @@ def _build(coll: Collector, eng, store, *, name: str, version: int, fmt: str, vk
             "list_images": bool(folder), "staging": staging}
     listing: dict[str, dict[str, Any]] = {}
     with eng:
-        results = eng.map(session_stage, [{**base, "plan": p.to_dict()} for p in plans])
+        results = eng.map(session_stage, [{**base, "plan": p.to_dict()} for p in plans], progress)
         results.sort(key=lambda r: r["session"])
 
         # Keep in build order; identical trajectories once (the first).

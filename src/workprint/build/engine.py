@@ -17,6 +17,8 @@ from ..errors import BuildError
 from ..extras import require
 
 Stage = Callable[[dict[str, Any]], dict[str, Any]]
+#: ``progress(done, total)``: tasks of a map finished so far
+Progress = Callable[[int, int], None]
 ENGINES = ("local", "ray")
 
 
@@ -30,8 +32,14 @@ class LocalEngine:
     def __exit__(self, *exc) -> None:
         return None
 
-    def map(self, stage: Stage, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [stage(t) for t in tasks]
+    def map(self, stage: Stage, tasks: list[dict[str, Any]],
+            progress: Progress | None = None) -> list[dict[str, Any]]:
+        out = []
+        for t in tasks:
+            out.append(stage(t))
+            if progress:
+                progress(len(out), len(tasks))
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "workers": self.workers}
@@ -91,7 +99,10 @@ class RayEngine:
 
                 shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def map(self, stage: Stage, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def map(self, stage: Stage, tasks: list[dict[str, Any]],
+            progress: Progress | None = None) -> list[dict[str, Any]]:
+        """``progress`` hears of the tasks when the whole map is done (Ray Data hands the
+        rows back together)."""
         if not tasks:
             return []
         import ray.data
@@ -100,6 +111,8 @@ class RayEngine:
                                  override_num_blocks=len(tasks))
         rows = ds.map(_run_stage(stage), compute=ray.data.TaskPoolStrategy(size=self.workers),
                       num_cpus=1).take_all()
+        if progress:
+            progress(len(rows), len(tasks))
         return [json.loads(r["result"]) for r in rows]
 
     def describe(self) -> dict[str, Any]:

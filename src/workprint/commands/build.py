@@ -6,7 +6,7 @@ import argparse
 from datetime import datetime, timezone
 
 from ..errors import UsageError
-from ._common import add_data_dir, data_dir, print_json
+from ._common import add_data_dir, data_dir, print_json, progress_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,10 +95,11 @@ def run(args: argparse.Namespace) -> int:
                       tasks="only" if args.tasks_only else "none" if args.no_tasks else "all",
                       max_redacted_share=args.max_redacted_share, dedupe=not args.keep_duplicates,
                       since=args.since, until=args.until)
-    man = build_dataset(cfg, name=args.name, fmt=args.format, out=args.out, engine=args.engine,
-                        workers=args.workers, ray_address=args.ray_address, filters=filters,
-                        image_format=args.image_format, shard_steps=args.shard_steps,
-                        shard_bytes=int(args.shard_mb * 2**20))
+    with progress_bar("building", "sessions") as progress:
+        man = build_dataset(cfg, name=args.name, fmt=args.format, out=args.out, engine=args.engine,
+                            workers=args.workers, ray_address=args.ray_address, filters=filters,
+                            image_format=args.image_format, shard_steps=args.shard_steps,
+                            shard_bytes=int(args.shard_mb * 2**20), progress=progress)
     where = man["location"]
     if args.json:
         print_json({k: v for k, v in man.items() if k not in ("files", "sessions", "location")} | {"out": where})
