@@ -41,7 +41,11 @@ def test_cli_ray_engine_starts_and_stops_its_own_ray(tmp_path, request):
     finally:
         fleet.close()
     data = ["--data-dir", str(tmp_path / "server")]
-    cli("build", *data, "--format", "agentnet", "--out", str(tmp_path / "d"), "--json")
+    from workprint.server.config import CollectorConfig
+
+    # the local build in this process (a CLI run of it would only add a start-up)
+    build_dataset(CollectorConfig.load(tmp_path / "server"), name="workprint", fmt="agentnet",
+                  out=tmp_path / "d")
     before = set(os.listdir("/tmp"))
     got = json.loads(cli("build", *data, "--format", "agentnet", "--out", str(tmp_path / "d"),
                          "--engine", "ray", "--workers", "2", "--json",

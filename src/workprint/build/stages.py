@@ -66,7 +66,7 @@ def session_stage(task: dict[str, Any]) -> dict[str, Any]:
         return out
     out["code"] = session.code
     cfg = ReduceConfig(**dict(plan.reduce)) if plan.reduce else None
-    encoder = ImageEncoder(task["image_format"])
+    encoder = ImageEncoder(task["image_format"], keep_digests=True)
     staged = []
     try:
         for index, traj in enumerate(session_trajectories(session, cfg)):
@@ -83,12 +83,13 @@ def session_stage(task: dict[str, Any]) -> dict[str, Any]:
                 continue
             names, size = [], 0
             for name, data in encoder.stream(session, [s.frame for s in kept.steps]):
+                digest = encoder.digests.pop(name, None)
                 if name not in written:
                     written.add(name)
                     store.put_once(f"{task['images']}/{name}", data)
                     if task["list_images"]:
                         out["files"].append([f"{task['images_rel']}/{name}",
-                                             hashlib.sha256(data).hexdigest(), len(data)])
+                                             digest or hashlib.sha256(data).hexdigest(), len(data)])
                 names.append(name)
                 size += len(data)
             staged.append((index, kept, names))

@@ -282,7 +282,7 @@ class ImageEncoder:
     frame costs the encoding of the tiles it changed; other grids are encoded whole.
     """
 
-    def __init__(self, fmt: str = "jpeg", cache: int = 16):
+    def __init__(self, fmt: str = "jpeg", cache: int = 16, keep_digests: bool = False):
         if fmt not in IMAGE_FORMATS:
             raise ExportError(f"unknown image format {fmt!r}; use one of {', '.join(IMAGE_FORMATS)}")
         self.fmt = fmt
@@ -290,6 +290,9 @@ class ImageEncoder:
         self._cache: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
         self._size = cache
         self._tiled = TiledJpeg() if fmt == "jpeg" else None
+        #: with ``keep_digests``: file name -> full sha256 of each image encoded (the caller
+        #: pops them; a dataset build lists every file with its hash)
+        self.digests: dict[str, str] | None = {} if keep_digests else None
 
     def encode_image(self, img) -> bytes:
         buf = io.BytesIO()
@@ -310,7 +313,11 @@ class ImageEncoder:
 
     def _encode_frame(self, session, frame_id: str) -> tuple[str, bytes]:
         data = self.frame_bytes(session, frame_id)
-        return hashlib.sha256(data).hexdigest()[:32] + "." + self.ext, data
+        digest = hashlib.sha256(data).hexdigest()
+        name = digest[:32] + "." + self.ext
+        if self.digests is not None:
+            self.digests[name] = digest
+        return name, data
 
     def stream(self, session, frames: Sequence[FrameRef | None],
                workers: int = 2, lookahead: int = 6) -> Iterator[tuple[str, bytes] | None]:
