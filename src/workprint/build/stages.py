@@ -14,8 +14,10 @@ Both write through the dataset's output (:mod:`.output`: a folder or S3), so a w
 no shared file system with the driver, and both report each file's sha256 and size, so the
 driver lists a version without reading its files back.
 
-Memory per task is bounded by one session (stage 1) or one shard (stage 2), never by the
-dataset.
+Memory per task: stage 1 holds one session's events and frame list, at most
+:data:`~workprint.build.source.TILE_MEMORY` of its tiles (the rest wait on local disk) and
+the encoder's tile cache (:data:`~workprint.export.jpeg.CACHE_BYTES`); stage 2 one shard's
+staged trajectories. Never the dataset.
 """
 
 from __future__ import annotations
