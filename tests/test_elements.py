@@ -212,6 +212,9 @@ class FakeSource:
         time.sleep(self.delay)
         return ElementEvent(0, "push button", "Save") if time.monotonic() < deadline else None
 
+    def warm(self, pid, window, x, y, deadline):
+        return self.at_point(pid, window, x, y, deadline)
+
     def focused(self, pid, deadline):
         self.asked.append(("focus", pid))
         time.sleep(self.delay)
@@ -272,6 +275,121 @@ def test_locator_slow_source_gives_no_element_and_a_full_queue_never_blocks():
     assert st["none"] + st["stale"] + st["late"] >= 1
 
 
+def test_locator_warms_up_where_the_pointer_rests_only_in_recorded_windows():
+    """A rest in a recorded window asks the source about that point once (its answer is
+    dropped); a rest in a window that is not recorded asks nothing; moving on without a rest
+    asks nothing; a press is answered by its own query."""
+    src, got = FakeSource(), []
+    loc = locator(src, got)
+    try:
+        loc.note_pointer(time.monotonic_ns(), 2, 2)          # out of scope
+        time.sleep(0.15)
+        assert src.asked == [] and loc.stats()["warmups"] == 0
+        for _ in range(5):                                    # passing over, no rest
+            loc.note_pointer(time.monotonic_ns(), 1, 1)
+            time.sleep(0.01)
+            loc.note_pointer(time.monotonic_ns(), 2, 2)
+            time.sleep(0.01)
+        loc.note_pointer(time.monotonic_ns(), 1, 1)           # rests here
+        time.sleep(0.15)
+        assert src.asked == [("point", 111, 1, 1)] and loc.stats()["warmups"] == 1 and got == []
+        t = time.monotonic_ns()
+        assert loc.request(ElementRequest(t, "point", 1, 1))
+        wait_idle(loc)
+        assert src.asked == [("point", 111, 1, 1)] * 2 and [e.t_ns for e in got] == [t]
+    finally:
+        loc.stop()
+
+
+def test_a_warm_up_never_takes_a_browsers_press_report():
+    """In a browser the extension reports, a press's element is its report (each answers
+    once): a pointer rest there asks nothing; elsewhere it goes to AT-SPI's warm-up."""
+    from workprint.capture.browser_ext import BrowserElementSource
+
+    class Bridge:
+        def reports_for(self, pid):
+            return pid == 7
+
+        def element_at(self, pid, x, y, deadline):
+            raise AssertionError("a warm-up took the press report")
+
+    src = BrowserElementSource(Bridge(), FakeSource())
+    fallback = src.fallback
+    assert src.warm(7, None, 1, 1, time.monotonic() + 0.1) is None and fallback.asked == []
+    assert src.warm(8, None, 1, 1, time.monotonic() + 0.1) is not None
+    assert fallback.asked == [("point", 8, 1, 1)]
+
+
+class _EventBackend:
+    """Raw records are the events themselves (no X)."""
+
+    name = "events"
+
+    def start_input(self, sink):
+        self.sink = sink
+
+    def start_focus(self, sink):
+        pass
+
+    def stop_input(self):
+        pass
+
+    def stop_focus(self):
+        pass
+
+    def decode(self, raw):
+        return [raw]
+
+    def window_generation(self):
+        return 0
+
+    def screen_locked(self):
+        return False
+
+
+def test_a_press_is_asked_for_at_once_while_a_frame_holds_the_store(tmp_path):
+    """The processor does not block behind a frame being written: a press that arrives while
+    the store is busy is handed to the locator within milliseconds, and every event is
+    stored once the store is free."""
+    from workprint.capture.recorder import Recorder
+    from workprint.events import MoveEvent
+    from workprint.store.session import DataDir
+
+    writer = DataDir(tmp_path).create({})
+    asked: list[int] = []
+
+    class Source(FakeSource):
+        def at_point(self, pid, window, x, y, deadline):
+            asked.append(time.monotonic_ns())
+            return super().at_point(pid, window, x, y, deadline)
+
+    got: list = []
+    loc = ElementLocator(Source(), deliver=got.append, window_at=lambda x, y: Win(11, "Editor"),
+                         window_pid=lambda w: 111)
+    backend = _EventBackend()
+    rec = Recorder(backend, writer, frames=False, flush_interval=0.02, elements=loc)
+    rec.start()
+    try:
+        with writer._mutex:                                   # a frame being written, 400 ms
+            backend.sink(MoveEvent(time.monotonic_ns(), 5, 5))
+            time.sleep(0.06)                                  # its flush found the store busy
+            press = ButtonEvent(time.monotonic_ns(), True, 1, 1, "left")
+            backend.sink(press)
+            backend.sink(ButtonEvent(time.monotonic_ns(), False, 1, 1, "left"))
+            deadline = time.monotonic() + 0.3
+            while not asked and time.monotonic() < deadline:
+                time.sleep(0.002)
+            assert asked, "the locator was not asked while the store was busy"
+            assert (asked[0] - press.t_ns) / 1e6 < 30
+            time.sleep(0.4 - (time.monotonic_ns() - press.t_ns) / 1e9)
+    finally:
+        rec.stop()
+    writer.close()
+    with DataDir(tmp_path).open(writer.id) as s:
+        kinds = [e.kind for e in s.events()]
+    assert kinds == ["move", "mouse_down", "element", "mouse_up"]
+
+
 def test_atspi_source_on_a_silent_bus_answers_none_within_its_deadline(tmp_path):
     """An accessibility bus that accepts the connection and never answers: no element, on
     time, and the source does not try it again."""
@@ -302,3 +420,167 @@ def test_atspi_source_on_a_silent_bus_answers_none_within_its_deadline(tmp_path)
         src.close()
     finally:
         server.close()
+
+
+# --- the AT-SPI source's descent, against an app's own tree (a scripted bus) ----------------
+class _Node:
+    def __init__(self, path, role, name, box, kids=()):
+        self.path, self.role, self.name, self.box, self.kids = path, role, name, box, list(kids)
+
+
+class _ScriptedBus:
+    """Answers the AT-SPI calls the element source makes from a tree of ``_Node`` (what the
+    app itself lays out); each ``call_many``/``call`` is one round trip."""
+
+    BUS = ":1.9"
+
+    def __init__(self, frame: _Node):
+        import os
+
+        self.frame, self.pid, self.round_trips = frame, os.getpid(), 0
+
+    def nodes(self):
+        todo = [self.frame]
+        while todo:
+            n = todo.pop()
+            yield n
+            todo += n.kids
+
+    def deepest(self, x, y) -> list[_Node]:
+        """The app's truth: the chain of topmost children containing the point."""
+        chain = [self.frame]
+        while True:
+            inside = [k for k in chain[-1].kids if k.box.contains(x, y)]
+            if not inside:
+                return chain
+            chain.append(inside[-1])
+
+    def _answer(self, msg):
+        from types import SimpleNamespace
+
+        from jeepney import HeaderFields, MessageType
+
+        f = msg.header.fields
+        path, member, body = f[HeaderFields.path], f[HeaderFields.member], msg.body
+        nodes = {n.path: n for n in self.nodes()}
+        ret = lambda *b: SimpleNamespace(header=SimpleNamespace(message_type=MessageType.method_return), body=b)  # noqa: E731
+        if member == "GetConnectionUnixProcessID":
+            return ret(self.pid)
+        if path == "/org/a11y/atspi/accessible/root" and member == "GetChildren":
+            return ret([(self.BUS, "/app")])
+        if path == "/app" and member == "GetChildren":
+            return ret([(self.BUS, self.frame.path)])
+        n = nodes.get(path)
+        if n is None:
+            return None
+        g = n.box
+        if member == "GetExtents":
+            return ret((g.x, g.y, g.width, g.height))
+        if member == "GetState":
+            return ret([1 << 25, 0])  # showing
+        if member == "GetRoleName":
+            return ret(n.role)
+        if member == "GetRole":
+            return ret({"push button": 43, "frame": 23}.get(n.role, 0))
+        if member == "Get" and body[1] == "Parent":
+            up = next((p for p in self.nodes() if n in p.kids), None)
+            return ret(("(so)", (self.BUS, up.path if up else "/org/a11y/atspi/accessible/root")))
+        if member == "Get":
+            return ret(("s", n.name if body[1] == "Name" else ""))
+        if member == "GetAttributes":
+            return ret({})
+        if member == "GetAccessibleAtPoint":
+            inside = [k for k in n.kids if k.box.contains(body[0], body[1])]
+            return ret((self.BUS, inside[-1].path if inside else "/org/a11y/atspi/null"))
+        raise AssertionError(member)
+
+    def call_many(self, msgs, deadline):
+        self.round_trips += 1
+        return [self._answer(m) for m in msgs]
+
+    def call(self, msg, deadline):
+        return self.call_many([msg], deadline)[0]
+
+
+def _form_tree() -> _Node:
+    buttons = [_Node(f"/b{i}", "push button", f"Button {i}", Geometry(20 + 140 * (i % 5), 60 + 50 * (i // 5), 130, 40))
+               for i in range(10)]
+    grid = _Node("/grid", "panel", "", Geometry(10, 50, 720, 110), buttons)
+    rows = [_Node(f"/r{i}", "table cell", f"row {i}", Geometry(20, 200 + 30 * i, 300, 28)) for i in range(5)]
+    table = _Node("/table", "table", "Files", Geometry(20, 200, 300, 150), rows)
+    pane = _Node("/pane", "scroll pane", "", Geometry(10, 190, 320, 170), [table])
+    filler = _Node("/filler", "filler", "", Geometry(0, 30, 800, 570), [grid, pane])
+    return _Node("/frame", "frame", "Form", Geometry(0, 0, 800, 600), [filler])
+
+
+def test_atspi_descent_is_guessed_from_earlier_ones_and_checked_level_by_level():
+    """The element at a point is the app's own deepest accessible there (role, name, box,
+    ancestors), whatever was remembered; a control asked before costs one round trip, and
+    a layout change inside the window (no new window generation) is still answered right."""
+    from types import SimpleNamespace
+
+    from workprint.capture.linux.atspi_elements import AtspiElementSource
+
+    bus = _ScriptedBus(_form_tree())
+    watcher = SimpleNamespace(a11y_address="unix:path=/nonexistent", available=lambda: True)
+    gen = {"n": 1}
+    src = AtspiElementSource(watcher, lambda: gen["n"])
+    src._link = bus
+    window = SimpleNamespace(geometry=Geometry(0, 0, 800, 600))
+
+    def ask(x, y):
+        before = bus.round_trips
+        el = src.at_point(bus.pid, window, x, y, time.monotonic() + 5)
+        truth = bus.deepest(x, y)
+        leaf = truth[-1]
+        assert el is not None and (el.role, el.name, el.box) == (leaf.role, leaf.name, leaf.box)
+        assert list(el.path) == [(n.role, n.name) for n in truth[:-1]][-len(el.path):]
+        return bus.round_trips - before
+
+    cold = ask(30, 70)                    # Button 0, nothing known yet
+    assert cold >= 4
+    assert ask(35, 75) == 1               # the same button again: one round trip
+    assert ask(180, 70) == 2              # a sibling: the grid is guessed, one level more
+    assert ask(185, 75) == 1
+    assert ask(40, 215) >= 2              # the list's first row
+    assert ask(40, 245) == 2              # the next row: the table is guessed
+    # the app moves Button 0 and 1 apart (no new window generation): answers stay the app's
+    b = bus.frame.kids[0].kids[0].kids
+    b[0].box, b[1].box = b[1].box, b[0].box
+    assert ask(30, 70) <= 2
+    assert ask(180, 70) <= 2
+    b.pop(2)                              # a control goes away: its point is the grid now
+    assert ask(300, 70) <= 2
+    gen["n"] += 1                         # a window moved: frames asked again in one trip
+    assert ask(30, 70) == 2
+    for x, y in ((25, 65), (725, 155), (5, 40), (700, 500), (21, 201)):
+        ask(x, y)
+
+    # the focused element (keys): its ancestors from earlier descents cost no round trip
+    def focused(path):
+        watcher.last_focus = lambda pid: SimpleNamespace(sender=bus.BUS, path=path)
+        before = bus.round_trips
+        el = src.focused(bus.pid, time.monotonic() + 5)
+        node = next(n for n in bus.nodes() if n.path == path)
+        truth = bus.deepest(node.box.x + 1, node.box.y + 1)
+        assert (el.role, el.name, el.box) == (node.role, node.name, node.box)
+        assert list(el.path) == [(n.role, n.name) for n in truth[:-1]]
+        return bus.round_trips - before
+
+    # a pointer rest warms up: a press inside that element soon after costs no round trip;
+    # the rest's answer is used once, in its window generation, within its time
+    assert src.warm(bus.pid, window, 30, 70, time.monotonic() + 5).name == bus.deepest(30, 70)[-1].name
+    assert ask(31, 71) == 0
+    assert ask(31, 71) == 1
+    src.warm(bus.pid, window, 30, 70, time.monotonic() + 5)
+    gen["n"] += 1
+    assert ask(31, 71) >= 1
+    src.warm(bus.pid, window, 30, 70, time.monotonic() + 5)
+    assert ask(180, 70) >= 1              # outside the rested element's box
+    src.warm(bus.pid, window, 30, 70, time.monotonic() + 5)
+    src._rest = src._rest[:3] + (time.monotonic() - 2,)
+    assert ask(31, 71) >= 1               # too long ago
+
+    assert focused("/b0") == 1            # clicked before (this generation)
+    assert focused("/b9") >= 3            # never met: its parents are asked
+    assert focused("/b9") == 1

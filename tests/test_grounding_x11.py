@@ -221,7 +221,8 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
 
         lat = stats["latency_ms"]
         print(f"input -> element latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, n {lat['n']}")
-        print("  input -> locator starts:", stats["wait_ms"], " in AT-SPI:", stats["source_ms"])
+        print("  input -> locator starts:", stats["wait_ms"], " in AT-SPI:", stats["source_ms"],
+              " processor asks -> element:", stats.get("added_ms"))
         # the target is p99 <= 20 ms (BENCHMARKS.md has the measured figures); here only that
         # answers come well inside the locator's budget
         assert stats["found"] >= len(clicked) and lat["p50"] <= 50

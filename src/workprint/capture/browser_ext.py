@@ -428,6 +428,22 @@ class BrowserElementSource:
             return self.bridge.focused_element(pid)
         return self.fallback.focused(pid, deadline) if self.fallback is not None else None
 
+    def warm(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
+        """A pointer rest (see :class:`~.elements.ElementLocator`): AT-SPI windows only - a
+        browser's element comes with its press's report, which a warm-up must not take."""
+        if self.bridge.reports_for(pid) or self.fallback is None:
+            return None
+        warm = getattr(self.fallback, "warm", None)
+        return warm(pid, window, x, y, deadline) if warm is not None else None
+
+    @property
+    def calls(self) -> int | None:
+        return getattr(self.fallback, "calls", None)
+
+    @property
+    def round_trips(self) -> int | None:
+        return getattr(self.fallback, "round_trips", None)
+
     def close(self) -> None:
         if self.fallback is not None:
             self.fallback.close()

@@ -11,6 +11,15 @@ Scope comes first: a pointer request is answered only when the window under its 
 recorded (``window_at`` returns that window, or None for anything out of scope, unknown or
 undecidable); a key request only carries the focused window when the recorder has checked
 that the gate records it. Apps that are not recorded are never asked.
+
+Warm-up: the processor notes where the pointer moves (``note_pointer``: an assignment, no
+queue); when it has rested ``REST_S`` at a point outside the last element found, the
+worker - if idle - asks the source about that point (``warm``, where the source has it)
+and drops the answer. The source
+keeps what it learnt (its frames and the descent there, see :mod:`.atspi_elements`), so
+the press that usually follows a rest is answered in one round trip. The answer given for
+a press is always its own query's, never the warm-up's. Same scope rule: a point in a
+window that is not recorded is not asked.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ ELEMENT_BUDGET_S = 0.1
 ELEMENT_STALE_S = 0.25
 ELEMENT_QUEUE = 64
 LATENCY_SAMPLES = 5000
+#: the pointer resting this long at a point warms the source up for it
+REST_S = 0.04
+_WAKE = object()
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class ElementRequest:
     window: int = 0
     pid: int | None = None
     app: str = ""
+    asked_ns: int = 0  # when the processor asked (set by ``request``)
 
 
 class ElementSource(Protocol):
@@ -57,6 +70,9 @@ class ElementSource(Protocol):
     def focused(self, pid: int, deadline: float) -> ElementEvent | None: ...
 
     def close(self) -> None: ...
+
+    # optional: ``warm(pid, window, x, y, deadline)`` - the pointer rests there; learn what a
+    # press there will need (its answer is only used for the box it covers)
 
 
 class ElementLocator:
@@ -75,12 +91,18 @@ class ElementLocator:
         self._thread = threading.Thread(target=self._run, name="workprint-elements", daemon=True)
         self._lock = threading.Lock()
         self.counts = {"requests": 0, "found": 0, "none": 0, "out_of_scope": 0,
-                       "queue_full": 0, "stale": 0, "late": 0, "errors": 0}
+                       "queue_full": 0, "stale": 0, "late": 0, "errors": 0, "warmups": 0}
+        self._pointer: tuple[int, int, int] | None = None   # (t_ns, x, y) of the last move
+        self._warmed: tuple[int, int, int] | None = None
+        self._last_box = None  # the last element's box: a rest inside it needs no warm-up
         #: input event -> element delivered, in ms (a bounded reservoir), and its parts:
-        #: input event -> the worker starts on it; the source's own time
+        #: input event -> the worker starts on it; the source's own time; and what the
+        #: element adds: the processor asked -> element delivered (the time before the ask
+        #: is the input pipeline's, which the input event itself goes through too)
         self.latency_ms: list[float] = []
         self.wait_ms: list[float] = []
         self.source_ms: list[float] = []
+        self.added_ms: list[float] = []
         #: app ids asked (for the session stats: apps outside scope never appear here)
         self.apps_asked: set[str] = set()
 
@@ -98,11 +120,22 @@ class ElementLocator:
         except Exception:  # noqa: BLE001
             pass
 
+    def note_pointer(self, t_ns: int, x: int, y: int) -> None:
+        """The pointer moved to (x, y) (the processor, at its move rate; never blocks). The
+        first move after a warm-up wakes the worker, which warms up once it rests."""
+        idle = self._pointer is None or self._pointer is self._warmed
+        self._pointer = (t_ns, x, y)
+        if idle:
+            try:
+                self._queue.put_nowait(_WAKE)
+            except queue.Full:
+                pass
+
     def request(self, req: ElementRequest) -> bool:
         """Queue a request (never blocks); False when the queue is full."""
         self._count("requests")
         try:
-            self._queue.put_nowait(req)
+            self._queue.put_nowait(replace(req, asked_ns=time.monotonic_ns()))
             return True
         except queue.Full:
             self._count("queue_full")
@@ -112,12 +145,16 @@ class ElementLocator:
         with self._lock:
             out: dict = dict(self.counts)
             series = {"latency_ms": sorted(self.latency_ms), "wait_ms": sorted(self.wait_ms),
-                      "source_ms": sorted(self.source_ms)}
+                      "source_ms": sorted(self.source_ms), "added_ms": sorted(self.added_ms)}
         for key, xs in series.items():
             if xs:
                 pick = lambda q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)  # noqa: E731
                 out[key] = {"p50": pick(0.5), "p99": pick(0.99), "max": round(xs[-1], 2), "n": len(xs)}
         out["apps_asked"] = sorted(self.apps_asked)
+        for key in ("calls", "round_trips"):  # the source's own totals, where it counts them
+            value = getattr(self.source, key, None)
+            if isinstance(value, int):
+                out[f"source_{key}"] = value
         return out
 
     # -- worker ---------------------------------------------------------------------------
@@ -127,13 +164,43 @@ class ElementLocator:
 
     def _run(self) -> None:
         while True:
-            req = self._queue.get()
+            timeout = None
+            rest = self._pointer
+            if rest is not None and rest is not self._warmed:
+                timeout = max(0.0, REST_S - (time.monotonic_ns() - rest[0]) / 1e9)
+            try:
+                req = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                if self._pointer is rest:   # it rested there: warm up (once per rest)
+                    self._warmed = rest
+                    try:
+                        self._warm(rest[1], rest[2])
+                    except Exception:  # noqa: BLE001
+                        self._count("errors")
+                continue
             if req is None:
                 return
+            if req is _WAKE:
+                continue
             try:
                 self._answer(req)
             except Exception:  # noqa: BLE001 - a broken source costs elements, never capture
                 self._count("errors")
+
+    def _warm(self, x: int, y: int) -> None:
+        warm = getattr(self.source, "warm", None)
+        box = self._last_box
+        if warm is None or (box is not None and box.contains(x, y)):
+            return
+        win = self.window_at(x, y)  # the same scope decision as for a press
+        if win is None:
+            return
+        pid = self.window_pid(getattr(win, "window", 0))
+        if not pid:
+            return
+        self._count("warmups")
+        el = warm(pid, win, x, y, time.monotonic() + self.budget_s)
+        self._last_box = el.box if el is not None else None
 
     def _answer(self, req: ElementRequest) -> None:
         begin = time.monotonic_ns()
@@ -164,13 +231,15 @@ class ElementLocator:
         if time.monotonic() > deadline + 0.005:
             self._count("late")  # answered after its budget: the screen may have moved on
             return
+        if req.via == "point":
+            self._last_box = el.box
         el = replace(el, t_ns=req.t_ns, app=app, via=req.via)
         done = time.monotonic_ns()
         with self._lock:
             self.counts["found"] += 1
             slot = random.randrange(LATENCY_SAMPLES) if len(self.latency_ms) >= LATENCY_SAMPLES else None
             for xs, sample in ((self.latency_ms, done - req.t_ns), (self.wait_ms, begin - req.t_ns),
-                               (self.source_ms, done - begin)):
+                               (self.source_ms, done - begin), (self.added_ms, done - (req.asked_ns or req.t_ns))):
                 if slot is None:
                     xs.append(sample / 1e6)
                 else:

@@ -8,7 +8,9 @@ Threads:
   keeping the last position before every button/scroll/key), tells the frame pipeline
   about pre-action moments, passes events through the safeguard gate and writes them to
   the store in batches at least every ``flush_interval`` seconds (so a ``kill -9`` loses
-  at most that window);
+  at most that window). While the frame pipeline holds the store (a frame being written)
+  the batch waits and is tried again every ``COMMIT_RETRY_S``, so that the processor keeps
+  taking input - and asking for its elements - instead of blocking behind the frame;
 * the frame pipeline (see :mod:`workprint.capture.frames`);
 * optionally the element locator (:mod:`workprint.capture.elements`): the processor asks it,
   without waiting, for the UI element of each press, scroll start and key that may start an
@@ -35,6 +37,8 @@ from .frames import FramePipeline
 LATENCY_SAMPLES = 20_000
 INPUT_DELIVERY_NS = 30_000_000  # a key pressed before a grab is queued within this
 GATE_TICK_S = 1.0  # idle/lock checks while nothing happens
+COMMIT_RETRY_S = 0.004  # a batch that found the store busy (a frame being written) is retried
+COMMIT_WAIT_EVENTS = 4096  # a batch this large waits for the store instead
 
 
 class Gate(Protocol):
@@ -108,6 +112,7 @@ class Recorder:
         self._focus_seen: FocusEvent | None = None
         self._prev_key_text = False
         self._prev_scroll: tuple[str, bool, int, int] | None = None
+        self._commit_due = False
         if elements is not None:
             elements.deliver = self._deliver_element
         self._processor = threading.Thread(target=self._process_loop, name="workprint-processor", daemon=True)
@@ -156,7 +161,10 @@ class Recorder:
         """How long the processor may sleep: until buffered events are due to be written
         (at most one write per ``flush_interval``), a coalesced move has come to rest, or a
         held unit or gesture is due for a gate tick; with nothing pending, until the idle
-        tick (or for good without a gate)."""
+        tick (or for good without a gate). A batch that found the store busy is retried
+        after ``COMMIT_RETRY_S``."""
+        if self._commit_due:
+            return COMMIT_RETRY_S
         due: list[float] = []
         if self._buffer:
             due.append(last_write + self.flush_interval)
@@ -209,10 +217,12 @@ class Recorder:
                 now = time.monotonic()
                 if done or now - last_tick >= self.flush_interval or (
                         (self._buffer or self._pending_move is not None)
-                        and now - last_write >= self.flush_interval):
+                        and now - last_write >= self.flush_interval and not self._commit_due):
                     if self._flush(final=done):
                         last_write = now
                     last_tick = now
+                elif self._commit_due and self._commit():
+                    last_write = now
                 if lost is not None:  # everything before it is stored; nothing after it is
                     self._fail(CaptureError(
                         f"Capture stopped: the {lost.source} stream was lost ({lost.reason}). "
@@ -296,6 +306,8 @@ class Recorder:
     def _on_event(self, ev: RawEvent) -> None:
         self.stats.decoded[ev.kind] = self.stats.decoded.get(ev.kind, 0) + 1
         if isinstance(ev, MoveEvent):
+            if self.elements is not None and (self.gate is None or self.gate.recording):
+                self.elements.note_pointer(ev.t_ns, ev.x, ev.y)  # a rest warms the locator up
             if ev.t_ns - self._last_move_ns >= self.move_interval_ns:
                 self._pending_move = None
                 self._last_move_ns = ev.t_ns
@@ -363,16 +375,29 @@ class Recorder:
                     self._last_lock_check = now
                     self._locked = self.backend.screen_locked()
                 self._buffer.extend(self.gate.tick(locked=self._locked))
-        events, self._buffer = self._buffer, []
+        return self._commit(wait=final)
+
+    def _commit(self, wait: bool = False) -> bool:
+        """Write the buffered events; True if it wrote. Without ``wait``, only if the store
+        is free now (else they stay buffered and ``_commit_due`` has the loop try again
+        shortly)."""
+        events = self._buffer
         if not events:
+            self._commit_due = False
             return False
-        for ev in events:
-            self.stats.events[ev.kind] = self.stats.events.get(ev.kind, 0) + 1
         try:
-            self.writer.add_events(events)
+            try_add = (None if wait or len(events) >= COMMIT_WAIT_EVENTS
+                       else getattr(self.writer, "try_add_events", None))
+            written = try_add(events) if try_add is not None else self.writer.add_events(events)
         except (DiskFullError, StoreError) as exc:
             self._fail(exc)
             raise
+        if written is None:
+            self._commit_due = True
+            return False
+        self._buffer, self._commit_due = [], False
+        for ev in events:
+            self.stats.events[ev.kind] = self.stats.events.get(ev.kind, 0) + 1
         now = time.monotonic_ns()
         _sample(self.stats.latency_ms, events, now)
         _sample(self.stats.pointer_latency_ms,

@@ -226,24 +226,35 @@ class SessionWriter:
             self.forgotten.add(since_ns, until_ns)
 
     def add_events(self, events: Iterable[RawEvent]) -> int:
-        rows = [to_row(e) for e in events]
-        if not rows:
-            return 0
+        """Write events (those inside a forgotten span are dropped); how many were written."""
+        return self._add_events(events, True)
 
-        def write():
-            self._conn.execute("BEGIN")
-            self._conn.executemany("INSERT INTO events (t_ns, kind, data) VALUES (?, ?, ?)", rows)
-            self._conn.execute("COMMIT")
+    def try_add_events(self, events: Iterable[RawEvent]) -> int | None:
+        """As :meth:`add_events`, but None - nothing written - when another write (a frame)
+        holds the store at this moment, so that the caller can go on and try again."""
+        return self._add_events(events, False)
 
-        with self._mutex:
+    def _add_events(self, events: Iterable[RawEvent], wait: bool) -> int | None:
+        if not self._mutex.acquire(blocking=wait):
+            return None
+        try:
+            rows = [to_row(e) for e in events]
             if self.forgotten:  # held by a stage while forget covered their time
                 kept = [r for r in rows if not self.forgotten.covers(r[0])]
                 self.forgotten_writes += len(rows) - len(kept)
                 rows = kept
-                if not rows:
-                    return 0
+            if not rows:
+                return 0
+
+            def write():
+                self._conn.execute("BEGIN")
+                self._conn.executemany("INSERT INTO events (t_ns, kind, data) VALUES (?, ?, ?)", rows)
+                self._conn.execute("COMMIT")
+
             self._guard(write)
-        return len(rows)
+            return len(rows)
+        finally:
+            self._mutex.release()
 
     def _sync_cache(self) -> bool:
         """Forget what we believe is stored if another connection changed the database

@@ -8,11 +8,24 @@ thread; every call is bounded by the caller's deadline and answers None on any d
 * **At a point** (press, scroll): the app's accessible of the window's process (registry
   children whose bus pid is the window's pid or of its program family), its top-level
   frames with their screen extents (cached per window generation: a window that moves
-  bumps it), the frame that fits the X window under the point, then
-  ``Component.GetAccessibleAtPoint(x, y, SCREEN)`` from that frame down to the deepest
-  accessible (one round trip per level). The descent is the ancestor path.
-* **Focused** (keys): the watcher's last focus record of that program; its ancestors by
-  ``Parent`` (cached per object and window generation).
+  bumps it; after a bump the last known apps and frames are asked again in one pipelined
+  round trip and used when the app still lists them), the frame that fits the X window
+  under the point, then ``Component.GetAccessibleAtPoint(x, y, SCREEN)`` from that frame
+  down to the deepest accessible. The descent is the ancestor path.
+* **Round trips**: every round trip waits for the app's main loop, which is busy with the
+  very click being asked about, so the descent is *guessed and checked in one pipelined
+  batch*: the children met in earlier descents are remembered with their extents (hints,
+  per frame), the chain of remembered boxes that contain the point is the guess, and one
+  batch asks ``GetAccessibleAtPoint`` of every node on it plus the description of the
+  guessed element. The answer is exactly what a level-by-level descent gives: each level's
+  answer must be the next node guessed and the last one must have no deeper child, else
+  the descent goes on from the app's own answer (each further level one round trip, its
+  description pipelined with it). A control seen before costs one round trip; ancestors'
+  roles and names are kept per window generation.
+* **Focused** (keys): the watcher's last focus record of that program; its ancestors as
+  a descent met them (a field clicked before typing), else by ``Parent`` with the field's
+  description pipelined into the first round trip (cached per object and window
+  generation).
 * What is read: role name, ``Name``, ``Description``, state set, ``GetAttributes`` (for
   Chromium's ``text-input-type=password``) and screen extents - pipelined in one round
   trip. **Never** the ``Text`` interface: a password field's value is never read; its name
@@ -24,17 +37,23 @@ from __future__ import annotations
 import time
 
 from ...events import ELEMENT_NAME_MAX, ELEMENT_PATH_MAX, ElementEvent, Geometry
-from .atspi import (_ACCESSIBLE, _DBUS_NAME, _DBUS_PATH, _REGISTRY, _ROOT_PATH, STATE_DEFUNCT, STATE_SHOWING,
-                    AtspiWatcher, _call, _get_prop, _Link, _ok, _states, _variant_value, same_program_family)
+from .atspi import (_ACCESSIBLE, _DBUS_NAME, _DBUS_PATH, _REGISTRY, _ROOT_PATH, ROLE_PASSWORD_TEXT, STATE_DEFUNCT,
+                    STATE_SHOWING, AtspiWatcher, _call, _get_prop, _Link, _ok, _role_of, _states, _variant_value,
+                    same_program_family)
 
 _COMPONENT = "org.a11y.atspi.Component"
 COORD_SCREEN = 0
 _NULL = "/org/a11y/atspi/null"
 MAX_DEPTH = 32
+#: remembered children (hints for the guessed descent) and ancestors' names, each bounded
+MAX_HINTS = 4096
+#: a warm-up's answer stands for a press inside its element's box this long after it
+REST_ANSWER_S = 1.0
 # AtspiStateType bits kept (see events.ELEMENT_STATES)
 STATE_ACTIVE = 1
 _KEPT_STATES = (("focused", 12), ("editable", 7), ("checked", 4), ("selected", 23))
 _PASSWORD_ROLE = "password text"
+_DESCRIBE_N = 7  # calls in _describe_msgs
 
 
 def _ref(msg) -> tuple[str, str] | None:
@@ -67,7 +86,14 @@ class AtspiElementSource:
         self._pid_of: dict[str, int] = {}
         self._frames: dict[tuple[int, int], list[tuple[tuple[str, str], Geometry | None, int]]] = {}
         self._paths: dict[tuple[int, str, str], tuple[tuple[str, str], ...]] = {}
+        self._kids: dict[tuple[str, str], dict[tuple[str, str], Geometry]] = {}
+        self._parent_of: dict[tuple[str, str], tuple[str, str]] = {}
+        self._hint_count = 0
+        self._info: dict[tuple[int, str, str], tuple[str, str]] = {}
+        self._known_frames: dict[int, tuple[list[tuple[str, str]], dict[tuple[str, str], list]]] = {}
         self.calls = 0  # D-Bus calls sent (for measurements)
+        self.round_trips = 0  # batches of them waited for
+        self._rest: tuple[int, int, ElementEvent, float] | None = None  # see warm()
 
     # -- connection -----------------------------------------------------------------------
     def _conn(self, deadline: float) -> _Link | None:
@@ -90,6 +116,7 @@ class AtspiElementSource:
 
     def _many(self, link: _Link, msgs, deadline: float):
         self.calls += len(msgs)
+        self.round_trips += 1
         return link.call_many(msgs, deadline)
 
     # -- the element ----------------------------------------------------------------------
@@ -99,7 +126,7 @@ class AtspiElementSource:
         return [_call(b, p, _ACCESSIBLE, "GetRoleName"), _get_prop(b, p, _ACCESSIBLE, "Name"),
                 _get_prop(b, p, _ACCESSIBLE, "Description"), _call(b, p, _ACCESSIBLE, "GetState"),
                 _call(b, p, _COMPONENT, "GetExtents", "u", (COORD_SCREEN,)),
-                _call(b, p, _ACCESSIBLE, "GetAttributes")]
+                _call(b, p, _ACCESSIBLE, "GetAttributes"), _call(b, p, _ACCESSIBLE, "GetRole")]
 
     @staticmethod
     def _element_from(r, path) -> ElementEvent | None:
@@ -109,6 +136,8 @@ class AtspiElementSource:
         if not role or not isinstance(role[0], str) or states is None or states >> STATE_DEFUNCT & 1:
             return None
         role = role[0]
+        if _role_of(r[6]) == ROLE_PASSWORD_TEXT:
+            role = _PASSWORD_ROLE  # Qt 5 names its password fields' role "text" (GetRole: 40)
         attrs_body = _ok(r[5])
         attrs = attrs_body[0] if attrs_body and isinstance(attrs_body[0], dict) else {}
         kept = [name for name, bit in _KEPT_STATES if states >> bit & 1]
@@ -140,6 +169,7 @@ class AtspiElementSource:
     def _apps(self, link: _Link, pid: int, deadline: float) -> list[tuple[str, str]]:
         body = _ok(link.call(_call(_REGISTRY, _ROOT_PATH, _ACCESSIBLE, "GetChildren"), deadline))
         self.calls += 1
+        self.round_trips += 1
         if not body:
             return []
         apps = [(b, p) for b, p in body[0] if b and p != _NULL]
@@ -149,31 +179,76 @@ class AtspiElementSource:
                                               "s", (b,)) for b in unknown], deadline)
             for b, reply in zip(unknown, replies):
                 got = _ok(reply)
-                if got:
-                    self._pid_of[b] = int(got[0])
-        return [(b, p) for b, p in apps if b in self._pid_of and same_program_family(pid, self._pid_of[b])]
+                if reply is not None:  # (no reply in time: asked again next time)
+                    self._pid_of[b] = int(got[0]) if got else 0  # 0: no pid (of no program)
+        return [(b, p) for b, p in apps if self._pid_of.get(b) and same_program_family(pid, self._pid_of[b])]
+
+    @staticmethod
+    def _frame_msgs(kids) -> list:
+        msgs = []
+        for b, p in kids:
+            msgs += [_call(b, p, _COMPONENT, "GetExtents", "u", (COORD_SCREEN,)), _call(b, p, _ACCESSIBLE, "GetState")]
+        return msgs
+
+    @staticmethod
+    def _showing(kids, r) -> list:
+        out = []
+        for i, kid in enumerate(kids):
+            states = _states(r[2 * i + 1])
+            if states is not None and states >> STATE_SHOWING & 1:
+                out.append((kid, _extents(r[2 * i]), states))
+        return out
+
+    @staticmethod
+    def _kids_of(reply) -> list[tuple[str, str]] | None:
+        body = _ok(reply)
+        return None if body is None else [(b, p) for b, p in body[0] if b and p != _NULL]
+
+    def _frames_again(self, link: _Link, pid: int, deadline: float):
+        """After a generation bump: the apps and frames known from before, asked again in
+        one round trip (registry children, each app's children, each frame's extents and
+        states); None when the app lists differ (then they are asked afresh)."""
+        known = self._known_frames.get(pid)
+        if known is None:
+            return None
+        apps, kids_of = known
+        order = [k for app in apps for k in kids_of[app]]
+        msgs = [_call(_REGISTRY, _ROOT_PATH, _ACCESSIBLE, "GetChildren")]
+        msgs += [_call(b, p, _ACCESSIBLE, "GetChildren") for b, p in apps]
+        msgs += self._frame_msgs(order)
+        r = self._many(link, msgs, deadline)
+        listed = self._kids_of(r[0])
+        if listed is None or any(app not in listed for app in apps):
+            return None
+        if any(b not in self._pid_of for b, _ in listed):
+            return None  # a new app on the bus: it may be of this program
+        if [a for a in listed if self._pid_of[a[0]] and same_program_family(pid, self._pid_of[a[0]])] != apps:
+            return None
+        for i, app in enumerate(apps):
+            if self._kids_of(r[1 + i]) != kids_of[app]:
+                return None
+        return self._showing(order, r[1 + len(apps):])
 
     def _frames_of(self, link: _Link, pid: int, deadline: float):
         key = (self.generation(), pid)
         hit = self._frames.get(key)
         if hit is not None:
             return hit
-        frames: list[tuple[tuple[str, str], Geometry | None, int]] = []
-        for app in self._apps(link, pid, deadline):
-            body = _ok(self._many(link, [_call(app[0], app[1], _ACCESSIBLE, "GetChildren")], deadline)[0])
-            kids = [(b, p) for b, p in (body[0] if body else []) if b and p != _NULL]
-            if not kids:
-                continue
-            msgs = []
-            for b, p in kids:
-                msgs += [_call(b, p, _COMPONENT, "GetExtents", "u", (COORD_SCREEN,)),
-                         _call(b, p, _ACCESSIBLE, "GetState")]
-            r = self._many(link, msgs, deadline)
-            for i, kid in enumerate(kids):
-                states = _states(r[2 * i + 1])
-                if states is None or not states >> STATE_SHOWING & 1:
-                    continue
-                frames.append((kid, _extents(r[2 * i]), states))
+        frames = self._frames_again(link, pid, deadline)
+        if frames is None:
+            frames = []
+            apps = self._apps(link, pid, deadline)
+            kids_of = {}
+            for app in apps:
+                kids = self._kids_of(self._many(link, [_call(app[0], app[1], _ACCESSIBLE, "GetChildren")],
+                                                deadline)[0]) or []
+                kids_of[app] = kids
+                if kids:
+                    frames += self._showing(kids, self._many(link, self._frame_msgs(kids), deadline))
+            if time.monotonic() < deadline:
+                if len(self._known_frames) > 64:
+                    self._known_frames.clear()
+                self._known_frames[pid] = (apps, kids_of)
         if time.monotonic() < deadline:  # a partial answer is not cached
             if len(self._frames) > 64:
                 self._frames.clear()
@@ -181,6 +256,9 @@ class AtspiElementSource:
         return frames
 
     def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
+        rested = self._rest_answer(pid, x, y)
+        if rested is not None:
+            return rested
         link = self._conn(deadline)
         if link is None:
             return None
@@ -195,24 +273,104 @@ class AtspiElementSource:
                    + abs(box.height - geo.height)) if geo is not None else 0
             return (off, 0 if f[2] >> STATE_ACTIVE & 1 else 1)
 
-        node = min(frames, key=fit)[0]
-        chain = [node]
-        for _ in range(MAX_DEPTH):
-            kid = _ref(self._many(link, [_call(node[0], node[1], _COMPONENT, "GetAccessibleAtPoint", "iiu",
-                                               (x, y, COORD_SCREEN))], deadline)[0])
-            if kid is None or kid == node or kid in chain:
+        frame = min(frames, key=fit)[0]
+        gen = self.generation()
+        chain: list[tuple[str, str]] = []   # checked: each node is the answer of the one before
+        batch = self._guess(frame, x, y, chain)
+        leaf = None
+        while leaf is None:
+            if not batch or len(chain) + len(batch) > MAX_DEPTH:
+                return None
+            msgs, spans = [], []
+            for j, node in enumerate(batch):
+                described = j == len(batch) - 1 or (gen, *node) not in self._info
+                spans.append((len(msgs), described))
+                msgs.append(_call(node[0], node[1], _COMPONENT, "GetAccessibleAtPoint", "iiu", (x, y, COORD_SCREEN)))
+                if described:
+                    msgs += self._describe_msgs(node)
+            r = self._many(link, msgs, deadline)
+            if time.monotonic() > deadline:
+                return None
+            nxt = None
+            for j, node in enumerate(batch):
+                at, described = spans[j]
+                replies = r[at + 1:at + 1 + _DESCRIBE_N] if described else None
+                if replies is not None:
+                    self._note(gen, chain[-1] if chain else None, node, replies)
+                chain.append(node)
+                kid = _ref(r[at])
+                if kid is None or kid == node or kid in chain:   # the deepest accessible
+                    leaf = replies if replies is not None else self._many(link, self._describe_msgs(node), deadline)
+                    break
+                if j + 1 < len(batch) and batch[j + 1] == kid:
+                    continue  # the guess holds at this level
+                nxt = kid     # the app answers otherwise (or deeper than known): go on from there
                 break
-            chain.append(kid)
-            node = kid
+            if leaf is None:
+                batch = self._guess(nxt, x, y, chain)
         if time.monotonic() > deadline:
             return None
-        ancestors = chain[:-1][-ELEMENT_PATH_MAX:]
-        names = self._names_msgs(ancestors)  # one round trip for the element and its path
-        r = self._many(link, names + self._describe_msgs(chain[-1]), deadline)
-        return self._element_from(r[len(names):], self._names_from(r, len(ancestors)))
+        path = [self._info.get((gen, *n), ("", "")) for n in chain[:-1][-ELEMENT_PATH_MAX:]]
+        return self._element_from(leaf, path)
+
+    def warm(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
+        """A pointer rests at (x, y): the same query as a press. What it learns (the frames,
+        the descent there) is at hand when the press comes, and the answer itself is the
+        press's if it comes within ``REST_ANSWER_S`` inside that element's box, in the same
+        window generation, with no other question asked meanwhile (the element as it was
+        just before the press: its states are those the user saw)."""
+        self._rest = None
+        el = self.at_point(pid, window, x, y, deadline)
+        if el is not None and el.box is not None:
+            self._rest = (self.generation(), pid, el, time.monotonic())
+        return el
+
+    def _rest_answer(self, pid: int, x: int, y: int) -> ElementEvent | None:
+        rest, self._rest = self._rest, None  # used once
+        if rest is None:
+            return None
+        gen, rest_pid, el, t = rest
+        if (gen == self.generation() and rest_pid == pid and el.box.contains(x, y)
+                and time.monotonic() - t <= REST_ANSWER_S):
+            return el
+        return None
+
+    def _guess(self, node: tuple[str, str], x: int, y: int, chain) -> list[tuple[str, str]]:
+        """``node`` and the remembered children below it whose boxes contain the point (the
+        smallest box at each level): the descent as it was last seen there."""
+        guess = [node]
+        for _ in range(MAX_DEPTH):
+            kids = self._kids.get(guess[-1])
+            inside = [(k, box) for k, box in (kids or {}).items()
+                      if box.contains(x, y) and k not in guess and k not in chain]
+            if not inside:
+                break
+            guess.append(min(inside, key=lambda kb: kb[1].width * kb[1].height)[0])
+        return guess
+
+    def _note(self, gen: int, parent, node, replies) -> None:
+        """Remember a described node: its role and name (this generation) and, under its
+        parent, its box (a hint for later guesses)."""
+        role = _ok(replies[0])
+        if role and isinstance(role[0], str):
+            if len(self._info) > MAX_HINTS:
+                self._info.clear()
+            self._info[(gen, *node)] = (role[0], _text(_variant_value(replies[1])))
+        box = _extents(replies[4])
+        if parent is not None and box is not None:
+            if self._hint_count > MAX_HINTS:
+                self._kids.clear()
+                self._parent_of.clear()
+                self._hint_count = 0
+            kids = self._kids.setdefault(parent, {})
+            if node not in kids:
+                self._hint_count += 1
+            kids[node] = box
+            self._parent_of[node] = parent
 
     # -- focused --------------------------------------------------------------------------
     def focused(self, pid: int, deadline: float) -> ElementEvent | None:
+        self._rest = None  # a key may change what is under the pointer
         link = self._conn(deadline)
         if link is None:
             return None
@@ -221,23 +379,48 @@ class AtspiElementSource:
             return None  # no focus event from that program yet
         # (a record whose role the watcher is still resolving names the object all the same)
         node = (rec.sender, rec.path)
-        key = (self.generation(), rec.sender, rec.path)
+        gen = self.generation()
+        key = (gen, rec.sender, rec.path)
         path = self._paths.get(key)
         if path is None:
-            ancestors = []
-            cur = node
-            for _ in range(ELEMENT_PATH_MAX + 1):
-                parent = _variant_value(self._many(link, [_get_prop(cur[0], cur[1], _ACCESSIBLE, "Parent")],
-                                                   deadline)[0])
-                if not isinstance(parent, tuple) or len(parent) != 2 or not parent[0] or parent[1] == _NULL \
-                        or parent[1] == _ROOT_PATH:
-                    break
-                cur = (parent[0], parent[1])
-                ancestors.append(cur)
-            named = self._names(link, ancestors[::-1], deadline)
-            path = tuple(n for n in named if n[0] != "application")[-ELEMENT_PATH_MAX:]
-            if time.monotonic() < deadline:
-                if len(self._paths) > 256:
-                    self._paths.clear()
-                self._paths[key] = path
-        return self._element_from(self._many(link, self._describe_msgs(node), deadline), list(path))
+            path = self._known_path(gen, node)
+        if path is not None:
+            return self._element_from(self._many(link, self._describe_msgs(node), deadline), list(path))
+        # the ancestors by Parent, one level per round trip; the element's own description
+        # rides with the first one
+        r = self._many(link, self._describe_msgs(node) + [_get_prop(node[0], node[1], _ACCESSIBLE, "Parent")],
+                       deadline)
+        leaf, parent = r[:_DESCRIBE_N], _variant_value(r[_DESCRIBE_N])
+        ancestors = []
+        for _ in range(ELEMENT_PATH_MAX + 1):
+            if not isinstance(parent, tuple) or len(parent) != 2 or not parent[0] or parent[1] == _NULL \
+                    or parent[1] == _ROOT_PATH:
+                break
+            cur = (parent[0], parent[1])
+            ancestors.append(cur)
+            parent = _variant_value(self._many(link, [_get_prop(cur[0], cur[1], _ACCESSIBLE, "Parent")],
+                                               deadline)[0])
+        named = self._names(link, ancestors[::-1], deadline)
+        path = tuple(n for n in named if n[0] != "application")[-ELEMENT_PATH_MAX:]
+        if time.monotonic() < deadline:
+            if len(self._paths) > 256:
+                self._paths.clear()
+            self._paths[key] = path
+        return self._element_from(leaf, list(path))
+
+    def _known_path(self, gen: int, node) -> tuple[tuple[str, str], ...] | None:
+        """The ancestors of ``node`` as an earlier descent met them (its parents up to a
+        frame, each named in this generation), or None."""
+        chain = []
+        cur = node
+        for _ in range(MAX_DEPTH):
+            cur = self._parent_of.get(cur)
+            if cur is None:
+                break
+            info = self._info.get((gen, *cur))
+            if info is None:
+                return None
+            chain.append(info)
+        if not chain:
+            return None  # (every remembered chain of parents ends at a frame a descent began at)
+        return tuple(chain[::-1])[-ELEMENT_PATH_MAX:]
