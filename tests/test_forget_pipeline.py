@@ -37,11 +37,11 @@ class BlockedOcr:
         self.seen: list[int] = []
         self.busy = threading.Event()
 
-    def mask(self, pixels, regions, known):
+    def mask_frame(self, frame, regions, known):
         self.busy.set()
         self.go.wait(timeout=30)
-        self.seen.append(int(pixels[0, 0]))
-        return pixels
+        self.seen.append(int(frame.pixels[0, 0]))
+        return frame
 
     def reset(self):
         pass

@@ -434,3 +434,54 @@ def test_tight_terminal_lines_beside_a_window_edge_are_found_one_by_one() -> Non
     assert not any(s.h > MAX_LINE_BAND for s in segs)
     tops = [s.y for s in text]
     assert all(b - a == 13 for a, b in zip(tops, tops[1:]))   # one per 13-px row
+
+
+def test_detection_is_reused_only_while_words_and_known_values_stay(redactor: Redactor) -> None:
+    ocr, px = PatchOcr(), white()
+    ocr.draw(px, "mail", 10, 10, 40)
+    ocr.draw(px, "bob@example.org", 60, 10, 150)
+    ocr.draw(px, "Tr0ub4dor-x9q", 10, 40, 120)
+    masker = TextMasker(redactor, ocr, scale=1)
+    calls = []
+    judge = masker._hits
+    masker._hits = lambda lines, known: calls.append(known) or judge(lines, known)
+    first = masker.find(px)
+    assert {h.entity for h in first} == {"EMAIL_ADDRESS"}
+    assert masker.find(px, regions=[]) == first and len(calls) == 1   # nothing new: reused
+    known = masker.find(px, regions=[], known_values=["Tr0ub4dor-x9q"])
+    assert {h.entity for h in known} == {"EMAIL_ADDRESS", "KNOWN_VALUE"} and len(calls) == 2
+    px2 = px.copy()
+    ocr.draw(px2, "alice@example.org", 300, 200, 160)
+    again = masker.find(px2, regions=[(256, 128, 256, 128)], known_values=["Tr0ub4dor-x9q"])
+    assert len(calls) == 3 and len(again) == 3                         # new text: judged again
+
+
+def test_text_revealed_when_a_blacked_out_window_goes_is_read_and_masked(redactor: Redactor, tmp_path: Path) -> None:
+    """The OCR stage passes frames on as the grab plus rectangles (no copies). A window
+    blacked out in one frame and in scope in the next, its pixels unchanged, must be read
+    then: its secret is masked in the second frame; in the first, black is all there is."""
+    import threading
+    import time
+
+    from workprint.capture.frames import TextMaskStage
+    from workprint.store.quarantine import Quarantine
+
+    ocr, px = PatchOcr(), white(400, 800)
+    ocr.draw(px, "mail", 10, 10, 40)
+    ocr.draw(px, "token", 400, 300, 50)
+    ocr.draw(px, "ghp_abcdefghijklmnopqrstuvwxyz0123456789", 460, 300, 300)
+    stored: list[MaskedFrame] = []
+    done = threading.Event()
+    stage = TextMaskStage(TextMasker(redactor, ocr, scale=1), Quarantine(tmp_path / "q"), lambda t: [])
+    stage.start(lambda t, reason, f: stored.append(f) or (len(stored) == 2 and done.set()) or True, None)
+    window = (380, 280, 420, 60)
+    stage.submit(1, "post_action", MaskedFrame(px, [window]))   # out of scope: blacked out
+    stage.submit(2, "post_action", MaskedFrame(px, []))         # now in scope, same pixels
+    assert done.wait(10)
+    stage.stop()
+    first, second = stored
+    assert first.pixels is px and second.pixels is px             # the grab itself, never copied
+    assert first.rects == (window,)
+    out = second.full()
+    assert (out[300:312, 460:760] == 0).all()                      # the token is masked
+    assert np.array_equal(out[:280], px[:280])                     # the rest is as grabbed

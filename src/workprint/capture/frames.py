@@ -396,10 +396,8 @@ class FramePipeline:
                     if frame is None:
                         self.withheld += 1
                         continue
-                if self._text_mask is not None:  # OCR needs the whole frame, blacked out
-                    with STAGES.measure("blackout"):
-                        full = as_masked_frame(frame).full()
-                    if not self._text_mask.submit(t_ns, reason, full):
+                if self._text_mask is not None:  # the grab and what to black out in it
+                    if not self._text_mask.submit(t_ns, reason, as_masked_frame(frame)):
                         self.dropped += 1
                     continue
                 self._store_encoded(t_ns, reason, frame)
@@ -439,12 +437,14 @@ HOLD_WAIT_S = 15.0
 class TextMaskStage:
     """OCR masking of sensitive text, behind an encrypted quarantine.
 
-    Frames (already blacked out where out of scope) wait for a worker thread that takes
-    them oldest first, masks sensitive text (OCR of new text in the regions that
-    changed, plus values the input side knows are secret), and only then encodes and
-    stores them. While the worker keeps up, up to ``memory_slots`` frames wait in memory;
-    any more are sealed into the encrypted quarantine on disk, so no unmasked pixels are
-    ever readable on disk and a slow OCR builds a bounded, encrypted backlog instead of
+    Frames (a grab and the rectangles of out-of-scope windows to black out in it) wait
+    for a worker thread that takes them oldest first, masks sensitive text (OCR of new
+    text in the regions that changed, plus values the input side knows are secret), and
+    only then encodes and stores them: the word boxes join the rectangles, and the
+    encoder blacks them out tile by tile (the grab is never copied whole). While the
+    worker keeps up, up to ``memory_slots`` frames wait in memory; any more are blacked
+    out and sealed into the encrypted quarantine on disk, so no unmasked pixels are ever
+    readable on disk and a slow OCR builds a bounded, encrypted backlog instead of
     blocking capture. A frame is masked only once the gate has seen every key typed
     before its grab (``input_barrier``; a frame for which that cannot be had in time is
     dropped), and, when a typing run that began before the grab is still held by the
@@ -469,11 +469,11 @@ class TextMaskStage:
         self.memory_slots = memory_slots
         self.hold_wait_s = hold_wait_s
         self.nice = nice
-        self._memory: collections.deque[tuple[int, str, np.ndarray]] = collections.deque()
+        self._memory: collections.deque[tuple[int, str, MaskedFrame]] = collections.deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._prev_raw: np.ndarray | None = None
+        self._prev: MaskedFrame | None = None  # the frame masked last
         self._thread = threading.Thread(target=self._loop, name="workprint-ocr", daemon=True)
         self._forgotten: Callable[[int], bool] = lambda t_ns: False
         self.stored = 0
@@ -482,23 +482,28 @@ class TextMaskStage:
         self.max_backlog = 0
         self.spilled = 0  # frames that waited in the quarantine on disk
 
-    def start(self, store: Callable[[int, str, np.ndarray], bool],
+    def start(self, store: Callable[[int, str, MaskedFrame], bool],
               on_error: Callable[[BaseException], None] | None) -> None:
         self._store, self._on_error = store, on_error
         self._thread.start()
 
-    def submit(self, t_ns: int, reason: str, pixels: np.ndarray) -> bool:
+    def submit(self, t_ns: int, reason: str, frame: "np.ndarray | MaskedFrame") -> bool:
+        """Queue a frame (a grab and the rectangles to black out in it, or a grab with
+        nothing to black out). In memory it waits as it is - the grab shared with the
+        scheduler's ring, never copied; a frame that must wait on disk is blacked out
+        first and sealed."""
         from ..store.quarantine import QuarantineFull
 
+        frame = as_masked_frame(frame)
         with self._lock:
             # memory only while nothing waits on disk: the oldest frames are always the
             # ones in memory, so taking memory first keeps the order
             if len(self.quarantine) == 0 and len(self._memory) < self.memory_slots:
-                self._memory.append((t_ns, reason, pixels))
+                self._memory.append((t_ns, reason, frame))
             else:
                 try:
                     with STAGES.measure("quarantine"):
-                        self.quarantine.put(t_ns, reason, pixels)
+                        self.quarantine.put(t_ns, reason, frame.full())
                 except QuarantineFull:
                     return False
                 self.spilled += 1
@@ -562,25 +567,29 @@ class TextMaskStage:
             if deadline is not None and time.monotonic() > deadline:
                 self.dropped += 1
                 continue
-            t_ns, reason, pixels = item
+            t_ns, reason, frame = item
+            frame = as_masked_frame(frame)  # from the quarantine: blacked out already
             if self.input_barrier is not None and not self.input_barrier(t_ns):
                 self.dropped += 1  # the secrets typed before it are not known yet: fail closed
                 continue
             try:
                 self._wait_for_judged_run(t_ns)
                 with STAGES.measure("diff"):
-                    regions = changed_boxes(self._prev_raw, pixels)
-                masked = self.masker.mask(pixels, regions, self.known_values(t_ns))
+                    regions = changed_boxes(self._prev.pixels if self._prev else None, frame.pixels)
+                if regions is not None and self._prev.rects != frame.rects:
+                    # a rectangle that came or went hides or reveals text: read there again
+                    regions += list(set(self._prev.rects) ^ set(frame.rects))
+                masked = self.masker.mask_frame(frame, regions, self.known_values(t_ns))
             except OcrError:
                 self.masker.reset()
-                self._prev_raw = None
+                self._prev = None
                 self.dropped += 1  # cannot tell what is on it: fail closed
                 continue
             except BaseException as exc:  # noqa: BLE001
                 if self._on_error:
                     self._on_error(exc)
                 return
-            self._prev_raw = pixels
+            self._prev = frame
             if self._forgotten(t_ns):  # forgotten while OCR looked at it
                 self.forgotten += 1
                 continue
