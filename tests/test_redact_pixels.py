@@ -416,26 +416,6 @@ def test_tesseract_writes_no_temp_files(tmp_path: Path, monkeypatch: pytest.Monk
     os.chdir(cwd)
 
 
-# --- the line finder -------------------------------------------------------------------------
-
-def test_tight_terminal_lines_beside_a_window_edge_are_found_one_by_one() -> None:
-    """xterm's 6x13 font leaves no blank row between some lines, and the window's left
-    edge falls inside a block whose ground is judged dark, so a stripe of 'ink' runs down
-    beside the text. The lines must still come out one segment each (a block of lines is
-    read again whole whenever any of them changes, and its crop never repeats when the
-    terminal scrolls)."""
-    from workprint.policy.text_lines import MAX_LINE_BAND, find_segments
-
-    gray = np.asarray(Image.open(Path(__file__).parent / "data" / "xterm_fixed_font_lines.png"))
-    h, w = gray.shape
-    segs = find_segments(gray, [(0, 0, w, h)])
-    text = [s for s in segs if s.y > 40]   # below the title bar and the first line
-    assert len(text) == 7 and all(s.h <= 18 for s in text), segs
-    assert not any(s.h > MAX_LINE_BAND for s in segs)
-    tops = [s.y for s in text]
-    assert all(b - a == 13 for a, b in zip(tops, tops[1:]))   # one per 13-px row
-
-
 def test_detection_is_reused_only_while_words_and_known_values_stay(redactor: Redactor) -> None:
     ocr, px = PatchOcr(), white()
     ocr.draw(px, "mail", 10, 10, 40)

@@ -113,7 +113,7 @@ def bands(ink: np.ndarray) -> list[tuple[int, int]]:
             s = r
             while r < h and rows[r]:
                 r += 1
-            runs.extend(_split_run(_text_counts(ink, s, r), s, r))
+            runs.extend(_split_run(counts, s, r))
         else:
             r += 1
     merged: list[list[int]] = []
@@ -124,40 +124,6 @@ def bands(ink: np.ndarray) -> list[tuple[int, int]]:
         else:
             merged.append(run)
     return [(a, b) for a, b in merged if b - a >= MIN_BAND]
-
-
-#: a column that holds ink in this share of a run's rows within one block of rows is a
-#: stripe beside the text there (the edge of a window whose ground that block's median
-#: misjudged), not text
-STRIPE_SHARE = 0.6
-#: ... and it is at least this many columns wide (the stem of a glyph is narrower)
-STRIPE_MIN_W = 4
-
-
-def _text_counts(ink: np.ndarray, top: int, bottom: int, block_h: int = BLOCK) -> np.ndarray:
-    """Ink per row of the run ``[top, bottom)`` (indexed like ``ink``), leaving out, block
-    of rows by block of rows (as :func:`ink_mask` judged the ground), stripes of columns
-    that are ink in most rows of the block: such a stripe puts ink in every row, so two
-    lines beside it would never show the thin rows between them."""
-    counts = ink.sum(axis=1)
-    if bottom - top < 2 * MIN_BAND + 1:
-        return counts  # too short to be split anyway
-    for b in range(top - top % block_h, bottom, block_h):
-        r0, r1 = max(top, b), min(bottom, b + block_h)
-        if r1 - r0 < 2 * MIN_BAND:
-            continue  # too few rows to tell a stripe from a glyph
-        sub = ink[r0:r1]
-        wide = sub.mean(axis=0) >= STRIPE_SHARE
-        if not wide.any():
-            continue
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], wide.view(np.int8), [0]))))
-        stripe = np.zeros_like(wide)
-        for a, e in zip(edges[::2], edges[1::2]):
-            if e - a >= STRIPE_MIN_W:
-                stripe[a:e] = True
-        if stripe.any():
-            counts[r0:r1] = sub[:, ~stripe].sum(axis=1)
-    return counts
 
 
 def _split_run(counts: np.ndarray, top: int, bottom: int) -> list[list[int]]:
