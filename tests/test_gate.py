@@ -315,6 +315,46 @@ def test_a_late_ordinary_answer_does_not_end_a_password(redactor):
     assert [e.down for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"] == [True, False]
 
 
+class KeyTimeProbe:
+    """A probe that, like the terminal probe with its key-time sampler, can answer for the
+    moment a key was pressed (``before(focus, t_ns)``) as well as for now."""
+
+    def __init__(self, secret_spans):
+        self.spans = secret_spans  # [(from_ns, to_ns)] during which a prompt read a secret
+        self.now_secret = False
+        self.asked_at: list[int] = []
+
+    def __call__(self, focus):
+        return self.now_secret
+
+    def before(self, focus, t_ns):
+        self.asked_at.append(t_ns)
+        return any(a <= t_ns < b for a, b in self.spans)
+
+
+def test_a_prompt_opened_and_answered_while_the_gate_lags_is_judged_by_key_time(redactor):
+    """The recorder is 2 s behind: a command, then a password typed at a prompt that opened
+    and closed again before the gate saw any of it. Asked now, the terminal is ordinary; the
+    probe's key-time answer makes the password keys secret and keeps the command."""
+    cmd, t = typed(10 * MS, "sudo -k")
+    enter = KeyEvent(t + 20 * MS, True, 36, 0xFF0D, "Return", None)
+    pw, t2 = typed(t + 300 * MS, "hunter2-Xy!", code0=60)
+    enter2 = KeyEvent(t2 + 20 * MS, True, 36, 0xFF0D, "Return", None)
+    after, t3 = typed(t2 + 400 * MS, "ls", code0=90)
+    probe = KeyTimeProbe([(t + 250 * MS, t2 + 25 * MS)])
+    now = {"t": 0}
+    gate = SafeguardGate(POLICY, redactor, secure_input=probe, clock=lambda: now["t"])
+    out = []
+    for ev in [focus(0, "XTerm"), *cmd, enter, *pw, enter2, *after]:
+        now["t"] = max(now["t"], ev.t_ns + 2_000 * MS)
+        out += gate.process(ev)
+    out += gate.flush(t3 + 5_000 * MS)
+    assert chars(out) == "sudo -kls"
+    assert "hunter2" not in repr(out) and "Xy!" not in repr(out)
+    assert any(isinstance(e, KeyEvent) and e.redacted == "PASSWORD" for e in out)
+    assert pw[0].t_ns in probe.asked_at  # the first password key was judged by its own time
+
+
 def test_a_timely_ordinary_answer_ends_a_password(redactor):
     """The same keys judged as they come (1 ms late): the platform's "ordinary" is
     believed, as in a form whose focus moved on (the control for the test above)."""

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import wait_for
+from workprint.store.session import DataDir
 
 from .leaks import assert_no_leak, recording, spelled
 
@@ -101,5 +102,80 @@ def test_vim_encryption_key_is_not_recorded_and_vim_editing_is(desk, tmp_path):
         time.sleep(1.5)
     views = spelled(data)
     assert "vim-edit-marker plain words" in views["chars"], views["chars"]  # vim typing is kept
+    store = DataDir(data)
+    [sid] = store.session_ids()
+    with store.open(sid) as session:  # `workprint record` judged terminal keys by key time
+        assert session.meta["secure_input"]["terminal"].endswith("+key-time"), session.meta["secure_input"]
     assert "echo ordinary-after" in views["chars"]
     assert_no_leak(data, [key], export_dir=tmp_path / "export", ocr=True)
+
+
+@pytest.mark.parametrize("command,mode", [
+    ("python3 -c 'import getpass,hashlib; print(hashlib.md5(getpass.getpass().encode()).hexdigest())' > {out}",
+     (False, True)),
+    ("read -p 'Password for deploy: ' pw; printf %s \"$pw\" | md5sum > {out}", (True, True)),
+], ids=["getpass-echo-off", "read-p-echoed-prompt"])
+def test_a_prompt_opened_and_answered_while_the_recorder_is_behind_stays_secret(desk, tmp_path, command, mode):
+    """The recorder's processing is stalled (as by a long OCR of a prompt on a busy machine)
+    for the whole time a program opens a password prompt, reads the password and exits. When
+    the gate gets to those keys, the terminal is an ordinary shell again; the state each key
+    met, sampled as it was pressed (the tty's flags; for a prompt that echoes, the window's
+    pixels, read by OCR later), still makes them secret. Real recorder pieces in this
+    process (X11 backend, the Linux probe, the gate, the store), so the stall can be made."""
+    from workprint.capture.recorder import Recorder
+    from workprint.capture.linux.secure_input import LinuxSecureInput
+    from workprint.capture.linux.x11 import X11Backend
+    from workprint.policy.gate import SafeguardGate
+    from workprint.policy.model import load_policy
+    from workprint.policy.redact_text import Redactor
+
+    from .leaks import DEFAULT_POLICY
+
+    term = desk.xterm("lag-term", geometry="100x24+20+20")
+    desk.activate(term)
+    data, out = tmp_path / "data", tmp_path / "got.txt"
+    secret = "lamps7purple-Q"
+    policy = load_policy(DEFAULT_POLICY)
+    backend = X11Backend()
+    probe = LinuxSecureInput.start(backend.display_name)
+    probe.attach(backend)
+    gate = SafeguardGate(policy, Redactor.from_policy(policy), secure_input=probe,
+                         windows=backend.window_stack)
+    writer = DataDir(data).create({"screen": backend.screen_info().to_dict()})
+    recorder = Recorder(backend, writer, frames=False, gate=gate)
+    recorder.start()
+    x = desk.xdotool
+    try:
+        time.sleep(0.5)
+        x("type", "--delay", "25", "echo ordinary-before\n")
+        time.sleep(1.0)
+        stall_s = 6.0
+        stalled_until = time.monotonic() + stall_s
+        recorder.inject(lambda: time.sleep(stall_s) or [])
+        x("type", "--delay", "10", command.format(out=out) + "\n")
+        wait_for(lambda: mode in _xterm_tty_modes(term, desk), what="the prompt to read", interval=0.01)
+        x("type", "--delay", "30", secret + "\n")
+        got = wait_for(lambda: out.exists() and out.read_text().strip(), what="getpass's output", interval=0.02)
+        assert time.monotonic() < stalled_until, "the prompt outlasted the stall: nothing was proved"
+        time.sleep(max(0.0, stalled_until - time.monotonic()) + 0.5)
+        x("type", "--delay", "25", "echo ordinary-after\n")
+        time.sleep(1.5)
+    finally:
+        stats = recorder.stop()
+        writer.close(dropped_frames=stats.frames_dropped)
+        probe.stop()
+        backend.close()
+    assert got.split()[0] == _md5(secret)  # the program received exactly the secret
+    views = spelled(data)
+    assert "echo ordinary-before" in views["chars"] and "echo ordinary-after" in views["chars"], views["chars"]
+    assert command.split()[0] + " " in views["chars"]  # the command line, typed before the prompt, is kept
+    assert_no_leak(data, [secret])
+
+
+def _xterm_tty_modes(window: int, desk) -> list:
+    """(echo, canonical) of each pty below the xterm of ``window``."""
+    from workprint.capture.linux.tty import _descendants, pts_path, tty_mode
+
+    pid = int(desk.xdotool("getwindowpid", str(window)).strip())
+    paths = {pts_path(tty) for _, tty, _ in _descendants(pid).values() if tty}
+    return [tty_mode(p) for p in paths if p]

@@ -106,6 +106,11 @@ class Backend(ABC):
     name = "abstract"
     #: True when :meth:`window_stack` can tell which window lies under a point
     locates_windows = False
+    #: ``key_observer(t_ns)``, set before :meth:`start_input`: called on the input hook
+    #: thread for each key press, with the same monotonic ns as the key's raw record, so a
+    #: secure-input probe can look at the state the key met (see
+    #: :meth:`.linux.TerminalSecretProbe.start_sampling`). It must return at once.
+    key_observer: "Callable[[int], None] | None" = None
 
     @abstractmethod
     def screen_info(self) -> ScreenInfo: ...
@@ -143,6 +148,12 @@ class Backend(ABC):
     def window_pid(self, window: int) -> int | None:
         """The process id of a top-level window (from :meth:`window_stack`), or None.
         Called off the input hook (the element locator's thread)."""
+        return None
+
+    def current_focus(self) -> FocusEvent | None:
+        """The focus event the window tracker emitted last (read from any thread, no round
+        trip): the window in front *now*, while the recorder may still be processing
+        input from before it. None when not known."""
         return None
 
     def window_generation(self) -> int:

@@ -672,7 +672,9 @@ class SafeguardGate:
             # password field by Tab or a click): the secret is over, this key is not part of it
             return self._close_password(ev.t_ns) + self._on_key(ev)
         if (ev.down and ev.key not in _MODIFIER_KEYS and ev.key not in _RUN_ENDING_KEYS
-                and self._secret_now()):
+                and self._secret_now(ev.t_ns, ev.t_ns)):
+            # Judged by the field or prompt the key met when it was pressed, where the probe
+            # can tell (the recorder may be behind: a prompt opened and answered meanwhile).
             # Keys held since the last Enter were typed ahead into this prompt (the prompt
             # may appear after the first keys arrive): they belong to the secret too.
             self._swallowed.add(ev.keycode)

@@ -52,6 +52,11 @@ class LinuxSecureInput:
         return cls(terminal=TerminalSecretProbe(prompt_reader=reader, remote=remote_terminals),
                    atspi=watcher, browser=browser)
 
+    def attach(self, backend) -> None:
+        """Judge terminal keys by the tty state they met: have ``backend`` tell the terminal
+        probe of each key press as it happens (call before the backend's input starts)."""
+        backend.key_observer = self.terminal.start_sampling(backend.current_focus)
+
     def submitted(self) -> None:
         """Enter was pressed (the gate tells): a prompt read off the screen is answered."""
         self.terminal.submitted()
@@ -76,9 +81,10 @@ class LinuxSecureInput:
         """As :meth:`__call__`, but for the field focused just before ``t_ns`` (a Tab or a
         click that ends the keys typed since ``since_ns``): the browser extension knows when
         each field took focus; AT-SPI when each focus event came in (see
-        :meth:`.atspi.AtspiWatcher.secret_focus`). A terminal answers as now."""
+        :meth:`.atspi.AtspiWatcher.secret_focus`). A terminal answers by the tty state sampled
+        when the key pressed at ``t_ns`` was pressed (see :meth:`attach`), else as now."""
         if is_terminal(focus.app_id, focus.app_instance):
-            return self(focus)
+            return self.terminal.at(focus, t_ns)
         atspi = (self.atspi.secret_focus(focus.pid, before_ns=t_ns, since_ns=since_ns)
                  if self.atspi is not None else None)
         if self.browser is not None and is_browser(focus.app_id, focus.app_instance):
@@ -107,9 +113,12 @@ class LinuxSecureInput:
         """For the session metadata: which signals were in use."""
         atspi = "no session bus" if self.atspi is None else self.atspi.status
         terminal = "termios+screen-prompt" if self.terminal.prompt_reader is not None else "termios"
+        if self.terminal.sampling:
+            terminal += "+key-time"
         return {"terminal": terminal, "remote_terminals": self.terminal.remote,
                 "accessibility": atspi, "browser_extension": self.browser is not None}
 
     def stop(self) -> None:
+        self.terminal.stop_sampling()
         if self.atspi is not None:
             self.atspi.stop()

@@ -102,14 +102,17 @@ class PromptReader:
         with self._lock:
             self._cache.clear()
 
-    def __call__(self, geometry: Geometry | None, key: Hashable) -> bool | None:
+    def __call__(self, geometry: Geometry | None, key: Hashable, pixels: "np.ndarray | None" = None) -> bool | None:
+        """``pixels``: the window as grabbed earlier (when the key being judged was pressed);
+        without them the window is grabbed now."""
         if geometry is None or geometry.width < 8 or geometry.height < 8:
             return None
-        try:
-            pixels = self.grab(geometry)
-        except Exception as exc:  # noqa: BLE001 - an unreadable window is "cannot tell"
-            log.warning("terminal prompt: grab failed: %s", exc)
-            return None
+        if pixels is None:
+            try:
+                pixels = self.grab(geometry)
+            except Exception as exc:  # noqa: BLE001 - an unreadable window is "cannot tell"
+                log.warning("terminal prompt: grab failed: %s", exc)
+                return None
         if pixels is None or pixels.size == 0:
             return None
         h, w = pixels.shape

@@ -31,10 +31,41 @@ from __future__ import annotations
 import os
 import termios
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from ...policy.scope import TERMINAL_APPS
 
 _PROC = Path("/proc")
+
+
+#: A key's tty state is taken from a sample at most this long after it was pressed; a later
+#: sample (the sampler itself fell behind) could describe a prompt opened since, so the key
+#: is then judged as the probe finds things when asked.
+KEY_SAMPLE_FRESH_NS = 50_000_000
+#: samples kept for keys the gate has not judged yet (oldest dropped first), and how many of
+#: them keep the terminal's pixels for a prompt read off the screen
+MAX_KEY_SAMPLES = 4096
+MAX_SAMPLES_WITH_PIXELS = 4
+
+
+class _PtyFacts(NamedTuple):
+    """One pty of a terminal as sampled: its foreground process, (echo, canonical), and for
+    a line-editing shell in raw mode without echo whether a silent read holds it."""
+
+    path: str
+    fg_pid: int
+    fg: str
+    mode: "tuple[bool, bool] | None"
+    silent: "bool | None"
+    remote: bool = False
+    known: bool = True
+
+
+class _KeySample(NamedTuple):
+    window: int
+    sampled_ns: int
+    facts: "tuple[_PtyFacts, ...] | bool | None"
+    pixels: object
 
 
 def _read_stat(pid: int, proc: Path = _PROC) -> tuple[int, int, int] | None:
@@ -236,6 +267,13 @@ class TerminalSecretProbe:
         self._threading = _threading
         self._silent_seen: dict[str, float] = {}  # pty -> monotonic time a silent read was last seen
         self._watching: set[str] = set()
+        from collections import OrderedDict
+
+        self._lock = _threading.Lock()
+        self._samples: OrderedDict[int, _KeySample] = OrderedDict()  # key t_ns -> state it met
+        self._sampler = None
+        self._pending = None
+        self._focus_now = None
 
     def _ptys(self, pid: int) -> list[tuple[str, int]]:
         """(pty path, a process attached to it) for each pty of the terminal."""
@@ -297,6 +335,12 @@ class TerminalSecretProbe:
             self.prompt_reader.submitted()
 
     def __call__(self, focus) -> bool | None:
+        return self._judge(focus, self._facts(focus))
+
+    def _facts(self, focus) -> "tuple[_PtyFacts, ...] | bool | None":
+        """What the terminal's ptys are doing now, or the verdict when that alone decides
+        (not a terminal: False; no process, no pty, a remote shell the policy does not let
+        the screen judge: None)."""
         if not is_terminal(focus.app_id, focus.app_instance):
             return False
         if not focus.pid or not (_PROC / str(focus.pid)).exists():
@@ -304,41 +348,167 @@ class TerminalSecretProbe:
         paths = self._ptys(focus.pid)
         if not paths:
             return None
-        verdicts: list[bool | None] = []
-        ask: list[tuple] = []  # ptys whose screen text must decide
+        facts = []
         for path, member in paths:
             st = _read_stat(member)
-            fg = _comm(st[2]) if st is not None and st[2] > 0 else ""
+            fg_pid = st[2] if st is not None and st[2] > 0 else 0
+            fg = _comm(fg_pid) if fg_pid else ""
             if fg in REMOTE_SHELLS or fg.startswith(MULTIPLEXERS):
                 # the pty that reads the keys is on another machine or in another pane:
                 # its echo flag cannot be seen here
                 if self.remote != "prompt" or self.prompt_reader is None:
                     return None
-                verdicts.append(False)
-                ask.append((path, st[2] if st else 0, "remote"))
+                facts.append(_PtyFacts(path, fg_pid, fg, None, None, remote=True))
                 continue
             mode = tty_mode(path)
-            if mode is None:
-                verdicts.append(None)
-                continue
-            echo, canonical = mode
-            if canonical and not echo:
-                verdicts.append(True)  # getpass, sudo, ssh, passwd: a password prompt
-            elif not canonical and fg.startswith(SECRET_READERS):
-                verdicts.append(True)
-            elif not canonical and not echo and fg in LINE_EDITOR_SHELLS and st is not None:
+            silent = None
+            if mode is not None and mode == (False, False) and fg in LINE_EDITOR_SHELLS and st is not None:
                 # readline and `read -rs -n 12` hold the terminal the same way: what the
                 # shell is doing tells them apart (unknown: fail closed)
                 silent = self._silent_read(path, st[2])
-                verdicts.append(silent if silent is None else bool(silent))
+            facts.append(_PtyFacts(path, fg_pid, fg, mode, silent, remote=False,
+                                   known=st is not None))
+        return tuple(facts)
+
+    def _judge(self, focus, facts, pixels=None) -> bool | None:
+        """The verdict for ``facts`` (from :meth:`_facts`); a prompt that only the screen can
+        judge is read from ``pixels`` (the window grabbed when the key was pressed) or,
+        without them, from the screen now."""
+        if not isinstance(facts, tuple):
+            return facts
+        verdicts: list[bool | None] = []
+        ask: list[tuple] = []  # ptys whose screen text must decide
+        for f in facts:
+            if f.remote:
+                verdicts.append(False)
+                ask.append((f.path, f.fg_pid, "remote"))
+                continue
+            if f.mode is None:
+                verdicts.append(None)
+                continue
+            echo, canonical = f.mode
+            if canonical and not echo:
+                verdicts.append(True)  # getpass, sudo, ssh, passwd: a password prompt
+            elif not canonical and f.fg.startswith(SECRET_READERS):
+                verdicts.append(True)
+            elif not canonical and not echo and f.fg in LINE_EDITOR_SHELLS and f.known:
+                verdicts.append(f.silent if f.silent is None else bool(f.silent))
             else:
                 verdicts.append(False)
-                if canonical or fg not in ORDINARY_RAW or (not echo and fg in EDITORS):
-                    ask.append((path, st[2] if st else 0, echo, canonical))
+                if canonical or f.fg not in ORDINARY_RAW or (not echo and f.fg in EDITORS):
+                    ask.append((f.path, f.fg_pid, echo, canonical))
         if any(v is True for v in verdicts):
             return True
         if not verdicts or any(v is None for v in verdicts):
             return None
         if ask and self.prompt_reader is not None:
-            return self.prompt_reader(focus.geometry, (focus.window, *ask[0]))
+            key = (focus.window, *ask[0])
+            if pixels is None:
+                return self.prompt_reader(focus.geometry, key)
+            return self.prompt_reader(focus.geometry, key, pixels=pixels)
         return False
+
+    @staticmethod
+    def _needs_screen(facts) -> bool:
+        """Would :meth:`_judge` read the screen for these facts (no tty signal decides)?"""
+        if not isinstance(facts, tuple) or not facts:
+            return False
+        decided = False
+        screen = False
+        for f in facts:
+            if f.remote:
+                screen = True
+            elif f.mode is None:
+                decided = True
+            else:
+                echo, canonical = f.mode
+                if (canonical and not echo) or (not canonical and f.fg.startswith(SECRET_READERS)):
+                    decided = True
+                elif not canonical and not echo and f.fg in LINE_EDITOR_SHELLS and f.known:
+                    decided = decided or f.silent is not False
+                elif canonical or f.fg not in ORDINARY_RAW or (not echo and f.fg in EDITORS):
+                    screen = True
+        return screen and not decided
+
+    # -- the state each key met ---------------------------------------------------------
+    def start_sampling(self, focus_now: Callable[[], "object | None"]) -> Callable[[int], None]:
+        """Sample the tty state of the terminal in front at each key press, on a thread of
+        its own, and return the callback for the input hook (``key_pressed(t_ns)``: it only
+        enqueues). :meth:`at` then judges a key by the state it met, however far behind the
+        recorder's processing is: a prompt opened and answered while the recorder was busy
+        still made its keys secret. Where the prompt can only be told by its words, the
+        window is grabbed with the sample (its OCR stays on the processor)."""
+        import queue as _queue
+
+        if self._sampler is not None:
+            return self._pending.put
+        self._pending = _queue.SimpleQueue()
+        self._focus_now = focus_now
+        self._sampler = self._threading.Thread(target=self._sample_loop, name="workprint-tty-sampler",
+                                               daemon=True)
+        self._sampler.start()
+        return self._pending.put
+
+    @property
+    def sampling(self) -> bool:
+        """True while keys are judged by the tty state sampled when they were pressed."""
+        return self._sampler is not None
+
+    def stop_sampling(self) -> None:
+        if self._sampler is not None:
+            self._pending.put(None)
+            self._sampler.join(timeout=2)
+            self._sampler = None
+
+    def _sample_loop(self) -> None:
+        import queue as _queue
+
+        while True:
+            keys = [self._pending.get()]
+            try:
+                while True:
+                    keys.append(self._pending.get_nowait())
+            except _queue.Empty:
+                pass
+            if None in keys:
+                return
+            try:
+                self._sample(keys)
+            except Exception:  # noqa: BLE001 - no sample: those keys are judged as now
+                import logging
+
+                logging.getLogger(__name__).exception("tty sample failed")
+
+    def _sample(self, keys: list[int]) -> None:
+        focus = self._focus_now()
+        if focus is None or not is_terminal(focus.app_id, focus.app_instance):
+            return
+        sampled_ns = self._time.monotonic_ns()
+        facts = self._facts(focus)
+        pixels = None
+        grab = getattr(self.prompt_reader, "grab", None)
+        if self._needs_screen(facts) and grab is not None and focus.geometry is not None:
+            try:
+                pixels = grab(focus.geometry)
+            except Exception:  # noqa: BLE001 - judged from the screen as it is later
+                pixels = None
+        with self._lock:
+            for t_ns in keys:
+                self._samples[t_ns] = _KeySample(focus.window, sampled_ns, facts, pixels)
+            while len(self._samples) > MAX_KEY_SAMPLES:
+                self._samples.popitem(last=False)
+            if pixels is not None:  # only the newest few keep their pixels (memory)
+                with_pixels = [k for k, v in self._samples.items() if v.pixels is not None]
+                for k in with_pixels[:-MAX_SAMPLES_WITH_PIXELS]:
+                    self._samples[k] = self._samples[k]._replace(pixels=None)
+
+    def at(self, focus, t_ns: int) -> bool | None:
+        """The verdict for a key pressed at ``t_ns`` into ``focus``: by the tty state sampled
+        when it was pressed, if a sample of that window was taken within
+        ``KEY_SAMPLE_FRESH_NS``; else as now."""
+        with self._lock:
+            sample = self._samples.pop(t_ns, None)
+        if (sample is not None and sample.window == focus.window
+                and sample.sampled_ns - t_ns <= KEY_SAMPLE_FRESH_NS):
+            return self._judge(focus, sample.facts, sample.pixels)
+        return self(focus)

@@ -229,10 +229,14 @@ class X11Backend(Backend):
         ctx = conn.record_create_context(0, [record.AllClients], [_record_range(last)])
         from_server = record.FromServer
         now = time.monotonic_ns
+        observer = self.key_observer if self.key_source != "xi2" else None
 
         def callback(reply: Any) -> None:  # hook thread: enqueue and return
             if reply.category == from_server and not reply.client_swapped and reply.data:
-                sink(RecordReply(now(), bytes(reply.data)))
+                t_ns = now()
+                sink(RecordReply(t_ns, bytes(reply.data)))
+                if observer is not None and reply.data[0] & 0x7F == X.KeyPress:
+                    observer(t_ns)
 
         def run() -> None:
             reason = "the X server ended the RECORD context"
@@ -257,7 +261,15 @@ class X11Backend(Backend):
             def keys_lost(reason: str) -> None:  # listener thread: enqueue, decode switches
                 sink(SourceLost(time.monotonic_ns(), "keys", reason))
 
-            self._keys = RawKeyListener(lambda: _open_display(self.display_name), sink, keys_lost)
+            key_sink = sink
+            if self.key_observer is not None:
+                observer = self.key_observer
+
+                def key_sink(rec: RawKey) -> None:  # the key hook thread: enqueue, then tell
+                    sink(rec)
+                    if rec.down:
+                        observer(rec.t_ns)
+            self._keys = RawKeyListener(lambda: _open_display(self.display_name), key_sink, keys_lost)
             self._keys.start()
         self._record_conn, self._record_ctx = conn, ctx
         self._record_thread = threading.Thread(target=run, name="workprint-x11-record", daemon=True)
@@ -481,6 +493,10 @@ class X11Backend(Backend):
 
     def window_generation(self) -> int:
         return self._focus.generation if self._focus is not None else 0
+
+    def current_focus(self) -> FocusEvent | None:
+        tracker = self._focus
+        return tracker.current if tracker is not None else None
 
     def screen_locked(self) -> bool:
         """MIT-SCREEN-SAVER says the saver is on (lockers such as xscreensaver,
@@ -762,6 +778,8 @@ class _FocusTracker:
         #: the tracker has looked; replaced, never mutated, so other threads may read it
         self.override_windows: frozenset[int] | None = None
         self.connection = None  # the tracker thread's own X connection, once it runs
+        #: the FocusEvent emitted last (replaced, never mutated: read from other threads)
+        self.current: FocusEvent | None = None
 
     @property
     def active_window(self) -> int:
@@ -823,6 +841,7 @@ class _FocusTracker:
         key = (ev.window, ev.title, ev.url)
         if key != self._last:
             self._last = key
+            self.current = ev
             if ev.window:
                 try:
                     d.create_resource_object("window", ev.window).change_attributes(
