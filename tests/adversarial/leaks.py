@@ -79,6 +79,49 @@ def recording(desk, data: Path, policy: Path = DEFAULT_POLICY, *extra: str,
     info["session"] = out.strip().splitlines()[-1]
 
 
+class _Lagging:
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    def stall(self, seconds: float) -> float:
+        """Hold the recorder's processing thread for ``seconds`` (input keeps being hooked and
+        queued, as when it is busy); returns the monotonic time the stall ends."""
+        until = time.monotonic() + seconds
+        self.recorder.inject(lambda: time.sleep(seconds) or [])
+        return until
+
+
+@contextlib.contextmanager
+def lagging_recorder(data: Path, policy: Path = DEFAULT_POLICY) -> Iterator[_Lagging]:
+    """The recorder's real pieces assembled as ``workprint record`` assembles them (X11
+    backend, the Linux secure-input probe attached to its key hook, the gate with the
+    policy, the store), in this process without frames, so a test can stall the processing
+    thread (``.stall(s)``) while input goes on."""
+    from workprint.capture.linux.secure_input import LinuxSecureInput
+    from workprint.capture.linux.x11 import X11Backend
+    from workprint.capture.recorder import Recorder
+    from workprint.policy.gate import SafeguardGate
+    from workprint.policy.model import load_policy
+    from workprint.policy.redact_text import Redactor
+
+    pol = load_policy(policy)
+    backend = X11Backend()
+    probe = LinuxSecureInput.start(backend.display_name)
+    probe.attach(backend)
+    gate = SafeguardGate(pol, Redactor.from_policy(pol), secure_input=probe, windows=backend.window_stack)
+    writer = DataDir(data).create({"screen": backend.screen_info().to_dict()})
+    recorder = Recorder(backend, writer, frames=False, gate=gate)
+    recorder.start()
+    try:
+        time.sleep(0.5)
+        yield _Lagging(recorder)
+    finally:
+        stats = recorder.stop()
+        writer.close(dropped_frames=stats.frames_dropped)
+        probe.stop()
+        backend.close()
+
+
 # -- what was written --------------------------------------------------------------------------
 def written_bytes(data: Path) -> bytes:
     """Every byte of every file under the data dir."""

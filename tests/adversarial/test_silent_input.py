@@ -18,7 +18,7 @@ import pytest
 from conftest import wait_for
 from workprint.store.session import DataDir
 
-from .leaks import assert_no_leak, recording, spelled
+from .leaks import assert_no_leak, lagging_recorder, recording, spelled
 
 pytestmark = pytest.mark.x11
 
@@ -122,49 +122,23 @@ def test_a_prompt_opened_and_answered_while_the_recorder_is_behind_stays_secret(
     met, sampled as it was pressed (the tty's flags; for a prompt that echoes, the window's
     pixels, read by OCR later), still makes them secret. Real recorder pieces in this
     process (X11 backend, the Linux probe, the gate, the store), so the stall can be made."""
-    from workprint.capture.recorder import Recorder
-    from workprint.capture.linux.secure_input import LinuxSecureInput
-    from workprint.capture.linux.x11 import X11Backend
-    from workprint.policy.gate import SafeguardGate
-    from workprint.policy.model import load_policy
-    from workprint.policy.redact_text import Redactor
-
-    from .leaks import DEFAULT_POLICY
-
     term = desk.xterm("lag-term", geometry="100x24+20+20")
     desk.activate(term)
     data, out = tmp_path / "data", tmp_path / "got.txt"
     secret = "lamps7purple-Q"
-    policy = load_policy(DEFAULT_POLICY)
-    backend = X11Backend()
-    probe = LinuxSecureInput.start(backend.display_name)
-    probe.attach(backend)
-    gate = SafeguardGate(policy, Redactor.from_policy(policy), secure_input=probe,
-                         windows=backend.window_stack)
-    writer = DataDir(data).create({"screen": backend.screen_info().to_dict()})
-    recorder = Recorder(backend, writer, frames=False, gate=gate)
-    recorder.start()
     x = desk.xdotool
-    try:
-        time.sleep(0.5)
+    with lagging_recorder(data) as rec:
         x("type", "--delay", "25", "echo ordinary-before\n")
         time.sleep(1.0)
-        stall_s = 6.0
-        stalled_until = time.monotonic() + stall_s
-        recorder.inject(lambda: time.sleep(stall_s) or [])
+        stalled_until = rec.stall(6.0)
         x("type", "--delay", "10", command.format(out=out) + "\n")
         wait_for(lambda: mode in _xterm_tty_modes(term, desk), what="the prompt to read", interval=0.01)
         x("type", "--delay", "30", secret + "\n")
-        got = wait_for(lambda: out.exists() and out.read_text().strip(), what="getpass's output", interval=0.02)
+        got = wait_for(lambda: out.exists() and out.read_text().strip(), what="the program's output", interval=0.02)
         assert time.monotonic() < stalled_until, "the prompt outlasted the stall: nothing was proved"
         time.sleep(max(0.0, stalled_until - time.monotonic()) + 0.5)
         x("type", "--delay", "25", "echo ordinary-after\n")
         time.sleep(1.5)
-    finally:
-        stats = recorder.stop()
-        writer.close(dropped_frames=stats.frames_dropped)
-        probe.stop()
-        backend.close()
     assert got.split()[0] == _md5(secret)  # the program received exactly the secret
     views = spelled(data)
     assert "echo ordinary-before" in views["chars"] and "echo ordinary-after" in views["chars"], views["chars"]

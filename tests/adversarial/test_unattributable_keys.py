@@ -21,7 +21,7 @@ import pytest
 from conftest import read_state, wait_for
 from workprint.store.session import DataDir
 
-from .leaks import WORKPRINT, assert_no_leak, recording, spelled
+from .leaks import WORKPRINT, assert_no_leak, lagging_recorder, recording, spelled
 
 pytestmark = pytest.mark.x11
 LOCKER = Path(__file__).resolve().parents[1] / "apps" / "locker.py"
@@ -82,3 +82,37 @@ def test_a_password_typed_into_a_locker_is_not_recorded(desk, tmp_path, mode, se
         names = [m.name for m in s.events(["marker"])]
     assert "unattributable" in gaps
     assert not any(n.startswith("keys_") for n in names)  # the backend's markers are not stored
+
+
+@pytest.mark.parametrize("mode,secret", [
+    ("nowindow", "lagged-slock-Pw-31"),
+    ("fullscreen", "lagged-i3lock-Pw-77"),
+])
+def test_a_locker_that_came_and_went_while_the_recorder_was_behind(desk, tmp_path, mode, secret):
+    """The recorder's processing is stalled while a locker takes the keyboard, is typed its
+    password and lets go again: when those keys are decoded, the grab (or the stolen focus)
+    is over. Each key was checked as it was pressed, on a thread of its own, so they are still
+    not attributed to the terminal. Real recorder pieces in this process (see
+    ``leaks.lagging_recorder``), so the stall can be made."""
+    term = desk.xterm("lag-attr-term", geometry="90x20+20+20")
+    desk.activate(term)
+    data, state = tmp_path / "data", tmp_path / "locker.json"
+    x = desk.xdotool
+    with lagging_recorder(data) as rec:
+        x("type", "--delay", "20", "echo before-lock\n")
+        time.sleep(1.0)
+        stalled_until = rec.stall(6.0)
+        desk.vd.spawn([sys.executable, str(LOCKER), "--mode", mode, "--state", str(state), "--exit-after-unlock"])
+        wait_for(lambda: state.exists() and read_state(state)["grabbed"], what="locker has the keyboard")
+        x("type", "--delay", "30", secret)
+        x("key", "Return")
+        wait_for(lambda: read_state(state)["unlocked"], what="locker unlocked")
+        assert read_state(state)["typed"] == secret
+        desk.activate(term)
+        assert time.monotonic() < stalled_until, "the locker outlasted the stall: nothing was proved"
+        time.sleep(max(0.0, stalled_until - time.monotonic()) + 0.5)
+        x("type", "--delay", "20", "echo after-unlock\n")
+        time.sleep(1.5)
+    views = spelled(data)
+    assert "echo before-lock" in views["chars"] and "echo after-unlock" in views["chars"], views["chars"]
+    assert_no_leak(data, [secret])

@@ -52,7 +52,7 @@ from ..backend import Backend, CaptureLost, FocusSink, InputRecord, Monitor, Raw
 from .x11_keys import (GROUP_KEYSYMS, Composer, ModifierRoles, group_count, is_modifier, keysym_for, keysym_name,
                        keysym_to_char, modifier_names, next_group)
 from .wakeup import StopSignal
-from .x11_attribution import KeyAttribution
+from .x11_attribution import KeyAttribution, KeyTimeAttribution
 from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKey, RawKeyListener, xi2_available
 from .x11_xi2_pointer import XI2PointerListener, to_events
 
@@ -142,6 +142,7 @@ class X11Backend(Backend):
         self._press_chars: dict[int, str | None] = {}  # keycode -> char of its last press
         self._last_key_ns = 0
         self._attribution: KeyAttribution | None = None
+        self._key_time: KeyTimeAttribution | None = None
         self._unattributed: str | None = None  # why keys cannot be attributed now
         self._unattributed_codes: set[int] = set()  # pressed while unattributed, not released
         self._last_attribution_ns = 0
@@ -208,6 +209,12 @@ class X11Backend(Backend):
             self._lookup, active=lambda: tracker().active_window if tracker() else 0,
             overrides=lambda: tracker().override_windows if tracker() else None,
             drain=self._refresh_keymap)
+        self._key_time = KeyTimeAttribution(
+            lambda: _open_display(self.display_name),
+            active=lambda: tracker().active_window if tracker() else 0,
+            overrides=lambda: tracker().override_windows if tracker() else None)
+        observers = [self._key_time.key_pressed] + ([self.key_observer] if self.key_observer else [])
+        key_observer = observers[0] if len(observers) == 1 else (lambda t_ns: [o(t_ns) for o in observers])
         if self.pointer_source == "xi2":
             def pointer_lost(reason: str) -> None:  # listener thread, mid-session
                 sink(SourceLost(time.monotonic_ns(), "pointer", reason))
@@ -229,7 +236,7 @@ class X11Backend(Backend):
         ctx = conn.record_create_context(0, [record.AllClients], [_record_range(last)])
         from_server = record.FromServer
         now = time.monotonic_ns
-        observer = self.key_observer if self.key_source != "xi2" else None
+        observer = key_observer if self.key_source != "xi2" else None
 
         def callback(reply: Any) -> None:  # hook thread: enqueue and return
             if reply.category == from_server and not reply.client_swapped and reply.data:
@@ -261,14 +268,10 @@ class X11Backend(Backend):
             def keys_lost(reason: str) -> None:  # listener thread: enqueue, decode switches
                 sink(SourceLost(time.monotonic_ns(), "keys", reason))
 
-            key_sink = sink
-            if self.key_observer is not None:
-                observer = self.key_observer
-
-                def key_sink(rec: RawKey) -> None:  # the key hook thread: enqueue, then tell
-                    sink(rec)
-                    if rec.down:
-                        observer(rec.t_ns)
+            def key_sink(rec: RawKey) -> None:  # the key hook thread: enqueue, then tell
+                sink(rec)
+                if rec.down:
+                    key_observer(rec.t_ns)
             self._keys = RawKeyListener(lambda: _open_display(self.display_name), key_sink, keys_lost)
             self._keys.start()
         self._record_conn, self._record_ctx = conn, ctx
@@ -307,6 +310,8 @@ class X11Backend(Backend):
 
     def stop_input(self) -> None:
         self._input_stopping = True
+        if self._key_time is not None:
+            self._key_time.stop()
         if self._pointer is not None:  # its last samples are enqueued before it returns
             self._pointer.stop()
             self._pointer = None
@@ -381,7 +386,11 @@ class X11Backend(Backend):
         they could not is dropped."""
         out: list[RawEvent] = []
         if key.down:
-            reason = self._attribution.check() if self._attribution is not None else None
+            # checked as the key was pressed where that check was made in time (see
+            # x11_attribution.KeyTimeAttribution), else now
+            found, reason = self._key_time.answer(key.t_ns) if self._key_time is not None else (False, None)
+            if not found:
+                reason = self._attribution.check() if self._attribution is not None else None
             self._last_attribution_ns = key.t_ns
             if reason != self._unattributed:
                 out.append(MarkerEvent(key.t_ns, KEYS_UNATTRIBUTED if reason else KEYS_ATTRIBUTED,

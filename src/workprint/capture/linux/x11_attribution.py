@@ -149,3 +149,92 @@ class KeyAttribution:
             if g.width * g.height >= FULL_SCREEN_SHARE * self._screen_area:
                 return "a full-screen window of another client covers the screen"
         return None
+
+
+#: A key's attribution is taken from a check made at most this long after it was pressed;
+#: a later one (the checking thread itself fell behind) is not used - the key is then
+#: checked when it is decoded, as without key-time checks.
+KEY_CHECK_FRESH_NS = 50_000_000
+MAX_KEY_CHECKS = 4096
+
+
+class KeyTimeAttribution:
+    """:meth:`KeyAttribution.check` made for each key press as it happens, on a thread and
+    an X connection of its own, woken by the key hook (:meth:`key_pressed` only enqueues).
+
+    The decoding thread may be seconds behind the keyboard (OCR of a prompt, a busy
+    machine). Checked only when a key is decoded, a locker that grabbed the keyboard, read
+    its password and let go in that time would have ended its grab before the check: its
+    FocusOut and FocusIn carry no time, so both are read and the keys look attributable.
+    Checked here within milliseconds of each press, the grab is still on. :meth:`answer`
+    gives the decoder the reason for a key (None: attributable), or says there is no fresh
+    check for it."""
+
+    def __init__(self, open_display: Callable[[], Any], active: Callable[[], int],
+                 overrides: Callable[[], "frozenset[int] | None"] = lambda: None):
+        import queue
+        import threading
+        from collections import OrderedDict
+
+        self._conn = open_display()
+        self._attr = KeyAttribution(self._conn, active, overrides, drain=self._drain)
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._answers: OrderedDict[int, tuple[int, str | None]] = OrderedDict()
+        self._thread = threading.Thread(target=self._run, name="workprint-x11-attribution", daemon=True)
+        self._thread.start()
+
+    def key_pressed(self, t_ns: int) -> None:
+        """On the key hook thread: enqueue, return at once."""
+        self._pending.put(t_ns)
+
+    def answer(self, t_ns: int) -> tuple[bool, str | None]:
+        """(found, reason) for the key pressed at ``t_ns``; found is False when no check was
+        made within ``KEY_CHECK_FRESH_NS`` of it."""
+        with self._lock:
+            hit = self._answers.pop(t_ns, None)
+        if hit is None or hit[0] - t_ns > KEY_CHECK_FRESH_NS:
+            return False, None
+        return True, hit[1]
+
+    def _drain(self) -> None:
+        from Xlib import X
+
+        while self._conn.pending_events():
+            ev = self._conn.next_event()
+            if ev.type in (X.FocusIn, X.FocusOut):
+                self._attr.on_event(ev)
+
+    def _run(self) -> None:
+        import logging
+        import queue
+        import time
+
+        while True:
+            keys = [self._pending.get()]
+            try:
+                while True:
+                    keys.append(self._pending.get_nowait())
+            except queue.Empty:
+                pass
+            if None in keys:
+                return
+            checked_ns = time.monotonic_ns()
+            try:
+                reason = self._attr.check()
+            except Exception:  # noqa: BLE001 - no answer: the decoder checks for itself
+                logging.getLogger(__name__).exception("key-time attribution check failed")
+                continue
+            with self._lock:
+                for t_ns in keys:
+                    self._answers[t_ns] = (checked_ns, reason)
+                while len(self._answers) > MAX_KEY_CHECKS:
+                    self._answers.popitem(last=False)
+
+    def stop(self) -> None:
+        self._pending.put(None)
+        self._thread.join(timeout=2)
+        try:
+            self._conn.close()
+        except Exception:  # noqa: BLE001 - the server may be gone
+            pass
