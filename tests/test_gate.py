@@ -327,7 +327,7 @@ class KeyTimeProbe:
     def __call__(self, focus):
         return self.now_secret
 
-    def before(self, focus, t_ns):
+    def before(self, focus, t_ns, since_ns=None):
         self.asked_at.append(t_ns)
         return any(a <= t_ns < b for a, b in self.spans)
 
