@@ -386,11 +386,13 @@ class X11Backend(Backend):
         they could not is dropped."""
         out: list[RawEvent] = []
         if key.down:
-            # checked as the key was pressed where that check was made in time (see
-            # x11_attribution.KeyTimeAttribution), else now
-            found, reason = self._key_time.answer(key.t_ns) if self._key_time is not None else (False, None)
-            if not found:
-                reason = self._attribution.check() if self._attribution is not None else None
+            # checked now (which also keeps this thread's view of grabs current for the
+            # pointer's re-checks) and as the key was pressed, where that check was made in
+            # time (x11_attribution.KeyTimeAttribution): either finding the key
+            # unattributable is enough
+            reason = self._attribution.check() if self._attribution is not None else None
+            _, at_press = self._key_time.answer(key.t_ns) if self._key_time is not None else (False, None)
+            reason = at_press or reason
             self._last_attribution_ns = key.t_ns
             if reason != self._unattributed:
                 out.append(MarkerEvent(key.t_ns, KEYS_UNATTRIBUTED if reason else KEYS_ATTRIBUTED,

@@ -152,8 +152,8 @@ class KeyAttribution:
 
 
 #: A key's attribution is taken from a check made at most this long after it was pressed;
-#: a later one (the checking thread itself fell behind) is not used - the key is then
-#: checked when it is decoded, as without key-time checks.
+#: a later one (the checking thread itself fell behind) is not used - the key then has only
+#: the check made when it is decoded.
 KEY_CHECK_FRESH_NS = 50_000_000
 MAX_KEY_CHECKS = 4096
 
@@ -168,7 +168,8 @@ class KeyTimeAttribution:
     FocusOut and FocusIn carry no time, so both are read and the keys look attributable.
     Checked here within milliseconds of each press, the grab is still on. :meth:`answer`
     gives the decoder the reason for a key (None: attributable), or says there is no fresh
-    check for it."""
+    check for it; the decoder still checks too, and either check finding a key
+    unattributable is enough."""
 
     def __init__(self, open_display: Callable[[], Any], active: Callable[[], int],
                  overrides: Callable[[], "frozenset[int] | None"] = lambda: None):
