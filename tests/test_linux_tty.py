@@ -299,3 +299,86 @@ def test_a_process_that_cannot_be_read_is_unknown(tmp_path):
     (tmp_path / "77" / "wchan").write_text("poll_schedule_timeout.constprop.0")
     assert linux_tty.reading_terminal(77, proc=tmp_path) is False
     assert linux_tty.reading_terminal(78, proc=tmp_path) is None
+
+
+class GrabbingReader(FakeReader):
+    """A prompt reader that also grabs (the sampler grabs with the key; the reader is then
+    handed those pixels)."""
+
+    def __init__(self, answer):
+        super().__init__(answer)
+        self.grabs, self.pixels_seen = 0, []
+
+    def grab(self, geometry):
+        self.grabs += 1
+        return f"pixels-{self.grabs}"
+
+    def __call__(self, geometry, key, pixels=None):
+        self.pixels_seen.append(pixels)
+        return super().__call__(geometry, key)
+
+
+def _sampled(probe, t_ns):
+    deadline = time.monotonic() + 5
+    while t_ns not in probe._samples:
+        assert time.monotonic() < deadline, "no sample was taken"
+        time.sleep(0.002)
+
+
+def test_a_key_is_judged_by_the_tty_state_it_met(fake_terminal):
+    """Sampled when the key was pressed (echo off: a password prompt), judged after the
+    prompt closed: still secret; asked about now, ordinary. A sample taken too late after
+    the key, or of another window, is not used."""
+    term_pid, child, status = fake_terminal
+    focus = _focus(term_pid)
+    probe = TerminalSecretProbe()
+    key_pressed = probe.start_sampling(lambda: focus)
+    try:
+        os.kill(child, signal.SIGUSR1)
+        _wait_for(status, "off")
+        t1 = time.monotonic_ns()
+        key_pressed(t1)
+        _sampled(probe, t1)
+        stale = time.monotonic_ns() - 10 * 10**9  # "pressed" 10 s before its sample
+        key_pressed(stale)
+        _sampled(probe, stale)
+        t2 = time.monotonic_ns()
+        key_pressed(t2)
+        _sampled(probe, t2)
+        os.kill(child, signal.SIGUSR2)  # the prompt is answered and gone
+        _wait_for(status, "on")
+        assert probe(focus) is False
+        assert probe.at(focus, t1) is True
+        assert probe.at(focus, stale) is False     # too late to tell: as now
+        other = FocusEvent(0, 2, "t", "XTerm", "xterm", term_pid, "xterm")
+        assert probe.at(other, t2) is False        # sampled for window 1, asked for window 2
+        assert probe.at(focus, time.monotonic_ns()) is False  # never sampled: as now
+    finally:
+        probe.stop_sampling()
+    assert not probe.sampling
+
+
+def test_a_prompt_only_words_can_tell_is_grabbed_with_the_key_and_grabs_are_bounded(fake_terminal):
+    from workprint.capture.linux.tty import MAX_SAMPLES_WITH_PIXELS
+
+    from workprint.events import Geometry
+
+    term_pid, _, _ = fake_terminal  # canonical with echo: the screen must decide
+    focus = FocusEvent(0, 1, "t", "XTerm", "xterm", term_pid, "xterm", Geometry(0, 0, 640, 400))
+    reader = GrabbingReader(True)
+    probe = TerminalSecretProbe(prompt_reader=reader)
+    key_pressed = probe.start_sampling(lambda: focus)
+    try:
+        keys = []
+        for _ in range(MAX_SAMPLES_WITH_PIXELS + 2):
+            keys.append(time.monotonic_ns())
+            key_pressed(keys[-1])
+            _sampled(probe, keys[-1])
+        assert reader.grabs == len(keys)
+        kept = [probe._samples[k].pixels for k in keys]
+        assert kept[:2] == [None, None] and all(p is not None for p in kept[2:])
+        assert probe.at(focus, keys[-1]) is True
+        assert reader.pixels_seen[-1] == f"pixels-{len(keys)}"  # judged from the key's own grab
+        assert probe.at(focus, keys[0]) is True and reader.pixels_seen[-1] is None  # dropped: read now
+    finally:
+        probe.stop_sampling()

@@ -42,8 +42,8 @@ _PROC = Path("/proc")
 #: sample (the sampler itself fell behind) could describe a prompt opened since, so the key
 #: is then judged as the probe finds things when asked.
 KEY_SAMPLE_FRESH_NS = 50_000_000
-#: samples kept for keys the gate has not judged yet (oldest dropped first), and how many of
-#: them keep the terminal's pixels for a prompt read off the screen
+#: samples kept for keys the gate has not judged yet (oldest dropped first), and how many
+#: window grabs (for a prompt read off the screen) they keep
 MAX_KEY_SAMPLES = 4096
 MAX_SAMPLES_WITH_PIXELS = 4
 
@@ -267,10 +267,11 @@ class TerminalSecretProbe:
         self._threading = _threading
         self._silent_seen: dict[str, float] = {}  # pty -> monotonic time a silent read was last seen
         self._watching: set[str] = set()
-        from collections import OrderedDict
+        from collections import OrderedDict, deque
 
         self._lock = _threading.Lock()
         self._samples: OrderedDict[int, _KeySample] = OrderedDict()  # key t_ns -> state it met
+        self._grabbed: deque[list[int]] = deque()  # the keys of each grab still kept, oldest first
         self._sampler = None
         self._pending = None
         self._focus_now = None
@@ -497,10 +498,12 @@ class TerminalSecretProbe:
                 self._samples[t_ns] = _KeySample(focus.window, sampled_ns, facts, pixels)
             while len(self._samples) > MAX_KEY_SAMPLES:
                 self._samples.popitem(last=False)
-            if pixels is not None:  # only the newest few keep their pixels (memory)
-                with_pixels = [k for k, v in self._samples.items() if v.pixels is not None]
-                for k in with_pixels[:-MAX_SAMPLES_WITH_PIXELS]:
-                    self._samples[k] = self._samples[k]._replace(pixels=None)
+            if pixels is not None:  # only the newest few grabs are kept (memory)
+                self._grabbed.append(keys)
+                while len(self._grabbed) > MAX_SAMPLES_WITH_PIXELS:
+                    for k in self._grabbed.popleft():
+                        if k in self._samples:
+                            self._samples[k] = self._samples[k]._replace(pixels=None)
 
     def at(self, focus, t_ns: int) -> bool | None:
         """The verdict for a key pressed at ``t_ns`` into ``focus``: by the tty state sampled
