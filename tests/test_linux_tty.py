@@ -326,9 +326,12 @@ def _sampled(probe, t_ns):
 
 
 def test_a_key_is_judged_by_the_tty_state_it_met(fake_terminal):
-    """Sampled when the key was pressed (echo off: a password prompt), judged after the
-    prompt closed: still secret; asked about now, ordinary. A sample taken too late after
-    the key, or of another window, is not used."""
+    """Sampled when the key was pressed (echo off: a password prompt), judged late, after
+    the prompt closed: still secret; asked about now, ordinary. A key judged at once is
+    judged as now; a sample taken too late after the key, or of another window, is not
+    used."""
+    from workprint.capture.linux.tty import KEY_LATE_NS
+
     term_pid, child, status = fake_terminal
     focus = _focus(term_pid)
     probe = TerminalSecretProbe()
@@ -347,6 +350,11 @@ def test_a_key_is_judged_by_the_tty_state_it_met(fake_terminal):
         _sampled(probe, t2)
         os.kill(child, signal.SIGUSR2)  # the prompt is answered and gone
         _wait_for(status, "on")
+        fresh = time.monotonic_ns()
+        key_pressed(fresh)
+        _sampled(probe, fresh)
+        assert probe.at(focus, fresh) is False     # judged at once: as the terminal is now
+        time.sleep(KEY_LATE_NS / 1e9)              # the recorder fell behind
         assert probe(focus) is False
         assert probe.at(focus, t1) is True
         assert probe.at(focus, stale) is False     # too late to tell: as now
@@ -359,7 +367,7 @@ def test_a_key_is_judged_by_the_tty_state_it_met(fake_terminal):
 
 
 def test_a_prompt_only_words_can_tell_is_grabbed_with_the_key_and_grabs_are_bounded(fake_terminal):
-    from workprint.capture.linux.tty import MAX_SAMPLES_WITH_PIXELS
+    from workprint.capture.linux.tty import KEY_LATE_NS, MAX_SAMPLES_WITH_PIXELS
 
     from workprint.events import Geometry
 
@@ -375,6 +383,7 @@ def test_a_prompt_only_words_can_tell_is_grabbed_with_the_key_and_grabs_are_boun
             key_pressed(keys[-1])
             _sampled(probe, keys[-1])
         assert reader.grabs == len(keys)
+        time.sleep(KEY_LATE_NS / 1e9)  # judged late: from the grabs
         kept = [probe._samples[k].pixels for k in keys]
         assert kept[:2] == [None, None] and all(p is not None for p in kept[2:])
         assert probe.at(focus, keys[-1]) is True

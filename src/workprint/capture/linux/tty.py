@@ -42,6 +42,10 @@ _PROC = Path("/proc")
 #: sample (the sampler itself fell behind) could describe a prompt opened since, so the key
 #: is then judged as the probe finds things when asked.
 KEY_SAMPLE_FRESH_NS = 50_000_000
+#: A key judged within this of being pressed is judged by the terminal as it is then (a
+#: prompt read off the screen is read as it has always been read); only a key judged later
+#: uses the state sampled when it was pressed.
+KEY_LATE_NS = 100_000_000
 #: samples kept for keys the gate has not judged yet (oldest dropped first), and how many
 #: window grabs (for a prompt read off the screen) they keep
 MAX_KEY_SAMPLES = 4096
@@ -506,11 +510,15 @@ class TerminalSecretProbe:
                             self._samples[k] = self._samples[k]._replace(pixels=None)
 
     def at(self, focus, t_ns: int) -> bool | None:
-        """The verdict for a key pressed at ``t_ns`` into ``focus``: by the tty state sampled
-        when it was pressed, if a sample of that window was taken within
-        ``KEY_SAMPLE_FRESH_NS``; else as now."""
+        """The verdict for a key pressed at ``t_ns`` into ``focus``. Asked within
+        ``KEY_LATE_NS`` of the key, as now (the terminal is still as the key met it).
+        Asked later - the recorder fell behind - by the tty state sampled when it was
+        pressed, if a sample of that window was taken within ``KEY_SAMPLE_FRESH_NS``; else
+        as now."""
         with self._lock:
             sample = self._samples.pop(t_ns, None)
+        if self._time.monotonic_ns() - t_ns <= KEY_LATE_NS:
+            return self(focus)
         if (sample is not None and sample.window == focus.window
                 and sample.sampled_ns - t_ns <= KEY_SAMPLE_FRESH_NS):
             return self._judge(focus, sample.facts, sample.pixels)
