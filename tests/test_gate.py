@@ -68,8 +68,9 @@ def probed_gate(redactor, secret, lag_ns=MS):
     return gate, state
 
 
-def tab(t):
-    return [KeyEvent(t, True, 23, 0xFF09, "Tab", None), KeyEvent(t + MS, False, 23, 0xFF09, "Tab", None)]
+def tab(t, key="Tab"):
+    sym = {"Tab": 0xFF09, "ISO_Left_Tab": 0xFE20, "KP_Tab": 0xFF89}[key]
+    return [KeyEvent(t, True, 23, sym, key, None), KeyEvent(t + MS, False, 23, sym, key, None)]
 
 
 def test_out_of_scope_app_leaves_only_a_gap(redactor):
@@ -368,13 +369,15 @@ def test_a_timely_ordinary_answer_ends_a_password(redactor):
     assert chars(out) == "next"
 
 
-def test_keys_typed_before_the_password_fields_focus_event_are_swallowed(redactor):
+@pytest.mark.parametrize("key", ["Tab", "ISO_Left_Tab", "KP_Tab"])
+def test_keys_typed_before_the_password_fields_focus_event_are_swallowed(redactor, key):
     """The focus event of a password field arrives 5-20 ms after the click or Tab that
     moved focus there: a short password typed in that window, then nothing more, must
-    still leave nothing but the placeholder - and the field before it stays text."""
+    still leave nothing but the placeholder - and the field before it stays text, whichever
+    key moved the focus (Shift+Tab, the keypad's Tab)."""
     gate, state = probed_gate(redactor, False)
     user, t = typed(10 * MS, "m.rossi")
-    out = [e for ev in [focus(0, "Workbench"), *user, *tab(t)] for e in gate.process(ev)]
+    out = [e for ev in [focus(0, "Workbench"), *user, *tab(t, key)] for e in gate.process(ev)]
     pw, t2 = typed(t + 3 * MS, "Q7", step=2 * MS, code0=61)  # typed ahead of the focus event
     for ev in pw:
         out += gate.process(ev)

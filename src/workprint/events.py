@@ -30,6 +30,10 @@ MODIFIER_KEYS = frozenset({
     "Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R", "Super_L", "Super_R",
     "Meta_L", "Meta_R", "Hyper_L", "Hyper_R", "ISO_Level3_Shift", "ISO_Level5_Shift",
     "Mode_switch", "Caps_Lock", "Shift_Lock", "Num_Lock", "Scroll_Lock"})
+#: Keys that submit a line or a form ("\n" typed by xdotool arrives as Linefeed).
+SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})
+#: Keys that move the focus to the next or previous field.
+FIELD_SWITCH_KEYS = frozenset({"Tab", "ISO_Left_Tab", "KP_Tab"})
 #: A pause this long between two keys ends a typing run: the recorder takes a new
 #: pre-action frame, and sealed chunks coarsen key times per run (keystroke timing).
 TYPING_RUN_GAP_NS = 1_000_000_000

@@ -6,7 +6,7 @@ One table, used by the reducer (keysym -> pyautogui) and by replay (pyautogui ->
 from __future__ import annotations
 
 #: Keysym names of modifier keys and the modifier they stand for.
-MODIFIER_KEYS: dict[str, str] = {
+MODIFIER_OF_KEYSYM: dict[str, str] = {
     "Shift_L": "shift", "Shift_R": "shift",
     "Control_L": "ctrl", "Control_R": "ctrl",
     "Alt_L": "alt", "Alt_R": "alt", "Meta_L": "alt", "Meta_R": "alt",
@@ -59,7 +59,7 @@ PRESS_KEYS = frozenset({"Return", "KP_Enter", "Linefeed", "Tab", "ISO_Left_Tab",
 
 
 def is_modifier(key: str) -> bool:
-    return key in MODIFIER_KEYS
+    return key in MODIFIER_OF_KEYSYM
 
 
 def pyautogui_name(key: str, char: str | None) -> str:

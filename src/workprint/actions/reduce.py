@@ -33,7 +33,7 @@ from ..events import (
     Action, ButtonEvent, ElementEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, MoveEvent,
     RawEvent, ScrollEvent,
 )
-from .keys import CHORD_ORDER, MODIFIER_KEYS, MODIFIER_PYAUTOGUI, PRESS_KEYS, pyautogui_name
+from .keys import CHORD_ORDER, MODIFIER_OF_KEYSYM, MODIFIER_PYAUTOGUI, PRESS_KEYS, pyautogui_name
 
 _CHORD = frozenset({"ctrl", "alt", "super"})
 
@@ -246,7 +246,7 @@ class _Reducer:
         key = e.key
         if not key:
             return
-        mod = MODIFIER_KEYS.get(key)
+        mod = MODIFIER_OF_KEYSYM.get(key)
         if mod is not None:
             self.held[e.keycode] = mod
             return

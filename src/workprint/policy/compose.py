@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..events import CHORD_MODIFIERS, MODIFIER_KEYS, KeyEvent
+from ..events import CHORD_MODIFIERS, FIELD_SWITCH_KEYS, MODIFIER_KEYS, SUBMIT_KEYS, KeyEvent
 #: Keys that reveal a character's case (masked with the characters they shift).
 CASE_KEYS = frozenset({"Shift_L", "Shift_R", "Caps_Lock", "ISO_Level3_Shift", "Mode_switch",
                        "ISO_Level5_Shift", "Shift_Lock"})
@@ -34,7 +34,7 @@ _END = frozenset({"End", "KP_End"})
 _LEFT = frozenset({"Left", "KP_Left"})
 _RIGHT = frozenset({"Right", "KP_Right"})
 _DELETE = frozenset({"Delete", "KP_Delete"})
-_FIELD = frozenset({"Tab", "ISO_Left_Tab", "KP_Tab", "Return", "KP_Enter", "Linefeed"})
+_FIELD = SUBMIT_KEYS | FIELD_SWITCH_KEYS
 
 #: characters kept before and after the cursor in a pre-deletion snapshot (bounds the
 #: work per deletion burst: judging a long unit stays linear)

@@ -59,8 +59,9 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from ..events import (CHORD_MODIFIERS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, MODIFIER_KEYS, ButtonEvent, ElementEvent,
-                      FocusEvent, GapEvent, KeyEvent, MarkerEvent, MoveEvent, RawEvent, ScrollEvent)
+from ..events import (CHORD_MODIFIERS, FIELD_SWITCH_KEYS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, MODIFIER_KEYS,
+                      SUBMIT_KEYS, ButtonEvent, ElementEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
+                      MoveEvent, RawEvent, ScrollEvent)
 from .blocks import BlockTracker
 from .compose import is_text_key
 from .keys import mask_unit
@@ -84,10 +85,10 @@ KNOWN_SECRET_TTL_NS = 120 * 1_000_000_000
 #: prompt, a busy machine), "ordinary" may describe what came after keys not judged yet -
 #: a prompt already answered and gone - so it does not end a secret being typed.
 VERDICT_FRESH_NS = 150_000_000
-_RUN_ENDING_KEYS = frozenset({"Return", "KP_Enter", "Linefeed", "Tab", "ISO_Left_Tab", "Escape"})
+_RUN_ENDING_KEYS = SUBMIT_KEYS | FIELD_SWITCH_KEYS | {"Escape"}
 _MODIFIER_KEYS = MODIFIER_KEYS
-_SUBMIT_KEYS = frozenset({"Return", "KP_Enter", "Linefeed"})  # xdotool types "\n" as Linefeed
-_FIELD_KEYS = frozenset({"Tab", "ISO_Left_Tab"})
+_SUBMIT_KEYS = SUBMIT_KEYS
+_FIELD_KEYS = FIELD_SWITCH_KEYS
 
 #: Gap reason of pointer input dropped because its point lay outside the recorded windows.
 POINTER_GAP = "pointer_out_of_scope"
