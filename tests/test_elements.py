@@ -320,37 +320,11 @@ def test_a_warm_up_never_takes_a_browsers_press_report():
     assert fallback.asked == [("point", 8, 1, 1)]
 
 
-class _EventBackend:
-    """Raw records are the events themselves (no X)."""
-
-    name = "events"
-
-    def start_input(self, sink):
-        self.sink = sink
-
-    def start_focus(self, sink):
-        pass
-
-    def stop_input(self):
-        pass
-
-    def stop_focus(self):
-        pass
-
-    def decode(self, raw):
-        return [raw]
-
-    def window_generation(self):
-        return 0
-
-    def screen_locked(self):
-        return False
-
-
 def test_a_press_is_asked_for_at_once_while_a_frame_holds_the_store(tmp_path):
     """The processor does not block behind a frame being written: a press that arrives while
     the store is busy is handed to the locator within milliseconds, and every event is
     stored once the store is free."""
+    from workprint.capture.fake import FakeBackend
     from workprint.capture.recorder import Recorder
     from workprint.events import MoveEvent
     from workprint.store.session import DataDir
@@ -366,16 +340,16 @@ def test_a_press_is_asked_for_at_once_while_a_frame_holds_the_store(tmp_path):
     got: list = []
     loc = ElementLocator(Source(), deliver=got.append, window_at=lambda x, y: Win(11, "Editor"),
                          window_pid=lambda w: 111)
-    backend = _EventBackend()
+    backend = FakeBackend([])
     rec = Recorder(backend, writer, frames=False, flush_interval=0.02, elements=loc)
     rec.start()
     try:
         with writer._mutex:                                   # a frame being written, 400 ms
-            backend.sink(MoveEvent(time.monotonic_ns(), 5, 5))
+            backend.send(MoveEvent(time.monotonic_ns(), 5, 5))
             time.sleep(0.06)                                  # its flush found the store busy
             press = ButtonEvent(time.monotonic_ns(), True, 1, 1, "left")
-            backend.sink(press)
-            backend.sink(ButtonEvent(time.monotonic_ns(), False, 1, 1, "left"))
+            backend.send(press)
+            backend.send(ButtonEvent(time.monotonic_ns(), False, 1, 1, "left"))
             deadline = time.monotonic() + 0.3
             while not asked and time.monotonic() < deadline:
                 time.sleep(0.002)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from workprint.capture.backend import WindowInfo
+from workprint.capture.fake import FakeBackend
 from workprint.capture.run import frame_safeguard
 from workprint.events import FocusEvent, Geometry
 from workprint.policy.gate import SafeguardGate
@@ -16,17 +17,15 @@ from workprint.policy.redact_text import Redactor
 POLICY = parse_policy('[scope]\nallow_apps = ["XTerm"]\n')
 
 
-class FakeBackend:
-    def __init__(self):
-        self.windows = [WindowInfo(1, "XTerm", "xterm", "t", Geometry(0, 0, 40, 40)),
-                        WindowInfo(2, "KeePassXC", "keepassxc", "vault", Geometry(50, 10, 30, 20))]
-        self.generation = 7
+XTERM = WindowInfo(1, "XTerm", "xterm", "t", Geometry(0, 0, 40, 40))
+VAULT = WindowInfo(2, "KeePassXC", "keepassxc", "vault", Geometry(50, 10, 30, 20))
 
-    def visible_windows(self):
-        return self.windows
 
-    def window_generation(self):
-        return self.generation
+def fake_backend(*windows: WindowInfo) -> FakeBackend:
+    """The windows (an xterm in scope, a password manager that is not) at generation 7."""
+    backend = FakeBackend([], windows=windows or (XTERM, VAULT))
+    backend.generation = 7
+    return backend
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def gate():
 
 
 def test_denied_window_is_black_and_allowed_one_kept(gate):
-    backend = FakeBackend()
+    backend = fake_backend()
     redact = frame_safeguard(gate, backend, POLICY)
     pixels = np.full((60, 100), 0x00AABBCC, dtype=np.uint32)
     frame = redact(pixels, 5, 7)
@@ -50,15 +49,14 @@ def test_denied_window_is_black_and_allowed_one_kept(gate):
 
 
 def test_no_frame_when_windows_changed_since_the_grab(gate):
-    backend = FakeBackend()
+    backend = fake_backend()
     redact = frame_safeguard(gate, backend, POLICY)
     pixels = np.full((60, 100), 1, dtype=np.uint32)
     assert redact(pixels, 5, 6) is None  # grabbed before the vault window closed/moved
 
 
 def test_no_frame_when_geometry_is_unknown(gate):
-    backend = FakeBackend()
-    backend.windows.append(WindowInfo(3, "Other", "other", "x", None))
+    backend = fake_backend(XTERM, VAULT, WindowInfo(3, "Other", "other", "x", None))
     assert frame_safeguard(gate, backend, POLICY)(np.ones((60, 100), np.uint32), 5, 7) is None
 
 
@@ -69,7 +67,7 @@ def test_the_same_grab_is_the_same_frame_and_moved_windows_are_followed(gate, tm
     from workprint.capture.frames import TileEncoder
     from workprint.store.session import DataDir
 
-    backend = FakeBackend()
+    backend = fake_backend()
     redact = frame_safeguard(gate, backend, POLICY)
     encoder = TileEncoder(DataDir(tmp_path).create({}), tile=16)
     pixels = np.full((60, 100), 7, dtype=np.uint32)
@@ -78,7 +76,7 @@ def test_the_same_grab_is_the_same_frame_and_moved_windows_are_followed(gate, tm
     first_id, _, _ = encoder.encode(first)
     again_id, _, new = encoder.encode(redact(pixels, 6, 7))
     assert again_id == first_id and new == {}
-    backend.windows[1] = WindowInfo(2, "KeePassXC", "keepassxc", "vault", Geometry(0, 45, 30, 10))
+    backend.windows = (XTERM, WindowInfo(2, "KeePassXC", "keepassxc", "vault", Geometry(0, 45, 30, 10)))
     moved = redact(pixels, 7, 7)
     out = moved.full()
     assert (out[45:55, 0:30] == 0).all() and out[10:30, 50:80].min() == 7

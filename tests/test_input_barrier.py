@@ -9,43 +9,11 @@ import time
 
 import numpy as np
 
+from workprint.capture.fake import FakeBackend
 from workprint.capture.frames import TextMaskStage
 from workprint.capture.recorder import Recorder
 from workprint.events import KeyEvent
 from workprint.store.quarantine import Quarantine
-
-
-class SlowBackend:
-    """Decodes each raw record slowly, as a processor busy with a prompt would."""
-
-    name = "slow"
-
-    def __init__(self, delay_s: float):
-        self.delay_s = delay_s
-        self.decoded: list[int] = []
-
-    def start_input(self, sink):
-        self.sink = sink
-
-    def start_focus(self, sink):
-        pass
-
-    def stop_input(self):
-        pass
-
-    def stop_focus(self):
-        pass
-
-    def decode(self, raw):
-        time.sleep(self.delay_s)
-        self.decoded.append(raw)
-        return [KeyEvent(time.monotonic_ns(), True, 10, 0x61, "a", "a")]
-
-    def window_generation(self):
-        return 0
-
-    def screen_locked(self):
-        return False
 
 
 class Writer:
@@ -54,16 +22,17 @@ class Writer:
 
 
 def test_the_barrier_returns_only_after_the_keys_queued_before_it_were_processed():
-    backend = SlowBackend(0.2)
+    backend = FakeBackend([], decode_delay_s=0.2)  # decodes slowly, as a processor busy with a prompt
     rec = Recorder(backend, Writer(), frames=False)
     rec.start()
+    key = lambda i: KeyEvent(time.monotonic_ns(), True, 10 + i, 0x61, "a", "a")  # noqa: E731
     try:
         for i in range(3):
-            backend.sink(i)
+            backend.send(key(i))
         t_grab = time.monotonic_ns()
         assert rec.input_barrier(t_grab, timeout_s=5)
-        assert backend.decoded == [0, 1, 2], "every key typed before the grab went through first"
-        backend.sink(3)
+        assert [k.keycode for k in backend.decoded] == [10, 11, 12], "every key typed before the grab went through first"
+        backend.send(key(3))
         assert not rec.input_barrier(time.monotonic_ns(), timeout_s=0.05), "a busy processor times out"
     finally:
         rec.stop()

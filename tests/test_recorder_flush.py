@@ -7,35 +7,9 @@ from __future__ import annotations
 import threading
 import time
 
+from workprint.capture.fake import FakeBackend
 from workprint.capture.recorder import Recorder
 from workprint.events import ButtonEvent, MoveEvent
-
-
-class PassBackend:
-    """Raw records are the events themselves."""
-
-    name = "pass"
-
-    def start_input(self, sink):
-        self.sink = sink
-
-    def start_focus(self, sink):
-        pass
-
-    def stop_input(self):
-        pass
-
-    def stop_focus(self):
-        pass
-
-    def decode(self, raw):
-        return [raw]
-
-    def window_generation(self):
-        return 0
-
-    def screen_locked(self):
-        return False
 
 
 class HoldingGate:
@@ -68,14 +42,14 @@ class TimedWriter:
 
 def test_a_click_while_a_unit_is_held_is_written_at_once():
     writer = TimedWriter()
-    rec = Recorder(PassBackend(), writer, frames=False, gate=HoldingGate())
+    rec = Recorder(FakeBackend([]), writer, frames=False, gate=HoldingGate())
     rec.start()
     try:
         latencies = []
         for i in range(6):
             time.sleep(0.37)  # a quiet stretch, at a phase of the 0.25 s tick that varies
             t = time.monotonic_ns()
-            rec.backend.sink(ButtonEvent(t, True, 10 + i, 10, "left"))
+            rec.backend.send(ButtonEvent(t, True, 10 + i, 10, "left"))
             deadline = time.monotonic() + 2
             while time.monotonic() < deadline:
                 with writer.lock:
@@ -93,13 +67,13 @@ def test_a_click_while_a_unit_is_held_is_written_at_once():
 
 def test_a_stream_of_moves_is_still_written_in_batches():
     writer = TimedWriter()
-    rec = Recorder(PassBackend(), writer, frames=False, gate=HoldingGate(), move_hz=1000)
+    rec = Recorder(FakeBackend([]), writer, frames=False, gate=HoldingGate(), move_hz=1000)
     rec.start()
     try:
         t_end = time.monotonic() + 1.0
         i = 0
         while time.monotonic() < t_end:
-            rec.backend.sink(MoveEvent(time.monotonic_ns(), i % 500, 10))
+            rec.backend.send(MoveEvent(time.monotonic_ns(), i % 500, 10))
             i += 1
             time.sleep(0.005)
         time.sleep(0.3)

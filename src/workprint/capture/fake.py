@@ -17,6 +17,12 @@ each step at its offset from that moment. A step is
 Every event's ``t_ns`` becomes the monotonic time at which it is handed on, so timestamps
 are real and in order; ``finished`` is set once the replay is over (the last step handed
 on, or input stopped).
+
+A test that needs to hand on a step at a moment of its own choosing (while it holds a lock
+of the recorder, say) calls :meth:`FakeBackend.send` instead: the step is handed on at once,
+on the caller's thread, as a platform's hook thread would, and an event keeps its
+``t_ns``. ``decode_delay_s`` makes each decode take that long (a processor busy, e.g.
+reading a prompt off the screen); ``decoded`` lists the events decoded, in order.
 """
 
 from __future__ import annotations
@@ -72,12 +78,14 @@ def type_text(text: str, at: float, every: float = 0.02, keycode: int = 38) -> l
 class FakeBackend(Backend):
     """Replays ``script`` (see the module docstring). ``windows``: the visible windows at
     the start; with them the backend locates windows (the gate judges the pointer by the
-    window under it), without them it does not. ``pids``: window -> process id."""
+    window under it), without them it does not. ``pids``: window -> process id.
+    ``decode_delay_s``: how long each decode takes."""
 
     name = "fake"
 
     def __init__(self, script: Iterable[tuple[float, Step]], *, size: tuple[int, int] = (320, 200),
-                 windows: Sequence[WindowInfo] | None = None, pids: dict[int, int] | None = None):
+                 windows: Sequence[WindowInfo] | None = None, pids: dict[int, int] | None = None,
+                 decode_delay_s: float = 0.0):
         self.script = sorted(script, key=lambda item: item[0])
         self.width, self.height = size
         self.pixels = np.zeros((self.height, self.width), dtype=np.uint32)
@@ -85,9 +93,12 @@ class FakeBackend(Backend):
         self.locates_windows = windows is not None
         self.pids = dict(pids or {})
         self.generation = 0
+        self.decode_delay_s = decode_delay_s
+        self.decoded: list[RawEvent] = []
         self.finished = threading.Event()
         self.indicator: list[str | None] = []
         self._focus: FocusSink | None = None
+        self._sink: RawSink | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -101,6 +112,7 @@ class FakeBackend(Backend):
         self._focus = None
 
     def start_input(self, sink: RawSink) -> None:
+        self._sink = sink
         self._thread = threading.Thread(target=self._replay, args=(sink,), name="workprint-fake-input",
                                         daemon=True)
         self._thread.start()
@@ -121,22 +133,37 @@ class FakeBackend(Backend):
         for offset, step in self.script:
             if self._stop.wait(max(0.0, start + offset - time.monotonic())):
                 return
-            if isinstance(step, Screen):
-                self.pixels = step.pixels
-            elif isinstance(step, Windows):
-                self.windows = step.windows
-                self.generation += 1
-            elif isinstance(step, CaptureLost):
-                sink(step)
-            elif isinstance(step, FocusEvent):
-                if self._focus is not None:
-                    self._focus(replace(step, t_ns=time.monotonic_ns()))
-            else:
-                sink(Scripted(replace(step, t_ns=time.monotonic_ns())))
+            if isinstance(step, Event):
+                step = replace(step, t_ns=time.monotonic_ns())
+            self._hand_on(sink, step)
+
+    def send(self, step: Step) -> None:
+        """Hand ``step`` on now, on the caller's thread (after :meth:`start_input`); an event
+        keeps the ``t_ns`` it was made with."""
+        if self._sink is None:
+            raise RuntimeError("FakeBackend.send before start_input")
+        self._hand_on(self._sink, step)
+
+    def _hand_on(self, sink: RawSink, step: Step) -> None:
+        if isinstance(step, Screen):
+            self.pixels = step.pixels
+        elif isinstance(step, Windows):
+            self.windows = step.windows
+            self.generation += 1
+        elif isinstance(step, CaptureLost):
+            sink(step)
+        elif isinstance(step, FocusEvent):
+            if self._focus is not None:
+                self._focus(step)
+        else:
+            sink(Scripted(step))
 
     def decode(self, raw: InputRecord) -> list[RawEvent]:
         if not isinstance(raw, Scripted):
             raise TypeError(f"FakeBackend cannot decode {type(raw).__name__}")
+        if self.decode_delay_s:
+            time.sleep(self.decode_delay_s)
+        self.decoded.append(raw.event)
         return [raw.event]
 
     def grab(self) -> np.ndarray:
