@@ -5,6 +5,7 @@ error hierarchy; ``--version``; ``serve`` says where it listens."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import socket
@@ -238,3 +239,32 @@ def test_the_collector_admin_listings_answer_in_json(tmp_path, capsys):
     assert who["devices"] == 0 and who["contributor"] and "alice" not in json.dumps(who)
     assert main(["admin", "devices", "--json", *srv]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize("argv,stdin,env", [
+    (["-"], "", {}),                                     # '-' and nothing on standard input
+    ([], "\n", {}),                                      # no CODE, no variable, not a terminal
+    ([], "", {"WORKPRINT_ENROLL_CODE": "  "}),           # a blank variable is no code
+], ids=["dash-empty", "no-code", "blank-env"])
+def test_enroll_without_a_code_says_where_to_give_it(argv, stdin, env, tmp_path, monkeypatch, capsys):
+    # The code may be kept out of the process list (stdin, the environment, a prompt); with none
+    # of them it fails before contacting anything, saying where a code comes from.
+    monkeypatch.delenv("WORKPRINT_ENROLL_CODE", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    rc = main(["enroll", "http://127.0.0.1:9", *argv, "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "no enrolment code" in err and "WORKPRINT_ENROLL_CODE" in err
+    assert not (tmp_path / "d" / "device.json").exists()
+
+
+def test_enroll_takes_its_code_from_stdin_the_environment_or_the_argument(monkeypatch):
+    from workprint.commands.enroll import enrolment_code
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(" k3-code \n"))
+    assert enrolment_code("-") == "k3-code"
+    monkeypatch.setenv("WORKPRINT_ENROLL_CODE", "from-env")
+    assert enrolment_code(None) == "from-env"
+    assert enrolment_code("given") == "given"             # an explicit argument wins

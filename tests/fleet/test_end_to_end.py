@@ -41,7 +41,8 @@ def test_recorded_session_reaches_the_curator_under_the_published_policy(backend
         device = tmp_path / "device"
         code = cli("admin", "enrolment-code", "--server", server.url, "--contributor", "alice",
                    env={"WORKPRINT_TOKEN": admin}).stdout.splitlines()[-1]
-        out = cli("enroll", server.url, code, "--data-dir", str(device)).stdout
+        # the code on standard input, not in the process list
+        out = cli("enroll", server.url, "-", "--data-dir", str(device), input=code + "\n").stdout
         assert published[:12] in out
 
         # The device works under the collector's policy: the same hash as `policy check`.

@@ -38,7 +38,7 @@ def test_a_refused_session_stays_visible_with_its_reason_until_withheld(tmp_path
         code = cli("admin", "enrolment-code", "--contributor", "alice", "--data-dir", srv).stdout.split()[-1]
         device = tmp_path / "device"
         dd = ["--data-dir", str(device)]
-        cli("enroll", server.url, code, *dd)
+        cli("enroll", server.url, *dd, env={"WORKPRINT_ENROLL_CODE": code})
         good = record_session(device, policy_hash=published)
         bad = record_session(device, policy_hash="f" * 64)   # a policy the collector never published
         cli("approve", good, bad, *dd)
