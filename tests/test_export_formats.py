@@ -77,7 +77,7 @@ def test_agentnet(data_dir, tmp_path):
     assert t2["instruction"] == "" and t2["unlabelled"] is True and t2["task_completed"] is None
     assert t1["screen"] == {"width": 1920, "height": 1080, "scale": 1.0}
     assert t1["source"] == {"policy_hash": "pol-1234abcd", "recorder_version": "0.1.0",
-                            "jurisdiction": "default", "export_version": 3}
+                            "jurisdiction": "default", "export_version": 4}
     codes = [s["value"]["code"] for s in t1["traj"]]
     assert codes == [
         "pyautogui.click(x=0.2604, y=0.4630)",
@@ -281,7 +281,7 @@ def test_hf_card_describes_fields_and_provenance(data_dir, tmp_path):
     assert head["dataset_info"]["splits"][0]["num_examples"] == 9
     for name, _, _, desc in COLUMNS:
         assert f"| `{name}` |" in text and desc in text
-    assert "| `pol-1234abcd` | 0.1.0 | 3 | 2 |" in text
+    assert "| `pol-1234abcd` | 0.1.0 | 4 | 2 |" in text
 
 
 def test_aguvis_root_names_where_the_export_will_be_read(data_dir, tmp_path):

@@ -166,6 +166,9 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
         actions = report["actions"]
         stats = report["meta"]["stats"]["elements"]
         print("\nelement stats:", json.dumps(stats))
+        # accessibility trees are off by default ([capture] a11y_tree): none read, none stored
+        assert report["a11y_trees"] == [] and report["meta"]["stats"]["a11y_trees"] is None
+        assert all(a["a11y_tree"] is None for a in actions)
 
         # every click on a named control of the recorded form: role, name, box
         clicks = [a for a in actions if a["kind"] in ("click", "doubleClick", "tripleClick")]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 #: Version of the event vocabulary (stored with every session). 2: ``element`` events.
-EVENT_VERSION = 2
+#: 3: ``a11y_tree`` events.
+EVENT_VERSION = 3
 
 # --- modifier names -------------------------------------------------------------------
 #: Modifier names as stored in ``KeyEvent.modifiers`` (X11 state mask bits on Linux).
@@ -247,8 +248,98 @@ class ElementEvent(Event):
     url: str | None = None
 
 
+#: The states a node of an accessibility tree keeps: an element's, and what a grounding
+#: model needs to tell a control's use (disabled controls lack ``enabled``).
+A11Y_TREE_STATES = ELEMENT_STATES + ("enabled", "expanded", "pressed")
+
+
+@dataclass(frozen=True, slots=True)
+class A11yNode:
+    """One node of an accessibility tree: platform role name, accessible name (redacted
+    like titles before storage; empty for a password field and everything below it), the
+    kept states (:data:`A11Y_TREE_STATES`), its box in screen pixels, its children."""
+
+    role: str
+    name: str = ""
+    states: tuple[str, ...] = ()
+    box: Geometry | None = None
+    children: tuple["A11yNode", ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored and exported form: ``{"role", "name", "states", "box": [x, y, w, h]
+        | null, "children": [...]}`` (empty name, states and children left out)."""
+        d: dict[str, Any] = {"role": self.role}
+        if self.name:
+            d["name"] = self.name
+        if self.states:
+            d["states"] = list(self.states)
+        d["box"] = [self.box.x, self.box.y, self.box.width, self.box.height] if self.box else None
+        if self.children:
+            d["children"] = [c.to_dict() for c in self.children]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "A11yNode":
+        box = d.get("box")
+        return cls(str(d.get("role", "")), str(d.get("name", "")), tuple(d.get("states", ())),
+                   Geometry(*box) if box else None,
+                   tuple(cls.from_dict(c) for c in d.get("children", ())))
+
+    def walk(self):
+        """This node and all below it, depth first."""
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+def a11y_digest(root: A11yNode) -> str:
+    """Content address of a tree (its canonical JSON)."""
+    import hashlib
+
+    canon = json.dumps(root.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(canon.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class A11yTreeEvent(Event):
+    """The accessibility tree of the active window at a settled moment (taken right after
+    a frame that may become a keyframe; ``t_ns`` is when it was asked for), only with the
+    policy's ``[capture] a11y_tree``. ``app`` is the window's application id, ``root`` its
+    top-level accessible (the window's frame) pruned to showing nodes and bounded (``nodes``
+    kept; ``truncated`` when the bounds cut something). ``digest`` is the tree's content
+    address: a tree equal to the one stored last is stored as a repeat - ``root`` None,
+    the same ``digest`` - which readers resolve to the latest full tree with that digest
+    (:func:`resolve_trees`; a repeat whose full tree was forgotten resolves to nothing)."""
+
+    kind: ClassVar[str] = "a11y_tree"
+    t_ns: int
+    app: str = ""
+    root: A11yNode | None = None
+    nodes: int = 0
+    truncated: bool = False
+    digest: str = ""
+
+
+def resolve_trees(events) -> list[A11yTreeEvent]:
+    """The trees among ``events`` (time order), each repeat replaced by the full tree it
+    repeats (dropped when that is not among them)."""
+    out: list[A11yTreeEvent] = []
+    full: dict[str, A11yTreeEvent] = {}
+    for ev in events:
+        if not isinstance(ev, A11yTreeEvent):
+            continue
+        if ev.root is not None:
+            full[ev.digest] = ev
+            out.append(ev)
+        elif ev.digest in full:
+            base = full[ev.digest]
+            out.append(A11yTreeEvent(ev.t_ns, ev.app or base.app, base.root, base.nodes, base.truncated,
+                                     ev.digest))
+    return out
+
+
 RawEvent = (KeyEvent | ButtonEvent | ScrollEvent | MoveEvent | FocusEvent | GapEvent | MarkerEvent
-            | ElementEvent)
+            | ElementEvent | A11yTreeEvent)
 
 _KIND_TO_CLASS: dict[str, type] = {
     "key_down": KeyEvent,
@@ -261,6 +352,7 @@ _KIND_TO_CLASS: dict[str, type] = {
     "gap": GapEvent,
     "marker": MarkerEvent,
     "element": ElementEvent,
+    "a11y_tree": A11yTreeEvent,
 }
 EVENT_KINDS = tuple(_KIND_TO_CLASS)
 
@@ -276,6 +368,8 @@ def to_row(event: RawEvent) -> tuple[int, str, str]:
             continue
         if isinstance(value, Geometry):
             value = [value.x, value.y, value.width, value.height]
+        elif isinstance(value, A11yNode):
+            value = value.to_dict()
         elif isinstance(value, tuple):
             value = [list(v) if isinstance(v, tuple) else v for v in value]
         data[f.name] = value
@@ -299,6 +393,8 @@ def from_row(t_ns: int, kind: str, data_json: str) -> RawEvent:
             data["box"] = Geometry(*data["box"])
         data["states"] = tuple(data.get("states", ()))
         data["path"] = tuple((str(r), str(n)) for r, n in data.get("path", ()))
+    if cls is A11yTreeEvent and data.get("root") is not None:
+        data["root"] = A11yNode.from_dict(data["root"])
     return cls(t_ns=t_ns, **data)
 
 

@@ -10,6 +10,7 @@ screens, i.e. a visually stable stretch.
 * keys, scroll and the rest: the last frame at or before ``lead_s`` before the action,
   else the latest frame before it.
 * the observation after the last action of an episode: :func:`final_frame`.
+* the accessibility tree before each action (where recorded): :func:`trees_before`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..events import Action, FrameRef
+from ..events import A11yTreeEvent, Action, FrameRef
 
 MOUSE_KINDS = frozenset({"click", "doubleClick", "tripleClick", "rightClick", "middleClick",
                          "drag"})
@@ -94,3 +95,18 @@ def final_frame(last_action: Action, frames: Sequence[FrameRef] | FrameIndex,
     limit = until_ns if until_ns is not None else (index.times[-1] if index.times else 0)
     i = index.last_at_or_before(max(limit, last_action.t_end))
     return index.frames[i] if i >= 0 else None
+
+
+def trees_before(actions: Sequence[Action], trees: Sequence[A11yTreeEvent]) -> list[A11yTreeEvent | None]:
+    """For each action (time order), the accessibility tree of the screen before it: the
+    latest tree taken after the previous action ended and at or before the action starts
+    (trees are taken at settled screens, so this is the state the action met); None when
+    there is none - never a tree from before the previous action."""
+    times = [t.t_ns for t in trees]
+    out: list[A11yTreeEvent | None] = []
+    prev_end: int | None = None
+    for a in actions:
+        i = bisect_right(times, a.t_start) - 1
+        out.append(trees[i] if i >= 0 and (prev_end is None or times[i] > prev_end) else None)
+        prev_end = a.t_end if prev_end is None else max(prev_end, a.t_end)
+    return out

@@ -211,8 +211,12 @@ class FramePipeline:
                  encoder_delay_s: float = 0.0,
                  redact: Callable[[np.ndarray, int, int], "np.ndarray | MaskedFrame | None"] | None = None,
                  text_mask: "TextMaskStage | None" = None,
-                 generation: Callable[[], int] = lambda: 0):
+                 generation: Callable[[], int] = lambda: 0,
+                 on_stored: Callable[[int, str], None] | None = None):
         self._text_mask = text_mask
+        #: told (on the scheduler thread; must return at once) of each grab queued to be
+        #: stored, with its reason (the accessibility tree taker listens)
+        self._on_stored = on_stored
         self._generation = generation
         self._grab_fn = grab
         self._sink = sink
@@ -305,6 +309,9 @@ class FramePipeline:
             self._queue.put_nowait((g.t_ns, reason, g.pixels, g.generation))
         except queue.Full:
             self.dropped += 1
+            return
+        if self._on_stored is not None:
+            self._on_stored(g.t_ns, reason)
 
     def _pre_action(self, t_ns: int, reason: str) -> None:
         before = [g for g in self._ring if g.t_ns <= t_ns]

@@ -14,7 +14,10 @@ Threads:
 * the frame pipeline (see :mod:`workprint.capture.frames`);
 * optionally the element locator (:mod:`workprint.capture.elements`): the processor asks it,
   without waiting, for the UI element of each press, scroll start and key that may start an
-  action; its answers come back through :meth:`Recorder.inject` and the gate.
+  action; its answers come back through :meth:`Recorder.inject` and the gate;
+* optionally the accessibility tree taker (:mod:`workprint.capture.a11y_tree`): the frame
+  pipeline tells it of each settled frame it stores; its trees come back the same way
+  (never stored without a gate: the gate bounds and redacts them).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..errors import CaptureError, DiskFullError, StoreError
-from ..events import (CHORD_MODIFIERS, MODIFIER_KEYS, TYPING_RUN_GAP_NS, ButtonEvent, ElementEvent, FocusEvent,
-                      KeyEvent, MoveEvent, RawEvent, ScrollEvent)
+from ..events import (CHORD_MODIFIERS, MODIFIER_KEYS, TYPING_RUN_GAP_NS, A11yTreeEvent, ButtonEvent, ElementEvent,
+                      FocusEvent, KeyEvent, MoveEvent, RawEvent, ScrollEvent)
 from ..store.session import SessionWriter
 from .backend import Backend, CaptureLost
+from .a11y_tree import TreeTaker
 from .elements import ElementLocator, ElementRequest
 from .frames import FramePipeline
 
@@ -89,7 +93,7 @@ class Recorder:
                  flush_interval: float = 0.25, move_hz: float = 60.0, encoder_delay_s: float = 0.0,
                  gate: Gate | None = None,
                  frame_redactor: Callable | None = None, text_mask=None,
-                 elements: ElementLocator | None = None):
+                 elements: ElementLocator | None = None, trees: TreeTaker | None = None):
         self.backend = backend
         self.writer = writer
         self.flush_interval = flush_interval
@@ -115,16 +119,22 @@ class Recorder:
         self._commit_due = False
         if elements is not None:
             elements.deliver = self._deliver_element
+        self.trees = trees
+        if trees is not None:
+            trees.deliver = self._deliver_tree
         self._processor = threading.Thread(target=self._process_loop, name="workprint-processor", daemon=True)
         self.frames = FramePipeline(backend.grab, writer, on_error=self._fail,
                                     encoder_delay_s=encoder_delay_s,
                                     redact=frame_redactor, text_mask=text_mask,
-                                    generation=backend.window_generation) if frames else None
+                                    generation=backend.window_generation,
+                                    on_stored=trees.frame_stored if trees is not None else None) if frames else None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         if self.elements is not None:
             self.elements.start()
+        if self.trees is not None:
+            self.trees.start()
         self._processor.start()
         self.backend.start_focus(self._queue.put)
         self.backend.start_input(self._queue.put)
@@ -138,6 +148,8 @@ class Recorder:
         self.backend.stop_focus()
         if self.elements is not None:
             self.elements.stop()  # its last answers are queued before the end marker
+        if self.trees is not None:
+            self.trees.stop()
         self.stopped.set()
         self._queue.put(None)
         self._processor.join(timeout=10)
@@ -247,6 +259,9 @@ class Recorder:
         Callable from any thread; returns how many frames were dropped at once."""
         self.writer.forget(since_ns, until_ns)  # first: the last barrier before disk
         frames = self.frames.forget(since_ns, until_ns) if self.frames else 0
+        forget_trees = getattr(self.gate, "forget_trees", None)
+        if forget_trees is not None:
+            forget_trees()  # the tree stored last may be gone: store the next one whole
         return {"frames": frames}
 
     def input_barrier(self, t_ns: int, timeout_s: float = 5.0) -> bool:
@@ -276,6 +291,13 @@ class Recorder:
         """From the locator's thread: the element joins the stream through the gate."""
         gate = self.gate
         self._queue.put(lambda: gate.element(el) if gate is not None else [el])
+
+    def _deliver_tree(self, tree: A11yTreeEvent, window: int) -> None:
+        """From the tree taker's thread: the tree joins the stream through the gate (and
+        only through it)."""
+        gate = self.gate
+        if gate is not None:
+            self._queue.put(lambda: gate.a11y_tree(tree, window))
 
     def _ask_element(self, ev: RawEvent, trigger: str | None) -> None:
         """Ask the locator (never waits) for the element of an input that may start an

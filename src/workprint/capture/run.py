@@ -17,6 +17,7 @@ import numpy as np
 from .. import __version__
 from ..costs import STAGES, thread_cpu
 from ..errors import CaptureError, DiskFullError, StoreError
+from ..policy.a11y_tree import TreeBounds
 from ..policy.gate import SafeguardGate
 from ..policy.model import Policy
 from ..policy.redact_pixels import MaskedFrame, out_of_scope_rects
@@ -24,6 +25,7 @@ from ..policy.redact_text import Redactor
 from ..store.session import DataDir
 from .backend import Backend
 from .control import ControlServer
+from .a11y_tree import TreeSource, TreeTaker, TreeTarget
 from .elements import ElementLocator, ElementSource
 from .recorder import Recorder, RecorderStats
 
@@ -70,6 +72,25 @@ def frame_safeguard(gate: SafeguardGate, backend: Backend,
     return redact
 
 
+def tree_target(gate: SafeguardGate, backend: Backend) -> Callable[[], TreeTarget | None]:
+    """Which window an accessibility tree may be read from now: the window in front, only
+    when the gate records it (in scope, not paused), the backend says the same window is
+    in front and lists it, and its pid is known; else None (nothing is asked)."""
+
+    def target() -> TreeTarget | None:
+        focus = gate.recorded_focus()
+        now = backend.current_focus()
+        if focus is None or not focus.window or (now is not None and now.window != focus.window):
+            return None
+        win = next((w for w in backend.window_stack() or () if w.window == focus.window), None)
+        if win is None or not gate.window_in_scope(win):
+            return None
+        pid = focus.pid or backend.window_pid(focus.window)
+        return TreeTarget(focus.window, pid, focus.app_id, win) if pid else None
+
+    return target
+
+
 def _ocr_stats(masker) -> dict | None:
     if masker is None:
         return None
@@ -91,9 +112,12 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
                    on_start: Callable[[str], None] | None = None,
                    redactor: Redactor | None = None, secure_input=None,
                    masker=None, encoder_delay_s: float = 0.0,
-                   element_source: ElementSource | None = None, browser=None) -> RecordingResult:
+                   element_source: ElementSource | None = None, browser=None,
+                   tree_source: TreeSource | None = None) -> RecordingResult:
     """``browser``: a :class:`~.browser_ext.BrowserBridge` fed over the control socket
-    (``cmd`` ``browser``, from the extension's native host); ``element_source`` may use it."""
+    (``cmd`` ``browser``, from the extension's native host); ``element_source`` may use it.
+    ``tree_source`` reads accessibility trees; used only with the policy's
+    ``[capture] a11y_tree``."""
     info = backend.screen_info()
     redactor = redactor or Redactor.from_policy(policy)
     gate = SafeguardGate(policy, redactor, secure_input=secure_input,
@@ -115,9 +139,13 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
         # scope first: only windows the gate records are ever asked (recorded_window_at)
         locator = ElementLocator(element_source, deliver=lambda el: None,
                                  window_at=gate.recorded_window_at, window_pid=backend.window_pid)
+    trees = None
+    if tree_source is not None and policy.capture.a11y_tree and backend.locates_windows:
+        trees = TreeTaker(tree_source, target=tree_target(gate, backend), deliver=lambda tree, window: None,
+                          bounds=TreeBounds.from_policy(policy))
     recorder = Recorder(backend, writer, frames=frames and policy.screenshots.enabled, gate=gate,
                         frame_redactor=frame_safeguard(gate, backend, policy), text_mask=text_mask,
-                        encoder_delay_s=encoder_delay_s, elements=locator)
+                        encoder_delay_s=encoder_delay_s, elements=locator, trees=trees)
     if text_mask is not None:
         text_mask.input_barrier = recorder.input_barrier
 
@@ -197,6 +225,7 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
             "ocr": _ocr_stats(masker),
             "elements": ({**locator.stats(), "stored": gate.elements_stored,
                           "dropped_by_gate": gate.elements_dropped} if locator else None),
+            "a11y_trees": {**trees.stats(), **gate.trees} if trees is not None else None,
             "browser_extension": browser.describe() if browser is not None else None,
             "stage_cpu": STAGES.snapshot(), "thread_cpu_s": threads})
         if text_mask is not None:

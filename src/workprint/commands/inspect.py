@@ -6,7 +6,7 @@ import argparse
 from collections import Counter
 from dataclasses import asdict
 
-from ..events import ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, ScrollEvent
+from ..events import ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, ScrollEvent, resolve_trees
 from ..store.session import DataDir, Session
 from ._common import add_data_dir, data_dir, print_json
 
@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Show a session's metadata and its timeline: one segment per "
                                    "active window with its keys, clicks, scrolls and frames, plus "
                                    "gaps and markers (--json adds the reduced actions, each with the "
-                                   "UI element it acted on). SESSION may be an unambiguous id prefix.")
+                                   "UI element it acted on, and the accessibility trees recorded). SESSION may be an unambiguous id prefix.")
     p.add_argument("session", metavar="SESSION")
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,13 +68,30 @@ def timeline(session: Session) -> list[dict]:
     return rows
 
 
+def a11y_trees(session: Session) -> list[dict]:
+    """The accessibility trees recorded (``[capture] a11y_tree``), in time order: each with
+    its time, app, node count, truncated flag, digest and ``root`` - null for a repeat of
+    the full tree with the same digest listed before it."""
+    start = session.meta.get("start_mono_ns", 0)
+    return [{"t": round((ev.t_ns - start) / 1e9, 3), "app": ev.app, "nodes": ev.nodes, "truncated": ev.truncated,
+             "digest": ev.digest, "root": ev.root.to_dict() if ev.root is not None else None}
+            for ev in session.events(["a11y_tree"])]
+
+
 def actions(session: Session) -> list[dict]:
-    """The session's reduced actions, each with the UI element it acted on (or None)."""
+    """The session's reduced actions, each with the UI element it acted on (or None) and
+    the digest of the accessibility tree of the screen before it (or None; see
+    :func:`a11y_trees`)."""
+    from ..actions.keyframes import trees_before
     from ..actions.reduce import reduce_events
 
     start = session.meta.get("start_mono_ns", 0)
+    events = list(session.events())
+    reduced = reduce_events(events)
+    trees = resolve_trees(events)
+    before = trees_before(reduced, trees) if trees else [None] * len(reduced)
     out = []
-    for a in reduce_events(session.events()):
+    for a, tree in zip(reduced, before):
         row: dict = {"kind": a.kind, "t": round((a.t_start - start) / 1e9, 3)}
         if a.x is not None:
             row.update(x=a.x, y=a.y)
@@ -87,6 +104,7 @@ def actions(session: Session) -> list[dict]:
             "role": el.role, "name": el.name, "description": el.description, "states": list(el.states),
             "box": [el.box.x, el.box.y, el.box.width, el.box.height] if el.box else None,
             "app": el.app, "path": [list(p) for p in el.path], "via": el.via, "source": el.source}
+        row["a11y_tree"] = tree.digest if tree is not None else None
         out.append(row)
     return out
 
@@ -116,11 +134,12 @@ def run(args: argparse.Namespace) -> int:
         summary = session.summary()
         rows = timeline(session)
         acts = actions(session) if args.json else []
+        trees = a11y_trees(session) if args.json else []
         reasons = Counter(f.reason for f in session.frames())
         meta = session.meta
     if args.json:
         print_json({"session": asdict(summary), "meta": meta, "frames_by_reason": dict(reasons),
-                    "timeline": rows, "actions": acts})
+                    "timeline": rows, "actions": acts, "a11y_trees": trees})
         return 0
     screen = meta.get("screen", {})
     print(f"session   {summary.id}  ({summary.state})")

@@ -105,12 +105,17 @@ def run(args: argparse.Namespace) -> int:
             atspi_elements = AtspiElementSource(secure_input.atspi, backend.window_generation)
         # browser pages: the extension knows their elements; everything else: AT-SPI
         element_source = BrowserElementSource(browser, fallback=atspi_elements)
+        tree_source = None
+        if policy.capture.a11y_tree and secure_input.atspi is not None and secure_input.atspi.available():
+            from ..capture.linux.atspi_tree import AtspiTreeSource
+
+            tree_source = AtspiTreeSource(secure_input.atspi, backend.window_generation)
         try:
             result = record_session(
                 root, policy, backend=backend, stop=stop, duration=args.duration,
                 frames=not args.no_frames, on_start=started, secure_input=secure_input,
                 masker=masker, redactor=masker.redactor if masker else None,
-                element_source=element_source, browser=browser,
+                element_source=element_source, browser=browser, tree_source=tree_source,
                 meta={"contributor": contributor_pseudonym(root), "secure_input": secure_input.describe(),
                       "notice": {"sha256": receipt.notice_sha256, "accepted_at": receipt.accepted_at}})
         finally:

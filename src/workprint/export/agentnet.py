@@ -6,7 +6,9 @@ file name inside ``images/`` (as in the AgentNet release, so OpenCUA's tools tak
 has one. ``value.code`` is the action in the grammar of :mod:`.code`; ``value.action`` a
 plain description (naming the UI element when it is known); ``value.element`` the element
 acted on - ``{"role", "name", "app", "bbox": [x0, y0, x1, y1] (0-1 of the screen), "source"}``
-- or null; ``value.structured`` (workprint's addition) pixel coordinates, screen size and
+- or null; ``value.a11y_tree`` (only in sessions recorded with ``[capture] a11y_tree``, and
+only on steps that have one) the accessibility tree of the window before the action (see
+:func:`~.common.tree_struct`); ``value.structured`` (workprint's addition) pixel coordinates, screen size and
 scale. Fields that CoT synthesis fills later (``observation``, ``thought``,
 ``reflection``, ``last_step_correct``, ``last_step_redundant``; trajectory scores) are
 absent, not empty: OpenCUA's gen_cot writes them.
@@ -40,6 +42,8 @@ def step_value(s) -> dict[str, Any]:
         v["observation"] = s.observation
     if s.thought:
         v["thought"] = s.thought
+    if s.a11y_tree is not None:
+        v["a11y_tree"] = s.a11y_tree
     return v
 
 

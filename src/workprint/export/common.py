@@ -19,17 +19,19 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..actions.describe import describe
 from ..actions.episodes import Episode, EpisodeConfig, split_episodes
-from ..actions.keyframes import FrameIndex, KeyframeConfig, final_frame, keyframe
+from ..actions.keyframes import FrameIndex, KeyframeConfig, final_frame, keyframe, trees_before
 from ..actions.reduce import ReduceConfig, reduce_events
 from ..errors import ExportError, WorkprintError  # noqa: F401  (re-exported)
-from ..events import Action, FrameRef, MarkerEvent
+from ..events import A11yNode, A11yTreeEvent, Action, FrameRef, MarkerEvent, resolve_trees
 from . import code as _code
 from .code import status_of
 from .jpeg import TiledJpeg, save_jpeg
 
 #: Version of the export formats written here; in every export's provenance.
 #: 3: the UI element of each step (AgentNet ``value.element``, hf ``element_*`` columns).
-EXPORT_VERSION = 3
+#: 4: the accessibility tree before each step, where recorded (AgentNet ``value.a11y_tree``,
+#: hf ``a11y_tree``).
+EXPORT_VERSION = 4
 
 Progress = Callable[[int, int], None]
 
@@ -67,6 +69,9 @@ class Step:
     thought: str = ""
     #: The UI element acted on (:func:`element_struct`), or None.
     element: dict[str, Any] | None = None
+    #: The accessibility tree of the screen before the action (:func:`tree_struct`), or
+    #: None (not recorded, or none since the previous action).
+    a11y_tree: dict[str, Any] | None = None
 
 
 @dataclass
@@ -124,6 +129,29 @@ def element_struct(a: Action, screen: Screen) -> dict[str, Any] | None:
     return {"role": el.role, "name": el.name, "app": el.app, "bbox": bbox, "source": el.source}
 
 
+def tree_struct(tree: A11yTreeEvent | None, screen: Screen) -> dict[str, Any] | None:
+    """An accessibility tree as exported: ``{"app", "nodes", "truncated", "root"}``, each
+    node ``{"role", "name", "states", "bbox": [x0, y0, x1, y1] (0-1 of the screen, as an
+    element's) | null, "children"}`` (empty name, states and children left out)."""
+    if tree is None or tree.root is None:
+        return None
+
+    def node(n: A11yNode) -> dict[str, Any]:
+        d: dict[str, Any] = {"role": n.role}
+        if n.name:
+            d["name"] = n.name
+        if n.states:
+            d["states"] = list(n.states)
+        b = n.box
+        d["bbox"] = None if b is None else [screen.nx(b.x), screen.ny(b.y), screen.nx(b.x + b.width),
+                                            screen.ny(b.y + b.height)]
+        if n.children:
+            d["children"] = [node(c) for c in n.children]
+        return d
+
+    return {"app": tree.app, "nodes": tree.nodes, "truncated": tree.truncated, "root": node(tree.root)}
+
+
 # --- sessions -> trajectories ------------------------------------------------------------
 def screen_of(meta: dict[str, Any], frames: list[FrameRef]) -> Screen:
     s = meta.get("screen") or {}
@@ -141,7 +169,9 @@ def task_id(session_id: str, episode_index: int) -> str:
 
 
 def build_trajectory(session_id: str, ep: Episode, screen: Screen, index: FrameIndex,
-                     next_start: int | None, kf: KeyframeConfig) -> Trajectory:
+                     next_start: int | None, kf: KeyframeConfig,
+                     trees: dict[int, A11yTreeEvent] | None = None) -> Trajectory:
+    """``trees``: the tree before each action, by ``id(action)`` (:func:`trees_before`)."""
     traj = Trajectory(task_id(session_id, ep.index), ep.instruction, ep.unlabelled, ep.ok, screen)
     t0 = ep.t_start
     steps = ep.steps
@@ -149,7 +179,8 @@ def build_trajectory(session_id: str, ep: Episode, screen: Screen, index: FrameI
         traj.steps.append(Step(i, a, keyframe(a, index, kf), round((a.t_start - t0) / 1e9),
                                action_code(a, screen), action_struct(a, screen),
                                describe(a, screen.nx, screen.ny),
-                               element=element_struct(a, screen)))
+                               element=element_struct(a, screen),
+                               a11y_tree=tree_struct((trees or {}).get(id(a)), screen)))
     last = steps[-1]
     end_t = max(ep.t_end, last.t_end)
     limit = end_t + int(kf.settle_s * 1e9)
@@ -173,6 +204,8 @@ def session_trajectories(session, reduce_cfg: ReduceConfig | None = None,
     markers = [e for e in events if isinstance(e, MarkerEvent)]
     episodes = split_episodes(actions, markers, episode_cfg)
     index = FrameIndex(frames)
+    recorded = resolve_trees(events)
+    trees = {id(a): t for a, t in zip(actions, trees_before(actions, recorded)) if t is not None} if recorded else None
     kf = keyframe_cfg or KeyframeConfig()
     source = provenance(session.meta)
     out = []
@@ -182,7 +215,7 @@ def session_trajectories(session, reduce_cfg: ReduceConfig | None = None,
         if nxt is not None:
             first = nxt.actions[0]
             next_start = min(nxt.t_start, first.t_approach or first.t_start) - 1
-        traj = build_trajectory(session.id, ep, screen, index, next_start, kf)
+        traj = build_trajectory(session.id, ep, screen, index, next_start, kf, trees)
         traj.source = source
         out.append(traj)
     return out
@@ -219,7 +252,7 @@ def exportable(traj: Trajectory) -> tuple[Trajectory | None, dict[str, int]]:
     if all(st.action.kind == "end" for st in kept):
         return None, drops                # nothing but (at most) a terminate step left
     steps = [Step(i, st.action, st.frame, st.t_rel_s, st.code, st.structured, st.description,
-                  st.observation, st.thought, st.element) for i, st in enumerate(kept)]
+                  st.observation, st.thought, st.element, st.a11y_tree) for i, st in enumerate(kept)]
     return Trajectory(traj.task_id, traj.instruction, traj.unlabelled, traj.ok, traj.screen,
                       steps, traj.source), drops
 

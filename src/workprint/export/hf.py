@@ -20,7 +20,7 @@ SHARD_ROWS = 1000
 COMPRESSION = {"image.bytes": "none", "image.path": "zstd", **{
     c: "zstd" for c in ("task_id", "instruction", "code", "action", "observation", "thought",
                         "text", "keys.list.element", "action_type", "button", "policy_hash",
-                        "element_role", "element_name", "element_bbox.list.element")}}
+                        "element_role", "element_name", "element_bbox.list.element", "a11y_tree")}}
 ROW_GROUP = 64
 
 # name -> (arrow type, HF feature, description). Features are written in the form both
@@ -70,6 +70,9 @@ COLUMNS: list[tuple[str, str, dict[str, Any], str]] = [
      "Accessible name of that element (redacted like window titles), or null."),
     ("element_bbox", "list_float64", {"feature": _V("float64"), "_type": "Sequence"},
      "Its box [x0, y0, x1, y1] as fractions of the screen, or null."),
+    ("a11y_tree", "string", _V("string"),
+     "Accessibility tree of the window before the action (JSON: app, nodes, truncated, root with "
+     "role, name, states, bbox as fractions of the screen, children), or null where none was recorded."),
 ]
 
 
@@ -103,6 +106,8 @@ def step_row(traj: Trajectory, i: int, image: dict[str, Any]) -> dict[str, Any]:
         "t_rel_s": s.t_rel_s, "policy_hash": traj.source.get("policy_hash", ""),
         "element_role": el["role"] if el else None, "element_name": el["name"] if el else None,
         "element_bbox": el["bbox"] if el else None,
+        "a11y_tree": json.dumps(s.a11y_tree, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        if s.a11y_tree is not None else None,
     }
 
 

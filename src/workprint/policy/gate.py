@@ -47,6 +47,11 @@ It enforces, in order:
    was dropped or swallowed (a password key's element is not stored). Its name,
    description and ancestor names (a web element's text and selector too) are redacted
    like titles; a web element whose own frame shows a site out of scope is dropped.
+5. **Accessibility trees** (``A11yTreeEvent``, with the policy's ``[capture] a11y_tree``):
+   stored only while recording, and only for the window still in front (recorded, in
+   scope); bounded, pruned and named by :func:`.a11y_tree.bound_tree` with the same title
+   redaction as elements (no name at or below a password field). A tree equal to the one
+   stored last is stored as a repeat (its digest only).
 
 The gate is platform-free: the secure-input probe and the clock are injected.
 """
@@ -60,8 +65,9 @@ from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from ..events import (CHORD_MODIFIERS, FIELD_SWITCH_KEYS, KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, MODIFIER_KEYS,
-                      SUBMIT_KEYS, ButtonEvent, ElementEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent,
-                      MoveEvent, RawEvent, ScrollEvent)
+                      SUBMIT_KEYS, A11yTreeEvent, ButtonEvent, ElementEvent, FocusEvent, GapEvent, KeyEvent,
+                      MarkerEvent, MoveEvent, RawEvent, ScrollEvent, a11y_digest, to_row)
+from .a11y_tree import TreeBounds, bound_tree
 from .blocks import BlockTracker
 from .compose import is_text_key
 from .keys import mask_unit
@@ -185,6 +191,11 @@ class SafeguardGate:
         self._redacted_names: dict[str, str] = {}
         self.elements_stored = 0
         self.elements_dropped = 0
+        # accessibility trees: the digest stored last (a tree equal to it is a repeat)
+        self._tree_bounds = TreeBounds.from_policy(policy)
+        self._last_tree: str | None = None
+        self.trees = {"stored": 0, "repeated": 0, "dropped": 0, "truncated": 0, "max_nodes": 0, "max_bytes": 0,
+                      "max_ms": 0.0}
 
     # -- state seen by the recorder / frames / control ------------------------------------
     @property
@@ -248,6 +259,12 @@ class SafeguardGate:
                           title=focus.title, url=focus.url)
         return decide(self.policy, app_id=win.app_id, app_instance=win.app_instance,
                       title=win.title, url=None)
+
+    def recorded_focus(self) -> FocusEvent | None:
+        """The focus event of the window in front as the gate knows it, when it is recorded
+        (in scope, not paused); else None (callable from any thread)."""
+        with self._lock:
+            return self._focus if self._in_scope and self._pause_reason is None else None
 
     def window_in_scope(self, win) -> bool:
         return self.window_scope(win).allowed
@@ -354,6 +371,47 @@ class SafeguardGate:
             return []
         self.elements_dropped += 1  # its input was dropped, swallowed or is long gone
         return []
+
+    # -- accessibility trees ---------------------------------------------------------------
+    def a11y_tree(self, ev: A11yTreeEvent, window: int) -> list[RawEvent]:
+        """Events to store for the tree read from ``window`` (see the module doc, 5): none
+        unless recording with that window still in front; else the tree bounded, pruned and
+        redacted, or a repeat of the tree stored last."""
+        began = time.perf_counter()
+        try:
+            with self._lock:
+                return self._a11y_tree(ev, window)
+        finally:  # its cost on the processing thread (bounding, redaction, digest)
+            ms = (time.perf_counter() - began) * 1e3
+            self.trees["max_ms"] = round(max(self.trees["max_ms"], ms), 2)
+
+    def _a11y_tree(self, ev: A11yTreeEvent, window: int) -> list[RawEvent]:
+        focus = self._focus
+        if (not self.recording or ev.root is None or focus is None or not window
+                or focus.window != window):
+            self.trees["dropped"] += 1
+            return []
+        root, nodes, truncated = bound_tree(ev.root, self._tree_bounds, self._redact_name)
+        if root is None:
+            self.trees["dropped"] += 1
+            return []
+        digest = a11y_digest(root)
+        if digest == self._last_tree:
+            self.trees["repeated"] += 1
+            return [A11yTreeEvent(ev.t_ns, ev.app, None, nodes, truncated, digest)]
+        self._last_tree = digest
+        out = A11yTreeEvent(ev.t_ns, ev.app, root, nodes, truncated, digest)
+        t = self.trees
+        t["stored"] += 1
+        t["truncated"] += truncated
+        t["max_nodes"] = max(t["max_nodes"], nodes)
+        t["max_bytes"] = max(t["max_bytes"], len(to_row(out)[2].encode()))
+        return [out]
+
+    def forget_trees(self) -> None:
+        """``forget`` may have deleted the tree stored last: the next one is stored whole."""
+        with self._lock:
+            self._last_tree = None
 
     def _held_inputs(self) -> set[int]:
         held = {k.t_ns for k in self._run if k.down}

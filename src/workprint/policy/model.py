@@ -33,6 +33,12 @@ Example (every key optional; defaults shown where they exist)::
     enabled = true
     ocr_mask = true             # mask detected sensitive text in pixels
 
+    [capture]
+    a11y_tree = false           # the active window's accessibility tree at keyframes
+    a11y_max_nodes = 400        # its bounds (a cut tree says so: truncated = true)
+    a11y_max_depth = 24
+    a11y_max_bytes = 32768      # of its JSON
+
     [pause]
     hotkey = "ctrl+alt+shift+p"
     idle_minutes = 5            # pause after this long without input; 0 = never
@@ -128,6 +134,26 @@ class ScreenshotPolicy:
     ocr_mask: bool = True
 
 
+#: Bounds of a recorded accessibility tree (``[capture]``): defaults and the largest allowed.
+A11Y_MAX_NODES = 400
+A11Y_MAX_DEPTH = 24
+A11Y_MAX_BYTES = 32768
+#: key -> (default, lowest, highest)
+A11Y_LIMITS = {"a11y_max_nodes": (A11Y_MAX_NODES, 1, 5000), "a11y_max_depth": (A11Y_MAX_DEPTH, 1, 64),
+               "a11y_max_bytes": (A11Y_MAX_BYTES, 1024, 1 << 20)}
+
+
+@dataclass(frozen=True, slots=True)
+class CapturePolicy:
+    """What is captured beyond input, focus and frames. ``a11y_tree``: the accessibility
+    tree of the active window at keyframes (off by default), within these bounds."""
+
+    a11y_tree: bool = False
+    a11y_max_nodes: int = A11Y_MAX_NODES
+    a11y_max_depth: int = A11Y_MAX_DEPTH
+    a11y_max_bytes: int = A11Y_MAX_BYTES
+
+
 @dataclass(frozen=True, slots=True)
 class PausePolicy:
     hotkey: str = "ctrl+alt+shift+p"
@@ -173,6 +199,7 @@ class Policy:
     redaction: RedactionPolicy = field(default_factory=RedactionPolicy)
     passwords: PasswordPolicy = field(default_factory=PasswordPolicy)
     screenshots: ScreenshotPolicy = field(default_factory=ScreenshotPolicy)
+    capture: CapturePolicy = field(default_factory=CapturePolicy)
     pause: PausePolicy = field(default_factory=PausePolicy)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     jurisdiction: JurisdictionPolicy = field(default_factory=JurisdictionPolicy)
@@ -446,6 +473,7 @@ _SECTIONS: dict[str, set[str]] = {
     "redaction": {"extra_entities", "patterns"},
     "passwords": {"remote_terminals"},
     "screenshots": {"enabled", "ocr_mask"},
+    "capture": {"a11y_tree", *A11Y_LIMITS},
     "pause": {"hotkey", "idle_minutes", "on_lock"},
     "retention": {"days", "max_mb"},
     "jurisdiction": {"profile", "episodes_only", "indicator"},
@@ -509,6 +537,10 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         enabled=_bool(ctx, "screenshots.enabled", sc.get("enabled", True)),
         ocr_mask=_bool(ctx, "screenshots.ocr_mask", sc.get("ocr_mask", True)),
     )
+    cp = t["capture"]
+    capture = CapturePolicy(_bool(ctx, "capture.a11y_tree", cp.get("a11y_tree", False)), **{
+        key: _number(ctx, f"capture.{key}", cp.get(key, default), lo=lo, hi=hi, integer=True)
+        for key, (default, lo, hi) in A11Y_LIMITS.items()})
     p = t["pause"]
     pause = PausePolicy(
         hotkey=_hotkey(ctx, "pause.hotkey", p.get("hotkey", "ctrl+alt+shift+p")),
@@ -536,14 +568,14 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         drag_px=num(ctx, "actions.drag_px", a.get("drag_px", 6), lo=1, hi=500, integer=True),
         wait_s=num(ctx, "actions.wait_s", a.get("wait_s", 3.0), lo=0.1, hi=3600),
     )
-    return Policy(scope=scope, redaction=redaction, passwords=PasswordPolicy(remote), screenshots=shots, pause=pause,
+    return Policy(scope=scope, redaction=redaction, passwords=PasswordPolicy(remote), screenshots=shots, capture=capture, pause=pause,
                   retention=retention, jurisdiction=JurisdictionPolicy(profile, episodes_only,
                                                                        indicator),
                   review=review, actions=actions, source=source)
 
 
 __all__ = [
-    "Policy", "ScopePolicy", "RedactionPolicy", "CustomPattern", "PasswordPolicy", "ScreenshotPolicy",
+    "Policy", "ScopePolicy", "RedactionPolicy", "CustomPattern", "PasswordPolicy", "ScreenshotPolicy", "CapturePolicy",
     "PausePolicy", "RetentionPolicy", "JurisdictionPolicy", "ReviewPolicy", "ActionPolicy",
     "load_policy", "parse_policy", "default_policy", "find_key_line",
     "MANDATORY_ENTITIES", "OPTIONAL_ENTITIES",

@@ -255,6 +255,29 @@ class AtspiElementSource:
             self._frames[key] = frames
         return frames
 
+    @staticmethod
+    def _fitting(frames, window):
+        """The frame whose box is the X window's (``window.geometry``), active first."""
+        geo = getattr(window, "geometry", None)
+
+        def fit(f) -> tuple[int, int]:
+            box = f[1]
+            off = (abs(box.x - geo.x) + abs(box.y - geo.y) + abs(box.width - geo.width)
+                   + abs(box.height - geo.height)) if geo is not None else 0
+            return (off, 0 if f[2] >> STATE_ACTIVE & 1 else 1)
+
+        return min(frames, key=fit)
+
+    def frame_of(self, pid: int, window, deadline: float):
+        """The top-level accessible of the X window ``window`` (of process ``pid``): its
+        ``(bus, path)``, screen box and state bits, or None. Frames are cached per window
+        generation, as for elements."""
+        link = self._conn(deadline)
+        if link is None:
+            return None
+        frames = [f for f in self._frames_of(link, pid, deadline) if f[1] is not None]
+        return self._fitting(frames, window) if frames else None
+
     def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         rested = self._rest_answer(pid, x, y)
         if rested is not None:
@@ -265,15 +288,7 @@ class AtspiElementSource:
         frames = [f for f in self._frames_of(link, pid, deadline) if f[1] is not None and f[1].contains(x, y)]
         if not frames:
             return None
-        geo = getattr(window, "geometry", None)
-
-        def fit(f) -> tuple[int, int]:  # the frame whose box is the X window's, active first
-            box = f[1]
-            off = (abs(box.x - geo.x) + abs(box.y - geo.y) + abs(box.width - geo.width)
-                   + abs(box.height - geo.height)) if geo is not None else 0
-            return (off, 0 if f[2] >> STATE_ACTIVE & 1 else 1)
-
-        frame = min(frames, key=fit)[0]
+        frame = self._fitting(frames, window)[0]
         gen = self.generation()
         chain: list[tuple[str, str]] = []   # checked: each node is the answer of the one before
         batch = self._guess(frame, x, y, chain)
