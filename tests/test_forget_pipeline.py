@@ -47,34 +47,40 @@ class BlockedOcr:
         pass
 
 
-def _pipeline(tmp_path):
+def _pipeline(tmp_path, memory_slots=2):
     writer = DataDir(tmp_path / "data").create({})
     ocr = BlockedOcr()
-    stage = TextMaskStage(ocr, Quarantine(writer.folder / "quarantine"), lambda t: [], drain_s=10)
+    stage = TextMaskStage(ocr, Quarantine(writer.folder / "quarantine"), lambda t: [], drain_s=10,
+                          memory_slots=memory_slots)
     pipe = FramePipeline(Screen(), writer, text_mask=stage)
     return writer, ocr, stage, pipe
 
 
+@pytest.mark.parametrize("where", ["quarantine", "memory"])
 @pytest.mark.parametrize("when", ["queued", "being-masked"])
-def test_frames_waiting_for_ocr_are_dropped_by_forget(tmp_path, when):
-    writer, ocr, stage, pipe = _pipeline(tmp_path)
+def test_frames_waiting_for_ocr_are_dropped_by_forget(tmp_path, when, where):
+    writer, ocr, stage, pipe = _pipeline(tmp_path, memory_slots=2 if where == "quarantine" else 32)
     pipe.start()
     try:
         wait_for(ocr.busy.is_set, what="OCR busy with the first frame")
         for _ in range(4):  # pre-action frames pile up behind the blocked OCR
             pipe.note_input(time.monotonic_ns(), "pre_click")
             time.sleep(0.15)
-        wait_for(lambda: len(stage.quarantine) >= 3, what="frames queued for OCR")
-        files = list((writer.folder / "quarantine").glob("*.bin"))
-        assert len(files) >= 3, "the queued frames sit (sealed) in the quarantine"
-        if when == "being-masked":
-            since = 0  # the frame in the OCR's hands is covered too
+        if where == "quarantine":
+            wait_for(lambda: len(stage.quarantine) >= 3, what="frames queued for OCR")
+            files = list((writer.folder / "quarantine").glob("*.bin"))
+            assert len(files) >= 3, "the queued frames sit (sealed) in the quarantine"
+            first = min(int(p.name.split("-")[0]) for p in files)
         else:
-            since = min(int(p.name.split("-")[0]) for p in files)
+            wait_for(lambda: stage.backlog >= 3, what="frames queued for OCR")
+            assert len(stage.quarantine) == 0, "the queued frames wait in memory"
+            first = stage._memory.times()[0]
+        since = 0 if when == "being-masked" else first  # 0: the frame in the OCR's hands too
         until = time.monotonic_ns()
         writer.forget(since, until)
         dropped = pipe.forget(since, until)
         assert dropped >= 3
+        assert stage.backlog == 0, "destroyed at once"
         assert not list((writer.folder / "quarantine").glob("*.bin")), "destroyed at once"
         ocr.go.set()
         time.sleep(0.5)

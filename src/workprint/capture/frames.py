@@ -435,8 +435,115 @@ def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) ->
 
 
 #: frames held in memory (never on disk) while the OCR worker keeps up; more wait in
-#: the encrypted quarantine
-MEMORY_SLOTS = 2
+#: the encrypted quarantine. All but the oldest wait as the tiles that differ from the
+#: frame before them (consecutive frames share most of the screen), so a burst costs
+#: about one grab plus what changed, and ...
+MEMORY_SLOTS = 32
+#: ... at most this many bytes of changed tiles wait in memory
+MEMORY_DELTA_BYTES = 24 * 2**20
+
+
+class FrameBacklog:
+    """Frames waiting in memory, oldest first: the oldest as its grab, each later one as
+    the tiles that differ from the frame before it (copied out of its grab, so the grab
+    itself is not kept alive by the backlog; the newest grab is kept to diff the next
+    frame against). :meth:`popleft` hands frames back whole and as they were grabbed.
+    Not thread-safe (the owner locks)."""
+
+    def __init__(self, tile: int = TILE):
+        self.tile = tile
+        #: [t_ns, reason, rects, pixels or None, {(row, col): tile pixels}]
+        self._items: collections.deque[list] = collections.deque()
+        self._newest: np.ndarray | None = None  # the grab of the newest frame
+        self.delta_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def times(self) -> list[int]:
+        """Grab times of the frames waiting, oldest first."""
+        return [item[0] for item in self._items]
+
+    def delta_for(self, pixels: np.ndarray) -> dict[tuple[int, int], np.ndarray] | None:
+        """The tiles of ``pixels`` that differ from the newest frame waiting (copies), or
+        None when it must wait whole (nothing waits, or the screen size changed)."""
+        prev = self._newest
+        if not self._items or prev is None or prev.shape != pixels.shape:
+            return None
+        t = self.tile
+        grid = changed_tiles(prev, pixels, t)
+        return {(int(r), int(c)): pixels[r * t:(r + 1) * t, c * t:(c + 1) * t].copy()
+                for r, c in zip(*np.nonzero(grid))}
+
+    @staticmethod
+    def size(delta: dict[tuple[int, int], np.ndarray] | None) -> int:
+        return 0 if delta is None else sum(b.nbytes for b in delta.values())
+
+    def append(self, t_ns: int, reason: str, frame: MaskedFrame,
+               delta: dict[tuple[int, int], np.ndarray] | None) -> None:
+        """Add ``frame``; ``delta`` is :meth:`delta_for` of its pixels (None: whole)."""
+        if delta is None:
+            self._items.append([t_ns, reason, frame.rects, frame.pixels, {}])
+        else:
+            self._items.append([t_ns, reason, frame.rects, None, delta])
+            self.delta_bytes += self.size(delta)
+        self._newest = frame.pixels
+
+    def popleft(self) -> tuple[int, str, MaskedFrame]:
+        t_ns, reason, rects, pixels, _ = self._items.popleft()
+        self._make_whole(0, pixels)
+        if not self._items:
+            self._newest = None
+        return t_ns, reason, MaskedFrame(pixels, rects)
+
+    def _make_whole(self, i: int, before: np.ndarray) -> None:
+        """Give the frame at ``i`` its pixels back (``before``: those of the frame that
+        was before it)."""
+        if i >= len(self._items) or self._items[i][3] is not None:
+            return
+        item = self._items[i]
+        if i == len(self._items) - 1:
+            item[3] = self._newest  # the newest grab is still at hand
+        else:
+            out = before.copy()
+            t = self.tile
+            for (r, c), block in item[4].items():
+                out[r * t:r * t + block.shape[0], c * t:c * t + block.shape[1]] = block
+            item[3] = out
+        self.delta_bytes -= self.size(item[4])
+        item[4] = {}
+
+    def remove(self, covers: Callable[[int], bool]) -> int:
+        """Drop the frames ``covers(t_ns)`` says are forgotten; the frame after a dropped
+        one takes over the tiles it shared with it. Returns how many were dropped."""
+        n, i, before = 0, 0, None
+        while i < len(self._items):  # every frame whole first, then drop
+            item = self._items[i]
+            self._make_whole(i, before)
+            before = item[3]
+            if covers(item[0]):
+                del self._items[i]
+                n += 1
+                continue
+            i += 1
+        self._newest = self._items[-1][3] if self._items else None
+        prev = None
+        for i, item in enumerate(self._items):  # and the later ones as deltas again
+            pixels = item[3]
+            if 0 < i < len(self._items) - 1 and prev.shape == pixels.shape:
+                grid = changed_tiles(prev, pixels, self.tile)
+                t = self.tile
+                item[4] = {(int(r), int(c)): pixels[r * t:(r + 1) * t, c * t:(c + 1) * t].copy()
+                           for r, c in zip(*np.nonzero(grid))}
+                item[3] = None
+                self.delta_bytes += self.size(item[4])
+            prev = pixels
+        return n
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._newest = None
+        self.delta_bytes = 0
 #: how long a frame waits for a typing run around it to be judged (its secrets known)
 HOLD_WAIT_S = 15.0
 
@@ -449,7 +556,9 @@ class TextMaskStage:
     text in the regions that changed, plus values the input side knows are secret), and
     only then encodes and stores them: the word boxes join the rectangles, and the
     encoder blacks them out tile by tile (the grab is never copied whole). While the
-    worker keeps up, up to ``memory_slots`` frames wait in memory; any more are blacked
+    worker keeps up, up to ``memory_slots`` frames wait in memory (a
+    :class:`FrameBacklog`: the oldest whole, the others as the tiles that changed, at
+    most ``memory_delta_bytes`` of them); any more are blacked
     out and sealed into the encrypted quarantine on disk, so no unmasked pixels are ever
     readable on disk and a slow OCR builds a bounded, encrypted backlog instead of
     blocking capture. A frame is masked only once the gate has seen every key typed
@@ -464,8 +573,8 @@ class TextMaskStage:
     def __init__(self, masker, quarantine, known_values: Callable[[int], list[str]], *,
                  drain_s: float = 30.0, input_barrier: Callable[[int], bool] | None = None,
                  held_since: Callable[[], int | None] = lambda: None,
-                 memory_slots: int = MEMORY_SLOTS, hold_wait_s: float = HOLD_WAIT_S,
-                 nice: int = 10):
+                 memory_slots: int = MEMORY_SLOTS, memory_delta_bytes: int = MEMORY_DELTA_BYTES,
+                 hold_wait_s: float = HOLD_WAIT_S, nice: int = 10):
         self.masker = masker
         self.quarantine = quarantine
         self.known_values = known_values
@@ -474,9 +583,10 @@ class TextMaskStage:
         self.held_since = held_since
         self.drain_s = drain_s
         self.memory_slots = memory_slots
+        self.memory_delta_bytes = memory_delta_bytes
         self.hold_wait_s = hold_wait_s
         self.nice = nice
-        self._memory: collections.deque[tuple[int, str, MaskedFrame]] = collections.deque()
+        self._memory = FrameBacklog()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -505,9 +615,14 @@ class TextMaskStage:
         with self._lock:
             # memory only while nothing waits on disk: the oldest frames are always the
             # ones in memory, so taking memory first keeps the order
+            placed = False
             if len(self.quarantine) == 0 and len(self._memory) < self.memory_slots:
-                self._memory.append((t_ns, reason, frame))
-            else:
+                with STAGES.measure("backlog"):
+                    delta = self._memory.delta_for(frame.pixels)
+                if self._memory.delta_bytes + FrameBacklog.size(delta) <= self.memory_delta_bytes:
+                    self._memory.append(t_ns, reason, frame, delta)
+                    placed = True
+            if not placed:
                 try:
                     with STAGES.measure("quarantine"):
                         self.quarantine.put(t_ns, reason, frame.full())
@@ -524,9 +639,7 @@ class TextMaskStage:
         before it would be stored)."""
         with self._lock:
             self._forgotten = covers
-            kept = [item for item in self._memory if not covers(item[0])]
-            n = len(self._memory) - len(kept)
-            self._memory = collections.deque(kept)
+            n = self._memory.remove(covers)
             n += self.quarantine.discard(covers)
         self.forgotten += n
         return n
@@ -538,8 +651,9 @@ class TextMaskStage:
 
     def _take(self):
         with self._lock:
-            if self._memory:
-                return self._memory.popleft()
+            if len(self._memory):
+                with STAGES.measure("backlog"):
+                    return self._memory.popleft()
             with STAGES.measure("quarantine"):
                 return self.quarantine.take()
 

@@ -1,0 +1,121 @@
+"""Frames waiting for OCR in memory as tile deltas (capture.frames.FrameBacklog): pure,
+no X server. Every frame comes back as it was grabbed, in order, whatever is forgotten
+in between."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workprint.capture.frames import FrameBacklog
+from workprint.policy.redact_pixels import MaskedFrame
+
+
+def frames(n: int, seed: int, shape=(300, 500)) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    cur = rng.integers(0, 2**32, size=shape, dtype=np.uint32)
+    out = [cur]
+    for _ in range(n - 1):
+        cur = cur.copy()  # a new grab: the old one is never written to
+        y, x = rng.integers(0, shape[0] - 20), rng.integers(0, shape[1] - 40)
+        cur[y:y + 20, x:x + 40] = rng.integers(0, 2**32, size=(20, 40), dtype=np.uint32)
+        out.append(cur)
+    return out
+
+
+def push(backlog: FrameBacklog, t: int, px: np.ndarray) -> None:
+    backlog.append(t, f"r{t}", MaskedFrame(px, [(t, 0, 5, 5)]), backlog.delta_for(px))
+
+
+def test_frames_come_back_whole_in_order_and_later_ones_wait_as_tiles():
+    grabs = frames(12, seed=1)
+    b = FrameBacklog(tile=64)
+    for t, px in enumerate(grabs):
+        push(b, t, px)
+    assert len(b) == 12
+    assert 0 < b.delta_bytes <= 11 * 4 * 64 * 64 * 4  # at most 4 tiles changed per frame
+    for t, px in enumerate(grabs):
+        got_t, reason, frame = b.popleft()
+        assert (got_t, reason, frame.rects) == (t, f"r{t}", ((t, 0, 5, 5),))
+        assert np.array_equal(frame.pixels, px)
+    assert len(b) == 0 and b.delta_bytes == 0
+
+
+def test_the_oldest_and_the_newest_are_their_grabs_not_copies():
+    grabs = frames(3, seed=2)
+    b = FrameBacklog(tile=64)
+    for t, px in enumerate(grabs):
+        push(b, t, px)
+    assert b.popleft()[2].pixels is grabs[0]
+    assert b.popleft()[2].pixels is not grabs[1]  # rebuilt from its tiles
+    assert b.popleft()[2].pixels is grabs[2]
+
+
+def test_a_frame_of_another_size_waits_whole():
+    b = FrameBacklog(tile=64)
+    small, big = frames(1, 3, (100, 100))[0], frames(1, 4, (200, 300))[0]
+    push(b, 0, small)
+    assert b.delta_for(big) is None
+    push(b, 1, big)
+    assert b.popleft()[2].pixels is small and b.popleft()[2].pixels is big
+
+
+@pytest.mark.parametrize("forgotten", [{0}, {5}, {11}, {0, 1, 2}, {3, 4, 10, 11}, set(range(12))])
+def test_forgetting_any_frames_leaves_the_others_exact(forgotten):
+    grabs = frames(14, seed=5)
+    b = FrameBacklog(tile=64)
+    for t, px in enumerate(grabs[:12]):
+        push(b, t, px)
+    assert b.remove(lambda t: t in forgotten) == len(forgotten)
+    for t in (12, 13):  # frames that come after diff against the newest one still waiting
+        push(b, t, grabs[t])
+    kept = [t for t in range(14) if t not in forgotten]
+    assert len(b) == len(kept)
+    for t in kept:
+        got_t, _, frame = b.popleft()
+        assert got_t == t and np.array_equal(frame.pixels, grabs[t])
+    assert b.delta_bytes == 0
+
+
+class HeldMasker:
+    """Masks nothing and waits for ``release`` before the first frame (a slow OCR)."""
+
+    def __init__(self):
+        import threading
+
+        self.release, self.entered = threading.Event(), threading.Event()
+
+    def mask_frame(self, frame, regions=None, known_values=()):
+        self.entered.set()
+        self.release.wait(10)
+        return frame
+
+    def reset(self):
+        pass
+
+
+@pytest.mark.parametrize("delta_budget, spilled", [(24 * 2**20, 0), (0, 8)])
+def test_a_burst_waits_in_memory_within_its_budget_then_in_the_quarantine(tmp_path, delta_budget, spilled):
+    import threading
+
+    from workprint.capture.frames import TextMaskStage
+    from workprint.store.quarantine import Quarantine
+
+    grabs = frames(10, seed=6, shape=(256, 384))
+    stored, done = [], threading.Event()
+    masker = HeldMasker()
+    stage = TextMaskStage(masker, Quarantine(tmp_path / "q"), lambda t: [], memory_delta_bytes=delta_budget)
+    stage.start(lambda t, reason, f: stored.append((t, f.full())) or (len(stored) == 10 and done.set()) or True,
+                None)
+    assert stage.submit(0, "post_action", MaskedFrame(grabs[0], []))
+    assert masker.entered.wait(10)
+    for t, px in enumerate(grabs[1:], 1):
+        assert stage.submit(t, "post_action", MaskedFrame(px, []))
+    # the worker took the first and waits in OCR; frames 1-9 wait: in memory while the
+    # budget holds (the first of them whole, the rest as tiles), else sealed
+    assert stage.spilled == spilled
+    masker.release.set()
+    assert done.wait(10)
+    stage.stop()
+    assert [t for t, _ in stored] == list(range(10))
+    assert all(np.array_equal(f, grabs[t]) for t, f in stored)
