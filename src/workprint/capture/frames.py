@@ -35,7 +35,7 @@ from typing import Callable, Protocol
 import numpy as np
 from PIL import Image
 
-from ..costs import STAGES
+from ..costs import STAGES, release_free_heap
 from ..events import FrameRef
 from ..policy.redact_pixels import MaskedFrame, TileMasks, as_masked_frame
 from ..store.session import ForgottenSpans
@@ -700,7 +700,11 @@ class TextMaskStage:
                 if regions is not None and self._prev.rects != frame.rects:
                     # a rectangle that came or went hides or reveals text: read there again
                     regions += list(set(self._prev.rects) ^ set(frame.rects))
+                reads = getattr(self.masker, "ocr_calls", 0)
                 masked = self.masker.mask_frame(frame, regions, self.known_values(t_ns))
+                if getattr(self.masker, "ocr_calls", 0) != reads:
+                    with STAGES.measure("heap_trim"):
+                        release_free_heap()  # what OCR used is not kept resident
             except OcrError:
                 self.masker.reset()
                 self._prev = None
