@@ -100,11 +100,8 @@ def _token(args: argparse.Namespace) -> int:
     if args.role == "contributor" and not args.contributor:
         print("workprint admin token: --role contributor needs --contributor LABEL", file=sys.stderr)
         return 2
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         token = c.mint_token(args.role, label=args.contributor, ttl_days=args.ttl_days)
-    finally:
-        c.close()
     print(f"# {args.role} token, valid {args.ttl_days:g} days - shown once; the collector keeps only "
           f"its hash", file=sys.stderr)
     print(token)
@@ -148,11 +145,8 @@ def _code(args: argparse.Namespace) -> int:
         with Client(args.server, token, cacert=args.cacert) as cl:
             got = cl.enrolment_code(args.contributor, args.ttl_hours)
     else:
-        c = _collector(args)
-        try:
+        with _collector(args) as c:
             got = c.create_enrolment_code("cli:admin", args.contributor, args.ttl_hours * 3600)
-        finally:
-            c.close()
     print(f"# one-time code, valid {args.ttl_hours:g} h: on the device run `workprint enroll URL CODE`",
           file=sys.stderr)
     print(got["code"])
@@ -160,12 +154,9 @@ def _code(args: argparse.Namespace) -> int:
 
 
 def _devices(args: argparse.Namespace) -> int:
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         devs = c.meta.devices()
         c.audit("cli:admin", "devices.list", "", count=len(devs))
-    finally:
-        c.close()
     if args.json:
         print_json(devs)
     else:
@@ -175,32 +166,23 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         for dev in args.device_ids:
             c.revoke_device("cli:admin", dev)
             print(f"revoked {dev}")
-    finally:
-        c.close()
     return 0
 
 
 def _policy(args: argparse.Namespace) -> int:
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         print(c.set_policy("cli:admin", args.file.read_text()))
-    finally:
-        c.close()
     return 0
 
 
 def _retention(args: argparse.Namespace) -> int:
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         print_json(c.retention("cli:admin", args.max_age_days,
                                int(args.quota_gb * 1e9) if args.quota_gb is not None else None))
-    finally:
-        c.close()
     return 0
 
 
@@ -209,22 +191,16 @@ def _erase(args: argparse.Namespace) -> int:
 
     if bool(args.contributor) == bool(args.contributor_id):
         raise UsageError("give the person's label or --id CONTRIBUTOR_ID (one of them)")
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         who = c.resolve_contributor(args.contributor_id, "id") if args.contributor_id \
             else c.resolve_contributor(args.contributor)
         print_json(c.erase("cli:admin", who))
-    finally:
-        c.close()
     return 0
 
 
 def _tokens(args: argparse.Namespace) -> int:
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         rows = c.role_tokens("cli:admin")
-    finally:
-        c.close()
     if args.json:
         print_json(rows)
     else:
@@ -239,21 +215,15 @@ def _tokens(args: argparse.Namespace) -> int:
 
 
 def _revoke_token(args: argparse.Namespace) -> int:
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         c.revoke_role_token("cli:admin", args.token_id)
-    finally:
-        c.close()
     print(f"revoked {args.token_id}")
     return 0
 
 
 def _contributors(args: argparse.Namespace) -> int:
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         rows = c.contributors("cli:admin")
-    finally:
-        c.close()
     if args.json:
         print_json(rows)
     else:
@@ -272,10 +242,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
         if not seq.isdigit() or len(head) != 64:
             raise UsageError("--expect takes SEQ:HASH as printed under 'head' by an earlier audit-verify")
         expect = (int(seq), head)
-    c = _collector(args)
-    try:
+    with _collector(args) as c:
         result = c.audit_verify(expect)
-    finally:
-        c.close()
     print_json(result)
     return 0 if result["ok"] else 1

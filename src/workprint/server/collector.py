@@ -79,6 +79,12 @@ class Collector:
         self.spool_dir = config.root / "incoming"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
 
+    def __enter__(self) -> "Collector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.ingest.close()
         self.blobs.close()
