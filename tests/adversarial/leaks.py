@@ -155,15 +155,22 @@ def spelled(data: Path, keymap: dict[int, str] | None = None) -> dict[str, str]:
 
 def exported_text(data: Path, out: Path) -> dict[str, str]:
     """Export every session in every format under ``out`` and return each export's text
-    (JSONL/JSON/YAML/markdown as written, parquet decoded row by row)."""
+    (JSONL/JSON/YAML/markdown as written, parquet decoded row by row). The exports read the
+    same data dir and run side by side (each is its own ``workprint export`` process)."""
+    procs = {fmt: subprocess.Popen([*WORKPRINT, "export", "--data-dir", str(data), "--format", fmt,
+                                    "--out", str(out / fmt)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+             for fmt in EXPORT_FORMATS}
+    failed = []
+    for fmt, proc in procs.items():
+        _, err = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            failed.append(f"export {fmt} failed: {err[-2000:]}")
+    assert not failed, "\n".join(failed)
     texts: dict[str, str] = {}
     for fmt in EXPORT_FORMATS:
-        dest = out / fmt
-        res = subprocess.run([*WORKPRINT, "export", "--data-dir", str(data), "--format", fmt, "--out", str(dest)],
-                             capture_output=True, text=True)
-        assert res.returncode == 0, f"export {fmt} failed: {res.stderr[-2000:]}"
         parts = []
-        for p in sorted(dest.rglob("*")):
+        for p in sorted((out / fmt).rglob("*")):
             if not p.is_file():
                 continue
             if p.suffix == ".parquet":
@@ -176,30 +183,49 @@ def exported_text(data: Path, out: Path) -> dict[str, str]:
     return texts
 
 
+#: OCR text of images already read, by (digest of every pixel, scale): the same pixels read
+#: the same, so a test that looks at its frames twice pays once
+_OCR_SEEN: dict[tuple[bytes, int], str] = {}
+
+
 def ocr_frames(data: Path, region: tuple[int, int, int, int] | None = None, scale: int = 2) -> list[str]:
     """OCR of every distinct stored frame (optionally a region x, y, w, h of it), one text per
-    frame, lines joined by newlines."""
+    frame, lines joined by newlines. Frames are told apart by a digest of all their pixels;
+    two Tesseract processes read at once (the machine has two cores)."""
+    import hashlib
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from workprint.policy.redact_pixels import TesseractOcr, group_lines, to_ocr_gray, upscale
 
     ocr = TesseractOcr(psm=6)
-    texts: list[str] = []
+
+    def read(key: tuple[bytes, int], rgb: np.ndarray) -> str:
+        if key not in _OCR_SEEN:
+            img = rgb.astype(np.uint32)
+            bgrx = (img[..., 0] << 16) | (img[..., 1] << 8) | img[..., 2]
+            words = ocr.words(upscale(to_ocr_gray(bgrx), scale))
+            _OCR_SEEN[key] = "\n".join(line.text for line in group_lines(words))
+        return _OCR_SEEN[key]
+
+    texts: list[Future] = []
     seen: set[bytes] = set()
     store = DataDir(data)
-    for sid in store.session_ids():
-        with store.open(sid) as s:
-            for ref in s.frames():
-                img = np.asarray(s.frame_image(ref.frame_id).convert("RGB"), dtype=np.uint32)
-                if region is not None:
-                    x, y, w, h = region
-                    img = img[max(0, y):y + h, max(0, x):x + w]
-                key = img.tobytes()[::97]
-                if key in seen:
-                    continue
-                seen.add(key)
-                bgrx = (img[..., 0] << 16) | (img[..., 1] << 8) | img[..., 2]
-                words = ocr.words(upscale(to_ocr_gray(bgrx), scale))
-                texts.append("\n".join(line.text for line in group_lines(words)))
-    return texts
+    with ThreadPoolExecutor(2) as pool:
+        for sid in store.session_ids():
+            with store.open(sid) as s:
+                for ref in s.frames():
+                    rgb = np.asarray(s.frame_image(ref.frame_id).convert("RGB"))
+                    if region is not None:
+                        x, y, w, h = region
+                        rgb = rgb[max(0, y):y + h, max(0, x):x + w]
+                    digest = hashlib.blake2b(np.ascontiguousarray(rgb).tobytes(), digest_size=20).digest()
+                    if digest in seen:
+                        continue
+                    seen.add(digest)
+                    if len(texts) >= 2:
+                        texts[-2].result()  # at most three frames decoded and waiting
+                    texts.append(pool.submit(read, (digest, scale), rgb))
+    return [t.result() for t in texts]
 
 
 # -- the check ---------------------------------------------------------------------------------

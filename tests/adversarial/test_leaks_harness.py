@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workprint.events import FocusEvent, KeyEvent
 
-from storegen import make_session
+from storegen import make_session, screen_image
 
 from .leaks import find_leaks
 
@@ -43,3 +43,24 @@ def test_titles_are_searched(tmp_path):
     make_session(data, [FocusEvent(5, 1, title="vault login s.AbCdEf123456", app_id="XTerm", app_instance="xterm")], [])
     leaks = find_leaks(data, ["s.AbCdEf123456"])
     assert any("(titles)" in w for w in leaks) and any("bytes under" in w for w in leaks)
+
+
+def test_exports_and_the_ocr_of_stored_frames_are_searched(tmp_path):
+    """A typed value reaches the three exports (made side by side) and is found in each; a
+    value shown on a stored frame is read by OCR, also when an earlier frame showed the same
+    screen without it; an absent value is found nowhere."""
+    from PIL import ImageDraw, ImageFont
+
+    data = tmp_path / "data"
+    before = screen_image("desk", 960, 540)
+    ImageDraw.Draw(before).rectangle((40, 460, 700, 530), fill=(255, 255, 255))
+    shown = before.copy()
+    ImageDraw.Draw(shown).text((60, 475), "key: QX7-PLUM-4412", fill=(0, 0, 0),
+                               font=ImageFont.load_default(size=28))
+    make_session(data, _keys("echo typed-Vk93-Lumen\n", t0=2_000_000_000),
+                 [(1_000_000_000, before), (5_000_000_000, shown)], width=960, height=540)
+    leaks = find_leaks(data, ["typed-Vk93-Lumen", "QX7-PLUM-4412", "absent-Zz-0000"],
+                       export_dir=tmp_path / "exports", ocr=True)
+    assert {f"'typed-Vk93-Lumen' in the {fmt} export" for fmt in ("agentnet", "hf", "aguvis")} <= set(leaks), leaks
+    assert "'QX7-PLUM-4412' readable by OCR in stored frame 1" in leaks, leaks
+    assert not [w for w in leaks if "absent" in w]
