@@ -23,10 +23,8 @@ import pytest
 from adversarial.leaks import ROOT, WORKPRINT, assert_no_leak, recording
 from conftest import wait_for
 from test_atspi import PrivateSession
+from test_grounding_x11 import APPS, SYSTEM_PYTHON, box_within, center, grounded, start_form, stop_apps
 
-APPS = Path(__file__).parent / "apps"
-SYSTEM_PYTHON = "/usr/bin/python3"
-BOX_TOLERANCE_PX = 4
 SECRET = "Qt-s3cret-Pw9"
 QT_ENV = {"QT_ACCESSIBILITY": "1", "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1"}
 
@@ -49,16 +47,7 @@ def policy_file(tmp: Path, app: str) -> Path:
 
 
 def start_app(script: str, env: dict, tmp: Path, title: str, wmclass: str):
-    state = tmp / f"{wmclass}.json"
-    proc = subprocess.Popen([SYSTEM_PYTHON, str(APPS / script), "--title", title, "--wmclass", wmclass,
-                             "--state", str(state), "--x", "80", "--y", "80"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: state.exists(), timeout=20, what=f"{title} state file")
-    return proc, state
-
-
-def center(g: dict) -> tuple[int, int]:
-    return g["x"] + g["w"] // 2, g["y"] + g["h"] // 2
+    return start_form(env, tmp, title, wmclass, 80, 80, script=APPS / script)
 
 
 def click(desk, g: dict) -> None:
@@ -73,32 +62,6 @@ def inspect(data: Path, session: str) -> dict:
     res = subprocess.run([*WORKPRINT, "inspect", session, "--data-dir", str(data), "--json"],
                          capture_output=True, text=True, check=True)
     return json.loads(res.stdout)
-
-
-def grounded(actions: list[dict], clicked: list[tuple[str, str]], geo: dict, app: str) -> list:
-    """(name, element) of every click whose element is not the control's own."""
-    clicks = [a for a in actions if a["kind"] in ("click", "doubleClick", "tripleClick")]
-    assert len(clicks) == len(clicked), [a["kind"] for a in actions]
-    wrong = []
-    for (name, role), a in zip(clicked, clicks):
-        el, g = a["element"], geo[name]
-        ok = (el is not None and el["role"] == role and el["name"] == name and el["app"] == app
-              and el["box"] is not None
-              and all(abs(p - q) <= BOX_TOLERANCE_PX for p, q in zip(el["box"], (g["x"], g["y"], g["w"], g["h"]))))
-        if not ok:
-            wrong.append((name, el))
-    return wrong
-
-
-def close(procs, session) -> None:
-    for p in procs:
-        p.terminate()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    session.close()
 
 
 QT_CONTROLS = {**{b: "push button" for b in ("Save", "Open", "Close", "Print", "Export", "Help")},
@@ -153,7 +116,8 @@ def test_qt_actions_carry_their_elements(desk, tmp_path):
         assert (el["role"], el["name"]) == ("text", "File name") and "focused" in el["states"]
         assert_no_leak(data, [SECRET], export_dir=tmp_path / "exports")
     finally:
-        close(procs, session)
+        stop_apps(procs)
+        session.close()
 
 
 @pytest.mark.x11
@@ -193,8 +157,9 @@ def test_vte_terminal_actions_carry_their_elements(desk, tmp_path):
         writes = [a for a in actions if a["kind"] == "write"]
         typed = [a for a in writes if "echo grounded" in a["text"]]
         assert typed and typed[0]["element"] is not None, [(a["text"], a["element"]) for a in writes]
-        el, g = typed[0]["element"], geo["Terminal"]
+        el = typed[0]["element"]
         assert el["role"] == "terminal" and "focused" in el["states"]
-        assert all(abs(p - q) <= BOX_TOLERANCE_PX for p, q in zip(el["box"], (g["x"], g["y"], g["w"], g["h"])))
+        assert box_within(el["box"], geo["Terminal"]), (el["box"], geo["Terminal"])
     finally:
-        close(procs, session)
+        stop_apps(procs)
+        session.close()

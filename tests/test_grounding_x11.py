@@ -29,7 +29,8 @@ from adversarial.leaks import ROOT, WORKPRINT, assert_no_leak, recording
 from conftest import wait_for
 from test_atspi import PrivateSession
 
-GTK_FORM = Path(__file__).parent / "apps" / "gtk_form.py"
+APPS = Path(__file__).parent / "apps"
+GTK_FORM = APPS / "gtk_form.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 SECRET = "Tr0ub4dor&3-horse"
 NAMED = {  # control -> AT-SPI role name GTK 3 gives it
@@ -85,17 +86,50 @@ def bus_pids(address: str, names: set[str]) -> dict[str, int]:
     return out
 
 
-def start_form(env: dict, tmp: Path, title: str, wmclass: str, x: int, y: int):
+def start_form(env: dict, tmp: Path, title: str, wmclass: str, x: int, y: int, script: Path = GTK_FORM):
+    """A test app (tests/apps, under Debian's Python) placed at (x, y): its process and the state
+    file it writes (see tests/apps/appstate.py), once written."""
     state = tmp / f"{wmclass}.json"
-    proc = subprocess.Popen([SYSTEM_PYTHON, str(GTK_FORM), "--title", title, "--wmclass", wmclass,
+    proc = subprocess.Popen([SYSTEM_PYTHON, str(script), "--title", title, "--wmclass", wmclass,
                              "--state", str(state), "--x", str(x), "--y", str(y)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: state.exists(), timeout=20, what=f"{title} state file")
     return proc, state
 
 
+def stop_apps(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def center(g: dict) -> tuple[int, int]:
     return g["x"] + g["w"] // 2, g["y"] + g["h"] // 2
+
+
+def box_within(box: list | None, g: dict) -> bool:
+    """An element's box (x, y, w, h) lies within BOX_TOLERANCE_PX of where the app's toolkit
+    placed the control (``g``, from its state file)."""
+    return box is not None and all(abs(p - q) <= BOX_TOLERANCE_PX
+                                   for p, q in zip(box, (g["x"], g["y"], g["w"], g["h"])))
+
+
+def grounded(actions: list[dict], clicked: list[tuple[str, str]], geo: dict, app: str) -> list:
+    """The clicks, one per (control name, role) in ``clicked``, whose element is not that
+    control of ``app`` with its box: (name, t, element) of each."""
+    clicks = [a for a in actions if a["kind"] in ("click", "doubleClick", "tripleClick")]
+    assert len(clicks) == len(clicked), [a["kind"] for a in actions]
+    wrong = []
+    for (name, role), a in zip(clicked, clicks):
+        el = a["element"]
+        if not (el is not None and el["role"] == role and el["name"] == name and el["app"] == app
+                and box_within(el["box"], geo[name])):
+            wrong.append((name, a["t"], el))
+    return wrong
 
 
 @pytest.mark.x11
@@ -171,18 +205,9 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
         assert all(a["a11y_tree"] is None for a in actions)
 
         # every click on a named control of the recorded form: role, name, box
+        wrong = grounded(actions, [(n, NAMED[n]) for n in clicked], geo, "Gtkform")
+        right = len(clicked) - len(wrong)
         clicks = [a for a in actions if a["kind"] in ("click", "doubleClick", "tripleClick")]
-        assert len(clicks) == len(clicked), [a["kind"] for a in actions]
-        right, wrong = 0, []
-        for name, a in zip(clicked, clicks):
-            el = a["element"]
-            g = geo[name]
-            ok = (el is not None and el["role"] == NAMED[name] and el["name"] == name
-                  and el["app"] == "Gtkform" and el["box"] is not None
-                  and all(abs(p - q) <= BOX_TOLERANCE_PX for p, q in zip(el["box"], (g["x"], g["y"], g["w"], g["h"]))))
-            right += ok
-            if not ok:
-                wrong.append((name, a["t"], el))
         writes = [a for a in actions if a["kind"] == "write"]
         # the password run is one <PASSWORD> placeholder without an element
         typed = [a for a in writes if a["element"] is not None]
@@ -245,11 +270,5 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
         if monitor is not None and monitor.poll() is None:
             monitor.terminate()
             monitor.wait(timeout=5)
-        for p in apps:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_apps(apps)
         session.close()

@@ -13,16 +13,14 @@ leaves the app).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import os
 
 import gi
 
 gi.require_version("Gtk", "3.0")
 gi.require_version("Gdk", "3.0")
 from gi.repository import Gdk, GLib, Gtk  # noqa: E402
+from appstate import gtk_geometry, parse_args, write_state  # noqa: E402
 
 BUTTONS = ["Save", "Open", "Close", "Print", "Export", "Import", "Undo", "Redo", "Copy", "Paste",
            "Delete", "Help"]
@@ -32,13 +30,7 @@ ENTRIES = ["File name", "Comment"]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--title", required=True)
-    ap.add_argument("--wmclass", required=True)
-    ap.add_argument("--state", required=True)
-    ap.add_argument("--x", type=int, default=100)
-    ap.add_argument("--y", type=int, default=100)
-    args = ap.parse_args()
+    args = parse_args()
     GLib.set_prgname(args.wmclass.lower())
     Gdk.set_program_class(args.wmclass)
 
@@ -94,25 +86,14 @@ def main() -> None:
     grid.attach(scroller, 0, row, 4, 1)
     widgets["Files"] = scroller
 
-    def geometry(w: Gtk.Widget):
-        top = w.get_toplevel().get_window()
-        if top is None:
-            return None
-        _, ox, oy = top.get_origin()
-        x, y = w.translate_coordinates(w.get_toplevel(), 0, 0)
-        return {"x": ox + x, "y": oy + y, "w": w.get_allocated_width(), "h": w.get_allocated_height()}
-
     def write():
         texts = {n: widgets[n].get_text() for n in ENTRIES}
         pw = widgets["Password"].get_text()
-        state = {"pid": os.getpid(), "title": args.title,
-                 "widgets": {n: geometry(w) for n, w in widgets.items()},
+        state = {"title": args.title,
+                 "widgets": {n: gtk_geometry(w) for n, w in widgets.items()},
                  "clicks": clicks, "texts": texts, "password_len": len(pw),
                  "password_sha256": hashlib.sha256(pw.encode()).hexdigest()}
-        tmp = args.state + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, args.state)
+        write_state(args.state, state)
 
     def mapped(*_):
         GLib.timeout_add(300, lambda: write() and False)  # after the window manager placed it

@@ -13,12 +13,10 @@ and of the password field only its length and SHA-256 (its value never leaves th
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import os
 import sys
 
+from appstate import parse_args, write_state
 from PyQt5.QtCore import QPoint, QTimer
 from PyQt5.QtWidgets import (QApplication, QCheckBox, QGridLayout, QLabel, QLineEdit, QPushButton,
                              QSizePolicy, QWidget)
@@ -27,13 +25,7 @@ BUTTONS = ["Save", "Open", "Close", "Print", "Export", "Help"]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--title", required=True)
-    ap.add_argument("--wmclass", required=True)
-    ap.add_argument("--state", required=True)
-    ap.add_argument("--x", type=int, default=100)
-    ap.add_argument("--y", type=int, default=100)
-    args = ap.parse_args()
+    args = parse_args()
     # WM_CLASS: the instance from -name, the class from the application name
     app = QApplication([args.wmclass.lower(), "-name", args.wmclass.lower()])
     app.setApplicationName(args.wmclass)
@@ -77,14 +69,11 @@ def main() -> None:
 
     def write():
         pw = widgets["Password"].text()
-        state = {"pid": os.getpid(), "title": args.title,
+        state = {"title": args.title,
                  "widgets": {n: geometry(w) for n, w in widgets.items()},
                  "clicks": clicks, "texts": {"File name": widgets["File name"].text()},
                  "password_len": len(pw), "password_sha256": hashlib.sha256(pw.encode()).hexdigest()}
-        tmp = args.state + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, args.state)
+        write_state(args.state, state)
 
     win.resize(700, 360)
     win.move(args.x, args.y)

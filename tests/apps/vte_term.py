@@ -12,8 +12,6 @@ reached the shell).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 
 import gi
@@ -22,16 +20,11 @@ gi.require_version("Gtk", "3.0")
 gi.require_version("Gdk", "3.0")
 gi.require_version("Vte", "2.91")
 from gi.repository import Gdk, GLib, Gtk, Vte  # noqa: E402
+from appstate import gtk_geometry, parse_args, write_state  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--title", required=True)
-    ap.add_argument("--wmclass", required=True)
-    ap.add_argument("--state", required=True)
-    ap.add_argument("--x", type=int, default=100)
-    ap.add_argument("--y", type=int, default=100)
-    args = ap.parse_args()
+    args = parse_args()
     GLib.set_prgname(args.wmclass.lower())
     Gdk.set_program_class(args.wmclass)
 
@@ -49,24 +42,13 @@ def main() -> None:
     clicks = {"Clear": 0}
     widgets = {"Terminal": term, "Clear": clear}
 
-    def geometry(w: Gtk.Widget):
-        top = w.get_toplevel().get_window()
-        if top is None:
-            return None
-        _, ox, oy = top.get_origin()
-        x, y = w.translate_coordinates(w.get_toplevel(), 0, 0)
-        return {"x": ox + x, "y": oy + y, "w": w.get_allocated_width(), "h": w.get_allocated_height()}
-
     def write():
         text = term.get_text_range(0, 0, term.get_row_count() - 1, term.get_column_count(), None)
         text = text[0] if isinstance(text, tuple) else text
-        state = {"pid": os.getpid(), "title": args.title,
-                 "widgets": {n: geometry(w) for n, w in widgets.items()},
+        state = {"title": args.title,
+                 "widgets": {n: gtk_geometry(w) for n, w in widgets.items()},
                  "clicks": clicks, "text": text or ""}
-        tmp = args.state + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.replace(tmp, args.state)
+        write_state(args.state, state)
 
     def clicked(_b):
         clicks["Clear"] += 1
