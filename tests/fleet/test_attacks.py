@@ -288,3 +288,51 @@ def test_object_locked_anchors_survive_an_attacker_with_bucket_write_access(requ
         assert left.get("Versions", []) == [] and left.get("DeleteMarkers", []) == []
     finally:
         fleet.close()
+
+
+def test_s3_anchors_are_read_from_their_names_and_older_ones_from_their_bodies(request, tmp_path):
+    """An S3 anchor carries its record in its name (verification lists a thousand a request
+    instead of reading each); anchors named before that (a random suffix, the record only in
+    the body) are read from their bodies. Either way a record that is not signed by the
+    collector's audit key fails the check, and an anchor removed is missed."""
+    import secrets as _s
+    import time as _t
+
+    from workprint.server.audit import anchor_name
+
+    from .conftest import make_backend
+
+    fleet = Fleet.start(make_backend("s3pg", request, tmp_path))
+    try:
+        blobs = fleet.collector.blobs
+        prefix = f"{blobs.prefix}audit-anchors/"
+        _some_history(fleet)
+        keys = [o["Key"] for o in blobs.client.list_objects_v2(Bucket=blobs.bucket, Prefix=prefix)["Contents"]]
+        bodies = {k: blobs.client.get_object(Bucket=blobs.bucket, Key=k)["Body"].read() for k in keys}
+        assert len(keys) >= 5 and all(k.endswith(anchor_name(b)) for k, b in bodies.items())
+        v = _verify(fleet)
+        assert v["ok"] is True and v["last_anchored"] == v["entries"], v
+        # half of them as a collector of before wrote them: a random suffix, the record in the body
+        for k in keys[::2]:
+            old = f"{prefix}{k[len(prefix):].split('-')[0]}-{_s.token_hex(4)}"
+            blobs.client.put_object(Bucket=blobs.bucket, Key=old, Body=bodies[k])
+            blobs.client.delete_object(Bucket=blobs.bucket, Key=k)
+        v = _verify(fleet)
+        assert v["ok"] is True and v["last_anchored"] == v["entries"], v
+        # a forged anchor, in either form: not signed with the audit key
+        seq, head = v["head"]["seq"], v["head"]["hash"]
+        forged = f'{{"seq":{seq},"hash":"{head}","mac":"{"0" * 64}"}}'.encode()
+        for key, body in ((f"{prefix}{_t.time_ns():020d}-{anchor_name(forged)}", b""),
+                          (f"{prefix}{_t.time_ns():020d}-{_s.token_hex(4)}", forged)):
+            blobs.client.put_object(Bucket=blobs.bucket, Key=key, Body=body)
+            v = _verify(fleet)
+            assert v["ok"] is False and "not signed" in v["message"], v
+            blobs.client.delete_object(Bucket=blobs.bucket, Key=key)
+        assert _verify(fleet)["ok"] is True
+        # the newest anchor removed: the entries after the one before it are not anchored
+        listed = blobs.client.list_objects_v2(Bucket=blobs.bucket, Prefix=prefix)["Contents"]
+        blobs.client.delete_object(Bucket=blobs.bucket, Key=max(o["Key"] for o in listed))
+        v = _verify(fleet)
+        assert v["last_anchored"] < v["entries"], v
+    finally:
+        fleet.close()

@@ -12,11 +12,15 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 
 from ..extras import require
+from .audit import anchor_name, record_from_name
 from .config import parse_s3_url
 from .errors import ConfigError
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _KEY = re.compile(r"^[a-z]+/[0-9a-f]{2}/[0-9a-f]{64}$")
 
@@ -290,13 +294,18 @@ class S3Blobs:
                 return None
             except Exception as exc:  # noqa: BLE001 - reported to that upload only
                 return exc
-        if len(items) == 1:
-            return [one(items[0])]
+        return self._parallel(one, items)
+
+    def _parallel(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
+        """``fn`` (one request each) over ``items`` on up to ``parallel`` threads, results in
+        order."""
+        if len(items) <= 1:
+            return [fn(item) for item in items]
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="s3put")
-        return list(self._pool.map(one, items))
+            self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="s3")
+        return list(self._pool.map(fn, items))
 
     def get(self, key: str) -> bytes:
         try:
@@ -338,8 +347,10 @@ class S3Blobs:
 
     def append_anchor(self, record: bytes) -> None:
         """One object per anchor under ``audit-anchors/`` (with S3 Object Lock on the bucket,
-        nobody can remove them before their retention ends)."""
-        key = f"{self.prefix}audit-anchors/{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        nobody can remove them before their retention ends). The record is the object's body
+        and, in :func:`~.audit.anchor_name` form, the end of its name: a listing then reads
+        a thousand anchors a request."""
+        key = f"{self.prefix}audit-anchors/{time.time_ns():020d}-{anchor_name(record)}"
         lock: dict = {}
         if self.lock_days:
             from datetime import datetime, timedelta, timezone
@@ -350,19 +361,23 @@ class S3Blobs:
 
     def anchors(self) -> list[bytes]:
         """Every anchor; in a versioned bucket every version of every anchor object, so a
-        delete marker or an overwrite cannot hide a locked anchor."""
-        out = []
+        delete marker or an overwrite cannot hide a locked anchor. The record is read from
+        the object's name; anchors written before names held it are read from their bodies
+        (one GET each, in parallel)."""
         prefix = f"{self.prefix}audit-anchors/"
-        if not self.versioned:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    out.append(self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read().strip())
-            return out
-        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
-            for v in page.get("Versions", []):
-                out.append(self.client.get_object(Bucket=self.bucket, Key=v["Key"],
-                                                  VersionId=v["VersionId"])["Body"].read().strip())
-        return out
+        if self.versioned:
+            pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix)
+            refs = [{"Key": v["Key"], "VersionId": v["VersionId"]} for page in pages for v in page.get("Versions", [])]
+        else:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            refs = [{"Key": obj["Key"]} for page in pages for obj in page.get("Contents", [])]
+
+        def record(ref: dict) -> bytes:
+            named = record_from_name(ref["Key"][len(prefix):].partition("-")[2])
+            if named is not None:
+                return named
+            return self.client.get_object(Bucket=self.bucket, **ref)["Body"].read().strip()
+        return self._parallel(record, refs)
 
     def close(self) -> None:
         if self._pool is not None:
