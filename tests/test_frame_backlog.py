@@ -51,6 +51,17 @@ def test_the_oldest_and_the_newest_are_their_grabs_not_copies():
     assert b.popleft()[2].pixels is grabs[2]
 
 
+def test_a_frame_that_shows_the_same_screen_comes_back_as_the_same_array():
+    """(the encoder then knows at once that it is the frame before: no diff, no encode)"""
+    a, b = frames(2, seed=7)
+    fb = FrameBacklog(tile=64)
+    for t, px in enumerate((a, b, b.copy(), b, a)):
+        push(fb, t, px)
+    got = [fb.popleft()[2].pixels for _ in range(5)]
+    assert got[0] is a and got[2] is got[1] and got[3] is got[1]
+    assert np.array_equal(got[1], b) and got[4] is a
+
+
 def test_a_frame_of_another_size_waits_whole():
     b = FrameBacklog(tile=64)
     small, big = frames(1, 3, (100, 100))[0], frames(1, 4, (200, 300))[0]

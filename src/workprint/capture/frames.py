@@ -502,7 +502,9 @@ class FrameBacklog:
         if i >= len(self._items) or self._items[i][3] is not None:
             return
         item = self._items[i]
-        if i == len(self._items) - 1:
+        if not item[4]:
+            item[3] = before  # the same screen: the same array (the encoder knows it at once)
+        elif i == len(self._items) - 1:
             item[3] = self._newest  # the newest grab is still at hand
         else:
             out = before.copy()
