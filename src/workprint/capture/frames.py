@@ -548,6 +548,8 @@ class FrameBacklog:
         self.delta_bytes = 0
 #: how long a frame waits for a typing run around it to be judged (its secrets known)
 HOLD_WAIT_S = 15.0
+#: the OCR worker hands the C heap's free pages back at most this often (seconds)
+HEAP_TRIM_S = 5.0
 
 
 class TextMaskStage:
@@ -593,6 +595,7 @@ class TextMaskStage:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._prev: MaskedFrame | None = None  # the frame masked last
+        self._next_trim = 0.0
         self._thread = threading.Thread(target=self._loop, name="workprint-ocr", daemon=True)
         self._forgotten: Callable[[int], bool] = lambda t_ns: False
         self.stored = 0
@@ -704,9 +707,13 @@ class TextMaskStage:
                     regions += list(set(self._prev.rects) ^ set(frame.rects))
                 reads = getattr(self.masker, "ocr_calls", 0)
                 masked = self.masker.mask_frame(frame, regions, self.known_values(t_ns))
-                if getattr(self.masker, "ocr_calls", 0) != reads:
+                now = time.monotonic()
+                if getattr(self.masker, "ocr_calls", 0) != reads and now >= self._next_trim:
+                    # what OCR used is not kept resident; not after every frame: memory
+                    # handed back is faulted in again by the next grabs (~1.5 ms each)
+                    self._next_trim = now + HEAP_TRIM_S
                     with STAGES.measure("heap_trim"):
-                        release_free_heap()  # what OCR used is not kept resident
+                        release_free_heap()
             except OcrError:
                 self.masker.reset()
                 self._prev = None
