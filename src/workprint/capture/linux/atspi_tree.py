@@ -23,7 +23,8 @@ marked ``CUT``; the gate cuts by bytes too).
 
 Each read leaves a plan - the nodes it asked about and what it met - kept per window
 generation, process, frame and bounds. The next read of that window asks the plan's
-questions all at once (one round trip instead of two per level) and uses the answers only
+questions all at once (one round trip instead of two per level; of a node that was not
+showing only its state) and uses the answers only
 if they have the plan's shape: the same nodes showing, with the same roles, child counts and
 children - then they are exactly what a level-by-level read would give. Anything else (a
 dialog opened, a row added) reads level by level again. Every round trip waits for the
@@ -183,20 +184,29 @@ class AtspiTreeSource:
         every answer has the plan's shape (the same nodes showing, roles, child counts and
         children), so the result is what a level-by-level read gives now; else None."""
         opened = list(plan.children.items())
-        msgs = [m for node in plan.asked for m in self._describe(node)]
+        msgs = []
+        for node in plan.asked:  # a node that was not showing: is it still not? (its state)
+            msgs += self._describe(node) if plan.shape[node] is not None else [
+                _call(node[0], node[1], _ACCESSIBLE, "GetState")]
         for node, refs in opened:
             msgs += self._open_msgs(node, len(refs))
         r = self.frames._many(link, msgs, deadline)
         if time.monotonic() > deadline:
             return None
         info: dict[tuple[str, str], dict] = {}
-        for i, node in enumerate(plan.asked):
-            got = self._node(r[i * _PER_NODE:(i + 1) * _PER_NODE])
+        at = 0
+        for node in plan.asked:
+            if plan.shape[node] is None:
+                states = _states(r[at])
+                at += 1
+                if states is not None and not states >> STATE_DEFUNCT & 1 and states >> STATE_SHOWING & 1:
+                    return None  # showing now: read it level by level
+                continue
+            got = self._node(r[at:at + _PER_NODE])
+            at += _PER_NODE
             if _shape(got) != plan.shape[node]:
                 return None  # something changed: read it level by level
-            if got is not None:
-                info[node] = got[0]
-        at = len(plan.asked) * _PER_NODE
+            info[node] = got[0]
         kids: dict[tuple[str, str], list[tuple[str, str]]] = {}
         seen = set()
         for node, refs in opened:
