@@ -243,3 +243,18 @@ def test_trees_are_off_by_default(tmp_path, redactor):
     assert source.asked == []
     with DataDir(data).open(result.session_id) as s:
         assert list(s.events(["a11y_tree"])) == [] and s.meta["stats"]["a11y_trees"] is None
+
+
+def test_policy_capture_section_is_validated():
+    from workprint.errors import PolicyError
+    from workprint.policy.model import A11Y_MAX_BYTES, A11Y_MAX_DEPTH, A11Y_MAX_NODES
+
+    c = parse_policy("[capture]\na11y_tree = true\na11y_max_nodes = 50\n").capture
+    assert (c.a11y_tree, c.a11y_max_nodes, c.a11y_max_depth, c.a11y_max_bytes) == (True, 50, A11Y_MAX_DEPTH, A11Y_MAX_BYTES)
+    assert TreeBounds.from_policy(parse_policy("")) == TreeBounds(A11Y_MAX_NODES, A11Y_MAX_DEPTH, A11Y_MAX_BYTES)
+    for text, says in (("a11y_tree = 1", "capture.a11y_tree: expected true or false"),
+                       ("a11y_max_bytes = 10", "capture.a11y_max_bytes: must be between 1024 and 1048576, got 10"),
+                       ("a11y_max_depth = 2.5", "capture.a11y_max_depth: expected an integer"),
+                       ("a11y_nodes = 3", "capture.a11y_nodes: unknown key")):
+        with pytest.raises(PolicyError, match="line 2: " + says):
+            parse_policy(f"[capture]\n{text}\n")

@@ -382,6 +382,11 @@ def _bool(ctx: _Ctx, key: str, v: Any) -> bool:
     return v
 
 
+def _plain(v: float) -> str:
+    """A bound as a person reads it: 1048576, not 1.04858e+06."""
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
 def _number(ctx: _Ctx, key: str, v: Any, *, lo: float, hi: float,
             integer: bool = False) -> Any:
     ok = isinstance(v, int) if integer else isinstance(v, (int, float))
@@ -389,7 +394,7 @@ def _number(ctx: _Ctx, key: str, v: Any, *, lo: float, hi: float,
         kind = "an integer" if integer else "a number"
         raise ctx.fail(key, f"expected {kind}, got {v!r}")
     if not lo <= v <= hi:
-        raise ctx.fail(key, f"must be between {lo:g} and {hi:g}, got {v!r}")
+        raise ctx.fail(key, f"must be between {_plain(lo)} and {_plain(hi)}, got {v!r}")
     return v if integer else float(v)
 
 
