@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from workprint.errors import PolicyError
@@ -177,3 +179,18 @@ def test_remote_terminals_default_to_secret_and_take_only_known_modes():
     with pytest.raises(PolicyError) as e:
         parse_policy('[scope]\nallow_apps = []\n[passwords]\nremote_terminals = "never"\n', source="p.toml")
     assert "passwords.remote_terminals" in str(e.value) and "line 4" in str(e.value)
+
+
+def test_sections_added_later_keep_deployed_policies_hashes():
+    # A collector refuses chunks whose policy hash it never published: an upgrade that adds a
+    # section must not change the hash of a policy that does not use it. These two hashes were
+    # computed by the code before [capture] existed (487f107); a change here changes every
+    # deployed policy's hash - bump POLICY_FORMAT and tell the fleet to publish again.
+    example = Path(__file__).resolve().parents[1] / "examples" / "policy.toml"
+    assert load_policy(example).hash == "5d48467344d88e16896d8cba71cd350604d396c10e6c050d56c0fe4dc585d7ea"
+    assert default_policy().hash == "957d22325c4e308118521c14f3cc44149d89f0a348958873620b2abc03439f16"
+    assert parse_policy("[capture]\na11y_tree = false\n").hash == default_policy().hash
+    on = parse_policy("[capture]\na11y_tree = true\n")
+    assert on.hash != default_policy().hash
+    assert parse_policy("[capture]\na11y_tree = true\na11y_max_nodes = 100\n").hash != on.hash
+    assert "capture" in default_policy().to_dict()      # shown by `policy show` all the same

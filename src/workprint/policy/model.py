@@ -73,6 +73,12 @@ from ..errors import PolicyError
 
 #: Version of the effective-policy dict (part of the hash).
 POLICY_FORMAT = 1
+#: Sections added after format 1 that enter the hash only when a policy sets one of their
+#: keys away from its default. A collector stores each published policy under its hash and
+#: refuses chunks recorded under a hash it never published: were every new section hashed,
+#: upgrading workprint would change the hash of every deployed policy and the devices'
+#: uploads would be refused until the policy was published again.
+HASH_STABLE_SECTIONS = ("capture",)
 
 JURISDICTIONS = ("us", "eu")
 DEFAULT_RETENTION_DAYS = {"us": 90, "eu": 30}
@@ -224,9 +230,13 @@ class Policy:
 
     @property
     def hash(self) -> str:
-        """sha256 of the canonical JSON of :meth:`to_dict`."""
-        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False)
+        """sha256 of the canonical JSON of :meth:`to_dict`, less the sections added after
+        ``POLICY_FORMAT`` 1 while they hold only their defaults (``HASH_STABLE_SECTIONS``)."""
+        d = self.to_dict()
+        for name in HASH_STABLE_SECTIONS:
+            if getattr(self, name) == type(getattr(self, name))():
+                d.pop(name)
+        canon = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canon.encode()).hexdigest()
 
 
