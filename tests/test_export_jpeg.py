@@ -89,3 +89,80 @@ def test_the_device_export_composes_its_jpegs(tmp_path):
     assert got == _whole(s.frame_image(fid), restart_blocks(w, tile))
     png = ImageEncoder("png").frame_bytes(s, fid)
     assert Image.open(io.BytesIO(png)).tobytes() == s.frame_image(fid).tobytes()
+
+
+def _tile_variants() -> dict[str, tuple[bytes, bool]]:
+    """Tile encodings a chunk may carry -> (bytes, whether the fast decoder takes them)."""
+    from workprint.capture.frames import encode_tile
+
+    rgb = screen_image("tile", 128, 96, seed=3)
+    rgba = rgb.copy()
+    rgba.putalpha(Image.linear_gradient("L").resize(rgb.size))
+    out = {}
+    for name, img, fmt, kw, fast in [
+            ("png rgb", rgb, "PNG", {"compress_level": 1}, True),
+            ("png rgba", rgba, "PNG", {}, False),
+            ("png grey", rgb.convert("L"), "PNG", {}, False),
+            ("png palette", rgb.convert("P"), "PNG", {}, False),
+            ("png rgb16", rgb.convert("I;16"), "PNG", {}, False),
+            ("webp lossless rgba", rgba, "WEBP", {"lossless": True}, False),
+            ("webp lossy", rgb, "WEBP", {"quality": 80}, False),
+            ("jpeg", rgb, "JPEG", {"quality": 90}, False)]:
+        buf = io.BytesIO()
+        img.save(buf, fmt, **kw)
+        out[name] = (buf.getvalue(), fast)
+    bgrx = np.ascontiguousarray(np.asarray(rgb.convert("RGBA"))[..., [2, 1, 0, 3]])
+    out["webp as the recorder writes it"] = (encode_tile(bgrx.view(np.uint32).reshape(96, 128)), True)
+    out["truncated png"] = (out["png rgb"][0][:200], None)
+    return out
+
+
+@pytest.mark.parametrize("name", list(_tile_variants()))
+def test_tiles_decode_to_the_pixels_pillow_gives(name):
+    """The fast path (imagecodecs) takes lossless RGB tiles only and gives Pillow's pixels;
+    every other tile is Pillow's own decoding."""
+    from workprint.export.jpeg import _fast_decode, decode_tile
+
+    data, fast = _tile_variants()[name]
+    if fast is None:                                # broken: Pillow's error, as before
+        assert _fast_decode(data) is None
+        with pytest.raises(OSError):
+            decode_tile(data)
+        return
+    assert (_fast_decode(data) is not None) == fast
+    got = decode_tile(data)
+    want = Image.open(io.BytesIO(data)).convert("RGB")
+    assert got.mode == "RGB" and got.size == want.size and got.tobytes() == want.tobytes()
+
+
+def test_threads_composing_frames_that_share_new_tiles_encode_each_tile_once():
+    """Frames encoded in parallel (the export's thread pool) share the tiles they both
+    changed: one thread encodes a tile, the other waits for it, whatever the interleaving."""
+    import threading
+
+    first = screen_image("threads", 1024, 512)
+    second = first.copy()
+    ImageDraw.Draw(second).rectangle((100, 100, 700, 300), fill=(10, 200, 10))
+    d1, t1 = _grid(first, 128)
+    d2, t2 = _grid(second, 128)
+    tiles = {**t1, **t2}
+    asked: list[str] = []
+
+    def fetch(d):
+        asked.append(d)
+        return tiles[d]
+    enc = TiledJpeg()
+    got: dict[int, bytes] = {}
+    start = threading.Barrier(4)
+
+    def run(k):
+        start.wait()
+        got[k] = enc.encode("s", 1024, 512, 128, d1 if k % 2 else d2, fetch)
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(asked) == sorted(set(d1) | set(d2))
+    assert got[1] == got[3] == _whole(first, restart_blocks(1024, 128))
+    assert got[0] == got[2] == _whole(second, restart_blocks(1024, 128))
