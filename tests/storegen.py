@@ -27,35 +27,48 @@ def screen_image(label: str, width: int = 1920, height: int = 1080, seed: int = 
 
 
 def add_image_frame(w: SessionWriter, t_ns: int, img: Image.Image, reason: str = "idle_change",
-                    cache: dict | None = None) -> FrameRef:
+                    cache: dict | None = None, *, tile: int = TILE, tile_format: str = "png") -> FrameRef:
+    """``tile_format``: ``png`` (level 1), or ``webp`` - the recorder's own tile encoder
+    (:func:`~workprint.capture.frames.encode_tile`, lossless WebP)."""
     width, height = img.size
     digests: list[bytes] = []
     new: dict[bytes, tuple[str, bytes]] = {}
-    for ty in range(0, height, TILE):
-        for tx in range(0, width, TILE):
-            tile = img.crop((tx, ty, min(tx + TILE, width), min(ty + TILE, height)))
-            raw = tile.tobytes()
-            d = hashlib.sha256(raw + bytes(str(tile.size), "ascii")).digest()[:16]
+    for ty in range(0, height, tile):
+        for tx in range(0, width, tile):
+            part = img.crop((tx, ty, min(tx + tile, width), min(ty + tile, height)))
+            raw = part.tobytes()
+            d = hashlib.sha256(raw + bytes(str(part.size), "ascii")).digest()[:16]
             digests.append(d)
             if not w.has_tile(d) and d not in new:
-                buf = io.BytesIO()
-                tile.save(buf, "PNG", compress_level=1)
-                new[d] = ("png", buf.getvalue())
+                new[d] = (tile_format, _encode_tile(part, tile_format))
     frame_id = hashlib.sha256(b"".join(digests)).hexdigest()[:32]
     ref = FrameRef(t_ns, frame_id, reason, width, height)
-    w.add_frame(ref, TILE, digests, new)
+    w.add_frame(ref, tile, digests, new)
     return ref
+
+
+def _encode_tile(part: Image.Image, fmt: str) -> bytes:
+    if fmt == "webp":
+        import numpy as np
+
+        from workprint.capture.frames import encode_tile
+
+        bgrx = np.ascontiguousarray(np.asarray(part.convert("RGBA"))[..., [2, 1, 0, 3]])
+        return encode_tile(bgrx.view(np.uint32).reshape(part.size[1], part.size[0]))
+    buf = io.BytesIO()
+    part.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def make_session(root: Path, events, frames: list[tuple[int, Image.Image]], *,
                  width: int = 1920, height: int = 1080, session_id: str = "20260101-090000-abcdef",
-                 meta: dict | None = None):
+                 meta: dict | None = None, tile: int = TILE, tile_format: str = "png"):
     w = DataDir(root).create({"screen": {"width": width, "height": height, "scale": 1.0,
                                          "monitors": [{"x": 0, "y": 0, "width": width, "height": height}]},
                               **(meta or {})},
                              session_id=session_id)
     w.add_events(events)
     for t, img in frames:
-        add_image_frame(w, t, img)
+        add_image_frame(w, t, img, tile=tile, tile_format=tile_format)
     w.close()
     return session_id

@@ -19,12 +19,14 @@ from storegen import make_session, screen_image
 
 def device_session(root: Path, seed: int, *, n_tasks: int = 2, width: int = 640, height: int = 400,
                    secret_share: bool = False, session_id: str | None = None, label: str = "",
-                   policy_hash: str = "none", partial: bool = False) -> str:
+                   policy_hash: str = "none", partial: bool = False, tile: int = 256,
+                   tile_format: str = "png") -> str:
     """A session with ``n_tasks`` labelled tasks (click, type, hotkey; a frame after each
     action) and some unlabelled work after them. ``secret_share``: the typing is mostly a
     placeholder. ``label`` is drawn on every screen (to find a person's images later).
     ``partial``: each new screen changes only a region of the first (as real screens do)
-    instead of all of it."""
+    instead of all of it. ``tile``, ``tile_format``: the stored tiles (the recorder writes
+    128-px lossless WebP)."""
     s = Stream(t0_ms=10_000 + seed)
     first = screen_image(f"{label} desk {seed}", width, height, seed)
     screen = screen_image
@@ -56,7 +58,8 @@ def device_session(root: Path, seed: int, *, n_tasks: int = 2, width: int = 640,
     frames.append((s.at(300), screen(f"{label} after {seed}", width, height, seed + 9)))
     return make_session(root, s.events, frames, width=width, height=height,
                         session_id=session_id or f"20260101-090000-{seed:06x}",
-                        meta={"policy_hash": policy_hash, "workprint_version": "0.1.0", "state": "complete"})
+                        meta={"policy_hash": policy_hash, "workprint_version": "0.1.0", "state": "complete"},
+                        tile=tile, tile_format=tile_format)
 
 
 def seal(root: Path, session_id: str, device_key: bytes) -> list[bytes]:
