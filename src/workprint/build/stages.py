@@ -16,7 +16,8 @@ driver lists a version without reading its files back.
 
 Memory per task: stage 1 holds one session's events and frame list, at most
 :data:`~workprint.build.source.TILE_MEMORY` of its tiles (the rest wait on local disk) and
-the encoder's tile cache (:data:`~workprint.export.jpeg.CACHE_BYTES`); stage 2 one shard's
+the encoder's caches (:data:`~workprint.export.jpeg.CACHE_BYTES` of tile segments,
+:data:`~workprint.export.jpeg.BAND_BYTES` of composed bands); stage 2 one shard's
 staged trajectories. Never the dataset.
 """
 
