@@ -132,7 +132,8 @@ def test_tiles_decode_to_the_pixels_pillow_gives(name):
     assert (_fast_decode(data) is not None) == fast
     got = decode_tile(data)
     want = Image.open(io.BytesIO(data)).convert("RGB")
-    assert got.mode == "RGB" and got.size == want.size and got.tobytes() == want.tobytes()
+    assert got.shape == (want.size[1], want.size[0], 3) and got.dtype == np.uint8
+    assert got.tobytes() == want.tobytes()
 
 
 def test_threads_composing_frames_that_share_new_tiles_encode_each_tile_once():

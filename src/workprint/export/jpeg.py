@@ -49,20 +49,20 @@ def save_jpeg(img, buf, restart_blocks: int = 0) -> None:
 
 
 def decode_tile(data: bytes):
-    """A stored tile (PNG, WebP or JPEG bytes) as an RGB image: the pixels Pillow's
-    ``Image.open(...).convert("RGB")`` gives. Lossless tiles without alpha - 8-bit RGB PNG,
-    simple lossless WebP (what the recorder writes) - are decoded by imagecodecs where it is
-    installed (the ``build`` extra; ~4x faster than Pillow here, the same pixels: lossless),
-    everything else by Pillow."""
-    from PIL import Image
-
+    """A stored tile (PNG, WebP or JPEG bytes) as an ``(h, w, 3)`` uint8 array: the pixels
+    Pillow's ``Image.open(...).convert("RGB")`` gives. Lossless tiles without alpha - 8-bit
+    RGB PNG, simple lossless WebP (what the recorder writes) - are decoded by imagecodecs
+    where it is installed (the ``build`` extra; ~4x faster than Pillow here, the same pixels:
+    lossless), everything else by Pillow."""
     arr = _fast_decode(data)
     if arr is not None:
-        h, w = arr.shape[:2]
-        return Image.frombuffer("RGB", (w, h), arr, "raw", "RGB", 0, 1)
+        return arr
+    import numpy as np
+    from PIL import Image
+
     img = Image.open(io.BytesIO(data))
     img.load()
-    return img if img.mode == "RGB" else img.convert("RGB")
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
 
 _codecs: Any = None
@@ -198,33 +198,28 @@ class TiledJpeg:
         of its 8-px block rows are stacked (up to :data:`STACK` at a time) and encoded in
         one call - a segment depends only on its own blocks, so each tile's segments are
         the bytes it gets encoded alone; any other tile is encoded alone."""
+        import numpy as np
+
         out: dict[Any, list[bytes]] = {}
         stacks: dict[int, list[tuple[Any, Any]]] = {}
         for d in digests:
-            img = decode_tile(tile_bytes(d))
-            w, h = img.size
+            arr = decode_tile(tile_bytes(d))
+            h, w = arr.shape[:2]
             if h % 8 == 0 and -(-w // 8) % blocks == 0:
-                stacks.setdefault(w, []).append((d, img))
+                stacks.setdefault(w, []).append((d, arr))
             else:
-                out[d] = self._encode_one(blocks, img)
+                out[d] = self._encode_one(blocks, arr)
         for w, items in stacks.items():
+            per_row = -(-w // 8) // blocks
             for k in range(0, len(items), STACK):
                 batch = items[k:k + STACK]
                 if len(batch) == 1:
                     out[batch[0][0]] = self._encode_one(blocks, batch[0][1])
                     continue
-                from PIL import Image
-
-                strip = Image.new("RGB", (w, sum(img.size[1] for _, img in batch)))
-                y = 0
-                for _, img in batch:
-                    strip.paste(img, (0, y))
-                    y += img.size[1]
-                segs = self._encode_one(blocks, strip)
-                per_row = -(-w // 8) // blocks
-                counts = [img.size[1] // 8 * per_row for _, img in batch]
+                segs = self._encode_one(blocks, np.concatenate([arr for _, arr in batch]))
+                counts = [arr.shape[0] // 8 * per_row for _, arr in batch]
                 if sum(counts) != len(segs):          # not expected; each alone then
-                    out.update((d, self._encode_one(blocks, img)) for d, img in batch)
+                    out.update((d, self._encode_one(blocks, arr)) for d, arr in batch)
                     continue
                 at = 0
                 for (d, _), n in zip(batch, counts):
@@ -232,9 +227,13 @@ class TiledJpeg:
                     at += n
         return out
 
-    def _encode_one(self, blocks: int, img) -> list[bytes]:
+    def _encode_one(self, blocks: int, arr) -> list[bytes]:
+        """Segments of an ``(h, w, 3)`` array encoded with ``blocks`` per interval."""
+        from PIL import Image
+
+        h, w = arr.shape[:2]
         buf = io.BytesIO()
-        save_jpeg(img, buf, blocks)
+        save_jpeg(Image.frombuffer("RGB", (w, h), arr, "raw", "RGB", 0, 1), buf, blocks)
         header, sof, segs = _split(buf.getvalue())
         with self._lock:
             self._header.setdefault(blocks, (header, sof))
