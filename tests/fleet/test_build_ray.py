@@ -1,4 +1,4 @@
-"""`--engine ray` (Ray Data) gives the bytes of `--engine local`, whatever the worker count,
+"""`--engine ray` (Ray tasks) gives the bytes of `--engine local`, whatever the worker count,
 on both store backends. Ray starts once for the module (local, loopback only, no dashboard,
 no usage stats, a short temp dir) and always shuts down; the CLI test lets the engine start
 and stop its own Ray in a subprocess."""

@@ -1,14 +1,18 @@
 """Engines run a build's stages: ``local`` (in this process, one task after another) or
-``ray`` (Ray Data: a local Ray started for the build, or an existing cluster at
+``ray`` (Ray tasks: a local Ray started for the build, or an existing cluster at
 ``--ray-address``). An engine only maps a stage function over JSON-able tasks and hands the
 results back; ordering, dedupe and the shard plan stay in the driver, so the output does
 not depend on the engine or on how many workers it had.
+
+The Ray engine submits plain Ray tasks (one CPU each, at most ``workers`` running) rather
+than a Ray Data pipeline: a map of independent session or shard tasks uses nothing of Ray
+Data but its scheduling, and Ray Data's executor loop and its stats and autoscaling actors
+cost more CPU than the stages themselves on small clusters (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 from typing import Any, Callable
@@ -45,16 +49,13 @@ class LocalEngine:
         return {"name": self.name, "workers": self.workers}
 
 
-def _run_stage(stage: Stage) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A Ray Data row function: tasks and results travel as JSON text (one column), so
-    Arrow never has to guess a schema for nested, ragged data."""
-    def row(r: dict[str, Any]) -> dict[str, Any]:
-        return {"result": json.dumps(stage(json.loads(r["task"])))}
-    return row
+def _run_task(stage: Stage, task: str) -> str:
+    """A Ray task: tasks and results travel as JSON text (plain data, small)."""
+    return json.dumps(stage(json.loads(task)))
 
 
 class RayEngine:
-    """Ray Data. Without ``address`` a local Ray is started for the build (loopback only,
+    """Ray. Without ``address`` a local Ray is started for the build (loopback only,
     no dashboard, no usage stats, a short temp dir) and stopped after it; with one, the
     build joins that cluster (``ray://host:10001`` or ``auto``). If Ray is already running
     in this process (e.g. a notebook), that Ray is used and left running."""
@@ -82,11 +83,6 @@ class RayEngine:
                 self._tmp = tempfile.mkdtemp(prefix="wpray-", dir="/tmp")
                 ray.init(num_cpus=self.workers, _temp_dir=self._tmp, _node_ip_address="127.0.0.1", **kw)
             self._started = True
-        import ray.data
-
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -101,19 +97,27 @@ class RayEngine:
 
     def map(self, stage: Stage, tasks: list[dict[str, Any]],
             progress: Progress | None = None) -> list[dict[str, Any]]:
-        """``progress`` hears of the tasks when the whole map is done (Ray Data hands the
-        rows back together)."""
+        """Each task a Ray task of one CPU, at most ``workers`` running at a time; results
+        in task order; ``progress`` hears of each task as it finishes."""
         if not tasks:
             return []
-        import ray.data
+        import ray
 
-        ds = ray.data.from_items([{"task": json.dumps(t)} for t in tasks],
-                                 override_num_blocks=len(tasks))
-        rows = ds.map(_run_stage(stage), compute=ray.data.TaskPoolStrategy(size=self.workers),
-                      num_cpus=1).take_all()
-        if progress:
-            progress(len(rows), len(tasks))
-        return [json.loads(r["result"]) for r in rows]
+        run = ray.remote(num_cpus=1)(_run_task)
+        out: list[Any] = [None] * len(tasks)
+        running: dict[Any, int] = {}
+        submitted = done = 0
+        while done < len(tasks):
+            while submitted < len(tasks) and len(running) < self.workers:
+                running[run.remote(stage, json.dumps(tasks[submitted]))] = submitted
+                submitted += 1
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for ref in ready:
+                out[running.pop(ref)] = json.loads(ray.get(ref))
+                done += 1
+                if progress:
+                    progress(done, len(tasks))
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "workers": self.workers}

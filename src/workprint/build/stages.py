@@ -1,5 +1,5 @@
 """The two parallel stages of a build, as plain functions of plain (JSON) data, so any engine
-can run them anywhere: in-process, or as Ray Data tasks on other machines.
+can run them anywhere: in-process, or as Ray tasks on other machines.
 
 1. :func:`session_stage` - one session: fetch and verify its chunks, reassemble it, reduce
    and keyframe it with the device export's code (:func:`~workprint.export.common.session_trajectories`,
