@@ -26,14 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "tests")]   # this tree, not the installed one
 
 CONFIGS = [("local", 1), ("ray", 1), ("ray", 2)]
+#: Process titles of Ray Data's own actors (a baseline tree that ran its builds on Ray Data)
+RAY_DATA_ACTORS = ("ray::_StatsActor", "ray::_AutoscalingCoordinator")
 
 
 class PeakRss:
     """Samples this process and its descendants every 50 ms: the driver's peak, the
     largest peak of any Ray worker process (``ray::`` in its title) and the CPU time the
     worker processes used (last sample of each; start-up included). Ray Data's own actors
-    (``ray::_StatsActor``, its autoscaling coordinator: ``ray::_...`` titles) are counted
-    apart from the workers that ran the build's tasks."""
+    (:data:`RAY_DATA_ACTORS`) are counted apart from the workers that ran the build's tasks."""
 
     def __init__(self):
         import psutil
@@ -53,7 +54,7 @@ class PeakRss:
                 try:
                     title = " ".join(p.cmdline()[:1])
                     if "ray::" in title:
-                        if title.startswith("ray::_"):
+                        if title.startswith(RAY_DATA_ACTORS):
                             self.helpers.add(p.pid)
                         else:
                             self.worker_peak = max(self.worker_peak, p.memory_info().rss)
