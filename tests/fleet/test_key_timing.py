@@ -183,3 +183,29 @@ def test_version_3_names_the_code_and_version_2_chunks_stay_readable():
     for bad in ({"recorder": "0.1"}, {"recorder": "x y", "sealer": "1"}, {"recorder": None, "sealer": 1}):
         with pytest.raises(C.ChunkError, match="code"):
             C.check_manifest(v3.manifest | {"code": bad})
+
+
+@pytest.mark.parametrize("at_key", [0, 3], ids=["first-key", "mid-run"])
+def test_elements_of_typed_keys_carry_no_exact_key_time(tmp_path, at_key):
+    # The element of typed text carries the t_ns of the key press it belongs to: left exact,
+    # it would hand out that key's time, and ending the run there would time the run's parts
+    # apart. It stays inside the run and takes the coarsened time of its key.
+    from workprint.events import ElementEvent
+
+    keys, _ = _typing("secret", T0, random.Random(3))
+    key = [e for e in keys if e.down][at_key]
+    element = ElementEvent(t_ns=key.t_ns, role="text", name="Search", via="focus")
+    rows = chunk_events(seal(tmp_path, [element, *keys]))   # stored before or after its key
+    raw_keys = {e.t_ns for e in keys}
+    assert not {r[0] for r in rows} & raw_keys
+    runs = key_runs([r for r in rows if r[1] != "element"])
+    assert [len(r) for r in runs] == [12]                     # one run, evenly spread
+    steps = {b - a for a, b in zip(runs[0], runs[0][1:])}
+    assert max(steps) - min(steps) <= 1
+    el = next(r for r in rows if r[1] == "element")
+    i = rows.index(el)
+    assert rows[i - 1][0] == el[0] if i else True              # the time of the key before it
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    built = reduce_events(from_row(t, k, json.dumps(d)) for t, k, d in rows)
+    assert [(a.kind, a.text, a.element.name if a.element else None) for a in built] == \
+           [("write", "secret", "Search")]                     # and still joins its action

@@ -32,8 +32,9 @@ the run's coarse start, coarse end and number of keys only; pointer events keep 
 exact times, and every run stays between the events and frames around it, so merging
 events and frames by time and reducing events to actions behave as before (a write keeps
 its coarse start and end; a pause of that gap or more between keys still ends a
-run and can still become a wait). Pointer moves between two keys of a run take the time
-of the key before them. The manifest says ``"key_timing": "runs"``. Version 1 chunks
+run and can still become a wait). Pointer moves between two keys of a run, and the
+element of a typed key (which carries that key's time), take the time of the key before
+them. The manifest says ``"key_timing": "runs"``. Version 1 chunks
 (raw times) are still accepted by :func:`parse_chunk` - a device may hold some sealed
 before the upgrade - but no longer written.
 
@@ -70,8 +71,9 @@ ACCEPTED_VERSIONS = (1, 2, 3)
 KEY_TIMING = "runs"
 GRID_NS = 100_000_000          # run start/end rounded to 100 ms
 _KEY_KINDS = frozenset({"key_down", "key_up"})
-#: Events that may sit inside a typing run without ending it.
-_IN_RUN_KINDS = frozenset({"move"})
+#: Events that may sit inside a typing run without ending it; they take the time of the key
+#: before them. An element carries the exact time of the key press it belongs to.
+_IN_RUN_KINDS = frozenset({"move", "element"})
 #: Policy hash used when a session carries none (safeguards not configured).
 NO_POLICY = "none"
 #: Session metadata keys that may leave the device (nothing identifying).
@@ -158,7 +160,7 @@ def coarsen_key_times(events: list[list[Any]], frame_times: Iterable[int] = ()) 
     copies; the input is not modified."""
     import bisect
 
-    rows = sorted(events, key=lambda r: r[0])
+    rows = sorted(events, key=lambda r: (r[0], r[1] == "element"))  # an element after its input
     frames = sorted(frame_times)
     out = list(rows)
     n, i = len(rows), 0
