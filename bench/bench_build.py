@@ -6,7 +6,7 @@ shard size; peak RSS of the driver and of the largest Ray worker.
 Each configuration runs in its own process (clean memory figures). Ray's start-up is
 measured apart from the build. All configurations must give the same content digest.
     python bench/bench_build.py [--sessions 40] [--tasks 5] [--shard-steps 80] [--tile 256]
-                                [--tile-format png|webp] [--baseline OTHER_TREE/src]
+                                [--tile-format png|webp]
 """
 
 from __future__ import annotations
@@ -125,8 +125,6 @@ def main() -> int:
     ap.add_argument("--tile", type=int, default=256, help="stored tile side in px (the recorder: 128)")
     ap.add_argument("--tile-format", choices=("png", "webp"), default="png",
                     help="stored tiles (the recorder writes lossless WebP)")
-    ap.add_argument("--baseline", metavar="SRC", help="also build with the workprint package in SRC "
-                    "(another tree's src/), each configuration on the same store")
     ap.add_argument("--measure", nargs=7, metavar="X", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -154,41 +152,37 @@ def main() -> int:
         fleet.close()
         print(f"store: {args.sessions} sessions recorded, sealed and uploaded to SeaweedFS + PostgreSQL "
               f"in {time.perf_counter() - t0:.0f}s")
-        trees = ([("baseline", Path(args.baseline).resolve())] if args.baseline else []) + [("this tree", ROOT / "src")]
         rows = []
         for engine, workers in CONFIGS:
-            for tree, src in trees:                # the same store, one configuration after another
-                out = run / f"out-{engine}-{workers}-{len(rows)}"
-                r = subprocess.run([sys.executable, __file__, "--measure", engine, str(workers),
-                                    str(backend.data_dir), backend.blobs, backend.db, str(out),
-                                    str(args.shard_steps)], capture_output=True, text=True,
-                                   env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                                       [str(src), os.environ.get("PYTHONPATH", "")])})
-                if r.returncode:
-                    print(r.stdout[-2000:], r.stderr[-4000:])
-                    return 1
-                rows.append({**json.loads(r.stdout.strip().splitlines()[-1]), "tree": tree})
+            out = run / f"out-{engine}-{workers}"
+            r = subprocess.run([sys.executable, __file__, "--measure", engine, str(workers),
+                                str(backend.data_dir), backend.blobs, backend.db, str(out),
+                                str(args.shard_steps)], capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                   [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])})
+            if r.returncode:
+                print(r.stdout[-2000:], r.stderr[-4000:])
+                return 1
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
         print(f"\n{rows[0]['steps']} steps in {rows[0]['shards']} shards of <= {args.shard_steps} steps, "
               f"agentnet, JPEG, 1920x1080 from {args.tile}-px {args.tile_format} tiles; "
-              f"machine: {os.cpu_count()} cores" + (f"; baseline: {args.baseline}" if args.baseline else ""))
-        print(f"{'tree':<10}{'engine':<8}{'workers':>8}{'build s':>9}{'steps/s':>9}{'/worker':>9}{'ray start s':>12}"
+              f"machine: {os.cpu_count()} cores")
+        print(f"{'engine':<8}{'workers':>8}{'build s':>9}{'steps/s':>9}{'/worker':>9}{'ray start s':>12}"
               f"{'driver MB':>10}{'worker MB':>10}{'driver cpu ms/step':>19}{'worker cpu ms/step':>19}"
               f"{'Ray Data actors cpu ms/step':>28}")
         for r in rows:
-            print(f"{r['tree']:<10}{r['engine']:<8}{r['workers']:>8}{r['seconds']:>9.1f}{r['steps_per_s']:>9.0f}"
+            print(f"{r['engine']:<8}{r['workers']:>8}{r['seconds']:>9.1f}{r['steps_per_s']:>9.0f}"
                   f"{r['steps_per_s_per_worker']:>9.0f}{r['ray_startup_s']:>12.1f}"
                   f"{r['driver_peak_mb']:>10.0f}{r['worker_peak_mb']:>10.0f}"
                   f"{r['driver_cpu_ms_per_step']:>19.1f}{r['worker_cpu_ms_per_step']:>19.1f}"
                   f"{r['ray_actors_cpu_ms_per_step']:>28.1f}")
         print("CPU ms/step: process CPU time (user+system) over exported steps; a Ray worker's "
               "includes its start-up and both stages; Ray Data's actors (stats, autoscaling "
-              "coordinator) apart")
-        for tree, _ in trees:
-            mine = [r for r in rows if r["tree"] == tree]
-            ray1, ray2 = mine[1], mine[2]
-            print(f"{tree}: ray 2 workers / 1 worker: {ray2['steps_per_s'] / ray1['steps_per_s']:.2f}x")
+              "coordinator; a tree that ran builds on Ray Data) apart")
+        ray1, ray2 = rows[1], rows[2]
+        print(f"ray 2 workers / 1 worker: {ray2['steps_per_s'] / ray1['steps_per_s']:.2f}x")
         digests = {r["digest"] for r in rows}
-        print("identical content on every engine, worker count (and tree):", len(digests) == 1)
+        print("identical content on every engine and worker count:", len(digests) == 1)
         (ROOT / ".bench-out").mkdir(exist_ok=True)
         (ROOT / ".bench-out" / "build.json").write_text(json.dumps(rows, indent=1))
         return 0 if len(digests) == 1 else 1
