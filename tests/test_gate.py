@@ -356,6 +356,31 @@ def test_a_prompt_opened_and_answered_while_the_gate_lags_is_judged_by_key_time(
     assert pw[0].t_ns in probe.asked_at  # the first password key was judged by its own time
 
 
+def test_the_last_keys_of_a_prompt_closed_before_they_are_judged_stay_in_it(redactor):
+    """The gate is 120 ms behind - less than VERDICT_FRESH_NS, so "ordinary now" would be
+    believed: the prompt was answered and closed by the time its last keys are judged. The
+    key-time answer keeps them in the secret: one placeholder, not a key of it stored, and
+    the command after it kept. (With the terminal's key-time sampler attached, judging the
+    password's last keys by the terminal as it was then split an echoed-prompt password
+    into 2-3 placeholders, the keys between them held as text until the next one.)"""
+    pw, t = typed(10 * MS, "hunter2-Xy!", step=30 * MS, code0=60)
+    enter = KeyEvent(t, True, 36, 0xFF0D, "Return", None)
+    after, t2 = typed(t + 400 * MS, "ls", code0=90)
+    closed_ns = enter.t_ns + 5 * MS  # the program got Enter and left
+    probe = KeyTimeProbe([(0, closed_ns)])
+    now = {"t": 0}
+    gate = SafeguardGate(POLICY, redactor, secure_input=probe, clock=lambda: now["t"])
+    out = []
+    for ev in [focus(0, "XTerm"), *pw, enter, *after]:
+        now["t"] = max(now["t"], ev.t_ns + 120 * MS)
+        probe.now_secret = now["t"] < closed_ns
+        out += gate.process(ev)
+    out += gate.flush(t2 + 5_000 * MS)
+    assert chars(out) == "ls"
+    assert "hunter2" not in repr(out) and "Xy!" not in repr(out)
+    assert [e.down for e in out if isinstance(e, KeyEvent) and e.redacted == "PASSWORD"] == [True, False]
+
+
 def test_a_timely_ordinary_answer_ends_a_password(redactor):
     """The same keys judged as they come (1 ms late): the platform's "ordinary" is
     believed, as in a form whose focus moved on (the control for the test above)."""

@@ -313,7 +313,7 @@ class GrabbingReader(FakeReader):
         self.grabs += 1
         return f"pixels-{self.grabs}"
 
-    def __call__(self, geometry, key, pixels=None):
+    def __call__(self, geometry, key, pixels=None, remember=True):
         self.pixels_seen.append(pixels)
         return super().__call__(geometry, key)
 
@@ -367,7 +367,10 @@ def test_a_key_is_judged_by_the_tty_state_it_met(fake_terminal):
 
 
 def test_a_prompt_only_words_can_tell_is_grabbed_with_the_key_and_grabs_are_bounded(fake_terminal):
-    from workprint.capture.linux.tty import KEY_LATE_NS, MAX_SAMPLES_WITH_PIXELS
+    """A reader that cannot tell one prompt line from another: each key keeps its own grab,
+    at most MAX_KEPT_GRABS of them; a key judged late whose grab was dropped cannot be
+    told (unknown, judged secret) - never read off the screen as it is now."""
+    from workprint.capture.linux.tty import KEY_LATE_NS, MAX_KEPT_GRABS
 
     from workprint.events import Geometry
 
@@ -378,16 +381,139 @@ def test_a_prompt_only_words_can_tell_is_grabbed_with_the_key_and_grabs_are_boun
     key_pressed = probe.start_sampling(lambda: focus)
     try:
         keys = []
-        for _ in range(MAX_SAMPLES_WITH_PIXELS + 2):
+        for _ in range(MAX_KEPT_GRABS + 2):
             keys.append(time.monotonic_ns())
             key_pressed(keys[-1])
             _sampled(probe, keys[-1])
         assert reader.grabs == len(keys)
         time.sleep(KEY_LATE_NS / 1e9)  # judged late: from the grabs
-        kept = [probe._samples[k].pixels for k in keys]
+        kept = [probe._samples[k].grab.pixels for k in keys]
         assert kept[:2] == [None, None] and all(p is not None for p in kept[2:])
         assert probe.at(focus, keys[-1]) is True
         assert reader.pixels_seen[-1] == f"pixels-{len(keys)}"  # judged from the key's own grab
-        assert probe.at(focus, keys[0]) is True and reader.pixels_seen[-1] is None  # dropped: read now
+        asked = len(reader.pixels_seen)
+        assert probe.at(focus, keys[0]) is None  # dropped: cannot tell
+        assert len(reader.pixels_seen) == asked  # and the screen as it is now was not read
+    finally:
+        probe.stop_sampling()
+
+
+class LineReader(GrabbingReader):
+    """A reader that tells prompt lines apart, as PromptReader does by their pixels: a grab
+    is (line, keys typed so far); a line is the same prompt however much was typed."""
+
+    def __init__(self, answers):
+        super().__init__(None)
+        self.answers, self.line, self.typed = answers, "Password:", 0
+
+    def grab(self, geometry):
+        self.grabs += 1
+        self.typed += 1
+        return (self.line, self.typed)
+
+    @staticmethod
+    def prompt_line(pixels):
+        return pixels[0]
+
+    @staticmethod
+    def shows(line, pixels):
+        return pixels[0] == line
+
+    def __call__(self, geometry, key, pixels=None, remember=True):
+        self.pixels_seen.append(pixels)
+        return self.answers[(pixels or (self.line,))[0]]
+
+
+def test_keys_typed_into_one_prompt_share_its_grab_however_far_behind(fake_terminal):
+    """Thirty keys typed into one echoed prompt while the recorder is behind keep one grab,
+    and every one of them is judged secret from it; the next prompt line is a grab of its
+    own and judged by its own words."""
+    from workprint.capture.linux.tty import KEY_LATE_NS, MAX_KEPT_GRABS
+
+    from workprint.events import Geometry
+
+    term_pid, _, _ = fake_terminal
+    focus = FocusEvent(0, 1, "t", "XTerm", "xterm", term_pid, "xterm", Geometry(0, 0, 640, 400))
+    reader = LineReader({"Password:": True, "Project name:": False, "$": False})
+    probe = TerminalSecretProbe(prompt_reader=reader)
+    key_pressed = probe.start_sampling(lambda: focus)
+    try:
+        secret = []
+        for _ in range(30):
+            secret.append(time.monotonic_ns())
+            key_pressed(secret[-1])
+            _sampled(probe, secret[-1])
+        reader.line = "Project name:"
+        ordinary = []
+        for _ in range(3):
+            ordinary.append(time.monotonic_ns())
+            key_pressed(ordinary[-1])
+            _sampled(probe, ordinary[-1])
+        assert len(probe._grabs) == 2 <= MAX_KEPT_GRABS
+        reader.line = "$"  # the screen now: a shell prompt
+        time.sleep(KEY_LATE_NS / 1e9)
+        assert [probe.at(focus, k) for k in secret] == [True] * 30
+        assert reader.pixels_seen == [("Password:", 1)]  # the first key's grab, read once
+        assert [probe.at(focus, k) for k in ordinary] == [False] * 3
+    finally:
+        probe.stop_sampling()
+
+
+def test_a_grab_that_shows_no_prompt_yet_is_not_the_last_word(fake_terminal):
+    """Keys typed ahead of a prompt (the program reads the line, its prompt is not drawn
+    yet): their grabs show no prompt. Judged late while the prompt is on screen, the
+    terminal now is asked too: secret. (A logged run: python's input("Password for
+    alice: ") was slow to start, the first key's grab showed only the command line.)"""
+    from workprint.capture.linux.tty import KEY_LATE_NS
+
+    from workprint.events import Geometry
+
+    term_pid, _, _ = fake_terminal
+    focus = FocusEvent(0, 1, "t", "XTerm", "xterm", term_pid, "xterm", Geometry(0, 0, 640, 400))
+    reader = LineReader({"$ python3 login.py": False, "Password:": True})
+    reader.line = "$ python3 login.py"
+    probe = TerminalSecretProbe(prompt_reader=reader)
+    key_pressed = probe.start_sampling(lambda: focus)
+    try:
+        ahead = time.monotonic_ns()
+        key_pressed(ahead)
+        _sampled(probe, ahead)
+        reader.line = "Password:"  # drawn
+        time.sleep(KEY_LATE_NS / 1e9)
+        assert probe.at(focus, ahead) is True
+    finally:
+        probe.stop_sampling()
+
+
+def test_a_key_judged_at_once_is_secret_if_the_prompt_it_met_was(fake_terminal, monkeypatch):
+    """The last key of a password is judged a few ms after it was pressed, but the Enter
+    after it already closed the prompt: the terminal now is ordinary, the state the key met
+    was not - secret. A key that met an ordinary terminal and is judged while a prompt is
+    open is secret too (either saying so is enough within KEY_LATE_NS)."""
+    from workprint.capture.linux import tty as linux_tty
+
+    monkeypatch.setattr(linux_tty, "KEY_LATE_NS", 60 * 10**9)  # every key here is judged "at once"
+    term_pid, child, status = fake_terminal
+    focus = _focus(term_pid)
+    probe = TerminalSecretProbe()
+    key_pressed = probe.start_sampling(lambda: focus)
+    try:
+        before = time.monotonic_ns()
+        key_pressed(before)
+        _sampled(probe, before)
+        os.kill(child, signal.SIGUSR1)
+        _wait_for(status, "off")
+        assert probe.at(focus, before) is True      # ordinary when pressed, a prompt now
+        last = time.monotonic_ns()
+        key_pressed(last)
+        _sampled(probe, last)
+        os.kill(child, signal.SIGUSR2)  # Enter: the prompt is answered and gone
+        _wait_for(status, "on")
+        assert probe(focus) is False
+        assert probe.at(focus, last) is True        # the prompt it met
+        after = time.monotonic_ns()
+        key_pressed(after)
+        _sampled(probe, after)
+        assert probe.at(focus, after) is False      # ordinary then and now
     finally:
         probe.stop_sampling()

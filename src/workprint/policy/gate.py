@@ -12,7 +12,9 @@ It enforces, in order:
    password prompt, password field) or cannot tell for a window that might (fail closed),
    keys collapse into one ``<PASSWORD>`` placeholder press/release (no count, no timing)
    until Enter - or until the platform says the field in front is an ordinary one again
-   (focus moved on by Tab or a click); "unknown" keeps swallowing. A held run that ends
+   (focus moved on by Tab or a click) and, where it can tell, that the key met an ordinary
+   one when it was pressed (a terminal prompt answered and closed before its last keys are
+   judged holds them still); "unknown" keeps swallowing. A held run that ends
    while the field in front reads a secret is swallowed too (its focus event came late).
 2b. **pointer target**: a click, scroll or drag is judged by the window under its point,
    not only by the focused one (``windows`` gives the visible windows). A press is held
@@ -702,6 +704,13 @@ class SafeguardGate:
         if notify is not None:
             notify()
 
+    def _secret_when_pressed(self, t_ns: int) -> bool:
+        """Does the probe, asked for the moment a key was pressed, say the field or prompt
+        it met reads a secret (or cannot tell)? False when the probe only knows now."""
+        if getattr(self.secure_input, "before", None) is None or self._focus is None:
+            return False
+        return self._secret_now(t_ns, t_ns)
+
     def _secret_now(self, before_ns: int | None = None, since_ns: int | None = None) -> bool:
         return self._probe(before_ns, since_ns) is not False  # None = cannot tell for a window that may read secrets
 
@@ -723,12 +732,15 @@ class SafeguardGate:
                 return self._close_password(ev.t_ns) + [ev]
             asked_ns = self.clock()
             if (ev.key in _MODIFIER_KEYS or self._probe() is not False
-                    or asked_ns - ev.t_ns > VERDICT_FRESH_NS):
+                    or asked_ns - ev.t_ns > VERDICT_FRESH_NS or self._secret_when_pressed(ev.t_ns)):
                 self._swallowed.add(ev.keycode)
                 _spell(self._password_text, ev)
                 return []
-            # the platform says the field in front is an ordinary one again (focus left the
-            # password field by Tab or a click): the secret is over, this key is not part of it
+            # the platform says the field in front is an ordinary one again, and so does the
+            # field or prompt the key met when it was pressed, where the probe can tell (focus
+            # left the password field by Tab or a click): the secret is over, this key is not
+            # part of it. (A prompt answered and closed by the time its last keys are judged
+            # is ordinary now, but not for those keys: they stay in the secret.)
             return self._close_password(ev.t_ns) + self._on_key(ev)
         if (ev.down and ev.key not in _MODIFIER_KEYS and ev.key not in _RUN_ENDING_KEYS
                 and self._secret_now(ev.t_ns, ev.t_ns)):

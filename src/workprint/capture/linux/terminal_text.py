@@ -8,10 +8,12 @@ window, finds its last lines of text by their pixels, reads them with Tesseract 
 asks :func:`..policy.prompts.asks_for_secret`.
 
 OCR costs tens of milliseconds, so a verdict is cached per pty and program (the caller's
-``key``) and per *pixel signature* of the prompt line: the line's position and its pixels
-left of where typing began. Typing into the line (echo, the moving cursor) does not
-change the signature; a new prompt, a new line or an erased one does. ``submitted()``
-(Enter) drops every cached verdict. Nothing read here is stored: the text only decides.
+``key``) and per :class:`PromptLine` (the prompt line's position and a digest of its
+pixels left of where typing began). Typing into the line (echo, the moving cursor) does
+not change it; a new prompt, a new line or an erased one does. ``submitted()`` (Enter)
+drops every cached verdict. The key-time sampler (:mod:`.tty`) uses the same identity to
+keep one grab per prompt rather than one per key. Nothing read here is stored: the text
+only decides.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Callable, Hashable
+from typing import Callable, Hashable, NamedTuple
 
 import numpy as np
 
@@ -71,10 +73,57 @@ def ink_right_edge(gray: np.ndarray) -> int:
     return int(cols[-1]) + 1 if cols.size else 0
 
 
+@dataclass(frozen=True)
+class PromptLine:
+    """Which prompt a grab shows: its last text line's rows, and a digest of that line's
+    pixels left of ``cut`` - where typing began (two glyph cells before the line's ink
+    ended when it was first seen). Typing into the line (echo, the moving cursor) happens
+    right of ``cut`` and keeps the line the same; a new prompt, a new line or an erased one
+    does not."""
+
+    band: tuple[int, int]
+    cut: int
+    digest: bytes
+
+    @property
+    def identifies(self) -> bool:
+        """False when nothing lies left of where typing began (an empty line with a cursor,
+        a prompt not drawn yet): such a line matches any later line in the same rows."""
+        return self.cut > 0
+
+
 @dataclass
 class _Verdict:
-    signature: tuple
+    line: PromptLine
     secret: bool
+
+
+class _Grab(NamedTuple):
+    inner_px: np.ndarray   # the window without its border
+    top: int               # first row of the line above the last one (OCR reads both)
+    band: tuple[int, int]  # rows of the last text line
+    rows: np.ndarray       # the green bytes of those rows
+
+
+def _last_line(pixels: np.ndarray) -> "_Grab | None":
+    """The last text line of a window grab; None when the window shows no text."""
+    h, w = pixels.shape
+    inner_px = pixels[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
+    inner = green(pixels)[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
+    bands = [b for b in text_bands(inner) if b[1] - b[0] >= 3]
+    if not bands:
+        return None
+    last = bands[-1]
+    top = bands[-2][0] if len(bands) > 1 else last[0]
+    return _Grab(inner_px, top, last, inner[last[0]:last[1]])
+
+
+def _digest(rows: np.ndarray, cut: int) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(rows[:, :cut]).tobytes(), digest_size=16).digest()
+
+
+def _shows(line: PromptLine, grab: "_Grab | None") -> bool:
+    return grab is not None and grab.band == line.band and _digest(grab.rows, line.cut) == line.digest
 
 
 class PromptReader:
@@ -102,9 +151,30 @@ class PromptReader:
         with self._lock:
             self._cache.clear()
 
-    def __call__(self, geometry: Geometry | None, key: Hashable, pixels: "np.ndarray | None" = None) -> bool | None:
+    @staticmethod
+    def prompt_line(pixels: "np.ndarray | None") -> PromptLine | None:
+        """The prompt line a window grab shows (no OCR: rows and a digest); None when it
+        shows no text."""
+        if pixels is None or pixels.size == 0:
+            return None
+        grab = _last_line(pixels)
+        if grab is None:
+            return None
+        cut = _typing_cut(grab.rows)
+        return PromptLine(grab.band, cut, _digest(grab.rows, cut))
+
+    @staticmethod
+    def shows(line: PromptLine, pixels: "np.ndarray | None") -> bool:
+        """Does a window grab show ``line`` (the same prompt, typed into or not)?"""
+        return pixels is not None and pixels.size != 0 and _shows(line, _last_line(pixels))
+
+    def __call__(self, geometry: Geometry | None, key: Hashable, pixels: "np.ndarray | None" = None,
+                 remember: bool = True) -> bool | None:
         """``pixels``: the window as grabbed earlier (when the key being judged was pressed);
-        without them the window is grabbed now."""
+        without them the window is grabbed now. ``remember=False``: a cached verdict may
+        answer, but what is read is not cached (a grab from another moment - a key's own,
+        taken before its echo or before the prompt was drawn - must not answer for the
+        screen as it is now)."""
         if geometry is None or geometry.width < 8 or geometry.height < 8:
             return None
         if pixels is None:
@@ -115,37 +185,23 @@ class PromptReader:
                 return None
         if pixels is None or pixels.size == 0:
             return None
-        h, w = pixels.shape
-        inner_px = pixels[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
-        inner = green(pixels)[_BORDER:h - _BORDER, _BORDER:w - _BORDER]
-        bands = [b for b in text_bands(inner) if b[1] - b[0] >= 3]
-        if not bands:
+        grab = _last_line(pixels)
+        if grab is None:
             return False  # an empty terminal asks nothing
-        last = bands[-1]
-        top = bands[-2][0] if len(bands) > 1 else last[0]
-        band = inner[last[0]:last[1]]
-
-        def signature(cut: int) -> tuple:
-            return last, cut, hashlib.blake2b(np.ascontiguousarray(band[:, :cut]).tobytes(),
-                                              digest_size=16).digest()
-
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and hit.signature == signature(hit.signature[1]):
+        if hit is not None and _shows(hit.line, grab):
             return hit.secret
-        # Pixels left of the last two glyph cells of the bottom line (the band's bottom
-        # third: the baseline every glyph of that line touches; lines can touch, so a
-        # band may hold two): typing (echo, the cursor) happens to the right of them, so
-        # they stay the same while this prompt is answered.
-        height = last[1] - last[0]
-        cut = max(0, ink_right_edge(band[height - max(2, height // 3):]) - 2 * min(height, 24))
+        cut = _typing_cut(grab.rows)
+        line = PromptLine(grab.band, cut, _digest(grab.rows, cut))
         try:
-            secret = self._read(luminance(inner_px[max(0, top - 2):last[1] + 2]))
+            secret = self._read(luminance(grab.inner_px[max(0, grab.top - 2):grab.band[1] + 2]))
         except OcrError as exc:
             log.warning("terminal prompt: OCR failed: %s", exc)
             return None
-        with self._lock:
-            self._cache[key] = _Verdict(signature(cut), secret)
+        if remember:
+            with self._lock:
+                self._cache[key] = _Verdict(line, secret)
         return secret
 
     def _read(self, crop: np.ndarray) -> bool:
@@ -157,6 +213,15 @@ class PromptReader:
             if any(c.isalpha() for c in line.text):
                 return asks_for_secret(line.text)
         return False
+
+
+def _typing_cut(rows: np.ndarray) -> int:
+    """Where typing into the last line began, as far as one grab tells: two glyph cells left
+    of the right edge of the line's bottom third (the baseline every glyph of that line
+    touches; lines can touch, so a band may hold two). Echo and the cursor stay right of it
+    while the prompt is answered."""
+    height = rows.shape[0]
+    return max(0, ink_right_edge(rows[height - max(2, height // 3):]) - 2 * min(height, 24))
 
 
 def without_block_cursor(gray: np.ndarray, min_height: int = 8) -> np.ndarray:

@@ -42,14 +42,19 @@ _PROC = Path("/proc")
 #: sample (the sampler itself fell behind) could describe a prompt opened since, so the key
 #: is then judged as the probe finds things when asked.
 KEY_SAMPLE_FRESH_NS = 50_000_000
-#: A key judged within this of being pressed is judged by the terminal as it is then (a
-#: prompt read off the screen is read as it has always been read); only a key judged later
-#: uses the state sampled when it was pressed.
+#: A key judged within this of being pressed is secret if the state sampled when it was
+#: pressed or the terminal as it is now says so (the two are moments apart: either may be
+#: the one that saw the prompt). A key judged later is judged by the sampled state alone
+#: where the tty decides; where the screen decides, a grab that shows no prompt is not the
+#: last word (it may predate the prompt's drawing): the terminal now is asked too.
 KEY_LATE_NS = 100_000_000
 #: samples kept for keys the gate has not judged yet (oldest dropped first), and how many
-#: window grabs (for a prompt read off the screen) they keep
+#: window grabs (for a prompt read off the screen) they keep: one per prompt line shown -
+#: the keys typed into one prompt share its grab - so this bounds memory, not the lag
+#: covered. A key whose grab was dropped (more prompt lines came while the recorder was
+#: behind) cannot be told: unknown, judged secret.
 MAX_KEY_SAMPLES = 4096
-MAX_SAMPLES_WITH_PIXELS = 4
+MAX_KEPT_GRABS = 4
 
 
 class _PtyFacts(NamedTuple):
@@ -65,11 +70,22 @@ class _PtyFacts(NamedTuple):
     known: bool = True
 
 
+class _KeptGrab:
+    """A window grab kept for the keys whose prompt line it shows (``pixels`` is dropped,
+    for all of them at once, when newer grabs push it out), with what was read off it."""
+
+    __slots__ = ("window", "pixels", "line", "verdicts")
+
+    def __init__(self, window: int, pixels, line):
+        self.window, self.pixels, self.line = window, pixels, line
+        self.verdicts: dict = {}  # prompt reader key -> verdict read off these pixels
+
+
 class _KeySample(NamedTuple):
     window: int
     sampled_ns: int
     facts: "tuple[_PtyFacts, ...] | bool | None"
-    pixels: object
+    grab: "_KeptGrab | None"  # the window as the key met it, where only the screen can tell
 
 
 def _read_stat(pid: int, proc: Path = _PROC) -> tuple[int, int, int] | None:
@@ -275,7 +291,7 @@ class TerminalSecretProbe:
 
         self._lock = _threading.Lock()
         self._samples: OrderedDict[int, _KeySample] = OrderedDict()  # key t_ns -> state it met
-        self._grabbed: deque[list[int]] = deque()  # the keys of each grab still kept, oldest first
+        self._grabs: deque[_KeptGrab] = deque()  # grabs still kept, oldest first
         self._sampler = None
         self._pending = None
         self._focus_now = None
@@ -375,10 +391,11 @@ class TerminalSecretProbe:
                                    known=st is not None))
         return tuple(facts)
 
-    def _judge(self, focus, facts, pixels=None) -> bool | None:
+    def _judge(self, focus, facts, kept: "_KeptGrab | None" = None) -> bool | None:
         """The verdict for ``facts`` (from :meth:`_facts`); a prompt that only the screen can
-        judge is read from ``pixels`` (the window grabbed when the key was pressed) or,
-        without them, from the screen now."""
+        judge is read from ``kept`` (the window grabbed when the key was pressed: read once
+        per reader key, and never cached by the reader as the screen now) or, without it,
+        from the screen now."""
         if not isinstance(facts, tuple):
             return facts
         verdicts: list[bool | None] = []
@@ -408,9 +425,16 @@ class TerminalSecretProbe:
             return None
         if ask and self.prompt_reader is not None:
             key = (focus.window, *ask[0])
-            if pixels is None:
+            if kept is None:
                 return self.prompt_reader(focus.geometry, key)
-            return self.prompt_reader(focus.geometry, key, pixels=pixels)
+            if kept.pixels is None:
+                return None  # grabbed when pressed, but the grab is gone (or failed)
+            if key not in kept.verdicts:
+                verdict = self.prompt_reader(focus.geometry, key, pixels=kept.pixels, remember=False)
+                if verdict is None:
+                    return None
+                kept.verdicts[key] = verdict
+            return kept.verdicts[key]
         return False
 
     @staticmethod
@@ -490,36 +514,65 @@ class TerminalSecretProbe:
             return
         sampled_ns = self._time.monotonic_ns()
         facts = self._facts(focus)
-        pixels = None
+        kept = None
         grab = getattr(self.prompt_reader, "grab", None)
         if self._needs_screen(facts) and grab is not None and focus.geometry is not None:
             try:
                 pixels = grab(focus.geometry)
-            except Exception:  # noqa: BLE001 - judged from the screen as it is later
+            except Exception:  # noqa: BLE001 - no grab: the key cannot be told if judged late
                 pixels = None
+            kept = self._keep(focus.window, pixels)
         with self._lock:
             for t_ns in keys:
-                self._samples[t_ns] = _KeySample(focus.window, sampled_ns, facts, pixels)
+                self._samples[t_ns] = _KeySample(focus.window, sampled_ns, facts, kept)
             while len(self._samples) > MAX_KEY_SAMPLES:
                 self._samples.popitem(last=False)
-            if pixels is not None:  # only the newest few grabs are kept (memory)
-                self._grabbed.append(keys)
-                while len(self._grabbed) > MAX_SAMPLES_WITH_PIXELS:
-                    for k in self._grabbed.popleft():
-                        if k in self._samples:
-                            self._samples[k] = self._samples[k]._replace(pixels=None)
+
+    def _keep(self, window: int, pixels) -> _KeptGrab:
+        """The kept grab for ``pixels``: the newest one, when it shows the same prompt line
+        (the keys typed into one prompt share one grab and what is read off it, as the
+        prompt reader's own cache has it), else ``pixels`` kept as a new one - at most
+        ``MAX_KEPT_GRABS`` (the oldest one's pixels are dropped for all its keys). A line
+        with nothing left of where typing began (no prompt drawn yet) is shared by none."""
+        if pixels is None:
+            return _KeptGrab(window, None, None)
+        same = getattr(self.prompt_reader, "shows", None)
+        line_of = getattr(self.prompt_reader, "prompt_line", None)
+        with self._lock:
+            newest = self._grabs[-1] if self._grabs else None
+        if (newest is not None and newest.window == window and newest.pixels is not None
+                and newest.line is not None and getattr(newest.line, "identifies", True)
+                and same is not None and same(newest.line, pixels)):
+            return newest
+        kept = _KeptGrab(window, pixels, line_of(pixels) if line_of is not None else None)
+        with self._lock:
+            self._grabs.append(kept)
+            while len(self._grabs) > MAX_KEPT_GRABS:
+                self._grabs.popleft().pixels = None
+        return kept
 
     def at(self, focus, t_ns: int) -> bool | None:
-        """The verdict for a key pressed at ``t_ns`` into ``focus``. Asked within
-        ``KEY_LATE_NS`` of the key, as now (the terminal is still as the key met it).
-        Asked later - the recorder fell behind - by the tty state sampled when it was
-        pressed, if a sample of that window was taken within ``KEY_SAMPLE_FRESH_NS``; else
-        as now."""
+        """The verdict for a key pressed at ``t_ns`` into ``focus``, by the tty state sampled
+        when it was pressed (if a sample of that window was taken within
+        ``KEY_SAMPLE_FRESH_NS``; else as now): a prompt answered and closed by the time its
+        last keys are judged still holds them. Asked within ``KEY_LATE_NS`` of the key, the
+        terminal as it is now is asked too: "secret" from either makes it secret, else it is
+        as now. Asked later, where the sample left it to a grab that showed no prompt
+        (grabbed before the prompt was drawn, or misread), "secret" now makes it secret too.
+        A key judged late whose prompt only the screen can tell and whose grab was dropped
+        (or failed) is unknown (None)."""
         with self._lock:
-            sample = self._samples.pop(t_ns, None)
-        if self._time.monotonic_ns() - t_ns <= KEY_LATE_NS:
+            sample = self._samples.get(t_ns)
+        if (sample is None or sample.window != focus.window
+                or sample.sampled_ns - t_ns > KEY_SAMPLE_FRESH_NS):
             return self(focus)
-        if (sample is not None and sample.window == focus.window
-                and sample.sampled_ns - t_ns <= KEY_SAMPLE_FRESH_NS):
-            return self._judge(focus, sample.facts, sample.pixels)
-        return self(focus)
+        if self._time.monotonic_ns() - t_ns <= KEY_LATE_NS:
+            # now first: the sample's grab usually shows the line just read (no second OCR).
+            # The sample only adds "secret": a shell caught busy with the key as it was
+            # sampled (its silent read cannot be told) is judged as it is now.
+            now = self(focus)
+            return True if now is True or self._judge(focus, sample.facts, sample.grab) is True else now
+        met = self._judge(focus, sample.facts, sample.grab)
+        if met is True or met is None or sample.grab is None or not self._needs_screen(sample.facts):
+            return met  # the tty decided, as the key met it (or it cannot be told)
+        return True if self(focus) is True else met

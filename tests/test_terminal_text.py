@@ -1,0 +1,60 @@
+"""The prompt reader's line identity (no X, no OCR): which grabs show the same prompt line.
+The key-time sampler keeps one grab per prompt line by it, and the reader's cached verdict
+is reused by it - typing into a prompt must not make a new line, a new prompt must."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workprint.capture.linux.terminal_text import PromptReader
+from workprint.events import Geometry
+
+CELL_W, ROW_H = 8, 16
+WHITE = 0x00FFFFFF
+
+
+def screen(*lines: str, cursor: bool = True) -> np.ndarray:
+    """A terminal window (BGRX) with a text line per argument: each non-space character is a
+    glyph-sized box of ink, a block cursor after the last line."""
+    img = np.zeros((12 * ROW_H, 60 * CELL_W), dtype=np.uint32)
+    for row, text in enumerate(lines):
+        y = 4 + row * ROW_H
+        for col, ch in enumerate(text):
+            if ch != " ":
+                x = 4 + col * CELL_W
+                # glyph shapes differ by character, so different text differs in pixels
+                img[y + 2:y + 13, x + 1:x + 2 + (ord(ch) % 5)] = WHITE
+                img[y + 12:y + 13, x + 1:x + 7] = WHITE  # every glyph touches the baseline
+    if cursor:
+        y, x = 4 + (len(lines) - 1) * ROW_H, 4 + len(lines[-1]) * CELL_W
+        img[y + 2:y + 13, x:x + CELL_W - 1] = WHITE
+    return img
+
+
+def test_typing_into_a_prompt_keeps_its_line_and_a_new_prompt_does_not():
+    reader = PromptReader(grab=lambda geometry: None)
+    first = screen("$ python3 login.py", "Password for alice: ")
+    line = reader.prompt_line(first)
+    assert line is not None
+    for typed in ("T", "Tr0ub4", "Tr0ub4dor-x9q"):
+        assert reader.shows(line, screen("$ python3 login.py", "Password for alice: " + typed))
+    assert not reader.shows(line, screen("$ python3 login.py", "Password for alice: x", "$ "))  # answered
+    assert not reader.shows(line, screen("$ python3 login.py", "Project name: "))  # another prompt
+    assert not reader.shows(line, screen("$ python3 login.py", "Pass"))  # erased
+    assert not reader.shows(line, None)
+    assert reader.prompt_line(np.zeros((100, 100), dtype=np.uint32)) is None  # no text
+    assert line.identifies
+    # a program reads the line, its prompt is not drawn yet: only the cursor on the last line
+    assert not reader.prompt_line(screen("$ python3 login.py", "")).identifies
+
+
+def test_a_cached_verdict_holds_while_the_grab_shows_its_line():
+    reads = []
+    reader = PromptReader(grab=lambda geometry: None)
+    reader._read = lambda crop: reads.append(crop.shape) or True  # OCR stand-in
+    geo, key = Geometry(0, 0, 480, 192), ("window", "/dev/pts/3")
+    assert reader(geo, key, pixels=screen("Password for alice: ")) is True
+    assert reader(geo, key, pixels=screen("Password for alice: Tr0")) is True
+    assert len(reads) == 1  # typing into the prompt: the cached verdict
+    reader(geo, key, pixels=screen("Password for alice: Tr0", "$ "))
+    assert len(reads) == 2  # a new line: read again
