@@ -26,8 +26,8 @@ import pytest
 
 from adversarial.leaks import WORKPRINT, assert_no_leak, recording
 from test_atspi import PrivateSession
-from test_grounding_x11 import (BOX_TOLERANCE_PX, NAMED, SECRET, _has_gtk, a11y_address, bus_pids, center,
-                                policy_file, start_form)
+from test_grounding_x11 import (BOX_TOLERANCE_PX, NAMED, SECRET, _has_gtk, a11y_address, box_within, bus_pids,
+                                center, policy_file, start_form, stop_apps)
 
 #: calls only the tree reader makes (the element locator and the watcher make none of them)
 TREE_CALLS = ("GetChildAtIndex",)
@@ -101,9 +101,7 @@ def test_gtk_window_tree_at_keyframes(desk, tmp_path):
         wrong = []
         for name, role in NAMED.items():
             node = by_name.get((role, "" if role == "password text" else name))
-            g = geo[name]
-            if node is None or not all(abs(p - q) <= BOX_TOLERANCE_PX
-                                       for p, q in zip(node["box"], (g["x"], g["y"], g["w"], g["h"]))):
+            if node is None or not box_within(node["box"], geo[name]):
                 wrong.append((name, node))
         assert not wrong, wrong
         password = [n for n in nodes if n["role"] == "password text"]
@@ -151,11 +149,5 @@ def test_gtk_window_tree_at_keyframes(desk, tmp_path):
         if monitor is not None and monitor.poll() is None:
             monitor.terminate()
             monitor.wait(timeout=5)
-        for p in apps:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_apps(apps)
         session.close()
