@@ -51,14 +51,68 @@ def accept_notice(data: Path, policy: Path = DEFAULT_POLICY) -> None:
                    check=True, capture_output=True)
 
 
+#: ``workprint record`` exactly as ``python -m workprint.cli`` runs it, in a process of its own,
+#: with one seam for tests: while the file named by ``WORKPRINT_TEST_STALL`` exists, the
+#: recorder's processing thread waits before decoding its next input record (without the
+#: GIL: the input hook and the key-time sampler go on hooking, sampling and queueing, as when
+#: the processor is busy) and writes when it began to wait to that file + ``.held``. A stall
+#: made from outside cannot be aimed at that thread alone: SIGSTOP stops the hook too, and a
+#: thread stopped by ptrace or starved of CPU may hold the GIL and so stop every thread.
+_STALLABLE_CLI = """
+import os, sys, time
+from workprint.capture.linux import x11
+flag = os.environ["WORKPRINT_TEST_STALL"]
+decode = x11.X11Backend.decode
+def stallable(self, raw):
+    if os.path.exists(flag):
+        with open(flag + ".held", "w") as fh:
+            fh.write(str(time.monotonic_ns()))
+        while os.path.exists(flag):
+            time.sleep(0.005)
+    return decode(self, raw)
+x11.X11Backend.decode = stallable
+from workprint.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+class CliStall:
+    """Hold and release the processing thread of ``recording(..., stall=CliStall(path))``."""
+
+    def __init__(self, flag: Path):
+        self.flag = flag
+        self.held = Path(f"{flag}.held")
+
+    def hold(self, nudge) -> None:
+        """Stall the processor at the next input it decodes; ``nudge()`` makes some input
+        (a lone modifier key), and this returns once the processor waits."""
+        self.flag.touch()
+        nudge()
+        deadline = time.monotonic() + 10
+        while not self.held.exists():
+            assert time.monotonic() < deadline, "the recorder's processor never reached the stall"
+            time.sleep(0.01)
+
+    @property
+    def holding(self) -> bool:
+        return self.flag.exists() and self.held.exists()
+
+    def release(self) -> None:
+        self.flag.unlink()
+
+
 @contextlib.contextmanager
 def recording(desk, data: Path, policy: Path = DEFAULT_POLICY, *extra: str,
-              settle_s: float = 1.0) -> Iterator[dict]:
+              settle_s: float = 1.0, stall: CliStall | None = None) -> Iterator[dict]:
     """``workprint record`` on the test desktop for the duration of the block. On exit it is
-    stopped with SIGINT (as Ctrl+C would) and ``info["session"]`` holds the session id."""
+    stopped with SIGINT (as Ctrl+C would) and ``info["session"]`` holds the session id.
+    With ``stall``, its processing thread can be held (see ``_STALLABLE_CLI``)."""
     accept_notice(data, policy)
-    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(data), "--policy", str(policy), *extra],
-                            env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cli, env = WORKPRINT, desk.env
+    if stall is not None:
+        cli, env = [sys.executable, "-c", _STALLABLE_CLI], {**desk.env, "WORKPRINT_TEST_STALL": str(stall.flag)}
+    proc = subprocess.Popen([*cli, "record", "--data-dir", str(data), "--policy", str(policy), *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     info: dict = {"proc": proc}
     try:
         seen = []  # warnings may come first (e.g. a library's own stderr): skip them
@@ -71,6 +125,8 @@ def recording(desk, data: Path, policy: Path = DEFAULT_POLICY, *extra: str,
         time.sleep(settle_s)
         yield info
     finally:
+        if stall is not None and stall.flag.exists():
+            stall.release()
         if proc.poll() is None:
             proc.send_signal(2)
         out, err = proc.communicate(timeout=60)

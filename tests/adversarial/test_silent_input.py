@@ -16,8 +16,9 @@ import time
 import pytest
 
 from conftest import wait_for
+from workprint.store.session import DataDir
 
-from .leaks import assert_no_leak, lagging_recorder, recording, spelled
+from .leaks import CliStall, assert_no_leak, lagging_recorder, ocr_frames, recording, spelled
 
 pytestmark = pytest.mark.x11
 
@@ -139,6 +140,50 @@ def test_a_prompt_opened_and_answered_while_the_recorder_is_behind_stays_secret(
     assert "echo ordinary-before" in views["chars"] and "echo ordinary-after" in views["chars"], views["chars"]
     assert command.split()[0] + " " in views["chars"]  # the command line, typed before the prompt, is kept
     assert_no_leak(data, [secret])
+
+
+def test_workprint_record_held_behind_an_echoed_prompt_keeps_its_password(desk, tmp_path):
+    """``workprint record`` itself, in its own process, with frames and OCR masking as the
+    example policy sets them: its processing thread is held (``leaks.CliStall``) while a
+    prompt that echoes is opened, answered and closed, so every key of it is judged after the
+    terminal is a shell again - by the tty state and the window sampled when it was pressed.
+    The password leaves one placeholder and is nowhere: not in any byte under the data dir
+    (session.db, its WAL, the quarantine), the stored keys, the three exports, or OCR of the
+    terminal in the stored frames."""
+    term = desk.xterm("cli-lag-term", geometry="100x24+20+20")
+    desk.activate(term)
+    data, out = tmp_path / "data", tmp_path / "got.txt"
+    secret = "moss4Lantern-vq"
+    stall = CliStall(tmp_path / "stall")
+    x = desk.xdotool
+    with recording(desk, data, stall=stall) as info:
+        x("type", "--delay", "25", "echo ordinary-before\n")
+        time.sleep(1.0)
+        stall.hold(lambda: x("key", "shift"))  # a lone modifier: nothing to bash, input to the recorder
+        x("type", "--delay", "10", f"read -p 'Password for deploy: ' pw; printf %s \"$pw\" | md5sum > {out}\n")
+        wait_for(lambda: (True, True) in _xterm_tty_modes(term, desk), what="the prompt to read", interval=0.01)
+        time.sleep(0.2)  # drawn
+        x("type", "--delay", "30", secret + "\n")
+        got = wait_for(lambda: out.exists() and out.read_text().strip(), what="the program's output", interval=0.02)
+        time.sleep(0.3)  # the shell is back in front
+        assert stall.holding, "the processor was released before the prompt closed: nothing was proved"
+        stall.release()
+        x("type", "--delay", "25", "echo ordinary-after\n")
+        time.sleep(1.5)
+    assert got.split()[0] == _md5(secret)  # the program received exactly the secret
+    views = spelled(data)
+    assert "echo ordinary-before" in views["chars"] and "echo ordinary-after" in views["chars"], views["chars"]
+    assert "read -p 'Password for deploy: ' pw" in views["chars"]  # the command that opened it is kept
+    with DataDir(data).open(info["session"]) as s:
+        assert s.meta["secure_input"]["terminal"].endswith("+key-time")  # the sampler is on
+        placeholders = [k for k in s.events(["key_down"]) if k.redacted == "PASSWORD"]
+    assert len(placeholders) == 1, "one placeholder for the one password"
+    assert_no_leak(data, [secret], export_dir=tmp_path / "export")
+    geo = dict(line.split("=") for line in x("getwindowgeometry", "--shell", str(term)).split())
+    screens = ocr_frames(data, (int(geo["X"]), int(geo["Y"]), int(geo["WIDTH"]), int(geo["HEIGHT"])))
+    assert any("ordinary" in text for text in screens), "the OCR check reads the terminal (else it proves nothing)"
+    squeezed = [text.replace(" ", "").replace("\n", "") for text in screens]
+    assert not [t for t in screens + squeezed if secret in t or "Lantern" in t], "the password is readable in a frame"
 
 
 def _xterm_tty_modes(window: int, desk) -> list:

@@ -93,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
         browser = BrowserBridge(parent_of=parent_pid, same_program=same_program_family, exe_of=executable)
         secure_input = LinuxSecureInput.start(getattr(backend, "display_name", None),
                                               policy.passwords.remote_terminals, browser=browser)
-        # Not attached yet (LinuxSecureInput.attach, the key-time tty sampler): with it, the
-        # prompt reader's reads split one echoed-prompt password into two placeholders in
-        # about 1 run of 3 (test_prompts_that_echo...). See the README's limits, issue 11.
+        secure_input.attach(backend)  # terminal keys are judged by the tty state they met
         if secure_input.knows_urls:
             backend.set_url_lookup(secure_input.browser_url)
         atspi_elements = None
