@@ -52,7 +52,7 @@ KEY_LATE_NS = 100_000_000
 #: window grabs (for a prompt read off the screen) they keep: one per prompt line shown -
 #: the keys typed into one prompt share its grab - so this bounds memory, not the lag
 #: covered. A key whose grab was dropped (more prompt lines came while the recorder was
-#: behind) cannot be told: unknown, judged secret.
+#: behind) is read off the screen as it is when judged.
 MAX_KEY_SAMPLES = 4096
 MAX_KEPT_GRABS = 4
 
@@ -425,10 +425,11 @@ class TerminalSecretProbe:
             return None
         if ask and self.prompt_reader is not None:
             key = (focus.window, *ask[0])
-            if kept is None:
+            if kept is None or kept.pixels is None or not getattr(kept.line, "identifies", True):
+                # no grab of the key's moment (failed, or pushed out by newer prompt lines),
+                # or nothing of a prompt left of the typing in it (a line just begun, a
+                # prompt not drawn yet): the screen as it is now
                 return self.prompt_reader(focus.geometry, key)
-            if kept.pixels is None:
-                return None  # grabbed when pressed, but the grab is gone (or failed)
             if key not in kept.verdicts:
                 verdict = self.prompt_reader(focus.geometry, key, pixels=kept.pixels, remember=False)
                 if verdict is None:
@@ -559,8 +560,8 @@ class TerminalSecretProbe:
         terminal as it is now is asked too: "secret" from either makes it secret, else it is
         as now. Asked later, where the sample left it to a grab that showed no prompt
         (grabbed before the prompt was drawn, or misread), "secret" now makes it secret too.
-        A key judged late whose prompt only the screen can tell and whose grab was dropped
-        (or failed) is unknown (None)."""
+        A key whose grab was dropped or failed, or shows nothing left of the typing, is read
+        off the screen as it is now."""
         with self._lock:
             sample = self._samples.get(t_ns)
         if (sample is None or sample.window != focus.window
