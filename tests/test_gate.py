@@ -511,3 +511,42 @@ def test_a_value_still_held_in_a_typing_run_is_known_to_the_frame_masker(redacto
     for ev in [focus(0, "XTerm"), *ordinary]:
         gate2.process(ev)
     assert gate2.known_secrets() == []
+
+
+@pytest.mark.parametrize("shown_as", ["itself", "with-spaces", "one-glyph-misread"])
+def test_a_secret_shown_in_a_title_or_a_name_is_replaced_there_too(redactor, shown_as):
+    # A password swallowed into its placeholder, and a value the text rules redacted, can
+    # be shown by the app afterwards: in its window title, in a label's accessible name (an
+    # element clicked, a node of a stored tree). Those are stored redacted with the values the
+    # gate knows, matched as loosely as the frames' masking matches them.
+    from workprint.events import A11yNode, A11yTreeEvent, ElementEvent
+
+    secret, typed_value = "Tr0ub4dor-Quay", "password=hunter2-vault"
+    gate, state = probed_gate(redactor, True)
+    pw, t = typed(10 * MS, secret)
+    out = [e for ev in [focus(0, "Workbench"), *pw] for e in gate.process(ev)]
+    out += gate.process(KeyEvent(t, True, 36, 0xFF0D, "Return", None))
+    state["secret"] = False
+    line, t = typed(t + 100 * MS, typed_value, code0=5)
+    out += [e for ev in line for e in gate.process(ev)]
+    out += gate.process(KeyEvent(t, True, 36, 0xFF0D, "Return", None))
+    assert secret not in chars(out) and "hunter2-vault" not in chars(out)   # the key stream: as before
+
+    shown = {"itself": secret, "with-spaces": "Tr0ub4dor - Quay",
+             "one-glyph-misread": "Tr0ub4d0r-Quay"}[shown_as]
+    [title] = [e for e in gate.process(focus(t + 200 * MS, "Workbench", title=f"Welcome {shown} | notes"))
+               if isinstance(e, FocusEvent)]
+    click = ButtonEvent(t + 300 * MS, True, 10, 10, "left")
+    gate.process(click)
+    gate.process(ButtonEvent(t + 350 * MS, False, 10, 10, "left"))
+    [el] = gate.element(ElementEvent(click.t_ns, "label", f"Your key: {shown}", text="hunter2-vault"))
+    tree = A11yNode("frame", "Workbench", ("showing",), None, (
+        A11yNode("label", f"saved {shown}", ("showing",), None, ()),
+        A11yNode("label", "vault hunter2-vault", ("showing",), None, ()),
+        A11yNode("push button", "Save", ("showing",), None, ())))
+    [stored] = gate.a11y_tree(A11yTreeEvent(t + 400 * MS, "Workbench", tree), 1)
+    texts = [title.title, el.name, el.text, *(n.name for n in stored.root.walk())]
+    for text in texts:
+        assert "Tr0ub4d" not in text and "hunter2" not in text, texts
+    assert title.title == "Welcome <SECRET> | notes" and el.name == "Your key: <SECRET>"
+    assert [n.name for n in stored.root.walk()] == ["Workbench", "saved <SECRET>", "vault <SECRET>", "Save"]

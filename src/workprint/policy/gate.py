@@ -191,6 +191,9 @@ class SafeguardGate:
         self._stored_order: deque[int] = deque()
         self._parked: dict[int, ElementEvent] = {}
         self._redacted_names: dict[str, str] = {}
+        self._names_known: tuple[str, ...] = ()   # the known values _redacted_names was made with
+        self._known_sig: tuple | None = None      # what _known_values was last computed from
+        self._known_cached: tuple[str, ...] = ()
         self.elements_stored = 0
         self.elements_dropped = 0
         # accessibility trees: the digest stored last (a tree equal to it is a repeat)
@@ -459,15 +462,44 @@ class SafeguardGate:
                        url=self.redactor.redact_url(el.url) if el.url else None)
 
     def _redact_name(self, text: str) -> str:
+        """A window title, an element's or a tree node's name or text as it may be stored: the
+        text redactor's title rules, and every value the gate knows to be secret (a swallowed
+        password, a value it redacted, the unit it holds now) replaced by ``<SECRET>`` wherever
+        it shows - with the tolerance the frames' masking uses. A label or a title can show
+        what was typed into a password field or an echoing prompt."""
         if not text:
             return ""
-        hit = self._redacted_names.get(text)
-        if hit is None:
-            hit = self.redactor.redact_title(text)
-            if len(self._redacted_names) > 2048:
+        with self._lock:
+            known = self._known_values()
+            if known != self._names_known:
+                self._names_known = known
                 self._redacted_names.clear()
-            self._redacted_names[text] = hit
-        return hit
+            hit = self._redacted_names.get(text)
+            if hit is None:
+                hit = self.redactor.redact_title(text)
+                if known:
+                    from .redact_pixels import known_value_spans
+
+                    for start, end in reversed(known_value_spans(hit, known)):
+                        hit = f"{hit[:start]}<SECRET>{hit[end:]}"
+                if len(self._redacted_names) > 2048:
+                    self._redacted_names.clear()
+                self._redacted_names[text] = hit
+            return hit
+
+    def _known_values(self) -> tuple[str, ...]:
+        """Every secret value the gate knows (all of :attr:`_known`, not only the recent ones
+        frames use: a title may show a value long after it was typed)."""
+        typed = "".join(self._password_text) if self._password else ""
+        sig = (len(self._known), self._known[-1] if self._known else None, typed,
+               len(self._run), self._run[-1].t_ns if self._run else None)
+        if self._known_sig != sig:  # a tree's hundreds of names ask with nothing changed
+            values = {v for _, v in self._known}
+            if typed:
+                values.add(typed)
+            values.update(self._held_secrets())
+            self._known_sig, self._known_cached = sig, tuple(sorted(values))
+        return self._known_cached
 
     def _process(self, ev: RawEvent) -> list[RawEvent]:
         if self._pause_until_ns is not None and ev.t_ns >= self._pause_until_ns:
@@ -681,8 +713,8 @@ class SafeguardGate:
         return out
 
     def _stored_focus(self, ev: FocusEvent, t_ns: int) -> FocusEvent:
-        """The focus event as it may be stored: title and URL redacted."""
-        return replace(ev, t_ns=t_ns, title=self.redactor.redact_title(ev.title),
+        """The focus event as it may be stored: title (with the known secrets) and URL redacted."""
+        return replace(ev, t_ns=t_ns, title=self._redact_name(ev.title),
                        url=self.redactor.redact_url(ev.url) if ev.url else None)
 
     def _probe(self, before_ns: int | None = None, since_ns: int | None = None) -> bool | None:
