@@ -515,3 +515,20 @@ def test_a_key_judged_at_once_is_secret_if_the_prompt_it_met_was(fake_terminal, 
         assert probe.at(focus, after) is False      # ordinary then and now
     finally:
         probe.stop_sampling()
+
+
+def test_key_time_workers_take_what_was_queued_in_batches_until_the_stop():
+    import queue
+
+    from workprint.capture.linux.wakeup import batches
+
+    q = queue.SimpleQueue()
+    for t in (1, 2, 3):
+        q.put(t)
+    it = batches(q)
+    assert next(it) == [1, 2, 3]                 # all that was queued, in one batch
+    q.put(4)
+    assert next(it) == [4]
+    q.put(5)
+    q.put(None)
+    assert list(it) == []                        # the stop ends it, with what came with it

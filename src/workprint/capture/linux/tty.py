@@ -491,17 +491,9 @@ class TerminalSecretProbe:
             self._sampler = None
 
     def _sample_loop(self) -> None:
-        import queue as _queue
+        from .wakeup import batches
 
-        while True:
-            keys = [self._pending.get()]
-            try:
-                while True:
-                    keys.append(self._pending.get_nowait())
-            except _queue.Empty:
-                pass
-            if None in keys:
-                return
+        for keys in batches(self._pending):
             try:
                 self._sample(keys)
             except Exception:  # noqa: BLE001 - no sample: those keys are judged as now

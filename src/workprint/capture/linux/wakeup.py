@@ -1,9 +1,12 @@
-"""A stop signal that a ``select()`` loop can wait on next to its X connection."""
+"""Waiting without polling: a stop signal that a ``select()`` loop can wait on next to its X
+connection, and the batches a worker thread takes from what the input hook queued."""
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
+from typing import Iterator
 
 
 class StopSignal:
@@ -29,3 +32,18 @@ class StopSignal:
             thread.join(timeout=timeout)
         os.close(self.fd)
         os.close(self._w)
+
+
+def batches(pending: queue.SimpleQueue) -> Iterator[list]:
+    """What the input hook queued on ``pending``, a batch at a time: waits for the first item,
+    then takes whatever else is queued; ends when ``None`` (the stop) is among them."""
+    while True:
+        items = [pending.get()]
+        try:
+            while True:
+                items.append(pending.get_nowait())
+        except queue.Empty:
+            pass
+        if None in items:
+            return
+        yield items

@@ -208,18 +208,11 @@ class KeyTimeAttribution:
 
     def _run(self) -> None:
         import logging
-        import queue
         import time
 
-        while True:
-            keys = [self._pending.get()]
-            try:
-                while True:
-                    keys.append(self._pending.get_nowait())
-            except queue.Empty:
-                pass
-            if None in keys:
-                return
+        from .wakeup import batches
+
+        for keys in batches(self._pending):
             checked_ns = time.monotonic_ns()
             try:
                 reason = self._attr.check()
