@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 import time
@@ -26,7 +25,7 @@ import pytest
 
 from adversarial.leaks import WORKPRINT, assert_no_leak, recording
 from test_atspi import PrivateSession
-from test_grounding_x11 import (BOX_TOLERANCE_PX, NAMED, SECRET, _has_gtk, a11y_address, box_within, bus_pids,
+from test_grounding_x11 import (BOX_TOLERANCE_PX, NAMED, SECRET, _has_gtk, a11y_address, box_within, BusMonitor,
                                 center, policy_file, start_form, stop_apps)
 
 #: calls only the tree reader makes (the element locator and the watcher make none of them)
@@ -52,9 +51,7 @@ def test_gtk_window_tree_at_keyframes(desk, tmp_path):
     try:
         with recording(types.SimpleNamespace(env=session.env), data, policy, settle_s=0.5) as info:
             address = a11y_address(session)
-            mon_log = open(tmp_path / "monitor.log", "w")
-            monitor = subprocess.Popen(["dbus-monitor", "--address", address, "type='method_call'"],
-                                       stdout=mon_log, stderr=subprocess.STDOUT)
+            monitor = BusMonitor(address, tmp_path / "monitor.log")
             form, form_state = start_form(session.env, tmp_path, "Tree Form", "Gtkform", 60, 60)
             vault, vault_state = start_form(session.env, tmp_path, "Vault Form", "Vaultform", 1000, 60)
             apps += [form, vault]
@@ -122,14 +119,7 @@ def test_gtk_window_tree_at_keyframes(desk, tmp_path):
 
         # the denied app was never asked by the tree reader; the recorded one was
         assert stats["apps_asked"] == ["Gtkform"]
-        time.sleep(0.2)
-        monitor.terminate()
-        monitor.wait(timeout=5)
-        mon_log.close()
-        calls = re.findall(r"method call .*? destination=(\S+) .*?member=(\w+)",
-                           (tmp_path / "monitor.log").read_text())
-        pids = bus_pids(address, {d for d, _ in calls})
-        asked = {pids.get(d) for d, m in calls if m in TREE_CALLS}
+        asked = monitor.asked(set(TREE_CALLS))
         assert form.pid in asked, "the monitor saw no tree call to the recorded app"
         assert vault.pid not in asked, "the denied app was asked for its tree"
 
@@ -146,8 +136,7 @@ def test_gtk_window_tree_at_keyframes(desk, tmp_path):
         assert save["bbox"] == pytest.approx([g["x"] / 1920, g["y"] / 1080, (g["x"] + g["w"]) / 1920,
                                               (g["y"] + g["h"]) / 1080], abs=BOX_TOLERANCE_PX / 1080)
     finally:
-        if monitor is not None and monitor.poll() is None:
-            monitor.terminate()
-            monitor.wait(timeout=5)
+        if monitor is not None:
+            monitor.close()
         stop_apps(apps)
         session.close()

@@ -86,6 +86,31 @@ def bus_pids(address: str, names: set[str]) -> dict[str, int]:
     return out
 
 
+class BusMonitor:
+    """``dbus-monitor`` on the accessibility bus, logging method calls (``match``) to a file:
+    :meth:`asked` tells which processes were sent which calls."""
+
+    def __init__(self, address: str, log: Path, match: str = "type='method_call'"):
+        self.address, self.log = address, log
+        self._out = open(log, "w")
+        self.proc = subprocess.Popen(["dbus-monitor", "--address", address, match],
+                                     stdout=self._out, stderr=subprocess.STDOUT)
+
+    def asked(self, members: set[str]) -> set[int | None]:
+        """Stop monitoring; the pids of the bus names sent one of ``members``."""
+        time.sleep(0.2)
+        self.close()
+        calls = re.findall(r"method call .*? destination=(\S+) .*?member=(\w+)", self.log.read_text())
+        pids = bus_pids(self.address, {d for d, _ in calls})
+        return {pids.get(d) for d, m in calls if m in members}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+        self._out.close()
+
+
 def start_form(env: dict, tmp: Path, title: str, wmclass: str, x: int, y: int, script: Path = GTK_FORM):
     """A test app (tests/apps, under Debian's Python) placed at (x, y): its process and the state
     file it writes (see tests/apps/appstate.py), once written."""
@@ -143,10 +168,8 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
     try:
         with recording(types.SimpleNamespace(env=session.env), data, policy_file(tmp_path), settle_s=0.5) as info:
             address = a11y_address(session)
-            mon_log = open(tmp_path / "monitor.log", "w")
-            monitor = subprocess.Popen(["dbus-monitor", "--address", address,
-                                        "type='method_call',interface='org.a11y.atspi.Component'"],
-                                       stdout=mon_log, stderr=subprocess.STDOUT)
+            monitor = BusMonitor(address, tmp_path / "monitor.log",
+                                 "type='method_call',interface='org.a11y.atspi.Component'")
             form, form_state = start_form(session.env, tmp_path, "Grounding Form", "Gtkform", 60, 60)
             vault, vault_state = start_form(session.env, tmp_path, "Vault Form", "Vaultform", 1000, 60)
             apps += [form, vault]
@@ -236,14 +259,7 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
         # nothing of the denied app: no element, no query on the accessibility bus
         assert "Vaultform" not in stats["apps_asked"] and stats["apps_asked"] == ["Gtkform"]
         assert all(a["element"] is None or a["element"]["app"] == "Gtkform" for a in actions)
-        time.sleep(0.2)
-        monitor.terminate()
-        monitor.wait(timeout=5)
-        mon_log.close()
-        calls = re.findall(r"method call .*? destination=(\S+) .*?member=(\w+)",
-                           (tmp_path / "monitor.log").read_text())
-        pids = bus_pids(address, {d for d, _ in calls})
-        asked = {pids.get(d) for d, m in calls if m in ("GetAccessibleAtPoint", "GetExtents")}
+        asked = monitor.asked({"GetAccessibleAtPoint", "GetExtents"})
         assert form.pid in asked, "the monitor saw no Component call to the recorded app"
         assert vault.pid not in asked, "the denied app was asked on the accessibility bus"
 
@@ -267,8 +283,7 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
                                                          (g["y"] + g["h"]) / 1080], abs=BOX_TOLERANCE_PX / 1080)
         assert any(v["action"] == "Type 'quarterly report' into the 'File name' field." for v in values)
     finally:
-        if monitor is not None and monitor.poll() is None:
-            monitor.terminate()
-            monitor.wait(timeout=5)
+        if monitor is not None:
+            monitor.close()
         stop_apps(apps)
         session.close()
