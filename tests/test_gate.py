@@ -550,3 +550,43 @@ def test_a_secret_shown_in_a_title_or_a_name_is_replaced_there_too(redactor, sho
         assert "Tr0ub4d" not in text and "hunter2" not in text, texts
     assert title.title == "Welcome <SECRET> | notes" and el.name == "Your key: <SECRET>"
     assert [n.name for n in stored.root.walk()] == ["Workbench", "saved <SECRET>", "vault <SECRET>", "Save"]
+
+
+@pytest.mark.parametrize("encoded", ["plain", "percent", "plus-for-space"])
+def test_a_secret_the_gate_knows_is_replaced_in_urls_whatever_their_names(redactor, encoded):
+    # A login form sent with GET puts the password field's value into the URL under the
+    # field's own name (here "p", "x" and a path segment, which no credential-name rule
+    # knows); the page's URL is stored with the focus event and the element. The values the
+    # gate swallowed or redacted are replaced there too, after decoding.
+    from workprint.events import ElementEvent
+
+    secret = "Tr0ub4dor Quay!"
+    gate, state = probed_gate(redactor, True)
+    app = "Chromium"
+    site = "https://intra.corp.example.com"
+    out = [e for e in gate.process(focus(0, app, url=f"{site}/login")) if isinstance(e, FocusEvent)]
+    assert out and out[0].url == f"{site}/login"    # the browser and site are in scope
+    pw, t = typed(10 * MS, secret)
+    out = [e for ev in pw for e in gate.process(ev)]
+    out += gate.process(KeyEvent(t, True, 36, 0xFF0D, "Return", None))
+    assert secret not in chars(out) and any(getattr(e, "redacted", None) == "PASSWORD" for e in out)
+    state["secret"] = False
+    value = {"plain": secret, "percent": "Tr0ub4dor%20Quay%21", "plus-for-space": "Tr0ub4dor+Quay%21"}[encoded]
+    urls = [f"{site}/login?user=ann&p={value}&next=%2Fhome",
+            f"{site}/u/{value.replace('+', '%20')}/done",
+            f"{site}/app#/welcome?x={value}"]
+    stored = []
+    for i, url in enumerate(urls):
+        [ev] = [e for e in gate.process(focus(t + (i + 1) * 100 * MS, app, title="Portal", url=url))
+                if isinstance(e, FocusEvent)]
+        stored.append(ev.url)
+    click = ButtonEvent(t + 900 * MS, True, 10, 10, "left")
+    gate.process(click)
+    gate.process(ButtonEvent(t + 950 * MS, False, 10, 10, "left"))
+    [el] = gate.element(ElementEvent(click.t_ns, "link", "Home", url=urls[0]))
+    stored.append(el.url)
+    for url in stored:
+        assert "Tr0ub4d" not in url and "Quay" not in url, stored
+    assert stored[0] == f"{site}/login?user=ann&p=<SECRET>&next=%2Fhome"
+    assert stored[1] == f"{site}/u/<SECRET>/done"
+    assert stored[2] == f"{site}/app#/welcome?x=<SECRET>"

@@ -459,7 +459,7 @@ class SafeguardGate:
         return replace(el, name=self._redact_name(el.name), description=self._redact_name(el.description),
                        path=tuple((role, self._redact_name(name)) for role, name in el.path),
                        text=self._redact_name(el.text), selector=self._redact_name(el.selector),
-                       url=self.redactor.redact_url(el.url) if el.url else None)
+                       url=self._redact_url(el.url) if el.url else None)
 
     def _redact_name(self, text: str) -> str:
         """A window title, an element's or a tree node's name or text as it may be stored: the
@@ -486,6 +486,20 @@ class SafeguardGate:
                     self._redacted_names.clear()
                 self._redacted_names[text] = hit
             return hit
+
+    def _redact_url(self, url: str) -> str:
+        """A URL as it may be stored: the text redactor's URL rules, and every value the gate
+        knows to be secret replaced by ``<SECRET>`` in the piece that shows it, decoded (a
+        form sent with GET puts a password field's value into the query under any name)."""
+        red = self.redactor.redact_url(url)
+        with self._lock:
+            known = self._known_values()
+        if not known:
+            return red
+        from .redact_pixels import known_value_spans
+        from .redact_text import mask_url_values
+
+        return mask_url_values(red, lambda text: known_value_spans(text, known))
 
     def _known_values(self) -> tuple[str, ...]:
         """Every secret value the gate knows (all of :attr:`_known`, not only the recent ones
@@ -715,7 +729,7 @@ class SafeguardGate:
     def _stored_focus(self, ev: FocusEvent, t_ns: int) -> FocusEvent:
         """The focus event as it may be stored: title (with the known secrets) and URL redacted."""
         return replace(ev, t_ns=t_ns, title=self._redact_name(ev.title),
-                       url=self.redactor.redact_url(ev.url) if ev.url else None)
+                       url=self._redact_url(ev.url) if ev.url else None)
 
     def _probe(self, before_ns: int | None = None, since_ns: int | None = None) -> bool | None:
         """The probe's verdict for the window in front; with ``before_ns``, for the field that

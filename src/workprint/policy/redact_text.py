@@ -24,7 +24,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from .blocks import credential_name, entropy, random_token
 from .model import CustomPattern, Policy, compile_pattern
@@ -504,6 +504,42 @@ class Redactor:
             return "/".join(self._redact_url_piece(seg, segs[i - 1] if i else "")
                             for i, seg in enumerate(segs))
         return self._redact_url_piece(frag)
+
+
+def mask_url_values(url: str, spans: Callable[[str], list[tuple[int, int]]]) -> str:
+    """``url`` with what ``spans`` finds in each of its pieces replaced by ``<SECRET>``: every
+    path segment, query key and value and fragment piece is decoded as the site reads it
+    (percent escapes; ``+`` is a space in a query) before ``spans`` looks at it, so a value
+    shows the same whether the page encoded it or not. Scheme and host are kept."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _mask_piece(url, spans, plus=False)
+    path = "/".join(_mask_piece(seg, spans, plus=False) for seg in parts.path.split("/"))
+    query = _mask_pairs(parts.query, spans)
+    route, q, qs = parts.fragment.partition("?")
+    fragment = (_mask_pairs(route, spans) if "=" in route else
+                "/".join(_mask_piece(seg, spans, plus=False) for seg in route.split("/")))
+    if q:
+        fragment += "?" + _mask_pairs(qs, spans)
+    return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
+
+
+def _mask_pairs(qs: str, spans: Callable[[str], list[tuple[int, int]]]) -> str:
+    return "&".join("=".join(_mask_piece(p, spans, plus=True) for p in pair.split("=", 1))
+                    for pair in qs.split("&")) if qs else qs
+
+
+def _mask_piece(piece: str, spans: Callable[[str], list[tuple[int, int]]], *, plus: bool) -> str:
+    if not piece:
+        return piece
+    text = unquote_plus(piece) if plus else unquote(piece)
+    found = spans(text)
+    if not found:
+        return piece
+    for start, end in sorted(found, reverse=True):
+        text = f"{text[:start]}<SECRET>{text[end:]}"
+    return quote(text, safe="<>@:,!$'()*~.-_")
 
 
 _SECRET_PARAM = re.compile(
