@@ -178,17 +178,25 @@ _presidio: dict[str, Any] | None = None
 
 
 def _offline_tldextract() -> Callable[[str], Any]:
-    import tldextract
+    from .no_http import NoFetch, without_http
 
-    # suffix_list_urls=() and cache_dir=None: use the bundled snapshot, never the network.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
-                                 fallback_to_snapshot=True)
+    with without_http():  # its HTTP client is never used: not loaded (see no_http)
+        import tldextract
+
+    # suffix_list_urls=() and cache_dir=None: use the bundled snapshot, never the network;
+    # given a session that refuses any use, it does not make one of its own either
+    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
+                                    fallback_to_snapshot=True)
+    no_fetch = NoFetch()
+    return lambda text: extract(text, session=no_fetch)
 
 
 def _build_presidio() -> dict[str, Any]:
+    from .no_http import without_http
     from .presidio_slim import load_recognizer_classes
 
-    c = load_recognizer_classes()  # Presidio's recognizers, without its spaCy import
+    with without_http():  # its email recognizer imports tldextract, which imports requests
+        c = load_recognizer_classes()  # Presidio's recognizers, without its spaCy import
     EmailRecognizer = c["EmailRecognizer"]
 
     extract = _offline_tldextract()
@@ -277,11 +285,14 @@ def _detect_secrets_plugins() -> list[tuple[str, Any]]:
     global _ds_plugins
     with _ds_lock:
         if _ds_plugins is None:
-            from detect_secrets.plugins import (
-                artifactory, aws, azure_storage_key, basic_auth, discord, github_token,
-                gitlab_token, high_entropy_strings, jwt, keyword, mailchimp, npm, openai,
-                pypi_token, sendgrid, slack, square_oauth, stripe, telegram_token, twilio,
-            )
+            from .no_http import without_http
+
+            with without_http():  # verification over the network is never used: not loaded
+                from detect_secrets.plugins import (
+                    artifactory, aws, azure_storage_key, basic_auth, discord, github_token,
+                    gitlab_token, high_entropy_strings, jwt, keyword, mailchimp, npm, openai,
+                    pypi_token, sendgrid, slack, square_oauth, stripe, telegram_token, twilio,
+                )
             classes = [
                 aws.AWSKeyDetector, github_token.GitHubTokenDetector, slack.SlackDetector,
                 jwt.JwtTokenDetector, basic_auth.BasicAuthDetector, stripe.StripeDetector,
