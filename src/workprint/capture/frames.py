@@ -54,7 +54,7 @@ ENCODER_QUEUE = 4
 
 
 class FrameSink(Protocol):
-    def has_tile(self, digest: bytes) -> bool: ...
+    def stored_tiles(self, digests: list[bytes]) -> set[bytes]: ...
 
     def add_frame(self, ref: FrameRef, tile: int, digests: list[bytes],
                   new_tiles: dict[bytes, tuple[str, bytes]]) -> bool: ...
@@ -176,16 +176,20 @@ class TileEncoder:
                       new: dict[bytes, tuple[str, bytes]]) -> None:
         t = self.tile
         rows, cols = grid.shape
+        changed: dict[bytes, tuple[int, int]] = {}
         for r in range(rows):
             for c in range(cols):
                 if not grid[r, c]:
                     digests.append(self._prev_digests[r * cols + c])
                     continue
-                block = frame.tile(r, c, t)  # masked: the only pixels hashed or encoded
-                d = tile_digest(block)
+                d = tile_digest(frame.tile(r, c, t))  # masked: the only pixels hashed or encoded
                 digests.append(d)
-                if d not in new and not self.sink.has_tile(d):
-                    new[d] = (TILE_FORMAT, encode_tile(block))
+                changed.setdefault(d, (r, c))
+        if changed:
+            stored = self.sink.stored_tiles(list(changed))  # one look at the store a frame
+            for d, (r, c) in changed.items():
+                if d not in stored:
+                    new[d] = (TILE_FORMAT, encode_tile(frame.tile(r, c, t)))
 
 
 @dataclass

@@ -268,9 +268,14 @@ class SessionWriter:
         return True
 
     def has_tile(self, digest: bytes) -> bool:
+        return bool(self.stored_tiles((digest,)))
+
+    def stored_tiles(self, digests: Iterable[bytes]) -> set[bytes]:
+        """Which of ``digests`` this session has stored (one look at the store for all of
+        them: a frame's changed tiles are asked together)."""
         with self._mutex:
             self._sync_cache()
-            return digest in self._known_tiles
+            return {d for d in digests if d in self._known_tiles}
 
     def add_frame(self, ref: FrameRef, tile: int, digests: Sequence[bytes],
                   new_tiles: dict[bytes, tuple[str, bytes]]) -> bool:
