@@ -364,9 +364,12 @@ class FramePipeline:
                 elif now >= next_grab:
                     prev = self._ring[-1].pixels if self._ring else None
                     g = self._grab()
-                    with STAGES.measure("diff"):
-                        same = not quick_changed(prev, g.pixels)
-                    static = static + 1 if not active and same else 0
+                    if active:  # the back-off counts idle grabs only: no need to compare
+                        static = 0
+                    else:
+                        with STAGES.measure("diff"):
+                            same = not quick_changed(prev, g.pixels)
+                        static = static + 1 if same else 0
                     next_grab = g.t_ns + int(interval * 1e9)
                     if (not active and now - self._last_idle_frame_ns >= IDLE_FRAME_MIN_INTERVAL_S * 1e9
                             and quick_changed(self._last_stored_pixels, g.pixels)):
