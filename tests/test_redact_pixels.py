@@ -465,3 +465,90 @@ def test_text_revealed_when_a_blacked_out_window_goes_is_read_and_masked(redacto
     out = second.full()
     assert (out[300:312, 460:760] == 0).all()                      # the token is masked
     assert np.array_equal(out[:280], px[:280])                     # the rest is as grabbed
+
+
+# --- blocks of lines read line by line ------------------------------------------------------
+
+XTERM = Path(__file__).parent / "data" / "xterm_6x13_lines.png"
+
+
+class CountingOcr:
+    """Reads nothing; counts the images handed over and their pixels."""
+
+    def __init__(self) -> None:
+        self.calls = self.pixels = 0
+
+    def words(self, image: np.ndarray) -> list[Word]:
+        self.calls += 1
+        self.pixels += image.size
+        return []
+
+
+def _gray_to_bgrx(gray: np.ndarray) -> np.ndarray:
+    g = gray.astype(np.uint32)
+    return 0xFF000000 | (g << 16) | (g << 8) | g
+
+
+def test_terminal_block_is_read_line_by_line_with_all_its_ink() -> None:
+    """A grab of the bench's xterm (6x13 font, 13-px rows, the window edge in a 32-px
+    block whose ground the finder misjudges, so its lines come as blocks up to 189 px
+    tall): what is read is one piece per text line, and every dark pixel of the text area
+    is inside a piece that is read."""
+    from workprint.policy.text_lines import MAX_LINE_BAND, find_segments, lines_to_read
+
+    gray = np.asarray(Image.open(XTERM))
+    h, w = gray.shape
+    segs = find_segments(gray, [(0, 0, w, h)])
+    assert any(s.multiline for s in segs)                 # the finder alone gives blocks
+    reads = lines_to_read(gray, segs)
+    text = [s for s in reads if 40 < s.y < 460 and s.x < 30]   # the lines under the title bar
+    assert len(text) == 33 and all(s.h <= 15 for s in text), text
+    assert not any(s.h > MAX_LINE_BAND for s in reads)
+    covered = np.zeros_like(gray, dtype=bool)
+    for s in reads:
+        covered[s.y:s.y + s.h, s.x:s.x + s.w] = True
+    area = (slice(42, 498), slice(22, 600))               # text area, inside the window edges
+    assert not (gray[area] < 128)[~covered[area]].any()
+
+
+def test_a_scrolled_terminal_block_reads_only_its_new_line(redactor: Redactor) -> None:
+    gray = np.asarray(Image.open(XTERM))
+    px = _gray_to_bgrx(gray)
+    ocr = CountingOcr()
+    masker = TextMasker(redactor, ocr)
+    masker.find(px)
+    first = ocr.pixels
+    scrolled = px.copy()
+    scrolled[42:460 - 13, 19:628] = px[42 + 13:460, 19:628]   # every line one row up
+    scrolled[460 - 13:460, 19:628] = px[41, 100]              # a blank row comes in at the bottom
+    calls, pixels = ocr.calls, ocr.pixels
+    masker.find(scrolled, changed_regions(px, scrolled))
+    assert ocr.calls - calls <= 2                  # the lines next to the blank row, no more
+    assert ocr.pixels - pixels < 0.2 * first       # (blocks read whole again: ~100 %)
+
+
+@real_ocr
+def test_real_tesseract_masks_a_secret_inside_a_block_of_terminal_lines(redactor: Redactor) -> None:
+    """The bench's xterm grab with a key written over one of its lines: the finder gives
+    that line inside a block of lines; read line by line, the key is still read and
+    masked, and the lines around it are kept."""
+    from workprint.policy.redact_pixels import to_ocr_gray, upscale
+    from workprint.policy.text_lines import find_segments
+
+    img = Image.open(XTERM).copy()
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((22, 133, 620, 145), fill=255)
+    draw.text((23, 132), "export AWS_KEY=AKIAIOSFODNN7EXAMPLE", font=ImageFont.truetype(str(MONO), 11), fill=0)
+    gray = np.asarray(img)
+    h, w = gray.shape
+    assert any(s.multiline and s.y < 139 < s.y + s.h for s in find_segments(gray, [(0, 0, w, h)]))
+    px = _gray_to_bgrx(gray)
+    ocr = TesseractOcr()
+    area = (slice(120, 160), slice(0, 640))
+    assert "AKIA" in _ocr_text(px[area], ocr)
+    masker = TextMasker(redactor)
+    out = masker.mask(px)
+    assert masker.ocr_calls >= 20                  # line by line (repeated lines cached), not 6 blocks
+    after = _ocr_text(out[area], ocr)
+    assert "AKIA" not in after and "EXAMPLE" not in after
+    assert "export" in after                       # the rest of its line is kept

@@ -737,7 +737,7 @@ class TextMasker:
     # -- OCR of new text in changed regions ----------------------------------------------
     def _update_words(self, pixels: np.ndarray, regions: Sequence[Rect] | None,
                       hide: Sequence[Rect] = ()) -> None:
-        from .text_lines import find_segments
+        from .text_lines import find_segments, lines_to_read
 
         h, w = pixels.shape
         if regions is None or self._shape != (h, w):
@@ -753,13 +753,14 @@ class TextMasker:
             with STAGES.measure("text_find"):
                 gray = _gray_rows(pixels, boxes, margin=52, hide=hide)
                 segments = find_segments(gray, boxes)
+                reads = lines_to_read(gray, segments)  # blocks of lines, line by line
             fresh: list[Word] = []
-            for seg in segments:
+            for seg in reads:
                 fresh.extend(self._read(gray, seg))
         except BaseException:
             self.reset()  # the words no longer match any frame
             raise
-        touched = boxes + [s.rect for s in segments]
+        touched = boxes + [s.rect for s in segments] + [s.rect for s in reads]
         kept = [wd for wd in self._words if not any(rects_touch(wd.rect, b) for b in touched)]
         self._words, self._shape = kept + fresh, (h, w)
 

@@ -46,6 +46,8 @@ class Segment:
     y: int
     w: int
     h: int
+    #: the height of the text its upscale is chosen by (0: its own height)
+    text_h: int = 0
 
     @property
     def rect(self) -> Rect:
@@ -213,6 +215,109 @@ def find_segments(gray: np.ndarray, boxes: list[Rect], pad: int = 2) -> list[Seg
     return sorted(found.values(), key=lambda s: (s.y, s.x))
 
 
+#: blocks of lines, and the lines cut from them, are upscaled as text this tall
+BLOCK_TEXT_H = 20
+#: a run of ink rows this low next to a blank row is a sliver (the dots of i and j, an
+#: accent, an underscore's row): it belongs to the nearer line
+SLIVER_ROWS = 3
+
+
+def _blank_row_runs(rows: np.ndarray) -> list[list[int]]:
+    """Runs ``[top, bottom)`` of rows holding ink, cut only at blank rows; a sliver run
+    joins its nearer neighbour (across the blank rows between them)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], rows.view(np.int8), [0]))))
+    runs = [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
+    i = 0
+    while len(runs) > 1 and i < len(runs):
+        a, b = runs[i]
+        if b - a > SLIVER_ROWS:
+            i += 1
+            continue
+        up = a - runs[i - 1][1] if i > 0 else None
+        down = runs[i + 1][0] - b if i + 1 < len(runs) else None
+        if down is None or (up is not None and up <= down):
+            runs[i - 1][1] = b
+        else:
+            runs[i + 1][0] = a
+        del runs[i]
+        i = max(0, i - 1)
+    return runs
+
+
+def edge_mask(gray: np.ndarray) -> np.ndarray:
+    """Where a pixel and the one two columns to its right differ by more than
+    ``INK_DELTA`` (any ground, any polarity: no background is guessed), without the
+    vertical runs of ``STRUCTURE_RUN`` rows or more (window edges, borders)."""
+    g = gray.astype(np.int16)
+    edges = np.zeros(g.shape, dtype=bool)
+    edges[:, :-2] = np.abs(g[:, 2:] - g[:, :-2]) > INK_DELTA
+    return drop_vertical_structures(edges)
+
+
+def split_block(gray: np.ndarray, block: Segment, pad: int = 2) -> list[Segment] | None:
+    """The lines of a block of lines, each as its own segment, so that each is read - and
+    cached - on its own (a terminal that scrolls shows the same lines again, a few rows
+    higher), or None when the block holds one run of rows only: read it whole.
+
+    The block is cut at rows where nothing changes from pixel to pixel across the block
+    but at vertical structures (:func:`edge_mask`) - no ground is guessed, so a window
+    edge whose ground a median misjudges (a stripe of "ink" beside every line) does not
+    join lines, and text on any ground still marks its rows. Lines that touch (a
+    descender on the next line's ascender) stay together, as one piece read as a block.
+    Each piece is cut at wide columns without edges only, so every pixel of the block
+    that differs from its neighbours is in a piece that is read. A piece's padding stops
+    at its neighbours: its pixels do not depend on the lines around it. Pieces are
+    upscaled as the block would be."""
+    y0, x0 = block.y, block.x
+    edges = edge_mask(gray[y0:y0 + block.h, x0:x0 + block.w])
+    runs = _blank_row_runs(edges.any(axis=1))
+    if len(runs) < 2:
+        return None
+    counts = edges.sum(axis=1)
+    tops = [max(runs[i - 1][1] if i else 0, a - pad) for i, (a, _) in enumerate(runs)]
+    bottoms = [min(runs[i + 1][0] if i + 1 < len(runs) else len(edges), b + pad)
+               for i, (_, b) in enumerate(runs)]
+    out: list[Segment] = []
+    for (a, b), top, bottom in zip(runs, tops, bottoms):
+        c = counts[a:b]
+        core = int((c >= 0.1 * c.max()).sum())
+        xs = np.flatnonzero(edges[a:b].any(axis=0))
+        breaks = np.flatnonzero(np.diff(xs) > max(6, int(GAP_FACTOR * core)))
+        starts = np.concatenate(([xs[0]], xs[breaks + 1]))
+        ends = np.concatenate((xs[breaks], [xs[-1]])) + 3  # an edge at x is between x and x + 2
+        for sx0, sx1 in zip(starts.tolist(), ends.tolist()):
+            sx, ex = max(0, sx0 - pad), min(block.w, sx1 + pad)
+            out.append(Segment(x0 + sx, y0 + top, ex - sx, bottom - top, BLOCK_TEXT_H))
+    return out
+
+
+def _overlap(a: Segment, b: Segment) -> bool:
+    return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
+
+
+def lines_to_read(gray: np.ndarray, segments: list[Segment]) -> list[Segment]:
+    """What to read for ``segments``: each block of lines (with the segments overlapping
+    it: the finder may cut a block through a line) becomes the lines
+    :func:`split_block` cuts from the box around them, or stays as found when it does not
+    split; the other segments stay as they are."""
+    clusters: list[list[Segment]] = []
+    for seg in segments:
+        joined = [seg]
+        for c in [c for c in clusters if any(_overlap(seg, o) for o in c)]:
+            clusters.remove(c)
+            joined.extend(c)
+        clusters.append(joined)
+    out: list[Segment] = []
+    for c in clusters:
+        if not any(s.multiline for s in c):
+            out.extend(c)
+            continue
+        x0, y0 = min(s.x for s in c), min(s.y for s in c)
+        x1, y1 = max(s.x + s.w for s in c), max(s.y + s.h for s in c)
+        out.extend(split_block(gray, Segment(x0, y0, x1 - x0, y1 - y0)) or c)
+    return sorted(out, key=lambda s: (s.y, s.x))
+
+
 def scale_for(height: int) -> int:
     """Upscale factor for a text band ``height`` px tall: small fonts are read best at
     3x, ordinary UI text at 2x, large text as is."""
@@ -257,11 +362,11 @@ def segment_crop(gray: np.ndarray, seg: Segment, margin: int = 6,
     else:
         out = crop.astype(np.uint8)
     out = _without_rules(out)
-    s = scale if scale is not None else scale_for(seg.h if not seg.multiline else 20)
+    s = scale if scale is not None else scale_for(seg.text_h or (seg.h if not seg.multiline else BLOCK_TEXT_H))
     if s > 1:
         out = np.asarray(Image.fromarray(out, mode="L").resize((seg.w * s, seg.h * s), Image.BILINEAR))
     return np.pad(out, margin, constant_values=255), s
 
 
-__all__ = ["Segment", "find_segments", "text_like", "segment_crop", "scale_for", "ink_mask", "bands",
+__all__ = ["Segment", "find_segments", "split_block", "edge_mask", "lines_to_read", "text_like", "segment_crop", "scale_for", "ink_mask", "bands",
            "drop_vertical_structures", "drop_rules", "block_background"]
