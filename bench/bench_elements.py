@@ -5,7 +5,9 @@ bus) and the GTK 3 form of the grounding test (tests/apps/gtk_form.py, run by De
 Python), clicked the way a person does: the pointer moves to a control, rests there
 ``--hover`` seconds (default: drawn from 0.05-0.6 s), clicks; every named control in turn,
 ``--rounds`` times (default 6: 96 clicks), with a typed run into a text field after each
-round. The policy is bench/policy-no-ocr.toml with the form allowed.
+round. With ``--no-rest`` each click is one ``xdotool mousemove X Y click 1`` (the pointer
+jumps onto the control and clicks at once, as in tests/test_grounding_x11.py), 0.12 s apart.
+The policy is bench/policy-no-ocr.toml with the form allowed.
 
 Reports the element locator's figures from the session's stats (input event -> element
 handed to the gate, p50/p99/max; its parts: input -> the locator starts on it, and the
@@ -41,6 +43,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--hover", type=float, default=None, help="fixed rest before each click (s)")
+    ap.add_argument("--no-rest", action="store_true",
+                    help="no rest: each click is one `xdotool mousemove X Y click 1` (as in the grounding test)")
     ap.add_argument("--seed", type=int, default=15)
     args = ap.parse_args()
     from test_atspi import PrivateSession  # the private bus of the accessibility tests
@@ -74,6 +78,11 @@ def main() -> int:
             for r in range(args.rounds):
                 for name in controls:
                     x, y = center(geo[name])
+                    if args.no_rest:
+                        desk.xdotool("mousemove", str(x), str(y), "click", "1")
+                        clicked.append(name)
+                        time.sleep(0.12)
+                        continue
                     desk.xdotool("mousemove", str(x - 30), str(y - 12))
                     time.sleep(0.03)
                     desk.xdotool("mousemove", str(x), str(y))
@@ -83,9 +92,12 @@ def main() -> int:
                     time.sleep(0.1)
                 field = FIELDS[r % 2]
                 x, y = center(geo[field])
-                desk.xdotool("mousemove", str(x), str(y))
-                time.sleep(0.2)
-                desk.xdotool("click", "1")
+                if args.no_rest:
+                    desk.xdotool("mousemove", str(x), str(y), "click", "1")
+                else:
+                    desk.xdotool("mousemove", str(x), str(y))
+                    time.sleep(0.2)
+                    desk.xdotool("click", "1")
                 clicked.append(field)
                 time.sleep(0.3)
                 desk.xdotool("type", "--delay", "60", f"entry {r}")
@@ -111,7 +123,9 @@ def main() -> int:
         el, g = a["element"], geo[name]
         right += bool(el and el["role"] == NAMED[name] and el["name"] == name and el["box"] and all(
             abs(p - q) <= BOX_TOLERANCE_PX for p, q in zip(el["box"], (g["x"], g["y"], g["w"], g["h"]))))
-    result = {"clicks": len(clicked), "clicks_stored": len(clicks), "grounded": right,
+    result = {"mode": "no-rest" if args.no_rest else ("hover %.2f s" % args.hover if args.hover is not None
+                                                        else "rest 0.05-0.6 s"),
+              "clicks": len(clicked), "clicks_stored": len(clicks), "grounded": right,
               "grounding_rate": round(right / len(clicked), 4), "seconds": round(seconds, 1),
               "latency_ms": stats.get("latency_ms"), "wait_ms": stats.get("wait_ms"),
               "source_ms": stats.get("source_ms"), "added_ms": stats.get("added_ms"),
@@ -124,7 +138,7 @@ def main() -> int:
         result["calls_per_query"] = round(stats["source_calls"] / asked, 2)
     out_dir = ROOT / ".bench-out"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / "elements.json").write_text(json.dumps(result, indent=2))
+    (out_dir / ("elements-no-rest.json" if args.no_rest else "elements.json")).write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     print("\nmetric                      value")
     for k in ("latency_ms", "wait_ms", "source_ms", "added_ms"):

@@ -364,6 +364,72 @@ def test_a_press_is_asked_for_at_once_while_a_frame_holds_the_store(tmp_path):
     assert kinds == ["move", "mouse_down", "element", "mouse_up"]
 
 
+def test_a_press_is_asked_for_from_the_input_hook_while_the_processor_is_busy(tmp_path):
+    """A backend that tells the locator of presses from its input hook: the element is asked
+    for while the processor is still decoding earlier input (each decode 150 ms here), once
+    per press (the processor does not ask again), and a motion before it is noted from the
+    hook too; the element is stored with its press."""
+    from workprint.capture.fake import FakeBackend
+    from workprint.capture.recorder import Recorder
+    from workprint.events import MoveEvent
+    from workprint.store.session import DataDir
+
+    writer = DataDir(tmp_path).create({})
+    asked: list[tuple[int, int, int]] = []
+
+    class Source(FakeSource):
+        def at_point(self, pid, window, x, y, deadline):
+            asked.append((time.monotonic_ns(), x, y))
+            return super().at_point(pid, window, x, y, deadline)
+
+        warm = None  # (no warm-ups: every ask is a press's)
+
+    got: list = []
+    loc = ElementLocator(Source(), deliver=got.append, window_at=lambda x, y: Win(11, "Editor"),
+                         window_pid=lambda w: 111)
+    backend = FakeBackend([], decode_delay_s=0.15)
+    rec = Recorder(backend, writer, frames=False, flush_interval=0.02, elements=loc)
+    rec.start()
+    try:
+        assert backend.observes_pointer()
+        backend.send(MoveEvent(time.monotonic_ns(), 5, 5))        # the processor: busy 150 ms
+        press = ButtonEvent(time.monotonic_ns(), True, 7, 8, "left")
+        backend.send(press)
+        backend.send(ButtonEvent(time.monotonic_ns(), False, 7, 8, "left"))
+        deadline = time.monotonic() + 0.3
+        while not asked and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert asked and asked[0][1:] == (7, 8)
+        assert (asked[0][0] - press.t_ns) / 1e6 < 50, "the press waited for the busy processor"
+        assert loc._pointer is not None and loc._pointer[1:] == (5, 5)  # the motion, from the hook
+        time.sleep(0.6)                                            # all three decoded
+    finally:
+        rec.stop()
+    writer.close()
+    assert len(asked) == 1, asked                                  # not asked again by the processor
+    with DataDir(tmp_path).open(writer.id) as s:
+        events = list(s.events())
+    assert [e.kind for e in events] == ["move", "mouse_down", "element", "mouse_up"]
+    assert events[2].t_ns == press.t_ns
+
+
+def test_tell_pointer_hands_presses_and_the_last_motion_before_each():
+    from workprint.capture.linux.x11_xi2_pointer import PointerSample, tell_pointer
+
+    told: list = []
+    samples = [PointerSample("move", 1, 0, 10, 10), PointerSample("move", 2, 0, 11, 11),
+               PointerSample("button", 3, 0, 11, 11, 1, True), PointerSample("button", 4, 0, 11, 11, 1, False),
+               PointerSample("scroll", 5, 0, 11, 11, 4, True), PointerSample("move", 6, 0, 12, 12),
+               PointerSample("button", 7, 0, 12, 12, 3, True), PointerSample("move", 8, 0, 20, 20),
+               PointerSample("move", 9, 0, 21, 22)]
+    tell_pointer(lambda *a: told.append(a), samples)
+    assert told == [(2, 11, 11, False), (3, 11, 11, True), (6, 12, 12, False), (7, 12, 12, True),
+                    (9, 21, 22, False)]
+    told.clear()
+    tell_pointer(lambda *a: told.append(a), samples[3:5])       # a release, a scroll: nothing
+    assert told == []
+
+
 def test_atspi_source_on_a_silent_bus_answers_none_within_its_deadline(tmp_path):
     """An accessibility bus that accepts the connection and never answers: no element, on
     time, and the source does not try it again."""

@@ -111,6 +111,13 @@ class Backend(ABC):
     #: secure-input probe can look at the state the key met (see
     #: :meth:`.linux.TerminalSecretProbe.start_sampling`). It must return at once.
     key_observer: "Callable[[int], None] | None" = None
+    #: ``pointer_observer(t_ns, x, y, press)``, set before :meth:`start_input`: called on the
+    #: input hook thread with each button press (``press`` True; not scroll buttons) and the
+    #: pointer's latest motion (False), with the same monotonic ns and root position as the
+    #: event's raw record, so the element locator starts on a press before the recorder's
+    #: processor has seen it (see :meth:`.elements.ElementLocator.pointer_seen`). It must
+    #: return at once (a queue push). See :meth:`observes_pointer`.
+    pointer_observer: "Callable[[int, int, int, bool], None] | None" = None
 
     @abstractmethod
     def screen_info(self) -> ScreenInfo: ...
@@ -149,6 +156,12 @@ class Backend(ABC):
         """The process id of a top-level window (from :meth:`window_stack`), or None.
         Called off the input hook (the element locator's thread)."""
         return None
+
+    def observes_pointer(self) -> bool:
+        """True while :attr:`pointer_observer` is told of every pointer press and motion the
+        input hook hands on (the recorder then leaves telling the locator to it); False when
+        it is not set or this backend (or its current pointer source) cannot."""
+        return False
 
     def current_focus(self) -> FocusEvent | None:
         """The focus event the window tracker emitted last (read from any thread, no round

@@ -1,7 +1,9 @@
 """The element locator: which UI element each click, scroll and typing run acted on.
 
 Platform-free. The recorder's processor asks (``request``, never blocking: a bounded queue,
-full = that input gets no element, counted); one worker thread answers from an
+full = that input gets no element, counted) - or, for presses and pointer motion, the
+backend's input hook does, where it can (``pointer_seen``, a queue push: a press is asked
+for before the processor, perhaps busy with earlier input, has decoded it); one worker thread answers from an
 :class:`ElementSource` (Linux: AT-SPI, :mod:`.linux.atspi_elements`) within a deadline and hands
 the result - an :class:`~workprint.events.ElementEvent` with the ``t_ns`` of its input - to
 ``deliver`` (the recorder passes it through the safeguard gate). Nothing runs on the input
@@ -12,8 +14,8 @@ recorded (``window_at`` returns that window, or None for anything out of scope, 
 undecidable); a key request only carries the focused window when the recorder has checked
 that the gate records it. Apps that are not recorded are never asked.
 
-Warm-up: the processor notes where the pointer moves (``note_pointer``: an assignment, no
-queue); when it has rested ``REST_S`` at a point outside the last element found, the
+Warm-up: the input hook or the processor notes where the pointer moves (``note_pointer``:
+an assignment, a queue push only after a warm-up); when it has rested ``REST_S`` at a point outside the last element found, the
 worker - if idle - asks the source about that point (``warm``, where the source has it)
 and drops the answer. The source
 keeps what it learnt (its frames and the descent there, see :mod:`.atspi_elements`), so
@@ -130,6 +132,16 @@ class ElementLocator:
                 self._queue.put_nowait(_WAKE)
             except queue.Full:
                 pass
+
+    def pointer_seen(self, t_ns: int, x: int, y: int, press: bool) -> None:
+        """A backend's ``pointer_observer``, on its input hook thread: a press is asked for at
+        once and a motion noted, without waiting for the processor (which may be busy with
+        earlier input or the store). Never blocks, never touches the bus or the gate: the
+        scope decision is the worker's, as for every request."""
+        if press:
+            self.request(ElementRequest(t_ns, "point", x, y))
+        else:
+            self.note_pointer(t_ns, x, y)
 
     def request(self, req: ElementRequest) -> bool:
         """Queue a request (never blocks); False when the queue is full."""

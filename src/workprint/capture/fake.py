@@ -21,7 +21,8 @@ on, or input stopped).
 A test that needs to hand on a step at a moment of its own choosing (while it holds a lock
 of the recorder, say) calls :meth:`FakeBackend.send` instead: the step is handed on at once,
 on the caller's thread, as a platform's hook thread would, and an event keeps its
-``t_ns``. ``decode_delay_s`` makes each decode take that long (a processor busy, e.g.
+``t_ns``. Like a platform's hook, handing on a move or a press tells the
+``pointer_observer`` (when one is set) after it is enqueued. ``decode_delay_s`` makes each decode take that long (a processor busy, e.g.
 reading a prompt off the screen); ``decoded`` lists the events decoded, in order.
 """
 
@@ -34,7 +35,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..events import Event, FocusEvent, KeyEvent, RawEvent
+from ..events import ButtonEvent, Event, FocusEvent, KeyEvent, MoveEvent, RawEvent
 from .backend import Backend, CaptureLost, FocusSink, InputRecord, RawSink, ScreenInfo, WindowInfo
 
 
@@ -157,6 +158,13 @@ class FakeBackend(Backend):
                 self._focus(step)
         else:
             sink(Scripted(step))
+            observer = self.pointer_observer
+            if observer is not None and isinstance(step, (MoveEvent, ButtonEvent)) and (
+                    isinstance(step, MoveEvent) or step.down):
+                observer(step.t_ns, step.x, step.y, isinstance(step, ButtonEvent))
+
+    def observes_pointer(self) -> bool:
+        return self.pointer_observer is not None
 
     def decode(self, raw: InputRecord) -> list[RawEvent]:
         if not isinstance(raw, Scripted):

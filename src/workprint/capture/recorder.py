@@ -14,7 +14,8 @@ Threads:
 * the frame pipeline (see :mod:`workprint.capture.frames`);
 * optionally the element locator (:mod:`workprint.capture.elements`): the processor asks it,
   without waiting, for the UI element of each press, scroll start and key that may start an
-  action; its answers come back through :meth:`Recorder.inject` and the gate;
+  action (presses and pointer motion: the backend's input hook tells it directly where the
+  backend can, ``Backend.pointer_observer``); its answers come back through :meth:`Recorder.inject` and the gate;
 * optionally the accessibility tree taker (:mod:`workprint.capture.a11y_tree`): the frame
   pipeline tells it of each settled frame it stores; its trees come back the same way
   (never stored without a gate: the gate bounds and redacts them).
@@ -137,6 +138,8 @@ class Recorder:
             self.trees.start()
         self._processor.start()
         self.backend.start_focus(self._queue.put)
+        if self.elements is not None:  # presses are asked for from the input hook, where it can
+            self.backend.pointer_observer = self.elements.pointer_seen
         self.backend.start_input(self._queue.put)
         if self.frames:
             self.frames.start()
@@ -306,7 +309,7 @@ class Recorder:
         if self.gate is not None and not self.gate.recording:
             return
         if isinstance(ev, ButtonEvent):
-            if ev.down:
+            if ev.down and not self.backend.observes_pointer():  # (else the hook asked)
                 self.elements.request(ElementRequest(ev.t_ns, "point", ev.x, ev.y))
         elif isinstance(ev, ScrollEvent):
             shape = ("v" if ev.dy else "h", (ev.dy or ev.dx) > 0, ev.x, ev.y)
@@ -328,7 +331,8 @@ class Recorder:
     def _on_event(self, ev: RawEvent) -> None:
         self.stats.decoded[ev.kind] = self.stats.decoded.get(ev.kind, 0) + 1
         if isinstance(ev, MoveEvent):
-            if self.elements is not None and (self.gate is None or self.gate.recording):
+            if self.elements is not None and not self.backend.observes_pointer() and (
+                    self.gate is None or self.gate.recording):
                 self.elements.note_pointer(ev.t_ns, ev.x, ev.y)  # a rest warms the locator up
             if ev.t_ns - self._last_move_ns >= self.move_interval_ns:
                 self._pending_move = None

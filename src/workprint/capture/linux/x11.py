@@ -54,7 +54,7 @@ from .x11_keys import (GROUP_KEYSYMS, Composer, ModifierRoles, group_count, is_m
 from .wakeup import StopSignal
 from .x11_attribution import KeyAttribution, KeyTimeAttribution
 from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKey, RawKeyListener, xi2_available
-from .x11_xi2_pointer import XI2PointerListener, to_events
+from .x11_xi2_pointer import XI2PointerListener, tell_pointer, to_events
 
 _BUTTONS = {1: "left", 2: "middle", 3: "right", 8: "x1", 9: "x2"}
 _SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
@@ -220,10 +220,16 @@ class X11Backend(Backend):
                 sink(SourceLost(time.monotonic_ns(), "pointer", reason))
                 self._record_pointer_too(sink, reason)
 
+            pointer_observer = self.pointer_observer
+
+            def pointer_sink(samples: list) -> None:  # the pointer hook thread: enqueue, then tell
+                sink(PointerSamples(samples))
+                if pointer_observer is not None:
+                    tell_pointer(pointer_observer, samples)
+
             try:
                 self._pointer = XI2PointerListener(lambda: _open_display(self.display_name),
-                                                   lambda samples: sink(PointerSamples(samples)), pointer_lost,
-                                                   batches=True)
+                                                   pointer_sink, pointer_lost, batches=True)
             except Exception as exc:  # noqa: BLE001 - RECORD has the pointer then, and says so
                 self.pointer_source = "record"
                 sink(SourceLost(time.monotonic_ns(), "pointer", f"{type(exc).__name__}: {exc}"[:200],
@@ -501,6 +507,11 @@ class X11Backend(Backend):
         if self._focus:
             self._focus.stop()
             self._focus = None
+
+    def observes_pointer(self) -> bool:
+        """The XInput 2 listener tells ``pointer_observer`` (until its stream is lost and
+        RECORD has the pointer: decoding switches ``pointer_source`` in order)."""
+        return self.pointer_observer is not None and self.pointer_source == "xi2"
 
     def window_generation(self) -> int:
         return self._focus.generation if self._focus is not None else 0

@@ -543,6 +543,23 @@ def to_events(sample: PointerSample) -> list[Any]:
     return [ButtonEvent(sample.t_ns, sample.down, sample.x, sample.y, name)]
 
 
+def tell_pointer(observer: Callable[[int, int, int, bool], None], samples: list[PointerSample]) -> None:
+    """Hand ``observer`` (a backend's ``pointer_observer``, on the listener thread) each button
+    press of ``samples`` (not scroll buttons), each with the last motion before it, and the
+    batch's last motion: where the pointer is, without a call per motion of a flood."""
+    last = None
+    for sample in samples:
+        if sample.kind == "move":
+            last = sample
+        elif sample.kind == "button" and sample.down:
+            if last is not None:
+                observer(last.t_ns, last.x, last.y, False)
+                last = None
+            observer(sample.t_ns, sample.x, sample.y, True)
+    if last is not None:
+        observer(last.t_ns, last.x, last.y, False)
+
+
 # --- the X connection -----------------------------------------------------------------------
 def _seq_before(seq: int, serial: int) -> bool:
     """Was an event with sequence number ``seq`` generated before request ``serial`` ran?"""
@@ -730,4 +747,4 @@ class XI2PointerListener:
 
 
 __all__ = ["DeviceEvent", "PointerSample", "PointerTracker", "RawEvent", "XI2PointerListener",
-           "parse_device_event", "parse_raw_event", "to_events"]
+           "parse_device_event", "parse_raw_event", "tell_pointer", "to_events"]
