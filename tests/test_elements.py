@@ -525,6 +525,8 @@ class _ScriptedBus:
         if member == "Get" and body[1] == "Parent":
             up = next((p for p in self.nodes() if n in p.kids), None)
             return ret(("(so)", (self.BUS, up.path if up else "/org/a11y/atspi/accessible/root")))
+        if member == "Get" and body[1] == "ChildCount":
+            return ret(("i", len(n.kids)))
         if member == "Get":
             return ret(("s", n.name if body[1] == "Name" else ""))
         if member == "GetAttributes":
@@ -620,6 +622,18 @@ def test_atspi_descent_is_guessed_from_earlier_ones_and_checked_level_by_level()
     src.warm(bus.pid, window, 30, 70, time.monotonic() + 5)
     src._rest = src._rest[:3] + (time.monotonic() - 2,)
     assert ask(31, 71) >= 1               # too long ago
+    # a rest between controls answers the container there (the grid): it covers its own
+    # point only - a press on a control inside it is asked for, and a rest there warms up
+    assert src.warm(bus.pid, window, 15, 55, time.monotonic() + 5).role == "panel"
+    assert src.covers(15, 55) and not src.covers(30, 70)
+    assert ask(30, 70) >= 1
+    assert src.warm(bus.pid, window, 15, 55, time.monotonic() + 5).role == "panel"
+    assert ask(15, 55) == 0               # at its own point it is the answer
+    src.warm(bus.pid, window, 30, 70, time.monotonic() + 5)
+    assert src.covers(40, 80) and not src.covers(180, 70)   # a control without children: its box
+    gen["n"] += 1
+    assert not src.covers(40, 80)         # another window generation
+    ask(31, 71)
 
     assert focused("/b0") == 1            # clicked before (this generation)
     assert focused("/b9") >= 3            # never met: its parents are asked

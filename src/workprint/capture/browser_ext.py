@@ -436,6 +436,11 @@ class BrowserElementSource:
         warm = getattr(self.fallback, "warm", None)
         return warm(pid, window, x, y, deadline) if warm is not None else None
 
+    def covers(self, x: int, y: int) -> bool:
+        """The fallback's last point answer holds at (x, y) too (no warm-up needed there)."""
+        covers = getattr(self.fallback, "covers", None)
+        return bool(covers(x, y)) if covers is not None else False
+
     @property
     def calls(self) -> int | None:
         return getattr(self.fallback, "calls", None)

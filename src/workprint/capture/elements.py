@@ -74,7 +74,9 @@ class ElementSource(Protocol):
     def close(self) -> None: ...
 
     # optional: ``warm(pid, window, x, y, deadline)`` - the pointer rests there; learn what a
-    # press there will need (its answer is only used for the box it covers)
+    # press there will need (its answer is only used where it covers); ``covers(x, y)`` -
+    # the last point answer holds at (x, y) too (a rest there needs no warm-up; without it:
+    # a rest inside the last element's box needs none)
 
 
 class ElementLocator:
@@ -201,8 +203,9 @@ class ElementLocator:
 
     def _warm(self, x: int, y: int) -> None:
         warm = getattr(self.source, "warm", None)
+        covers = getattr(self.source, "covers", None)  # else: inside the last element's box
         box = self._last_box
-        if warm is None or (box is not None and box.contains(x, y)):
+        if warm is None or (covers(x, y) if covers is not None else box is not None and box.contains(x, y)):
             return
         win = self.window_at(x, y)  # the same scope decision as for a press
         if win is None:

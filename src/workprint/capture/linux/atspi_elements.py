@@ -53,7 +53,7 @@ REST_ANSWER_S = 1.0
 STATE_ACTIVE = 1
 _KEPT_STATES = (("focused", 12), ("editable", 7), ("checked", 4), ("selected", 23))
 _PASSWORD_ROLE = "password text"
-_DESCRIBE_N = 7  # calls in _describe_msgs
+_DESCRIBE_N = 8  # calls in _describe_msgs
 
 
 def _ref(msg) -> tuple[str, str] | None:
@@ -94,6 +94,8 @@ class AtspiElementSource:
         self.calls = 0  # D-Bus calls sent (for measurements)
         self.round_trips = 0  # batches of them waited for
         self._rest: tuple[int, int, ElementEvent, float] | None = None  # see warm()
+        #: the last point answer: (generation, pid, element, x, y, has no children)
+        self._answered: tuple[int, int, ElementEvent, int, int, bool] | None = None
 
     # -- connection -----------------------------------------------------------------------
     def _conn(self, deadline: float) -> _Link | None:
@@ -126,7 +128,8 @@ class AtspiElementSource:
         return [_call(b, p, _ACCESSIBLE, "GetRoleName"), _get_prop(b, p, _ACCESSIBLE, "Name"),
                 _get_prop(b, p, _ACCESSIBLE, "Description"), _call(b, p, _ACCESSIBLE, "GetState"),
                 _call(b, p, _COMPONENT, "GetExtents", "u", (COORD_SCREEN,)),
-                _call(b, p, _ACCESSIBLE, "GetAttributes"), _call(b, p, _ACCESSIBLE, "GetRole")]
+                _call(b, p, _ACCESSIBLE, "GetAttributes"), _call(b, p, _ACCESSIBLE, "GetRole"),
+                _get_prop(b, p, _ACCESSIBLE, "ChildCount")]
 
     @staticmethod
     def _element_from(r, path) -> ElementEvent | None:
@@ -282,6 +285,7 @@ class AtspiElementSource:
         rested = self._rest_answer(pid, x, y)
         if rested is not None:
             return rested
+        self._answered = None
         link = self._conn(deadline)
         if link is None:
             return None
@@ -326,27 +330,43 @@ class AtspiElementSource:
         if time.monotonic() > deadline:
             return None
         path = [self._info.get((gen, *n), ("", "")) for n in chain[:-1][-ELEMENT_PATH_MAX:]]
-        return self._element_from(leaf, path)
+        el = self._element_from(leaf, path)
+        if el is not None and el.box is not None:
+            kids = _variant_value(leaf[7])
+            self._answered = (gen, pid, el, x, y, isinstance(kids, int) and kids == 0)
+        return el
 
     def warm(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         """A pointer rests at (x, y): the same query as a press. What it learns (the frames,
         the descent there) is at hand when the press comes, and the answer itself is the
-        press's if it comes within ``REST_ANSWER_S`` inside that element's box, in the same
-        window generation, with no other question asked meanwhile (the element as it was
-        just before the press: its states are those the user saw)."""
+        press's if it comes within ``REST_ANSWER_S`` where that answer :meth:`covers`, with
+        no other question asked meanwhile (the element as it was just before the press: its
+        states are those the user saw)."""
         self._rest = None
         el = self.at_point(pid, window, x, y, deadline)
         if el is not None and el.box is not None:
             self._rest = (self.generation(), pid, el, time.monotonic())
         return el
 
+    def covers(self, x: int, y: int) -> bool:
+        """Is the last point answer also the answer at (x, y)? In the same window generation,
+        at the same point, or anywhere in its box when it has no children (a container - a
+        panel the pointer rested on between its controls - answers only for its point: a
+        control inside it is deeper)."""
+        answered = self._answered
+        if answered is None or answered[0] != self.generation():
+            return False
+        _, _, el, ax, ay, leaf = answered
+        return (ax, ay) == (x, y) or (leaf and el.box.contains(x, y))
+
     def _rest_answer(self, pid: int, x: int, y: int) -> ElementEvent | None:
         rest, self._rest = self._rest, None  # used once
         if rest is None:
             return None
         gen, rest_pid, el, t = rest
-        if (gen == self.generation() and rest_pid == pid and el.box.contains(x, y)
-                and time.monotonic() - t <= REST_ANSWER_S):
+        answered = self._answered
+        if (gen == self.generation() and rest_pid == pid and answered is not None and answered[2] is el
+                and self.covers(x, y) and time.monotonic() - t <= REST_ANSWER_S):
             return el
         return None
 
@@ -385,7 +405,7 @@ class AtspiElementSource:
 
     # -- focused --------------------------------------------------------------------------
     def focused(self, pid: int, deadline: float) -> ElementEvent | None:
-        self._rest = None  # a key may change what is under the pointer
+        self._rest = self._answered = None  # a key may change what is under the pointer
         link = self._conn(deadline)
         if link is None:
             return None
