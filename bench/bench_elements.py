@@ -12,7 +12,8 @@ The policy is bench/policy-no-ocr.toml with the form allowed.
 Reports the element locator's figures from the session's stats (input event -> element
 handed to the gate, p50/p99/max; its parts: input -> the locator starts on it, and the
 time inside AT-SPI; and ``added_ms``, the processor's ask -> element handed to the gate:
-what the element adds to the input pipeline the event goes through anyway) and the
+what the element adds to the input pipeline the event goes through anyway; and the
+input -> element latency of presses and of keys apart) and the
 grounding rate: clicks whose element has the control's role
 and name and a box within 4 px of where GTK placed it (the app writes its own widget
 geometry). Prints a table and writes .bench-out/elements.json.
@@ -129,6 +130,7 @@ def main() -> int:
               "grounding_rate": round(right / len(clicked), 4), "seconds": round(seconds, 1),
               "latency_ms": stats.get("latency_ms"), "wait_ms": stats.get("wait_ms"),
               "source_ms": stats.get("source_ms"), "added_ms": stats.get("added_ms"),
+              "point_latency_ms": stats.get("point_latency_ms"), "focus_latency_ms": stats.get("focus_latency_ms"),
               "counts": {k: stats[k] for k in ("requests", "found", "none", "stale", "late", "errors",
                                                 "queue_full", "warmups", "source_calls", "source_round_trips")
                          if k in stats}}
@@ -141,7 +143,7 @@ def main() -> int:
     (out_dir / ("elements-no-rest.json" if args.no_rest else "elements.json")).write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     print("\nmetric                      value")
-    for k in ("latency_ms", "wait_ms", "source_ms", "added_ms"):
+    for k in ("latency_ms", "wait_ms", "source_ms", "added_ms", "point_latency_ms", "focus_latency_ms"):
         v = result[k] or {}
         print(f"{k:27} p50 {v.get('p50')}  p99 {v.get('p99')}  max {v.get('max')}  n {v.get('n')}")
     print(f"{'grounding (clicks)':27} {right}/{len(clicked)} = {result['grounding_rate']:.3f}")

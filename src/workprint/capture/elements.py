@@ -107,6 +107,9 @@ class ElementLocator:
         self.wait_ms: list[float] = []
         self.source_ms: list[float] = []
         self.added_ms: list[float] = []
+        #: input event -> element delivered by the kind of request: presses and scrolls
+        #: ("point") apart from keys ("focus"), whose typing run is stored later anyway
+        self.via_latency_ms: dict[str, list[float]] = {"point": [], "focus": []}
         #: app ids asked (for the session stats: apps outside scope never appear here)
         self.apps_asked: set[str] = set()
 
@@ -156,11 +159,13 @@ class ElementLocator:
             return False
 
     def stats(self) -> dict:
-        with self._lock:
+        with self._lock:  # (copied under the lock, sorted outside it: the hook counts too)
             out: dict = dict(self.counts)
-            series = {"latency_ms": sorted(self.latency_ms), "wait_ms": sorted(self.wait_ms),
-                      "source_ms": sorted(self.source_ms), "added_ms": sorted(self.added_ms)}
+            series = {"latency_ms": list(self.latency_ms), "wait_ms": list(self.wait_ms),
+                      "source_ms": list(self.source_ms), "added_ms": list(self.added_ms),
+                      **{f"{via}_latency_ms": list(xs) for via, xs in self.via_latency_ms.items()}}
         for key, xs in series.items():
+            xs.sort()
             if xs:
                 pick = lambda q: round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)  # noqa: E731
                 out[key] = {"p50": pick(0.5), "p99": pick(0.99), "max": round(xs[-1], 2), "n": len(xs)}
@@ -259,4 +264,9 @@ class ElementLocator:
                     xs.append(sample / 1e6)
                 else:
                     xs[slot] = sample / 1e6
+            xs = self.via_latency_ms.setdefault(req.via, [])
+            if len(xs) < LATENCY_SAMPLES:
+                xs.append((done - req.t_ns) / 1e6)
+            else:
+                xs[random.randrange(LATENCY_SAMPLES)] = (done - req.t_ns) / 1e6
         self.deliver(el)
