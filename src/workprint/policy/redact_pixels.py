@@ -663,14 +663,15 @@ class TextMasker:
 
     ``mask(pixels, regions, known_values)``: ``regions`` are rectangles that changed
     since the previous frame given to this masker (``None`` = the whole screen). In them
-    a cheap detector (:mod:`.text_lines`) finds the segments of text lines; each segment
-    is read once per distinct content - OCR results are cached by a digest of the
-    segment's pixels, so text that scrolls, moves or comes back (a window switched to
-    again) is not read twice. Words found in earlier frames outside the changed regions
-    are reused, so detection always covers the whole screen while OCR covers only new
-    text. ``known_values`` are strings the input side knows to be secret (values the text
-    redactor caught, swallowed passwords); they are matched in the OCR'd text too. One
-    instance per frame stream; not thread-safe.
+    a cheap detector (:mod:`.text_lines`) finds the segments of text lines (blocks of
+    lines cut into their lines where they part); each segment is read once per distinct
+    content - OCR results are cached by a digest of the segment's pixels, so text that
+    scrolls, moves or comes back (a window switched to again) is not read twice. Words
+    found in earlier frames outside the changed regions are reused, so detection always
+    covers the whole screen while OCR covers only new text. ``known_values`` are strings
+    the input side knows to be secret (values the text redactor caught, swallowed
+    passwords); they are matched in the OCR'd text too. One instance per frame stream;
+    not thread-safe.
     """
 
     def __init__(self, redactor: "Redactor", engine: OcrEngine | None = None, *,

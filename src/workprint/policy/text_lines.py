@@ -6,7 +6,9 @@ changed: in each changed box, rows holding *ink* (pixels that differ from the lo
 background) form bands; a band is followed left and right across the whole screen and
 cut into segments at wide gaps. Long vertical structures (window borders, scroll bars,
 table rules, tall pictures) are not ink, so they neither glue lines together nor split a
-band.
+band. :func:`lines_to_read` cuts the blocks of lines among the segments into their lines
+(where the finder misjudged a ground, a terminal's lines come as one block), so each
+line is read, and cached, on its own.
 
 :func:`segment_crop` turns one segment into the image OCR reads: dark text on white,
 contrast stretched (grey on grey becomes black on white), upscaled so that small fonts
