@@ -112,3 +112,25 @@ def test_full_screen_override_redirect_windows_of_another_client():
     conn.geometry[own] = (0, 0, 1920, 1080)
     state["overrides"] = frozenset({own})
     assert att.check() is None
+
+
+def test_the_recorders_own_indicator_is_not_asked_at_every_key_but_others_still_are():
+    from workprint.capture.linux.x11 import X11Backend
+
+    indicator = 0xC00001                                  # the recorder's own connection
+    tracker = NS(override_windows=frozenset({indicator, OTHER}))
+    backend = NS(_indicator=NS(window_id=indicator))
+    foreign = X11Backend._foreign_overrides(backend, tracker)
+    assert foreign == frozenset({OTHER})
+    assert X11Backend._foreign_overrides(NS(_indicator=None), tracker) == tracker.override_windows
+    assert X11Backend._foreign_overrides(backend, None) is None
+    conn, att, state = make(foreign)
+    asked = []
+    geometry = FakeWindow.get_geometry
+    FakeWindow.get_geometry = lambda self: asked.append(self.id) or geometry(self)
+    try:
+        conn.geometry[OTHER] = (0, 0, 1920, 1080)         # a locker of another client: found
+        assert att.check() == "a full-screen window of another client covers the screen"
+    finally:
+        FakeWindow.get_geometry = geometry
+    assert asked == [OTHER]

@@ -205,14 +205,14 @@ class X11Backend(Backend):
 
         self._input_stopping = False
         tracker = lambda: self._focus  # noqa: E731 - started before input, replaced on restart
+        overrides = lambda: self._foreign_overrides(tracker())  # noqa: E731
         self._attribution = KeyAttribution(
             self._lookup, active=lambda: tracker().active_window if tracker() else 0,
-            overrides=lambda: tracker().override_windows if tracker() else None,
-            drain=self._refresh_keymap)
+            overrides=overrides, drain=self._refresh_keymap)
         self._key_time = KeyTimeAttribution(
             lambda: _open_display(self.display_name),
             active=lambda: tracker().active_window if tracker() else 0,
-            overrides=lambda: tracker().override_windows if tracker() else None)
+            overrides=overrides)
         observers = [self._key_time.key_pressed] + ([self.key_observer] if self.key_observer else [])
         key_observer = observers[0] if len(observers) == 1 else (lambda t_ns: [o(t_ns) for o in observers])
         if self.pointer_source == "xi2":
@@ -285,6 +285,17 @@ class X11Backend(Backend):
         self._record_thread.start()
         if self._pointer is not None:
             self._pointer.start()
+
+    def _foreign_overrides(self, tracker) -> "frozenset[int] | None":
+        """The override-redirect windows a full-screen one among which would take the keys
+        (:mod:`.x11_attribution`): all of them but this recorder's own indicator, which
+        selects no input, has an empty input shape and is never focused - so the key
+        checks do not ask its geometry at every key."""
+        ids = tracker.override_windows if tracker is not None else None
+        indicator = self._indicator
+        if ids and indicator is not None and indicator.window_id in ids:
+            return ids - {indicator.window_id}
+        return ids
 
     def _record_pointer_too(self, sink: RawSink, reason: str) -> None:
         """The XI2 pointer stream was lost: have the running RECORD context record buttons

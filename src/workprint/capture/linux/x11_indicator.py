@@ -54,6 +54,10 @@ class X11Indicator:
     def text(self) -> str | None:
         return self._text
 
+    @property
+    def window_id(self) -> int:
+        return self._win.id
+
     def show(self, text: str | None) -> None:
         """Show ``text`` (None hides the indicator)."""
         if text == self._text:
