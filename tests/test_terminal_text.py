@@ -58,3 +58,16 @@ def test_a_cached_verdict_holds_while_the_grab_shows_its_line():
     assert len(reads) == 1  # typing into the prompt: the cached verdict
     reader(geo, key, pixels=screen("Password for alice: Tr0", "$ "))
     assert len(reads) == 2  # a new line: read again
+
+
+def test_prompts_are_read_in_process_when_libtesseract_loads_else_by_the_cli(monkeypatch):
+    from workprint.policy import tesseract_lib
+    from workprint.policy.redact_pixels import TesseractOcr
+
+    if tesseract_lib.library() is None:
+        import pytest
+        pytest.skip("libtesseract is not installed here")
+    reader = PromptReader(grab=lambda geometry: None)
+    assert isinstance(reader.ocr, tesseract_lib.TesseractLib)  # no process per read
+    monkeypatch.setattr(tesseract_lib, "library", lambda: None)
+    assert isinstance(PromptReader(grab=lambda geometry: None).ocr, TesseractOcr)
