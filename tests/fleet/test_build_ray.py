@@ -1,5 +1,5 @@
-"""`--engine ray` (Ray tasks) gives the bytes of `--engine local`, whatever the worker count,
-on both store backends. Ray starts once for the module (local, loopback only, no dashboard,
+"""`--engine ray` (plain Ray tasks) and `--engine ray-data` (Ray Data) give the bytes of
+`--engine local`, whatever the worker count, on both store backends. Ray starts once for the module (local, loopback only, no dashboard,
 no usage stats, a short temp dir) and always shuts down; the CLI test lets the engine start
 and stop its own Ray in a subprocess."""
 
@@ -13,6 +13,7 @@ import tempfile
 import pytest
 
 from workprint.build import build_dataset
+from workprint.build.engine import BLOCKS_PER_WORKER, TASKS_PER_BLOCK, block_count
 
 from .buildgen import populate
 from .conftest import make_backend
@@ -57,6 +58,18 @@ def test_cli_ray_engine_starts_and_stops_its_own_ray(tmp_path, request):
     assert "workprint@v1  built  agentnet" in listed and "workprint@v2  built" in listed
 
 
+def test_ray_data_blocks_take_several_tasks_but_leave_every_worker_several_blocks():
+    assert block_count(1, 4) == 1 and block_count(0, 2) == 1
+    assert block_count(5, 2) == 5                                 # few tasks: one each
+    assert block_count(40, 2) == 2 * BLOCKS_PER_WORKER            # 5 sessions a block
+    assert block_count(40, 64) == 40
+    assert block_count(10_000, 2) == -(-10_000 // TASKS_PER_BLOCK)
+    for n in range(1, 300, 7):
+        for w in (1, 2, 3, 16):
+            b = block_count(n, w)
+            assert min(n, w * BLOCKS_PER_WORKER) <= b <= n and -(-n // b) <= TASKS_PER_BLOCK
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     tmp = tempfile.mkdtemp(prefix="wpr", dir="/tmp")
@@ -77,7 +90,7 @@ def test_ray_builds_are_byte_identical_to_local_builds(local_ray, name, tmp_path
         populate(fleet, tmp_path, {"gina": [31, 32], "hal": [33]})
         cfg = fleet.collector.config
         fmt = "hf" if name == "local" else "agentnet"
-        runs = [("local", 1), ("ray", 1), ("ray", 2)]
+        runs = [("local", 1), ("ray", 1), ("ray", 2), ("ray-data", 1), ("ray-data", 2)]
         if name == "local":
             out, versions = tmp_path / "d", lambda v: files_of(tmp_path / "d" / f"v{v:04d}")
         else:                      # the Ray workers write straight to S3 (SeaweedFS)
@@ -92,8 +105,20 @@ def test_ray_builds_are_byte_identical_to_local_builds(local_ray, name, tmp_path
                     Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
                 return {k[len(prefix):]: client.get_object(Bucket=bucket, Key=k)["Body"].read()
                         for k in keys if not k.endswith("/manifest.json")}
-        mans = [build_dataset(cfg, name="d", fmt=fmt, out=out, engine=e, workers=w, shard_steps=6)
+        import ray.data
+
+        ctx = ray.data.DataContext.get_current()
+        bars = ctx.enable_progress_bars
+        heard: dict[tuple, list] = {}
+        mans = [build_dataset(cfg, name="d", fmt=fmt, out=out, engine=e, workers=w, shard_steps=6,
+                              progress=lambda d, n, k=(e, w): heard.setdefault(k, []).append((d, n)))
                 for e, w in runs]
+        # sessions counted as they finish, up to all three, on every engine
+        for k, calls in heard.items():
+            assert calls[-1] == (3, 3) and [d for d, _ in calls] == sorted(d for d, _ in calls), k
+        assert set(heard) == set(runs)
+        # the lean settings of a build do not leak into the caller's Ray Data context
+        assert ray.data.DataContext.get_current() is ctx and ctx.enable_progress_bars == bars
         assert [m["engine"] for m in mans] == [{"name": e, "workers": w} for e, w in runs]
         assert mans[0]["counts"]["shards"] > 1 and mans[0]["counts"]["sessions"] == 3
         first = versions(1)
