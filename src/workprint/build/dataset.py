@@ -160,7 +160,7 @@ def _build(coll: Collector, eng, store, *, name: str, version: int, fmt: str, vk
                 drops[why] = drops.get(why, 0) + n
             dropped_trajectories += r["dropped_trajectories"]
             code[r["session"]] = r.get("code") or {}
-            for path, digest, size in r["files"]:
+            for path, digest, size in r.pop("files"):          # held once, in the listing
                 listing[path] = {"path": path, "size": size, "sha256": digest}
             for t in sorted(r["trajectories"], key=lambda t: t["index"]):
                 if filters.dedupe and t["key"] in seen:

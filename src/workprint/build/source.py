@@ -79,7 +79,7 @@ class ChunkSession:
     is the pseudonym: nothing in a dataset can name the device's own session id."""
 
     def __init__(self, pseudonym: str, policy_hash: str, session_meta: dict[str, Any],
-                 events: list[tuple[int, str, dict[str, Any]]], frames: list[list[Any]],
+                 events: list[tuple[int, str, str]], frames: list[list[Any]],
                  tiles: "Tiles"):
         self.id = pseudonym
         #: chunk format and code versions behind the session (see :func:`code_versions`)
@@ -100,7 +100,7 @@ class ChunkSession:
 
     def events(self) -> Iterator[RawEvent]:
         for t, kind, data in self._events:
-            yield from_row(t, kind, json.dumps(data))
+            yield from_row(t, kind, data)
 
     def frames(self) -> list[FrameRef]:
         return list(self._refs)
@@ -177,7 +177,9 @@ def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSe
     the chunk and check that failed (the build then leaves the session out and says so)."""
     from ..server.blobs import chunk_key
 
-    events: list[tuple[int, str, dict[str, Any]]] = []
+    #: (time, kind, data as compact JSON): text is a few times smaller than parsed dicts,
+    #: and a session's events are held whole (the reduction reads them at once)
+    events: list[tuple[int, str, str]] = []
     frames: list[list[Any]] = []
     tiles = Tiles()
     session_meta: dict[str, Any] = {}
@@ -200,7 +202,8 @@ def load_session(blobs, plan: SessionPlan, limits: Limits = Limits()) -> ChunkSe
             code = m.get("code") or {}
             versions.add((m["version"], code.get("recorder"), code.get("sealer")))
             # the verifier parsed every line already: its rows are used, not parsed again
-            events.extend(tuple(r) for r in chunk.rows.get("events.jsonl.gz", ()))
+            events.extend((t, kind, json.dumps(data, separators=(",", ":")))
+                          for t, kind, data in chunk.rows.get("events.jsonl.gz", ()))
             frames.extend(chunk.rows.get("frames.jsonl.gz", ()))
             offset = 0
             for e in m["entries"]:
