@@ -301,6 +301,34 @@ def test_locator_warms_up_where_the_pointer_rests_only_in_recorded_windows():
         loc.stop()
 
 
+def test_locator_settles_after_a_press_only_in_recorded_windows():
+    """SETTLE_S after a press's element the source is let learn what the press focused (for
+    the pid of the window under the press, asked again); a press outside scope: nothing."""
+    from workprint.capture.elements import SETTLE_S
+
+    class Source(FakeSource):
+        warm = None
+
+        def settle(self, pid, deadline):
+            self.asked.append(("settle", pid))
+
+    src, got = Source(), []
+    loc = locator(src, got)
+    try:
+        assert loc.request(ElementRequest(time.monotonic_ns(), "point", 2, 2))   # out of scope
+        time.sleep(SETTLE_S + 0.1)
+        assert src.asked == []
+        assert loc.request(ElementRequest(time.monotonic_ns(), "point", 1, 1))
+        time.sleep(SETTLE_S / 2)
+        assert src.asked == [("point", 111, 1, 1)]
+        time.sleep(SETTLE_S)
+        assert src.asked == [("point", 111, 1, 1), ("settle", 111)] and loc.stats()["settles"] == 1
+        time.sleep(SETTLE_S)
+        assert len(src.asked) == 2                               # once per press
+    finally:
+        loc.stop()
+
+
 def test_a_warm_up_never_takes_a_browsers_press_report():
     """In a browser the extension reports, a press's element is its report (each answers
     once): a pointer rest there asks nothing; elsewhere it goes to AT-SPI's warm-up."""
@@ -517,7 +545,7 @@ class _ScriptedBus:
         if member == "GetExtents":
             return ret((g.x, g.y, g.width, g.height))
         if member == "GetState":
-            return ret([1 << 25, 0])  # showing
+            return ret([1 << 25 | (1 << 7 if n.role == "text" else 0), 0])  # showing (editable)
         if member == "GetRoleName":
             return ret(n.role)
         if member == "GetRole":
@@ -551,7 +579,8 @@ def _form_tree() -> _Node:
     rows = [_Node(f"/r{i}", "table cell", f"row {i}", Geometry(20, 200 + 30 * i, 300, 28)) for i in range(5)]
     table = _Node("/table", "table", "Files", Geometry(20, 200, 300, 150), rows)
     pane = _Node("/pane", "scroll pane", "", Geometry(10, 190, 320, 170), [table])
-    filler = _Node("/filler", "filler", "", Geometry(0, 30, 800, 570), [grid, pane])
+    entry = _Node("/entry", "text", "File name", Geometry(400, 250, 300, 30))
+    filler = _Node("/filler", "filler", "", Geometry(0, 30, 800, 570), [grid, pane, entry])
     return _Node("/frame", "frame", "Form", Geometry(0, 0, 800, 600), [filler])
 
 
@@ -638,3 +667,23 @@ def test_atspi_descent_is_guessed_from_earlier_ones_and_checked_level_by_level()
     assert focused("/b0") == 1            # clicked before (this generation)
     assert focused("/b9") >= 3            # never met: its parents are asked
     assert focused("/b9") == 1
+    assert focused("/b9") == 1            # a button's answer is asked for every time
+    # a text field clicked: once settled (what the press focused, described), keys typed
+    # into it cost no round trip - in its window generation, for FOCUS_ANSWER_S
+    assert ask(450, 260) >= 1
+    watcher.last_focus = lambda pid: SimpleNamespace(sender=bus.BUS, path="/b1", role=43)
+    before = bus.round_trips
+    src.settle(bus.pid, time.monotonic() + 5)
+    assert bus.round_trips == before      # a push button took the focus: nothing to type into
+    watcher.last_focus = lambda pid: SimpleNamespace(sender=bus.BUS, path="/entry", role=61)
+    src.settle(bus.pid, time.monotonic() + 5)
+    assert bus.round_trips - before == 1
+    src.settle(bus.pid, time.monotonic() + 5)
+    assert bus.round_trips - before == 1  # the same focus: once
+    assert focused("/entry") == 0
+    assert focused("/entry") == 0
+    gen["n"] += 1
+    assert focused("/entry") >= 1         # another window generation: asked again
+    for key, (el, _) in list(src._focus_answers.items()):
+        src._focus_answers[key] = (el, time.monotonic() - 6)
+    assert focused("/entry") == 1         # too long ago

@@ -436,6 +436,12 @@ class BrowserElementSource:
         warm = getattr(self.fallback, "warm", None)
         return warm(pid, window, x, y, deadline) if warm is not None else None
 
+    def settle(self, pid: int, deadline: float) -> None:
+        """After a press (see :class:`~.elements.ElementLocator`): AT-SPI windows only."""
+        settle = getattr(self.fallback, "settle", None)
+        if settle is not None and not self.bridge.reports_for(pid):
+            settle(pid, deadline)
+
     def covers(self, x: int, y: int) -> bool:
         """The fallback's last point answer holds at (x, y) too (no warm-up needed there)."""
         covers = getattr(self.fallback, "covers", None)

@@ -2,12 +2,13 @@
 
 Platform-free. The recorder's processor asks (``request``, never blocking: a bounded queue,
 full = that input gets no element, counted) - or, for presses and pointer motion, the
-backend's input hook does, where it can (``pointer_seen``, a queue push: a press is asked
-for before the processor, perhaps busy with earlier input, has decoded it); one worker thread answers from an
-:class:`ElementSource` (Linux: AT-SPI, :mod:`.linux.atspi_elements`) within a deadline and hands
-the result - an :class:`~workprint.events.ElementEvent` with the ``t_ns`` of its input - to
-``deliver`` (the recorder passes it through the safeguard gate). Nothing runs on the input
-hook thread, and a slow or absent source costs "no element", never input.
+backend's input hook does where it can (``pointer_seen``, a queue push: a press is asked
+for before the processor, perhaps busy with earlier input, has decoded it). One worker
+thread answers from an :class:`ElementSource` (Linux: AT-SPI, :mod:`.linux.atspi_elements`)
+within a deadline and hands the result - an :class:`~workprint.events.ElementEvent` with the
+``t_ns`` of its input - to ``deliver`` (the recorder passes it through the safeguard gate).
+Nothing but that queue push runs on the input hook thread, and a slow or absent source
+costs "no element", never input.
 
 Scope comes first: a pointer request is answered only when the window under its point is
 recorded (``window_at`` returns that window, or None for anything out of scope, unknown or
@@ -15,13 +16,15 @@ undecidable); a key request only carries the focused window when the recorder ha
 that the gate records it. Apps that are not recorded are never asked.
 
 Warm-up: the input hook or the processor notes where the pointer moves (``note_pointer``:
-an assignment, a queue push only after a warm-up); when it has rested ``REST_S`` at a point outside the last element found, the
-worker - if idle - asks the source about that point (``warm``, where the source has it)
-and drops the answer. The source
-keeps what it learnt (its frames and the descent there, see :mod:`.atspi_elements`), so
-the press that usually follows a rest is answered in one round trip. The answer given for
-a press is always its own query's, never the warm-up's. Same scope rule: a point in a
-window that is not recorded is not asked.
+an assignment, a queue push only after a warm-up); when it has rested ``REST_S`` at a point
+the last answer does not cover (the source's ``covers``, else the last element's box), the
+worker - if idle - asks the source about that point (``warm``, where the source has it).
+The source keeps what it learnt (its frames and the descent there, see
+:mod:`.atspi_elements`) and may answer a press that follows with the warm-up's element
+where that covers the press. Settling: ``SETTLE_S`` after a press's element, the worker -
+if idle - lets the source learn what the press focused (``settle``), so the first key
+typed there may be answered at once. Same scope rule for both: a point in a window that
+is not recorded is not asked about.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ ELEMENT_QUEUE = 64
 LATENCY_SAMPLES = 5000
 #: the pointer resting this long at a point warms the source up for it
 REST_S = 0.04
+#: this long after a press's element, the source may learn what the press focused
+SETTLE_S = 0.15
 _WAKE = object()
 
 
@@ -73,7 +78,9 @@ class ElementSource(Protocol):
 
     def close(self) -> None: ...
 
-    # optional: ``warm(pid, window, x, y, deadline)`` - the pointer rests there; learn what a
+    # optional: ``settle(pid, deadline)`` - a press in that program's window was answered a
+    # moment ago: learn what it focused (a key's ``focused`` may then answer at once);
+    # ``warm(pid, window, x, y, deadline)`` - the pointer rests there; learn what a
     # press there will need (its answer is only used where it covers); ``covers(x, y)`` -
     # the last point answer holds at (x, y) too (a rest there needs no warm-up; without it:
     # a rest inside the last element's box needs none)
@@ -95,9 +102,10 @@ class ElementLocator:
         self._thread = threading.Thread(target=self._run, name="workprint-elements", daemon=True)
         self._lock = threading.Lock()
         self.counts = {"requests": 0, "found": 0, "none": 0, "out_of_scope": 0,
-                       "queue_full": 0, "stale": 0, "late": 0, "errors": 0, "warmups": 0}
+                       "queue_full": 0, "stale": 0, "late": 0, "errors": 0, "warmups": 0, "settles": 0}
         self._pointer: tuple[int, int, int] | None = None   # (t_ns, x, y) of the last move
         self._warmed: tuple[int, int, int] | None = None
+        self._settle: tuple[int, int, int] | None = None  # (due ns, x, y) after a press
         self._last_box = None  # the last element's box: a rest inside it needs no warm-up
         #: input event -> element delivered, in ms (a bounded reservoir), and its parts:
         #: input event -> the worker starts on it; the source's own time; and what the
@@ -183,19 +191,24 @@ class ElementLocator:
 
     def _run(self) -> None:
         while True:
-            timeout = None
-            rest = self._pointer
+            rest, settle = self._pointer, self._settle
+            dues = [settle[0]] if settle is not None else []
             if rest is not None and rest is not self._warmed:
-                timeout = max(0.0, REST_S - (time.monotonic_ns() - rest[0]) / 1e9)
+                dues.append(rest[0] + int(REST_S * 1e9))
+            timeout = max(0.0, (min(dues) - time.monotonic_ns()) / 1e9) if dues else None
             try:
                 req = self._queue.get(timeout=timeout)
             except queue.Empty:
-                if self._pointer is rest:   # it rested there: warm up (once per rest)
-                    self._warmed = rest
-                    try:
+                now = time.monotonic_ns()
+                try:
+                    if settle is not None and settle is self._settle and now >= settle[0]:
+                        self._settle = None   # after a press: what it focused
+                        self._settle_at(settle[1], settle[2])
+                    elif rest is not None and self._pointer is rest and now >= rest[0] + int(REST_S * 1e9):
+                        self._warmed = rest   # it rested there: warm up (once per rest)
                         self._warm(rest[1], rest[2])
-                    except Exception:  # noqa: BLE001
-                        self._count("errors")
+                except Exception:  # noqa: BLE001
+                    self._count("errors")
                 continue
             if req is None:
                 return
@@ -221,6 +234,14 @@ class ElementLocator:
         self._count("warmups")
         el = warm(pid, win, x, y, time.monotonic() + self.budget_s)
         self._last_box = el.box if el is not None else None
+
+    def _settle_at(self, x: int, y: int) -> None:
+        settle = getattr(self.source, "settle", None)
+        win = self.window_at(x, y) if settle is not None else None  # the scope decision again
+        pid = self.window_pid(getattr(win, "window", 0)) if win is not None else None
+        if pid:
+            self._count("settles")
+            settle(pid, time.monotonic() + self.budget_s)
 
     def _answer(self, req: ElementRequest) -> None:
         begin = time.monotonic_ns()
@@ -253,6 +274,8 @@ class ElementLocator:
             return
         if req.via == "point":
             self._last_box = el.box
+            if hasattr(self.source, "settle"):
+                self._settle = (time.monotonic_ns() + int(SETTLE_S * 1e9), req.x, req.y)
         el = replace(el, t_ns=req.t_ns, app=app, via=req.via)
         done = time.monotonic_ns()
         with self._lock:

@@ -25,7 +25,9 @@ thread; every call is bounded by the caller's deadline and answers None on any d
 * **Focused** (keys): the watcher's last focus record of that program; its ancestors as
   a descent met them (a field clicked before typing), else by ``Parent`` with the field's
   description pipelined into the first round trip (cached per object and window
-  generation).
+  generation). An editable element's answer stands for ``FOCUS_ANSWER_S`` (same record,
+  same generation); the locator has it described shortly after a press (``settle``), so
+  the first key typed into a clicked field costs no round trip.
 * What is read: role name, ``Name``, ``Description``, state set, ``GetAttributes`` (for
   Chromium's ``text-input-type=password``) and screen extents - pipelined in one round
   trip. **Never** the ``Text`` interface: a password field's value is never read; its name
@@ -49,6 +51,11 @@ MAX_DEPTH = 32
 MAX_HINTS = 4096
 #: a warm-up's answer stands for a press inside its element's box this long after it
 REST_ANSWER_S = 1.0
+#: a focused editable element's answer stands for keys typed into it this long after it
+FOCUS_ANSWER_S = 5.0
+#: AtspiRoles a press may focus to type into (password text, spin button, terminal, text,
+#: paragraph, autocomplete, editbar, entry): what ``settle`` describes ahead of the keys
+_TYPED_ROLES = frozenset({40, 52, 60, 61, 73, 76, 77, 79})
 # AtspiStateType bits kept (see events.ELEMENT_STATES)
 STATE_ACTIVE = 1
 _KEPT_STATES = (("focused", 12), ("editable", 7), ("checked", 4), ("selected", 23))
@@ -96,6 +103,8 @@ class AtspiElementSource:
         self._rest: tuple[int, int, ElementEvent, float] | None = None  # see warm()
         #: the last point answer: (generation, pid, element, x, y, has no children)
         self._answered: tuple[int, int, ElementEvent, int, int, bool] | None = None
+        self._focus_answers: dict[tuple[int, str, str], tuple[ElementEvent, float]] = {}
+        self._settled: tuple[int, str, str] | None = None
 
     # -- connection -----------------------------------------------------------------------
     def _conn(self, deadline: float) -> _Link | None:
@@ -406,9 +415,26 @@ class AtspiElementSource:
     # -- focused --------------------------------------------------------------------------
     def focused(self, pid: int, deadline: float) -> ElementEvent | None:
         self._rest = self._answered = None  # a key may change what is under the pointer
-        link = self._conn(deadline)
-        if link is None:
-            return None
+        return self._focused(pid, deadline)
+
+    def settle(self, pid: int, deadline: float) -> None:
+        """A press in a window of ``pid`` was answered a moment ago: describe what has the
+        focus there now, so that a key typed into it soon answers without a round trip
+        (see :meth:`_focused`) - when that is a new focus, of a role typed into (or one
+        the watcher has not resolved yet)."""
+        rec = self.watcher.last_focus(pid)
+        if rec is None or (rec.role is not None and rec.role not in _TYPED_ROLES):
+            return
+        key = (self.generation(), rec.sender, rec.path)
+        if key != self._settled:
+            self._settled = key
+            self._focused(pid, deadline)
+
+    def _focused(self, pid: int, deadline: float) -> ElementEvent | None:
+        """The element of the watcher's last focus record of ``pid``. An editable one (a
+        text field: its role, name, box and kept states do not change while it is typed
+        into) answers again for ``FOCUS_ANSWER_S`` in its window generation, without a
+        round trip: the app is busy with the very key being asked about."""
         rec = self.watcher.last_focus(pid)
         if rec is None:
             return None  # no focus event from that program yet
@@ -416,6 +442,21 @@ class AtspiElementSource:
         node = (rec.sender, rec.path)
         gen = self.generation()
         key = (gen, rec.sender, rec.path)
+        known = self._focus_answers.get(key)
+        if known is not None and time.monotonic() - known[1] <= FOCUS_ANSWER_S:
+            return known[0]
+        el = self._describe_focused(node, key, deadline)
+        if el is not None and "editable" in el.states and time.monotonic() < deadline:
+            if len(self._focus_answers) > 64:
+                self._focus_answers.clear()
+            self._focus_answers[key] = (el, time.monotonic())
+        return el
+
+    def _describe_focused(self, node, key, deadline: float) -> ElementEvent | None:
+        link = self._conn(deadline)
+        if link is None:
+            return None
+        gen = key[0]
         path = self._paths.get(key)
         if path is None:
             path = self._known_path(gen, node)
