@@ -71,3 +71,40 @@ def test_prompts_are_read_in_process_when_libtesseract_loads_else_by_the_cli(mon
     assert isinstance(reader.ocr, tesseract_lib.TesseractLib)  # no process per read
     monkeypatch.setattr(tesseract_lib, "library", lambda: None)
     assert isinstance(PromptReader(grab=lambda geometry: None).ocr, TesseractOcr)
+
+
+def test_an_engine_shared_by_two_threads_reads_as_it_does_alone():
+    """With OCR masking on, the prompt reader shares the masker's libtesseract engine: the
+    engine serialises the two threads' calls (its API object is not thread-safe)."""
+    import threading
+
+    from PIL import Image, ImageDraw
+
+    from workprint.policy import tesseract_lib
+    from workprint.policy.redact_pixels import upscale
+
+    if tesseract_lib.library() is None:
+        import pytest
+        pytest.skip("libtesseract is not installed here")
+    engine = tesseract_lib.TesseractLib()
+    assert PromptReader(grab=lambda geometry: None, ocr=engine).ocr is engine
+    images = []
+    for text in ("[sudo] password for alice:", "Project name: quarterly report"):
+        img = Image.new("L", (320, 16), 255)
+        ImageDraw.Draw(img).text((2, 2), text, fill=0)
+        images.append(upscale(np.asarray(img), 3))
+    alone = [[w.text for w in engine.words(im)] for im in images]
+    assert alone[0] and alone[1]
+    got: list = []
+
+    def read(im, expected):
+        for _ in range(6):
+            got.append([w.text for w in engine.words(im)] == expected)
+
+    threads = [threading.Thread(target=read, args=(im, exp)) for im, exp in zip(images, alone)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.close()
+    assert got == [True] * 12

@@ -91,8 +91,16 @@ def run(args: argparse.Namespace) -> int:
         # the browser extension's reports, if it is installed; the platform tells which
         # process is a browser's (its native host's parent)
         browser = BrowserBridge(parent_of=parent_pid, same_program=same_program_family, exe_of=executable)
+        # with OCR masking on, terminal prompts are read by the masker's engine (one model
+        # in memory; the engine serialises the two threads' calls)
+        shared_ocr = None
+        if masker is not None:
+            from ..policy.tesseract_lib import TesseractLib
+
+            shared_ocr = masker.engine if isinstance(masker.engine, TesseractLib) else None
         secure_input = LinuxSecureInput.start(getattr(backend, "display_name", None),
-                                              policy.passwords.remote_terminals, browser=browser)
+                                              policy.passwords.remote_terminals, browser=browser,
+                                              ocr=shared_ocr)
         secure_input.attach(backend)  # terminal keys are judged by the tty state they met
         if secure_input.knows_urls:
             backend.set_url_lookup(secure_input.browser_url)

@@ -7,8 +7,10 @@ loaded once per engine and each call costs only the recognition, so small crops 
 line of text) are cheap enough to read one by one. Pixels go from a numpy array straight
 into the library: nothing touches the disk.
 
-One engine per thread (the library's API object is not thread-safe); ``ctypes`` releases
-the GIL while Tesseract works. :meth:`TesseractLib.close` frees the model.
+The library's API object is not thread-safe: an engine serialises its calls with a lock, so
+two threads may share one (the terminal prompt reader shares the text masker's, one model in
+memory instead of two); ``ctypes`` releases the GIL while Tesseract works.
+:meth:`TesseractLib.close` frees the model.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class TesseractLib:
         self._lang = lang.encode()
         self._api: int | None = None
         self._mode: int | None = None
+        self._lock = threading.Lock()  # one call at a time: the API object is not thread-safe
         self.calls = 0
         self._init()  # fail now (not on the first frame) when the model is missing
 
@@ -109,15 +112,18 @@ class TesseractLib:
 
     def words(self, image: np.ndarray, psm: int | None = None):
         """Words in a ``(h, w)`` uint8 grayscale image, boxes in its coordinates."""
+        img = np.ascontiguousarray(image, dtype=np.uint8)
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            return []
+        with self._lock:
+            return self._words(img, self.psm if psm is None else psm)
+
+    def _words(self, img: np.ndarray, mode: int):
         from .redact_pixels import OcrError, parse_tsv
 
         if self._api is None:
             self._init()
-        mode = self.psm if psm is None else psm
-        img = np.ascontiguousarray(image, dtype=np.uint8)
         h, w = img.shape
-        if h == 0 or w == 0:
-            return []
         lib, api = self._lib, self._api
         if mode != self._mode:
             lib.TessBaseAPISetPageSegMode(api, mode)
@@ -138,10 +144,11 @@ class TesseractLib:
         return parse_tsv("header\n" + tsv)
 
     def close(self) -> None:
-        if self._api is not None:
-            self._lib.TessBaseAPIEnd(self._api)
-            self._lib.TessBaseAPIDelete(self._api)
-            self._api = None
+        with self._lock:
+            if self._api is not None:
+                self._lib.TessBaseAPIEnd(self._api)
+                self._lib.TessBaseAPIDelete(self._api)
+                self._api = None
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         try:

@@ -36,10 +36,11 @@ class LinuxSecureInput:
 
     @classmethod
     def start(cls, display: str | None = None, remote_terminals: str = "secret",
-              browser=None) -> "LinuxSecureInput":
+              browser=None, ocr=None) -> "LinuxSecureInput":
         """With an AT-SPI watcher when a session bus is there (never raises, <= ~2 s),
         and terminal prompts read off the screen of ``display``; ``remote_terminals`` is
-        the policy's ``passwords.remote_terminals``."""
+        the policy's ``passwords.remote_terminals``; ``ocr``: an engine the prompt reader
+        may share (the text masker's), else it loads its own at its first read."""
         from .terminal_text import PromptReader, ScreenRegionGrabber
 
         watcher = None
@@ -48,7 +49,7 @@ class LinuxSecureInput:
 
             watcher = AtspiWatcher()
             watcher.start()
-        reader = PromptReader(ScreenRegionGrabber(display))
+        reader = PromptReader(ScreenRegionGrabber(display), ocr=ocr)
         return cls(terminal=TerminalSecretProbe(prompt_reader=reader, remote=remote_terminals),
                    atspi=watcher, browser=browser)
 

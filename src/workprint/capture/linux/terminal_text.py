@@ -31,6 +31,7 @@ from ...costs import STAGES
 from ...events import Geometry
 from ...policy.prompts import asks_for_secret
 from ...policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, luminance, upscale
+from ...policy.tesseract_lib import PSM_BLOCK, TesseractLib
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +145,12 @@ class PromptReader:
 
     @property
     def ocr(self) -> OcrEngine:
-        """libtesseract in-process, loaded at the first read (~0.12 s of CPU and ~24 MB
+        """The engine given (the text masker's, shared: one model in memory), else
+        libtesseract in-process, loaded at the first read (~0.12 s of CPU and ~24 MB
         resident, then ~35 ms a read), else the Tesseract CLI (~0.15 s a read: it loads the
         model again each time, and its process adds ~30 MB to the recorder's while it runs)."""
         if self._ocr is None:
             try:
-                from ...policy.tesseract_lib import PSM_BLOCK, TesseractLib
-
                 self._ocr = TesseractLib(psm=PSM_BLOCK)
             except OcrError as exc:
                 log.info("terminal prompt: libtesseract unavailable (%s); using the tesseract CLI", exc)
@@ -219,8 +219,9 @@ class PromptReader:
         """OCR the last two text lines; the last one with letters is the prompt line."""
         self.reads += 1
         image = upscale(to_ocr_gray_line(without_block_cursor(crop)), self.scale)
-        with self._ocr_lock, STAGES.measure("prompt_ocr"):  # one engine; not thread-safe
-            words = self.ocr.words(image)
+        with self._ocr_lock, STAGES.measure("prompt_ocr"):  # one read at a time
+            ocr = self.ocr
+            words = ocr.words(image, psm=PSM_BLOCK) if isinstance(ocr, TesseractLib) else ocr.words(image)
         lines = group_lines(words)
         for line in reversed(lines):
             if any(c.isalpha() for c in line.text):
