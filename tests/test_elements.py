@@ -206,6 +206,7 @@ class FakeSource:
     def __init__(self, delay=0.0):
         self.delay = delay
         self.asked: list[tuple] = []
+        self.at_ns: list[int | None] = []
 
     def at_point(self, pid, window, x, y, deadline):
         self.asked.append(("point", pid, x, y))
@@ -215,8 +216,9 @@ class FakeSource:
     def warm(self, pid, window, x, y, deadline):
         return self.at_point(pid, window, x, y, deadline)
 
-    def focused(self, pid, deadline):
+    def focused(self, pid, deadline, at_ns=None):
         self.asked.append(("focus", pid))
+        self.at_ns.append(at_ns)
         time.sleep(self.delay)
         return ElementEvent(0, "text", "File name")
 
@@ -254,6 +256,7 @@ def test_locator_asks_only_recorded_windows_and_fills_in_its_input():
     wait_idle(loc)
     loc.stop()
     assert src.asked == [("point", 111, 1, 1), ("focus", 111)]   # never the out-of-scope point
+    assert src.at_ns == [t + 2]   # a key's element: the focus at the key's time, not when asked
     assert [(e.t_ns, e.app, e.via) for e in got] == [(t + 1, "Editor", "point"), (t + 2, "Editor", "focus")]
     st = loc.stats()
     assert st["out_of_scope"] == 1 and st["found"] == 2 and st["apps_asked"] == ["Editor"]
@@ -687,3 +690,39 @@ def test_atspi_descent_is_guessed_from_earlier_ones_and_checked_level_by_level()
     for key, (el, _) in list(src._focus_answers.items()):
         src._focus_answers[key] = (el, time.monotonic() - 6)
     assert focused("/entry") == 1         # too long ago
+
+
+def test_watcher_focus_at_a_moment_is_the_last_record_received_before_it():
+    from workprint.capture.linux.atspi import AtspiWatcher, FocusRecord
+
+    w = AtspiWatcher(enable=False)
+    assert w.focus_at(42, 10**12) is None                  # nothing reported
+    for t, path in ((100, "/a"), (200, "/b"), (300, "/c")):
+        w._store(FocusRecord(t_ns=t, sender=":1.5", path=path, pid=42))
+    assert [w.focus_at(42, t) and w.focus_at(42, t).path for t in (50, 100, 150, 200, 299, 301)] == \
+        [None, None, "/a", "/a", "/b", "/c"]                # a record of the very moment came after it
+
+
+def test_atspi_key_element_is_the_focus_at_the_keys_time():
+    """A Tab pressed in the entry moved the focus to a button before the key was answered:
+    its element is the entry (with ``focused``: it had the focus then), never the button;
+    with no focus record as old as the key, no element and no query."""
+    from types import SimpleNamespace
+
+    from workprint.capture.linux.atspi_elements import AtspiElementSource
+
+    bus = _ScriptedBus(_form_tree())
+    records = [SimpleNamespace(t_ns=100, sender=bus.BUS, path="/entry", role=61),
+               SimpleNamespace(t_ns=200, sender=bus.BUS, path="/b1", role=43)]  # after the Tab
+    watcher = SimpleNamespace(a11y_address="unix:path=/nonexistent", available=lambda: True,
+                              last_focus=lambda pid: records[-1],
+                              focus_at=lambda pid, t: next((r for r in records[::-1] if r.t_ns < t), None))
+    src = AtspiElementSource(watcher, lambda: 1)
+    src._link = bus
+    deadline = time.monotonic() + 5
+    assert src.focused(bus.pid, deadline).name == "Button 1"          # now: the button
+    tab = src.focused(bus.pid, deadline, at_ns=150)                    # the Tab's time
+    assert (tab.role, tab.name) == ("text", "File name") and "focused" in tab.states
+    assert src.focused(bus.pid, deadline, at_ns=250).name == "Button 1"  # a key typed after it
+    before = bus.round_trips
+    assert src.focused(bus.pid, deadline, at_ns=50) is None and bus.round_trips == before

@@ -287,3 +287,57 @@ def test_gtk_actions_carry_their_elements(desk, tmp_path):
             monitor.close()
         stop_apps(apps)
         session.close()
+
+
+@pytest.mark.x11
+def test_gtk_tab_carries_the_field_it_was_pressed_in(desk, tmp_path):
+    """A key's element is the element that had the focus when the key was pressed: a Tab
+    pressed in 'File name' moves the focus to 'Comment', and its element is 'File name' (the
+    focus when the locator answers is already 'Comment'); the run typed after it gets
+    'Comment'. Twice: once with a pause before the Tab, once with the Tab right after the
+    last letter."""
+    if not _has_gtk():
+        pytest.skip("needs Debian's python3-gi + gir1.2-gtk-3.0 (scripts/setup.sh installs them)")
+    session = PrivateSession(tmp_path, desk.display)
+    data = tmp_path / "data"
+    apps: list[subprocess.Popen] = []
+    try:
+        with recording(types.SimpleNamespace(env=session.env), data, policy_file(tmp_path), settle_s=0.5) as info:
+            form, form_state = start_form(session.env, tmp_path, "Grounding Form", "Gtkform", 60, 60)
+            apps.append(form)
+            time.sleep(0.6)
+            geo = json.loads(form_state.read_text())["widgets"]
+            desk.activate(desk.vd.wait_window("^Grounding Form$"))
+            for first, second, pause in (("north", "south", 0.3), ("east", "west", 0.0)):
+                desk.xdotool("mousemove", *map(str, center(geo["File name"])), "click", "1")
+                time.sleep(0.4)  # the field's focus event reaches the watcher first
+                desk.xdotool("key", "ctrl+a")
+                time.sleep(0.2)
+                desk.xdotool("type", "--delay", "30", first)
+                time.sleep(pause)
+                desk.xdotool("key", "Tab")
+                time.sleep(0.4)
+                desk.xdotool("type", "--delay", "30", second)
+                time.sleep(0.4)
+            state = json.loads(form_state.read_text())
+        # the input reached the app: the last two runs are in the two fields (a Tab into a
+        # filled GTK entry selects its text, so "west" may replace "south")
+        assert state["texts"]["File name"] == "east" and state["texts"]["Comment"] in ("west", "southwest"), \
+            state["texts"]
+
+        res = subprocess.run([*WORKPRINT, "inspect", info["session"], "--data-dir", str(data), "--json"],
+                             capture_output=True, text=True, check=True)
+        actions = json.loads(res.stdout)["actions"]
+        keys = [(a["kind"], a.get("text") or a.get("keys"), a["element"] and a["element"]["name"])
+                for a in actions if a["kind"] in ("write", "press")]
+        print("\nkey actions (kind, text/keys, element name):", keys)
+        tabs = [a for a in actions if a["kind"] == "press" and a["keys"] == ["tab"]]
+        assert len(tabs) == 2, keys
+        # each Tab: the field it was pressed in, never the one it moved the focus to
+        assert [t["element"] and (t["element"]["name"], t["element"]["role"]) for t in tabs] == \
+            [("File name", "text")] * 2, keys
+        writes = {a["text"]: a["element"] and a["element"]["name"] for a in actions if a["kind"] == "write"}
+        assert writes == {"north": "File name", "south": "Comment", "east": "File name", "west": "Comment"}, keys
+    finally:
+        stop_apps(apps)
+        session.close()

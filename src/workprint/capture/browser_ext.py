@@ -423,10 +423,10 @@ class BrowserElementSource:
             return self.bridge.element_at(pid, x, y, deadline)
         return self.fallback.at_point(pid, window, x, y, deadline) if self.fallback is not None else None
 
-    def focused(self, pid: int, deadline: float) -> ElementEvent | None:
+    def focused(self, pid: int, deadline: float, at_ns: int | None = None) -> ElementEvent | None:
         if self.bridge.reports_for(pid):
             return self.bridge.focused_element(pid)
-        return self.fallback.focused(pid, deadline) if self.fallback is not None else None
+        return self.fallback.focused(pid, deadline, at_ns) if self.fallback is not None else None
 
     def warm(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         """A pointer rest (see :class:`~.elements.ElementLocator`): AT-SPI windows only - a

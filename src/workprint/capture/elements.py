@@ -74,7 +74,10 @@ class ElementSource(Protocol):
 
     def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None: ...
 
-    def focused(self, pid: int, deadline: float) -> ElementEvent | None: ...
+    def focused(self, pid: int, deadline: float, at_ns: int | None = None) -> ElementEvent | None:
+        """The element that had the focus in ``pid``'s program at ``at_ns`` (a key's
+        ``t_ns``; None: now) - not the one focused when asked, which a Tab has already
+        moved on - or None when that is not known."""
 
     def close(self) -> None: ...
 
@@ -265,7 +268,7 @@ class ElementLocator:
             el = None
             if pid:
                 self.apps_asked.add(app)
-                el = self.source.focused(pid, deadline)
+                el = self.source.focused(pid, deadline, req.t_ns)  # the focus at the key's time
         if el is None:
             self._count("none")
             return

@@ -546,6 +546,14 @@ class AtspiWatcher:
                 return self._last
         return self._record_for(pid)
 
+    def focus_at(self, pid: int, t_ns: int) -> FocusRecord | None:
+        """The focus record of ``pid``'s program that held at ``t_ns``
+        (``time.monotonic_ns()``, e.g. a key's time): the last one received before it. None
+        when no kept record is that old (the ``FOCUS_HISTORY`` kept all came in later, or
+        the program never reported a focus): unknown, never a later focus."""
+        prior = [r for r in self._history_for(pid) if r.t_ns < t_ns]
+        return prior[-1] if prior else None
+
     def thread_cpu_seconds(self) -> float | None:
         """CPU time (user + system) used by the watcher thread so far."""
         tid = self._native_id

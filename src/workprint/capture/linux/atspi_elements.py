@@ -22,12 +22,14 @@ thread; every call is bounded by the caller's deadline and answers None on any d
   the descent goes on from the app's own answer (each further level one round trip, its
   description pipelined with it). A control seen before costs one round trip; ancestors'
   roles and names are kept per window generation.
-* **Focused** (keys): the watcher's last focus record of that program; its ancestors as
-  a descent met them (a field clicked before typing), else by ``Parent`` with the field's
-  description pipelined into the first round trip (cached per object and window
-  generation). An editable element's answer stands for ``FOCUS_ANSWER_S`` (same record,
-  same generation); the locator has it described shortly after a press (``settle``), so
-  the first key typed into a clicked field costs no round trip.
+* **Focused** (keys): the watcher's focus record of that program at the key's time (the
+  last one received before the key: the focus a Tab moves on is not its element, and none
+  that old kept means no element); its ancestors as a descent met them (a field clicked
+  before typing), else by ``Parent`` with the field's description pipelined into the
+  first round trip (cached per object and window generation). An editable element's
+  answer stands for ``FOCUS_ANSWER_S`` (same record, same generation); the locator has
+  it described shortly after a press (``settle``), so the first key typed into a clicked
+  field costs no round trip.
 * What is read: role name, ``Name``, ``Description``, state set, ``GetAttributes`` (for
   Chromium's ``text-input-type=password``) and screen extents - pipelined in one round
   trip. **Never** the ``Text`` interface: a password field's value is never read; its name
@@ -37,6 +39,7 @@ thread; every call is bounded by the caller's deadline and answers None on any d
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from ...events import ELEMENT_NAME_MAX, ELEMENT_PATH_MAX, ElementEvent, Geometry
 from .atspi import (_ACCESSIBLE, _DBUS_NAME, _DBUS_PATH, _REGISTRY, _ROOT_PATH, ROLE_PASSWORD_TEXT, STATE_DEFUNCT,
@@ -413,9 +416,23 @@ class AtspiElementSource:
             self._parent_of[node] = parent
 
     # -- focused --------------------------------------------------------------------------
-    def focused(self, pid: int, deadline: float) -> ElementEvent | None:
+    def focused(self, pid: int, deadline: float, at_ns: int | None = None) -> ElementEvent | None:
+        """The element focused in ``pid``'s program - with ``at_ns`` (a key's time), the one
+        focused at that moment (the watcher's last focus record received before it), not
+        the one focused now: a Tab moves the focus before its request is answered, and a
+        key answered late would get whatever has the focus by then. No record that old:
+        None. An element that has lost the focus since is described as it is now, with
+        ``focused`` kept (it had the focus when the key was pressed)."""
         self._rest = self._answered = None  # a key may change what is under the pointer
-        return self._focused(pid, deadline)
+        if at_ns is None:
+            return self._focused(pid, deadline)
+        rec = self.watcher.focus_at(pid, at_ns)
+        if rec is None:
+            return None
+        el = self._focused(pid, deadline, rec)
+        if el is not None and "focused" not in el.states:
+            el = replace(el, states=("focused", *el.states))
+        return el
 
     def settle(self, pid: int, deadline: float) -> None:
         """A press in a window of ``pid`` was answered a moment ago: describe what has the
@@ -430,12 +447,13 @@ class AtspiElementSource:
             self._settled = key
             self._focused(pid, deadline)
 
-    def _focused(self, pid: int, deadline: float) -> ElementEvent | None:
-        """The element of the watcher's last focus record of ``pid``. An editable one (a
-        text field: its role, name, box and kept states do not change while it is typed
-        into) answers again for ``FOCUS_ANSWER_S`` in its window generation, without a
+    def _focused(self, pid: int, deadline: float, rec=None) -> ElementEvent | None:
+        """The element of focus record ``rec`` (default: the watcher's last focus record of
+        ``pid``). An editable one (a text field: its role, name, box and kept states do not
+        change while it is typed into) answers again for ``FOCUS_ANSWER_S`` in its window generation, without a
         round trip: the app is busy with the very key being asked about."""
-        rec = self.watcher.last_focus(pid)
+        if rec is None:
+            rec = self.watcher.last_focus(pid)
         if rec is None:
             return None  # no focus event from that program yet
         # (a record whose role the watcher is still resolving names the object all the same)
