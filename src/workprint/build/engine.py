@@ -9,9 +9,9 @@ Why ``ray`` is plain tasks and Ray Data is the second choice (figures in BENCHMA
 "Ray Data made lean"): a map of independent session or shard tasks uses nothing of Ray Data
 but its scheduling. Even lean (:func:`lean_context`, several tasks per block), Ray Data
 costs ~20 ms of driver and worker time per Ray Data task, ~0.5 s per map, and its stats and
-autoscaling actors start on the first build (~2.5 s of CPU): on the 2-core bench box it
-reached plain tasks' speed with one warm worker but stayed 20 % behind with two, and far
-behind on a build right after Ray started. ``ray-data`` is kept, tested for the same bytes,
+autoscaling actors start on the first build (~2-2.5 s of CPU): on the 2-core bench box it
+came within 0-8 % of plain tasks with one warm worker but stayed 13-23 % behind with two,
+and 22-49 % behind on a build right after Ray started. ``ray-data`` is kept, tested for the same bytes,
 and measured beside ``ray`` by ``bench/bench_build.py``, so the choice can be revisited
 on a real cluster.
 """
