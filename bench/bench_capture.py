@@ -41,6 +41,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 WORKBENCH = ROOT / "tests" / "apps" / "workbench.py"
+from workprint.virtual_desktop import TERMINAL_SHELL  # noqa: E402 - after the path
 WORKPRINT = [sys.executable, "-m", "workprint.cli"]
 
 
@@ -181,7 +182,7 @@ def human_work(desk, term: int, tk: int, seconds: float, rss_samples: list, pid:
 
 
 def setup_apps(desk, tmp: Path) -> tuple[int, int]:
-    desk.spawn(["xterm", "-T", "bench-term", "-geometry", "100x35+20+20"])
+    desk.spawn(["xterm", "-T", "bench-term", "-geometry", "100x35+20+20", *TERMINAL_SHELL])
     term = desk.wait_window("^bench-term$")
     desk.spawn([sys.executable, str(WORKBENCH), "--title", "Bench Workbench",
                 "--state", str(tmp / "state.json"), "--geometry", "900x700+800+150"])
@@ -236,7 +237,7 @@ def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_O
 
 
 def run_idle(desk, tmp: Path, seconds: float) -> dict:
-    desk.spawn(["xterm", "-T", "idle-term", "-geometry", "80x24+20+20"])
+    desk.spawn(["xterm", "-T", "idle-term", "-geometry", "80x24+20+20", *TERMINAL_SHELL])
     desk.wait_window("^idle-term$")
     data = tmp / "idle"
     proc = start_recorder(desk, data)
@@ -293,7 +294,7 @@ def run_burst(desk, tmp: Path, moves: int = 5000, keys: int = 1000, sync_every: 
     from Xlib.display import Display
     from Xlib.ext import xtest
 
-    desk.spawn(["xterm", "-T", "burst-term", "-geometry", "80x24+20+20"])
+    desk.spawn(["xterm", "-T", "burst-term", "-geometry", "80x24+20+20", *TERMINAL_SHELL])
     term = desk.wait_window("^burst-term$")
     desk.xdotool("windowactivate", "--sync", str(term))
     data = tmp / f"burst-{sync_every}"

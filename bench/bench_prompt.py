@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from workprint.capture.linux.terminal_text import PromptReader, ScreenRegionGrabber  # noqa: E402
 from workprint.capture.linux.x11 import _open_display, describe_window  # noqa: E402
-from workprint.virtual_desktop import VirtualDesktop  # noqa: E402
+from workprint.virtual_desktop import TERMINAL_SHELL, VirtualDesktop  # noqa: E402
 
 SECRET_PROMPTS = ["Password: ", "Enter PIN: ", "[sudo] password for alice: ",
                   "Enter passphrase for key '/home/alice/.ssh/id_ed25519': ", "Vault password: ",
@@ -40,7 +40,7 @@ SETUPS = {
 
 def run_setup(vd: VirtualDesktop, name: str, args: list[str]) -> dict:
     title = f"prompt-{name}"
-    vd.spawn(["xterm", "-T", title, *args])
+    vd.spawn(["xterm", "-T", title, *args, *TERMINAL_SHELL])
     wid = vd.wait_window(f"^{title}$")
     vd.xdotool("windowactivate", "--sync", str(wid))
     time.sleep(0.5)

@@ -34,7 +34,9 @@ class Desk:
         return self.vd.xdotool(*args)
 
     def xterm(self, title: str = "work-term", geometry: str = "80x24+40+40") -> int:
-        self.vd.spawn(["xterm", "-T", title, "-geometry", geometry, "-e", "bash", "--norc", "--noprofile"])
+        from workprint.virtual_desktop import TERMINAL_SHELL
+
+        self.vd.spawn(["xterm", "-T", title, "-geometry", geometry, *TERMINAL_SHELL])
         return self.vd.wait_window(f"^{title}$")
 
     def workbench(self, title: str = "Tk Workbench", geometry: str = "900x700+600+100"):

@@ -12,6 +12,11 @@ import subprocess
 import time
 from typing import Sequence
 
+#: What an xterm on a virtual desktop runs (``xterm ... *TERMINAL_SHELL``): bash without the
+#: user's rc files, whose start-up (pyenv, conda, a stale lock of theirs) can hold the prompt
+#: back for a minute while typed commands are only echoed.
+TERMINAL_SHELL = ("-e", "bash", "--norc", "--noprofile")
+
 
 class VirtualDesktop:
     def __init__(self, width: int = 1920, height: int = 1080, *, window_manager: bool = True):
