@@ -1,5 +1,5 @@
 """Dataset build throughput: exported steps/s per worker for `--engine local`, `--engine ray`
-(plain Ray tasks) and `--engine ray-data` (Ray Data) with 1 and 2 workers, reading from the S3 + PostgreSQL store (SeaweedFS and
+(Ray Data) and `--engine ray-tasks` (plain Ray tasks) with 1 and 2 workers, reading from the S3 + PostgreSQL store (SeaweedFS and
 PostgreSQL started here), JPEG images of 1920x1080 screens, a dataset more than 10x the
 shard size; peak RSS of the driver and of the largest Ray worker.
 
@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "tests")]   # this tree, not the installed one
 
-#: ``ray``: plain Ray tasks; ``ray-data``: the same map on Ray Data; both in one run, same store
-CONFIGS = [("local", 1), ("ray", 1), ("ray-data", 1), ("ray", 2), ("ray-data", 2)]
+#: ``ray``: Ray Data; ``ray-tasks``: the same map as plain Ray tasks; both in one run, same store
+CONFIGS = [("local", 1), ("ray-tasks", 1), ("ray", 1), ("ray-tasks", 2), ("ray", 2)]
 #: Process titles of Ray Data's own actors (a baseline tree that ran its builds on Ray Data)
 RAY_DATA_ACTORS = ("ray::_StatsActor", "ray::_AutoscalingCoordinator")
 
@@ -199,15 +199,15 @@ def main() -> int:
               "same store on the same Ray (workers and Ray Data's actors already up, as on a running "
               "cluster). Peak RSS over both builds.")
         by = {(r["engine"], r["workers"]): r for r in rows}
-        for e in ("ray", "ray-data"):
+        for e in ("ray", "ray-tasks"):
             if (e, 1) in by and (e, 2) in by:
                 print(f"{e} 2 workers / 1 worker: {by[e, 2]['steps_per_s'] / by[e, 1]['steps_per_s']:.2f}x "
                       f"(warm {by[e, 2]['warm_steps_per_s'] / by[e, 1]['warm_steps_per_s']:.2f}x)")
         for w in (1, 2):
-            if ("ray", w) in by and ("ray-data", w) in by:
+            if ("ray", w) in by and ("ray-tasks", w) in by:
                 print(f"{w} worker(s): Ray Data / Ray tasks: "
-                      f"{by['ray-data', w]['steps_per_s'] / by['ray', w]['steps_per_s']:.2f}x "
-                      f"(warm {by['ray-data', w]['warm_steps_per_s'] / by['ray', w]['warm_steps_per_s']:.2f}x)")
+                      f"{by['ray', w]['steps_per_s'] / by['ray-tasks', w]['steps_per_s']:.2f}x "
+                      f"(warm {by['ray', w]['warm_steps_per_s'] / by['ray-tasks', w]['warm_steps_per_s']:.2f}x)")
         digests = {r["digest"] for r in rows}
         print("identical content on every engine and worker count:", len(digests) == 1)
         (ROOT / ".bench-out").mkdir(exist_ok=True)

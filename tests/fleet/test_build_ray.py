@@ -1,4 +1,4 @@
-"""`--engine ray` (plain Ray tasks) and `--engine ray-data` (Ray Data) give the bytes of
+"""`--engine ray` (Ray Data) and `--engine ray-tasks` (plain Ray tasks) give the bytes of
 `--engine local`, whatever the worker count, on both store backends. Ray starts once for the module (local, loopback only, no dashboard,
 no usage stats, a short temp dir) and always shuts down; the CLI test lets the engine start
 and stop its own Ray in a subprocess."""
@@ -90,7 +90,7 @@ def test_ray_builds_are_byte_identical_to_local_builds(local_ray, name, tmp_path
         populate(fleet, tmp_path, {"gina": [31, 32], "hal": [33]})
         cfg = fleet.collector.config
         fmt = "hf" if name == "local" else "agentnet"
-        runs = [("local", 1), ("ray", 1), ("ray", 2), ("ray-data", 1), ("ray-data", 2)]
+        runs = [("local", 1), ("ray", 1), ("ray", 2), ("ray-tasks", 1), ("ray-tasks", 2)]
         if name == "local":
             out, versions = tmp_path / "d", lambda v: files_of(tmp_path / "d" / f"v{v:04d}")
         else:                      # the Ray workers write straight to S3 (SeaweedFS)

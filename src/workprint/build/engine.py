@@ -1,19 +1,19 @@
 """Engines run a build's stages: ``local`` (in this process, one task after another),
-``ray`` (plain Ray tasks) or ``ray-data`` (the same map on Ray Data); both Ray engines use a
+``ray`` (Ray Data) or ``ray-tasks`` (the same map as plain Ray tasks); both Ray engines use a
 local Ray started for the build, or an existing cluster at ``--ray-address``. An engine only
 maps a stage function over JSON-able tasks and hands the results back; ordering, dedupe and
 the shard plan stay in the driver, so the output does not depend on the engine or on how
 many workers it had.
 
-Why ``ray`` is plain tasks and Ray Data is the second choice (figures in BENCHMARKS.md,
-"Ray Data made lean"): a map of independent session or shard tasks uses nothing of Ray Data
-but its scheduling. Even lean (:func:`lean_context`, several tasks per block), Ray Data
-costs ~20 ms of driver and worker time per Ray Data task, ~0.5 s per map, and its stats and
-autoscaling actors start on the first build (~2-2.5 s of CPU): on the 2-core bench box it
-came within 0-8 % of plain tasks with one warm worker but stayed 13-23 % behind with two,
-and 22-49 % behind on a build right after Ray started. ``ray-data`` is kept, tested for the same bytes,
-and measured beside ``ray`` by ``bench/bench_build.py``, so the choice can be revisited
-on a real cluster.
+``ray`` is Ray Data, made lean (:func:`lean_context`, several tasks per block): its
+streaming executor is what a cluster build of a day's fleet data runs on. On small boxes it
+costs more than the stages need (figures in BENCHMARKS.md, "Ray Data made lean"): ~20 ms
+of driver and worker time per Ray Data task, ~0.5 s per map, and its stats and autoscaling
+actors start on the first build (~2-2.5 s of CPU); on the 2-core bench box it came within
+0-8 % of plain tasks with one warm worker, 13-23 % behind with two, and 22-49 % behind on a
+build right after Ray started. ``ray-tasks`` submits the same map as plain Ray tasks, for
+small clusters and single machines; both are tested for the same bytes and measured side by
+side by ``bench/bench_build.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..extras import require
 Stage = Callable[[dict[str, Any]], dict[str, Any]]
 #: ``progress(done, total)``: tasks of a map finished so far
 Progress = Callable[[int, int], None]
-ENGINES = ("local", "ray", "ray-data")
+ENGINES = ("local", "ray", "ray-tasks")
 
 
 class LocalEngine:
@@ -161,7 +161,7 @@ class RayDataEngine(_Ray):
     CPU; at most ``workers`` at once), under :func:`lean_context`; results stream back
     (``iter_rows``), so ``progress`` hears of each block's tasks as the block finishes."""
 
-    name = "ray-data"
+    name = "ray"
 
     def map(self, stage: Stage, tasks: list[dict[str, Any]],
             progress: Progress | None = None) -> list[dict[str, Any]]:
@@ -200,7 +200,7 @@ class RayTaskEngine(_Ray):
     """Plain Ray tasks: each task a Ray task of one CPU, at most ``workers`` running at a
     time; results in task order; ``progress`` hears of each task as it finishes."""
 
-    name = "ray"
+    name = "ray-tasks"
 
     def map(self, stage: Stage, tasks: list[dict[str, Any]],
             progress: Progress | None = None) -> list[dict[str, Any]]:
@@ -228,10 +228,10 @@ class RayTaskEngine(_Ray):
 def make_engine(name: str, workers: int = 1, address: str | None = None):
     if name == "local":
         if address:
-            raise BuildError("--ray-address needs --engine ray")
+            raise BuildError("--ray-address needs --engine ray or ray-tasks")
         return LocalEngine()
     if name == "ray":
-        return RayTaskEngine(workers, address)
-    if name == "ray-data":
         return RayDataEngine(workers, address)
+    if name == "ray-tasks":
+        return RayTaskEngine(workers, address)
     raise BuildError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

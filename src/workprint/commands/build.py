@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the dataset goes (a folder or S3; each version under v<N>/). An s3:// URL "
                         "without ?endpoint=, region or credentials takes them from the collector's S3 --blobs")
     p.add_argument("--engine", choices=ENGINES, default="local",
-                   help="local: in this process; ray: Ray tasks (a local Ray, or --ray-address); "
-                        "ray-data: the same on Ray Data (slower on small clusters, BENCHMARKS.md)")
+                   help="local: in this process; ray: Ray Data (a local Ray, or --ray-address); "
+                        "ray-tasks: the same as plain Ray tasks (lighter on small clusters, BENCHMARKS.md)")
     p.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (e.g. ray://head:10001)")
     p.add_argument("--workers", type=int, default=2, help="Ray tasks in parallel (default 2)")
     p.add_argument("--withdraw", choices=("delete", "tombstone"),
