@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from workprint.events import ButtonEvent, FocusEvent, GapEvent, KeyEvent, MarkerEvent, MoveEvent
@@ -590,3 +592,34 @@ def test_a_secret_the_gate_knows_is_replaced_in_urls_whatever_their_names(redact
     assert stored[0] == f"{site}/login?user=ann&p=<SECRET>&next=%2Fhome"
     assert stored[1] == f"{site}/u/<SECRET>/done"
     assert stored[2] == f"{site}/app#/welcome?x=<SECRET>"
+
+
+@pytest.mark.parametrize("secret", ["ab/Tr0ub4dor&Qu=y9", "x7/Kestrel/Harbor",
+                                    "Gale;7#Morrow?sk"])
+def test_a_known_value_with_url_separators_in_it_is_masked_whole(redactor, secret):
+    # Put into a path, a route or a query unencoded, a value with "/", "&", "=", "#", ";"
+    # or "?" in it falls into pieces; each alone is too short or too inner for the
+    # per-piece match (a middle piece is neither prefix nor suffix of the value).
+    gate, state = probed_gate(redactor, True)
+    app, site = "Chromium", "https://intra.corp.example.com"
+    gate.process(focus(0, app, url=f"{site}/login"))
+    pw, t = typed(10 * MS, secret)
+    out = [e for ev in pw for e in gate.process(ev)]
+    out += gate.process(KeyEvent(t, True, 36, 0xFF0D, "Return", None))
+    assert secret not in chars(out) and any(getattr(e, "redacted", None) == "PASSWORD" for e in out)
+    state["secret"] = False
+    pieces = [p for p in re.split(r"[/&=;#?]", secret) if p]
+    urls = [f"{site}/u/{secret}/done", f"{site}/app#/welcome/{secret}/x",
+            f"{site}/find?q={secret}&page=2"]
+    for i, url in enumerate(urls):
+        [ev] = [e for e in gate.process(focus(t + (i + 1) * 100 * MS, app, title="Portal", url=url))
+                if isinstance(e, FocusEvent)]
+        assert "<SECRET>" in ev.url, ev.url
+        left = ev.url.replace(site, "")
+        assert not [p for p in pieces if len(p) >= 2 and p in left], (url, ev.url)
+        assert left.startswith(url.replace(site, "")[:3]), ev.url   # the rest is kept
+    # a URL without the value is stored as it is
+    [ev] = [e for e in gate.process(focus(t + 900 * MS, app, title="Portal",
+                                          url=f"{site}/u/ann/done?page=2#top"))
+            if isinstance(e, FocusEvent)]
+    assert ev.url == f"{site}/u/ann/done?page=2#top"

@@ -491,15 +491,14 @@ class SafeguardGate:
         """A URL as it may be stored: the text redactor's URL rules, and every value the gate
         knows to be secret replaced by ``<SECRET>`` in the piece that shows it, decoded (a
         form sent with GET puts a password field's value into the query under any name)."""
-        red = self.redactor.redact_url(url)
         with self._lock:
             known = self._known_values()
-        if not known:
-            return red
-        from .redact_pixels import known_value_spans
-        from .redact_text import mask_url_values
+        if known:  # first, while the value is whole: the URL rules may take a part of it
+            from .redact_pixels import known_value_spans
+            from .redact_text import mask_url_values
 
-        return mask_url_values(red, lambda text: known_value_spans(text, known))
+            url = mask_url_values(url, lambda text: known_value_spans(text, known))
+        return self.redactor.redact_url(url)
 
     def _known_values(self) -> tuple[str, ...]:
         """Every secret value the gate knows (all of :attr:`_known`, not only the recent ones

@@ -524,16 +524,38 @@ def mask_url_values(url: str, spans: Callable[[str], list[tuple[int, int]]]) -> 
     shows the same whether the page encoded it or not. Scheme and host are kept."""
     try:
         parts = urlsplit(url)
+        head = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        if url.startswith(head):  # a value across path, query and fragment is one value
+            rest = _mask_across(url[len(head):], spans, plus=False)
+            parts = urlsplit(head + rest)
     except ValueError:
         return _mask_piece(url, spans, plus=False)
     path = "/".join(_mask_piece(seg, spans, plus=False) for seg in parts.path.split("/"))
-    query = _mask_pairs(parts.query, spans)
+    query = _mask_pairs(_mask_across(parts.query, spans, plus=True), spans)
     route, q, qs = parts.fragment.partition("?")
     fragment = (_mask_pairs(route, spans) if "=" in route else
                 "/".join(_mask_piece(seg, spans, plus=False) for seg in route.split("/")))
     if q:
         fragment += "?" + _mask_pairs(qs, spans)
     return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
+
+
+#: what splits a URL into the pieces :func:`mask_url_values` decodes one by one
+_URL_SEPARATORS = frozenset("/?&=#;")
+
+
+def _mask_across(component: str, spans: Callable[[str], list[tuple[int, int]]], *,
+                 plus: bool) -> str:
+    """``component`` with a value that runs over its separators masked as one: a value with
+    a ``/`` or ``&`` in it, put in a path or a route unencoded, falls into pieces too short
+    for ``spans`` to know on their own. Untouched when no value crosses a separator."""
+    text = unquote_plus(component) if plus else unquote(component)
+    found = [(st, e) for st, e in spans(text) if _URL_SEPARATORS & set(text[st:e])]
+    if not found:
+        return component
+    for start, end in sorted(found, reverse=True):
+        text = f"{text[:start]}<SECRET>{text[end:]}"
+    return quote(text, safe="<>@:,!$'()*~.-_/?&=#;")
 
 
 def _mask_pairs(qs: str, spans: Callable[[str], list[tuple[int, int]]]) -> str:
