@@ -658,6 +658,14 @@ def _gray_rows(pixels: np.ndarray, boxes: Sequence[Rect], margin: int,
     return gray
 
 
+#: lines up to this tall are kept to be compared with their next reading
+MAX_REUSE_ROWS = 44
+#: rows kept above and below a line (the finder may place the same line a row off)
+REUSE_CONTEXT = 3
+#: earlier lines (the latest that overlap) a changed line is compared with
+REUSE_SOURCES = 6
+
+
 class TextMasker:
     """Masks sensitive text in frames with OCR + the text :class:`Redactor`.
 
@@ -676,7 +684,8 @@ class TextMasker:
 
     def __init__(self, redactor: "Redactor", engine: OcrEngine | None = None, *,
                  scale: int | None = None, pad: int = 2, full_ratio: float = 0.6,
-                 line_gap_factor: float = 3.0, cache_size: int = 4096):
+                 line_gap_factor: float = 3.0, cache_size: int = 4096,
+                 reuse_bytes: int = 2 << 20):
         self.redactor = redactor
         self.engine: OcrEngine = engine if engine is not None else default_engine()
         self.scale = scale
@@ -690,6 +699,13 @@ class TextMasker:
         self._last_hits: tuple[frozenset[Word], tuple[str, ...], list[Hit]] | None = None
         self._detect_cache: dict[str, list[tuple[int, int, str]]] = {}
         self._read_cache: "OrderedDict[bytes, tuple[Word, ...]]" = OrderedDict()
+        #: lines read lately: segment rect -> (screen row of its first kept row, the
+        #: kept rows, its words relative to the segment), oldest first
+        self._lines: "OrderedDict[Rect, tuple[int, np.ndarray, tuple[Word, ...]]]" = OrderedDict()
+        self._line_bytes = 0
+        self.reuse_bytes = reuse_bytes
+        self.partial_reads = 0
+        self.reused_words = 0
         self.ocr_calls = 0
         self.ocr_pixels = 0
         self.cache_hits = 0
@@ -767,9 +783,8 @@ class TextMasker:
 
     def _read(self, gray: np.ndarray, seg) -> list[Word]:
         """Words of one segment in screen coordinates, from the cache when the same
-        pixels were read before."""
-        from .text_lines import segment_crop
-
+        pixels were read before; a line that changed in places takes over the words of
+        its earlier reading where the pixels are the same (:mod:`.line_reuse`)."""
         crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w]
         key = hashlib.blake2b(np.ascontiguousarray(crop).tobytes()
                               + seg.w.to_bytes(4, "little"), digest_size=16).digest()
@@ -778,28 +793,110 @@ class TextMasker:
             self.cache_hits += 1
             self._read_cache.move_to_end(key)
         else:
-            with STAGES.measure("text_find"):
-                image, s = segment_crop(gray, seg, scale=self.scale)
-            self.ocr_calls += 1
-            self.ocr_pixels += image.size
-            with STAGES.measure("ocr"):
-                # a block, not a line: bands of touching lines (or a line touching a
-                # black box) come as one segment; on single lines it reads the same
-                read = self.engine.words(image)
-            margin = 6
-            rel_words = []
-            for wd in read:
-                x0 = max(0, (wd.x - margin) // s)
-                y0 = max(0, (wd.y - margin) // s)
-                x1 = min(seg.w, -(-(wd.x + wd.w - margin) // s))
-                y1 = min(seg.h, -(-(wd.y + wd.h - margin) // s))
-                if x1 > x0 and y1 > y0:
-                    rel_words.append(Word(wd.text, x0, y0, x1 - x0, y1 - y0, wd.conf))
-            rel = tuple(rel_words)
-            self._read_cache[key] = rel
-            if len(self._read_cache) > self.cache_size:
-                self._read_cache.popitem(last=False)
+            rel = self._reread(gray, seg, crop)
+            if rel is None:
+                rel = self._ocr(gray, seg)
+            self._cache(key, rel)
+        self._remember(gray, seg, rel)
         return [Word(wd.text, seg.x + wd.x, seg.y + wd.y, wd.w, wd.h, wd.conf) for wd in rel]
+
+    def _cache(self, key: bytes, rel: tuple[Word, ...]) -> None:
+        self._read_cache[key] = rel
+        if len(self._read_cache) > self.cache_size:
+            self._read_cache.popitem(last=False)
+
+    def _ocr(self, gray: np.ndarray, seg) -> tuple[Word, ...]:
+        """OCR of one segment; word boxes relative to it."""
+        from .text_lines import segment_crop
+
+        with STAGES.measure("text_find"):
+            image, s = segment_crop(gray, seg, scale=self.scale)
+        self.ocr_calls += 1
+        self.ocr_pixels += image.size
+        with STAGES.measure("ocr"):
+            # a block, not a line: bands of touching lines (or a line touching a
+            # black box) come as one segment; on single lines it reads the same
+            read = self.engine.words(image)
+        margin = 6
+        rel_words = []
+        for wd in read:
+            x0 = max(0, (wd.x - margin) // s)
+            y0 = max(0, (wd.y - margin) // s)
+            x1 = min(seg.w, -(-(wd.x + wd.w - margin) // s))
+            y1 = min(seg.h, -(-(wd.y + wd.h - margin) // s))
+            if x1 > x0 and y1 > y0:
+                rel_words.append(Word(wd.text, x0, y0, x1 - x0, y1 - y0, wd.conf))
+        return tuple(rel_words)
+
+    # -- lines read before, in places ------------------------------------------------------
+    def _remember(self, gray: np.ndarray, seg, rel: tuple[Word, ...]) -> None:
+        """Keep a line's pixels (with ``REUSE_CONTEXT`` rows above and below, so a line
+        found a row higher or lower next time still falls inside) and its words."""
+        if seg.h > MAX_REUSE_ROWS or seg.h * seg.w > 65536:
+            return
+        top = max(0, seg.y - REUSE_CONTEXT)
+        rows = gray[top:seg.y + seg.h + REUSE_CONTEXT, seg.x:seg.x + seg.w].copy()
+        old = self._lines.pop(seg.rect, None)
+        if old is not None:
+            self._line_bytes -= old[1].nbytes
+        self._lines[seg.rect] = (top, rows, rel)
+        self._line_bytes += rows.nbytes
+        while self._line_bytes > self.reuse_bytes and self._lines:
+            _, (_, r, _) = self._lines.popitem(last=False)
+            self._line_bytes -= r.nbytes
+
+    def _reread(self, gray: np.ndarray, seg, crop: np.ndarray) -> tuple[Word, ...] | None:
+        """The words of a line that changed in places: those of an earlier reading of
+        the same rows that stand (:func:`.line_reuse.plan`: identical pixels around each,
+        shifted or not) plus a reading of the column spans that are new. None when no
+        earlier line covers enough of it (read it whole)."""
+        from .line_reuse import Source, plan
+        from .text_lines import Segment
+
+        if seg.h > MAX_REUSE_ROWS or not self._lines:
+            return None
+        with STAGES.measure("text_reuse"):
+            sources, reads = [], []
+            for (ox, oy, ow, oh), (top, rows, rel) in reversed(self._lines.items()):
+                if ox >= seg.x + seg.w or seg.x >= ox + ow or top > seg.y \
+                        or top + rows.shape[0] < seg.y + seg.h:
+                    continue
+                sources.append(Source(rows[seg.y - top:seg.y - top + seg.h],
+                                      tuple((w.x, w.x + w.w) for w in rel), ox - seg.x))
+                reads.append((rel, oy - seg.y))
+                if len(sources) >= REUSE_SOURCES:
+                    break
+            found = plan(crop, sources, margin=max(4, seg.h // 3)) if sources else None
+        if found is None:
+            return None
+        words = []
+        for si, i, d in found.taken:
+            rel, dy = reads[si]
+            words.append(Word(rel[i].text, rel[i].x + d, rel[i].y + dy, rel[i].w, rel[i].h, rel[i].conf))
+        self.partial_reads += 1
+        self.reused_words += len(words)
+        text_h = seg.text_h or seg.h
+        for a, b in found.spans:
+            part = crop[:, a:b]
+            if int(part.max()) == int(part.min()):
+                continue  # one flat colour: no text
+            sub = Segment(seg.x + a, seg.y, b - a, seg.h, text_h)
+            key = hashlib.blake2b(np.ascontiguousarray(part).tobytes()
+                                  + sub.w.to_bytes(4, "little"), digest_size=16).digest()
+            got = self._read_cache.get(key)
+            if got is None:
+                got = self._ocr(gray, sub)
+                self._cache(key, got)
+            else:
+                self.cache_hits += 1
+            words.extend(Word(wd.text, wd.x + a, wd.y, wd.w, wd.h, wd.conf) for wd in got)
+        # boxes of words taken over stay inside the new crop's rows
+        out = []
+        for wd in sorted(words, key=lambda w: w.x):
+            y0, y1 = max(0, wd.y), min(seg.h, wd.y + wd.h)
+            if y1 > y0:
+                out.append(Word(wd.text, wd.x, y0, wd.w, y1 - y0, wd.conf))
+        return tuple(out)
 
     # -- detection -----------------------------------------------------------------------
     def _detect(self, text: str) -> list[tuple[int, int, str]]:
