@@ -181,7 +181,10 @@ def test_workprint_record_held_behind_an_echoed_prompt_keeps_its_password(desk, 
     assert_no_leak(data, [secret], export_dir=tmp_path / "export")
     geo = dict(line.split("=") for line in x("getwindowgeometry", "--shell", str(term)).split())
     screens = ocr_frames(data, (int(geo["X"]), int(geo["Y"]), int(geo["WIDTH"]), int(geo["HEIGHT"])))
-    assert any("ordinary" in text for text in screens), "the OCR check reads the terminal (else it proves nothing)"
+    # any ordinary text of the terminal will do (under load the frames of one line may all
+    # be waiting for OCR when the recording stops, and are dropped, never stored unmasked)
+    assert any(word in text for text in screens for word in ("ordinary", "md5sum", "Password for")), \
+        "the OCR check reads the terminal (else it proves nothing)"
     squeezed = [text.replace(" ", "").replace("\n", "") for text in screens]
     assert not [t for t in screens + squeezed if secret in t or "Lantern" in t], "the password is readable in a frame"
 
