@@ -267,7 +267,9 @@ def test_locator_slow_source_gives_no_element_and_a_full_queue_never_blocks():
     loc = locator(src, got, budget_s=0.03, queue_size=2)
     t0 = time.monotonic()
     accepted = [loc.request(ElementRequest(time.monotonic_ns(), "point", 1, 1)) for _ in range(20)]
-    assert time.monotonic() - t0 < 0.05                         # request() never waits
+    # request() never waits: a blocking one would take 20 x 80 ms; 0.5 s leaves room for a
+    # loaded machine (a mechanism check, not a latency figure: those are make bench's)
+    assert time.monotonic() - t0 < 0.5
     assert accepted.count(False) >= 15
     wait_idle(loc)
     time.sleep(0.3)
@@ -397,7 +399,7 @@ def test_a_press_is_asked_for_at_once_while_a_frame_holds_the_store(tmp_path):
 
 def test_a_press_is_asked_for_from_the_input_hook_while_the_processor_is_busy(tmp_path):
     """A backend that tells the locator of presses from its input hook: the element is asked
-    for while the processor is still decoding earlier input (each decode 150 ms here), once
+    for while the processor is still decoding earlier input (each decode 400 ms here), once
     per press (the processor does not ask again), and a motion before it is noted from the
     hook too; the element is stored with its press."""
     from workprint.capture.fake import FakeBackend
@@ -418,22 +420,24 @@ def test_a_press_is_asked_for_from_the_input_hook_while_the_processor_is_busy(tm
     got: list = []
     loc = ElementLocator(Source(), deliver=got.append, window_at=lambda x, y: Win(11, "Editor"),
                          window_pid=lambda w: 111)
-    backend = FakeBackend([], decode_delay_s=0.15)
+    backend = FakeBackend([], decode_delay_s=0.4)
     rec = Recorder(backend, writer, frames=False, flush_interval=0.02, elements=loc)
     rec.start()
     try:
         assert backend.observes_pointer()
-        backend.send(MoveEvent(time.monotonic_ns(), 5, 5))        # the processor: busy 150 ms
+        backend.send(MoveEvent(time.monotonic_ns(), 5, 5))        # the processor: busy 400 ms
         press = ButtonEvent(time.monotonic_ns(), True, 7, 8, "left")
         backend.send(press)
         backend.send(ButtonEvent(time.monotonic_ns(), False, 7, 8, "left"))
-        deadline = time.monotonic() + 0.3
+        deadline = time.monotonic() + 0.35
         while not asked and time.monotonic() < deadline:
             time.sleep(0.002)
         assert asked and asked[0][1:] == (7, 8)
-        assert (asked[0][0] - press.t_ns) / 1e6 < 50, "the press waited for the busy processor"
+        # the processor decodes the press 400 ms after it at the earliest (a mechanism check
+        # with room for a loaded machine, not a latency figure)
+        assert (asked[0][0] - press.t_ns) / 1e6 < 300, "the press waited for the busy processor"
         assert loc._pointer is not None and loc._pointer[1:] == (5, 5)  # the motion, from the hook
-        time.sleep(0.6)                                            # all three decoded
+        time.sleep(1.4)                                            # all three decoded
     finally:
         rec.stop()
     writer.close()
