@@ -101,6 +101,35 @@ def test_kill_9_keeps_everything_older_than_a_second(desk, tmp_path):
     assert "interrupted" in out.stdout and "XTerm" in out.stdout
 
 
+def test_keys_typed_as_soon_as_it_says_recording_are_recorded(desk, tmp_path):
+    # "recording session" is printed once input flows and the window in front is known:
+    # keys typed the moment it appears are all kept (before, the line came before the
+    # listeners and the focus tracker had started, and the first keys were lost)
+    term = desk.xterm("early-term")
+    desk.activate(term)
+    out = tmp_path / "early.txt"
+    accept_notice(tmp_path)
+    proc = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(tmp_path), "--policy", str(POLICY)],
+                            env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "recording session" in line, line + proc.stderr.read()
+        desk.xdotool("type", "--delay", "8", f"echo early-bird-42 > {out}\n")
+        wait_for(lambda: out.exists() and out.read_text().strip() == "early-bird-42", what="the shell's output")
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    from workprint.store.session import DataDir
+
+    store = DataDir(tmp_path)
+    [sid] = store.session_ids()
+    with store.open(sid) as session:
+        chars = "".join(k.char or "" for k in session.events(["key_down"]))
+    assert chars.startswith("echo early-bird-42"), chars
+
+
 def test_no_display_gives_a_clear_error():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     out = subprocess.run([*WORKPRINT, "record", "--duration", "1", "--data-dir", "/nonexistent"],

@@ -137,6 +137,12 @@ class Backend(ABC):
     @abstractmethod
     def stop_focus(self) -> None: ...
 
+    def wait_ready(self, timeout: float) -> bool:
+        """After :meth:`start_input` and :meth:`start_focus`: wait until input is being
+        delivered and the window in front is known, so that "recording" is not said before
+        it is true. False if ``timeout`` seconds passed first (recording goes on)."""
+        return True
+
     @abstractmethod
     def grab(self) -> np.ndarray:
         """The whole virtual screen as a ``(height, width)`` uint32 array (BGRX)."""

@@ -32,6 +32,8 @@ from .recorder import Recorder, RecorderStats
 
 #: how often the main loop refreshes the indicator (pause/resume show within this)
 INDICATOR_REFRESH_S = 0.5
+#: how long "recording" waits for input to flow and the window in front to be known
+READY_TIMEOUT_S = 5.0
 #: a live ``forget --last N`` also covers this much before N (the command's own clock and
 #: the recorder's are read a few ms apart)
 FORGET_MARGIN_S = 0.5
@@ -191,11 +193,12 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
 
     control = ControlServer(data_dir, handle)
     control.start()
-    if on_start:
-        on_start(writer.id)
     deadline = time.monotonic() + duration if duration else None
     try:
         recorder.start()
+        backend.wait_ready(READY_TIMEOUT_S)
+        if on_start:  # said once input is delivered and the window in front is known
+            on_start(writer.id)
         while not stop.is_set() and not recorder.stopped.is_set():
             if policy.jurisdiction.indicator:
                 backend.show_indicator(indicator_text(gate.status()))

@@ -244,12 +244,17 @@ class X11Backend(Backend):
         now = time.monotonic_ns
         observer = key_observer if self.key_source != "xi2" else None
 
+        enabled = self._record_enabled = threading.Event()
+        start_of_data = record.StartOfData
+
         def callback(reply: Any) -> None:  # hook thread: enqueue and return
             if reply.category == from_server and not reply.client_swapped and reply.data:
                 t_ns = now()
                 sink(RecordReply(t_ns, bytes(reply.data)))
                 if observer is not None and reply.data[0] & 0x7F == X.KeyPress:
                     observer(t_ns)
+            elif reply.category == start_of_data:
+                enabled.set()
 
         def run() -> None:
             reason = "the X server ended the RECORD context"
@@ -258,6 +263,7 @@ class X11Backend(Backend):
             except Exception as exc:  # noqa: BLE001 - reported below unless stopping
                 reason = f"{type(exc).__name__}: {exc}"[:200]
             finally:
+                enabled.set()  # ended without data: nobody waits for it
                 try:
                     conn.record_free_context(ctx)
                     conn.close()
@@ -513,6 +519,13 @@ class X11Backend(Backend):
     def start_focus(self, sink: FocusSink) -> None:
         self._focus = _FocusTracker(self.display_name, sink, getattr(self, "_url_lookup", None))
         self._focus.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """The window in front is known and RECORD has started its data (XInput 2 keys and
+        pointer select their events before :meth:`start_input` returns)."""
+        deadline = time.monotonic() + timeout
+        waits = [getattr(self._focus, "ready", None), getattr(self, "_record_enabled", None)]
+        return all(ev.wait(max(0.0, deadline - time.monotonic())) for ev in waits if ev is not None)
 
     def stop_focus(self) -> None:
         if self._focus:
@@ -813,6 +826,8 @@ class _FocusTracker:
         self.connection = None  # the tracker thread's own X connection, once it runs
         #: the FocusEvent emitted last (replaced, never mutated: read from other threads)
         self.current: FocusEvent | None = None
+        #: set once the window in front at start is known (or the tracker has ended)
+        self.ready = threading.Event()
 
     @property
     def active_window(self) -> int:
@@ -909,6 +924,7 @@ class _FocusTracker:
                     pass
             self.override_windows = frozenset(overrides)
             self._emit(d, self._active(d) or 0)
+            self.ready.set()
             ewmh = _prop(d, root, "_NET_SUPPORTING_WM_CHECK") is not None
             while not self._stop.is_set():
                 timeout = 0.5 if not ewmh else 5.0  # without a WM, poll the focus
@@ -963,6 +979,7 @@ class _FocusTracker:
                 # scope decisions would go stale: the recorder ends the session
                 self.sink(CaptureLost("X window focus", f"{type(exc).__name__}: {exc}"[:200]))
         finally:
+            self.ready.set()  # ended before it knew: nobody waits for it
             try:
                 d.close()
             except Exception:  # noqa: BLE001
