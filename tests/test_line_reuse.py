@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
-from workprint.policy.line_reuse import Plan, Source, plan
+from workprint.policy.line_reuse import Plan, Source, caret_only, plan
 from workprint.policy.redact_pixels import TesseractOcr, TextMasker, Word, to_ocr_gray, upscale
 from workprint.policy.redact_text import Redactor
 
@@ -139,6 +139,26 @@ def test_plans_only_keep_identical_pixels(sizes: list[int], at: int, insert: int
         check(p, new, [src], 4)
 
 
+def test_a_caret_drawn_in_a_gap_is_no_change_but_a_typed_stem_is() -> None:
+    old, spans = line(glyphs(4, 1, h=18), glyphs(4, 2, h=18))    # ink on rows 2..15
+    gap = spans[0][1] + 4
+    caret = old.copy()
+    caret[1:18, gap:gap + 2] = 0                                  # full line height, solid
+    assert caret_only(caret, old)
+    stem = old.copy()
+    stem[2:16, gap:gap + 1] = 0                                   # an l on the baseline
+    assert not caret_only(stem, old)
+    soft = caret.copy()
+    soft[1:18, gap + 1] = 90                                      # an anti-aliased edge: a glyph
+    assert not caret_only(soft, old)
+    over = old.copy()
+    over[1:18, spans[0][1] - 3:spans[0][1] - 1] = 0               # drawn over ink
+    assert not caret_only(over, old)
+    two = caret.copy()
+    two[1:18, gap + 20:gap + 22] = 0
+    assert not caret_only(two, old) and not caret_only(old, old)
+
+
 # --- the masker ---------------------------------------------------------------------------
 
 class RunOcr:
@@ -191,6 +211,21 @@ def test_masker_reads_only_the_new_part_of_an_edited_line() -> None:
     for text, wd in before.items():              # old words, moved with the line
         assert (after[text].x, after[text].y, after[text].w) == (wd.x + shift, wd.y, wd.w)
     assert len(after) == len(before) + 1
+
+
+def test_masker_takes_a_line_with_a_caret_for_the_line_without() -> None:
+    ocr = RunOcr()
+    masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1)
+    text, spans = line(glyphs(6, 1, h=18), glyphs(6, 2, h=18), glyphs(6, 3, h=18))
+    masker.find(_screen(text))
+    words, calls = sorted(masker._words, key=lambda w: w.x), len(ocr.widths)
+    blink = text.copy()
+    blink[0:18, spans[1][1] + 4:spans[1][1] + 6] = 0          # the caret shows after word 2
+    for _ in range(3):                                          # on, off, on
+        masker.find(_screen(blink), regions=[(0, 0, 700, 120)])
+        masker.find(_screen(text), regions=[(0, 0, 700, 120)])
+    assert len(ocr.widths) == calls and masker.caret_reads == 1  # then from the read cache
+    assert sorted(masker._words, key=lambda w: w.x) == words
 
 
 @pytest.fixture(scope="module")

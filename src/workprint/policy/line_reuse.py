@@ -29,6 +29,10 @@ MAX_SHIFTS = 3
 MIN_VOTES = 3
 #: rows a crop may have (taller crops are blocks of lines: not compared)
 MAX_ROWS = 64
+#: a text cursor (caret) is at most this many columns wide
+CARET_COLS = 3
+#: and reaches at least this many rows below the lowest ink of the line it is drawn on
+CARET_DESCENT = 2
 
 _RNG = np.random.default_rng(0x5EED)
 _ROW_MULT = _RNG.integers(1, 2**63, size=MAX_ROWS, dtype=np.uint64) | np.uint64(1)
@@ -76,22 +80,28 @@ def _kgrams(h: np.ndarray) -> np.ndarray:
     return out
 
 
-def shifts(new: np.ndarray, old: np.ndarray) -> list[int]:
+def _signature(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hashes of a crop's groups of ``KGRAM`` columns, and where they hold ink."""
+    k = _kgrams(_col_hashes(crop))
+    if not len(k):
+        return k, np.zeros(0, dtype=np.intp)
+    inked = np.convolve((crop.max(axis=0) != crop.min(axis=0)).astype(np.int32),
+                        np.ones(KGRAM, dtype=np.int32), mode="valid") > 0
+    return k, np.flatnonzero(inked)
+
+
+def shifts(new: np.ndarray, old: np.ndarray, _new_sig=None) -> list[int]:
     """Candidate shifts ``d`` (new column ``c`` shows old column ``c - d``), most voted
     first: each group of ``KGRAM`` columns with some ink that occurs once in ``old`` and
     also in ``new`` votes for the shift between its two places."""
-    kn, ko = _kgrams(_col_hashes(new)), _kgrams(_col_hashes(old))
-    if not len(kn) or not len(ko):
+    kn, jn = _new_sig if _new_sig is not None else _signature(new)
+    ko, io = _signature(old)
+    if not len(jn) or not len(io):
         return []
-    ones = np.ones(KGRAM, dtype=np.int32)
-    inked_o = np.convolve((old.max(axis=0) != old.min(axis=0)).astype(np.int32), ones, mode="valid") > 0
-    inked_n = np.convolve((new.max(axis=0) != new.min(axis=0)).astype(np.int32), ones, mode="valid") > 0
-    io = np.flatnonzero(inked_o)
     values, first, counts = np.unique(ko[io], return_index=True, return_counts=True)
     values, at = values[counts == 1], io[first[counts == 1]]
     if not len(values):
         return []
-    jn = np.flatnonzero(inked_n)
     probe = kn[jn]
     k = np.minimum(np.searchsorted(values, probe), len(values) - 1)
     hit = values[k] == probe
@@ -170,11 +180,12 @@ def plan(new: np.ndarray, sources: Sequence[Source], *, margin: int = 4,
     if h > MAX_ROWS or w == 0:
         return None
     covered: list[tuple[int, int, int, int]] = []   # (a, b, source, d), disjoint
+    sig = _signature(new)
     for si, src in enumerate(sources):
         ow = src.crop.shape[1]
         if src.crop.shape[0] != h or ow == 0:
             continue
-        cands = shifts(new, src.crop)
+        cands = shifts(new, src.crop, sig)
         if src.same_place not in cands and -ow < src.same_place < w:
             cands.append(src.same_place)
         for d in cands:
@@ -199,4 +210,28 @@ def plan(new: np.ndarray, sources: Sequence[Source], *, margin: int = 4,
     return Plan(taken, tuple(todo), tuple(covered))
 
 
-__all__ = ["Plan", "Source", "plan", "shifts", "KGRAM", "MAX_ROWS"]
+def caret_only(new: np.ndarray, old: np.ndarray) -> bool:
+    """Whether ``new`` is ``old`` with a text cursor drawn on it, and nothing else: they
+    differ in one run of at most ``CARET_COLS`` columns, one flat colour (the ground) in
+    ``old``, where ``new`` shows a solid bar of one colour (no anti-aliased edge) that
+    reaches as high as the highest ink of ``old`` and ``CARET_DESCENT`` rows below its
+    lowest (a caret spans the line's ascent and descent; a typed l, I or 1 stands on the
+    baseline). What ``old`` was read as then stands for ``new`` - the cursor is no text."""
+    if new.shape != old.shape:
+        return False
+    cols = np.flatnonzero((new != old).any(axis=0))
+    if not len(cols) or cols[-1] - cols[0] >= CARET_COLS:
+        return False
+    a, b = int(cols[0]), int(cols[-1]) + 1
+    ground = old[0, a]
+    if (old[:, a:b] != ground).any():
+        return False
+    rows = np.flatnonzero((new[:, a:b] != ground).any(axis=1))
+    bar = new[rows[0]:rows[-1] + 1, a:b]
+    if (bar != bar[0, 0]).any():
+        return False
+    ink = np.flatnonzero((old != ground).any(axis=1))
+    return bool(len(ink)) and rows[0] <= ink[0] and rows[-1] >= ink[-1] + CARET_DESCENT
+
+
+__all__ = ["Plan", "Source", "plan", "caret_only", "shifts", "KGRAM", "MAX_ROWS"]

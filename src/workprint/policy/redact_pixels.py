@@ -29,6 +29,7 @@ import re
 import resource
 import shutil
 import subprocess
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
@@ -70,6 +71,18 @@ def rects_touch(a: Rect, b: Rect, gap: int = 0) -> bool:
     """True if ``a`` and ``b`` overlap or are at most ``gap`` pixels apart."""
     return (a[0] - gap < b[0] + b[2] and b[0] - gap < a[0] + a[2]
             and a[1] - gap < b[1] + b[3] and b[1] - gap < a[1] + a[3])
+
+
+def _touching(words: Sequence["Word"], rects: Sequence[Rect]) -> list[bool]:
+    """For each word, whether its box overlaps any of ``rects`` (:func:`rects_touch`
+    with no gap, for many at once)."""
+    if not words or not rects:
+        return [False] * len(words)
+    a = np.array([(w.x, w.y, w.w, w.h) for w in words], dtype=np.int64)[:, None, :]
+    b = np.array(rects, dtype=np.int64)[None, :, :]
+    hit = ((a[..., 0] < b[..., 0] + b[..., 2]) & (b[..., 0] < a[..., 0] + a[..., 2])
+           & (a[..., 1] < b[..., 1] + b[..., 3]) & (b[..., 1] < a[..., 1] + a[..., 3]))
+    return hit.any(axis=1).tolist()
 
 
 def _union(a: Rect, b: Rect) -> Rect:
@@ -392,18 +405,17 @@ def wrapped_pairs(lines: Sequence[Line]) -> list[tuple[Line, Line]]:
     """Pairs of lines where the second may continue the first (a wrapped value): the
     second starts right below the first, at about the same left edge or at the left edge
     of the first line's last word's column."""
+    tops = sorted((min(w.y for w in b.words), i) for i, b in enumerate(lines))
+    keys = [t for t, _ in tops]
     out = []
     for a in lines:
         ax0 = a.words[0].x
         ah = max(w.h for w in a.words)
         abottom = max(w.y + w.h for w in a.words)
-        for b in lines:
-            if b is a:
-                continue
-            by = min(w.y for w in b.words)
-            if not (0 <= by - abottom <= ah):
-                continue
-            if abs(b.words[0].x - ax0) <= 2 * ah:
+        below = sorted(i for _, i in tops[bisect_left(keys, abottom):bisect_right(keys, abottom + ah)])
+        for i in below:
+            b = lines[i]
+            if b is not a and abs(b.words[0].x - ax0) <= 2 * ah:
                 out.append((a, b))
     return out
 
@@ -658,6 +670,24 @@ def _gray_rows(pixels: np.ndarray, boxes: Sequence[Rect], margin: int,
     return gray
 
 
+@dataclass(frozen=True, slots=True)
+class _CaretOnly:
+    """An earlier line's words standing for the same line with a text cursor drawn on."""
+
+    words: tuple[Word, ...]
+
+
+def _within_rows(words: Iterable[Word], dy: int, h: int) -> tuple[Word, ...]:
+    """``words`` moved ``dy`` rows, their boxes clipped to rows ``0..h`` (words taken
+    over from a line found a row higher or lower stay inside the new one's rows)."""
+    out = []
+    for wd in words:
+        y0, y1 = max(0, wd.y + dy), min(h, wd.y + dy + wd.h)
+        if y1 > y0:
+            out.append(Word(wd.text, wd.x, y0, wd.w, y1 - y0, wd.conf))
+    return tuple(out)
+
+
 #: lines up to this tall are kept to be compared with their next reading
 MAX_REUSE_ROWS = 44
 #: rows kept above and below a line (the finder may place the same line a row off)
@@ -698,6 +728,7 @@ class TextMasker:
         #: the last answer of detection: (words it judged, known values, hits)
         self._last_hits: tuple[frozenset[Word], tuple[str, ...], list[Hit]] | None = None
         self._detect_cache: dict[str, list[tuple[int, int, str]]] = {}
+        self._spans_cache: dict[str, list[tuple[int, int, str]]] = {}
         self._read_cache: "OrderedDict[bytes, tuple[Word, ...]]" = OrderedDict()
         #: lines read lately: segment rect -> (screen row of its first kept row, the
         #: kept rows, its words relative to the segment), oldest first
@@ -706,6 +737,7 @@ class TextMasker:
         self.reuse_bytes = reuse_bytes
         self.partial_reads = 0
         self.reused_words = 0
+        self.caret_reads = 0
         self.ocr_calls = 0
         self.ocr_pixels = 0
         self.cache_hits = 0
@@ -778,7 +810,7 @@ class TextMasker:
             self.reset()  # the words no longer match any frame
             raise
         touched = boxes + [s.rect for s in segments] + [s.rect for s in reads]
-        kept = [wd for wd in self._words if not any(rects_touch(wd.rect, b) for b in touched)]
+        kept = [wd for wd, hit in zip(self._words, _touching(self._words, touched)) if not hit]
         self._words, self._shape = kept + fresh, (h, w)
 
     def _read(self, gray: np.ndarray, seg) -> list[Word]:
@@ -793,10 +825,14 @@ class TextMasker:
             self.cache_hits += 1
             self._read_cache.move_to_end(key)
         else:
-            rel = self._reread(gray, seg, crop)
+            rel, keep = self._reread(gray, seg, crop), True
             if rel is None:
                 rel = self._ocr(gray, seg)
+            elif isinstance(rel, _CaretOnly):
+                rel, keep = rel.words, False  # compare the next change with the line unmarked
             self._cache(key, rel)
+            if not keep:
+                return [Word(wd.text, seg.x + wd.x, seg.y + wd.y, wd.w, wd.h, wd.conf) for wd in rel]
         self._remember(gray, seg, rel)
         return [Word(wd.text, seg.x + wd.x, seg.y + wd.y, wd.w, wd.h, wd.conf) for wd in rel]
 
@@ -845,12 +881,14 @@ class TextMasker:
             _, (_, r, _) = self._lines.popitem(last=False)
             self._line_bytes -= r.nbytes
 
-    def _reread(self, gray: np.ndarray, seg, crop: np.ndarray) -> tuple[Word, ...] | None:
+    def _reread(self, gray: np.ndarray, seg, crop: np.ndarray) -> "tuple[Word, ...] | _CaretOnly | None":
         """The words of a line that changed in places: those of an earlier reading of
         the same rows that stand (:func:`.line_reuse.plan`: identical pixels around each,
-        shifted or not) plus a reading of the column spans that are new. None when no
-        earlier line covers enough of it (read it whole)."""
-        from .line_reuse import Source, plan
+        shifted or not) plus a reading of the column spans that are new; or, when the
+        line is an earlier one at the same place with a text cursor drawn on it
+        (:func:`.line_reuse.caret_only`), that one's words. None when no earlier line
+        covers enough of it (read it whole)."""
+        from .line_reuse import Source, caret_only, plan
         from .text_lines import Segment
 
         if seg.h > MAX_REUSE_ROWS or not self._lines:
@@ -861,8 +899,11 @@ class TextMasker:
                 if ox >= seg.x + seg.w or seg.x >= ox + ow or top > seg.y \
                         or top + rows.shape[0] < seg.y + seg.h:
                     continue
-                sources.append(Source(rows[seg.y - top:seg.y - top + seg.h],
-                                      tuple((w.x, w.x + w.w) for w in rel), ox - seg.x))
+                old = rows[seg.y - top:seg.y - top + seg.h]
+                if ox == seg.x and ow == seg.w and caret_only(crop, old):
+                    self.caret_reads += 1
+                    return _CaretOnly(_within_rows(rel, oy - seg.y, seg.h))
+                sources.append(Source(old, tuple((w.x, w.x + w.w) for w in rel), ox - seg.x))
                 reads.append((rel, oy - seg.y))
                 if len(sources) >= REUSE_SOURCES:
                     break
@@ -890,13 +931,7 @@ class TextMasker:
             else:
                 self.cache_hits += 1
             words.extend(Word(wd.text, wd.x + a, wd.y, wd.w, wd.h, wd.conf) for wd in got)
-        # boxes of words taken over stay inside the new crop's rows
-        out = []
-        for wd in sorted(words, key=lambda w: w.x):
-            y0, y1 = max(0, wd.y), min(seg.h, wd.y + wd.h)
-            if y1 > y0:
-                out.append(Word(wd.text, wd.x, y0, wd.w, y1 - y0, wd.conf))
-        return tuple(out)
+        return _within_rows(sorted(words, key=lambda w: w.x), 0, seg.h)
 
     # -- detection -----------------------------------------------------------------------
     def _detect(self, text: str) -> list[tuple[int, int, str]]:
@@ -911,6 +946,15 @@ class TextMasker:
     def _spans(self, text: str) -> list[tuple[int, int, str]]:
         """Detector spans over the line as read and over the line with OCR's stray
         spaces around punctuation closed (mapped back to the line as read)."""
+        hit = self._spans_cache.get(text)
+        if hit is None:
+            hit = self._line_spans(text)
+            if len(self._spans_cache) > 4096:
+                self._spans_cache.clear()
+            self._spans_cache[text] = hit
+        return hit
+
+    def _line_spans(self, text: str) -> list[tuple[int, int, str]]:
         spans = self._detect(text) + ocr_token_spans(text)
         closed = close_punct_gaps(text)
         if closed is not None:

@@ -75,21 +75,28 @@ def ink_mask(gray: np.ndarray, block_h: int = BLOCK) -> np.ndarray:
     return np.abs(gray.astype(np.int16) - bg) > INK_DELTA
 
 
+def _window(a: np.ndarray, n: int, op) -> np.ndarray:
+    """``op`` (logical and/or) over each run of ``n`` consecutive columns of ``a``: column
+    ``c`` of the result covers columns ``c .. c+n-1`` (windows doubled up to the largest
+    power of two <= n, then two of them overlapped)."""
+    k = 1
+    while 2 * k <= n:
+        a = op(a[:, :-k], a[:, k:])
+        k *= 2
+    m = a.shape[1] - (n - k)
+    return op(a[:, :m], a[:, n - k:n - k + m])
+
+
 def _drop_long_runs(ink: np.ndarray, run: int) -> np.ndarray:
     """``ink`` without the pixels of horizontal runs of ``run`` or more columns."""
     h, w = ink.shape
-    padded = np.zeros((h, w + 2), dtype=np.int8)
-    padded[:, 1:-1] = ink
-    d = np.diff(padded, axis=1)
-    sr, sc = np.nonzero(d == 1)
-    er, ec = np.nonzero(d == -1)  # row-major order: the n-th end closes the n-th start
-    long = (ec - sc) >= run
-    if not long.any():
+    if w < run:
         return ink
-    delta = np.zeros((h, w + 1), dtype=np.int32)
-    np.add.at(delta, (sr[long], sc[long]), 1)
-    np.add.at(delta, (er[long], ec[long]), -1)
-    return ink & ~(np.cumsum(delta, axis=1)[:, :w] > 0)
+    full = _window(ink, run, np.logical_and)   # a run of ``run`` starts here
+    if not full.any():
+        return ink
+    pad = np.zeros((h, run - 1), dtype=bool)
+    return ink & ~_window(np.hstack([pad, full, pad]), run, np.logical_or)
 
 
 def drop_vertical_structures(ink: np.ndarray, run: int = STRUCTURE_RUN) -> np.ndarray:
