@@ -17,8 +17,10 @@ platform module.
   file) and the text :class:`~workprint.policy.redact_text.Redactor`, plus values the
   input side knows are secret, then blacks out the word boxes. Only new text is read: a
   cheap detector (:mod:`.text_lines`) finds the text lines in the regions that changed,
-  and each line's OCR is cached by a digest of its pixels; detection still runs over
-  every line on screen, wrapped lines joined.
+  and each line's OCR is cached by a digest of its pixels; a line edited in places
+  takes over the words of its earlier reading where the pixels are proven the same,
+  shifted or not (:mod:`.line_reuse`), and only the rest is read; detection still runs
+  over every line on screen, wrapped lines joined.
 """
 
 from __future__ import annotations
@@ -704,7 +706,11 @@ class TextMasker:
     a cheap detector (:mod:`.text_lines`) finds the segments of text lines (blocks of
     lines cut into their lines where they part); each segment is read once per distinct
     content - OCR results are cached by a digest of the segment's pixels, so text that
-    scrolls, moves or comes back (a window switched to again) is not read twice. Words
+    scrolls, moves or comes back (a window switched to again) is not read twice. A line
+    that is new as a whole but edited in places (a key typed before or inside it, a
+    blinking cursor) is compared with the lines read lately at its rows: the words whose
+    pixels and surroundings are identical, shifted or not, are taken over and the other
+    columns are read (:mod:`.line_reuse`). Words
     found in earlier frames outside the changed regions are reused, so detection always
     covers the whole screen while OCR covers only new text. ``known_values`` are strings
     the input side knows to be secret (values the text redactor caught, swallowed
