@@ -322,3 +322,56 @@ def test_install_writes_a_host_the_browser_can_start(tmp_path):
     bad = subprocess.run([*WORKPRINT, "browser", "install", "--data-dir", str(data), "--extension-id", "nope"],
                          env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "not an extension id" in bad.stderr
+
+
+def test_a_key_gets_the_element_focused_in_the_page_when_it_was_pressed():
+    """Focus reports are kept with the time they happened in the page: a key's element is
+    the last one that took focus before the key (a Tab's is the field it was pressed in,
+    not the one whose report came in since), none when none is that old; a key right after
+    a press waits for the press's own focus report and takes it only if it names the
+    pressed element (else, and for a press elsewhere, no element)."""
+    b = bridge()
+    b.handle(WIN, HOST)
+    source = BrowserElementSource(b)
+    pid = BROWSER + 1
+    def field(selector, name, ms_ago, cause="focus"):
+        el = {"tag": "input", "role": "textbox", "name": name, "selector": selector, "password": False,
+              "rect": {"x": 40, "y": 30, "w": 180, "h": 40}}
+        geom = {"dpr": 1, "top": True, "screenX": 100, "screenY": 80, "outerWidth": 1300, "outerHeight": 900,
+                "innerWidth": 1292, "innerHeight": 809,
+                "calib": {"sx": 234, "sy": 217, "cx": 130, "cy": 50, "wx": 100, "wy": 80}}
+        return {"t": "el", "cause": cause, "ts": time.time() * 1000 - ms_ago, "url": "https://intranet.example/report",
+                "el": el, "geom": geom, "zoom": 1, "tab": {"id": 3, "windowId": 7}, "frameId": 0}
+
+    t0 = time.monotonic_ns()
+    at = lambda ms_ago: t0 - int(ms_ago * 1e6)  # noqa: E731  (recorder time of a page moment)
+    b.handle(field("#title", "Report title", 900), HOST)
+    b.handle(field("#pw", "Password", 500), HOST)       # a Tab pressed 600 ms ago moved it on
+    b.handle(field("#notes", "Notes", 700), HOST)       # an iframe reports late: kept in page order
+    deadline = time.monotonic() + 1
+    name = lambda e: e and e.name  # noqa: E731
+    assert name(source.focused(pid, deadline)) == "Password"                      # now
+    assert name(source.focused(pid, deadline, at(600))) == "Notes"                # the Tab's moment
+    assert name(source.focused(pid, deadline, at(800))) == "Report title"
+    assert source.focused(pid, deadline, at(1000)) is None                        # none that old
+
+    # #pw has the focus; a press on #title, a key 1 ms after it, before the page's focus
+    # report came in (``later``: the report that comes 20 ms later, if any)
+    def press_then_key(later, *, pressed_pid=pid, focused=("#pw", "Password")):
+        b.handle(field(*focused, 0), HOST)
+        time.sleep(0.002)
+        t = time.monotonic_ns()
+        b.handle(field("#title", "Report title", 0, cause="point"), HOST)
+        source.at_point(pid, None, 234, 217, time.monotonic() + 0.2)
+        source.pressed(pressed_pid, t)
+        timer = threading.Timer(0.02, lambda: later and b.handle(field(*later, 0), HOST))
+        timer.start()
+        got = source.focused(pid, time.monotonic() + 1, t + 1_000_000)
+        timer.join()
+        return name(got)
+
+    assert press_then_key(("#title", "Report title")) == "Report title"  # waited for
+    assert press_then_key(None) is None                                  # no focus came: not #pw
+    assert press_then_key(("#pw", "Password")) is None                   # another field took it
+    assert press_then_key(("#title", "Report title"), pressed_pid=None) is None  # a press out of scope
+    assert press_then_key(None, focused=("#title", "Report title")) == "Report title"  # on the focused field

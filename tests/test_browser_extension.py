@@ -260,6 +260,9 @@ def run(tmp_path_factory):
         click(r.boxes["save"])
         click(r.boxes["title"])
         vd.xdotool("type", "--delay", "30", "quarterly report")
+        time.sleep(0.1)
+        vd.xdotool("key", "Tab")  # into the password field
+        time.sleep(0.3)
         click(r.boxes["pw"])
         vd.xdotool("type", "--delay", "30", SECRET)
         click(r.boxes["title"])
@@ -365,6 +368,22 @@ def test_typing_goes_to_the_focused_field_it_names(run):
     assert _near(_box(e), run.boxes["title"])
     assert "quarterly report" in spelled(run.data)["chars"]
     assert run.site.values("title")[-1] == "quarterly report done"  # what the page got
+
+
+@pytest.mark.x11
+def test_a_tab_carries_the_field_it_was_pressed_in(run):
+    """A key's element is the field focused in the page when it was pressed: the Tab typed
+    in the title field moved the focus to the password field (whose report comes in before
+    the Tab is answered), and its element is the title field."""
+    from workprint.store.session import DataDir
+
+    els, _ = _elements(run)
+    with DataDir(run.data).open(run.session) as s:
+        tabs = [k.t_ns for k in s.events(["key_down"]) if k.key == "Tab"]
+    assert len(tabs) == 1, tabs
+    tab = [e for e in els if e.t_ns == tabs[0]]
+    assert [(e.via, e.selector, e.name) for e in tab] == [("focus", "#title", "Report title")], \
+        [(e.t_ns, e.via, e.selector) for e in els]
 
 
 @pytest.mark.x11

@@ -552,7 +552,8 @@ class _ScriptedBus:
         if member == "GetExtents":
             return ret((g.x, g.y, g.width, g.height))
         if member == "GetState":
-            return ret([1 << 25 | (1 << 7 if n.role == "text" else 0), 0])  # showing (editable)
+            focusable = 1 << 11 if n.role in ("text", "push button") else 0
+            return ret([1 << 25 | focusable | (1 << 7 if n.role == "text" else 0), 0])  # showing (editable)
         if member == "GetRoleName":
             return ret(n.role)
         if member == "GetRole":
@@ -730,3 +731,88 @@ def test_atspi_key_element_is_the_focus_at_the_keys_time():
     assert src.focused(bus.pid, deadline, at_ns=250).name == "Button 1"  # a key typed after it
     before = bus.round_trips
     assert src.focused(bus.pid, deadline, at_ns=50) is None and bus.round_trips == before
+
+
+def test_watcher_focus_after_a_moment_waits_for_the_first_record_received_after_it():
+    import threading
+
+    from workprint.capture.linux.atspi import AtspiWatcher, FocusRecord
+
+    w = AtspiWatcher(enable=False)
+    w._store(FocusRecord(t_ns=100, sender=":1.5", path="/a", pid=42))
+    assert w.focus_after(42, 50, time.monotonic()).path == "/a"      # already in: at once
+    assert w.focus_after(42, 100, time.monotonic() + 0.05) is None    # none came by then
+    later = threading.Timer(0.05, lambda: [w._store(FocusRecord(t_ns=t, sender=":1.5", path=p, pid=42))
+                                           for t, p in ((300, "/b"), (400, "/c"))])
+    later.start()
+    assert w.focus_after(42, 100, time.monotonic() + 5).path == "/b"  # the first one after the moment
+    later.join()
+
+
+def test_atspi_key_right_after_a_press_gets_the_pressed_field_or_none():
+    """A key pressed before the focus record of the press before it came in (a record
+    arrives 5-22 ms after its input): its element is the field the press focused, once that
+    record names it (waited for), or none - never the field focused before the press."""
+    from types import SimpleNamespace
+
+    from workprint.capture.linux.atspi import FOCUS_DELIVERY_NS
+    from workprint.capture.linux.atspi_elements import AtspiElementSource
+
+    bus = _ScriptedBus(_form_tree())
+    rec = lambda t, path: SimpleNamespace(t_ns=t, sender=bus.BUS, path=path, role=None)  # noqa: E731
+    records, coming = [], []   # received; received during a wait for them (the press's)
+
+    def focus_after(pid, t, until):
+        later = [r for r in records if r.t_ns > t]
+        if not later and coming:
+            records.extend(coming)
+            coming.clear()
+            later = [r for r in records if r.t_ns > t]
+        return later[0] if later else None
+
+    watcher = SimpleNamespace(a11y_address="unix:path=/nonexistent", available=lambda: True,
+                              last_focus=lambda pid: records[-1] if records else None,
+                              focus_at=lambda pid, t: next((r for r in records[::-1] if r.t_ns < t), None),
+                              focus_after=focus_after)
+    src = AtspiElementSource(watcher, lambda: 1)
+    src._link = bus
+    window = SimpleNamespace(geometry=Geometry(0, 0, 800, 600))
+
+    def key_after_press(x, y, before, comes, *, pid=None, gap_ns=1_000_000):
+        """The element of a key ``gap_ns`` after a press at (x, y), with ``before`` focused
+        before the press and ``comes`` the record the press causes (received after the key)."""
+        t = time.monotonic_ns()
+        records[:] = [rec(t - 10**9, before)] if before else []
+        coming[:] = [rec(t + gap_ns + 5_000_000, comes)] if comes else []
+        src.at_point(bus.pid, window, x, y, time.monotonic() + 5)
+        src.pressed(bus.pid if pid is None else pid, t)
+        el = src.focused(bus.pid, time.monotonic() + 5, at_ns=t + gap_ns)
+        return el and el.name
+
+    entry, grid = (450, 260), (15, 55)
+    assert key_after_press(*entry, "/b1", "/entry") == "File name"   # the press's record, waited for
+    assert key_after_press(*entry, "/b1", None) is None               # none came: not the button
+    assert key_after_press(*entry, "/b1", "/b2") is None              # another focus (the key's own?)
+    assert key_after_press(*entry, "/entry", None) == "File name"     # a press on the focused field
+    assert key_after_press(*entry, "/b1", "/entry", pid=0) is None    # the press was out of scope
+    assert key_after_press(*entry, "/b1", "/entry", pid=1) is None    # ... or in another program
+    # a press on what takes no focus (a panel): a record of it or around it (which the
+    # press focused), else no element
+    assert key_after_press(*grid, "/b1", "/filler") == ""
+    assert key_after_press(*grid, "/b1", "/b2") is None
+    assert key_after_press(*grid, "/filler", None) is None
+    # a key long after the press, or a record in before the key: as always
+    assert key_after_press(*entry, "/b1", None, gap_ns=FOCUS_DELIVERY_NS + 1) == "Button 1"
+    t = time.monotonic_ns()
+    records[:] = [rec(t - 10**9, "/b1"), rec(t + 500, "/entry")]
+    coming.clear()
+    src.at_point(bus.pid, window, *entry, time.monotonic() + 5)
+    src.pressed(bus.pid, t)
+    assert src.focused(bus.pid, time.monotonic() + 5, at_ns=t + 1000).name == "File name"
+    # a press the source was not asked about (a browser's, a stale one): no element
+    src.at_point(bus.pid, window, *entry, time.monotonic() + 5)
+    src.pressed(bus.pid, t)
+    src.pressed(bus.pid, t + 10)
+    records[:] = [rec(t - 10**9, "/entry")]
+    assert src.focused(bus.pid, time.monotonic() + 5, at_ns=t + 20) is None
+

@@ -38,6 +38,7 @@ and runs which program, the platform answers (Linux: the ``/proc`` helpers of
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import threading
@@ -64,6 +65,13 @@ _TITLE_SEPARATORS = (" - ", " \u2014 ", " \u2013 ")
 
 #: Presses remembered for the locator (a press waits at most its budget for its report).
 MAX_POINTS = 32
+#: focus reports kept per tab (``focused_element(at_ns=)``: the one that held at a key's time)
+FOCUS_HISTORY = 16
+#: a key pressed this soon after a press in a browser is judged with that press (the focus
+#: report the press causes may still be on its way), waiting for it until
+#: ``PRESS_FOCUS_WAIT_NS`` after the press
+PRESS_FOCUS_NS = 250_000_000
+PRESS_FOCUS_WAIT_NS = 80_000_000
 POINT_MATCH_PX = 3
 POINT_MAX_AGE_NS = 1_000_000_000
 
@@ -172,7 +180,8 @@ class _State:
     focused: int | None = None  # the extension's focused window; None: none it can see
     # (tab, frame) -> its last answers: (since t_ns, password focused)
     secure: dict[tuple[int, int], list[tuple[int, bool]]] = field(default_factory=dict)
-    focus_el: dict[int, ElementEvent] = field(default_factory=dict)  # tab -> element that took focus
+    #: tab -> the elements that took focus there, by the time it happened in the page, oldest first
+    focus_el: dict[int, list[ElementEvent]] = field(default_factory=dict)
 
 
 class BrowserBridge:
@@ -229,7 +238,10 @@ class BrowserBridge:
                         self._lock.notify_all()
                     elif ev.via == "focus":
                         tab = (msg.get("tab") or {}).get("id")
-                        state.focus_el[tab] = ev
+                        history = state.focus_el.setdefault(tab, [])
+                        bisect.insort(history, ev, key=lambda e: e.t_ns)  # (frames report apart)
+                        del history[:-FOCUS_HISTORY]
+                        self._lock.notify_all()
             elif t != "hello":
                 return {"ok": False, "error": f"unknown browser message {t!r}"}
         return {"ok": True}
@@ -384,17 +396,42 @@ class BrowserBridge:
                     return None
                 self._lock.wait(left)
 
-    def focused_element(self, pid: int) -> ElementEvent | None:
-        """The element that last took focus in the active tab of ``pid``'s browser window
-        in front (as the extension sees it)."""
+    def _focus_history(self, pid: int) -> list[ElementEvent]:
+        """(Under the lock.) The focus reports of the active tab of ``pid``'s browser window
+        in front (as the extension sees it), oldest first."""
+        for browser, state in self._browsers.items():
+            if state.focused is None or not self.same_program(browser, pid):
+                continue
+            win = state.windows.get(state.focused)
+            if win is not None and win.tab_id in state.focus_el:
+                return state.focus_el[win.tab_id]
+        return []
+
+    def focused_element(self, pid: int, at_ns: int | None = None) -> ElementEvent | None:
+        """The element that took focus in the active tab of ``pid``'s browser window in
+        front: the last one, or with ``at_ns`` (a key's time) the last one that took it
+        before that moment - a Tab's report of the field it moved to is not its element -
+        and None when none reported is that old."""
         with self._lock:
-            for browser, state in self._browsers.items():
-                if state.focused is None or not self.same_program(browser, pid):
-                    continue
-                win = state.windows.get(state.focused)
-                if win is not None and win.tab_id in state.focus_el:
-                    return state.focus_el[win.tab_id]
-        return None
+            history = self._focus_history(pid)
+            if at_ns is None:
+                return history[-1] if history else None
+            prior = [e for e in history if e.t_ns < at_ns]
+            return prior[-1] if prior else None
+
+    def focus_after(self, pid: int, t_ns: int, until: float) -> ElementEvent | None:
+        """The first element that took focus in that tab at or after ``t_ns`` (page time, as
+        reported), waiting for its report until ``until`` (``time.monotonic()``); None
+        when none came by then."""
+        with self._lock:
+            while True:
+                later = [e for e in self._focus_history(pid) if e.t_ns >= t_ns]
+                if later:
+                    return later[0]
+                left = until - time.monotonic()
+                if left <= 0:
+                    return None
+                self._lock.wait(left)
 
     def describe(self) -> dict:
         return {"messages": self.messages, "refused": self.refused, "elements": self.elements,
@@ -417,16 +454,49 @@ class BrowserElementSource:
     def __init__(self, bridge: BrowserBridge, fallback=None):
         self.bridge = bridge
         self.fallback = fallback
+        self._point: ElementEvent | None = None  # the last press report answered
+        #: the last press: (its t_ns, its window's pid or None: out of scope, the
+        #: browser's report of it or None)
+        self._press: tuple[int, int, ElementEvent | None] | None = None
 
     def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         if self.bridge.reports_for(pid):
-            return self.bridge.element_at(pid, x, y, deadline)
+            self._point = self.bridge.element_at(pid, x, y, deadline)
+            return self._point
         return self.fallback.at_point(pid, window, x, y, deadline) if self.fallback is not None else None
 
     def focused(self, pid: int, deadline: float, at_ns: int | None = None) -> ElementEvent | None:
-        if self.bridge.reports_for(pid):
+        """A browser's: the element focused in the page when the key was pressed (see
+        :meth:`BrowserBridge.focused_element`); a key soon after a press in that browser is
+        judged with the press, as AT-SPI's (:meth:`_focus_after_press`)."""
+        if not self.bridge.reports_for(pid):
+            return self.fallback.focused(pid, deadline, at_ns) if self.fallback is not None else None
+        if at_ns is None:
             return self.bridge.focused_element(pid)
-        return self.fallback.focused(pid, deadline, at_ns) if self.fallback is not None else None
+        el = self.bridge.focused_element(pid, at_ns)
+        press = self._press
+        if press is not None and press[0] < at_ns <= press[0] + PRESS_FOCUS_NS:
+            if not press[1] or not self.bridge.same_program(press[1], pid):
+                return None  # a press elsewhere just before: the key may have gone there
+            if el is None or press[2] is None or el.t_ns < press[2].t_ns:
+                return self._focus_after_press(pid, press, el, deadline)
+        return el
+
+    def _focus_after_press(self, pid: int, press, before: ElementEvent | None, deadline: float):
+        """A key soon after a press whose focus report (if it moved the focus) has not come in
+        yet: the element focused before if it is the pressed element (a press on the focused
+        field), else the first element that took focus at or after the press in the page,
+        waited for until ``PRESS_FOCUS_WAIT_NS`` after the press, if it is the pressed
+        element; else None - no element rather than one the focus had left."""
+        t_press, _, report = press
+        if report is None:
+            return None
+        same = lambda e: e is not None and e.selector == report.selector and e.url == report.url  # noqa: E731
+        if same(before):
+            return before  # a press on the focused field leaves the focus there
+        until = min(deadline - 0.005, time.monotonic() + (t_press + PRESS_FOCUS_WAIT_NS - time.monotonic_ns()) / 1e9)
+        first = self.bridge.focus_after(pid, report.t_ns, until)
+        return first if same(first) else None
 
     def warm(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         """A pointer rest (see :class:`~.elements.ElementLocator`): AT-SPI windows only - a
@@ -441,6 +511,16 @@ class BrowserElementSource:
         settle = getattr(self.fallback, "settle", None)
         if settle is not None and not self.bridge.reports_for(pid):
             settle(pid, deadline)
+
+    def pressed(self, pid: int | None, t_ns: int) -> None:
+        """A press (see :class:`~.elements.ElementLocator`): for the fallback, a press in a
+        browser window it was not asked about is a press elsewhere."""
+        browser = pid is not None and self.bridge.reports_for(pid)
+        point, self._point = self._point, None  # (used for one press only)
+        self._press = (t_ns, pid, point if browser else None)
+        pressed = getattr(self.fallback, "pressed", None)
+        if pressed is not None:
+            pressed(None if browser else pid, t_ns)
 
     def covers(self, x: int, y: int) -> bool:
         """The fallback's last point answer holds at (x, y) too (no warm-up needed there)."""

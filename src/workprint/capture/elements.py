@@ -25,6 +25,10 @@ where that covers the press. Settling: ``SETTLE_S`` after a press's element, the
 if idle - lets the source learn what the press focused (``settle``), so the first key
 typed there may be answered at once. Same scope rule for both: a point in a window that
 is not recorded is not asked about.
+
+A press is told to the source after its question (``pressed``), answered or not: a key
+typed within a few ms of a press may precede the focus change the press causes, and the
+source judges such a key with the press (the focus tied to the pressed element, or none).
 """
 
 from __future__ import annotations
@@ -54,8 +58,9 @@ _WAKE = object()
 
 @dataclass(frozen=True)
 class ElementRequest:
-    """What the processor asks for one input: ``via`` "point" (x, y: a press, the start of
-    a scroll) or "focus" (a key, in the focused window ``window`` of ``pid``/``app``)."""
+    """What the processor asks for one input: ``via`` "point" (x, y: a press - ``press``
+    True - or the start of a scroll) or "focus" (a key, in the focused window ``window`` of
+    ``pid``/``app``)."""
 
     t_ns: int
     via: str
@@ -65,6 +70,7 @@ class ElementRequest:
     pid: int | None = None
     app: str = ""
     asked_ns: int = 0  # when the processor asked (set by ``request``)
+    press: bool = False
 
 
 class ElementSource(Protocol):
@@ -86,7 +92,9 @@ class ElementSource(Protocol):
     # ``warm(pid, window, x, y, deadline)`` - the pointer rests there; learn what a
     # press there will need (its answer is only used where it covers); ``covers(x, y)`` -
     # the last point answer holds at (x, y) too (a rest there needs no warm-up; without it:
-    # a rest inside the last element's box needs none)
+    # a rest inside the last element's box needs none); ``pressed(pid, t_ns)`` - the point
+    # question just asked (answered or not) was a press at ``t_ns`` in a window of ``pid``
+    # (None: out of scope): a key soon after it may precede the focus change it causes
 
 
 class ElementLocator:
@@ -155,7 +163,7 @@ class ElementLocator:
         earlier input or the store). Never blocks, never touches the bus or the gate: the
         scope decision is the worker's, as for every request."""
         if press:
-            self.request(ElementRequest(t_ns, "point", x, y))
+            self.request(ElementRequest(t_ns, "point", x, y, press=True))
         else:
             self.note_pointer(t_ns, x, y)
 
@@ -247,22 +255,31 @@ class ElementLocator:
             settle(pid, time.monotonic() + self.budget_s)
 
     def _answer(self, req: ElementRequest) -> None:
+        pressed = getattr(self.source, "pressed", None) if req.press else None
         begin = time.monotonic_ns()
         if begin - req.t_ns > self.stale_ns:
             self._count("stale")
+            if pressed is not None:
+                pressed(None, req.t_ns)
             return
         deadline = time.monotonic() + self.budget_s
         if req.via == "point":
             win = self.window_at(req.x, req.y)  # the scope decision, before any query
             if win is None:
                 self._count("out_of_scope")
+                if pressed is not None:
+                    pressed(None, req.t_ns)
                 return
             pid = self.window_pid(getattr(win, "window", 0))
             app = getattr(win, "app_id", "")
             el = None
-            if pid:
-                self.apps_asked.add(app)
-                el = self.source.at_point(pid, win, req.x, req.y, deadline)
+            try:
+                if pid:
+                    self.apps_asked.add(app)
+                    el = self.source.at_point(pid, win, req.x, req.y, deadline)
+            finally:
+                if pressed is not None:
+                    pressed(pid, req.t_ns)
         else:
             pid, app = req.pid, req.app
             el = None

@@ -310,7 +310,7 @@ class Recorder:
             return
         if isinstance(ev, ButtonEvent):
             if ev.down and not self.backend.observes_pointer():  # (else the hook asked)
-                self.elements.request(ElementRequest(ev.t_ns, "point", ev.x, ev.y))
+                self.elements.request(ElementRequest(ev.t_ns, "point", ev.x, ev.y, press=True))
         elif isinstance(ev, ScrollEvent):
             shape = ("v" if ev.dy else "h", (ev.dy or ev.dx) > 0, ev.x, ev.y)
             prev = self._prev_scroll

@@ -410,6 +410,8 @@ class AtspiWatcher:
         self._start_timeout = start_timeout
         self._query_timeout = query_timeout
         self._lock = threading.Lock()         # focus state and caches
+        self._stored = threading.Condition(self._lock)  # a focus record came (``focus_after``)
+        self._stores = 0
         self._query_lock = threading.Lock()   # the query connection (document_url)
         self._ready = threading.Event()
         self._stopping = threading.Event()
@@ -554,6 +556,24 @@ class AtspiWatcher:
         prior = [r for r in self._history_for(pid) if r.t_ns < t_ns]
         return prior[-1] if prior else None
 
+    def focus_after(self, pid: int, t_ns: int, until: float) -> FocusRecord | None:
+        """The first focus record of ``pid``'s program received after ``t_ns`` (e.g. a
+        press's time: the focus it moved, which arrives some ms later), waiting for it until
+        ``until`` (``time.monotonic()``); None when none came by then. Not for the input
+        hook's thread."""
+        while True:
+            with self._lock:
+                stores = self._stores
+            later = [r for r in self._history_for(pid) if r.t_ns > t_ns]
+            if later:
+                return later[0]
+            left = until - time.monotonic()
+            if left <= 0:
+                return None
+            with self._stored:
+                if self._stores == stores:
+                    self._stored.wait(left)
+
     def thread_cpu_seconds(self) -> float | None:
         """CPU time (user + system) used by the watcher thread so far."""
         tid = self._native_id
@@ -680,6 +700,8 @@ class AtspiWatcher:
             # reused pid cannot keep a stale answer for long
             self._alias.clear()
             self._generation += 1
+            self._stores += 1
+            self._stored.notify_all()
 
     def _resolve(self, pending: FocusRecord, resolved: FocusRecord) -> None:
         with self._lock:

@@ -24,7 +24,10 @@ thread; every call is bounded by the caller's deadline and answers None on any d
   roles and names are kept per window generation.
 * **Focused** (keys): the watcher's focus record of that program at the key's time (the
   last one received before the key: the focus a Tab moves on is not its element, and none
-  that old kept means no element); its ancestors as a descent met them (a field clicked
+  that old kept means no element) - except for a key soon after a press in that program
+  with no record since: the press's focus record may still be on its way, so the key
+  takes only a focus tied to the pressed element (its record, waited for briefly; see
+  ``_focus_after_press``), else no element; its ancestors as a descent met them (a field clicked
   before typing), else by ``Parent`` with the field's description pipelined into the
   first round trip (cached per object and window generation). An editable element's
   answer stands for ``FOCUS_ANSWER_S`` (same record, same generation); the locator has
@@ -42,9 +45,9 @@ import time
 from dataclasses import replace
 
 from ...events import ELEMENT_NAME_MAX, ELEMENT_PATH_MAX, ElementEvent, Geometry
-from .atspi import (_ACCESSIBLE, _DBUS_NAME, _DBUS_PATH, _REGISTRY, _ROOT_PATH, ROLE_PASSWORD_TEXT, STATE_DEFUNCT,
-                    STATE_SHOWING, AtspiWatcher, _call, _get_prop, _Link, _ok, _role_of, _states, _variant_value,
-                    same_program_family)
+from .atspi import (_ACCESSIBLE, _DBUS_NAME, _DBUS_PATH, _REGISTRY, _ROOT_PATH, FOCUS_DELIVERY_NS, ROLE_PASSWORD_TEXT,
+                    STATE_DEFUNCT, STATE_SHOWING, AtspiWatcher, _call, _get_prop, _Link, _ok, _role_of, _states,
+                    _variant_value, same_program_family)
 
 _COMPONENT = "org.a11y.atspi.Component"
 COORD_SCREEN = 0
@@ -59,8 +62,12 @@ FOCUS_ANSWER_S = 5.0
 #: AtspiRoles a press may focus to type into (password text, spin button, terminal, text,
 #: paragraph, autocomplete, editbar, entry): what ``settle`` describes ahead of the keys
 _TYPED_ROLES = frozenset({40, 52, 60, 61, 73, 76, 77, 79})
+#: a key pressed this soon after a press waits at most until then for the focus record the
+#: press causes (it arrives 5-22 ms after the press on a quiet machine)
+PRESS_FOCUS_WAIT_NS = 80_000_000
 # AtspiStateType bits kept (see events.ELEMENT_STATES)
 STATE_ACTIVE = 1
+STATE_FOCUSABLE = 11
 _KEPT_STATES = (("focused", 12), ("editable", 7), ("checked", 4), ("selected", 23))
 _PASSWORD_ROLE = "password text"
 _DESCRIBE_N = 8  # calls in _describe_msgs
@@ -108,6 +115,11 @@ class AtspiElementSource:
         self._answered: tuple[int, int, ElementEvent, int, int, bool] | None = None
         self._focus_answers: dict[tuple[int, str, str], tuple[ElementEvent, float]] = {}
         self._settled: tuple[int, str, str] | None = None
+        #: the nodes of the last point answer, root first (its element last), and whether
+        #: that element takes the focus; then, once the locator says it was a press's:
+        #: (press t_ns, pid or None: out of scope, those nodes or None: no answer, focusable)
+        self._point_nodes: tuple[tuple[tuple[str, str], ...], bool] | None = None
+        self._press: tuple[int, int | None, tuple[tuple[str, str], ...] | None, bool] | None = None
 
     # -- connection -----------------------------------------------------------------------
     def _conn(self, deadline: float) -> _Link | None:
@@ -296,8 +308,8 @@ class AtspiElementSource:
     def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         rested = self._rest_answer(pid, x, y)
         if rested is not None:
-            return rested
-        self._answered = None
+            return rested  # (its nodes are the warm-up's, kept with it)
+        self._answered = self._point_nodes = None
         link = self._conn(deadline)
         if link is None:
             return None
@@ -343,10 +355,21 @@ class AtspiElementSource:
             return None
         path = [self._info.get((gen, *n), ("", "")) for n in chain[:-1][-ELEMENT_PATH_MAX:]]
         el = self._element_from(leaf, path)
+        if el is not None:
+            states = _states(leaf[3]) or 0
+            self._point_nodes = (tuple(chain), bool(states >> STATE_FOCUSABLE & 1))
         if el is not None and el.box is not None:
             kids = _variant_value(leaf[7])
             self._answered = (gen, pid, el, x, y, isinstance(kids, int) and kids == 0)
         return el
+
+    def pressed(self, pid: int | None, t_ns: int) -> None:
+        """The locator's last point question (answered or not) was a press at ``t_ns`` in a
+        window of ``pid`` (None: out of scope or of no known process). A key pressed soon
+        after it is judged with it (see :meth:`focused`)."""
+        nodes, self._point_nodes = self._point_nodes, None  # (used for one press only)
+        nodes = nodes if pid else None
+        self._press = (t_ns, pid, nodes[0] if nodes else None, nodes[1] if nodes else False)
 
     def warm(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         """A pointer rests at (x, y): the same query as a press. What it learns (the frames,
@@ -427,12 +450,41 @@ class AtspiElementSource:
         if at_ns is None:
             return self._focused(pid, deadline)
         rec = self.watcher.focus_at(pid, at_ns)
+        press = self._press
+        if (press is not None and press[0] < at_ns <= press[0] + FOCUS_DELIVERY_NS
+                and (rec is None or rec.t_ns <= press[0])):
+            rec = self._focus_after_press(pid, press, rec, deadline)
         if rec is None:
             return None
         el = self._focused(pid, deadline, rec)
         if el is not None and "focused" not in el.states:
             el = replace(el, states=("focused", *el.states))
         return el
+
+    def _focus_after_press(self, pid: int, press, before, deadline: float):
+        """The focus at a key pressed soon after a press, before any focus record came in
+        since that press: the press may have moved the focus, and its record may still be on
+        its way (a record arrives 5-22 ms after its input). The focus is taken only where it
+        is tied to the pressed element: at once the record before the press (``before``) if
+        it names the pressed element (a press on the focused field leaves the focus there);
+        else the first record received after the press (waited for until
+        ``PRESS_FOCUS_WAIT_NS`` after it) if it names the pressed element - or, when that
+        element does not take the focus itself, one of its ancestors (a link around the
+        pressed text). Any other case - a press in another program or out of scope, a press
+        without an element, no record by then, a record naming something else (which the
+        key itself may have focused) - is None: no element rather than a wrong one."""
+        t_press, press_pid, nodes, focusable = press
+        if not press_pid or not nodes or not same_program_family(pid, press_pid):
+            return None
+        if before is not None and (before.sender, before.path) == nodes[-1]:
+            return before
+        wait = getattr(self.watcher, "focus_after", None)
+        until = min(deadline - 0.005, time.monotonic() + (t_press + PRESS_FOCUS_WAIT_NS - time.monotonic_ns()) / 1e9)
+        first = wait(pid, t_press, until) if wait is not None else None
+        if first is None:
+            return None
+        node = (first.sender, first.path)
+        return first if node == nodes[-1] or (not focusable and node in nodes) else None
 
     def settle(self, pid: int, deadline: float) -> None:
         """A press in a window of ``pid`` was answered a moment ago: describe what has the
