@@ -816,3 +816,28 @@ def test_atspi_key_right_after_a_press_gets_the_pressed_field_or_none():
     records[:] = [rec(t - 10**9, "/entry")]
     assert src.focused(bus.pid, time.monotonic() + 5, at_ns=t + 20) is None
 
+
+def test_locator_prepares_a_recorded_window_that_took_the_focus():
+    """A focus change to a recorded window lets the source learn its frames before the first
+    press; a window that is not the recorded one at its centre (out of scope, covered) is
+    never asked about."""
+    from workprint.events import FocusEvent
+
+    class Preparing(FakeSource):
+        def prepare(self, pid, window, deadline):
+            self.asked.append(("prepare", pid, window.window))
+
+    src, got = Preparing(), []
+    scope = {(50, 50): Win(11, "Editor"), (250, 250): Win(12, "Other")}
+    loc = ElementLocator(src, deliver=got.append, window_at=lambda x, y: scope.get((x, y)),
+                         window_pid=lambda w: {11: 111, 12: 112}.get(w))
+    loc.start()
+    t = time.monotonic_ns()
+    loc.note_focus(FocusEvent(t, 11, app_id="Editor", pid=111, geometry=Geometry(0, 0, 100, 100)))
+    wait_idle(loc)
+    loc.note_focus(FocusEvent(t, 13, app_id="Vault", pid=113, geometry=Geometry(200, 200, 100, 100)))  # covered
+    wait_idle(loc)
+    loc.note_focus(FocusEvent(t, 14, app_id="Denied", pid=114, geometry=Geometry(400, 400, 100, 100)))  # no scope
+    wait_idle(loc)
+    loc.stop()
+    assert src.asked == [("prepare", 111, 11)] and loc.stats()["prepares"] == 1

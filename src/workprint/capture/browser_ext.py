@@ -506,6 +506,12 @@ class BrowserElementSource:
         warm = getattr(self.fallback, "warm", None)
         return warm(pid, window, x, y, deadline) if warm is not None else None
 
+    def prepare(self, pid: int, window, deadline: float) -> None:
+        """A window took the focus (see :class:`~.elements.ElementLocator`): AT-SPI windows only."""
+        prepare = getattr(self.fallback, "prepare", None)
+        if prepare is not None and not self.bridge.reports_for(pid):
+            prepare(pid, window, deadline)
+
     def settle(self, pid: int, deadline: float) -> None:
         """After a press (see :class:`~.elements.ElementLocator`): AT-SPI windows only."""
         settle = getattr(self.fallback, "settle", None)

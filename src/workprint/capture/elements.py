@@ -24,7 +24,9 @@ The source keeps what it learnt (its frames and the descent there, see
 where that covers the press. Settling: ``SETTLE_S`` after a press's element, the worker -
 if idle - lets the source learn what the press focused (``settle``), so the first key
 typed there may be answered at once. Same scope rule for both: a point in a window that
-is not recorded is not asked about.
+is not recorded is not asked about. Preparing: when a recorded window takes the focus
+(``note_focus``), the worker - if idle - lets the source learn what a first press there
+needs (``prepare``), after the same scope decision at the window's centre.
 
 A press is told to the source after its question (``pressed``), answered or not: a key
 typed within a few ms of a press may precede the focus change the press causes, and the
@@ -94,7 +96,9 @@ class ElementSource(Protocol):
     # the last point answer holds at (x, y) too (a rest there needs no warm-up; without it:
     # a rest inside the last element's box needs none); ``pressed(pid, t_ns)`` - the point
     # question just asked (answered or not) was a press at ``t_ns`` in a window of ``pid``
-    # (None: out of scope): a key soon after it may precede the focus change it causes
+    # (None: out of scope): a key soon after it may precede the focus change it causes;
+    # ``prepare(pid, window, deadline)`` - that recorded window took the focus: learn what a
+    # first press in it needs
 
 
 class ElementLocator:
@@ -113,10 +117,12 @@ class ElementLocator:
         self._thread = threading.Thread(target=self._run, name="workprint-elements", daemon=True)
         self._lock = threading.Lock()
         self.counts = {"requests": 0, "found": 0, "none": 0, "out_of_scope": 0,
-                       "queue_full": 0, "stale": 0, "late": 0, "errors": 0, "warmups": 0, "settles": 0}
+                       "queue_full": 0, "stale": 0, "late": 0, "errors": 0, "warmups": 0, "settles": 0,
+                       "prepares": 0}
         self._pointer: tuple[int, int, int] | None = None   # (t_ns, x, y) of the last move
         self._warmed: tuple[int, int, int] | None = None
         self._settle: tuple[int, int, int] | None = None  # (due ns, x, y) after a press
+        self._prepare = None  # a recorded window that took the focus (see ``note_focus``)
         self._last_box = None  # the last element's box: a rest inside it needs no warm-up
         #: input event -> element delivered, in ms (a bounded reservoir), and its parts:
         #: input event -> the worker starts on it; the source's own time; and what the
@@ -156,6 +162,19 @@ class ElementLocator:
                 self._queue.put_nowait(_WAKE)
             except queue.Full:
                 pass
+
+    def note_focus(self, focus) -> None:
+        """A window took the focus and the gate records it (the processor; never blocks): the
+        worker, when idle, lets the source learn what a first press there needs (its
+        ``prepare``: AT-SPI's apps and frames of the window's program), once the window is
+        still the recorded one at its centre."""
+        if getattr(self.source, "prepare", None) is None or not getattr(focus, "pid", None):
+            return
+        self._prepare = focus
+        try:
+            self._queue.put_nowait(_WAKE)
+        except queue.Full:
+            pass
 
     def pointer_seen(self, t_ns: int, x: int, y: int, press: bool) -> None:
         """A backend's ``pointer_observer``, on its input hook thread: a press is asked for at
@@ -202,8 +221,10 @@ class ElementLocator:
 
     def _run(self) -> None:
         while True:
-            rest, settle = self._pointer, self._settle
+            rest, settle, prepare = self._pointer, self._settle, self._prepare
             dues = [settle[0]] if settle is not None else []
+            if prepare is not None:
+                dues.append(0)
             if rest is not None and rest is not self._warmed:
                 dues.append(rest[0] + int(REST_S * 1e9))
             timeout = max(0.0, (min(dues) - time.monotonic_ns()) / 1e9) if dues else None
@@ -212,7 +233,10 @@ class ElementLocator:
             except queue.Empty:
                 now = time.monotonic_ns()
                 try:
-                    if settle is not None and settle is self._settle and now >= settle[0]:
+                    if prepare is not None and prepare is self._prepare:
+                        self._prepare = None  # a recorded window took the focus
+                        self._prepare_for(prepare)
+                    elif settle is not None and settle is self._settle and now >= settle[0]:
                         self._settle = None   # after a press: what it focused
                         self._settle_at(settle[1], settle[2])
                     elif rest is not None and self._pointer is rest and now >= rest[0] + int(REST_S * 1e9):
@@ -245,6 +269,18 @@ class ElementLocator:
         self._count("warmups")
         el = warm(pid, win, x, y, time.monotonic() + self.budget_s)
         self._last_box = el.box if el is not None else None
+
+    def _prepare_for(self, focus) -> None:
+        geo = getattr(focus, "geometry", None)
+        if geo is None:
+            return
+        win = self.window_at(geo.x + geo.width // 2, geo.y + geo.height // 2)  # the scope decision
+        if win is None or getattr(win, "window", None) != focus.window:
+            return
+        pid = self.window_pid(focus.window)
+        if pid:
+            self._count("prepares")
+            self.source.prepare(pid, win, time.monotonic() + self.budget_s)
 
     def _settle_at(self, x: int, y: int) -> None:
         settle = getattr(self.source, "settle", None)

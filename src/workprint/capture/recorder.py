@@ -355,6 +355,8 @@ class Recorder:
         elif self.elements is not None:
             self._ask_element(ev, trigger)  # first: the locator starts while the gate works
         self._emit(ev)
+        if isinstance(ev, FocusEvent) and self.elements is not None and (self.gate is None or self.gate.recording):
+            self.elements.note_focus(ev)  # (the gate has judged it: a recorded window)
         if self.frames and (trigger or not isinstance(ev, FocusEvent)) and (
                 self.gate is None or self.gate.recording):
             self.frames.note_input(ev.t_ns, trigger)

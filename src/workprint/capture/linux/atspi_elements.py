@@ -33,6 +33,8 @@ thread; every call is bounded by the caller's deadline and answers None on any d
   answer stands for ``FOCUS_ANSWER_S`` (same record, same generation); the locator has
   it described shortly after a press (``settle``), so the first key typed into a clicked
   field costs no round trip.
+* **Prepared** (``prepare``): when a recorded window takes the focus, its program's apps
+  and frames are asked for then, not at the first press there.
 * What is read: role name, ``Name``, ``Description``, state set, ``GetAttributes`` (for
   Chromium's ``text-input-type=password``) and screen extents - pipelined in one round
   trip. **Never** the ``Text`` interface: a password field's value is never read; its name
@@ -304,6 +306,12 @@ class AtspiElementSource:
             return None
         frames = [f for f in self._frames_of(link, pid, deadline) if f[1] is not None]
         return self._fitting(frames, window) if frames else None
+
+    def prepare(self, pid: int, window, deadline: float) -> None:
+        """A window of ``pid`` took the focus: ask for its program's apps and frames now
+        (cached per window generation), not at the first press there, which waits for the
+        app's main loop busy with that very press."""
+        self.frame_of(pid, window, deadline)
 
     def at_point(self, pid: int, window, x: int, y: int, deadline: float) -> ElementEvent | None:
         rested = self._rest_answer(pid, x, y)
