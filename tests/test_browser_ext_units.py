@@ -375,3 +375,12 @@ def test_a_key_gets_the_element_focused_in_the_page_when_it_was_pressed():
     assert press_then_key(("#pw", "Password")) is None                   # another field took it
     assert press_then_key(("#title", "Report title"), pressed_pid=None) is None  # a press out of scope
     assert press_then_key(None, focused=("#title", "Report title")) == "Report title"  # on the focused field
+    # a press on the page's background takes the focus from the field: keys after it have
+    # no element (a blur another window reports changes nothing here)
+    blur = {"t": "el", "cause": "blur", "ts": time.time() * 1000, "url": "https://intranet.example/report",
+            "tab": {"id": 3, "windowId": 7}, "frameId": 0}
+    b.handle({**blur, "tab": {"id": 9, "windowId": 8}}, HOST)
+    assert name(source.focused(pid, time.monotonic() + 1, time.monotonic_ns())) == "Report title"
+    b.handle(blur, HOST)
+    assert source.focused(pid, time.monotonic() + 1, time.monotonic_ns()) is None
+    assert source.focused(pid, time.monotonic() + 1) is None

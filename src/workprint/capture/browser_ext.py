@@ -11,7 +11,7 @@ native-messaging host (:mod:`.browser_host`) over the recorder's control socket:
   content script - no accessibility flag needed;
 * ``el``: the element a trusted mouse press (``point``) or focus change (``focus``) landed
   on (tag, role, name, text, selector, box in the frame's viewport plus window metrics and
-  the page zoom).
+  the page zoom), or ``blur``: the frame's focused element lost the focus to nothing.
 
 :class:`BrowserBridge` keeps that state and answers the recorder's questions for a browser
 window in front (a :class:`~workprint.events.FocusEvent`): its URL (:meth:`url_for`), and
@@ -174,6 +174,13 @@ class _Window:
     bounds: tuple[int, int, int, int] | None = None
 
 
+@dataclass(frozen=True)
+class _Blur:
+    """In a tab's focus history: its frame's focused element lost the focus to nothing."""
+
+    t_ns: int
+
+
 @dataclass
 class _State:
     windows: dict[int, _Window] = field(default_factory=dict)
@@ -181,7 +188,7 @@ class _State:
     # (tab, frame) -> its last answers: (since t_ns, password focused)
     secure: dict[tuple[int, int], list[tuple[int, bool]]] = field(default_factory=dict)
     #: tab -> the elements that took focus there, by the time it happened in the page, oldest first
-    focus_el: dict[int, list[ElementEvent]] = field(default_factory=dict)
+    focus_el: dict[int, list[ElementEvent | _Blur]] = field(default_factory=dict)
 
 
 class BrowserBridge:
@@ -228,6 +235,10 @@ class BrowserBridge:
                 self._on_closed(state, msg)
             elif t == "secure":
                 self._on_secure(state, msg, self._when(msg))
+            elif t == "el" and msg.get("cause") == "blur":
+                tab = msg.get("tab") if isinstance(msg.get("tab"), dict) else {}
+                if state.focused is not None and tab.get("windowId") == state.focused:
+                    self._add_focus(state, tab.get("id"), _Blur(self._when(msg)))
             elif t == "el":
                 found = self._element(state, msg)
                 if found is not None:
@@ -237,14 +248,18 @@ class BrowserBridge:
                         self._points.append((browser, self.clock(), point[0], point[1], ev))
                         self._lock.notify_all()
                     elif ev.via == "focus":
-                        tab = (msg.get("tab") or {}).get("id")
-                        history = state.focus_el.setdefault(tab, [])
-                        bisect.insort(history, ev, key=lambda e: e.t_ns)  # (frames report apart)
-                        del history[:-FOCUS_HISTORY]
-                        self._lock.notify_all()
+                        self._add_focus(state, (msg.get("tab") or {}).get("id"), ev)
             elif t != "hello":
                 return {"ok": False, "error": f"unknown browser message {t!r}"}
         return {"ok": True}
+
+    def _add_focus(self, state: _State, tab, entry: ElementEvent | _Blur) -> None:
+        """(Under the lock.) A focus report into its tab's history, in page time order
+        (frames report apart)."""
+        history = state.focus_el.setdefault(tab, [])
+        bisect.insort(history, entry, key=lambda e: e.t_ns)
+        del history[:-FOCUS_HISTORY]
+        self._lock.notify_all()
 
     @staticmethod
     def _on_window(state: _State, msg: dict) -> None:
@@ -396,7 +411,7 @@ class BrowserBridge:
                     return None
                 self._lock.wait(left)
 
-    def _focus_history(self, pid: int) -> list[ElementEvent]:
+    def _focus_history(self, pid: int) -> list[ElementEvent | _Blur]:
         """(Under the lock.) The focus reports of the active tab of ``pid``'s browser window
         in front (as the extension sees it), oldest first."""
         for browser, state in self._browsers.items():
@@ -411,23 +426,21 @@ class BrowserBridge:
         """The element that took focus in the active tab of ``pid``'s browser window in
         front: the last one, or with ``at_ns`` (a key's time) the last one that took it
         before that moment - a Tab's report of the field it moved to is not its element -
-        and None when none reported is that old."""
+        and None when none reported is that old or the focus had gone to nothing."""
         with self._lock:
             history = self._focus_history(pid)
-            if at_ns is None:
-                return history[-1] if history else None
-            prior = [e for e in history if e.t_ns < at_ns]
-            return prior[-1] if prior else None
+            prior = [e for e in history if at_ns is None or e.t_ns < at_ns]
+            return prior[-1] if prior and isinstance(prior[-1], ElementEvent) else None
 
     def focus_after(self, pid: int, t_ns: int, until: float) -> ElementEvent | None:
         """The first element that took focus in that tab at or after ``t_ns`` (page time, as
         reported), waiting for its report until ``until`` (``time.monotonic()``); None
-        when none came by then."""
+        when none came by then, or the focus went to nothing first."""
         with self._lock:
             while True:
                 later = [e for e in self._focus_history(pid) if e.t_ns >= t_ns]
                 if later:
-                    return later[0]
+                    return later[0] if isinstance(later[0], ElementEvent) else None
                 left = until - time.monotonic()
                 if left <= 0:
                     return None

@@ -223,8 +223,17 @@
   }, opts);
   window.addEventListener("focusout", (e) => {
     if (!e.isTrusted) return;
+    const ts = stamp(e);
     // where focus went is known once this event is over
-    setTimeout(() => reportSecure(performance.timeOrigin + performance.now(), false), 0);
+    setTimeout(() => {
+      reportSecure(performance.timeOrigin + performance.now(), false);
+      // nothing of this frame has the focus now (a press on the page's background): the
+      // field that had it is no longer where keys go (another frame taking it reports so)
+      const now = deepActive();
+      if (!now || now === document.body || now === document.documentElement) {
+        send({t: "el", cause: "blur", ts: ts, url: location.href});
+      }
+    }, 0);
   }, opts);
   window.addEventListener("keydown", (e) => {
     if (e.isTrusted) reportSecure(stamp(e), false);  // a field's type may have changed
