@@ -203,3 +203,27 @@ def test_pipeline_stores_pre_and_settled_frames_masked(tmp_path):
 def _frames(data: DataDir, session_id: str):
     with data.open(session_id) as session:
         return session.frames()
+
+
+def test_a_grab_of_an_unchanged_screen_is_the_grab_before_it(tmp_path):
+    """Every grab comes as a new array, also when the screen did not change: the pipeline
+    keeps the grab before in its place (the ring, the queues and the OCR backlog hold one
+    array for an unchanged screen), and one changed pixel anywhere makes a grab of its own."""
+    from workprint.capture.frames import FramePipeline, same_pixels
+
+    base = screen(1, h=300, w=200)  # several bands of rows
+    changed = base.copy()
+    changed[-1, -1] ^= 1  # one pixel, in the last band
+    shots = [base.copy(), base.copy(), base.copy(), changed, changed.copy(), base.copy()]
+    it = iter(shots)
+    writer = DataDir(tmp_path).create({})
+    pipe = FramePipeline(lambda: next(it), writer)
+    g = [pipe._grab().pixels for _ in shots]
+    assert g[1] is g[0] and g[2] is g[0]
+    assert g[3] is shots[3] and g[4] is g[3]
+    assert g[5] is shots[5]
+    assert len({id(g.pixels) for g in pipe._ring}) == 2
+    writer.close()
+    assert same_pixels(base, base.copy()) and not same_pixels(base, changed)
+    assert not same_pixels(None, base) and not same_pixels(base[:10], base)
+    assert not same_pixels(base, base.astype(np.int64))

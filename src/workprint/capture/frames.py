@@ -33,12 +33,14 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
-from PIL import Image
+from PIL import Image, WebPImagePlugin  # noqa: F401 - WebP registered: saving a tile does not
+# make Pillow import every format plugin it has (~3 MB resident)
 
 from ..costs import STAGES, release_free_heap
 from ..events import FrameRef
 from ..policy.redact_pixels import MaskedFrame, TileMasks, as_masked_frame
 from ..store.session import ForgottenSpans
+from .grab_buffers import same_pixels
 
 TILE = 128
 RING_SIZE = 3
@@ -103,6 +105,8 @@ def quick_changed(prev: np.ndarray | None, cur: np.ndarray) -> bool:
     """Cheap change check on a strided subsample (catches all but single-pixel edits)."""
     if prev is None or prev.shape != cur.shape:
         return True
+    if prev is cur:
+        return False
     return not np.array_equal(prev[::4, ::4], cur[::4, ::4]) or not np.array_equal(
         prev[2::4, 2::4], cur[2::4, 2::4])
 
@@ -299,7 +303,15 @@ class FramePipeline:
         t = time.monotonic_ns()
         gen = self._generation()
         with STAGES.measure("grab"):
-            g = _Grab(t, self._grab_fn(), gen)
+            pixels = self._grab_fn()
+        last = self._ring[-1].pixels if self._ring else None
+        with STAGES.measure("diff"):
+            if same_pixels(last, pixels):
+                # the screen did not change: the grab before stands for it, so the ring,
+                # the queues and the OCR backlog hold one array for it, not one per grab,
+                # and every later stage knows it at once (``is``)
+                pixels = last
+        g = _Grab(t, pixels, gen)
         self.grabs += 1
         self._ring.append(g)
         return g
@@ -364,12 +376,9 @@ class FramePipeline:
                 elif now >= next_grab:
                     prev = self._ring[-1].pixels if self._ring else None
                     g = self._grab()
-                    if active:  # the back-off counts idle grabs only: no need to compare
-                        static = 0
-                    else:
-                        with STAGES.measure("diff"):
-                            same = not quick_changed(prev, g.pixels)
-                        static = static + 1 if same else 0
+                    # the back-off counts idle grabs that found the screen as it was (a
+                    # grab of an unchanged screen is the array before it)
+                    static = 0 if active or g.pixels is not prev else static + 1
                     next_grab = g.t_ns + int(interval * 1e9)
                     if (not active and now - self._last_idle_frame_ns >= IDLE_FRAME_MIN_INTERVAL_S * 1e9
                             and quick_changed(self._last_stored_pixels, g.pixels)):

@@ -159,8 +159,8 @@ class X11Backend(Backend):
         self.pointer_source = ("xi2" if os.environ.get("WORKPRINT_X11_POINTER", "xi2") != "record"
                                and xi2_available(self._lookup) else "record")
         self._focus: _FocusTracker | None = None
-        self._mss = None
-        self._mss_thread: int | None = None
+        self._grabber = None
+        self._grab_thread: int | None = None
         self._local = threading.local()
         self._thread_conns: list = []
         self._stack_lock = threading.Lock()
@@ -189,15 +189,13 @@ class X11Backend(Backend):
                                  "keys": self.key_source, "pointer": self.pointer_source})
 
     def grab(self) -> np.ndarray:
-        import mss
+        from .x11_grab import ScreenGrabber
 
         # mss keeps per-thread X resources: create it on the thread that grabs.
-        if self._mss is None or self._mss_thread != threading.get_ident():
-            self._mss = mss.MSS(display=self.display_name)
-            self._mss_thread = threading.get_ident()
-            self._mss_area = dict(self._mss.monitors[0])  # querying monitors costs ~20 ms
-        shot = self._mss.grab(self._mss_area)
-        return np.frombuffer(shot.raw, dtype=np.uint32).reshape(shot.height, shot.width)
+        if self._grabber is None or self._grab_thread != threading.get_ident():
+            self._grabber = ScreenGrabber(self.display_name)
+            self._grab_thread = threading.get_ident()
+        return self._grabber.grab()
 
     # -- input ----------------------------------------------------------------------------
     def start_input(self, sink: RawSink) -> None:
