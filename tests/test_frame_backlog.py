@@ -51,6 +51,22 @@ def test_the_oldest_and_the_newest_are_their_grabs_not_copies():
     assert b.popleft()[2].pixels is grabs[2]
 
 
+def test_a_frame_waits_as_its_tiles_until_it_is_taken():
+    """Taking the oldest frame does not rebuild the next one yet: a full-screen copy would
+    wait beside the frame being masked (one more grab's memory per backlog)."""
+    grabs = frames(4, seed=3)
+    b = FrameBacklog(tile=64)
+    for t, px in enumerate(grabs):
+        push(b, t, px)
+    waiting = b.delta_bytes
+    assert b.popleft()[2].pixels is grabs[0]
+    assert b.delta_bytes == waiting  # frames 1 and 2 still wait as tiles
+    taken = b.popleft()[2].pixels
+    assert np.array_equal(taken, grabs[1]) and b.delta_bytes < waiting
+    assert np.array_equal(b.popleft()[2].pixels, grabs[2]) and b.popleft()[2].pixels is grabs[3]
+    assert len(b) == 0 and b.delta_bytes == 0
+
+
 def test_a_frame_that_shows_the_same_screen_comes_back_as_the_same_array():
     """(the encoder then knows at once that it is the frame before: no diff, no encode)"""
     a, b = frames(2, seed=7)
@@ -71,16 +87,21 @@ def test_a_frame_of_another_size_waits_whole():
     assert b.popleft()[2].pixels is small and b.popleft()[2].pixels is big
 
 
+@pytest.mark.parametrize("taken", [0, 2])
 @pytest.mark.parametrize("forgotten", [{0}, {5}, {11}, {0, 1, 2}, {3, 4, 10, 11}, set(range(12))])
-def test_forgetting_any_frames_leaves_the_others_exact(forgotten):
+def test_forgetting_any_frames_leaves_the_others_exact(forgotten, taken):
+    """(also once some were taken: the first one waiting is then still its tiles)"""
     grabs = frames(14, seed=5)
     b = FrameBacklog(tile=64)
     for t, px in enumerate(grabs[:12]):
         push(b, t, px)
+    for t in range(taken):
+        assert np.array_equal(b.popleft()[2].pixels, grabs[t])
+    forgotten = {t for t in forgotten if t >= taken}
     assert b.remove(lambda t: t in forgotten) == len(forgotten)
     for t in (12, 13):  # frames that come after diff against the newest one still waiting
         push(b, t, grabs[t])
-    kept = [t for t in range(14) if t not in forgotten]
+    kept = [t for t in range(taken, 14) if t not in forgotten]
     assert len(b) == len(kept)
     for t in kept:
         got_t, _, frame = b.popleft()

@@ -463,7 +463,9 @@ class FrameBacklog:
     """Frames waiting in memory, oldest first: the oldest as its grab, each later one as
     the tiles that differ from the frame before it (copied out of its grab, so the grab
     itself is not kept alive by the backlog; the newest grab is kept to diff the next
-    frame against). :meth:`popleft` hands frames back whole and as they were grabbed.
+    frame against). :meth:`popleft` hands frames back whole and as they were grabbed; a
+    frame is rebuilt from its tiles only when it is taken (on the pixels of the frame
+    taken before it, which its taker still holds), so no full-screen copy waits here.
     Not thread-safe (the owner locks)."""
 
     def __init__(self, tile: int = TILE):
@@ -471,6 +473,9 @@ class FrameBacklog:
         #: [t_ns, reason, rects, pixels or None, {(row, col): tile pixels}]
         self._items: collections.deque[list] = collections.deque()
         self._newest: np.ndarray | None = None  # the grab of the newest frame
+        #: the pixels of the frame taken last: the first one waiting, when it waits as
+        #: tiles, is rebuilt on them
+        self._taken: np.ndarray | None = None
         self.delta_bytes = 0
 
     def __len__(self) -> int:
@@ -506,8 +511,9 @@ class FrameBacklog:
         self._newest = frame.pixels
 
     def popleft(self) -> tuple[int, str, MaskedFrame]:
+        self._make_whole(0, self._taken)
         t_ns, reason, rects, pixels, _ = self._items.popleft()
-        self._make_whole(0, pixels)
+        self._taken = pixels if self._items else None
         if not self._items:
             self._newest = None
         return t_ns, reason, MaskedFrame(pixels, rects)
@@ -534,7 +540,7 @@ class FrameBacklog:
     def remove(self, covers: Callable[[int], bool]) -> int:
         """Drop the frames ``covers(t_ns)`` says are forgotten; the frame after a dropped
         one takes over the tiles it shared with it. Returns how many were dropped."""
-        n, i, before = 0, 0, None
+        n, i, before = 0, 0, self._taken
         while i < len(self._items):  # every frame whole first, then drop
             item = self._items[i]
             self._make_whole(i, before)
@@ -545,6 +551,7 @@ class FrameBacklog:
                 continue
             i += 1
         self._newest = self._items[-1][3] if self._items else None
+        self._taken = None  # the first frame waiting is whole now
         prev = None
         for i, item in enumerate(self._items):  # and the later ones as deltas again
             pixels = item[3]
@@ -560,12 +567,14 @@ class FrameBacklog:
 
     def clear(self) -> None:
         self._items.clear()
-        self._newest = None
+        self._newest = self._taken = None
         self.delta_bytes = 0
 #: how long a frame waits for a typing run around it to be judged (its secrets known)
 HOLD_WAIT_S = 15.0
-#: the OCR worker hands the C heap's free pages back at most this often (seconds)
-HEAP_TRIM_S = 5.0
+#: the OCR worker hands the C heap's free pages back at most this often (seconds): the
+#: pages of OCR's own short-lived buffers, which its next reads fault in again (X11 grabs
+#: do not come from the heap: :mod:`.grab_buffers`)
+HEAP_TRIM_S = 1.0
 
 
 class TextMaskStage:
@@ -725,8 +734,8 @@ class TextMaskStage:
                 masked = self.masker.mask_frame(frame, regions, self.known_values(t_ns))
                 now = time.monotonic()
                 if getattr(self.masker, "ocr_calls", 0) != reads and now >= self._next_trim:
-                    # what OCR used is not kept resident; not after every frame: memory
-                    # handed back is faulted in again by the next grabs (~1.5 ms each)
+                    # what OCR used is not kept resident (not after every frame: what is
+                    # handed back is faulted in again by the next reads)
                     self._next_trim = now + HEAP_TRIM_S
                     with STAGES.measure("heap_trim"):
                         release_free_heap()
