@@ -108,3 +108,72 @@ def test_an_engine_shared_by_two_threads_reads_as_it_does_alone():
         t.join()
     engine.close()
     assert got == [True] * 12
+
+
+def _window(text: str) -> np.ndarray:
+    """A terminal window (BGRX) showing ``text`` on its last line, dark on light."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (360, 40), 255)
+    ImageDraw.Draw(img).text((6, 14), text, fill=0)
+    gray = np.asarray(img).astype(np.uint32)
+    return gray << 16 | gray << 8 | gray
+
+
+def test_an_engine_of_its_own_is_closed_after_a_quiet_spell_and_loaded_again_by_the_next_read(monkeypatch):
+    """OCR masking off: the reader's own libtesseract model is handed back after a quiet
+    spell; the next read loads it again and judges as before, and a read whose engine
+    cannot be loaded again answers None (the caller fails closed)."""
+    import time
+
+    import pytest
+
+    from workprint.policy import tesseract_lib
+    from workprint.policy.redact_pixels import OcrError
+
+    if tesseract_lib.library() is None:
+        pytest.skip("libtesseract is not installed here")
+    reader = PromptReader(grab=lambda geometry: None, engine_idle_s=0.3)
+    geo, key = Geometry(0, 0, 360, 40), ("window", "/dev/pts/3")
+    prompt = _window("[sudo] password for alice:")
+    assert reader(geo, key, pixels=prompt) is True
+    engine = reader.ocr
+    assert engine._api is not None
+    deadline = time.monotonic() + 5
+    while reader.engine_releases == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert reader.engine_releases == 1 and engine._api is None  # the model is handed back
+    assert reader(geo, key, pixels=prompt) is True  # the cached verdict: no read
+    assert reader.reads == 1
+    reader.submitted()
+    assert reader(geo, key, pixels=_window("Project name: quarterly report")) is False
+    assert reader.reads == 2 and reader.ocr is engine and engine._api is not None  # loaded again
+    while reader.engine_releases == 1 and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    assert reader.engine_releases == 2
+
+    def no_model() -> None:
+        raise OcrError("Tesseract has no 'eng' model")
+
+    monkeypatch.setattr(engine, "_init", no_model)
+    reader.submitted()
+    assert reader(geo, key, pixels=prompt) is None  # cannot tell: the gate fails closed
+    reader.close()
+
+
+def test_a_shared_engine_is_never_closed_by_the_reader():
+    import time
+
+    import pytest
+
+    from workprint.policy import tesseract_lib
+
+    if tesseract_lib.library() is None:
+        pytest.skip("libtesseract is not installed here")
+    engine = tesseract_lib.TesseractLib()
+    reader = PromptReader(grab=lambda geometry: None, ocr=engine, engine_idle_s=0.05)
+    assert reader(Geometry(0, 0, 360, 40), "k", pixels=_window("[sudo] password for alice:")) is True
+    time.sleep(0.3)
+    reader.close()
+    assert reader.engine_releases == 0 and engine._api is not None  # the masker's, still loaded
+    engine.close()

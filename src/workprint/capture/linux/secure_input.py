@@ -121,5 +121,8 @@ class LinuxSecureInput:
 
     def stop(self) -> None:
         self.terminal.stop_sampling()
+        close = getattr(self.terminal.prompt_reader, "close", None)
+        if close is not None:
+            close()
         if self.atspi is not None:
             self.atspi.stop()

@@ -7,6 +7,10 @@ those only the words on the screen tell. :class:`PromptReader` grabs the termina
 window, finds its last lines of text by their pixels, reads them with Tesseract and
 asks :func:`..policy.prompts.asks_for_secret`.
 
+An engine the reader loaded itself (OCR masking off: no masker's engine to share) is closed
+after ``ENGINE_IDLE_S`` without a read and loaded again by the next read; the verdicts stay
+cached, and a read whose engine cannot be loaded again answers "cannot tell" (None).
+
 OCR costs tens of milliseconds, so a verdict is cached per pty and program (the caller's
 ``key``) and per :class:`PromptLine` (the prompt line's position and a digest of its
 pixels left of where typing began). Typing into the line (echo, the moving cursor) does
@@ -22,18 +26,24 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Hashable, NamedTuple
 
 import numpy as np
 
-from ...costs import STAGES
+from ...costs import STAGES, release_free_heap
 from ...events import Geometry
 from ...policy.prompts import asks_for_secret
 from ...policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, luminance, upscale
 from ...policy.tesseract_lib import PSM_BLOCK, TesseractLib
 
 log = logging.getLogger(__name__)
+
+#: an engine the reader loaded itself is closed after this long without a read: its model
+#: (~14 MB of the ~24 MB libtesseract holds) goes back to the system, and the next read
+#: loads it again (~0.12 s of CPU, as the first read did)
+ENGINE_IDLE_S = 30.0
 
 #: rows whose pixels differ this much (luminance) from the background hold text
 _INK_DELTA = 48
@@ -134,14 +144,19 @@ class PromptReader:
     read (grab or OCR failed): the caller fails closed."""
 
     def __init__(self, grab: Callable[[Geometry], "np.ndarray | None"],
-                 ocr: OcrEngine | None = None, scale: int = 3):
+                 ocr: OcrEngine | None = None, scale: int = 3, engine_idle_s: float = ENGINE_IDLE_S):
         self.grab = grab
         self._ocr = ocr
+        self._owns_ocr = ocr is None  # a shared engine is its owner's to close
         self.scale = scale
+        self.engine_idle_s = engine_idle_s
         self._cache: dict[Hashable, _Verdict] = {}
         self._lock = threading.Lock()
         self._ocr_lock = threading.Lock()
+        self._last_read = 0.0
+        self._idle_timer: threading.Timer | None = None
         self.reads = 0  # OCR calls made (for tests and benchmarks)
+        self.engine_releases = 0  # times its own engine was closed after a quiet spell
 
     @property
     def ocr(self) -> OcrEngine:
@@ -222,11 +237,46 @@ class PromptReader:
         with self._ocr_lock, STAGES.measure("prompt_ocr"):  # one read at a time
             ocr = self.ocr
             words = ocr.words(image, psm=PSM_BLOCK) if isinstance(ocr, TesseractLib) else ocr.words(image)
+            self._last_read = time.monotonic()
+            if self._owns_ocr and isinstance(ocr, TesseractLib) and self._idle_timer is None:
+                self._arm(self.engine_idle_s)
         lines = group_lines(words)
         for line in reversed(lines):
             if any(c.isalpha() for c in line.text):
                 return asks_for_secret(line.text)
         return False
+
+
+    def _arm(self, delay_s: float) -> None:
+        timer = threading.Timer(delay_s, self._release_if_idle)
+        timer.name, timer.daemon = "workprint-prompt-engine", True
+        self._idle_timer = timer
+        timer.start()
+
+    def _release_if_idle(self) -> None:
+        """Close the reader's own engine when no read came for ``engine_idle_s`` (else wait
+        out the rest of the spell); the next read loads it again."""
+        with self._ocr_lock:
+            if self._idle_timer is not threading.current_thread():
+                return  # closed meanwhile
+            left = self._last_read + self.engine_idle_s - time.monotonic()
+            if left > 0:
+                self._arm(left)
+                return
+            self._idle_timer = None
+            self._ocr.close()
+            self.engine_releases += 1
+        release_free_heap()  # the model's pages go back to the system now
+
+    def close(self) -> None:
+        """Stop the idle timer and close the reader's own engine (a shared one is left to
+        its owner)."""
+        with self._ocr_lock:
+            timer, self._idle_timer = self._idle_timer, None
+            if timer is not None:
+                timer.cancel()
+            if self._owns_ocr and isinstance(self._ocr, TesseractLib):
+                self._ocr.close()
 
 
 def _typing_cut(rows: np.ndarray) -> int:
