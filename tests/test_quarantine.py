@@ -100,3 +100,16 @@ def test_quota(tmp_path: Path) -> None:
 def test_bad_key_length(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         Quarantine(tmp_path, key=b"short")
+
+
+def test_a_quarantine_nothing_waits_in_loads_no_cipher(tmp_path):
+    """While OCR keeps up no frame is sealed: the recorder does not load cryptography
+    (~8 MB resident) for a quarantine that stays empty."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from workprint.store.quarantine import Quarantine; "
+            f"q = Quarantine({str(tmp_path / 'q')!r}); assert q.take() is None and len(q) == 0; "
+            "q.discard(lambda t: True); q.purge(); "
+            "assert not any(m.startswith('cryptography') for m in sys.modules), 'loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True)

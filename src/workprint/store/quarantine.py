@@ -8,7 +8,9 @@ are deleted by the next :class:`Quarantine` opened on the folder.
 File ``<folder>/<id>.bin`` = 12-byte nonce + AES-GCM ciphertext (the id is the associated
 data, so files cannot be swapped) of ``header + zlib(raw frame)``; the header holds
 ``t_ns``, the frame shape and the reason. Writes go to a temp name, are fsynced, then
-renamed. Nothing in plain text reaches the disk.
+renamed. Nothing in plain text reaches the disk. The cipher (and the ``cryptography``
+package, ~8 MB resident) is loaded when a frame is first sealed or opened: while OCR keeps
+up, frames wait in memory and a recorder never loads it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _HEADER = struct.Struct("<qIIH")  # t_ns, height, width, len(reason)
 _NONCE = 12
@@ -45,7 +45,8 @@ class Quarantine:
             raise ValueError("quarantine key must be 32 bytes (AES-256)")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._aead = AESGCM(key if key is not None else os.urandom(32))
+        self._key = key if key is not None else os.urandom(32)
+        self._cipher = None  # AES-GCM under the key, made at its first use
         self.quota_bytes = quota_bytes
         self.level = level
         self._seq = 0
@@ -64,7 +65,7 @@ class Quarantine:
         self._seq += 1
         fid = f"{t_ns:020d}-{self._seq:08d}"
         nonce = os.urandom(_NONCE)
-        blob = nonce + self._aead.encrypt(nonce, plain, fid.encode())
+        blob = nonce + self._aead().encrypt(nonce, plain, fid.encode())
         if self.bytes_used + len(blob) > self.quota_bytes:
             raise QuarantineFull(f"quarantine {self.folder} is full "
                                  f"({self.bytes_used} of {self.quota_bytes} bytes)")
@@ -82,6 +83,10 @@ class Quarantine:
     def take(self) -> tuple[int, str, np.ndarray] | None:
         """The oldest frame ``(t_ns, reason, pixels)``, its file deleted; None when empty.
         A file that fails to decrypt is deleted and counted in :attr:`lost`."""
+        if not self._index:
+            return None
+        from cryptography.exceptions import InvalidTag
+
         while self._index:
             fid = min(self._index)
             path = self.folder / (fid + _SUFFIX)
@@ -121,8 +126,15 @@ class Quarantine:
         return sum(self._index.values())
 
     # -- internals ---------------------------------------------------------------------
+    def _aead(self):
+        if self._cipher is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._cipher = AESGCM(self._key)
+        return self._cipher
+
     def _open(self, fid: str, blob: bytes) -> tuple[int, str, np.ndarray]:
-        plain = self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], fid.encode())
+        plain = self._aead().decrypt(blob[:_NONCE], blob[_NONCE:], fid.encode())
         t_ns, h, w, n = _HEADER.unpack_from(plain)
         off = _HEADER.size
         reason = plain[off:off + n].decode()
@@ -142,10 +154,12 @@ class Quarantine:
                 p.unlink(missing_ok=True)
                 self.purged += 1
             elif p.name.endswith(_SUFFIX):
+                from cryptography.exceptions import InvalidTag
+
                 fid = p.name[:-len(_SUFFIX)]
                 try:
                     blob = p.read_bytes()
-                    self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], fid.encode())
+                    self._aead().decrypt(blob[:_NONCE], blob[_NONCE:], fid.encode())
                 except (OSError, InvalidTag, ValueError):
                     p.unlink(missing_ok=True)
                     self.purged += 1
