@@ -246,7 +246,6 @@ class PromptReader:
                 return asks_for_secret(line.text)
         return False
 
-
     def _arm(self, delay_s: float) -> None:
         timer = threading.Timer(delay_s, self._release_if_idle)
         timer.name, timer.daemon = "workprint-prompt-engine", True
