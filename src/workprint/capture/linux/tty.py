@@ -88,10 +88,19 @@ class _KeySample(NamedTuple):
     grab: "_KeptGrab | None"  # the window as the key met it, where only the screen can tell
 
 
+def _read(path: str) -> bytes:
+    """A small /proc file's bytes (plain ``os`` calls: this runs at every key press)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 def _read_stat(pid: int, proc: Path = _PROC) -> tuple[int, int, int] | None:
     """(ppid, tty_nr, tpgid) of a process, or None if it is gone."""
     try:
-        raw = (proc / str(pid) / "stat").read_bytes()
+        raw = _read(f"{proc}/{pid}/stat")
     except OSError:
         return None
     # comm may contain spaces and parentheses: split after the LAST ')'
@@ -105,11 +114,11 @@ def _read_stat(pid: int, proc: Path = _PROC) -> tuple[int, int, int] | None:
 def _descendants(root: int, proc: Path = _PROC) -> dict[int, tuple[int, int, int]]:
     """Stat of every process below ``root`` (excluding root)."""
     stats: dict[int, tuple[int, int, int]] = {}
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            st = _read_stat(int(entry.name), proc)
+    for name in os.listdir(proc):
+        if name.isdigit():
+            st = _read_stat(int(name), proc)
             if st is not None:
-                stats[int(entry.name)] = st
+                stats[int(name)] = st
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in stats.items():
         children.setdefault(ppid, []).append(pid)
@@ -211,9 +220,9 @@ _SYSCALLS = {"x86_64": ({0}, {7, 23, 232, 270, 271, 281}), "aarch64": ({63}, {72
 def _wait_state(pid: int, proc: Path) -> str:
     """'read' (blocked reading), 'multiplexed' (select/poll), 'gone', or 'other'."""
     try:
-        wchan = (proc / str(pid) / "wchan").read_text().strip()
+        wchan = _read(f"{proc}/{pid}/wchan").decode(errors="replace").strip()
     except OSError:
-        return "gone" if not (proc / str(pid)).exists() else "other"
+        return "gone" if not os.path.exists(f"{proc}/{pid}") else "other"
     if wchan.startswith(_WAITS_IN_READ):
         return "read"
     if wchan.startswith(_WAITS_MULTIPLEXED):
@@ -223,7 +232,7 @@ def _wait_state(pid: int, proc: Path) -> str:
 
         reads, waits = _SYSCALLS.get(platform.machine(), (set(), set()))
         try:
-            first = (proc / str(pid) / "syscall").read_text().split()[0]
+            first = _read(f"{proc}/{pid}/syscall").split()[0]
             nr = int(first)
         except (OSError, ValueError, IndexError):
             return "other"
@@ -253,7 +262,7 @@ def reading_terminal(pid: int, proc: Path = _PROC, tries: int = 5) -> bool | Non
 
 def _comm(pid: int) -> str:
     try:
-        return (_PROC / str(pid) / "comm").read_text().strip()
+        return _read(f"/proc/{pid}/comm").decode(errors="replace").strip()
     except OSError:
         return ""
 
@@ -300,7 +309,7 @@ class TerminalSecretProbe:
         """(pty path, a process attached to it) for each pty of the terminal."""
         now = self._time.monotonic()
         hit = self._cache.get(pid)
-        if hit and now - hit[0] < self._refresh_s and all((_PROC / str(q)).exists() for _, q in hit[1]):
+        if hit and now - hit[0] < self._refresh_s and all(os.path.exists(f"/proc/{q}") for _, q in hit[1]):
             return hit[1]
         try:
             procs = _descendants(pid)
@@ -364,7 +373,7 @@ class TerminalSecretProbe:
         the screen judge: None)."""
         if not is_terminal(focus.app_id, focus.app_instance):
             return False
-        if not focus.pid or not (_PROC / str(focus.pid)).exists():
+        if not focus.pid or not os.path.exists(f"/proc/{focus.pid}"):
             return None
         paths = self._ptys(focus.pid)
         if not paths:
