@@ -181,11 +181,14 @@ class Backend(ABC):
         same generation as its pixels."""
         return 0
 
-    def set_url_lookup(self, lookup: "Callable[[FocusEvent], str | None] | None") -> None:
+    def set_url_lookup(self, lookup: "Callable[[FocusEvent], str | None] | None",
+                       applies: "Callable[[FocusEvent], bool] | None" = None) -> None:
         """Where focus events of browser windows get their URL from (call before
         ``start_focus``). ``lookup(focus)`` must answer None when in doubt; the backend
-        asks again a few times over ~3 s while the window and title stay the same."""
+        asks again a few times over ~3 s while the window and title stay the same - only
+        for windows ``applies(focus)`` says may have a URL at all (default: every window)."""
         self._url_lookup = lookup
+        self._url_applies = applies
 
     def show_indicator(self, text: str | None) -> None:
         """Show (or with None hide) the visible recording indicator. Default: none."""

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                                               ocr=shared_ocr)
         secure_input.attach(backend)  # terminal keys are judged by the tty state they met
         if secure_input.knows_urls:
-            backend.set_url_lookup(secure_input.browser_url)
+            backend.set_url_lookup(secure_input.browser_url, applies=secure_input.may_have_url)
         atspi_elements = None
         if secure_input.atspi is not None and secure_input.atspi.available():
             from ..capture.linux.atspi_elements import AtspiElementSource

@@ -96,6 +96,11 @@ class LinuxSecureInput:
             return atspi
         return self(focus)
 
+    @staticmethod
+    def may_have_url(focus: FocusEvent) -> bool:
+        """Only browser windows show a URL (other windows are never asked for one again)."""
+        return is_browser(focus.app_id, focus.app_instance)
+
     def browser_url(self, focus: FocusEvent) -> str | None:
         """The URL a browser window shows, when the extension or the accessibility tree can
         tell it for exactly this window (else None: the site is unknown, scope fails closed)."""

@@ -515,7 +515,8 @@ class X11Backend(Backend):
 
     # -- focus ----------------------------------------------------------------------------
     def start_focus(self, sink: FocusSink) -> None:
-        self._focus = _FocusTracker(self.display_name, sink, getattr(self, "_url_lookup", None))
+        self._focus = _FocusTracker(self.display_name, sink, getattr(self, "_url_lookup", None),
+                                    getattr(self, "_url_applies", None))
         self._focus.start()
 
     def wait_ready(self, timeout: float) -> bool:
@@ -808,10 +809,12 @@ class _FocusTracker:
     """Follows the active window and its title; emits debounced FocusEvents."""
 
     def __init__(self, display_name: str | None, sink: FocusSink,
-                 url_lookup: Callable[[FocusEvent], str | None] | None = None):
+                 url_lookup: Callable[[FocusEvent], str | None] | None = None,
+                 url_applies: Callable[[FocusEvent], bool] | None = None):
         self.display_name = display_name
         self.sink = sink
         self.url_lookup = url_lookup
+        self.url_applies = url_applies  # None: any window may have a URL
         self._url_retry: list[float] = []  # monotonic times to ask again for the URL
         self._stop = StopSignal()
         self._thread = threading.Thread(target=self._run, name="workprint-x11-focus", daemon=True)
@@ -880,8 +883,11 @@ class _FocusTracker:
             if url:
                 ev = dataclasses.replace(ev, url=url)
             if self._last is None or self._last[:2] != (ev.window, ev.title):
-                now = time.monotonic()  # a new window or title: ask again while no URL
-                self._url_retry = [now + dt for dt in URL_RETRY_S]
+                # a new window or title: ask again while no URL - if it can have one (each
+                # time, the window is described again: ~10 round trips)
+                now = time.monotonic()
+                applies = self.url_applies is None or self.url_applies(ev)
+                self._url_retry = [now + dt for dt in URL_RETRY_S] if applies else []
             if url:
                 self._url_retry = []
         key = (ev.window, ev.title, ev.url)
