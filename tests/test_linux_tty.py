@@ -532,3 +532,37 @@ def test_key_time_workers_take_what_was_queued_in_batches_until_the_stop():
     q.put(5)
     q.put(None)
     assert list(it) == []                        # the stop ends it, with what came with it
+
+
+def test_one_key_time_thread_runs_every_check_for_each_batch_of_presses():
+    """The attribution check and the tty sample share one thread woken once per batch; a
+    check that fails leaves only its own answers missing; the thread can start again."""
+    import threading
+
+    from workprint.capture.linux.wakeup import KeyTimeWorker
+
+    seen, done = [], threading.Event()
+
+    def sample(keys):
+        seen.append(("sample", list(keys)))
+        done.set()
+
+    def broken(keys):
+        raise RuntimeError("X connection gone")
+
+    worker = KeyTimeWorker("test-key-time")
+    worker.add(sample)
+    worker.add(broken)
+    worker.add(lambda keys: seen.append(("check", list(keys))), first=True)
+    worker.start()
+    worker.key_pressed(1)
+    assert done.wait(5)
+    worker.stop()
+    assert seen == [("check", [1]), ("sample", [1])] and not worker.running
+    worker.remove(broken)
+    done.clear()
+    worker.start()
+    worker.key_pressed(2)
+    assert done.wait(5)
+    worker.stop()
+    assert seen[-1] == ("sample", [2])

@@ -134,3 +134,67 @@ def test_the_recorders_own_indicator_is_not_asked_at_every_key_but_others_still_
     finally:
         FakeWindow.get_geometry = geometry
     assert asked == [OTHER]
+
+
+class _KeyTime:
+    """Stands in for KeyTimeAttribution: the answers of the checks made as keys were pressed."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def answer(self, t_ns):
+        return self.answers.get(t_ns, (False, None))
+
+
+def _decoder(answers):
+    """X11Backend's key attribution step over the fake connection, without an X server."""
+    from workprint.capture.linux.x11 import X11Backend
+    from workprint.capture.linux.x11_keys import Composer
+
+    conn, att, state = make()
+    backend = X11Backend.__new__(X11Backend)
+    backend._attribution, backend._key_time = att, _KeyTime(answers)
+    backend._unattributed, backend._unattributed_codes = None, set()
+    backend._last_attribution_ns, backend._composer = 0, Composer()
+    return conn, att, backend
+
+
+def _key(t_ns, down=True, code=38):
+    from workprint.events import KeyEvent
+
+    return KeyEvent(t_ns, down, code, 0x61, "a", "a", ())
+
+
+def test_a_key_checked_as_it_was_pressed_is_not_checked_again_when_decoded():
+    """One X round trip per key press, not two: the check made as the key was pressed
+    decides; the decoder only keeps watching the active window for grabs."""
+    conn, att, backend = _decoder({1: (True, None), 2: (True, "the keyboard is grabbed by another client")})
+    assert backend._attributed(_key(1)) == [_key(1)]
+    assert conn.round_trips == 0 and conn.selected[APP] == X.FocusChangeMask
+    out = backend._attributed(_key(2, code=39))      # pressed into a grab: its check says so
+    assert [getattr(e, "name", None) for e in out] == ["keys_unattributed", None]
+    assert backend._attributed(_key(3, down=False, code=39)) == []   # its release is dropped too
+    assert conn.round_trips == 0
+
+
+def test_a_key_without_a_check_in_time_is_checked_when_decoded_and_fails_closed():
+    """No check within KEY_CHECK_FRESH_NS of the press (the key-time thread fell behind, or
+    its check failed): the decoder asks the server now, and a focus it cannot read makes the
+    key unattributable."""
+    from Xlib import error
+
+    conn, att, backend = _decoder({})
+    assert backend._attributed(_key(1)) == [_key(1)]
+    assert conn.round_trips == 1
+    att.on_event(NS(type=X.FocusOut, mode=X.NotifyGrab))   # seen on the decoder's connection
+    out = backend._attributed(_key(2))
+    assert [getattr(e, "name", None) for e in out] == ["keys_unattributed", None]
+
+    def unreadable():
+        raise error.XError(None, b"\0" * 32)
+
+    conn2, att2, backend2 = _decoder({})
+    conn2.get_input_focus = unreadable
+    out = backend2._attributed(_key(5))
+    assert [getattr(e, "name", None) for e in out] == ["keys_unattributed", None]
+    assert out[0].text == "the input focus cannot be read"

@@ -55,8 +55,12 @@ class LinuxSecureInput:
 
     def attach(self, backend) -> None:
         """Judge terminal keys by the tty state they met: have ``backend`` tell the terminal
-        probe of each key press as it happens (call before the backend's input starts)."""
-        backend.key_observer = self.terminal.start_sampling(backend.current_focus)
+        probe of each key press as it happens (call before the backend's input starts). A
+        backend with a key-time thread of its own (``key_time_worker``) samples on it."""
+        worker = getattr(backend, "key_time_worker", None)
+        observer = self.terminal.start_sampling(backend.current_focus, worker=worker)
+        if worker is None:
+            backend.key_observer = observer
 
     def submitted(self) -> None:
         """Enter was pressed (the gate tells): a prompt read off the screen is answered."""

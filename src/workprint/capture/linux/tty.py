@@ -301,8 +301,8 @@ class TerminalSecretProbe:
         self._lock = _threading.Lock()
         self._samples: OrderedDict[int, _KeySample] = OrderedDict()  # key t_ns -> state it met
         self._grabs: deque[_KeptGrab] = deque()  # grabs still kept, oldest first
-        self._sampler = None
-        self._pending = None
+        self._sampler = None  # the KeyTimeWorker that samples at each key press
+        self._own_sampler = False
         self._focus_now = None
 
     def _ptys(self, pid: int) -> list[tuple[str, int]]:
@@ -470,23 +470,26 @@ class TerminalSecretProbe:
         return screen and not decided
 
     # -- the state each key met ---------------------------------------------------------
-    def start_sampling(self, focus_now: Callable[[], "object | None"]) -> Callable[[int], None]:
-        """Sample the tty state of the terminal in front at each key press, on a thread of
-        its own, and return the callback for the input hook (``key_pressed(t_ns)``: it only
+    def start_sampling(self, focus_now: Callable[[], "object | None"], worker=None) -> Callable[[int], None]:
+        """Sample the tty state of the terminal in front at each key press, off the input
+        hook, and return the callback for the input hook (``key_pressed(t_ns)``: it only
         enqueues). :meth:`at` then judges a key by the state it met, however far behind the
         recorder's processing is: a prompt opened and answered while the recorder was busy
         still made its keys secret. Where the prompt can only be told by its words, the
-        window is grabbed with the sample (its OCR stays on the processor)."""
-        import queue as _queue
+        window is grabbed with the sample (its OCR stays on the processor). ``worker``: a
+        :class:`.wakeup.KeyTimeWorker` whose thread samples (the backend's, shared with its
+        key-time checks; its owner starts and stops it), else a thread of its own."""
+        from .wakeup import KeyTimeWorker
 
         if self._sampler is not None:
-            return self._pending.put
-        self._pending = _queue.SimpleQueue()
+            return self._sampler.key_pressed
         self._focus_now = focus_now
-        self._sampler = self._threading.Thread(target=self._sample_loop, name="workprint-tty-sampler",
-                                               daemon=True)
-        self._sampler.start()
-        return self._pending.put
+        self._own_sampler = worker is None
+        self._sampler = worker if worker is not None else KeyTimeWorker("workprint-tty-sampler")
+        self._sampler.add(self._sample_keys)
+        if self._own_sampler:
+            self._sampler.start()
+        return self._sampler.key_pressed
 
     @property
     def sampling(self) -> bool:
@@ -495,20 +498,18 @@ class TerminalSecretProbe:
 
     def stop_sampling(self) -> None:
         if self._sampler is not None:
-            self._pending.put(None)
-            self._sampler.join(timeout=2)
+            self._sampler.remove(self._sample_keys)
+            if self._own_sampler:
+                self._sampler.stop()
             self._sampler = None
 
-    def _sample_loop(self) -> None:
-        from .wakeup import batches
+    def _sample_keys(self, keys: list[int]) -> None:
+        try:
+            self._sample(keys)
+        except Exception:  # noqa: BLE001 - no sample: those keys are judged as now
+            import logging
 
-        for keys in batches(self._pending):
-            try:
-                self._sample(keys)
-            except Exception:  # noqa: BLE001 - no sample: those keys are judged as now
-                import logging
-
-                logging.getLogger(__name__).exception("tty sample failed")
+            logging.getLogger(__name__).exception("tty sample failed")
 
     def _sample(self, keys: list[int]) -> None:
         focus = self._focus_now()

@@ -47,3 +47,55 @@ def batches(pending: queue.SimpleQueue) -> Iterator[list]:
         if None in items:
             return
         yield items
+
+
+class KeyTimeWorker:
+    """One thread for the checks that must be made as keys are pressed (the attribution
+    check, the terminal's tty sample): the input hook's :meth:`key_pressed` only enqueues,
+    and each batch of presses wakes this one thread, which runs every job in turn (in the
+    order they were added, or first where asked) - instead of one thread per check, all woken by the same key. A job is
+    ``job(keys)`` with the presses' monotonic ns; one that raises is logged and the others
+    still run (a key without an answer is judged when decoded, failing closed)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._jobs: tuple = ()
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def add(self, job, first: bool = False) -> None:
+        self._jobs = (job, *self._jobs) if first else (*self._jobs, job)
+
+    def remove(self, job) -> None:
+        self._jobs = tuple(j for j in self._jobs if j != job)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._pending = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._run, args=(self._pending,), name=self.name,
+                                            daemon=True)
+            self._thread.start()
+
+    def key_pressed(self, t_ns: int) -> None:
+        """On the input hook thread: enqueue, return at once."""
+        self._pending.put(t_ns)
+
+    def _run(self, pending: queue.SimpleQueue) -> None:
+        import logging
+
+        for keys in batches(pending):
+            for job in self._jobs:
+                try:
+                    job(keys)
+                except Exception:  # noqa: BLE001 - that job's answers are missing: judged later
+                    logging.getLogger(__name__).exception("key-time job failed")
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._pending.put(None)
+            thread.join(timeout=2)

@@ -21,7 +21,9 @@ only enqueues what it reads and returns, decoding happens later on the recorder'
 * ``record`` thread (``workprint-x11-record``) - blocks in ``record_enable_context`` on its
   own connection; the callback only appends ``(monotonic_ns, bytes)`` to the sink. While
   XI2 has the pointer, the context records only ``KeyPress..KeyRelease``, so the server
-  sends it no pointer events at all. Stopping disables the context from a *separate*
+  sends it no pointer events at all; while XI2 has the keys too, only ``KeyPress`` (the
+  auto-repeats), and a lost XI2 stream widens the range again before decoding switches
+  over. Stopping disables the context from a *separate*
   connection, so it takes effect at once, input or not. A lost RECORD or focus stream ends
   the session (:class:`CaptureLost`).
 * ``focus`` thread - its own connection, PropertyNotify on the root window for
@@ -38,6 +40,7 @@ import dataclasses
 import logging
 import os
 import select
+import struct
 import threading
 import time
 from typing import Any, Callable
@@ -51,7 +54,7 @@ from ...events import (KEYS_ATTRIBUTED, KEYS_UNATTRIBUTED, ButtonEvent, FocusEve
 from ..backend import Backend, CaptureLost, FocusSink, InputRecord, Monitor, RawSink, ScreenInfo, WindowInfo
 from .x11_keys import (GROUP_KEYSYMS, Composer, ModifierRoles, group_count, is_modifier, keysym_for, keysym_name,
                        keysym_to_char, modifier_names, next_group)
-from .wakeup import StopSignal
+from .wakeup import KeyTimeWorker, StopSignal
 from .x11_attribution import KeyAttribution, KeyTimeAttribution
 from .x11_xi2 import LOCK_KEYSYMS, KeyState, RawKey, RawKeyListener, xi2_available
 from .x11_xi2_pointer import XI2PointerListener, tell_pointer, to_events
@@ -143,11 +146,16 @@ class X11Backend(Backend):
         self._last_key_ns = 0
         self._attribution: KeyAttribution | None = None
         self._key_time: KeyTimeAttribution | None = None
+        #: the thread of the checks made as each key is pressed (attribution here, the
+        #: terminal's tty sample where the secure-input probe joins it): one wake-up a key
+        self.key_time_worker = KeyTimeWorker("workprint-x11-key-time")
         self._unattributed: str | None = None  # why keys cannot be attributed now
         self._unattributed_codes: set[int] = set()  # pressed while unattributed, not released
         self._last_attribution_ns = 0
         self._record_conn = None
         self._record_ctx = None
+        self._record_last = 0  # the last core device event type RECORD records
+        self._record_lock = threading.Lock()
         self._record_thread: threading.Thread | None = None
         self._keys = None  # XI2 raw key listener (None: keys come from RECORD)
         self._pointer: XI2PointerListener | None = None  # None: the pointer comes from RECORD
@@ -210,13 +218,14 @@ class X11Backend(Backend):
         self._key_time = KeyTimeAttribution(
             lambda: _open_display(self.display_name),
             active=lambda: tracker().active_window if tracker() else 0,
-            overrides=overrides)
-        observers = [self._key_time.key_pressed] + ([self.key_observer] if self.key_observer else [])
+            overrides=overrides, worker=self.key_time_worker)
+        self.key_time_worker.start()
+        observers = [self.key_time_worker.key_pressed] + ([self.key_observer] if self.key_observer else [])
         key_observer = observers[0] if len(observers) == 1 else (lambda t_ns: [o(t_ns) for o in observers])
         if self.pointer_source == "xi2":
             def pointer_lost(reason: str) -> None:  # listener thread, mid-session
                 sink(SourceLost(time.monotonic_ns(), "pointer", reason))
-                self._record_pointer_too(sink, reason)
+                self._widen_record(sink, X.MotionNotify, "X pointer input", reason)
 
             pointer_observer = self.pointer_observer
 
@@ -235,8 +244,11 @@ class X11Backend(Backend):
         record = self._record_mod
         conn = _open_display(self.display_name)
         # with the pointer from XI2, RECORD sends only keys: pointer events would cost CPU
-        # here and crowd RECORD's socket, whose backlog is where the server drops events
-        last = X.KeyRelease if self._pointer is not None else X.MotionNotify
+        # here and crowd RECORD's socket, whose backlog is where the server drops events;
+        # with the keys from XI2 too, only key presses (auto-repeats are presses)
+        last = (X.MotionNotify if self._pointer is None
+                else X.KeyPress if self.key_source == "xi2" else X.KeyRelease)
+        self._record_last = last
         ctx = conn.record_create_context(0, [record.AllClients], [_record_range(last)])
         from_server = record.FromServer
         now = time.monotonic_ns
@@ -276,7 +288,10 @@ class X11Backend(Backend):
             self._key_state = KeyState(modmap, locks, mask)
 
             def keys_lost(reason: str) -> None:  # listener thread: enqueue, decode switches
-                sink(SourceLost(time.monotonic_ns(), "keys", reason))
+                # RECORD sends releases too from here on, before the switch is queued: the
+                # RECORD items decoded after it hold every press and release
+                if self._widen_record(sink, X.KeyRelease, "X key input", reason):
+                    sink(SourceLost(time.monotonic_ns(), "keys", reason))
 
             def key_sink(rec: RawKey) -> None:  # the key hook thread: enqueue, then tell
                 sink(rec)
@@ -301,27 +316,33 @@ class X11Backend(Backend):
             return ids - {indicator.window_id}
         return ids
 
-    def _record_pointer_too(self, sink: RawSink, reason: str) -> None:
-        """The XI2 pointer stream was lost: have the running RECORD context record buttons
-        and motion again (re-registering its clients with the wider range takes effect at
-        once). Its pointer items reach the queue after the :class:`SourceLost` item, which
-        switches decoding over first. If RECORD cannot take over, the session ends."""
-        from Xlib import X
-
+    def _widen_record(self, sink: RawSink, last: int, stream: str, reason: str) -> bool:
+        """An XI2 stream was lost: have the running RECORD context record core device events
+        up to ``last`` (``KeyRelease``: keys, ``MotionNotify``: the pointer too) from now on;
+        re-registering its clients with the wider range takes effect at once. Its new items
+        reach the queue after the caller's :class:`SourceLost` item where the caller queues
+        that first (the pointer), which switches decoding over. If RECORD cannot take over,
+        the session ends (False)."""
         if self._input_stopping:
-            return
-        try:
-            d = _open_display(self.display_name)
+            return False
+        with self._record_lock:
+            if self._record_last >= last:
+                return True
             try:
-                d.record_register_clients(self._record_ctx, 0, [self._record_mod.AllClients],
-                                          [_record_range(X.MotionNotify)])
-                d.sync()
-            finally:
-                d.close()
-        except Exception as exc:  # noqa: BLE001 - no pointer source left
-            if not self._input_stopping:
-                sink(CaptureLost("X pointer input", f"XInput 2 stream lost ({reason}); RECORD could "
-                                 f"not take over: {type(exc).__name__}: {exc}"[:300]))
+                d = _open_display(self.display_name)
+                try:
+                    d.record_register_clients(self._record_ctx, 0, [self._record_mod.AllClients],
+                                              [_record_range(last)])
+                    d.sync()
+                finally:
+                    d.close()
+                self._record_last = last
+                return True
+            except Exception as exc:  # noqa: BLE001 - no source left for that input
+                if not self._input_stopping:
+                    sink(CaptureLost(stream, f"XInput 2 stream lost ({reason}); RECORD could "
+                                     f"not take over: {type(exc).__name__}: {exc}"[:300]))
+                return False
 
     def _modmap(self) -> tuple[list[list[int]], set[int]]:
         modmap = [list(codes) for codes in self._lookup.get_modifier_mapping()]
@@ -331,6 +352,7 @@ class X11Backend(Backend):
 
     def stop_input(self) -> None:
         self._input_stopping = True
+        self.key_time_worker.stop()
         if self._key_time is not None:
             self._key_time.stop()
         if self._pointer is not None:  # its last samples are enqueued before it returns
@@ -407,13 +429,18 @@ class X11Backend(Backend):
         they could not is dropped."""
         out: list[RawEvent] = []
         if key.down:
-            # checked now (which also keeps this thread's view of grabs current for the
-            # pointer's re-checks) and as the key was pressed, where that check was made in
-            # time (x11_attribution.KeyTimeAttribution): either finding the key
-            # unattributable is enough
-            reason = self._attribution.check() if self._attribution is not None else None
-            _, at_press = self._key_time.answer(key.t_ns) if self._key_time is not None else (False, None)
-            reason = at_press or reason
+            # as the key was pressed, where that check was made in time (within
+            # KEY_CHECK_FRESH_NS, x11_attribution.KeyTimeAttribution): the key went where
+            # the server delivered it then, and a check now could only add a grab or a focus
+            # change that began after it. Without such an answer, checked now (fail closed:
+            # a focus that cannot be read is unattributable).
+            found, reason = (self._key_time.answer(key.t_ns) if self._key_time is not None
+                             else (False, None))
+            if self._attribution is not None:
+                if found:
+                    self._attribution.watch_active()  # grabs stay seen for the pointer's re-checks
+                else:
+                    reason = self._attribution.check()
             self._last_attribution_ns = key.t_ns
             if reason != self._unattributed:
                 out.append(MarkerEvent(key.t_ns, KEYS_UNATTRIBUTED if reason else KEYS_ATTRIBUTED,
@@ -487,9 +514,22 @@ class X11Backend(Backend):
         if not isinstance(raw, RecordReply):
             raise TypeError(f"X11Backend cannot decode {type(raw).__name__}")
         t_ns, data = raw.t_ns, raw.data
-        field = rq.EventField(None)
         out: list[RawEvent] = []
         pointer = self.pointer_source == "record"  # else XI2 has it: RECORD's copy is dropped
+        if self._key_state is not None and not pointer:
+            # keys come from XI2 and the pointer too: RECORD adds auto-repeat presses only.
+            # A core key event is 32 bytes: type, keycode, sequence, time (4), ..., state
+            # (at 28), in the connection's byte order - read the fields, not the whole event
+            for off in range(0, len(data) - 31, 32):
+                if data[off] & 0x7F != X.KeyPress:
+                    continue
+                code = data[off + 1]
+                server_ms, = struct.unpack_from("=I", data, off + 4)
+                if self._key_state.is_repeat(code, server_ms):
+                    state, = struct.unpack_from("=H", data, off + 28)
+                    out += self._attributed(self._key_event(t_ns, True, code, state))
+            return out
+        field = rq.EventField(None)
         while len(data) >= 32:
             ev, data = field.parse_binary_value(data, self._lookup.display, None, None)
             etype = ev.type & 0x7F

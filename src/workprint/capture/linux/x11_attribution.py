@@ -66,6 +66,11 @@ class KeyAttribution:
         except error.XError:
             pass
 
+    def watch_active(self) -> None:
+        """Select focus events on the active window without checking (no round trip): a
+        grab that starts later is seen by the next :meth:`check` on this connection."""
+        self._watch(self._active() or 0)
+
     # -- the check ----------------------------------------------------------------------
     def check(self) -> str | None:
         """Why keys pressed now cannot be attributed to the active window, or None."""
@@ -159,8 +164,9 @@ MAX_KEY_CHECKS = 4096
 
 
 class KeyTimeAttribution:
-    """:meth:`KeyAttribution.check` made for each key press as it happens, on a thread and
-    an X connection of its own, woken by the key hook (:meth:`key_pressed` only enqueues).
+    """:meth:`KeyAttribution.check` made for each key press as it happens, on an X
+    connection of its own and on the backend's key-time thread (:class:`.wakeup.KeyTimeWorker`,
+    shared with the terminal's tty sample; woken by the key hook, which only enqueues).
 
     The decoding thread may be seconds behind the keyboard (OCR of a prompt, a busy
     machine). Checked only when a key is decoded, a locker that grabbed the keyboard, read
@@ -168,26 +174,30 @@ class KeyTimeAttribution:
     FocusOut and FocusIn carry no time, so both are read and the keys look attributable.
     Checked here within milliseconds of each press, the grab is still on. :meth:`answer`
     gives the decoder the reason for a key (None: attributable), or says there is no fresh
-    check for it; the decoder still checks too, and either check finding a key
-    unattributable is enough."""
+    check for it - then the decoder checks for itself (a focus it cannot read: not
+    attributable)."""
 
     def __init__(self, open_display: Callable[[], Any], active: Callable[[], int],
-                 overrides: Callable[[], "frozenset[int] | None"] = lambda: None):
-        import queue
+                 overrides: Callable[[], "frozenset[int] | None"] = lambda: None,
+                 worker=None):
         import threading
         from collections import OrderedDict
 
+        from .wakeup import KeyTimeWorker
+
         self._conn = open_display()
         self._attr = KeyAttribution(self._conn, active, overrides, drain=self._drain)
-        self._pending: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._answers: OrderedDict[int, tuple[int, str | None]] = OrderedDict()
-        self._thread = threading.Thread(target=self._run, name="workprint-x11-attribution", daemon=True)
-        self._thread.start()
+        self._own = worker is None
+        self._worker = worker if worker is not None else KeyTimeWorker("workprint-x11-attribution")
+        self._worker.add(self._check, first=True)  # a grab is seen while it is still on
+        if self._own:
+            self._worker.start()
 
     def key_pressed(self, t_ns: int) -> None:
         """On the key hook thread: enqueue, return at once."""
-        self._pending.put(t_ns)
+        self._worker.key_pressed(t_ns)
 
     def answer(self, t_ns: int) -> tuple[bool, str | None]:
         """(found, reason) for the key pressed at ``t_ns``; found is False when no check was
@@ -206,28 +216,25 @@ class KeyTimeAttribution:
             if ev.type in (X.FocusIn, X.FocusOut):
                 self._attr.on_event(ev)
 
-    def _run(self) -> None:
-        import logging
+    def _check(self, keys: list[int]) -> None:
+        """On the key-time thread: one check for a batch of presses. If it raises, those
+        keys have no answer and the decoder checks for itself."""
         import time
 
-        from .wakeup import batches
-
-        for keys in batches(self._pending):
-            checked_ns = time.monotonic_ns()
-            try:
-                reason = self._attr.check()
-            except Exception:  # noqa: BLE001 - no answer: the decoder checks for itself
-                logging.getLogger(__name__).exception("key-time attribution check failed")
-                continue
-            with self._lock:
-                for t_ns in keys:
-                    self._answers[t_ns] = (checked_ns, reason)
-                while len(self._answers) > MAX_KEY_CHECKS:
-                    self._answers.popitem(last=False)
+        checked_ns = time.monotonic_ns()
+        reason = self._attr.check()
+        with self._lock:
+            for t_ns in keys:
+                self._answers[t_ns] = (checked_ns, reason)
+            while len(self._answers) > MAX_KEY_CHECKS:
+                self._answers.popitem(last=False)
 
     def stop(self) -> None:
-        self._pending.put(None)
-        self._thread.join(timeout=2)
+        """Stops checking (the worker's thread, when it is this one's own, ends first; a
+        shared one is stopped by its owner before this)."""
+        self._worker.remove(self._check)
+        if self._own:
+            self._worker.stop()
         try:
             self._conn.close()
         except Exception:  # noqa: BLE001 - the server may be gone

@@ -156,16 +156,17 @@ class RawKeyListener:
         fd = conn.fileno()
         try:
             while not self._stop.is_set():
-                if not conn.pending_events():
-                    ready, _, _ = select.select([fd, self._stop.fd], [], [])
-                    if self._stop.fd in ready:
-                        return
+                # what was read (the first time: what came with the set-up's sync), then wait:
+                # the last pending_events() found the socket empty, so one select() suffices
                 while conn.pending_events():
                     ev = conn.next_event()
                     evtype = getattr(ev, "evtype", None)
                     if evtype == xi.RawKeyPress or evtype == xi.RawKeyRelease:
                         server_ms, keycode = _raw_time_detail(ev.data)
                         sink(RawKey(now(), keycode, evtype == xi.RawKeyPress, server_ms))
+                ready, _, _ = select.select([fd, self._stop.fd], [], [])
+                if self._stop.fd in ready:
+                    return
         except Exception as exc:  # noqa: BLE001 - stopped on its own: say so
             if not self._stop.is_set() and self._on_lost is not None:
                 self._on_lost(f"{type(exc).__name__}: {exc}"[:200])
