@@ -91,3 +91,28 @@ def test_held_key_keeps_its_auto_repeats_and_shift_state(desk, record):
     assert sum(not k.down for k in bs) == 1
     downs = [k for k in keys if k.down and k.char]
     assert [(k.char, "shift" in k.modifiers) for k in downs if k.char in "Abab"] == [("A", True), ("b", False)]
+
+
+def test_raw_key_packets_are_read_from_the_bytes_the_server_sent():
+    """The listener parses the few fields it needs itself: raw presses and releases of the
+    XInput extension, every other packet skipped whole, a packet cut short left for later."""
+    import struct
+
+    from workprint.capture.linux.x11_xi2 import raw_key_packets
+
+    XI = 131
+
+    def raw(evtype, server_ms, keycode, length=2, ext=XI):
+        head = struct.pack("=BBHIHHII", 35, ext, 7, length, evtype, 3, server_ms, keycode)
+        return head + b"\0" * (32 + 4 * length - len(head))
+
+    mapping_notify = bytes([34]) + b"\0" * 31
+    motion = raw(17, 5, 0, length=6)                           # XI_RawMotion: not a key
+    other_ext = raw(13, 6, 40, ext=XI + 1)                     # another extension's event 13
+    stream = (raw(13, 1000, 38) + mapping_notify + motion + other_ext + raw(14, 1090, 38)
+              + raw(13, 1100, 50)[:20])                        # the last one not all read yet
+    keys, used = raw_key_packets(stream, XI)
+    assert keys == [(True, 1000, 38), (False, 1090, 38)]
+    assert used == len(stream) - 20
+    rest = stream[used:] + raw(13, 1100, 50)[20:]
+    assert raw_key_packets(rest, XI) == ([(True, 1100, 50)], len(rest))

@@ -112,6 +112,54 @@ def _raw_time_detail(data: Any) -> tuple[int, int]:
     return data.time, data.detail
 
 
+_GENERIC_EVENT = 35
+_RAW_KEY_PRESS, _RAW_KEY_RELEASE = 13, 14  # XI_RawKeyPress, XI_RawKeyRelease
+
+
+def raw_key_packets(buf: bytes, xi_opcode: int) -> tuple[list[tuple[bool, int, int]], int]:
+    """The raw key events among the complete X packets at the start of ``buf`` (bytes from
+    the server, in the connection's native byte order): ``(down, server time ms, keycode)``
+    each, and how many bytes they used (a packet cut at the end of ``buf`` is left for the
+    next read). A packet is 32 bytes; a reply or a GenericEvent has 4 bytes more per unit
+    of its length field (at byte 4). GenericEvent: byte 1 the extension's major opcode,
+    evtype CARD16 at 8; an XIRawEvent has deviceid CARD16 at 10, time and detail CARD32 at
+    12 and 16. Every other packet (MappingNotify goes to every client) is skipped."""
+    keys: list[tuple[bool, int, int]] = []
+    off, end = 0, len(buf)
+    while end - off >= 32:
+        kind = buf[off] & 0x7F
+        size = 32 + 4 * struct.unpack_from("=I", buf, off + 4)[0] if kind in (1, _GENERIC_EVENT) else 32
+        if end - off < size:
+            break
+        if kind == _GENERIC_EVENT and buf[off + 1] == xi_opcode:
+            evtype, = struct.unpack_from("=H", buf, off + 8)
+            if evtype == _RAW_KEY_PRESS or evtype == _RAW_KEY_RELEASE:
+                server_ms, detail = struct.unpack_from("=II", buf, off + 12)
+                keys.append((evtype == _RAW_KEY_PRESS, server_ms, detail))
+        off += size
+    return keys, off
+
+
+def _read_raw_keys(sock, buf: bytes, xi_opcode: int, sink: Callable[["RawKey"], None],
+                   stop: StopSignal) -> None:
+    """Reads the listener's connection until ``stop`` (returns) or the server ends it
+    (raises): each raw key press/release to ``sink``, stamped when read."""
+    now = time.monotonic_ns
+    fd, stop_fd = sock.fileno(), stop.fd
+    while True:
+        keys, used = raw_key_packets(buf, xi_opcode)
+        for down, server_ms, keycode in keys:  # stamped one by one: a key's t_ns is its id
+            sink(RawKey(now(), keycode, down, server_ms))
+        buf = buf[used:]
+        ready, _, _ = select.select([fd, stop_fd], [], [])
+        if stop_fd in ready:
+            return
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("the X server closed the connection")
+        buf += data
+
+
 def xi2_available(display) -> bool:
     try:
         if not display.has_extension("XInputExtension"):
@@ -153,20 +201,20 @@ class RawKeyListener:
     def _run(self) -> None:
         xi = self._xinput
         conn, sink, now = self._conn, self._sink, time.monotonic_ns
-        fd = conn.fileno()
         try:
-            while not self._stop.is_set():
-                # what was read (the first time: what came with the set-up's sync), then wait:
-                # the last pending_events() found the socket empty, so one select() suffices
-                while conn.pending_events():
-                    ev = conn.next_event()
-                    evtype = getattr(ev, "evtype", None)
-                    if evtype == xi.RawKeyPress or evtype == xi.RawKeyRelease:
-                        server_ms, keycode = _raw_time_detail(ev.data)
-                        sink(RawKey(now(), keycode, evtype == xi.RawKeyPress, server_ms))
-                ready, _, _ = select.select([fd, self._stop.fd], [], [])
-                if self._stop.fd in ready:
-                    return
+            # what python-xlib read with the set-up's sync is in its queue and buffer; from
+            # here on this thread alone reads the connection, sends nothing, and parses the
+            # few fields it needs from each packet itself (python-xlib took ~0.2 ms of CPU to
+            # read one raw key event, measured in the listener thread)
+            while conn.pending_events():
+                ev = conn.next_event()
+                evtype = getattr(ev, "evtype", None)
+                if evtype == xi.RawKeyPress or evtype == xi.RawKeyRelease:
+                    server_ms, keycode = _raw_time_detail(ev.data)
+                    sink(RawKey(now(), keycode, evtype == xi.RawKeyPress, server_ms))
+            left = conn.display.data_recv  # bytes, or python-xlib's view of them
+            _read_raw_keys(conn.display.socket, left[:] if left else b"",
+                           conn.display.get_extension_major(xi.extname), sink, self._stop)
         except Exception as exc:  # noqa: BLE001 - stopped on its own: say so
             if not self._stop.is_set() and self._on_lost is not None:
                 self._on_lost(f"{type(exc).__name__}: {exc}"[:200])
