@@ -566,3 +566,25 @@ def test_one_key_time_thread_runs_every_check_for_each_batch_of_presses():
     assert done.wait(5)
     worker.stop()
     assert seen[-1] == ("sample", [2])
+
+
+def test_the_decoder_waits_for_a_key_time_check_in_flight_not_for_one_never_asked():
+    import threading
+    import time as _time
+
+    from workprint.capture.linux.wakeup import KeyTimeWorker
+
+    release = threading.Event()
+    worker = KeyTimeWorker("test-key-time")
+    worker.add(lambda keys: release.wait(5))
+    worker.start()
+    try:
+        worker.key_pressed(10)
+        assert worker.wait(10, 0.05) is False           # still checking: timed out
+        threading.Timer(0.05, release.set).start()
+        assert worker.wait(10, 5)                       # done while waiting
+        t0 = _time.monotonic()
+        assert worker.wait(11, 5) is False              # never reported: no wait at all
+        assert _time.monotonic() - t0 < 0.5
+    finally:
+        worker.stop()

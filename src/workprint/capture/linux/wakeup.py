@@ -53,15 +53,20 @@ class KeyTimeWorker:
     """One thread for the checks that must be made as keys are pressed (the attribution
     check, the terminal's tty sample): the input hook's :meth:`key_pressed` only enqueues,
     and each batch of presses wakes this one thread, which runs every job in turn (in the
-    order they were added, or first where asked) - instead of one thread per check, all woken by the same key. A job is
-    ``job(keys)`` with the presses' monotonic ns; one that raises is logged and the others
-    still run (a key without an answer is judged when decoded, failing closed)."""
+    order they were added, or first where asked) - instead of one thread per check, all
+    woken by the same key. A job is ``job(keys)`` with the presses' monotonic ns; one that
+    raises is logged and the others still run (a key without an answer is judged when
+    decoded, failing closed). :meth:`wait` lets the decoder take a check still in flight
+    instead of making it a second time."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._jobs: tuple = ()
         self._pending: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._reported = 0  # the latest press reported (t_ns, increasing)
+        self._done = 0  # the latest press every job has seen
+        self._cond = threading.Condition()
 
     def add(self, job, first: bool = False) -> None:
         self._jobs = (job, *self._jobs) if first else (*self._jobs, job)
@@ -81,8 +86,17 @@ class KeyTimeWorker:
             self._thread.start()
 
     def key_pressed(self, t_ns: int) -> None:
-        """On the input hook thread: enqueue, return at once."""
+        """On the input hook thread (before it queues the key itself): enqueue, return at once."""
+        self._reported = max(self._reported, t_ns)
         self._pending.put(t_ns)
+
+    def wait(self, t_ns: int, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until every job has seen the press at ``t_ns``; False
+        at once for a press that was never reported (nothing would come), or on time-out."""
+        if t_ns > self._reported or self._thread is None or timeout_s <= 0:
+            return self._done >= t_ns
+        with self._cond:
+            return self._cond.wait_for(lambda: self._done >= t_ns, timeout_s)
 
     def _run(self, pending: queue.SimpleQueue) -> None:
         import logging
@@ -93,6 +107,9 @@ class KeyTimeWorker:
                     job(keys)
                 except Exception:  # noqa: BLE001 - that job's answers are missing: judged later
                     logging.getLogger(__name__).exception("key-time job failed")
+            with self._cond:
+                self._done = max(self._done, *keys)
+                self._cond.notify_all()
 
     def stop(self) -> None:
         thread, self._thread = self._thread, None

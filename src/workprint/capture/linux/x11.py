@@ -260,9 +260,9 @@ class X11Backend(Backend):
         def callback(reply: Any) -> None:  # hook thread: enqueue and return
             if reply.category == from_server and not reply.client_swapped and reply.data:
                 t_ns = now()
-                sink(RecordReply(t_ns, bytes(reply.data)))
                 if observer is not None and reply.data[0] & 0x7F == X.KeyPress:
                     observer(t_ns)
+                sink(RecordReply(t_ns, bytes(reply.data)))
             elif reply.category == start_of_data:
                 enabled.set()
 
@@ -293,10 +293,10 @@ class X11Backend(Backend):
                 if self._widen_record(sink, X.KeyRelease, "X key input", reason):
                     sink(SourceLost(time.monotonic_ns(), "keys", reason))
 
-            def key_sink(rec: RawKey) -> None:  # the key hook thread: enqueue, then tell
-                sink(rec)
-                if rec.down:
+            def key_sink(rec: RawKey) -> None:  # the key hook thread: tell, then enqueue
+                if rec.down:  # (told first: the decoder may wait for the check it starts)
                     key_observer(rec.t_ns)
+                sink(rec)
             self._keys = RawKeyListener(lambda: _open_display(self.display_name), key_sink, keys_lost)
             self._keys.start()
         self._record_conn, self._record_ctx = conn, ctx

@@ -201,9 +201,15 @@ class KeyTimeAttribution:
 
     def answer(self, t_ns: int) -> tuple[bool, str | None]:
         """(found, reason) for the key pressed at ``t_ns``; found is False when no check was
-        made within ``KEY_CHECK_FRESH_NS`` of it."""
+        made within ``KEY_CHECK_FRESH_NS`` of it. A check still in flight (the decoder and
+        this thread are woken by the same key) is waited for, until it would be too late."""
+        import time
+
         with self._lock:
             hit = self._answers.pop(t_ns, None)
+        if hit is None and self._worker.wait(t_ns, (t_ns + KEY_CHECK_FRESH_NS - time.monotonic_ns()) / 1e9):
+            with self._lock:
+                hit = self._answers.pop(t_ns, None)
         if hit is None or hit[0] - t_ns > KEY_CHECK_FRESH_NS:
             return False, None
         return True, hit[1]
