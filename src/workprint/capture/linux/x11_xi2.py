@@ -11,9 +11,13 @@ Raw events carry neither the modifier state nor the server's auto-repeat presses
 
 * :class:`KeyState` tracks the modifier mask from the raw presses and releases (seeded
   from ``QueryPointer`` at start, lock modifiers toggle on press), pure and testable;
-* auto-repeat presses still come from RECORD: a RECORD press of a key the raw stream says
-  is held since at least ``REPEAT_MIN_MS`` is a repeat; every other RECORD key event is
-  a duplicate of a raw one and is dropped.
+* auto-repeat presses still come from RECORD (which then records presses only): a RECORD
+  press of a key the raw stream says is held since at least ``REPEAT_MIN_MS`` is a
+  repeat; every other RECORD press is a duplicate of a raw one and is dropped.
+
+The listener reads its own connection after set-up and takes the few fields it needs from
+each packet (:func:`raw_key_packets`) instead of building python-xlib's event objects (the
+CPU this saves per key: BENCHMARKS.md, "OCR off, sixth sitting").
 """
 
 from __future__ import annotations
@@ -203,9 +207,7 @@ class RawKeyListener:
         conn, sink, now = self._conn, self._sink, time.monotonic_ns
         try:
             # what python-xlib read with the set-up's sync is in its queue and buffer; from
-            # here on this thread alone reads the connection, sends nothing, and parses the
-            # few fields it needs from each packet itself (python-xlib took ~0.2 ms of CPU to
-            # read one raw key event, measured in the listener thread)
+            # here on this thread alone reads the connection and sends nothing
             while conn.pending_events():
                 ev = conn.next_event()
                 evtype = getattr(ev, "evtype", None)
