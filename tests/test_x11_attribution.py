@@ -198,3 +198,34 @@ def test_a_key_without_a_check_in_time_is_checked_when_decoded_and_fails_closed(
     out = backend2._attributed(_key(5))
     assert [getattr(e, "name", None) for e in out] == ["keys_unattributed", None]
     assert out[0].text == "the input focus cannot be read"
+
+
+def test_the_decoder_takes_the_check_of_its_key_without_waiting_for_the_tty_sample():
+    """The decoder waits for the attribution check of a press still in flight (woken by the
+    same key, it is often first), not for the slower jobs after it on the key-time thread."""
+    import threading
+    import time
+
+    from workprint.capture.linux.wakeup import KeyTimeWorker
+    from workprint.capture.linux.x11_attribution import KeyTimeAttribution
+
+    conn = FakeConn()
+    conn.parents = {APP: ROOT, APP_CHILD: APP}
+    conn.focus = FakeWindow(conn, APP_CHILD)
+    conn.pending_events = lambda: 0
+    release = threading.Event()
+    worker = KeyTimeWorker("test-key-time")
+    worker.add(lambda keys: release.wait(5))          # a slow tty sample, added first
+    key_time = KeyTimeAttribution(lambda: conn, active=lambda: APP, worker=worker)
+    worker.start()
+    try:
+        t_ns = time.monotonic_ns()
+        worker.key_pressed(t_ns)
+        t0 = time.monotonic()
+        assert key_time.answer(t_ns) == (True, None)   # its own check, made first
+        assert time.monotonic() - t0 < 1.0
+        assert key_time.answer(t_ns + 1) == (False, None)   # never reported: no wait
+    finally:
+        release.set()
+        worker.stop()
+        key_time.stop()

@@ -90,10 +90,14 @@ class KeyTimeWorker:
         self._reported = max(self._reported, t_ns)
         self._pending.put(t_ns)
 
+    def reported(self, t_ns: int) -> bool:
+        """Was the press at ``t_ns`` handed to this worker while it runs (its jobs will see it)?"""
+        return self._thread is not None and t_ns <= self._reported
+
     def wait(self, t_ns: int, timeout_s: float) -> bool:
         """Wait (at most ``timeout_s``) until every job has seen the press at ``t_ns``; False
         at once for a press that was never reported (nothing would come), or on time-out."""
-        if t_ns > self._reported or self._thread is None or timeout_s <= 0:
+        if not self.reported(t_ns) or timeout_s <= 0:
             return self._done >= t_ns
         with self._cond:
             return self._cond.wait_for(lambda: self._done >= t_ns, timeout_s)

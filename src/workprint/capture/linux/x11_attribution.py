@@ -188,6 +188,8 @@ class KeyTimeAttribution:
         self._conn = open_display()
         self._attr = KeyAttribution(self._conn, active, overrides, drain=self._drain)
         self._lock = threading.Lock()
+        self._checked = threading.Condition(self._lock)  # notified when a batch is checked
+        self._checked_ns = 0  # the latest press checked (or whose check failed)
         self._answers: OrderedDict[int, tuple[int, str | None]] = OrderedDict()
         self._own = worker is None
         self._worker = worker if worker is not None else KeyTimeWorker("workprint-x11-attribution")
@@ -205,11 +207,12 @@ class KeyTimeAttribution:
         this thread are woken by the same key) is waited for, until it would be too late."""
         import time
 
-        with self._lock:
+        with self._checked:
             hit = self._answers.pop(t_ns, None)
-        if hit is None and self._worker.wait(t_ns, (t_ns + KEY_CHECK_FRESH_NS - time.monotonic_ns()) / 1e9):
-            with self._lock:
-                hit = self._answers.pop(t_ns, None)
+            if hit is None and self._worker.reported(t_ns):  # this check, not the other jobs
+                timeout = (t_ns + KEY_CHECK_FRESH_NS - time.monotonic_ns()) / 1e9
+                if timeout > 0 and self._checked.wait_for(lambda: self._checked_ns >= t_ns, timeout):
+                    hit = self._answers.pop(t_ns, None)
         if hit is None or hit[0] - t_ns > KEY_CHECK_FRESH_NS:
             return False, None
         return True, hit[1]
@@ -228,12 +231,20 @@ class KeyTimeAttribution:
         import time
 
         checked_ns = time.monotonic_ns()
-        reason = self._attr.check()
-        with self._lock:
+        try:
+            reason = self._attr.check()
+        except BaseException:
+            with self._checked:  # no answers: the decoder, waiting, checks for itself
+                self._checked_ns = max(self._checked_ns, *keys)
+                self._checked.notify_all()
+            raise
+        with self._checked:
             for t_ns in keys:
                 self._answers[t_ns] = (checked_ns, reason)
             while len(self._answers) > MAX_KEY_CHECKS:
                 self._answers.popitem(last=False)
+            self._checked_ns = max(self._checked_ns, *keys)
+            self._checked.notify_all()
 
     def stop(self) -> None:
         """Stops checking (the worker's thread, when it is this one's own, ends first; a
