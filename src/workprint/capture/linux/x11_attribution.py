@@ -14,9 +14,10 @@ the keys are *not* attributable (or ``None`` when they are):
   its own (an override-redirect prompt), checked with ``GetInputFocus``;
 * **a full-screen override-redirect window** of a client other than the active window's.
 
-The check runs on the decoding thread, never on an input thread: one round trip per key
-press (``GetInputFocus``), which also guarantees that every focus event the server sent
-before that key has been read. The recorder never grabs anything itself.
+The check runs off the input threads - as each key is pressed on the key-time thread
+(:class:`KeyTimeAttribution`), and on the decoding thread for a key without that answer:
+one round trip per check (``GetInputFocus``), which also guarantees that every focus event
+the server sent before it has been read. The recorder never grabs anything itself.
 """
 
 from __future__ import annotations
@@ -160,6 +161,9 @@ class KeyAttribution:
 #: a later one (the checking thread itself fell behind) is not used - the key then has only
 #: the check made when it is decoded.
 KEY_CHECK_FRESH_NS = 50_000_000
+#: How long the decoder waits for a key's check still in flight (the key-time thread may be
+#: busy with an earlier key's tty sample); after that it checks for itself, as without one.
+KEY_CHECK_WAIT_NS = 5_000_000
 MAX_KEY_CHECKS = 4096
 
 
@@ -210,7 +214,8 @@ class KeyTimeAttribution:
         with self._checked:
             hit = self._answers.pop(t_ns, None)
             if hit is None and self._worker.reported(t_ns):  # this check, not the other jobs
-                timeout = (t_ns + KEY_CHECK_FRESH_NS - time.monotonic_ns()) / 1e9
+                now = time.monotonic_ns()
+                timeout = min(KEY_CHECK_WAIT_NS, t_ns + KEY_CHECK_FRESH_NS - now) / 1e9
                 if timeout > 0 and self._checked.wait_for(lambda: self._checked_ns >= t_ns, timeout):
                     hit = self._answers.pop(t_ns, None)
         if hit is None or hit[0] - t_ns > KEY_CHECK_FRESH_NS:
