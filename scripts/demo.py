@@ -10,11 +10,13 @@
    typed never reached disk, and exports the session as AgentNet JSONL and as a Hugging
    Face dataset that `datasets.load_dataset` opens offline.
 
-Everything it starts is stopped at the end. Data goes to ./demo-data (recreated each run).
+Everything it starts is stopped at the end. Data goes to ./demo-data (recreated each run;
+``--data-dir DIR`` for another place). Exits 1 if a secret is found anywhere under it.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import subprocess
@@ -23,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "demo-data"
+DATA = ROOT / "demo-data"  # --data-dir replaces it
 POLICY = ROOT / "examples" / "policy.toml"
 SECRETS = {"terminal password": "Tr0ub4dor&3-demo", "e-mail": "jane.doe@example.org",
            "password manager": "vault-master-pass"}
@@ -108,9 +110,20 @@ def work(desk, term: int, tk: int, vault: int) -> None:
     time.sleep(0.5)
 
 
+def leaked(root: Path) -> list[str]:
+    """The secrets found in any byte of any file under ``root``."""
+    blob = b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
+    return [what for what, secret in SECRETS.items() if secret.encode() in blob]
+
+
 def main() -> int:
     from workprint.virtual_desktop import VirtualDesktop
 
+    global DATA
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=DATA,
+                    help="where the demo's data goes (deleted and recreated; default ./demo-data)")
+    DATA = ap.parse_args().data_dir.resolve()
     if DATA.exists():
         shutil.rmtree(DATA)
     DATA.mkdir(parents=True)
@@ -134,8 +147,8 @@ def main() -> int:
         step(f"recording: workprint record --policy {POLICY.relative_to(ROOT)} --data-dir {DATA.name}")
         rec = subprocess.Popen([*WORKPRINT, "record", "--data-dir", str(DATA), "--policy", str(POLICY)],
                                env=desk.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        print("   " + rec.stderr.readline().strip())
-        time.sleep(1.0)
+        print("   " + rec.stderr.readline().strip())  # said once it records
+        time.sleep(0.3)
         t0 = time.monotonic()
         work(desk, term, tk, vault)
         print(f"   scripted work done in {time.monotonic() - t0:.1f}s; stopping the recorder (SIGINT)")
@@ -151,16 +164,16 @@ def main() -> int:
     cli("inspect", session_id, "--data-dir", str(DATA))
 
     step("safeguards: the secrets typed during the session are nowhere on disk")
-    blob = b"".join(p.read_bytes() for p in (DATA / "sessions").rglob("*") if p.is_file())
+    found = leaked(DATA)
     from workprint.store.session import DataDir
 
     with DataDir(DATA).open(session_id) as s:
         placeholders = sorted({k.redacted for k in s.events(["key_down"]) if k.redacted})
         gaps = [(g.reason, round(g.duration_ns / 1e9, 1)) for g in s.events(["gap"])]
-    for what, secret in SECRETS.items():
-        print(f"   {what:18} {'NOT on disk' if secret.encode() not in blob else 'LEAKED'}")
-        if secret.encode() in blob:
-            return 1
+    for what in SECRETS:
+        print(f"   {what:18} {'LEAKED' if what in found else 'NOT on disk'}")
+    if found:
+        return 1
     print(f"   placeholders in the key stream: {', '.join(placeholders)}")
     print(f"   gaps (reason, seconds): {gaps}")
 
@@ -182,6 +195,10 @@ def main() -> int:
     # a cache of its own: the datasets cache would otherwise serve an earlier demo's export
     ds = datasets.load_dataset(str(DATA / "export-hf"), split="train", cache_dir=str(DATA / "hf-cache"))
     print(f"   hf: datasets.load_dataset(...) -> {ds.num_rows} rows, columns {ds.column_names[:8]}...")
+    found = leaked(DATA)
+    print(f"   the exports and their cache: {'LEAKED ' + ', '.join(found) if found else 'no secret in them'}")
+    if found:
+        return 1
     print(f"\nThe session is in {DATA / 'sessions' / session_id} (SQLite: session.db).")
     print(f"Browse it: workprint view --data-dir {DATA}")
     return 0
