@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -133,14 +134,16 @@ def main() -> int:
     cli("notice", "--accept", "--policy", str(POLICY), "--data-dir", str(DATA))
 
     step("a virtual 1920x1080 desktop (Xvfb + openbox): xterm, a Tk app, a 'password manager'")
-    with VirtualDesktop(1920, 1080) as desk:
+    # the apps' own files (a form's saved fields hold what was typed in it) live outside
+    # the recorder's data dir: everything under that is checked for the secrets below
+    with VirtualDesktop(1920, 1080) as desk, tempfile.TemporaryDirectory(prefix="demo-apps-") as apps:
         desk.spawn(["xterm", "-T", "demo-terminal", "-geometry", "90x30+30+30", "-e", "bash", "--norc"])
         term = desk.wait_window("^demo-terminal$")
         desk.spawn([sys.executable, str(WORKBENCH), "--title", "Invoices - Workbench",
-                    "--state", str(DATA / "workbench-state.json"), "--geometry", "900x700+700+120"])
+                    "--state", str(Path(apps) / "workbench-state.json"), "--geometry", "900x700+700+120"])
         tk = desk.wait_window("^Invoices")
         desk.spawn([sys.executable, str(WORKBENCH), "--title", "Passwords - KeePassXC", "--class", "KeePassXC",
-                    "--state", str(DATA / "vault-state.json"), "--geometry", "600x400+100+600"])
+                    "--state", str(Path(apps) / "vault-state.json"), "--geometry", "600x400+100+600"])
         vault = desk.wait_window("^Passwords")
         print(f"   display {desk.display}")
 
@@ -158,6 +161,11 @@ def main() -> int:
             print(err, file=sys.stderr)
             return rec.returncode
         session_id = out.strip().splitlines()[-1]
+        # the e-mail really reached the form (else "not on disk" below would prove nothing)
+        state = Path(apps) / "workbench-state.json"
+        if not state.exists() or SECRETS["e-mail"] not in state.read_text():
+            print("the scripted input did not reach the workbench: nothing can be shown", file=sys.stderr)
+            return 1
 
     step("what was recorded")
     cli("sessions", "--data-dir", str(DATA))
