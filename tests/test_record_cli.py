@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -153,6 +154,19 @@ def test_disk_full_stops_cleanly_with_a_clear_message_and_an_intact_store(desk, 
                                 env=desk.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert "recording session" in proc.stderr.readline()
+        # Its first events are committed before the disk is filled: what the test checks is
+        # that what was written before the disk filled stays intact (filling it at once
+        # raced the recorder's own first writes, which could take the space the filler
+        # left it, and then no event at all was stored).
+        [sid] = wait_for(lambda: os.listdir(mnt / "sessions"), what="the session folder")
+
+        def committed() -> bool:
+            try:
+                with contextlib.closing(sqlite3.connect(mnt / "sessions" / sid / "session.db", timeout=1)) as c:
+                    return c.execute("SELECT COUNT(*) FROM events").fetchone()[0] > 0
+            except sqlite3.Error:
+                return False
+        wait_for(committed, what="the recorder's first events")
         # Leave the recorder a few pages: how fast frames and events fill the rest depends
         # on how well the screen compresses (masked random text is mostly black) and on how
         # far OCR of random text lets frames through on a busy machine (64 KiB once lasted
