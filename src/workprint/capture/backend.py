@@ -143,6 +143,11 @@ class Backend(ABC):
         it is true. False if ``timeout`` seconds passed first (recording goes on)."""
         return True
 
+    #: True when :meth:`grab` returns the very array of its previous grab whenever not one
+    #: pixel changed, and a new array otherwise: the frame pipeline then does not compare
+    #: each grab with the one before a second time
+    grab_keeps_unchanged: bool = False
+
     @abstractmethod
     def grab(self) -> np.ndarray:
         """The whole virtual screen as a ``(height, width)`` uint32 array (BGRX)."""

@@ -220,8 +220,12 @@ class FramePipeline:
                  redact: Callable[[np.ndarray, int, int], "np.ndarray | MaskedFrame | None"] | None = None,
                  text_mask: "TextMaskStage | None" = None,
                  generation: Callable[[], int] = lambda: 0,
-                 on_stored: Callable[[int, str], None] | None = None):
+                 on_stored: Callable[[int, str], None] | None = None,
+                 grab_keeps_unchanged: bool = False):
         self._text_mask = text_mask
+        #: ``grab`` already returns the grab before for an unchanged screen (the backend's
+        #: :attr:`~.backend.Backend.grab_keeps_unchanged`): no second compare here
+        self._grab_keeps_unchanged = grab_keeps_unchanged
         #: told (on the scheduler thread; must return at once) of each grab queued to be
         #: stored, with its reason (the accessibility tree taker listens)
         self._on_stored = on_stored
@@ -304,13 +308,14 @@ class FramePipeline:
         gen = self._generation()
         with STAGES.measure("grab"):
             pixels = self._grab_fn()
-        last = self._ring[-1].pixels if self._ring else None
-        with STAGES.measure("diff"):
-            if same_pixels(last, pixels):
-                # the screen did not change: the grab before stands for it, so the ring,
-                # the queues and the OCR backlog hold one array for it, not one per grab,
-                # and every later stage knows it at once (``is``)
-                pixels = last
+        if not self._grab_keeps_unchanged:
+            last = self._ring[-1].pixels if self._ring else None
+            with STAGES.measure("diff"):
+                if same_pixels(last, pixels):
+                    # the screen did not change: the grab before stands for it, so the
+                    # ring, the queues and the OCR backlog hold one array for it, not one
+                    # per grab, and every later stage knows it at once (``is``)
+                    pixels = last
         g = _Grab(t, pixels, gen)
         self.grabs += 1
         self._ring.append(g)

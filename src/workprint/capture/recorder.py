@@ -128,6 +128,7 @@ class Recorder:
                                     encoder_delay_s=encoder_delay_s,
                                     redact=frame_redactor, text_mask=text_mask,
                                     generation=backend.window_generation,
+                                    grab_keeps_unchanged=backend.grab_keeps_unchanged,
                                     on_stored=trees.frame_stored if trees is not None else None) if frames else None
 
     # -- lifecycle --------------------------------------------------------------------------

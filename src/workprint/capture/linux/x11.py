@@ -196,6 +196,8 @@ class X11Backend(Backend):
                           extra={"backend": "x11", "display": self.display_name,
                                  "keys": self.key_source, "pointer": self.pointer_source})
 
+    grab_keeps_unchanged = True  # ScreenGrabber compares each grab with the one before
+
     def grab(self) -> np.ndarray:
         from .x11_grab import ScreenGrabber
 
