@@ -4,6 +4,8 @@ them for real)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -111,6 +113,39 @@ def test_watcher_answers_for_the_field_focused_before_a_moment():
     assert w.secret_focus(PID, before_ns=1_400 * MS) is False
     assert w.secret_focus(PID, before_ns=50 * MS) is True  # nothing before it: as now
     assert w.secret_focus(PID + 1, before_ns=2_000 * MS) is None  # another program
+
+
+def test_a_focus_still_being_resolved_is_waited_for_not_taken_for_a_secret():
+    """A key typed 3 ms after a click, judged while the clicked field's role is still being
+    asked: the answer waits for the role (an ordinary field: not secret) instead of failing
+    closed on it. A role that never comes counts as secret once the resolver's deadline is
+    past, and a password field found meanwhile is secret at once."""
+    w = FedWatcher()
+    now = time.monotonic_ns()
+    w.focus(now - 5_000 * MS, "/before", ROLE_TEXT)
+    key_t = now - 3 * MS
+    clicked = w.focus(now, "/clicked")                          # pending
+    threading.Timer(0.03, w.resolve, (clicked, ROLE_TEXT)).start()
+    t0 = time.monotonic()
+    assert w.secret_focus(PID, before_ns=key_t, since_ns=key_t) is False
+    assert 0.02 <= time.monotonic() - t0 < 0.5
+
+    stuck_t = time.monotonic_ns() - int(0.45e9)                 # asked 450 ms ago, no answer yet
+    w2 = FedWatcher()
+    w2.focus(stuck_t - 5_000 * MS, "/before", ROLE_TEXT)
+    w2.focus(stuck_t, "/stuck")
+    t0 = time.monotonic()
+    assert w2.secret_focus(PID, before_ns=stuck_t - MS, since_ns=stuck_t - MS) is True
+    assert 0.05 <= time.monotonic() - t0 < 0.4                  # waited until the deadline, no longer
+
+    w3 = FedWatcher()
+    t = time.monotonic_ns()
+    w3.focus(t - 5_000 * MS, "/before", ROLE_TEXT)
+    w3.focus(t - 2 * MS, "/pw", ROLE_PASSWORD_TEXT)
+    w3.focus(t, "/pending")
+    t0 = time.monotonic()
+    assert w3.secret_focus(PID, before_ns=t - 4 * MS, since_ns=t - 4 * MS) is True
+    assert time.monotonic() - t0 < 0.01                         # known secret: no wait
 
 
 def _gate(watcher: FedWatcher, clock: dict) -> SafeguardGate:

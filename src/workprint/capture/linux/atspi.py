@@ -147,6 +147,7 @@ _MATCH_RULES = (
 _EVENTS = ("object:state-changed:focused",)
 
 _RESOLVE_TIMEOUT_S = 0.5   # role/pid of a focused object (event thread)
+_RESOLVE_SLACK_S = 0.05    # ``secret_focus`` waits this much past it for a pending role
 FOCUS_HISTORY = 16         # focus records kept per program for ``secret_focus(before_ns=)``
 #: A focus event arrives here 5-22 ms after the click or key that moved the focus (measured,
 #: see above); a record received up to this long after the keys being judged began may still
@@ -410,7 +411,7 @@ class AtspiWatcher:
         self._start_timeout = start_timeout
         self._query_timeout = query_timeout
         self._lock = threading.Lock()         # focus state and caches
-        self._stored = threading.Condition(self._lock)  # a focus record came (``focus_after``)
+        self._stored = threading.Condition(self._lock)  # a focus record came or was resolved
         self._stores = 0
         self._query_lock = threading.Lock()   # the query connection (document_url)
         self._ready = threading.Event()
@@ -603,7 +604,10 @@ class AtspiWatcher:
         the input that caused it - with ``since_ns`` (when the keys being judged began) also
         every record received up to ``FOCUS_DELIVERY_NS`` after ``since_ns``: any of them
         counting as secret makes the answer True. With no record before ``before_ns``, the
-        answer is as now.
+        answer is as now. A record among them whose role is still being asked makes the
+        call wait for it (typically 0.4-5 ms, at most until the resolver's own deadline,
+        then it counts as secret), so that keys typed right after a click into an ordinary
+        field are not taken for a secret: not for the input hook's thread.
         """
         if not self._available:
             return None
@@ -612,12 +616,27 @@ class AtspiWatcher:
                 last = self._last
             return True if last is not None and last.counts_as_secret else None
         if before_ns is not None:
-            history = self._history_for(pid)
-            prior = [r for r in history if r.t_ns < before_ns]
-            if prior:
-                window_end = before_ns if since_ns is None else max(before_ns, since_ns + FOCUS_DELIVERY_NS)
-                late = [r for r in history if before_ns <= r.t_ns < window_end]
-                return any(r.counts_as_secret for r in (prior[-1], *late))
+            window_end = before_ns if since_ns is None else max(before_ns, since_ns + FOCUS_DELIVERY_NS)
+            while True:
+                with self._lock:
+                    stores = self._stores
+                history = self._history_for(pid)
+                prior = [r for r in history if r.t_ns < before_ns]
+                if not prior:
+                    break
+                records = (prior[-1], *(r for r in history if before_ns <= r.t_ns < window_end))
+                pending = [r for r in records if r.resolved_ns is None]
+                if not pending or any(r.secret is True for r in records):
+                    return any(r.counts_as_secret for r in records)
+                # A focus still being resolved (its role comes 0.4-5 ms after it): wait for
+                # its answer rather than take keys typed into an ordinary field for a
+                # secret. Bounded by the resolver's own deadline; still pending then: secret.
+                left = max(r.t_ns for r in pending) / 1e9 + _RESOLVE_TIMEOUT_S + _RESOLVE_SLACK_S - time.monotonic()
+                if left <= 0:
+                    return True
+                with self._stored:
+                    if self._stores == stores:
+                        self._stored.wait(left)
         record = self._record_for(pid)
         if record is None:
             return None
@@ -714,6 +733,8 @@ class AtspiWatcher:
                 for i, rec in enumerate(history):
                     if rec is pending:
                         history[i] = resolved
+            self._stores += 1
+            self._stored.notify_all()
 
     def _forget(self, name: str) -> None:
         with self._lock:
