@@ -43,7 +43,11 @@ class FakeConn:
         self.focus: object = None
         self.net_active = 0
         self.round_trips = 0
+        self.sent: dict[int, int] = {}  # selections flushed to the server
         self.display = NS(info=NS(resource_id_mask=MASK))
+
+    def flush(self):
+        self.sent = dict(self.selected)
 
     def screen(self):
         return NS(root=FakeWindow(self, ROOT), width_in_pixels=1920, height_in_pixels=1080)
@@ -53,6 +57,7 @@ class FakeConn:
 
     def get_input_focus(self):
         self.round_trips += 1
+        self.flush()  # a request with a reply sends what was queued before it
         return NS(focus=self.focus)
 
     def get_atom(self, name):
@@ -230,5 +235,40 @@ def test_the_decoder_takes_the_check_of_its_key_without_waiting_for_the_tty_samp
         assert key_time.answer(t_ns + 1) == (False, None)   # never reported: no wait
     finally:
         release.set()
+        worker.stop()
+        key_time.stop()
+
+
+def test_a_window_becoming_active_is_watched_for_grabs_before_any_key():
+    """The focus tracker asks, as a window becomes active: the key-time thread selects focus
+    events on it at once, on its own connection - no key needed, so that the FocusOut of a
+    grab that begins before the first key reaches the checker. One-off calls run on the
+    worker's thread; they are not key presses (no check is made, no job runs)."""
+    import threading
+    import time
+
+    from workprint.capture.linux.wakeup import KeyTimeWorker
+    from workprint.capture.linux.x11_attribution import KeyTimeAttribution
+
+    conn = FakeConn()
+    conn.parents = {APP: ROOT}
+    conn.focus = FakeWindow(conn, APP)
+    conn.pending_events = lambda: 0
+    worker = KeyTimeWorker("test-key-time")
+    jobs: list = []
+    worker.add(lambda keys: jobs.append(keys))
+    key_time = KeyTimeAttribution(lambda: conn, active=lambda: APP, worker=worker)
+    worker.start()
+    try:
+        on_thread: list = []
+        worker.call_soon(lambda: on_thread.append(threading.current_thread().name))
+        key_time.watch_active()
+        deadline = time.monotonic() + 5
+        while conn.sent.get(APP) != X.FocusChangeMask:         # sent, not only queued
+            assert time.monotonic() < deadline, conn.sent
+            time.sleep(0.001)
+        assert on_thread == ["test-key-time"]
+        assert conn.round_trips == 0 and jobs == []     # no check, no key job
+    finally:
         worker.stop()
         key_time.stop()

@@ -116,3 +116,42 @@ def test_a_locker_that_came_and_went_while_the_recorder_was_behind(desk, tmp_pat
     views = spelled(data)
     assert "echo before-lock" in views["chars"] and "echo after-unlock" in views["chars"], views["chars"]
     assert_no_leak(data, [secret])
+
+
+@pytest.mark.parametrize("mode,secret", [
+    ("nowindow", "fresh-slock-Pw-52"),
+    ("dialog", "fresh-pinentry-Pw-08"),
+])
+def test_a_locker_that_grabs_a_window_nobody_typed_into_yet(desk, tmp_path, mode, secret):
+    """The window in front has just become active and no key was typed into it when the
+    keyboard is grabbed: the grab's FocusOut goes only to connections that selected focus
+    events on that window before the grab began - the recorder selects them as the window
+    becomes active, not at its first key. (A grab without a window or with a small one
+    leaves the input focus where it was and covers nothing: only the FocusOut tells.)"""
+    first = desk.xterm("fresh-a", geometry="80x12+20+20")
+    second = desk.xterm("fresh-b", geometry="80x12+20+300")
+    desk.activate(first)
+    data, state = tmp_path / "data", tmp_path / "locker.json"
+    x = desk.xdotool
+    with recording(desk, data):
+        x("type", "--delay", "20", "echo before-lock\n")
+        time.sleep(1.2)
+        desk.activate(second)                  # in front now; not one key typed into it
+        time.sleep(0.8)
+        desk.vd.spawn([sys.executable, str(LOCKER), "--mode", mode, "--state", str(state)])
+        wait_for(lambda: state.exists() and read_state(state)["grabbed"], what="locker has the keyboard")
+        x("type", "--delay", "40", secret)
+        wait_for(lambda: read_state(state)["typed"] == secret, what="the password at the locker")
+        x("key", "Return")
+        wait_for(lambda: read_state(state)["unlocked"], what="locker unlocked")
+        time.sleep(0.3)
+        desk.activate(second)
+        x("type", "--delay", "20", "echo after-unlock\n")
+        wait_for(lambda: _status(data)["recording"], what="recording again")
+        time.sleep(1.2)
+    views = spelled(data)
+    assert "echo before-lock" in views["chars"] and "echo after-unlock" in views["chars"], views["chars"]
+    assert_no_leak(data, [secret])
+    store = DataDir(data)
+    with store.open(store.session_ids()[0]) as s:
+        assert "unattributable" in [g.reason for g in s.events(["gap"])]

@@ -85,6 +85,13 @@ class KeyTimeWorker:
                                             daemon=True)
             self._thread.start()
 
+    def call_soon(self, fn) -> None:
+        """Run ``fn()`` once on this thread, before the jobs of the presses queued after it
+        (from any thread; e.g. to act on a connection this thread owns). Dropped when the
+        worker is not running."""
+        if self._thread is not None:
+            self._pending.put(fn)
+
     def key_pressed(self, t_ns: int) -> None:
         """On the input hook thread (before it queues the key itself): enqueue, return at once."""
         self._reported = max(self._reported, t_ns)
@@ -105,7 +112,16 @@ class KeyTimeWorker:
     def _run(self, pending: queue.SimpleQueue) -> None:
         import logging
 
-        for keys in batches(pending):
+        for items in batches(pending):
+            keys = [t for t in items if isinstance(t, int)]
+            for fn in items:
+                if not isinstance(fn, int):
+                    try:
+                        fn()
+                    except Exception:  # noqa: BLE001 - a one-off call; the key jobs still run
+                        logging.getLogger(__name__).exception("key-time call failed")
+            if not keys:
+                continue
             for job in self._jobs:
                 try:
                     job(keys)

@@ -222,6 +222,7 @@ class X11Backend(Backend):
             active=lambda: tracker().active_window if tracker() else 0,
             overrides=overrides, worker=self.key_time_worker)
         self.key_time_worker.start()
+        self._key_time.watch_active()  # the window already in front (start_focus came first)
         observers = [self.key_time_worker.key_pressed] + ([self.key_observer] if self.key_observer else [])
         key_observer = observers[0] if len(observers) == 1 else (lambda t_ns: [o(t_ns) for o in observers])
         if self.pointer_source == "xi2":
@@ -485,6 +486,8 @@ class X11Backend(Backend):
                     self._key_state.set_modmap(*self._modmap())
 
     def decode(self, raw: InputRecord) -> list[RawEvent]:
+        if self._attribution is not None:
+            self._attribution.watch_active()  # a window new in front: see its grabs from now on
         if isinstance(raw, PointerSamples):  # in server order
             events = [ev for sample in raw.samples for ev in to_events(sample)]
             if self._unattributed is not None and events:
@@ -557,7 +560,15 @@ class X11Backend(Backend):
 
     # -- focus ----------------------------------------------------------------------------
     def start_focus(self, sink: FocusSink) -> None:
-        self._focus = _FocusTracker(self.display_name, sink, getattr(self, "_url_lookup", None),
+        def on_focus(ev: FocusEvent) -> None:
+            # a grab that begins before the first key typed into this window is only
+            # announced to connections already selecting its focus events
+            key_time = self._key_time
+            if key_time is not None:
+                key_time.watch_active()
+            sink(ev)
+
+        self._focus = _FocusTracker(self.display_name, on_focus, getattr(self, "_url_lookup", None),
                                     getattr(self, "_url_applies", None))
         self._focus.start()
 

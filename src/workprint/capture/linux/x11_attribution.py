@@ -8,8 +8,9 @@ the keys are *not* attributable (or ``None`` when they are):
 
 * **a keyboard grab by another client** - the X server tells the window losing the keyboard
   with ``FocusOut`` (mode ``NotifyGrab``) and gives it back with ``FocusIn``
-  (``NotifyUngrab``); focus-change events are selected on every window that has been active,
-  on the lookup connection of the thread that decodes keys;
+  (``NotifyUngrab``); focus-change events are selected on every window that has been active
+  - as it becomes active (the focus tracker asks) and again at each key - on the
+  connection of the thread that checks;
 * **the input focus outside the active window** - a client that set the focus on a window of
   its own (an override-redirect prompt), checked with ``GetInputFocus``;
 * **a full-screen override-redirect window** of a client other than the active window's.
@@ -53,11 +54,12 @@ class KeyAttribution:
         elif ev.type == X.FocusIn and ev.mode == X.NotifyUngrab:
             self.grabbed = False
 
-    def _watch(self, wid: int) -> None:
+    def _watch(self, wid: int) -> bool:
+        """Select focus events on ``wid`` (queued, not sent); True when it was not yet."""
         from Xlib import X, error
 
         if not wid or wid in self._watched:
-            return
+            return False
         if len(self._watched) > 4096:  # windows come and go: keep the set bounded
             self._watched.clear()
         self._watched.add(wid)
@@ -66,11 +68,17 @@ class KeyAttribution:
                 event_mask=X.FocusChangeMask)
         except error.XError:
             pass
+        return True
 
     def watch_active(self) -> None:
-        """Select focus events on the active window without checking (no round trip): a
-        grab that starts later is seen by the next :meth:`check` on this connection."""
-        self._watch(self._active() or 0)
+        """Select focus events on the active window without checking (no round trip, but
+        sent at once: a grab that begins before the next request on this connection must
+        find it selected): a grab that starts later is seen by the next :meth:`check`."""
+        if self._watch(self._active() or 0):
+            try:
+                self._conn.flush()
+            except Exception:  # noqa: BLE001 - the next check's round trip sends it, or fails closed
+                pass
 
     # -- the check ----------------------------------------------------------------------
     def check(self) -> str | None:
@@ -200,6 +208,13 @@ class KeyTimeAttribution:
         self._worker.add(self._check, first=True)  # a grab is seen while it is still on
         if self._own:
             self._worker.start()
+
+    def watch_active(self) -> None:
+        """From any thread (the focus tracker, as a window becomes active): have this
+        checker's connection select focus events on the active window now, so that a grab
+        that begins before the first key typed into it is seen (its FocusOut is sent only to
+        windows that select it, when the grab begins)."""
+        self._worker.call_soon(self._attr.watch_active)
 
     def key_pressed(self, t_ns: int) -> None:
         """On the key hook thread: enqueue, return at once."""
