@@ -233,7 +233,9 @@ def test_only_changed_regions_are_ocrd_and_old_hits_stay(redactor: Redactor) -> 
     px2 = px.copy()
     ocr.draw(px2, "token", 800, 500, 50)
     ocr.draw(px2, "ghp_abcdefghijklmnopqrstuvwxyz0123456789", 860, 500, 300)
-    hits = masker.find(px2, regions=[(768, 480, 128, 40), (896, 480, 128, 40), (1024, 480, 128, 40)])
+    # the regions cover what changed (the token ends at x=1160), as the frame stage's do
+    hits = masker.find(px2, regions=[(768, 480, 128, 40), (896, 480, 128, 40), (1024, 480, 128, 40),
+                                     (1152, 480, 128, 40)])
     assert {h.entity for h in hits} == {"EMAIL_ADDRESS", "GITHUB_TOKEN"}  # old one still masked
     assert ocr.images[-1].size < 0.1 * px.size                              # small crop only
     out = masker.mask(px2, regions=[], known_values=())
@@ -525,6 +527,42 @@ def test_a_scrolled_terminal_block_reads_only_its_new_line(redactor: Redactor) -
     masker.find(scrolled, changed_regions(px, scrolled))
     assert ocr.calls - calls <= 2                  # the lines next to the blank row, no more
     assert ocr.pixels - pixels < 0.2 * first       # (blocks read whole again: ~100 %)
+
+
+def test_luminance_kept_between_frames_is_that_of_each_frame(redactor: Redactor) -> None:
+    """The masker keeps the luminance of the frame before and computes it again only where
+    the screen changed (the regions given; windows blacked out that came or went are in
+    them too): after any sequence of such frames it is the luminance of the frame, black
+    where it is hidden, as if computed whole."""
+    from workprint.policy.redact_pixels import luminance
+
+    rng = np.random.default_rng(13)
+    h, w = 240, 640
+    px = white(h, w)
+    masker = TextMasker(redactor, CountingOcr())
+    hide: tuple[tuple[int, int, int, int], ...] = ()
+    masker.find(px)
+    for step in range(40):
+        px = px.copy()
+        regions = []
+        for _ in range(int(rng.integers(0, 3))):
+            x, y = int(rng.integers(-20, w)), int(rng.integers(-20, h))
+            r = (x, y, int(rng.integers(1, 160)), int(rng.integers(1, 90)))
+            c = (max(0, x), max(0, y), min(w, x + r[2]), min(h, y + r[3]))
+            if c[2] > c[0] and c[3] > c[1]:
+                px[c[1]:c[3], c[0]:c[2]] = rng.integers(0, 2**24, size=(c[3] - c[1], c[2] - c[0]),
+                                                        dtype=np.uint32)
+            regions.append(r)
+        if step % 3 == 0:  # a window blacked out comes or goes
+            new_hide = tuple((int(rng.integers(-30, w)), int(rng.integers(-30, h)), 90, 60)
+                             for _ in range(int(rng.integers(0, 3))))
+            regions += list(set(hide) ^ set(new_hide))
+            hide = new_hide
+        masker.find(px, regions, hide=hide)
+        expect = luminance(px)
+        for x, y, rw, rh in hide:
+            expect[max(0, y):max(0, y + rh), max(0, x):max(0, x + rw)] = 0
+        assert np.array_equal(masker._gray, expect), step
 
 
 @real_ocr

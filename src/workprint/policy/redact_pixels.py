@@ -655,23 +655,6 @@ def default_engine() -> OcrEngine:
         return TesseractOcr()
 
 
-def _gray_rows(pixels: np.ndarray, boxes: Sequence[Rect], margin: int,
-               hide: Sequence[Rect] = ()) -> np.ndarray:
-    """Luminance of the rows within ``margin`` of any box (full width); other rows 0, and
-    0 (black, as they will be stored) inside the ``hide`` rectangles."""
-    h, w = pixels.shape
-    gray = np.zeros((h, w), dtype=np.uint8)
-    spans = merge_rects([(0, max(0, b[1] - margin), 1, min(h, b[1] + b[3] + margin) - max(0, b[1] - margin))
-                         for b in boxes])
-    for _, y, _, bh in spans:
-        gray[y:y + bh] = luminance(pixels[y:y + bh])
-    for r in hide:
-        c = clip_rect(r, w, h)
-        if c is not None:
-            gray[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] = BLACK
-    return gray
-
-
 @dataclass(frozen=True, slots=True)
 class _CaretOnly:
     """An earlier line's words standing for the same line with a text cursor drawn on."""
@@ -731,6 +714,8 @@ class TextMasker:
         self.cache_size = cache_size
         self._words: list[Word] = []
         self._shape: tuple[int, int] | None = None
+        #: the luminance of the frame given last, as OCR sees it (black where hidden)
+        self._gray: np.ndarray | None = None
         #: the last answer of detection: (words it judged, known values, hits)
         self._last_hits: tuple[frozenset[Word], tuple[str, ...], list[Hit]] | None = None
         self._detect_cache: dict[str, list[tuple[int, int, str]]] = {}
@@ -750,7 +735,7 @@ class TextMasker:
 
     def reset(self) -> None:
         """Forget the previous frame: the next call looks at the whole screen."""
-        self._words, self._shape = [], None
+        self._words, self._shape, self._gray = [], None, None
 
     def close(self) -> None:
         close = getattr(self.engine, "close", None)
@@ -806,7 +791,7 @@ class TextMasker:
             return
         try:
             with STAGES.measure("text_find"):
-                gray = _gray_rows(pixels, boxes, margin=52, hide=hide)
+                gray = self._gray_of(pixels, boxes, hide)
                 segments = find_segments(gray, boxes)
                 reads = lines_to_read(gray, segments)  # blocks of lines, line by line
             fresh: list[Word] = []
@@ -818,6 +803,28 @@ class TextMasker:
         touched = boxes + [s.rect for s in segments] + [s.rect for s in reads]
         kept = [wd for wd, hit in zip(self._words, _touching(self._words, touched)) if not hit]
         self._words, self._shape = kept + fresh, (h, w)
+
+    def _gray_of(self, pixels: np.ndarray, boxes: Sequence[Rect], hide: Sequence[Rect]) -> np.ndarray:
+        """The luminance of ``pixels``, black inside ``hide``: the previous frame's with
+        ``boxes`` computed again (outside them the screen, and what is hidden, is as it
+        was: the contract of :meth:`find`'s ``regions``), or all of it when ``boxes`` is
+        the whole screen (no previous frame). Text lines are followed across the whole
+        width of the screen, so a frame that changed in one tile would otherwise need
+        the luminance of full-width rows around it."""
+        h, w = pixels.shape
+        gray = self._gray
+        if gray is None or gray.shape != (h, w):
+            gray, boxes = np.empty((h, w), dtype=np.uint8), [(0, 0, w, h)]
+        self._gray = None  # until it is whole again (an error midway leaves no stale rows)
+        for x, y, bw, bh in boxes:
+            gray[y:y + bh, x:x + bw] = luminance(pixels[y:y + bh, x:x + bw])
+            for r in hide:
+                x0, y0 = max(x, r[0]), max(y, r[1])
+                x1, y1 = min(x + bw, r[0] + r[2]), min(y + bh, r[1] + r[3])
+                if x1 > x0 and y1 > y0:
+                    gray[y0:y1, x0:x1] = BLACK
+        self._gray = gray
+        return gray
 
     def _read(self, gray: np.ndarray, seg) -> list[Word]:
         """Words of one segment in screen coordinates, from the cache when the same
