@@ -45,6 +45,27 @@ def test_unused_buffers_beyond_the_spare_are_given_back():
     assert len(pool) == 1
 
 
+def test_a_backend_makes_the_buffers_and_is_told_when_each_is_given_back():
+    import mmap
+
+    made, dropped = [], []  # ids: a reference held here would keep a buffer in use
+
+    def new(nbytes):
+        buf = mmap.mmap(-1, nbytes)
+        made.append(id(buf))
+        return buf
+
+    pool = GrabBuffers(spare=0, new=new, dropped=lambda buf: dropped.append(id(buf)))
+    a, buf = pool.take_buffer((2, 2))
+    assert id(buf) == made[0] and a.nbytes == 16
+    del buf
+    b = pool.take((2, 2))
+    assert len(made) == 2 and not dropped
+    del a, b
+    pool.take((2, 2))  # both free: one is kept (no spare), the other given back
+    assert len(dropped) == 1 and dropped[0] in made and len(pool) == 1
+
+
 @pytest.mark.x11
 def test_the_x11_grabber_grabs_what_mss_grabs_into_reused_buffers(desk):
     import mss
@@ -56,8 +77,8 @@ def test_the_x11_grabber_grabs_what_mss_grabs_into_reused_buffers(desk):
     with mss.MSS(display=desk.display) as sct:
         a = grabber.grab()
         shot = sct.grab(sct.monitors[0])
-    assert grabber.direct  # read from the MIT-SHM segment, not through a bytearray copy
-    assert grabber.grab() is a  # not one pixel changed: the grab before, nothing copied
+    assert grabber.direct and grabber.attached  # the X server wrote it into our buffer
+    assert grabber.grab() is a  # not one pixel changed: the grab before, the new one let go
     assert a.shape == (1080, 1920)
     assert np.array_equal(a, np.frombuffer(shot.raw, dtype=np.uint32).reshape(1080, 1920))
     kept = a.copy()
@@ -65,7 +86,43 @@ def test_the_x11_grabber_grabs_what_mss_grabs_into_reused_buffers(desk):
     desk.xdotool("type", "--delay", "20", "echo the screen changed")
     changed = wait_for(lambda: not np.array_equal(grabber.grab(), kept), what="the screen to change")
     for _ in range(4):
-        grabber.grab()  # dropped at once: the same buffer again
+        grabber.grab()  # grabbed into the one buffer free, dropped at once when unchanged
     assert np.array_equal(a, kept)  # the grab still held is never written
-    assert changed and grabber.buffers.allocated == 2
+    # ``a``, the grab returned last and the one buffer each grab lands in first
+    assert changed and grabber.buffers.allocated == 3 and grabber.attached
+    assert len(grabber._segments) == len(grabber.buffers)  # each one a segment of ours
+    shot = np.frombuffer(sct_grab(desk), dtype=np.uint32).reshape(1080, 1920)
+    assert np.array_equal(grabber.grab(), shot)
+    grabber.attached = False  # mss's segment, copied into the buffers: the same pixels
+    assert np.array_equal(grabber.grab(), shot)
+    grabber.close()
+
+
+def sct_grab(desk) -> bytes:
+    import mss
+
+    with mss.MSS(display=desk.display) as sct:
+        return sct.grab(sct.monitors[0]).raw
+
+
+@pytest.mark.x11
+def test_the_x11_grabber_gives_segments_back_with_their_buffers(desk):
+    from workprint.capture.linux.x11_grab import ScreenGrabber
+
+    term = desk.xterm("grab-term")
+    grabber = ScreenGrabber(desk.display)
+    held = [grabber.grab()]
+    desk.activate(term)
+    for i in range(5):  # each grab of a changed screen is held: a buffer each
+        desk.xdotool("type", "--delay", "0", f"{i}")
+        wait_for(lambda: held.append(grabber.grab()) or held[-1] is not held[-2],
+                 what="the screen to change")
+    held = list({id(g): g for g in held}.values())
+    assert len(grabber.buffers) >= len(held) >= 6
+    assert len(grabber._segments) == len(grabber.buffers)
+    del held
+    grabber.grab()
+    grabber.grab()
+    assert len(grabber.buffers) <= 4  # the grab held, the one grabbed into, two spare
+    assert len(grabber._segments) == len(grabber.buffers)  # the others detached
     grabber.close()

@@ -10,6 +10,10 @@ given back to the system at once - when more than ``spare`` of them lie unused.
 A buffer is free when its reference count is back to what the pool alone holds: every
 array and view of its pixels refers to it (NumPy views keep the buffer that owns the
 memory as their base), so no thread can still read it.
+
+A backend may make the buffers itself (``new``) and be told when one is given back
+(``dropped``): the X11 grabber makes each one a MIT-SHM segment the X server writes the
+screen into directly.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import mmap
 import sys
 import threading
+from typing import Callable
 
 import numpy as np
 
@@ -43,18 +48,33 @@ def same_pixels(prev: np.ndarray | None, cur: np.ndarray, rows: int = 64) -> boo
     return True
 
 
-class GrabBuffers:
-    """``take(shape)`` -> a writable uint32 array of ``shape`` that nothing else refers to."""
+def _anonymous(nbytes: int) -> mmap.mmap:
+    return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE)
 
-    def __init__(self, spare: int = 1):
+
+class GrabBuffers:
+    """``take(shape)`` -> a writable uint32 array of ``shape`` that nothing else refers to.
+
+    ``new(nbytes)`` makes a buffer (an anonymous private mapping by default);
+    ``dropped(buffer)`` is called, outside the pool's lock, for each one given back."""
+
+    def __init__(self, spare: int = 1, new: Callable[[int], mmap.mmap] = _anonymous,
+                 dropped: Callable[[mmap.mmap], None] | None = None):
         self.spare = spare
+        self._new = new
+        self._dropped = dropped
         self._bufs: list[mmap.mmap] = []
         self._lock = threading.Lock()
         self.allocated = 0  # buffers mapped so far (for tests)
 
     def take(self, shape: tuple[int, int]) -> np.ndarray:
         """A buffer no array refers to (a new one when all are in use), as an array."""
+        return self.take_buffer(shape)[0]
+
+    def take_buffer(self, shape: tuple[int, int]) -> tuple[np.ndarray, mmap.mmap]:
+        """:meth:`take`, with the buffer under the array (the caller lets go of both)."""
         nbytes = shape[0] * shape[1] * 4
+        gone: list[mmap.mmap] = []
         with self._lock:
             bufs = self._bufs
             free = [i for i in range(len(bufs)) if _refs(bufs, i) == _HELD_BY_LIST]
@@ -64,12 +84,16 @@ class GrabBuffers:
             drop = set(fits[1 + self.spare:]) | {i for i in free if len(bufs[i]) != nbytes}
             buf = bufs[fits[0]] if fits else None
             if drop:
+                gone = [bufs[i] for i in drop]
                 self._bufs = bufs = [b for i, b in enumerate(bufs) if i not in drop]
             if buf is None:
-                buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE)
+                buf = self._new(nbytes)
                 bufs.append(buf)
                 self.allocated += 1
-        return np.frombuffer(buf, dtype=np.uint32, count=shape[0] * shape[1]).reshape(shape)
+        if self._dropped is not None:
+            for b in gone:
+                self._dropped(b)
+        return np.frombuffer(buf, dtype=np.uint32, count=shape[0] * shape[1]).reshape(shape), buf
 
     def __len__(self) -> int:
         with self._lock:
