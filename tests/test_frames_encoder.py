@@ -233,3 +233,22 @@ def test_a_grab_of_an_unchanged_screen_is_the_grab_before_it(tmp_path):
     assert same_pixels(base, base.copy()) and not same_pixels(base, changed)
     assert not same_pixels(None, base) and not same_pixels(base[:10], base)
     assert not same_pixels(base, base.astype(np.int64))
+
+
+def test_a_tile_reads_back_pixel_for_pixel():
+    """Tiles are lossless at the encoder's effort setting: text, noise and flat areas alike."""
+    import io
+
+    from PIL import Image
+
+    from workprint.capture.frames import encode_tile
+
+    rng = np.random.default_rng(7)
+    tile = np.zeros((128, 128), dtype=np.uint32) + 0x00F0F0F0
+    tile[10:30, 5:120] = rng.integers(0, 2**24, size=(20, 115), dtype=np.uint32)  # noise
+    tile[50:60, :] = 0x00101010  # a dark rule
+    tile[70:90:2, 8:100:3] = 0x000000FF  # a sparse pattern like glyphs
+    for block in (tile, tile[:40, :77]):  # a whole tile and a clipped one at the screen edge
+        back = np.asarray(Image.open(io.BytesIO(encode_tile(np.ascontiguousarray(block)))).convert("RGB"))
+        want = np.stack([(block >> 16) & 255, (block >> 8) & 255, block & 255], axis=-1).astype(np.uint8)
+        assert np.array_equal(back, want)

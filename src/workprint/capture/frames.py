@@ -114,15 +114,20 @@ def quick_changed(prev: np.ndarray | None, cur: np.ndarray) -> bool:
 TILE_FORMAT = "webp"
 
 
+#: libwebp's lossless effort: below 25 it skips most of its search for a smaller coding,
+#: which costs about a third of the encoding time for about a fifth more bytes per tile
+#: (BENCHMARKS.md, "OCR off, seventh sitting")
+TILE_WEBP_QUALITY = 20
+
+
 def encode_tile(pixels: np.ndarray) -> bytes:
-    """Lossless WebP of a BGRX tile: text stays exact, and on screen content it is ~2.7x
-    smaller than PNG. ``method=4`` is both faster and a little smaller than ``method=2``
-    on screen tiles here (0.65-0.70 vs 0.77-0.82 ms and -2..4 % bytes per 128x128 tile,
-    measured on the benchmark's terminal and form screens)."""
+    """Lossless WebP of a BGRX tile: the pixels stay exact (text included), and on screen
+    content it is ~2.5x smaller than PNG. ``method=4`` is both faster and smaller than
+    ``method=1..3`` on the benchmark's terminal and form screens."""
     h, w = pixels.shape
     img = Image.frombuffer("RGB", (w, h), np.ascontiguousarray(pixels), "raw", "BGRX", 0, 1)
     buf = io.BytesIO()
-    img.save(buf, "WEBP", lossless=True, method=4, quality=50)
+    img.save(buf, "WEBP", lossless=True, method=4, quality=TILE_WEBP_QUALITY)
     return buf.getvalue()
 
 
