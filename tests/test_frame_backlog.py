@@ -4,6 +4,9 @@ in between."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -41,29 +44,54 @@ def test_frames_come_back_whole_in_order_and_later_ones_wait_as_tiles():
     assert len(b) == 0 and b.delta_bytes == 0
 
 
-def test_the_oldest_and_the_newest_are_their_grabs_not_copies():
+def test_no_waiting_frame_keeps_its_grab_alive():
+    """Once the ring lets go of a grab, its buffer can go back to the grabber: the frame
+    waits as its tiles and is rebuilt exactly when it is taken (the first one on the
+    frame taken before it)."""
+    grabs = frames(8, seed=8)
+    copies = [g.copy() for g in grabs]
+    b = FrameBacklog(tile=64)
+    push(b, 0, grabs[0])
+    assert b.popleft()[2].pixels is grabs[0]  # taken at once: the grab itself
+    for t in range(1, 8):
+        push(b, t, grabs[t])
+    alive = [weakref.ref(g) for g in grabs[1:]]
+    del grabs[1:]
+    gc.collect()
+    assert not any(r() for r in alive)
+    assert 0 < b.delta_bytes <= 7 * 4 * 64 * 64 * 4  # the first one waiting is tiles too
+    for t in range(1, 8):
+        got_t, _, frame = b.popleft()
+        assert got_t == t and np.array_equal(frame.pixels, copies[t])
+    assert len(b) == 0 and b.delta_bytes == 0
+
+
+def test_a_frame_whose_grab_is_still_held_comes_back_as_that_grab():
+    """(no copy is made while the ring still holds it)"""
     grabs = frames(3, seed=2)
     b = FrameBacklog(tile=64)
     for t, px in enumerate(grabs):
         push(b, t, px)
-    assert b.popleft()[2].pixels is grabs[0]
-    assert b.popleft()[2].pixels is not grabs[1]  # rebuilt from its tiles
-    assert b.popleft()[2].pixels is grabs[2]
+    got = [b.popleft()[2].pixels for _ in range(3)]
+    assert all(g is px for g, px in zip(got, grabs))
 
 
 def test_a_frame_waits_as_its_tiles_until_it_is_taken():
     """Taking the oldest frame does not rebuild the next one yet: a full-screen copy would
     wait beside the frame being masked (one more grab's memory per backlog)."""
     grabs = frames(4, seed=3)
+    copies = [g.copy() for g in grabs]
     b = FrameBacklog(tile=64)
     for t, px in enumerate(grabs):
         push(b, t, px)
+    del grabs[1:]
     waiting = b.delta_bytes
     assert b.popleft()[2].pixels is grabs[0]
-    assert b.delta_bytes == waiting  # frames 1 and 2 still wait as tiles
+    assert b.delta_bytes == waiting  # frames 1 to 3 still wait as tiles
     taken = b.popleft()[2].pixels
-    assert np.array_equal(taken, grabs[1]) and b.delta_bytes < waiting
-    assert np.array_equal(b.popleft()[2].pixels, grabs[2]) and b.popleft()[2].pixels is grabs[3]
+    assert np.array_equal(taken, copies[1]) and b.delta_bytes < waiting
+    assert np.array_equal(b.popleft()[2].pixels, copies[2])
+    assert np.array_equal(b.popleft()[2].pixels, copies[3])
     assert len(b) == 0 and b.delta_bytes == 0
 
 
@@ -87,16 +115,22 @@ def test_a_frame_of_another_size_waits_whole():
     assert b.popleft()[2].pixels is small and b.popleft()[2].pixels is big
 
 
+@pytest.mark.parametrize("held", [True, False])
 @pytest.mark.parametrize("taken", [0, 2])
 @pytest.mark.parametrize("forgotten", [{0}, {5}, {11}, {0, 1, 2}, {3, 4, 10, 11}, set(range(12))])
-def test_forgetting_any_frames_leaves_the_others_exact(forgotten, taken):
-    """(also once some were taken: the first one waiting is then still its tiles)"""
+def test_forgetting_any_frames_leaves_the_others_exact(forgotten, taken, held):
+    """(also once some were taken: the first one waiting is then still its tiles; and
+    whether the grabs are still held elsewhere or not)"""
     grabs = frames(14, seed=5)
+    copies = [g.copy() for g in grabs]
     b = FrameBacklog(tile=64)
     for t, px in enumerate(grabs[:12]):
         push(b, t, px)
+    if not held:
+        grabs[:12] = [None] * 12
+        gc.collect()
     for t in range(taken):
-        assert np.array_equal(b.popleft()[2].pixels, grabs[t])
+        assert np.array_equal(b.popleft()[2].pixels, copies[t])
     forgotten = {t for t in forgotten if t >= taken}
     assert b.remove(lambda t: t in forgotten) == len(forgotten)
     for t in (12, 13):  # frames that come after diff against the newest one still waiting
@@ -105,7 +139,7 @@ def test_forgetting_any_frames_leaves_the_others_exact(forgotten, taken):
     assert len(b) == len(kept)
     for t in kept:
         got_t, _, frame = b.popleft()
-        assert got_t == t and np.array_equal(frame.pixels, grabs[t])
+        assert got_t == t and np.array_equal(frame.pixels, copies[t])
     assert b.delta_bytes == 0
 
 
@@ -126,7 +160,7 @@ class HeldMasker:
         pass
 
 
-@pytest.mark.parametrize("delta_budget, spilled", [(24 * 2**20, 0), (0, 8)])
+@pytest.mark.parametrize("delta_budget, spilled", [(24 * 2**20, 0), (0, 9)])
 def test_a_burst_waits_in_memory_within_its_budget_then_in_the_quarantine(tmp_path, delta_budget, spilled):
     import threading
 
@@ -143,8 +177,8 @@ def test_a_burst_waits_in_memory_within_its_budget_then_in_the_quarantine(tmp_pa
     assert masker.entered.wait(10)
     for t, px in enumerate(grabs[1:], 1):
         assert stage.submit(t, "post_action", MaskedFrame(px, []))
-    # the worker took the first and waits in OCR; frames 1-9 wait: in memory while the
-    # budget holds (the first of them whole, the rest as tiles), else sealed
+    # the worker took the first and waits in OCR; frames 1-9 wait: in memory (as the
+    # tiles that changed) while the budget holds, else sealed
     assert stage.spilled == spilled
     masker.release.set()
     assert done.wait(10)

@@ -252,3 +252,25 @@ def test_a_tile_reads_back_pixel_for_pixel():
         back = np.asarray(Image.open(io.BytesIO(encode_tile(np.ascontiguousarray(block)))).convert("RGB"))
         want = np.stack([(block >> 16) & 255, (block >> 8) & 255, block & 255], axis=-1).astype(np.uint8)
         assert np.array_equal(back, want)
+
+
+def test_a_screen_sample_tells_a_changed_screen_without_keeping_the_grab():
+    """(the scheduler keeps one of the grab stored last, for idle frames: the grab itself
+    can go back to the grabber)"""
+    import gc
+    import weakref
+
+    from workprint.capture.frames import ScreenSample
+
+    grab = np.arange(64 * 96, dtype=np.uint32).reshape(64, 96)
+    sample, ref = ScreenSample(grab), weakref.ref(grab)
+    assert sample.of(grab) and not sample.changed(grab) and not sample.changed(grab.copy())
+    for y, x in [(0, 0), (2, 2), (8, 12), (62, 94)]:  # on either of the sampled grids
+        edited = grab.copy()
+        edited[y, x] ^= 0x10101
+        assert sample.changed(edited)
+    assert sample.changed(np.zeros((64, 97), dtype=np.uint32))
+    del grab
+    gc.collect()
+    assert ref() is None  # the sample does not hold the grab
+    assert not sample.changed(np.arange(64 * 96, dtype=np.uint32).reshape(64, 96))

@@ -29,6 +29,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -101,14 +102,28 @@ def changed_masks(prev: TileMasks, cur: TileMasks, shape: tuple[int, int]) -> np
     return grid
 
 
-def quick_changed(prev: np.ndarray | None, cur: np.ndarray) -> bool:
-    """Cheap change check on a strided subsample (catches all but single-pixel edits)."""
-    if prev is None or prev.shape != cur.shape:
-        return True
-    if prev is cur:
-        return False
-    return not np.array_equal(prev[::4, ::4], cur[::4, ::4]) or not np.array_equal(
-        prev[2::4, 2::4], cur[2::4, 2::4])
+class ScreenSample:
+    """A strided subsample of a grab (two interleaved grids of every 4th pixel, 1/8 of
+    it, ~1 MB at 1080p): enough to tell cheaply whether a later grab changed (all but
+    single-pixel edits) without keeping the grab itself alive."""
+
+    __slots__ = ("shape", "_a", "_b", "_grab")
+
+    def __init__(self, pixels: np.ndarray):
+        self.shape = pixels.shape
+        self._a, self._b = pixels[::4, ::4].copy(), pixels[2::4, 2::4].copy()
+        self._grab = weakref.ref(pixels)
+
+    def of(self, pixels: np.ndarray) -> bool:
+        """Whether this is a sample of ``pixels`` itself (the same array)."""
+        return self._grab() is pixels
+
+    def changed(self, cur: np.ndarray) -> bool:
+        if cur.shape != self.shape:
+            return True
+        if self.of(cur):
+            return False
+        return not np.array_equal(self._a, cur[::4, ::4]) or not np.array_equal(self._b, cur[2::4, 2::4])
 
 
 TILE_FORMAT = "webp"
@@ -250,7 +265,9 @@ class FramePipeline:
         self._last_stored_grab_ns = 0
         self._post_due_ns: int | None = None
         self._focus_due_ns: int | None = None
-        self._last_stored_pixels: np.ndarray | None = None
+        #: what the grab stored last showed (a sample: the grab itself may go back to the
+        #: grabber once the ring and the queues let go of it)
+        self._last_stored: ScreenSample | None = None
         self._last_idle_frame_ns = 0
         self.dropped = 0
         self.withheld = 0  # frames not stored because recording was not allowed (pause, scope)
@@ -330,7 +347,8 @@ class FramePipeline:
         if self._forgotten.covers(g.t_ns):
             return
         self._last_stored_grab_ns = g.t_ns
-        self._last_stored_pixels = g.pixels
+        if self._last_stored is None or not self._last_stored.of(g.pixels):
+            self._last_stored = ScreenSample(g.pixels)
         try:
             self._queue.put_nowait((g.t_ns, reason, g.pixels, g.generation))
         except queue.Full:
@@ -391,7 +409,7 @@ class FramePipeline:
                     static = 0 if active or g.pixels is not prev else static + 1
                     next_grab = g.t_ns + int(interval * 1e9)
                     if (not active and now - self._last_idle_frame_ns >= IDLE_FRAME_MIN_INTERVAL_S * 1e9
-                            and quick_changed(self._last_stored_pixels, g.pixels)):
+                            and (self._last_stored is None or self._last_stored.changed(g.pixels))):
                         self._last_idle_frame_ns = now
                         self._store(g, "idle_change")
         except BaseException as exc:  # noqa: BLE001 - report, never kill the recorder silently
@@ -461,31 +479,44 @@ def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) ->
 
 
 #: frames held in memory (never on disk) while the OCR worker keeps up; more wait in
-#: the encrypted quarantine. All but the oldest wait as the tiles that differ from the
-#: frame before them (consecutive frames share most of the screen), so a burst costs
-#: about one grab plus what changed, and ...
+#: the encrypted quarantine. They wait as the tiles that differ from the frame before
+#: them (consecutive frames share most of the screen), so a burst costs what changed, and ...
 MEMORY_SLOTS = 32
 #: ... at most this many bytes of changed tiles wait in memory
 MEMORY_DELTA_BYTES = 24 * 2**20
 
 
+def _block(pixels: np.ndarray, key: tuple[int, int], tile: int) -> np.ndarray:
+    r, c = key
+    return pixels[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile]
+
+
 class FrameBacklog:
-    """Frames waiting in memory, oldest first: the oldest as its grab, each later one as
-    the tiles that differ from the frame before it (copied out of its grab, so the grab
-    itself is not kept alive by the backlog; the newest grab is kept to diff the next
-    frame against). :meth:`popleft` hands frames back whole and as they were grabbed; a
-    frame is rebuilt from its tiles only when it is taken (on the pixels of the frame
-    taken before it, which its taker still holds), so no full-screen copy waits here.
-    Not thread-safe (the owner locks)."""
+    """Frames waiting in memory, oldest first, each as the tiles that differ from the
+    frame before it (copied out of its grab); the first one waiting as the tiles that
+    differ from the frame taken last, whose taker holds it anyway (to diff the next frame
+    against), or whole when there is none (nothing taken yet, the screen resized).
+
+    No waiting frame keeps its grab alive: while a grab is held elsewhere (the
+    scheduler's ring, a queue) its frame comes back as that very array, and once nothing
+    else holds it, its buffer goes back to the grabber and the frame is rebuilt from its
+    tiles when it is taken (on the pixels of the frame taken before it). So while OCR
+    waits (a typing run being judged) the grabs the ring lets go of are not kept by the
+    backlog: a burst costs what changed, not a screen per frame. :meth:`popleft` hands
+    frames back whole, exactly as they were grabbed. Not thread-safe (the owner locks)."""
 
     def __init__(self, tile: int = TILE):
         self.tile = tile
-        #: [t_ns, reason, rects, pixels or None, {(row, col): tile pixels}]
+        #: [t_ns, reason, rects, pixels or None, {(row, col): tile pixels}, weak grab or None]
         self._items: collections.deque[list] = collections.deque()
-        self._newest: np.ndarray | None = None  # the grab of the newest frame
-        #: the pixels of the frame taken last: the first one waiting, when it waits as
-        #: tiles, is rebuilt on them
-        self._taken: np.ndarray | None = None
+        #: the pixels of the frame taken last
+        self._base: np.ndarray | None = None
+        #: what the newest frame waiting shows: ``_anchor`` with the tiles of ``_overlay``
+        #: on it (the anchor is the base, or the newest frame that waits whole); new frames
+        #: are diffed against it
+        self._anchor: np.ndarray | None = None
+        self._anchor_is_base = True
+        self._overlay: dict[tuple[int, int], np.ndarray] = {}
         self.delta_bytes = 0
 
     def __len__(self) -> int:
@@ -496,15 +527,23 @@ class FrameBacklog:
         return [item[0] for item in self._items]
 
     def delta_for(self, pixels: np.ndarray) -> dict[tuple[int, int], np.ndarray] | None:
-        """The tiles of ``pixels`` that differ from the newest frame waiting (copies), or
-        None when it must wait whole (nothing waits, or the screen size changed)."""
-        prev = self._newest
-        if not self._items or prev is None or prev.shape != pixels.shape:
+        """The tiles of ``pixels`` that differ from the newest frame waiting (or, with
+        none waiting, from the frame taken last), as copies; None when it must wait whole
+        (no frame to diff against, or the screen size changed)."""
+        anchor, over, t = self._anchor, self._overlay, self.tile
+        if anchor is None or anchor.shape != pixels.shape:
             return None
-        t = self.tile
-        grid = changed_tiles(prev, pixels, t)
-        return {(int(r), int(c)): pixels[r * t:(r + 1) * t, c * t:(c + 1) * t].copy()
-                for r, c in zip(*np.nonzero(grid))}
+        grid = changed_tiles(anchor, pixels, t)
+        delta = {}
+        for r, c in zip(*np.nonzero(grid)):
+            key = (int(r), int(c))
+            if key not in over:
+                delta[key] = _block(pixels, key, t).copy()
+        for key, shown in over.items():
+            cur = _block(pixels, key, t)
+            if not np.array_equal(cur, shown):
+                delta[key] = cur.copy()
+        return delta
 
     @staticmethod
     def size(delta: dict[tuple[int, int], np.ndarray] | None) -> int:
@@ -513,72 +552,74 @@ class FrameBacklog:
     def append(self, t_ns: int, reason: str, frame: MaskedFrame,
                delta: dict[tuple[int, int], np.ndarray] | None) -> None:
         """Add ``frame``; ``delta`` is :meth:`delta_for` of its pixels (None: whole)."""
+        self._push(t_ns, reason, frame.rects, frame.pixels, delta)
+
+    def _push(self, t_ns: int, reason: str, rects, pixels: np.ndarray,
+              delta: dict[tuple[int, int], np.ndarray] | None) -> None:
         if delta is None:
-            self._items.append([t_ns, reason, frame.rects, frame.pixels, {}])
+            self._items.append([t_ns, reason, rects, pixels, {}, None])
+            self._anchor, self._anchor_is_base, self._overlay = pixels, False, {}
         else:
-            self._items.append([t_ns, reason, frame.rects, None, delta])
+            self._items.append([t_ns, reason, rects, None, delta, weakref.ref(pixels)])
+            self._overlay.update(delta)
             self.delta_bytes += self.size(delta)
-        self._newest = frame.pixels
 
     def popleft(self) -> tuple[int, str, MaskedFrame]:
-        self._make_whole(0, self._taken)
-        t_ns, reason, rects, pixels, _ = self._items.popleft()
-        self._taken = pixels if self._items else None
+        t_ns, reason, rects, pixels, delta, grab = self._items.popleft()
+        if pixels is None:
+            pixels = self._whole(delta, grab, self._base)
+            self.delta_bytes -= self.size(delta)
+            for key, block in delta.items():
+                if self._overlay.get(key) is block:
+                    del self._overlay[key]  # the newest frame shows there what this one shows
+        self._base = pixels
         if not self._items:
-            self._newest = None
+            self._anchor, self._anchor_is_base, self._overlay = pixels, True, {}
+        elif self._anchor_is_base:
+            self._anchor = pixels
         return t_ns, reason, MaskedFrame(pixels, rects)
 
-    def _make_whole(self, i: int, before: np.ndarray) -> None:
-        """Give the frame at ``i`` its pixels back (``before``: those of the frame that
-        was before it)."""
-        if i >= len(self._items) or self._items[i][3] is not None:
-            return
-        item = self._items[i]
-        if not item[4]:
-            item[3] = before  # the same screen: the same array (the encoder knows it at once)
-        elif i == len(self._items) - 1:
-            item[3] = self._newest  # the newest grab is still at hand
-        else:
-            out = before.copy()
-            t = self.tile
-            for (r, c), block in item[4].items():
-                out[r * t:r * t + block.shape[0], c * t:c * t + block.shape[1]] = block
-            item[3] = out
-        self.delta_bytes -= self.size(item[4])
-        item[4] = {}
+    def _whole(self, delta: dict[tuple[int, int], np.ndarray], grab, before: np.ndarray) -> np.ndarray:
+        """The pixels of a frame waiting as ``delta`` on ``before`` (those of the frame
+        before it): the frame before's own array for the same screen, its grab while that
+        is still held elsewhere, else rebuilt."""
+        if not delta:
+            return before  # the same screen: the same array (the encoder knows it at once)
+        pixels = grab() if grab is not None else None
+        if pixels is not None:
+            return pixels
+        out = before.copy()
+        t = self.tile
+        for (r, c), block in delta.items():
+            out[r * t:r * t + block.shape[0], c * t:c * t + block.shape[1]] = block
+        return out
 
     def remove(self, covers: Callable[[int], bool]) -> int:
         """Drop the frames ``covers(t_ns)`` says are forgotten; the frame after a dropped
         one takes over the tiles it shared with it. Returns how many were dropped."""
-        n, i, before = 0, 0, self._taken
-        while i < len(self._items):  # every frame whole first, then drop
-            item = self._items[i]
-            self._make_whole(i, before)
-            before = item[3]
-            if covers(item[0]):
-                del self._items[i]
+        kept, before, n = [], self._base, 0
+        for t_ns, reason, rects, pixels, delta, grab in self._items:
+            if pixels is None:
+                pixels = self._whole(delta, grab, before)
+            before = pixels
+            if covers(t_ns):
                 n += 1
-                continue
-            i += 1
-        self._newest = self._items[-1][3] if self._items else None
-        self._taken = None  # the first frame waiting is whole now
-        prev = None
-        for i, item in enumerate(self._items):  # and the later ones as deltas again
-            pixels = item[3]
-            if 0 < i < len(self._items) - 1 and prev.shape == pixels.shape:
-                grid = changed_tiles(prev, pixels, self.tile)
-                t = self.tile
-                item[4] = {(int(r), int(c)): pixels[r * t:(r + 1) * t, c * t:(c + 1) * t].copy()
-                           for r, c in zip(*np.nonzero(grid))}
-                item[3] = None
-                self.delta_bytes += self.size(item[4])
-            prev = pixels
+            else:
+                kept.append((t_ns, reason, rects, pixels))
+        self._items.clear()
+        self._anchor, self._anchor_is_base, self._overlay = self._base, True, {}
+        self.delta_bytes = 0
+        for t_ns, reason, rects, pixels in kept:  # waiting as tiles again
+            self._push(t_ns, reason, rects, pixels, self.delta_for(pixels))
         return n
 
     def clear(self) -> None:
         self._items.clear()
-        self._newest = self._taken = None
+        self._base = self._anchor = None
+        self._anchor_is_base, self._overlay = True, {}
         self.delta_bytes = 0
+
+
 #: how long a frame waits for a typing run around it to be judged (its secrets known)
 HOLD_WAIT_S = 15.0
 #: the OCR worker hands the C heap's free pages back at most this often (seconds): the
@@ -596,8 +637,8 @@ class TextMaskStage:
     only then encodes and stores them: the word boxes join the rectangles, and the
     encoder blacks them out tile by tile (the grab is never copied whole). While the
     worker keeps up, up to ``memory_slots`` frames wait in memory (a
-    :class:`FrameBacklog`: the oldest whole, the others as the tiles that changed, at
-    most ``memory_delta_bytes`` of them); any more are blacked
+    :class:`FrameBacklog`: as the tiles that changed, at most ``memory_delta_bytes`` of
+    them, none keeping its grab alive); any more are blacked
     out and sealed into the encrypted quarantine on disk, so no unmasked pixels are ever
     readable on disk and a slow OCR builds a bounded, encrypted backlog instead of
     blocking capture. A frame is masked only once the gate has seen every key typed
@@ -646,9 +687,9 @@ class TextMaskStage:
 
     def submit(self, t_ns: int, reason: str, frame: "np.ndarray | MaskedFrame") -> bool:
         """Queue a frame (a grab and the rectangles to black out in it, or a grab with
-        nothing to black out). In memory it waits as it is - the grab shared with the
-        scheduler's ring, never copied; a frame that must wait on disk is blacked out
-        first and sealed."""
+        nothing to black out). In memory it waits as the tiles that changed (the grab
+        itself is never written to); a frame that must wait on disk is blacked out first
+        and sealed."""
         from ..store.quarantine import QuarantineFull
 
         frame = as_masked_frame(frame)
