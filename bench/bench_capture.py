@@ -90,10 +90,10 @@ def session_stats(data: Path, sid: str) -> dict:
             "events": events, "bytes_on_disk": disk}
 
 
-def tree_rss(proc: psutil.Process) -> int:
+def tree_rss(proc: psutil.Process, own: int | None = None, kids: list | None = None) -> int:
     """RSS of a process plus its live children (Tesseract subprocesses)."""
-    total = proc.memory_info().rss
-    for c in proc.children(recursive=True):
+    total = proc.memory_info().rss if own is None else own
+    for c in proc.children(recursive=True) if kids is None else kids:
         try:
             total += c.memory_info().rss
         except psutil.Error:
@@ -109,13 +109,16 @@ def tree_cpu(proc: psutil.Process) -> float:
 
 
 class TreeSampler:
-    """Samples the recorder tree's RSS every 0.25 s and its CPU once warm-up is over."""
+    """Samples the recorder tree's RSS every 0.25 s (and the recorder's own, with the time
+    and how many child processes it had) and its CPU once warm-up is over."""
 
     def __init__(self, pid: int, warmup_s: float = 30.0):
         import threading
 
         self.proc = psutil.Process(pid)
         self.rss: list[int] = []
+        self.own: list[tuple[float, int]] = []  # (seconds since start, the recorder's RSS)
+        self.children_max = 0
         self.warm: tuple[float, float] | None = None
         self.warmup_s = warmup_s
         self.t0 = time.monotonic()
@@ -126,7 +129,11 @@ class TreeSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.25):
             try:
-                self.rss.append(tree_rss(self.proc))
+                own = self.proc.memory_info().rss
+                kids = self.proc.children(recursive=True)
+                self.children_max = max(self.children_max, len(kids))
+                self.own.append((time.monotonic() - self.t0, own))
+                self.rss.append(tree_rss(self.proc, own, kids))
                 if self.warm is None and time.monotonic() - self.t0 >= self.warmup_s:
                     self.warm = (time.monotonic(), tree_cpu(self.proc))
             except psutil.Error:
@@ -137,6 +144,33 @@ class TreeSampler:
         self._stop.set()
         self._t.join(timeout=2)
         return time.monotonic(), tree_cpu(self.proc)
+
+
+def rss_floors(own: list[tuple[float, int]], warmup_s: float) -> dict:
+    """The recorder's RSS sampled every 0.25 s: its peak, and the lowest RSS of each
+    minute after warm-up (RSS swings by tens of MB within a minute as frames wait for OCR,
+    so the growth of the floor is what says whether memory is kept: the difference
+    between two single samples says mostly where in a swing each fell)."""
+    if not own:
+        return {}
+    peak = max(r for _, r in own)
+    floors: list[float] = []
+    last = 0.0
+    for t, r in own:
+        if t < warmup_s:
+            continue
+        i = int((t - warmup_s) // 60)
+        if i == len(floors):
+            floors.append(r)
+        floors[i] = min(floors[i], r)
+        last = t - warmup_s - 60 * i
+    if len(floors) > 1 and last < 30:
+        floors.pop()  # the minute the session ended in, if less than half of it was seen
+    out = {"recorder_rss_peak_mb": round(peak / 2**20, 1),
+           "rss_floor_per_minute_mb": [round(f / 2**20, 1) for f in floors]}
+    if len(floors) >= 2:
+        out["rss_floor_growth_mb"] = round((floors[-1] - floors[0]) / 2**20, 1)
+    return out
 
 
 def human_work(desk, term: int, tk: int, seconds: float, rss_samples: list, pid: int) -> int:
@@ -216,6 +250,8 @@ def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_O
         "tree_cpu_pct_incl_startup": round(100 * (cpu_s + LAST_CHILD_CPU["s"]) / wall, 2),
         "tree_cpu_pct_steady": steady,
         "tree_rss_peak_mb": round(max(sampler.rss or [0]) / 2**20, 1),
+        "tree_children_max": sampler.children_max,
+        **rss_floors(sampler.own, sampler.warmup_s),
         "stage_cpu_pct": stages,
         "stage_calls": {k: v["calls"] for k, v in stats.get("stage_cpu", {}).items()},
         "thread_cpu_pct": {k: round(100 * v / wall, 2) for k, v in stats.get("thread_cpu_s", {}).items()
