@@ -3,7 +3,8 @@
 A stand-in locker (``tests/apps/locker.py``) takes the keyboard while an allowed terminal is
 the active window - by a grab with a full-screen override-redirect window (i3lock,
 xsecurelock), a grab without any window (slock-like), a grab with a small dialog (pinentry,
-polkit), or by taking the input focus without a grab - and an unlock password is typed into
+polkit) - by the core protocol or by XInput 2 (GTK 3's seat grab) - or by taking the input
+focus without a grab - and an unlock password is typed into
 it. Each test proves the locker received the password and that the recorder recorded the
 terminal before and after, then searches every byte written for the password.
 """
@@ -40,11 +41,26 @@ def _status_text(data: Path) -> str:
     return res.stdout
 
 
+def _finish_and_unlock(desk, state: Path, data: Path, term: int, secret: str, typed: str = "") -> None:
+    """Type the rest of ``secret`` into the locker (``typed`` is in already), unlock it with
+    Return, and type an ordinary line into ``term`` once recording resumed."""
+    desk.xdotool("type", "--delay", "40", secret[len(typed):])
+    wait_for(lambda: read_state(state)["typed"] == secret, what="the password at the locker")
+    desk.xdotool("key", "Return")
+    wait_for(lambda: read_state(state)["unlocked"], what="locker unlocked")
+    time.sleep(0.3)
+    desk.activate(term)
+    desk.xdotool("type", "--delay", "20", "echo after-unlock\n")
+    wait_for(lambda: _status(data)["recording"], what="recording again")
+    time.sleep(1.2)
+
+
 @pytest.mark.parametrize("mode,secret", [
     ("fullscreen", "unlock-Pw-4417"),
     ("nowindow", "slock+pass=9921"),
     ("dialog", "pinentry-Secret-58"),
     ("focus", "stolen-focus-Pw-73"),
+    ("xi2", "seat-grab-Pw-61"),
 ])
 def test_a_password_typed_into_a_locker_is_not_recorded(desk, tmp_path, mode, secret):
     term = desk.xterm("attr-term", geometry="90x20+20+20")
@@ -64,15 +80,7 @@ def test_a_password_typed_into_a_locker_is_not_recorded(desk, tmp_path, mode, se
         assert status["unattributable"], status
         assert "unattributable" in _status_text(data)
         time.sleep(1.3)                        # a pause longer than a typing run's
-        x("type", "--delay", "40", secret[3:])
-        wait_for(lambda: read_state(state)["typed"] == secret, what="the password at the locker")
-        x("key", "Return")
-        wait_for(lambda: read_state(state)["unlocked"], what="locker unlocked")
-        time.sleep(0.3)
-        desk.activate(term)
-        x("type", "--delay", "20", "echo after-unlock\n")
-        wait_for(lambda: _status(data)["recording"], what="recording again")
-        time.sleep(1.2)
+        _finish_and_unlock(desk, state, data, term, secret, typed=secret[:3])
     views = spelled(data)
     assert "echo before-lock" in views["chars"] and "echo after-unlock" in views["chars"], views["chars"]
     assert_no_leak(data, [secret], export_dir=tmp_path / "export")
@@ -121,6 +129,7 @@ def test_a_locker_that_came_and_went_while_the_recorder_was_behind(desk, tmp_pat
 @pytest.mark.parametrize("mode,secret", [
     ("nowindow", "fresh-slock-Pw-52"),
     ("dialog", "fresh-pinentry-Pw-08"),
+    ("xi2", "fresh-seat-grab-Pw-19"),
 ])
 def test_a_locker_that_grabs_a_window_nobody_typed_into_yet(desk, tmp_path, mode, secret):
     """The window in front has just become active and no key was typed into it when the
@@ -140,15 +149,7 @@ def test_a_locker_that_grabs_a_window_nobody_typed_into_yet(desk, tmp_path, mode
         time.sleep(0.8)
         desk.vd.spawn([sys.executable, str(LOCKER), "--mode", mode, "--state", str(state)])
         wait_for(lambda: state.exists() and read_state(state)["grabbed"], what="locker has the keyboard")
-        x("type", "--delay", "40", secret)
-        wait_for(lambda: read_state(state)["typed"] == secret, what="the password at the locker")
-        x("key", "Return")
-        wait_for(lambda: read_state(state)["unlocked"], what="locker unlocked")
-        time.sleep(0.3)
-        desk.activate(second)
-        x("type", "--delay", "20", "echo after-unlock\n")
-        wait_for(lambda: _status(data)["recording"], what="recording again")
-        time.sleep(1.2)
+        _finish_and_unlock(desk, state, data, second, secret)
     views = spelled(data)
     assert "echo before-lock" in views["chars"] and "echo after-unlock" in views["chars"], views["chars"]
     assert_no_leak(data, [secret])

@@ -8,6 +8,9 @@ Modes:
   nowindow    the keyboard grabbed on the root window, no window at all (slock-like grab)
   dialog      a small override-redirect window with the keyboard grabbed (pinentry / polkit)
   focus       a small override-redirect window that takes the input focus, no grab
+  xi2         a small override-redirect window with the master keyboard grabbed through
+              XInput 2 (XIGrabDevice: how GTK 3 dialogs grab, gdk_seat_grab), keys read as
+              XI2 events
 
 It unlocks (ungrabs, unmaps, writes ``"unlocked": true``) when Return is typed.
 """
@@ -21,7 +24,7 @@ from Xlib import X, XK
 from Xlib.display import Display
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--mode", choices=["fullscreen", "nowindow", "dialog", "focus"], required=True)
+ap.add_argument("--mode", choices=["fullscreen", "nowindow", "dialog", "focus", "xi2"], required=True)
 ap.add_argument("--state", required=True)
 ap.add_argument("--exit-after-unlock", action="store_true")
 args = ap.parse_args()
@@ -53,9 +56,24 @@ if args.mode != "nowindow":
     time.sleep(0.2)
 target = win if win is not None else root
 
+keyboard = None
 if args.mode == "focus":
     target.set_input_focus(X.RevertToParent, X.CurrentTime)
     state["grabbed"] = True  # has the keyboard focus
+elif args.mode == "xi2":
+    from Xlib.ext import xinput
+
+    d.xinput_query_version()
+    keyboard = next(dev.deviceid for dev in d.xinput_query_device(xinput.AllMasterDevices).devices
+                    if dev.use == xinput.MasterKeyboard)
+    for _ in range(100):
+        reply = target.xinput_grab_device(keyboard, X.CurrentTime, xinput.GrabModeAsync, xinput.GrabModeAsync,
+                                          False, xinput.KeyPressMask | xinput.KeyReleaseMask)
+        status = reply.status
+        if status == X.GrabSuccess:
+            break
+        time.sleep(0.05)
+    state["grabbed"] = status == X.GrabSuccess
 else:
     for _ in range(100):  # the window manager may hold a grab for a moment
         status = target.grab_keyboard(False, X.GrabModeAsync, X.GrabModeAsync, X.CurrentTime)
@@ -71,11 +89,18 @@ save()
 
 while not state["unlocked"]:
     ev = d.next_event()
-    if ev.type != X.KeyPress:
+    if keyboard is not None:  # XI2 events of the grabbed master keyboard
+        if ev.type != 35 or ev.evtype != xinput.KeyPress:  # 35: GenericEvent
+            continue
+        code, shift = ev.data.detail, ev.data.mods.effective_mods & X.ShiftMask
+    elif ev.type != X.KeyPress:
         continue
-    shift = ev.state & X.ShiftMask
-    sym = d.keycode_to_keysym(ev.detail, 1 if shift else 0)
+    else:
+        code, shift = ev.detail, ev.state & X.ShiftMask
+    sym = d.keycode_to_keysym(code, 1 if shift else 0)
     if sym in (XK.XK_Return, XK.XK_KP_Enter, XK.XK_Linefeed):
+        if keyboard is not None:
+            d.xinput_ungrab_device(keyboard, X.CurrentTime)
         d.ungrab_keyboard(X.CurrentTime)
         d.ungrab_pointer(X.CurrentTime)
         if win is not None:
