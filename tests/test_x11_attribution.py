@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
+import pytest
 from Xlib import X
 
+from conftest import wait_for
 from workprint.capture.linux.x11_attribution import KeyAttribution
 
 ROOT = 1
@@ -25,6 +27,7 @@ class FakeWindow:
         return NS(parent=FakeWindow(self.conn, parent) if parent else None)
 
     def get_geometry(self):
+        self.conn.asked.append((self.id, self.conn.selected.get(self.id, 0)))
         x, y, w, h = self.conn.geometry[self.id]
         return NS(x=x, y=y, width=w, height=h)
 
@@ -40,6 +43,7 @@ class FakeConn:
         self.selected: dict[int, int] = {}
         self.parents: dict[int, int] = {}
         self.geometry: dict[int, tuple] = {}
+        self.asked: list[tuple[int, int]] = []  # (window, events selected on it when asked)
         self.focus: object = None
         self.net_active = 0
         self.round_trips = 0
@@ -112,11 +116,33 @@ def test_full_screen_override_redirect_windows_of_another_client():
     conn.geometry[OTHER] = (0, 0, 1920, 1080)
     assert att.check() == "a full-screen window of another client covers the screen"
     conn.geometry[OTHER] = (700, 400, 420, 160)         # a small popup: not a locker
+    att.on_event(NS(type=X.ConfigureNotify, window=NS(id=OTHER), width=420, height=160))
     assert att.check() is None
     own = APP + 0x30                                      # the active app's own full-screen view
     conn.geometry[own] = (0, 0, 1920, 1080)
     state["overrides"] = frozenset({own})
     assert att.check() is None
+
+
+def test_an_override_windows_size_is_asked_once_then_followed_by_its_configure_events():
+    conn, att, state = make(frozenset({OTHER}))
+    conn.geometry[OTHER] = (700, 400, 420, 160)
+    assert att.check() is None and att.check() is None
+    # asked once, with its resizes already selected (none can slip between)
+    assert conn.asked == [(OTHER, X.StructureNotifyMask)]
+    conn.geometry[OTHER] = (0, 0, 1920, 1080)  # it grew: the server tells with ConfigureNotify
+    att.on_event(NS(type=X.ConfigureNotify, window=NS(id=OTHER), width=1920, height=1080))
+    assert att.check() == "a full-screen window of another client covers the screen"
+    att.on_event(NS(type=X.ConfigureNotify, window=NS(id=OTHER), width=420, height=160))
+    assert att.check() is None and len(conn.asked) == 1
+    att.on_event(NS(type=X.DestroyNotify, window=NS(id=OTHER)))  # its id may come back
+    conn.geometry[OTHER] = (0, 0, 1920, 1080)
+    assert att.check() == "a full-screen window of another client covers the screen"
+    assert len(conn.asked) == 2
+    conn.focus = FakeWindow(conn, APP)  # the active window: focus changes and resizes both
+    state["overrides"] = frozenset({APP + 0x800000})
+    conn.geometry[APP + 0x800000] = (0, 0, 10, 10)
+    assert att.check() is None and conn.selected[APP] == X.FocusChangeMask
 
 
 def test_the_recorders_own_indicator_is_not_asked_at_every_key_but_others_still_are():
@@ -272,3 +298,40 @@ def test_a_window_becoming_active_is_watched_for_grabs_before_any_key():
     finally:
         worker.stop()
         key_time.stop()
+
+
+@pytest.mark.x11
+def test_an_override_window_that_grows_to_full_screen_after_it_was_asked(desk):
+    """Real X: the size of a foreign override-redirect window is asked at the first check;
+    when it grows to cover the screen later, the next check sees it (its ConfigureNotify,
+    selected before the size was asked, is read by the check's round trip)."""
+    from Xlib import display
+
+    other = display.Display(desk.display)  # the other client
+    win = other.screen().root.create_window(700, 400, 420, 160, 0, other.screen().root_depth,
+                                            override_redirect=True)
+    win.map()
+    other.sync()
+    app = display.Display(desk.display)  # the active window's client (unmanaged: mapped at once)
+    front = app.screen().root.create_window(0, 0, 200, 100, 0, app.screen().root_depth,
+                                            override_redirect=True)
+    front.map()
+    app.sync()
+    front.set_input_focus(X.RevertToParent, X.CurrentTime)
+    app.sync()
+    wait_for(lambda: app.get_input_focus().focus == front, what="the window to take the focus")
+    conn = display.Display(desk.display)
+    att = KeyAttribution(conn, active=lambda: front.id,
+                         overrides=lambda: frozenset({win.id}),
+                         drain=lambda: [att.on_event(conn.next_event()) for _ in range(conn.pending_events())])
+    try:
+        assert att.check() is None  # a small popup: asked once
+        win.configure(x=0, y=0, width=1920, height=1080)
+        other.sync()
+        assert att.check() == "a full-screen window of another client covers the screen"
+        win.configure(width=300, height=200)
+        other.sync()
+        assert att.check() is None
+    finally:
+        for d in (other, app, conn):
+            d.close()

@@ -476,7 +476,7 @@ class X11Backend(Backend):
 
         while self._lookup.pending_events():
             ev = self._lookup.next_event()
-            if ev.type in (X.FocusIn, X.FocusOut):
+            if ev.type in KeyAttribution.EVENTS:
                 if self._attribution is not None:
                     self._attribution.on_event(ev)
             elif ev.type == X.MappingNotify:

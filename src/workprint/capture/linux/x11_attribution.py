@@ -13,7 +13,9 @@ the keys are *not* attributable (or ``None`` when they are):
   connection of the thread that checks;
 * **the input focus outside the active window** - a client that set the focus on a window of
   its own (an override-redirect prompt), checked with ``GetInputFocus``;
-* **a full-screen override-redirect window** of a client other than the active window's.
+* **a full-screen override-redirect window** of a client other than the active window's
+  (each one's size is asked once, after selecting its ``ConfigureNotify``: the check's
+  round trip reads every resize the server sent before it).
 
 The check runs off the input threads - as each key is pressed on the key-time thread
 (:class:`KeyTimeAttribution`), and on the decoding thread for a key without that answer:
@@ -37,6 +39,8 @@ class KeyAttribution:
         self._overrides = overrides
         self._drain = drain or (lambda: None)
         self._watched: set[int] = set()
+        #: override-redirect windows' areas, kept current by their ConfigureNotify
+        self._areas: dict[int, int] = {}
         self.grabbed = False  # another client holds the keyboard (FocusOut NotifyGrab seen)
         self._inside: dict[tuple[int, int], bool] = {}
         root = conn.screen().root
@@ -45,30 +49,49 @@ class KeyAttribution:
         self._id_mask = conn.display.info.resource_id_mask
 
     # -- events -------------------------------------------------------------------------
+    #: the events :meth:`on_event` wants (the drains pass these on)
+    EVENTS = (9, 10, 22, 17)  # FocusIn, FocusOut, ConfigureNotify, DestroyNotify
+
     def on_event(self, ev: Any) -> None:
-        """A FocusIn/FocusOut read from the lookup connection."""
+        """A FocusIn/FocusOut, ConfigureNotify or DestroyNotify read from the connection."""
         from Xlib import X
 
         if ev.type == X.FocusOut and ev.mode == X.NotifyGrab:
             self.grabbed = True
         elif ev.type == X.FocusIn and ev.mode == X.NotifyUngrab:
             self.grabbed = False
+        elif ev.type == X.ConfigureNotify:
+            if self._areas.get(ev.window.id, -1) >= 0:
+                self._areas[ev.window.id] = ev.width * ev.height
+        elif ev.type == X.DestroyNotify:
+            self._areas.pop(ev.window.id, None)
 
     def _watch(self, wid: int) -> bool:
         """Select focus events on ``wid`` (queued, not sent); True when it was not yet."""
-        from Xlib import X, error
-
         if not wid or wid in self._watched:
             return False
         if len(self._watched) > 4096:  # windows come and go: keep the set bounded
             self._watched.clear()
         self._watched.add(wid)
+        self._select(wid)
+        return True
+
+    def _watch_size(self, wid: int) -> None:
+        """Select ``ConfigureNotify`` and ``DestroyNotify`` on ``wid`` (queued, not sent)."""
+        self._areas[wid] = -1  # selected, size not asked yet
+        self._select(wid)
+
+    def _select(self, wid: int) -> None:
+        """Select on ``wid`` every event this connection wants from it (one mask per client
+        and window: each selection repeats the other)."""
+        from Xlib import X, error
+
+        mask = ((X.FocusChangeMask if wid in self._watched else 0)
+                | (X.StructureNotifyMask if wid in self._areas else 0))
         try:
-            self._conn.create_resource_object("window", wid).change_attributes(
-                event_mask=X.FocusChangeMask)
+            self._conn.create_resource_object("window", wid).change_attributes(event_mask=mask)
         except error.XError:
             pass
-        return True
 
     def watch_active(self) -> None:
         """Select focus events on the active window without checking (no round trip, but
@@ -156,12 +179,21 @@ class KeyAttribution:
         for wid in ids:
             if wid & ~self._id_mask == active & ~self._id_mask:
                 continue  # the active window's own client (its menus, its full-screen view)
-            try:  # not cached: a window may grow after it is mapped
-                g = self._conn.create_resource_object("window", wid).get_geometry()
-            except error.XError:
-                continue
-            if g.width * g.height >= FULL_SCREEN_SHARE * self._screen_area:
+            area = self._areas.get(wid, -1)
+            if area < 0:
+                # a window may grow after it is mapped: its ConfigureNotify is selected
+                # before its size is asked, so no resize after the answer goes unseen
+                if wid not in self._areas:
+                    self._watch_size(wid)
+                try:
+                    g = self._conn.create_resource_object("window", wid).get_geometry()
+                except error.XError:
+                    continue
+                area = self._areas[wid] = g.width * g.height
+            if area >= FULL_SCREEN_SHARE * self._screen_area:
                 return "a full-screen window of another client covers the screen"
+        if len(self._areas) > len(ids) + 256:  # unmapped ones: asked again if mapped again
+            self._areas = {w: a for w, a in self._areas.items() if w in ids}
         return None
 
 
@@ -242,7 +274,7 @@ class KeyTimeAttribution:
 
         while self._conn.pending_events():
             ev = self._conn.next_event()
-            if ev.type in (X.FocusIn, X.FocusOut):
+            if ev.type in KeyAttribution.EVENTS:
                 self._attr.on_event(ev)
 
     def _check(self, keys: list[int]) -> None:
