@@ -129,9 +129,9 @@ class ScreenSample:
 TILE_FORMAT = "webp"
 
 
-#: libwebp's lossless effort: below 25 it skips most of its search for a smaller coding,
-#: which costs about a third of the encoding time for about a fifth more bytes per tile
-#: (BENCHMARKS.md, "OCR off, seventh sitting")
+#: libwebp's lossless effort: below 25 it skips most of its search for a smaller coding -
+#: offline a third less time for a fifth more bytes per tile, in the bench session ~0.04
+#: points of a core for 5 % more bytes (BENCHMARKS.md, "OCR off, seventh sitting")
 TILE_WEBP_QUALITY = 20
 
 
