@@ -305,7 +305,12 @@ class Browser:
         def done():
             rec = self.watcher.last_focus(self.pid)
             return rec if rec is not None and rec.t_ns > t0 and rec.role == role else None
-        rec = wait_for(done, timeout=5, what=what, interval=0.002)
+        try:
+            rec = wait_for(done, timeout=5, what=what, interval=0.002)
+        except AssertionError as exc:  # say what did come in (late, unresolved, another role)
+            seen = [(round((r.t_ns - t0) / 1e6, 1), r.role, r.secret, r.path)
+                    for r in self.watcher._history_for(self.pid)]
+            raise AssertionError(f"{exc}; records (ms after the input, role, secret, path): {seen}") from None
         measure("input_to_focus_event_ms", (rec.t_ns - t0) / 1e6)
         measure("input_to_role_resolved_ms", (rec.resolved_ns - t0) / 1e6)
         return rec
