@@ -306,7 +306,9 @@ class Browser:
             rec = self.watcher.last_focus(self.pid)
             return rec if rec is not None and rec.t_ns > t0 and rec.role == role else None
         try:
-            rec = wait_for(done, timeout=5, what=what, interval=0.002)
+            # 15 s: the first click into a freshly started Chromium once took over 5 s to
+            # come back as a focus event on a loaded CI machine (later ones take ~10 ms)
+            rec = wait_for(done, timeout=15, what=what, interval=0.002)
         except AssertionError as exc:  # say what did come in (late, unresolved, another role)
             seen = [(round((r.t_ns - t0) / 1e6, 1), r.role, r.secret, r.path)
                     for r in self.watcher._history_for(self.pid)]
