@@ -171,7 +171,7 @@ def test_a_burst_waits_in_memory_within_its_budget_then_in_the_quarantine(tmp_pa
     stored, done = [], threading.Event()
     masker = HeldMasker()
     stage = TextMaskStage(masker, Quarantine(tmp_path / "q"), lambda t: [], memory_delta_bytes=delta_budget)
-    stage.start(lambda t, reason, f: stored.append((t, f.full())) or (len(stored) == 10 and done.set()) or True,
+    stage.start(lambda t, reason, f, since=None: stored.append((t, f.full())) or (len(stored) == 10 and done.set()) or True,
                 None)
     assert stage.submit(0, "post_action", MaskedFrame(grabs[0], []))
     assert masker.entered.wait(10)
@@ -185,3 +185,199 @@ def test_a_burst_waits_in_memory_within_its_budget_then_in_the_quarantine(tmp_pa
     stage.stop()
     assert [t for t, _ in stored] == list(range(10))
     assert all(np.array_equal(f, grabs[t]) for t, f in stored)
+
+
+# --- what the backlog knows of each frame it hands out (no compare twice, no fresh copy) ----
+
+def test_a_rebuilt_frame_goes_into_the_pixels_of_a_frame_nobody_holds_any_more():
+    """Taken one at a time as the OCR worker does (it holds the frame before the one it
+    masks), frames rebuilt from their tiles alternate between two arrays: the next
+    frame is pasted into the pixels of the one before last, not into a fresh copy (a
+    screen's worth of new pages per frame); a frame still held is never written to."""
+    grabs = frames(8, seed=11)
+    copies = [g.copy() for g in grabs]
+    b = FrameBacklog(tile=64)
+    for t, px in enumerate(grabs):
+        push(b, t, px)
+    del grabs[:], px
+    gc.collect()
+    held = None
+    seen = []
+    for t in range(8):
+        frame = b.popleft()[2]
+        assert np.array_equal(frame.pixels, copies[t])
+        if t >= 3:  # frames 1 and 2 went into new arrays; 3 into 1's, 4 into 2's, ...
+            assert frame.pixels is seen[t - 2]()
+        seen.append(weakref.ref(frame.pixels))
+        held, frame = frame, None  # the worker holds the frame it masked last
+        assert np.array_equal(held.pixels, copies[t])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_what_the_backlog_says_changed_is_a_compare_of_the_two_frames(seed):
+    """Any sequence of frames pushed, taken (the taker holding some of them, or not),
+    and forgotten: each frame comes back exact, no frame handed out earlier and still
+    held changes, and ``changes`` is the tile compare of the frame with the one taken
+    before it (when it says it was made against those very pixels)."""
+    from workprint.capture.frames import changed_tiles
+
+    rng = np.random.default_rng(seed)
+    shape = (200, 300)
+    cur = rng.integers(0, 4, size=shape, dtype=np.uint32)
+    b = FrameBacklog(tile=64)
+    copies: dict[int, np.ndarray] = {}
+    grabs: dict[int, np.ndarray] = {}
+    held: list[tuple[np.ndarray, np.ndarray]] = []  # (pixels handed out, their copy)
+    last = None  # the pixels of the frame taken last, as the taker holds them
+    last_copy = None
+    forgotten: set[int] = set()
+    t = compared = 0
+    for _ in range(60):
+        op = rng.random()
+        if op < 0.5:
+            if rng.random() < 0.8:  # a new screen, or the same one again
+                cur = cur.copy()
+                for _ in range(rng.integers(1, 4)):
+                    y, x = rng.integers(0, shape[0] - 10), rng.integers(0, shape[1] - 10)
+                    cur[y:y + rng.integers(1, 60), x:x + rng.integers(1, 90)] = rng.integers(0, 4)
+            copies[t] = cur.copy()
+            grabs[t] = cur
+            push(b, t, cur)
+            if rng.random() < 0.7:
+                grabs.pop(t)  # the ring let go of the grab
+            t += 1
+        elif op < 0.9 and len(b):
+            got_t, _, frame = b.popleft()
+            assert np.array_equal(frame.pixels, copies[got_t])
+            grid = b.changes.against(last, 64) if b.changes is not None else None
+            if grid is not None:
+                assert np.array_equal(grid, changed_tiles(last_copy, copies[got_t], 64))
+                compared += 1
+            last, last_copy = frame.pixels, copies[got_t]
+            if rng.random() < 0.2:
+                held.append((frame.pixels, copies[got_t]))
+            del frame
+        elif len(b):
+            gone = {x for x in b.times() if rng.random() < 0.3}
+            forgotten |= gone
+            assert b.remove(lambda x: x in gone) == len(gone)
+        for px, copy in held:
+            assert np.array_equal(px, copy)
+        if last is not None:
+            assert np.array_equal(last, last_copy)
+    assert compared > 0
+
+
+def test_a_tile_that_changes_back_after_the_first_frame_taken_is_rebuilt_as_grabbed():
+    """The first frame waits whole; once it and the frame after it are taken, the next
+    frames are diffed against what the newest one shows - also in the tiles the taken
+    frame after the whole one changed (a tile that changes back, as a blinking caret
+    does, must not come back as it was before)."""
+    a = frames(1, seed=12, shape=(128, 192))[0]
+    b_, c = a.copy(), a.copy()
+    b_[0:10, 0:10] += 1       # frame 1 changes a tile ...
+    c[100:110, 100:110] += 1  # frame 2 another one, and keeps frame 1's
+    c[0:10, 0:10] += 1
+    d = c.copy()
+    d[0:10, 0:10] -= 1        # frame 3: the first tile as in frame 0 again
+    copies = [x.copy() for x in (a, b_, c, d)]
+    fb = FrameBacklog(tile=64)
+    push(fb, 0, a)
+    push(fb, 1, b_)
+    push(fb, 2, c)
+    assert fb.popleft()[2].pixels is a
+    del b_, c
+    gc.collect()
+    assert np.array_equal(fb.popleft()[2].pixels, copies[1])
+    push(fb, 3, d)
+    del d
+    gc.collect()
+    assert np.array_equal(fb.popleft()[2].pixels, copies[2])
+    assert np.array_equal(fb.popleft()[2].pixels, copies[3])
+
+
+class MemorySink:
+    def __init__(self):
+        self.tiles: set[bytes] = set()
+
+    def stored_tiles(self, digests):
+        return self.tiles & set(digests)
+
+    def add_frame(self, ref, tile, digests, new_tiles):
+        self.tiles |= set(new_tiles)
+        return True
+
+
+class RecordingMasker(HeldMasker):
+    """Waits like :class:`HeldMasker` before the first frame, records the regions it is
+    given, and masks a box in each frame (the encoder's masks change too)."""
+
+    def __init__(self):
+        super().__init__()
+        self.regions, self.seen, self.reused = [], [], []
+
+    def mask_frame(self, frame, regions=None, known_values=()):
+        self.entered.set()
+        self.release.wait(10)
+        self.regions.append(regions)
+        self.reused.append(len(self.seen) >= 2 and self.seen[-2]() is frame.pixels)
+        self.seen.append(weakref.ref(frame.pixels))
+        n = len(self.regions)
+        return MaskedFrame(frame.pixels, frame.rects + ((n * 7 % 300, 20, 30, 10),))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_ocr_worker_takes_the_backlogs_compare_and_the_encoder_the_workers(tmp_path, seed, monkeypatch):
+    """Frames that waited as tiles are not compared again in the OCR worker (for the
+    regions to read, nor by the encoder for the tiles to store): what the backlog found
+    is used, and it gives the same regions and the same stored frames as the compares."""
+    import threading
+
+    from workprint.capture import frames as fr
+    from workprint.store.quarantine import Quarantine
+
+    calls = []
+    compare = fr.changed_tiles
+
+    def counted(prev, cur, tile=fr.TILE):
+        if prev is not None and threading.current_thread().name == "workprint-ocr":
+            calls.append(1)
+        return compare(prev, cur, tile)
+
+    monkeypatch.setattr(fr, "changed_tiles", counted)
+    grabs = frames(12, seed=20 + seed, shape=(300, 420))
+    grabs.insert(5, grabs[4])  # the same screen twice
+    copies = [g.copy() for g in grabs]
+    n = len(grabs)
+    sink, encoder = MemorySink(), fr.TileEncoder(MemorySink())
+    stored, done = [], threading.Event()
+
+    def store(t, reason, frame, since=None):
+        stored.append((t, encoder.encode(frame, since)[0], frame.rects))
+        if len(stored) == n:
+            done.set()
+        return True
+
+    masker = RecordingMasker()
+    stage = fr.TextMaskStage(masker, Quarantine(tmp_path / "q"), lambda t: [])
+    stage.start(store, None)
+    assert stage.submit(0, "post_action", MaskedFrame(grabs[0], []))
+    assert masker.entered.wait(10)
+    for t in range(1, n):
+        assert stage.submit(t, "post_action", MaskedFrame(grabs[t], [(10, 10, 40, 40)] if t % 3 else []))
+    del grabs[2:]  # most grabs gone: their frames are rebuilt
+    gc.collect()
+    masker.release.set()
+    assert done.wait(10)
+    stage.stop()
+    assert calls == []  # every compare was the backlog's
+    # rebuilt into the pixels of the frame before the last one (none holds them then)
+    assert sum(masker.reused) >= 5
+    fresh = fr.TileEncoder(sink)
+    for t, (got_t, frame_id, rects) in enumerate(stored):
+        assert got_t == t
+        assert frame_id == fresh.encode(MaskedFrame(copies[t].copy(), rects))[0]
+        want = fr.changed_boxes(copies[t - 1], copies[t]) if t else None
+        rects_changed = t > 0 and (t % 3 == 0) != ((t - 1) % 3 == 0)
+        extra = [(10, 10, 40, 40)] if rects_changed else []
+        assert masker.regions[t] == (None if want is None else want + extra)

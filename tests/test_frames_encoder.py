@@ -274,3 +274,24 @@ def test_a_screen_sample_tells_a_changed_screen_without_keeping_the_grab():
     gc.collect()
     assert ref() is None  # the sample does not hold the grab
     assert not sample.changed(np.arange(64 * 96, dtype=np.uint32).reshape(64, 96))
+
+
+def test_a_compare_made_against_other_pixels_than_the_frame_before_is_not_taken(tmp_path):
+    """The encoder takes a grid compared already only when it was made against the very
+    pixels of the frame it encoded last (and of its tile size); else it compares."""
+    from workprint.capture.frames import TilesSince
+
+    a, b = screen(30), screen(31)
+    b_copy = b.copy()
+    nothing = np.zeros((4, 5), dtype=bool)  # a wrong answer: "nothing changed"
+    for since in (TilesSince(a.copy(), nothing, 16),  # equal pixels, another array
+                  TilesSince(a, nothing, 32)):        # another tile size
+        store = Store(tmp_path / str(since.tile) / str(id(since)))
+        store.add(MaskedFrame(a, [RECT]))
+        got = store.encoder.encode(MaskedFrame(b, [RECT]), since)[0]
+        assert got == TileEncoder(store.writer, tile=16).encode(blackout(b_copy, [RECT]))[0]
+    store = Store(tmp_path / "right")
+    store.add(MaskedFrame(a, [RECT]))
+    right = TilesSince(a, changed_tiles(a, b, 16), 16)
+    assert store.encoder.encode(MaskedFrame(b, [RECT]), right)[0] == \
+        TileEncoder(store.writer, tile=16).encode(blackout(b_copy, [RECT]))[0]

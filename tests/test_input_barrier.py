@@ -56,7 +56,7 @@ def test_a_frame_whose_input_cannot_be_caught_up_with_is_dropped_never_stored(tm
     masker = PassMasker()
     stage = TextMaskStage(masker, Quarantine(tmp_path / "q"), lambda t: [],
                           input_barrier=lambda t_ns: t_ns != 2)
-    stage.start(lambda t, reason, px: stored.append(t) or True, None)
+    stage.start(lambda t, reason, px, since=None: stored.append(t) or True, None)
     for t in (1, 2, 3):
         assert stage.submit(t, "post_action", np.zeros((8, 8), dtype=np.uint32))
     deadline = time.monotonic() + 10

@@ -455,7 +455,7 @@ def test_text_revealed_when_a_blacked_out_window_goes_is_read_and_masked(redacto
     stored: list[MaskedFrame] = []
     done = threading.Event()
     stage = TextMaskStage(TextMasker(redactor, ocr, scale=1), Quarantine(tmp_path / "q"), lambda t: [])
-    stage.start(lambda t, reason, f: stored.append(f) or (len(stored) == 2 and done.set()) or True, None)
+    stage.start(lambda t, reason, f, since=None: stored.append(f) or (len(stored) == 2 and done.set()) or True, None)
     window = (380, 280, 420, 60)
     stage.submit(1, "post_action", MaskedFrame(px, [window]))   # out of scope: blacked out
     stage.submit(2, "post_action", MaskedFrame(px, []))         # now in scope, same pixels

@@ -27,11 +27,12 @@ import hashlib
 import io
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 from PIL import Image
@@ -146,6 +147,16 @@ def encode_tile(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class TilesSince:
+    """A compare made already: the ``tile``-sized tiles (a boolean grid) in which a
+    frame's pixels differ from ``pixels``."""
+
+    pixels: np.ndarray
+    grid: np.ndarray
+    tile: int = TILE
+
+
 class TileEncoder:
     """Turns full-screen grabs into (frame id, tile digests, new encoded tiles).
 
@@ -165,7 +176,7 @@ class TileEncoder:
     def reset(self) -> None:
         self._prev, self._prev_digests, self._prev_id = None, None, ""
 
-    def _changed(self, frame: MaskedFrame) -> np.ndarray | None:
+    def _changed(self, frame: MaskedFrame, since: "TilesSince | None" = None) -> np.ndarray | None:
         """Tiles to digest again; None when the frame is the previous one."""
         t, prev = self.tile, self._prev
         if prev is None or self._prev_digests is None:
@@ -173,18 +184,25 @@ class TileEncoder:
         same_masks = prev.masks(t) == frame.masks(t)
         if frame.pixels is prev.pixels and same_masks:
             return None
-        grid = changed_tiles(prev.pixels, frame.pixels, t)
+        if (since is not None and since.pixels is prev.pixels and since.tile == t
+                and prev.shape == frame.shape):
+            grid = since.grid.copy()  # a compare of these very two frames, made before
+        else:
+            grid = changed_tiles(prev.pixels, frame.pixels, t)
         if not same_masks and prev.shape == frame.shape:
             grid |= changed_masks(prev.masks(t), frame.masks(t), grid.shape)
         return grid
 
-    def encode(self, frame: "np.ndarray | MaskedFrame"
+    def encode(self, frame: "np.ndarray | MaskedFrame", since: "TilesSince | None" = None
                ) -> tuple[str, list[bytes], dict[bytes, tuple[str, bytes]]]:
+        """``since``: the tiles in which ``frame``'s pixels differ from some earlier
+        pixels, as a caller compared them already; used when those are the pixels of
+        the frame encoded last (else the two are compared here)."""
         frame = as_masked_frame(frame)
         t = self.tile
         h, w = frame.shape
         with STAGES.measure("diff"):
-            grid = self._changed(frame)
+            grid = self._changed(frame, since)
         if grid is None:
             return self._prev_id, self._prev_digests, {}
         rows, cols = grid.shape
@@ -417,8 +435,9 @@ class FramePipeline:
                 self._on_error(exc)
 
     # -- encoder --------------------------------------------------------------------------
-    def _store_encoded(self, t_ns: int, reason: str, frame: "np.ndarray | MaskedFrame") -> bool:
-        frame_id, digests, new = self._encoder.encode(frame)
+    def _store_encoded(self, t_ns: int, reason: str, frame: "np.ndarray | MaskedFrame",
+                       since: "TilesSince | None" = None) -> bool:
+        frame_id, digests, new = self._encoder.encode(frame, since)
         h, w = frame.shape
         if self._sink.add_frame(FrameRef(t_ns, frame_id, reason, w, h), self._encoder.tile,
                                 digests, new) is False:
@@ -463,8 +482,13 @@ def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) ->
     there is no previous frame of that shape (everything changed)."""
     if prev is None or prev.shape != cur.shape:
         return None
-    h, w = cur.shape
-    grid = changed_tiles(prev, cur, tile)
+    return grid_boxes(changed_tiles(prev, cur, tile), cur.shape, tile)
+
+
+def grid_boxes(grid: np.ndarray, shape: tuple[int, int], tile: int = TILE) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x, y, w, h)`` of the runs of flagged tiles of ``grid`` on each tile row
+    (clipped to a screen of ``shape``)."""
+    h, w = shape
     boxes = []
     for r in range(grid.shape[0]):
         cols = np.flatnonzero(grid[r])
@@ -489,6 +513,32 @@ MEMORY_DELTA_BYTES = 24 * 2**20
 def _block(pixels: np.ndarray, key: tuple[int, int], tile: int) -> np.ndarray:
     r, c = key
     return pixels[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile]
+
+
+def _grid(shape: tuple[int, int], keys: Iterable[tuple[int, int]], tile: int) -> np.ndarray:
+    h, w = shape
+    grid = np.zeros((-(-h // tile), -(-w // tile)), dtype=bool)
+    for key in keys:
+        grid[key] = True
+    return grid
+
+
+@dataclass(frozen=True)
+class TileChanges:
+    """The tiles (a boolean grid, as :func:`changed_tiles` gives it) in which a frame
+    differs from the frame taken before it, whose pixels ``since`` refers to (weakly: it
+    keeps no frame alive). Whoever still holds those very pixels may take the grid for a
+    compare of the two frames (:meth:`against`)."""
+
+    since: "weakref.ref[np.ndarray]"
+    grid: np.ndarray
+    tile: int
+
+    def against(self, pixels: np.ndarray | None, tile: int = TILE) -> np.ndarray | None:
+        """The grid of ``tile``-sized tiles when ``pixels`` is the frame it was made
+        against, else None."""
+        ok = pixels is not None and tile == self.tile and self.since() is pixels
+        return self.grid if ok else None
 
 
 class FrameBacklog:
@@ -518,6 +568,14 @@ class FrameBacklog:
         self._anchor_is_base = True
         self._overlay: dict[tuple[int, int], np.ndarray] = {}
         self.delta_bytes = 0
+        #: the tiles in which the frame taken last differs from the one taken before it
+        #: (None: not known), and whether its pixels were rebuilt here (no grab)
+        self._base_keys: frozenset[tuple[int, int]] | None = None
+        self._base_owned = False
+        #: pixels rebuilt here that show the frame taken before the last one
+        self._spare: np.ndarray | None = None
+        #: where the frame :meth:`popleft` gave last differs from the frame taken before it
+        self.changes: TileChanges | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -565,19 +623,52 @@ class FrameBacklog:
             self.delta_bytes += self.size(delta)
 
     def popleft(self) -> tuple[int, str, MaskedFrame]:
+        """The oldest frame, whole. :attr:`changes` then says where it differs from the
+        frame taken before it (None when it waited whole)."""
         t_ns, reason, rects, pixels, delta, grab = self._items.popleft()
+        before, before_keys, before_owned = self._base, self._base_keys, self._base_owned
+        spare, self._spare = self._spare, None
+        keys, owned, self.changes = None, False, None
         if pixels is None:
-            pixels = self._whole(delta, grab, self._base)
+            keys = frozenset(delta)
+            pixels = grab() if delta and grab is not None else None
+            if not delta:
+                pixels, owned = before, before_owned  # the same screen: the same array
+            elif pixels is None:
+                if (spare is not None and before_keys is not None and spare.shape == before.shape
+                        and sys.getrefcount(spare) <= 2):
+                    # nothing but this method holds it (the local name and the call's
+                    # argument): no frame handed out earlier shows it any more
+                    out = spare
+                    self._paste(out, {k: _block(before, k, self.tile) for k in before_keys})
+                else:
+                    out = before.copy()
+                pixels, owned = self._paste(out, delta), True
+            self.changes = TileChanges(weakref.ref(before), _grid(before.shape, keys, self.tile), self.tile)
             self.delta_bytes -= self.size(delta)
             for key, block in delta.items():
                 if self._overlay.get(key) is block:
                     del self._overlay[key]  # the newest frame shows there what this one shows
-        self._base = pixels
+        del spare
+        self._base, self._base_keys, self._base_owned = pixels, keys, owned
+        if self._items and before_owned and before is not pixels:
+            # rebuilt here, and shows the frame before the one taken now: the next frame
+            # rebuilt is pasted into it (what changed since is known), not into a new
+            # copy - by then the frame taken now is the one its takers hold
+            self._spare = before
         if not self._items:
             self._anchor, self._anchor_is_base, self._overlay = pixels, True, {}
-        elif self._anchor_is_base:
-            self._anchor = pixels
+        elif self._anchor_is_base or self._anchor is pixels:
+            # (the frame that waited whole, taken: the anchor is the base from now on, so
+            # it follows the frames taken after it, whose tiles leave the overlay)
+            self._anchor, self._anchor_is_base = pixels, True
         return t_ns, reason, MaskedFrame(pixels, rects)
+
+    def _paste(self, out: np.ndarray, tiles: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
+        t = self.tile
+        for (r, c), block in tiles.items():
+            out[r * t:r * t + block.shape[0], c * t:c * t + block.shape[1]] = block
+        return out
 
     def _whole(self, delta: dict[tuple[int, int], np.ndarray], grab, before: np.ndarray) -> np.ndarray:
         """The pixels of a frame waiting as ``delta`` on ``before`` (those of the frame
@@ -588,11 +679,7 @@ class FrameBacklog:
         pixels = grab() if grab is not None else None
         if pixels is not None:
             return pixels
-        out = before.copy()
-        t = self.tile
-        for (r, c), block in delta.items():
-            out[r * t:r * t + block.shape[0], c * t:c * t + block.shape[1]] = block
-        return out
+        return self._paste(before.copy(), delta)
 
     def remove(self, covers: Callable[[int], bool]) -> int:
         """Drop the frames ``covers(t_ns)`` says are forgotten; the frame after a dropped
@@ -609,13 +696,15 @@ class FrameBacklog:
         self._items.clear()
         self._anchor, self._anchor_is_base, self._overlay = self._base, True, {}
         self.delta_bytes = 0
+        self._spare = None
         for t_ns, reason, rects, pixels in kept:  # waiting as tiles again
             self._push(t_ns, reason, rects, pixels, self.delta_for(pixels))
         return n
 
     def clear(self) -> None:
         self._items.clear()
-        self._base = self._anchor = None
+        self._base = self._anchor = self._spare = self.changes = None
+        self._base_keys, self._base_owned = None, False
         self._anchor_is_base, self._overlay = True, {}
         self.delta_bytes = 0
 
@@ -680,7 +769,7 @@ class TextMaskStage:
         self.max_backlog = 0
         self.spilled = 0  # frames that waited in the quarantine on disk
 
-    def start(self, store: Callable[[int, str, MaskedFrame], bool],
+    def start(self, store: Callable[[int, str, MaskedFrame, "TilesSince | None"], bool],
               on_error: Callable[[BaseException], None] | None) -> None:
         self._store, self._on_error = store, on_error
         self._thread.start()
@@ -730,13 +819,15 @@ class TextMaskStage:
         with self._lock:
             return len(self._memory) + len(self.quarantine)
 
-    def _take(self):
+    def _take(self) -> "tuple[tuple[int, str, MaskedFrame | np.ndarray] | None, TileChanges | None]":
+        """The oldest frame waiting (None: none), and where it differs from the frame
+        taken before it when the backlog knows (it waited as those tiles)."""
         with self._lock:
             if len(self._memory):
                 with STAGES.measure("backlog"):
-                    return self._memory.popleft()
+                    return self._memory.popleft(), self._memory.changes
             with STAGES.measure("quarantine"):
-                return self.quarantine.take()
+                return self.quarantine.take(), None
 
     def _wait_for_judged_run(self, t_ns: int) -> None:
         """Wait while a typing run that began before the frame was grabbed is still held
@@ -759,7 +850,10 @@ class TextMaskStage:
         while True:
             if self._stop.is_set() and deadline is None:
                 deadline = time.monotonic() + self.drain_s
-            item = self._take()
+            # the frame masked before the last one is let go of first: the backlog may
+            # rebuild the next frame in its pixels
+            prev = grid = None
+            item, changes = self._take()
             if item is None:
                 if self._stop.is_set():
                     return
@@ -776,8 +870,14 @@ class TextMaskStage:
                 continue
             try:
                 self._wait_for_judged_run(t_ns)
+                prev = self._prev.pixels if self._prev is not None else None
+                # the tiles that differ from the frame masked last: the backlog's, when it
+                # made them against those very pixels (the frame waited as them), else compared
+                grid = changes.against(prev) if changes is not None else None
                 with STAGES.measure("diff"):
-                    regions = changed_boxes(self._prev.pixels if self._prev else None, frame.pixels)
+                    if grid is None and prev is not None and prev.shape == frame.shape:
+                        grid = changed_tiles(prev, frame.pixels)
+                regions = None if grid is None else grid_boxes(grid, frame.shape)
                 if regions is not None and self._prev.rects != frame.rects:
                     # a rectangle that came or went hides or reveals text: read there again
                     regions += list(set(self._prev.rects) ^ set(frame.rects))
@@ -804,7 +904,10 @@ class TextMaskStage:
                 self.forgotten += 1
                 continue
             try:
-                stored = self._store(t_ns, reason, masked)
+                # the encoder compares with the frame it stored last: the same grid when
+                # that is the frame masked before this one (it checks)
+                stored = self._store(t_ns, reason, masked,
+                                     None if grid is None else TilesSince(prev, grid))
             except BaseException as exc:  # noqa: BLE001 - a full disk: the recorder must stop, not hang
                 if self._on_error:
                     self._on_error(exc)
