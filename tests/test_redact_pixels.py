@@ -340,6 +340,44 @@ def test_group_lines_splits_columns() -> None:
     assert private_key_lines(lines) == []
 
 
+def _group_lines_as_written_first(words, gap_factor=3.0):
+    """group_lines as it was first written (each row's extent recomputed for every word)."""
+    from workprint.policy.redact_pixels import _line
+
+    rows = []
+    for w in sorted(words, key=lambda w: (w.y + w.h / 2, w.x)):
+        cy = w.y + w.h / 2
+        for row in reversed(rows[-3:]):
+            top, bottom = min(r.y for r in row), max(r.y + r.h for r in row)
+            if top <= cy <= bottom and w.y < bottom and top < w.y + w.h:
+                row.append(w)
+                break
+        else:
+            rows.append([w])
+    lines = []
+    for row in rows:
+        row.sort(key=lambda w: w.x)
+        height = max(1, max(w.h for w in row))
+        seg = [row[0]]
+        for prev, cur in zip(row, row[1:]):
+            if cur.x - (prev.x + prev.w) > gap_factor * height:
+                lines.append(_line(seg))
+                seg = []
+            seg.append(cur)
+        lines.append(_line(seg))
+    return lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 120), st.integers(1, 60), st.integers(1, 30)),
+                max_size=40))
+def test_group_lines_keeps_each_rows_extent_as_it_grows(boxes) -> None:
+    """(the rows' top and bottom are kept as words join them: the same lines as when
+    they were recomputed for every word)"""
+    words = [Word(f"w{i}", x, y, w, h) for i, (x, y, w, h) in enumerate(boxes)]
+    assert group_lines(words) == _group_lines_as_written_first(words)
+
+
 def test_parse_tsv() -> None:
     tsv = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
            "1\t1\t0\t0\t0\t0\t0\t0\t100\t50\t-1\t\n"

@@ -379,16 +379,18 @@ def group_lines(words: Iterable[Word], gap_factor: float = 3.0) -> list[Line]:
     """Group words into visual lines by vertical overlap, left to right; a horizontal gap
     wider than ``gap_factor`` x the line height starts a new line (separate columns)."""
     rows: list[list[Word]] = []
+    spans: list[list[int]] = []  # [top, bottom] of the words in each row so far
     for w in sorted(words, key=lambda w: (w.y + w.h / 2, w.x)):
         cy = w.y + w.h / 2
-        for row in reversed(rows[-3:]):
-            top = min(r.y for r in row)
-            bottom = max(r.y + r.h for r in row)
+        for row, span in zip(reversed(rows[-3:]), reversed(spans[-3:])):
+            top, bottom = span
             if top <= cy <= bottom and w.y < bottom and top < w.y + w.h:
                 row.append(w)
+                span[0], span[1] = min(top, w.y), max(bottom, w.y + w.h)
                 break
         else:
             rows.append([w])
+            spans.append([w.y, w.y + w.h])
     lines: list[Line] = []
     for row in rows:
         row.sort(key=lambda w: w.x)
