@@ -515,6 +515,16 @@ def _block(pixels: np.ndarray, key: tuple[int, int], tile: int) -> np.ndarray:
     return pixels[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile]
 
 
+def _refs_of_a_local() -> int:
+    """What ``sys.getrefcount`` says of an array only a local name holds (the
+    interpreter's own count: 2 on CPython 3.11, the name and the call's argument)."""
+    a = np.empty(1)
+    return sys.getrefcount(a)
+
+
+_SOLE_REFS = _refs_of_a_local()
+
+
 def _grid(shape: tuple[int, int], keys: Iterable[tuple[int, int]], tile: int) -> np.ndarray:
     h, w = shape
     grid = np.zeros((-(-h // tile), -(-w // tile)), dtype=bool)
@@ -636,9 +646,9 @@ class FrameBacklog:
                 pixels, owned = before, before_owned  # the same screen: the same array
             elif pixels is None:
                 if (spare is not None and before_keys is not None and spare.shape == before.shape
-                        and sys.getrefcount(spare) <= 2):
-                    # nothing but this method holds it (the local name and the call's
-                    # argument): no frame handed out earlier shows it any more
+                        and sys.getrefcount(spare) <= _SOLE_REFS):
+                    # nothing but this local name holds it: no frame handed out earlier
+                    # shows it any more (a view of it would hold it too)
                     out = spare
                     self._paste(out, {k: _block(before, k, self.tile) for k in before_keys})
                 else:
