@@ -723,6 +723,8 @@ class TextMasker:
         self._detect_cache: dict[str, list[tuple[int, int, str]]] = {}
         self._spans_cache: dict[str, list[tuple[int, int, str]]] = {}
         self._read_cache: "OrderedDict[bytes, tuple[Word, ...]]" = OrderedDict()
+        #: lines settled to their text rows lately (:func:`.text_lines.find_segments`)
+        self._settled: "OrderedDict[bytes, list[Rect]]" = OrderedDict()
         #: lines read lately: segment rect -> (screen row of its first kept row, the
         #: kept rows, its words relative to the segment), oldest first
         self._lines: "OrderedDict[Rect, tuple[int, np.ndarray, tuple[Word, ...]]]" = OrderedDict()
@@ -794,7 +796,7 @@ class TextMasker:
         try:
             with STAGES.measure("text_find"):
                 gray = self._gray_of(pixels, boxes, hide)
-                segments = find_segments(gray, boxes)
+                segments = find_segments(gray, boxes, memo=self._settled)
                 reads = lines_to_read(gray, segments)  # blocks of lines, line by line
             fresh: list[Word] = []
             for seg in reads:

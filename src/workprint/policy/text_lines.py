@@ -6,9 +6,13 @@ changed: in each changed box, rows holding *ink* (pixels that differ from the lo
 background) form bands; a band is followed left and right across the whole screen and
 cut into segments at wide gaps. Long vertical structures (window borders, scroll bars,
 table rules, tall pictures) are not ink, so they neither glue lines together nor split a
-band. :func:`lines_to_read` cuts the blocks of lines among the segments into their lines
-(where the finder misjudged a ground, a terminal's lines come as one block), so each
-line is read, and cached, on its own.
+band. Which rows a band gets depends on what else is in the changed box's columns (the
+sides of a field make a band as tall as the field), so each line's segment is then
+settled to its own text rows, without the solid lines around it (a field's or a
+button's edges, a text cursor taller than the glyphs): the same line gives the same
+segment whatever box found it. :func:`lines_to_read` cuts the blocks of lines among
+the segments into their lines (where the finder misjudged a ground, a terminal's lines
+come as one block), so each line is read, and cached, on its own.
 
 :func:`segment_crop` turns one segment into the image OCR reads: dark text on white,
 contrast stretched (grey on grey becomes black on white), upscaled so that small fonts
@@ -17,6 +21,8 @@ reach the size Tesseract reads best.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,16 +184,19 @@ def text_like(gray: np.ndarray, seg: "Segment") -> bool:
     return int(starts.max()) >= 4
 
 
-def _segments_in_band(gray: np.ndarray, top: int, bottom: int, core: int) -> list[tuple[int, int]]:
-    """Column runs ``[x0, x1)`` of text across the whole width of one band.
+def _segments_in_band(gray: np.ndarray, top: int, bottom: int, core: int,
+                      x0: int = 0, x1: int | None = None) -> list[tuple[int, int]]:
+    """Column runs of text across the whole width of one band (or columns ``[x0, x1)``
+    of it).
 
     A column holds text where a pixel of the band differs from the row just above or
     the row just below the band (blank rows where the band was found); a vertical line
     running through the band matches both and is not text."""
     h, w = gray.shape
-    band = gray[top:bottom].astype(np.int16)
-    above = gray[max(0, top - 1)].astype(np.int16)
-    below = gray[min(h - 1, bottom)].astype(np.int16)
+    x1 = w if x1 is None else x1
+    band = gray[top:bottom, x0:x1].astype(np.int16)
+    above = gray[max(0, top - 1), x0:x1].astype(np.int16)
+    below = gray[min(h - 1, bottom), x0:x1].astype(np.int16)
     cols = ((np.abs(band - above) > INK_DELTA) | (np.abs(band - below) > INK_DELTA)).any(axis=0)
     gap = max(6, int(GAP_FACTOR * core))
     xs = np.flatnonzero(cols)
@@ -196,11 +205,164 @@ def _segments_in_band(gray: np.ndarray, top: int, bottom: int, core: int) -> lis
     breaks = np.flatnonzero(np.diff(xs) > gap)
     starts = np.concatenate(([xs[0]], xs[breaks + 1]))
     ends = np.concatenate((xs[breaks], [xs[-1]])) + 1
-    return list(zip(starts.tolist(), ends.tolist()))
+    return list(zip((starts + x0).tolist(), (ends + x0).tolist()))
 
 
-def find_segments(gray: np.ndarray, boxes: list[Rect], pad: int = 2) -> list[Segment]:
-    """Text segments that intersect any of ``boxes`` (changed parts of the screen)."""
+#: a run of a band is settled to its text rows at most this many times (each pass
+#: after the first only drops rows)
+SETTLE_PASSES = 4
+#: rows above and below a crop looked at to measure the bars that cross it
+BAR_REACH = 16
+
+
+def _ground(g: np.ndarray) -> np.ndarray:
+    """The most common value of each ``BLOCK``-column block of ``g`` (all its rows),
+    per column: the ground that text in the block is drawn on."""
+    h, w = g.shape
+    block = np.arange(w) // BLOCK
+    n = int(block[-1]) + 1
+    hist = np.bincount((block[None, :] * 256 + g).ravel(), minlength=n * 256)
+    return hist.reshape(n, 256).argmax(axis=1).astype(np.int16)[block]
+
+
+def _solid_runs(same: np.ndarray, n: int) -> np.ndarray:
+    """Where ``same`` (pixel ``[:, c]`` equals pixel ``[:, c + 1]``) holds for ``n - 1``
+    consecutive columns or more: the pixels of runs of ``n`` or more equal pixels."""
+    h, w = same.shape
+    if w < n - 1 or n < 2:
+        return np.zeros((h, w + 1), dtype=bool)
+    full = _window(same, n - 1, np.logical_and)   # a run of n equal pixels starts here
+    if not full.any():
+        return np.zeros((h, w + 1), dtype=bool)
+    pad = np.zeros((h, n - 1), dtype=bool)
+    return _window(np.hstack([pad, full, pad]), n, np.logical_or)
+
+
+def _text_rows(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int) -> tuple[int, int, int] | None:
+    """The rows ``[t, b)`` of ``[top, bottom)`` over columns ``[x0, x1)`` that hold text,
+    and the text's core height; None when they hold no ink.
+
+    Ink differs from the ground of its block by more than ``INK_DELTA``. Left out are
+    solid lines: rows of one colour ``RULE_RUN`` columns long (a field's or a button's
+    edges, a focus ring) and bars of one colour taller than 1.5 core heights (measured
+    up to ``BAR_REACH`` rows beyond the rows looked at) that cross all the rows kept (the
+    sides of a field or a button, a text cursor taller than the glyphs). So the rows cut
+    hold nothing but such lines and ground: no glyph other than a bar, which goes on in
+    the rows kept."""
+    h, w = gray.shape
+    if x1 - x0 < 2:
+        return None
+    g = gray[top:bottom, x0:x1]
+    ink = np.abs(g.astype(np.int16) - _ground(g)) > INK_DELTA
+    same = ink[:, :-1] & ink[:, 1:] & (g[:, :-1] == g[:, 1:])
+    if (same.sum(axis=1) >= RULE_RUN - 1).any():
+        ink &= ~_solid_runs(same, RULE_RUN)
+    counts = ink.sum(axis=1)
+    if not counts.any():
+        return None
+    core = int((counts >= 0.1 * counts.max()).sum())
+    tall = max(core + 2, int(1.5 * core) + 1)
+    y0, y1 = max(0, top - BAR_REACH), min(h, bottom + BAR_REACH)
+    bars = None
+    cols = np.flatnonzero(ink.sum(axis=0) >= core)  # a bar crosses the text's core rows
+    if y1 - y0 >= tall and len(cols):
+        v = gray[y0:y1, x0:x1][:, cols]
+        solid = _solid_runs((v[:-1] == v[1:]).T, tall).T[top - y0:bottom - y0] & ink[:, cols]
+        if solid.any():
+            bars = np.zeros_like(ink)
+            bars[:, cols] = solid
+    if bars is None:
+        rows = np.flatnonzero(counts)
+        t, b = int(rows[0]), int(rows[-1]) + 1
+    else:
+        rows = np.flatnonzero((ink & ~bars).any(axis=1))
+        if not len(rows):
+            return None
+        t, b = int(rows[0]), int(rows[-1]) + 1
+        while True:  # a bar is left out only where it crosses all the rows kept: else it is text
+            outside = bars.copy()
+            outside[t:b] = False
+            partial = outside.any(axis=0) & ~bars[t:b].all(axis=0)
+            if not partial.any():
+                break
+            rows = np.flatnonzero(outside[:, partial].any(axis=1))
+            t, b = min(t, int(rows[0])), max(b, int(rows[-1]) + 1)
+    c = counts[t:b]
+    return top + t, top + b, int((c >= 0.1 * c.max()).sum()) if c.any() else core
+
+
+def _settle(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int, pad: int) -> list[Rect]:
+    """The segments of a band's run ``[x0, x1)`` of rows ``[top, bottom)``, each cut to
+    its text rows and its columns found again over them, ``pad`` added around: the same
+    line gives the same segments whatever band it was found in (a field's sides make a
+    band as tall as the field only when the changed box holds them; the finder's rows
+    of a band depend on what else is in the box's columns). The text rows are first
+    looked for in the rows the segment reads (``pad`` beyond the band); a run whose rows
+    are all text, or in which no column of text is found again, stays as it is."""
+    h, w = gray.shape
+    sy, ey = max(0, top - pad), min(h, bottom + pad)
+    rows = _text_rows(gray, x0, x1, sy, ey)
+    runs = None
+    if rows is not None and rows[:2] != (sy, ey):
+        runs = _settled(gray, x0, x1, rows, SETTLE_PASSES)
+    if not runs:
+        runs = [(x0, x1, top, bottom)]
+    out = []
+    for a, b, t, u in runs:
+        sx, sy = max(0, a - pad), max(0, t - pad)
+        out.append((sx, sy, min(w, b + pad) - sx, min(h, u + pad) - sy))
+    return out
+
+
+def _settled(gray: np.ndarray, x0: int, x1: int, rows: tuple[int, int, int],
+             passes: int) -> list[tuple[int, int, int, int]]:
+    """Runs ``(x0, x1, top, bottom)`` of text rows ``rows`` (top, bottom, core) over
+    ``[x0, x1)``: its columns found again over those rows, each run cut to its own text
+    rows in turn, until nothing changes (or ``passes`` runs out)."""
+    t, b, core = rows
+    out = []
+    for a, c in _segments_in_band(gray, t, b, core, x0, x1):
+        sub = _text_rows(gray, a, c, t, b) if passes > 1 else None
+        if sub is None or sub[:2] == (t, b):
+            out.append((a, c, t, b))
+        else:
+            out.extend(_settled(gray, a, c, sub, passes - 1))
+    return out
+
+
+#: settled runs a memo of :func:`find_segments` keeps
+SETTLE_MEMO = 1024
+
+
+def _settle_once(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int, pad: int,
+                 memo: "OrderedDict[bytes, list[Rect]] | None") -> list[Rect]:
+    """:func:`_settle`, looked up in ``memo`` by the pixels it depends on: columns
+    ``[x0, x1)`` of the rows ``pad`` and ``BAR_REACH`` beyond the band (and where the
+    screen's edges cut them)."""
+    if memo is None:
+        return _settle(gray, x0, x1, top, bottom, pad)
+    h, w = gray.shape
+    y0, y1 = max(0, top - pad - BAR_REACH), min(h, bottom + pad + BAR_REACH)
+    where = np.array([x1 - x0, top - y0, bottom - y0, y1 - y0, pad, min(pad, x0), min(pad, w - x1)],
+                     dtype=np.int32)
+    key = hashlib.blake2b(np.ascontiguousarray(gray[y0:y1, x0:x1]).tobytes() + where.tobytes(),
+                          digest_size=16).digest()
+    rel = memo.get(key)
+    if rel is None:
+        rel = [(x - x0, y - y0, rw, rh) for x, y, rw, rh in _settle(gray, x0, x1, top, bottom, pad)]
+        memo[key] = rel
+        if len(memo) > SETTLE_MEMO:
+            memo.popitem(last=False)
+    else:
+        memo.move_to_end(key)
+    return [(x + x0, y + y0, rw, rh) for x, y, rw, rh in rel]
+
+
+def find_segments(gray: np.ndarray, boxes: list[Rect], pad: int = 2,
+                  memo: "OrderedDict[bytes, list[Rect]] | None" = None) -> list[Segment]:
+    """Text segments that intersect any of ``boxes`` (changed parts of the screen), each
+    line's settled to its text rows (:func:`_settle`). ``memo`` keeps settled runs by
+    the pixels they were settled from (a line found again in the next frame's box)."""
     h, w = gray.shape
     found: dict[Rect, Segment] = {}
     for bx, by, bw, bh in boxes:
@@ -219,8 +381,17 @@ def find_segments(gray: np.ndarray, boxes: list[Rect], pad: int = 2) -> list[Seg
                     continue
                 sx, sy = max(0, sx0 - pad), max(0, top - pad)
                 seg = Segment(sx, sy, min(w, sx1 + pad) - sx, min(h, bottom + pad) - sy)
-                if text_like(gray, seg):
-                    found[seg.rect] = seg
+                if seg.multiline:  # a block of lines: lines_to_read cuts it
+                    if text_like(gray, seg):
+                        found[seg.rect] = seg
+                    continue
+                # what a run reads as found is read, settled: a piece too short to look
+                # like text on its own (a field's sides added strokes) is read as well
+                whole = text_like(gray, seg)
+                for rect in _settle_once(gray, sx0, sx1, top, bottom, pad, memo):
+                    piece = Segment(*rect)
+                    if whole or text_like(gray, piece):
+                        found[piece.rect] = piece
     return sorted(found.values(), key=lambda s: (s.y, s.x))
 
 
