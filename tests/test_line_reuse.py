@@ -159,6 +159,32 @@ def test_a_caret_drawn_in_a_gap_is_no_change_but_a_typed_stem_is() -> None:
     assert not caret_only(two, old) and not caret_only(old, old)
 
 
+def test_a_caret_over_a_glyph_is_no_change_only_when_taller_than_every_glyph() -> None:
+    """A cursor drawn against a glyph hides a column or two of it and adds no text: the
+    line without it stands for it, when the bar is one colour over every row of the line
+    and the line's ink keeps 2 rows off its top and bottom (a bar taller than every
+    glyph). Never the other way round: the line without the cursor shows what the bar
+    hid."""
+    old, spans = line(glyphs(4, 1, h=18), glyphs(4, 2, h=18))    # ink on rows 2..15
+    x = spans[0][0] + 9                                           # inside the first word
+    over = old.copy()
+    over[:, x:x + 2] = 0
+    assert caret_only(over, old)
+    assert not caret_only(old, over)                              # the glyph shows again
+    short = old.copy()
+    short[1:18, x:x + 2] = 0                                      # not the line's whole height
+    assert not caret_only(short, old)
+    soft = over.copy()
+    soft[:, x + 1] = 90                                           # an anti-aliased edge: a glyph
+    assert not caret_only(soft, old)
+    tall = old.copy()
+    tall[1:17, spans[1][0]:spans[1][0] + 3] = 40                  # a glyph of the line reaches row 1
+    assert not caret_only(np.where(np.arange(tall.shape[1]) == x, 0, tall), tall)
+    wide = old.copy()
+    wide[:, x:x + 4] = 0                                          # wider than a cursor
+    assert not caret_only(wide, old)
+
+
 # --- the masker ---------------------------------------------------------------------------
 
 class RunOcr:
@@ -226,6 +252,22 @@ def test_masker_takes_a_line_with_a_caret_for_the_line_without() -> None:
         masker.find(_screen(text), regions=[(0, 0, 700, 120)])
     assert len(ocr.widths) == calls and masker.caret_reads == 1  # then from the read cache
     assert sorted(masker._words, key=lambda w: w.x) == words
+
+
+def test_masker_takes_a_line_for_the_line_with_a_caret_over_a_glyph() -> None:
+    ocr = RunOcr()
+    masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1)
+    text, spans = line(glyphs(6, 1, h=18), glyphs(6, 2, h=18), glyphs(6, 3, h=18))
+    masker.find(_screen(text))
+    words, calls = sorted(masker._words, key=lambda w: w.x), len(ocr.widths)
+    blink = _screen(text)
+    x = 40 + spans[1][0] + 10                                     # inside word 2 (at x 40 on screen)
+    blink[30 - 6:30 + 18 + 6, x:x + 2] = 0xFF000000               # a cursor taller than the glyphs
+    masker.find(blink, regions=[(0, 0, 700, 120)])
+    assert len(ocr.widths) == calls and masker.caret_reads == 1
+    assert sorted(masker._words, key=lambda w: w.x) == words
+    masker.find(_screen(text), regions=[(0, 0, 700, 120)])      # off again: from the read cache
+    assert len(ocr.widths) == calls
 
 
 @pytest.fixture(scope="module")

@@ -216,7 +216,11 @@ def caret_only(new: np.ndarray, old: np.ndarray) -> bool:
     ``old``, where ``new`` shows a solid bar of one colour (no anti-aliased edge) that
     reaches as high as the highest ink of ``old`` and ``CARET_DESCENT`` rows below its
     lowest (a caret spans the line's ascent and descent; a typed l, I or 1 stands on the
-    baseline). What ``old`` was read as then stands for ``new`` - the cursor is no text."""
+    baseline); or, where ``old`` has ink in those columns (a cursor against a glyph), a
+    bar over every row of ``new`` while ``old``'s ink keeps ``CARET_DESCENT`` rows off
+    its top and bottom (:func:`_caret_over_glyph`). What ``old`` was read as then stands
+    for ``new`` - the cursor is no text. Never the other way round: ``old`` with the
+    cursor and ``new`` without shows what the cursor hid."""
     if new.shape != old.shape:
         return False
     cols = np.flatnonzero((new != old).any(axis=0))
@@ -225,13 +229,25 @@ def caret_only(new: np.ndarray, old: np.ndarray) -> bool:
     a, b = int(cols[0]), int(cols[-1]) + 1
     ground = old[0, a]
     if (old[:, a:b] != ground).any():
-        return False
+        return _caret_over_glyph(new[:, a:b], old, ground)
     rows = np.flatnonzero((new[:, a:b] != ground).any(axis=1))
     bar = new[rows[0]:rows[-1] + 1, a:b]
     if (bar != bar[0, 0]).any():
         return False
     ink = np.flatnonzero((old != ground).any(axis=1))
     return bool(len(ink)) and rows[0] <= ink[0] and rows[-1] >= ink[-1] + CARET_DESCENT
+
+
+def _caret_over_glyph(bar: np.ndarray, old: np.ndarray, ground) -> bool:
+    """Whether ``bar`` (the columns where a line differs from ``old``, which has ink
+    there) is a text cursor drawn over a glyph: one colour, not the ground's, over every
+    row of the line, where ``old``'s ink keeps ``CARET_DESCENT`` rows off the top and
+    the bottom - a bar taller than every glyph of the line. The cursor hides what is
+    under it and adds no text: everything else shows as ``old`` showed it."""
+    if (bar != bar[0, 0]).any() or bar[0, 0] == ground:
+        return False
+    ink = np.flatnonzero((old != ground).any(axis=1))
+    return bool(len(ink)) and ink[0] >= CARET_DESCENT and ink[-1] < old.shape[0] - CARET_DESCENT
 
 
 __all__ = ["Plan", "Source", "plan", "caret_only", "shifts", "KGRAM", "MAX_ROWS"]
