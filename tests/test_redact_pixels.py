@@ -312,6 +312,18 @@ def test_known_value_spans_tolerate_ocr_noise_but_not_case() -> None:
     assert known_value_spans("incorrecthorse", ["correcthorsebatterystaple"]) == []  # not a word start
 
 
+def test_a_long_known_value_is_matched_through_one_misread_per_16_characters() -> None:
+    """A 66-character token in 11-px text on a confirmation label, as Tesseract read it
+    in the recall corpus (four edits after folding); another token of the same shape is
+    not matched."""
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJE0tbpvomGIyLza7wk38p.uJuFrs4nsdXbkJeM3wCQdH"
+    read = "Confirm: eyJhbGciOWIUz!1 NU9.eyJ E0tbpvomG lyLza7wk38p.uJuF rs 4nsdXbkJeM 3wCQdH"
+    assert known_value_spans(read, [token]) == [(9, len(read))]
+    other = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.abc"
+    assert known_value_spans(read, [other]) == []
+    assert known_value_spans("short misread: S3cretPaszw0rd", ["S3cretPassw0rd!x"]) == []
+
+
 def test_ocr_token_spans_catch_garbled_keys() -> None:
     text = "export KEY=AKIAITOSFODNN7EXAMPLE # misread: 17 chars after AKIA"
     assert {e for _, _, e in ocr_token_spans(text)} == {"AWS_ACCESS_KEY", "TOKEN_LIKE"}

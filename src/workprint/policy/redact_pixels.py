@@ -536,6 +536,10 @@ def _fragments(fv: str, folded: str, index: list[int], min_len: int) -> list[tup
     return out
 
 
+#: a known value of 48 characters or more may differ by one edit per this many characters
+FUZZY_CHARS_PER_EDIT = 16
+
+
 def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
                       fuzzy_len: int = 8, fragment_len: int = 6) -> list[tuple[int, int]]:
     """Character spans of ``text`` that show one of ``values``.
@@ -543,7 +547,8 @@ def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
     Case-sensitive, but tolerant to OCR noise: whitespace is ignored (OCR adds and drops
     spaces, a wrapped value is joined), confusable glyphs (O/0, l/1/I, S/5, ...) are
     folded, and values of ``fuzzy_len`` or more characters may differ by one edit (two
-    from 20 characters on). A whole word that is a prefix or a suffix of such a value,
+    from 20 characters on, one per ``FUZZY_CHARS_PER_EDIT`` from 48 on: small text
+    misreads a few glyphs of a long token). A whole word that is a prefix or a suffix of such a value,
     ``fragment_len`` characters or more, counts too (a value still being typed, or
     scrolled in a narrow field). Values shorter than ``min_len`` are skipped (they would
     match everywhere).
@@ -557,7 +562,7 @@ def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
         if len(fv) < min_len:
             continue
         if len(fv) >= fuzzy_len:
-            k = 2 if len(fv) >= 20 else 1
+            k = 1 if len(fv) < 20 else max(2, len(fv) // FUZZY_CHARS_PER_EDIT)
             # k edits leave one of k+1 pieces intact: a cheap exact filter
             step = len(fv) // (k + 1)
             pieces = [fv[i * step:(i + 1) * step] for i in range(k)] + [fv[k * step:]]
