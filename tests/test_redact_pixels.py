@@ -640,3 +640,16 @@ def test_real_tesseract_masks_a_secret_inside_a_block_of_terminal_lines(redactor
     after = _ocr_text(out[area], ocr)
     assert "AKIA" not in after and "EXAMPLE" not in after
     assert "export" in after                       # the rest of its line is kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab01", min_size=8, max_size=24), st.text("ab01 ", max_size=60), st.integers(1, 4))
+def test_fuzzy_spans_measure_each_start_as_the_edit_distance_does(pattern: str, text: str, k: int) -> None:
+    """The distances of every start to an end, from one table, are the edit distances."""
+    from workprint.policy.redact_pixels import _approx_ends, _distance, _distances_ending_at
+
+    m = len(pattern)
+    for end in _approx_ends(pattern, text, k):
+        lo = max(0, end - m - k)
+        dist = _distances_ending_at(pattern, text, lo, end)
+        assert dist == [_distance(pattern, text[end - j:end]) for j in range(end - lo + 1)]

@@ -486,13 +486,32 @@ def _distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _distances_ending_at(pattern: str, text: str, lo: int, end: int) -> list[int]:
+    """``out[j]``: the edit distance of ``pattern`` and ``text[end - j:end]``, for every
+    ``j`` up to ``end - lo`` (one table over the reversed strings, instead of one per
+    start)."""
+    rp, seg, m = pattern[::-1], text[lo:end][::-1], len(pattern)
+    col = list(range(m + 1))
+    out = [m]
+    for c in seg:
+        new = [col[0] + 1]
+        for i in range(1, m + 1):
+            new.append(min(col[i - 1] + (rp[i - 1] != c), col[i] + 1, new[i - 1] + 1))
+        col = new
+        out.append(col[m])
+    return out
+
+
 def _fuzzy_spans(pattern: str, text: str, k: int) -> list[tuple[int, int]]:
     """Spans of ``text`` within ``k`` edits of ``pattern``; of overlapping candidates only
     the closest ones are kept (an exact match does not swallow its neighbours)."""
     m = len(pattern)
-    cands = sorted({(st, end, _distance(pattern, text[st:end]))
-                    for end in _approx_ends(pattern, text, k)
-                    for st in range(max(0, end - m - k), max(0, end - m + k) + 1)})
+    found = set()
+    for end in _approx_ends(pattern, text, k):
+        lo = max(0, end - m - k)
+        dist = _distances_ending_at(pattern, text, lo, end)
+        found.update((st, end, dist[end - st]) for st in range(lo, max(0, end - m + k) + 1))
+    cands = sorted(found)
     cands = [c for c in cands if c[2] <= k]
     out: list[tuple[int, int]] = []
     cluster: list[tuple[int, int, int]] = []
