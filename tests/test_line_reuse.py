@@ -239,6 +239,28 @@ def test_masker_reads_only_the_new_part_of_an_edited_line() -> None:
     assert len(after) == len(before) + 1
 
 
+def test_masker_edits_a_line_whose_segment_was_found_with_numpy_ints(monkeypatch) -> None:
+    """The finder's band arithmetic can give numpy ints (a replayed bench session did):
+    a segment keeps plain ints, so the partial read of an edited line does not stop
+    the OCR thread (``int.to_bytes`` of a span's width)."""
+    from workprint.policy import text_lines
+
+    real = text_lines.find_segments
+
+    def numpy_found(*args, **kwargs):
+        return [text_lines.Segment(np.int64(s.x), np.int64(s.y), np.int64(s.w), np.int64(s.h),
+                                   np.int64(s.text_h)) for s in real(*args, **kwargs)]
+
+    monkeypatch.setattr(text_lines, "find_segments", numpy_found)
+    w = [glyphs(6, s) for s in range(8)]
+    ocr = RunOcr()
+    masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1)
+    masker.find(_screen(line(*w[1:])[0]))
+    masker.find(_screen(line(*w)[0]), regions=[(0, 0, 700, 120)])
+    assert masker.partial_reads == 1
+    assert all(type(v) is int for wd in masker._words for v in (wd.x, wd.y, wd.w, wd.h))
+
+
 def test_masker_takes_a_line_with_a_caret_for_the_line_without() -> None:
     ocr = RunOcr()
     masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1)

@@ -57,6 +57,12 @@ class Segment:
     #: the height of the text its upscale is chosen by (0: its own height)
     text_h: int = 0
 
+    def __post_init__(self) -> None:
+        # plain ints, whatever numpy arithmetic found them: a numpy int reaching the line
+        # reuse (``int.to_bytes`` of a span's width) stopped the OCR thread
+        for name in ("x", "y", "w", "h", "text_h"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+
     @property
     def rect(self) -> Rect:
         return self.x, self.y, self.w, self.h
