@@ -16,7 +16,7 @@ that is not taken over is read. Pure numpy over grayscale (uint8) crops; no OCR 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -64,6 +64,8 @@ class Source:
     crop: np.ndarray
     words: tuple[tuple[int, int], ...]
     same_place: int = 0
+    #: :func:`index` of ``crop``, when the caller keeps it (else it is computed)
+    index: "tuple[np.ndarray, np.ndarray] | None" = field(default=None, compare=False)
 
 
 def _col_hashes(a: np.ndarray) -> np.ndarray:
@@ -90,16 +92,24 @@ def _signature(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return k, np.flatnonzero(inked)
 
 
-def shifts(new: np.ndarray, old: np.ndarray, _new_sig=None) -> list[int]:
+def index(old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hashes (sorted) of the groups of ``KGRAM`` columns with some ink that occur
+    once in ``old``, and where they start."""
+    ko, io = _signature(old)
+    if not len(io):
+        return np.zeros(0, dtype=np.uint64), io
+    values, first, counts = np.unique(ko[io], return_index=True, return_counts=True)
+    return values[counts == 1], io[first[counts == 1]]
+
+
+def shifts(new: np.ndarray, old: np.ndarray, _new_sig=None, _old_index=None) -> list[int]:
     """Candidate shifts ``d`` (new column ``c`` shows old column ``c - d``), most voted
     first: each group of ``KGRAM`` columns with some ink that occurs once in ``old`` and
     also in ``new`` votes for the shift between its two places."""
     kn, jn = _new_sig if _new_sig is not None else _signature(new)
-    ko, io = _signature(old)
-    if not len(jn) or not len(io):
+    if not len(jn):
         return []
-    values, first, counts = np.unique(ko[io], return_index=True, return_counts=True)
-    values, at = values[counts == 1], io[first[counts == 1]]
+    values, at = _old_index if _old_index is not None else index(old)
     if not len(values):
         return []
     probe = kn[jn]
@@ -185,7 +195,7 @@ def plan(new: np.ndarray, sources: Sequence[Source], *, margin: int = 4,
         ow = src.crop.shape[1]
         if src.crop.shape[0] != h or ow == 0:
             continue
-        cands = shifts(new, src.crop, sig)
+        cands = shifts(new, src.crop, sig, src.index)
         if src.same_place not in cands and -ow < src.same_place < w:
             cands.append(src.same_place)
         for d in cands:
@@ -250,4 +260,4 @@ def _caret_over_glyph(bar: np.ndarray, old: np.ndarray, ground) -> bool:
     return bool(len(ink)) and ink[0] >= CARET_DESCENT and ink[-1] < old.shape[0] - CARET_DESCENT
 
 
-__all__ = ["Plan", "Source", "plan", "caret_only", "shifts", "KGRAM", "MAX_ROWS"]
+__all__ = ["Plan", "Source", "plan", "caret_only", "shifts", "index", "KGRAM", "MAX_ROWS"]

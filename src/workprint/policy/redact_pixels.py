@@ -325,10 +325,17 @@ def luminance(pixels: np.ndarray, rows_per_step: int = 64) -> np.ndarray:
     out = np.empty(pixels.shape, dtype=np.uint8)
     for y in range(0, pixels.shape[0], rows_per_step):
         p = pixels[y:y + rows_per_step].astype(np.uint32, copy=False)
-        acc = ((p >> 16) & 0xFF) * 77
-        acc += ((p >> 8) & 0xFF) * 150
-        acc += (p & 0xFF) * 29
-        out[y:y + rows_per_step] = acc >> 8
+        # (77 R + 150 G + 29 B) >> 8 in two multiplications: R and B side by side times
+        # 77 + 29 << 16 puts 77 R + 29 B in the top half (29 R << 32 falls off, 77 B stays
+        # in the bottom half); G << 8 times 150 << 8 adds 150 G there. The sum is below
+        # 65536, so the top byte is the luminance.
+        acc = p & 0xFF00FF
+        acc *= 0x1D004D
+        g = p & 0xFF00
+        g *= 0x9600
+        acc += g
+        acc >>= 24
+        out[y:y + rows_per_step] = acc
     return out
 
 
@@ -699,6 +706,14 @@ def _within_rows(words: Iterable[Word], dy: int, h: int) -> tuple[Word, ...]:
     return tuple(out)
 
 
+def _digest(crop: np.ndarray, width: int) -> bytes:
+    """The read cache's key of a crop: the digest of its pixels and its width (fed one
+    after the other, without copying them into one string)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(crop), digest_size=16)
+    digest.update(width.to_bytes(4, "little"))
+    return digest.digest()
+
+
 #: lines up to this tall are kept to be compared with their next reading
 MAX_REUSE_ROWS = 44
 #: rows kept above and below a line (the finder may place the same line a row off)
@@ -746,13 +761,20 @@ class TextMasker:
         self._last_hits: tuple[frozenset[Word], tuple[str, ...], list[Hit]] | None = None
         self._detect_cache: dict[str, list[tuple[int, int, str]]] = {}
         self._spans_cache: dict[str, list[tuple[int, int, str]]] = {}
+        self._known_cache: dict[tuple[str, tuple[str, ...]], list[tuple[int, int]]] = {}
         self._read_cache: "OrderedDict[bytes, tuple[Word, ...]]" = OrderedDict()
         #: lines settled to their text rows lately (:func:`.text_lines.find_segments`)
         self._settled: "OrderedDict[bytes, list[Rect]]" = OrderedDict()
         #: lines read lately: segment rect -> (screen row of its first kept row, the
-        #: kept rows, its words relative to the segment), oldest first
-        self._lines: "OrderedDict[Rect, tuple[int, np.ndarray, tuple[Word, ...]]]" = OrderedDict()
+        #: kept rows, its words relative to the segment, the :func:`.line_reuse.index`
+        #: of its rows by (first row, rows) compared), oldest first
+        self._lines: "OrderedDict[Rect, tuple[int, np.ndarray, tuple[Word, ...], dict, int]]" = OrderedDict()
         self._line_bytes = 0
+        #: the rects of ``_lines`` by the screen row of their first kept row, the number
+        #: each was kept as (a later one is newer), and the most rows any is kept with
+        self._lines_at: dict[int, set[Rect]] = {}
+        self._line_seq = 0
+        self._line_rows = 0
         self.reuse_bytes = reuse_bytes
         self.partial_reads = 0
         self.reused_words = 0
@@ -859,8 +881,7 @@ class TextMasker:
         pixels were read before; a line that changed in places takes over the words of
         its earlier reading where the pixels are the same (:mod:`.line_reuse`)."""
         crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w]
-        key = hashlib.blake2b(np.ascontiguousarray(crop).tobytes()
-                              + seg.w.to_bytes(4, "little"), digest_size=16).digest()
+        key = _digest(crop, seg.w)
         rel = self._read_cache.get(key)
         if rel is not None:
             self.cache_hits += 1
@@ -916,11 +937,22 @@ class TextMasker:
         old = self._lines.pop(seg.rect, None)
         if old is not None:
             self._line_bytes -= old[1].nbytes
-        self._lines[seg.rect] = (top, rows, rel)
+            self._forget_line(old[0], seg.rect)
+        self._line_seq += 1
+        self._lines[seg.rect] = (top, rows, rel, {}, self._line_seq)
+        self._lines_at.setdefault(top, set()).add(seg.rect)
+        self._line_rows = max(self._line_rows, rows.shape[0])
         self._line_bytes += rows.nbytes
         while self._line_bytes > self.reuse_bytes and self._lines:
-            _, (_, r, _) = self._lines.popitem(last=False)
+            rect, (t, r, _, _, _) = self._lines.popitem(last=False)
             self._line_bytes -= r.nbytes
+            self._forget_line(t, rect)
+
+    def _forget_line(self, top: int, rect: Rect) -> None:
+        at = self._lines_at[top]
+        at.discard(rect)
+        if not at:
+            del self._lines_at[top]
 
     def _reread(self, gray: np.ndarray, seg, crop: np.ndarray) -> "tuple[Word, ...] | _CaretOnly | None":
         """The words of a line that changed in places: those of an earlier reading of
@@ -929,22 +961,34 @@ class TextMasker:
         line is an earlier one at the same place with a text cursor drawn on it
         (:func:`.line_reuse.caret_only`), that one's words. None when no earlier line
         covers enough of it (read it whole)."""
-        from .line_reuse import Source, caret_only, plan
+        from .line_reuse import Source, caret_only, index, plan
         from .text_lines import Segment
 
         if seg.h > MAX_REUSE_ROWS or not self._lines:
             return None
         with STAGES.measure("text_reuse"):
             sources, reads = [], []
-            for (ox, oy, ow, oh), (top, rows, rel) in reversed(self._lines.items()):
-                if ox >= seg.x + seg.w or seg.x >= ox + ow or top > seg.y \
-                        or top + rows.shape[0] < seg.y + seg.h:
+            x0, x1, y0, y1 = seg.x, seg.x + seg.w, seg.y, seg.y + seg.h
+            # the lines kept over these rows (their first row at most _line_rows above
+            # the segment's last), newest first: as going through all of them backwards
+            near = []
+            for t in range(max(0, y1 - self._line_rows), y0 + 1):
+                at = self._lines_at.get(t)
+                if at:
+                    near.extend((self._lines[r][4], r) for r in at)
+            near.sort(reverse=True)
+            for _, (ox, oy, ow, oh) in near:
+                top, rows, rel, indexes, _ = self._lines[ox, oy, ow, oh]
+                if ox >= x1 or x0 >= ox + ow or top > y0 or top + rows.shape[0] < y1:
                     continue
-                old = rows[seg.y - top:seg.y - top + seg.h]
+                old = rows[y0 - top:y1 - top]
                 if ox == seg.x and ow == seg.w and caret_only(crop, old):
                     self.caret_reads += 1
                     return _CaretOnly(_within_rows(rel, oy - seg.y, seg.h))
-                sources.append(Source(old, tuple((w.x, w.x + w.w) for w in rel), ox - seg.x))
+                ix = indexes.get((y0 - top, seg.h))
+                if ix is None:  # the same rows of an earlier line are compared again and again
+                    ix = indexes[y0 - top, seg.h] = index(old)
+                sources.append(Source(old, tuple((w.x, w.x + w.w) for w in rel), ox - seg.x, ix))
                 reads.append((rel, oy - seg.y))
                 if len(sources) >= REUSE_SOURCES:
                     break
@@ -963,8 +1007,7 @@ class TextMasker:
             if int(part.max()) == int(part.min()):
                 continue  # one flat colour: no text
             sub = Segment(seg.x + a, seg.y, b - a, seg.h, text_h)
-            key = hashlib.blake2b(np.ascontiguousarray(part).tobytes()
-                                  + sub.w.to_bytes(4, "little"), digest_size=16).digest()
+            key = _digest(part, sub.w)
             got = self._read_cache.get(key)
             if got is None:
                 got = self._ocr(gray, sub)
@@ -1004,13 +1047,26 @@ class TextMasker:
                 spans.append((index[st], index[e - 1] + 1, ent))
         return spans
 
+    def _known(self, text: str, known_values: tuple[str, ...]) -> list[tuple[int, int]]:
+        """:func:`known_value_spans`, kept by text and values (the lines that did not
+        change are matched again whenever a word elsewhere changes)."""
+        key = (text, known_values)
+        hit = self._known_cache.get(key)
+        if hit is None:
+            hit = known_value_spans(text, known_values)
+            if len(self._known_cache) > 4096:
+                self._known_cache.clear()
+            self._known_cache[key] = hit
+        return hit
+
     def _hits(self, lines: Sequence[Line], known_values: Sequence[str]) -> list[Hit]:
+        known_values = tuple(known_values)
         hits: list[Hit] = []
         for line in lines:
             for start, end, entity in self._spans(line.text):
                 hits.extend(Hit(w.rect, entity) for w in line.words_in(start, end))
             if known_values:
-                for start, end in known_value_spans(line.text, known_values):
+                for start, end in self._known(line.text, known_values):
                     hits.extend(Hit(w.rect, "KNOWN_VALUE") for w in line.words_in(start, end))
             answer = answer_start(line.text)
             if answer is not None:  # what was typed at a password prompt, however it was read
@@ -1025,7 +1081,7 @@ class TextMasker:
             # the text rules only: OCR's token heuristic would glue any two words together
             found = [(st, e, ent) for st, e, ent in self._detect(joined.text) if st < cut < e]
             if known_values:
-                found += [(st, e, "KNOWN_VALUE") for st, e in known_value_spans(joined.text, known_values)
+                found += [(st, e, "KNOWN_VALUE") for st, e in self._known(joined.text, known_values)
                           if st < cut < e]
             for start, end, entity in found:
                 hits.extend(Hit(w.rect, entity) for w in joined.words_in(start, end))

@@ -21,6 +21,7 @@ reach the size Tesseract reads best.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -72,19 +73,91 @@ class Segment:
         return self.h > MAX_LINE_BAND
 
 
+def _count(mask: np.ndarray, axis: int) -> np.ndarray:
+    """``mask.sum(axis=axis)`` of a boolean array (as intp), summed as bytes in 16 bits
+    (several times faster than numpy's boolean sum)."""
+    acc = np.uint16 if mask.shape[axis] < 65536 else np.intp
+    return mask.view(np.uint8).sum(axis=axis, dtype=acc).astype(np.intp)
+
+
+def _core(counts: np.ndarray) -> int:
+    """How many of ``counts`` (ink per row) reach a tenth of the largest: the height of
+    a line's text (its core rows), without the slivers around it."""
+    return int(np.count_nonzero(counts >= 0.1 * int(counts.max())))
+
+
+def median_u8(a: np.ndarray) -> int:
+    """``int(np.median(a))`` of a non-empty integer array: the mean of its two middle
+    values, rounded down (its first value, or a sample's most common one, when that
+    fills more than half of it - text crops are mostly ground -, else partitioned out
+    of a copy; no float mean)."""
+    n = a.size
+    first = int(a[(0,) * a.ndim])
+    if np.count_nonzero(a == first) > n // 2:  # a value filling more than half is both middle values
+        return first
+    if a.ndim == 2 and n >= 4096:  # else the most common value of a sample
+        common = int(np.bincount(a[::4, ::4].ravel(), minlength=256).argmax())
+        if np.count_nonzero(a == common) > n // 2:
+            return common
+    lo, hi = (n - 1) // 2, n // 2
+    flat = np.array(a, copy=True).ravel()
+    flat.partition([lo, hi] if hi != lo else lo)
+    return (int(flat[lo]) + int(flat[hi])) // 2
+
+
+def _block_medians(gray: np.ndarray, block_h: int, block_w: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks of ``gray`` (edge-padded to whole blocks) as ``(rows, block_h, cols,
+    block_w)`` and the median of each, ``(rows, cols)`` uint8 (``np.median`` rounded
+    down: the two middle values partitioned out and averaged in integers)."""
+    h, w = gray.shape
+    rows, cols = -(-h // block_h), -(-w // block_w)
+    if rows * block_h == h and cols * block_w == w:
+        pad = gray
+    else:  # np.pad(mode="edge"), without its overhead
+        pad = np.empty((rows * block_h, cols * block_w), dtype=gray.dtype)
+        pad[:h, :w] = gray
+        pad[:h, w:] = gray[:, -1:]
+        pad[h:] = pad[h - 1]
+    blocks = pad.reshape(rows, block_h, cols, block_w)
+    n = block_h * block_w
+    lo, hi = (n - 1) // 2, n // 2
+    # a value that fills more than half of a block is its median (both middle values):
+    # most blocks are mostly ground, and its first pixel is usually ground
+    med = blocks[:, 0, :, 0].copy()
+    same = pad.reshape(rows, block_h, cols * block_w) == np.repeat(med, block_w, axis=1)[:, None, :]
+    filled = same.view(np.uint8).sum(axis=1, dtype=np.int32).reshape(rows, cols, block_w).sum(axis=2)
+    ri, ci = (filled <= n // 2).nonzero()
+    if len(ri):
+        part = np.partition(blocks[ri, :, ci, :].reshape(len(ri), n), [lo, hi], axis=1)
+        med[ri, ci] = (part[:, lo].astype(np.uint16) + part[:, hi]) // 2
+    return blocks, med
+
+
 def block_background(gray: np.ndarray, block_h: int, block_w: int = BLOCK) -> np.ndarray:
     """The median of each ``block_h`` x ``block_w`` block, spread back to full size."""
     h, w = gray.shape
-    rows, cols = -(-h // block_h), -(-w // block_w)
-    pad = np.pad(gray, ((0, rows * block_h - h), (0, cols * block_w - w)), mode="edge")
-    blocks = pad.reshape(rows, block_h, cols, block_w).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
-    med = np.median(blocks, axis=2).astype(np.uint8)
+    _, med = _block_medians(gray, block_h, block_w)
     return np.repeat(np.repeat(med, block_h, axis=0), block_w, axis=1)[:h, :w]
 
 
+def _off(g: np.ndarray, ground: np.ndarray | int) -> np.ndarray:
+    """``|g - ground| > INK_DELTA`` for uint8 ``g`` and a uint8 (or int) ``ground``
+    broadcast against it, without widening ``g``."""
+    if isinstance(ground, int):
+        return (g > min(ground + INK_DELTA, 255)) | (g < max(ground - INK_DELTA, 0))
+    ground = np.asarray(ground, dtype=np.int16)
+    hi = np.minimum(ground + INK_DELTA, 255).astype(np.uint8)
+    lo = np.maximum(ground - INK_DELTA, 0).astype(np.uint8)
+    return (g > hi) | (g < lo)
+
+
 def ink_mask(gray: np.ndarray, block_h: int = BLOCK) -> np.ndarray:
-    bg = block_background(gray, block_h)
-    return np.abs(gray.astype(np.int16) - bg) > INK_DELTA
+    h, w = gray.shape
+    blocks, med = _block_medians(gray, block_h)
+    rows, cols = med.shape
+    ground = np.repeat(med, BLOCK, axis=1)[:, None, :]   # each block's median along its rows
+    ink = _off(blocks.reshape(rows, block_h, cols * BLOCK), ground)
+    return ink.reshape(rows * block_h, -1)[:h, :w]
 
 
 def _window(a: np.ndarray, n: int, op) -> np.ndarray:
@@ -99,21 +172,70 @@ def _window(a: np.ndarray, n: int, op) -> np.ndarray:
     return op(a[:, :m], a[:, n - k:n - k + m])
 
 
+def _may_run(ink: np.ndarray, run: int, axis: int) -> np.ndarray:
+    """Per row (``axis=1``) or column (``axis=0``) of ``ink``: whether it may hold a
+    run of ``run`` or more ink pixels along ``axis``. Such a run covers ``run // step``
+    consecutive multiples of ``step`` (about a sixth of ``run``), so only those pixels
+    are looked at."""
+    step = max(1, run // 6)
+    k = run // step
+    if axis == 1:
+        s = ink[:, ::step]
+        if s.shape[1] < k:
+            return np.zeros(ink.shape[0], dtype=bool)
+        return _window(s, k, np.logical_and).any(axis=1)
+    s = ink[::step]
+    if s.shape[0] < k:
+        return np.zeros(ink.shape[1], dtype=bool)
+    return _window_down(s, k, np.logical_and).any(axis=0)
+
+
 def _drop_long_runs(ink: np.ndarray, run: int) -> np.ndarray:
-    """``ink`` without the pixels of horizontal runs of ``run`` or more columns."""
+    """``ink`` without the pixels of horizontal runs of ``run`` or more columns (looked
+    for only in the rows that may hold one, :func:`_may_run`)."""
     h, w = ink.shape
     if w < run:
         return ink
-    full = _window(ink, run, np.logical_and)   # a run of ``run`` starts here
+    rows = _may_run(ink, run, 1).nonzero()[0]
+    if not len(rows):
+        return ink
+    sub = ink[rows]
+    full = _window(sub, run, np.logical_and)   # a run of ``run`` starts here
     if not full.any():
         return ink
-    pad = np.zeros((h, run - 1), dtype=bool)
-    return ink & ~_window(np.hstack([pad, full, pad]), run, np.logical_or)
+    pad = np.zeros((len(rows), run - 1), dtype=bool)
+    out = ink.copy()
+    out[rows] = sub & ~_window(np.hstack([pad, full, pad]), run, np.logical_or)
+    return out
+
+
+def _window_down(a: np.ndarray, n: int, op) -> np.ndarray:
+    """:func:`_window` over rows: row ``r`` of the result covers rows ``r .. r+n-1``."""
+    k = 1
+    while 2 * k <= n:
+        a = op(a[:-k], a[k:])
+        k *= 2
+    m = a.shape[0] - (n - k)
+    return op(a[:m], a[n - k:n - k + m])
 
 
 def drop_vertical_structures(ink: np.ndarray, run: int = STRUCTURE_RUN) -> np.ndarray:
-    """``ink`` without the pixels of vertical runs of ``run`` or more rows."""
-    return _drop_long_runs(ink.T, run).T
+    """``ink`` without the pixels of vertical runs of ``run`` or more rows (looked for
+    only in the columns that may hold one, :func:`_may_run`)."""
+    h, w = ink.shape
+    if h < run:
+        return ink
+    cols = _may_run(ink, run, 0).nonzero()[0]
+    if not len(cols):
+        return ink
+    sub = ink[:, cols]
+    full = _window_down(sub, run, np.logical_and)   # a run of ``run`` starts here
+    if not full.any():
+        return ink
+    pad = np.zeros((run - 1, len(cols)), dtype=bool)
+    out = ink.copy()
+    out[:, cols] = sub & ~_window_down(np.vstack([pad, full, pad]), run, np.logical_or)
+    return out
 
 
 def drop_rules(ink: np.ndarray, vertical: int = STRUCTURE_RUN, horizontal: int = RULE_RUN) -> np.ndarray:
@@ -127,18 +249,11 @@ def bands(ink: np.ndarray) -> list[tuple[int, int]]:
     sliver (the dot of an i, an accent) does not split a line, and a run is cut where
     only a trace of ink crosses (a ``|`` or a descender joining two lines, the sides of
     a box around a field)."""
-    counts = ink.sum(axis=1)
-    rows = counts > 0
+    counts = _count(ink, 1)
+    edges = np.diff(np.concatenate(([0], (counts > 0).view(np.int8), [0]))).nonzero()[0]
     runs: list[list[int]] = []
-    r, h = 0, len(rows)
-    while r < h:
-        if rows[r]:
-            s = r
-            while r < h and rows[r]:
-                r += 1
-            runs.extend(_split_run(counts, s, r))
-        else:
-            r += 1
+    for s, r in zip(edges[::2].tolist(), edges[1::2].tolist()):
+        runs.extend(_split_run(counts, s, r))
     merged: list[list[int]] = []
     for run in runs:
         if merged and run[0] - merged[-1][1] <= 1 and (
@@ -149,6 +264,20 @@ def bands(ink: np.ndarray) -> list[tuple[int, int]]:
     return [(a, b) for a, b in merged if b - a >= MIN_BAND]
 
 
+def _percentile_75(c: np.ndarray) -> float:
+    """``np.percentile(c, 75)`` (linear) of a 1-d array of small non-negative integers:
+    the two order statistics around ``0.75 (n - 1)`` interpolated, exactly (the fraction
+    is a multiple of 1/4)."""
+    n = len(c)
+    q4 = 3 * (n - 1)                  # 4 x the virtual index
+    k, f = q4 // 4, q4 % 4
+    if f == 0:
+        return float(np.partition(c, k)[k])
+    part = np.partition(c, [k, k + 1])
+    a, b = int(part[k]), int(part[k + 1])
+    return (4 * a + (b - a) * f) / 4
+
+
 def _split_run(counts: np.ndarray, top: int, bottom: int) -> list[list[int]]:
     """``[top, bottom)`` cut inside runs of rows whose ink is a trace of the run's busy
     rows, where both sides hold a busy row (the body of a line: ascenders and
@@ -156,7 +285,7 @@ def _split_run(counts: np.ndarray, top: int, bottom: int) -> list[list[int]]:
     if bottom - top < 2 * MIN_BAND + 1:
         return [[top, bottom]]
     c = counts[top:bottom]
-    busy_level = np.percentile(c, 75)
+    busy_level = _percentile_75(c)
     thin = c <= max(2, int(0.12 * busy_level))
     busy = c >= 0.5 * busy_level
     cuts: list[int] = []
@@ -183,10 +312,9 @@ def text_like(gray: np.ndarray, seg: "Segment") -> bool:
     tall (a lone glyph or a text cursor is not worth reading)."""
     if seg.w < seg.h:
         return False
-    crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w].astype(np.int16)
-    bg = int(np.median(crop))
-    ink = np.abs(crop - bg) > INK_DELTA
-    starts = (ink[:, 1:] & ~ink[:, :-1]).sum(axis=1) + ink[:, 0]
+    crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w]
+    ink = _off(crop, median_u8(crop))
+    starts = _count(ink[:, 1:] > ink[:, :-1], 1) + ink[:, 0]
     return int(starts.max()) >= 4
 
 
@@ -200,15 +328,19 @@ def _segments_in_band(gray: np.ndarray, top: int, bottom: int, core: int,
     running through the band matches both and is not text."""
     h, w = gray.shape
     x1 = w if x1 is None else x1
-    band = gray[top:bottom, x0:x1].astype(np.int16)
+    band = gray[top:bottom, x0:x1]
+    # some pixel of a column differs from a value by more than INK_DELTA exactly when
+    # the column's brightest or its darkest one does
+    hi, lo = band.max(axis=0).astype(np.int16), band.min(axis=0).astype(np.int16)
     above = gray[max(0, top - 1), x0:x1].astype(np.int16)
     below = gray[min(h - 1, bottom), x0:x1].astype(np.int16)
-    cols = ((np.abs(band - above) > INK_DELTA) | (np.abs(band - below) > INK_DELTA)).any(axis=0)
+    cols = ((hi - above > INK_DELTA) | (above - lo > INK_DELTA)
+            | (hi - below > INK_DELTA) | (below - lo > INK_DELTA))
     gap = max(6, int(GAP_FACTOR * core))
-    xs = np.flatnonzero(cols)
+    xs = cols.nonzero()[0]
     if xs.size == 0:
         return []
-    breaks = np.flatnonzero(np.diff(xs) > gap)
+    breaks = (np.diff(xs) > gap).nonzero()[0]
     starts = np.concatenate(([xs[0]], xs[breaks + 1]))
     ends = np.concatenate((xs[breaks], [xs[-1]])) + 1
     return list(zip((starts + x0).tolist(), (ends + x0).tolist()))
@@ -221,14 +353,24 @@ SETTLE_PASSES = 4
 BAR_REACH = 16
 
 
-def _ground(g: np.ndarray) -> np.ndarray:
+def _ground(g: np.ndarray) -> np.ndarray | int:
     """The most common value of each ``BLOCK``-column block of ``g`` (all its rows),
-    per column: the ground that text in the block is drawn on."""
+    per column: the ground that text in the block is drawn on (the lowest of equally
+    common ones); one int when ``g`` is one block wide."""
     h, w = g.shape
-    block = np.arange(w) // BLOCK
-    n = int(block[-1]) + 1
-    hist = np.bincount((block[None, :] * 256 + g).ravel(), minlength=n * 256)
-    return hist.reshape(n, 256).argmax(axis=1).astype(np.int16)[block]
+    if w <= BLOCK:
+        return int(np.bincount(g.ravel(), minlength=256).argmax())
+    n = (w - 1) // BLOCK + 1
+    # a value filling more than half of its block is the most common one: the first
+    # row's value at the block's first column usually is (text is drawn on a ground)
+    hist = np.bincount((g + _block_offsets(w)).ravel(), minlength=n * 256)
+    return np.repeat(hist.reshape(n, 256).argmax(axis=1).astype(np.int16), BLOCK)[:w]
+
+
+@functools.lru_cache(maxsize=64)
+def _block_offsets(w: int) -> np.ndarray:
+    """256 x the ``BLOCK``-column block of each of ``w`` columns."""
+    return np.arange(w, dtype=np.intp) // BLOCK * 256
 
 
 def _solid_runs(same: np.ndarray, n: int) -> np.ndarray:
@@ -242,6 +384,19 @@ def _solid_runs(same: np.ndarray, n: int) -> np.ndarray:
         return np.zeros((h, w + 1), dtype=bool)
     pad = np.zeros((h, n - 1), dtype=bool)
     return _window(np.hstack([pad, full, pad]), n, np.logical_or)
+
+
+def _solid_runs_down(same: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_solid_runs` down the columns: ``same`` is pixel ``[r, :]`` equals pixel
+    ``[r + 1, :]``; the pixels of vertical runs of ``n`` or more equal pixels."""
+    h, w = same.shape
+    if h < n - 1 or n < 2:
+        return np.zeros((h + 1, w), dtype=bool)
+    full = _window_down(same, n - 1, np.logical_and)
+    if not full.any():
+        return np.zeros((h + 1, w), dtype=bool)
+    pad = np.zeros((n - 1, w), dtype=bool)
+    return _window_down(np.vstack([pad, full, pad]), n, np.logical_or)
 
 
 def _text_rows(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int) -> tuple[int, int, int] | None:
@@ -259,29 +414,32 @@ def _text_rows(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int) -> tup
     if x1 - x0 < 2:
         return None
     g = gray[top:bottom, x0:x1]
-    ink = np.abs(g.astype(np.int16) - _ground(g)) > INK_DELTA
-    same = ink[:, :-1] & ink[:, 1:] & (g[:, :-1] == g[:, 1:])
-    if (same.sum(axis=1) >= RULE_RUN - 1).any():
-        ink &= ~_solid_runs(same, RULE_RUN)
-    counts = ink.sum(axis=1)
-    if not counts.any():
+    ink = _off(g, _ground(g))
+    if x1 - x0 >= RULE_RUN:  # else no row holds a solid run that long
+        same = ink[:, :-1] & ink[:, 1:] & (g[:, :-1] == g[:, 1:])
+        lines = (_count(same, 1) >= RULE_RUN - 1).nonzero()[0]
+        if len(lines):  # only these rows can hold a solid run
+            ink[lines] &= ~_solid_runs(same[lines], RULE_RUN)
+    counts = _count(ink, 1)
+    most = int(counts.max())
+    if not most:
         return None
-    core = int((counts >= 0.1 * counts.max()).sum())
+    core = int(np.count_nonzero(counts >= 0.1 * most))  # as _core(counts)
     tall = max(core + 2, int(1.5 * core) + 1)
     y0, y1 = max(0, top - BAR_REACH), min(h, bottom + BAR_REACH)
     bars = None
-    cols = np.flatnonzero(ink.sum(axis=0) >= core)  # a bar crosses the text's core rows
+    cols = (_count(ink, 0) >= core).nonzero()[0]  # a bar crosses the text's core rows
     if y1 - y0 >= tall and len(cols):
         v = gray[y0:y1, x0:x1][:, cols]
-        solid = _solid_runs((v[:-1] == v[1:]).T, tall).T[top - y0:bottom - y0] & ink[:, cols]
+        solid = _solid_runs_down(v[:-1] == v[1:], tall)[top - y0:bottom - y0] & ink[:, cols]
         if solid.any():
             bars = np.zeros_like(ink)
             bars[:, cols] = solid
-    if bars is None:
-        rows = np.flatnonzero(counts)
-        t, b = int(rows[0]), int(rows[-1]) + 1
+    if bars is None:  # all the rows with ink: their core is the core
+        rows = counts.nonzero()[0]
+        return top + int(rows[0]), top + int(rows[-1]) + 1, core
     else:
-        rows = np.flatnonzero((ink & ~bars).any(axis=1))
+        rows = (ink & ~bars).any(axis=1).nonzero()[0]
         if not len(rows):
             return None
         t, b = int(rows[0]), int(rows[-1]) + 1
@@ -291,10 +449,10 @@ def _text_rows(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int) -> tup
             partial = outside.any(axis=0) & ~bars[t:b].all(axis=0)
             if not partial.any():
                 break
-            rows = np.flatnonzero(outside[:, partial].any(axis=1))
+            rows = outside[:, partial].any(axis=1).nonzero()[0]
             t, b = min(t, int(rows[0])), max(b, int(rows[-1]) + 1)
     c = counts[t:b]
-    return top + t, top + b, int((c >= 0.1 * c.max()).sum()) if c.any() else core
+    return top + t, top + b, _core(c) if c.any() else core
 
 
 def _settle(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int, pad: int) -> list[Rect]:
@@ -340,22 +498,43 @@ def _settled(gray: np.ndarray, x0: int, x1: int, rows: tuple[int, int, int],
 SETTLE_MEMO = 1024
 
 
+def _kept_pieces(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int, pad: int) -> list[Rect]:
+    """The segments :func:`_settle` cuts from a band's run ``[x0, x1)`` that are read:
+    what a run reads as found is read, settled - a piece too short to look like text
+    on its own (a field's sides added strokes) is read when the run as found looks like
+    text."""
+    h, w = gray.shape
+    whole = None
+    out = []
+    for rect in _settle(gray, x0, x1, top, bottom, pad):
+        if not text_like(gray, Segment(*rect)):
+            if whole is None:
+                sx, sy = max(0, x0 - pad), max(0, top - pad)
+                whole = text_like(gray, Segment(sx, sy, min(w, x1 + pad) - sx, min(h, bottom + pad) - sy))
+            if not whole:
+                continue
+        out.append(rect)
+    return out
+
+
 def _settle_once(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int, pad: int,
                  memo: "OrderedDict[bytes, list[Rect]] | None") -> list[Rect]:
-    """:func:`_settle`, looked up in ``memo`` by the pixels it depends on: columns
-    ``[x0, x1)`` of the rows ``pad`` and ``BAR_REACH`` beyond the band (and where the
-    screen's edges cut them)."""
+    """:func:`_kept_pieces`, looked up in ``memo`` by the pixels it depends on: columns
+    ``[x0, x1)`` and ``pad`` beyond of the rows ``pad`` and ``BAR_REACH`` beyond the
+    band (and where the screen's edges cut them)."""
     if memo is None:
-        return _settle(gray, x0, x1, top, bottom, pad)
+        return _kept_pieces(gray, x0, x1, top, bottom, pad)
     h, w = gray.shape
     y0, y1 = max(0, top - pad - BAR_REACH), min(h, bottom + pad + BAR_REACH)
     where = np.array([x1 - x0, top - y0, bottom - y0, y1 - y0, pad, min(pad, x0), min(pad, w - x1)],
                      dtype=np.int32)
-    key = hashlib.blake2b(np.ascontiguousarray(gray[y0:y1, x0:x1]).tobytes() + where.tobytes(),
-                          digest_size=16).digest()
+    region = gray[y0:y1, max(0, x0 - pad):min(w, x1 + pad)]
+    digest = hashlib.blake2b(np.ascontiguousarray(region), digest_size=16)
+    digest.update(where)  # (the digest of the bytes one after the other, without joining them)
+    key = digest.digest()
     rel = memo.get(key)
     if rel is None:
-        rel = [(x - x0, y - y0, rw, rh) for x, y, rw, rh in _settle(gray, x0, x1, top, bottom, pad)]
+        rel = [(x - x0, y - y0, rw, rh) for x, y, rw, rh in _kept_pieces(gray, x0, x1, top, bottom, pad)]
         memo[key] = rel
         if len(memo) > SETTLE_MEMO:
             memo.popitem(last=False)
@@ -367,18 +546,19 @@ def _settle_once(gray: np.ndarray, x0: int, x1: int, top: int, bottom: int, pad:
 def find_segments(gray: np.ndarray, boxes: list[Rect], pad: int = 2,
                   memo: "OrderedDict[bytes, list[Rect]] | None" = None) -> list[Segment]:
     """Text segments that intersect any of ``boxes`` (changed parts of the screen), each
-    line's settled to its text rows (:func:`_settle`). ``memo`` keeps settled runs by
-    the pixels they were settled from (a line found again in the next frame's box)."""
+    line's settled to its text rows (:func:`_settle`). ``memo`` keeps settled runs (the
+    pieces read, :func:`_kept_pieces`) by the pixels they were settled from (a line
+    found again in the next frame's box)."""
     h, w = gray.shape
     found: dict[Rect, Segment] = {}
     for bx, by, bw, bh in boxes:
         y0, y1 = max(0, by - 48), min(h, by + bh + 48)  # lines cut by the box edge
         x0, x1 = max(0, bx - 8), min(w, bx + bw + 8)
         ink = drop_rules(ink_mask(gray[y0:y1, x0:x1]))
-        counts = ink.sum(axis=1)
+        counts = _count(ink, 1)
         for top, bottom in bands(ink):
             c = counts[top:bottom]
-            core = int((c >= 0.1 * c.max()).sum())  # the text's height, not its box's
+            core = _core(c)  # the text's height, not its box's
             top, bottom = top + y0, bottom + y0
             if bottom <= by or top >= by + bh:
                 continue
@@ -391,13 +571,9 @@ def find_segments(gray: np.ndarray, boxes: list[Rect], pad: int = 2,
                     if text_like(gray, seg):
                         found[seg.rect] = seg
                     continue
-                # what a run reads as found is read, settled: a piece too short to look
-                # like text on its own (a field's sides added strokes) is read as well
-                whole = text_like(gray, seg)
                 for rect in _settle_once(gray, sx0, sx1, top, bottom, pad, memo):
                     piece = Segment(*rect)
-                    if whole or text_like(gray, piece):
-                        found[piece.rect] = piece
+                    found[piece.rect] = piece
     return sorted(found.values(), key=lambda s: (s.y, s.x))
 
 
@@ -411,7 +587,7 @@ SLIVER_ROWS = 3
 def _blank_row_runs(rows: np.ndarray) -> list[list[int]]:
     """Runs ``[top, bottom)`` of rows holding ink, cut only at blank rows; a sliver run
     joins its nearer neighbour (across the blank rows between them)."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], rows.view(np.int8), [0]))))
+    edges = np.diff(np.concatenate(([0], rows.view(np.int8), [0]))).nonzero()[0]
     runs = [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
     i = 0
     while len(runs) > 1 and i < len(runs):
@@ -434,9 +610,9 @@ def edge_mask(gray: np.ndarray) -> np.ndarray:
     """Where a pixel and the one two columns to its right differ by more than
     ``INK_DELTA`` (any ground, any polarity: no background is guessed), without the
     vertical runs of ``STRUCTURE_RUN`` rows or more (window edges, borders)."""
-    g = gray.astype(np.int16)
-    edges = np.zeros(g.shape, dtype=bool)
-    edges[:, :-2] = np.abs(g[:, 2:] - g[:, :-2]) > INK_DELTA
+    a, b = gray[:, 2:], gray[:, :-2]
+    edges = np.zeros(gray.shape, dtype=bool)
+    edges[:, :-2] = np.maximum(a, b) - np.minimum(a, b) > INK_DELTA
     return drop_vertical_structures(edges)
 
 
@@ -459,16 +635,16 @@ def split_block(gray: np.ndarray, block: Segment, pad: int = 2) -> list[Segment]
     runs = _blank_row_runs(edges.any(axis=1))
     if len(runs) < 2:
         return None
-    counts = edges.sum(axis=1)
+    counts = _count(edges, 1)
     tops = [max(runs[i - 1][1] if i else 0, a - pad) for i, (a, _) in enumerate(runs)]
     bottoms = [min(runs[i + 1][0] if i + 1 < len(runs) else len(edges), b + pad)
                for i, (_, b) in enumerate(runs)]
     out: list[Segment] = []
     for (a, b), top, bottom in zip(runs, tops, bottoms):
         c = counts[a:b]
-        core = int((c >= 0.1 * c.max()).sum())
-        xs = np.flatnonzero(edges[a:b].any(axis=0))
-        breaks = np.flatnonzero(np.diff(xs) > max(6, int(GAP_FACTOR * core)))
+        core = _core(c)
+        xs = edges[a:b].any(axis=0).nonzero()[0]
+        breaks = (np.diff(xs) > max(6, int(GAP_FACTOR * core))).nonzero()[0]
         starts = np.concatenate(([xs[0]], xs[breaks + 1]))
         ends = np.concatenate((xs[breaks], [xs[-1]])) + 3  # an edge at x is between x and x + 2
         for sx0, sx1 in zip(starts.tolist(), ends.tolist()):
@@ -511,7 +687,7 @@ def scale_for(height: int) -> int:
 
 
 def _longest_run(line: np.ndarray) -> int:
-    edges = np.flatnonzero(np.concatenate(([True], ~line, [True])))
+    edges = np.concatenate(([True], ~line, [True])).nonzero()[0]
     return int(np.diff(edges).max()) - 1
 
 
@@ -522,8 +698,8 @@ def _without_rules(img: np.ndarray) -> np.ndarray:
     dark = img < 128
     h, w = img.shape
     row_min, col_min = max(w // 2, 4 * h), int(0.88 * h)
-    rows = [r for r in np.flatnonzero(dark.sum(axis=1) >= row_min) if _longest_run(dark[r]) >= row_min]
-    cols = [c for c in np.flatnonzero(dark.sum(axis=0) >= col_min) if _longest_run(dark[:, c]) >= col_min]
+    rows = [r for r in (_count(dark, 1) >= row_min).nonzero()[0] if _longest_run(dark[r]) >= row_min]
+    cols = [c for c in (_count(dark, 0) >= col_min).nonzero()[0] if _longest_run(dark[:, c]) >= col_min]
     if not rows and not cols:
         return img
     out = img.copy()
@@ -536,22 +712,26 @@ def segment_crop(gray: np.ndarray, seg: Segment, margin: int = 6,
                  scale: int | None = None) -> tuple[np.ndarray, int]:
     """The image OCR reads for ``seg`` and its scale: dark on white, stretched from the
     background to the strongest ink, upscaled, with a white margin (in output pixels)."""
-    crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w].astype(np.int32)
-    bg = int(np.median(crop))
+    crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w]
+    bg = median_u8(crop)
+    value = np.arange(256, dtype=np.int32)  # what each grey level becomes
     if bg < 128:  # light text on a dark ground
-        crop = 255 - crop
+        value = 255 - value
         bg = 255 - bg
-    ink = int(crop.min())
+        ink = 255 - int(crop.max())
+    else:
+        ink = int(crop.min())
     span = max(1, bg - ink)
     if span < STRETCH_BELOW:  # low contrast: stretch background..ink to white..black
-        out = np.clip((crop - ink) * 255 // span, 0, 255).astype(np.uint8)
-    else:
-        out = crop.astype(np.uint8)
+        value = np.clip((value - ink) * 255 // span, 0, 255)
+    out = value.astype(np.uint8)[crop]
     out = _without_rules(out)
     s = scale if scale is not None else scale_for(seg.text_h or (seg.h if not seg.multiline else BLOCK_TEXT_H))
     if s > 1:
         out = np.asarray(Image.fromarray(out, mode="L").resize((seg.w * s, seg.h * s), Image.BILINEAR))
-    return np.pad(out, margin, constant_values=255), s
+    framed = np.full((out.shape[0] + 2 * margin, out.shape[1] + 2 * margin), 255, dtype=np.uint8)
+    framed[margin:margin + out.shape[0], margin:margin + out.shape[1]] = out
+    return framed, s
 
 
 __all__ = ["Segment", "find_segments", "split_block", "edge_mask", "lines_to_read", "text_like", "segment_crop", "scale_for", "ink_mask", "bands",
