@@ -126,3 +126,75 @@ def test_the_x11_grabber_gives_segments_back_with_their_buffers(desk):
     assert len(grabber.buffers) <= 4  # the grab held, the one grabbed into, two spare
     assert len(grabber._segments) == len(grabber.buffers)  # the others detached
     grabber.close()
+
+
+# -- compares by memcmp: the same answers as NumPy's compare (the code before it) ----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from workprint.capture import grab_buffers  # noqa: E402
+from workprint.capture.frames import changed_tiles  # noqa: E402
+
+
+def _old_same_pixels(prev, cur, rows=64):
+    if prev is None or prev.shape != cur.shape or prev.dtype != cur.dtype:
+        return False
+    if prev is cur:
+        return True
+    return all(np.array_equal(prev[y:y + rows], cur[y:y + rows]) for y in range(0, cur.shape[0], rows))
+
+
+def _old_changed_tiles(prev, cur, tile):
+    h, w = cur.shape
+    rows, cols = -(-h // tile), -(-w // tile)
+    if prev is None or prev.shape != cur.shape:
+        return np.ones((rows, cols), dtype=bool)
+    grid = np.zeros((rows, cols), dtype=bool)
+    pad = np.zeros(cols * tile - w, dtype=bool)
+    for r in range(rows):
+        band = slice(r * tile, (r + 1) * tile)
+        columns = (prev[band] != cur[band]).any(axis=0)
+        if pad.size:
+            columns = np.concatenate((columns, pad))
+        grid[r] = columns.reshape(cols, tile).any(axis=1)
+    return grid
+
+
+@settings(max_examples=150, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), tile=st.sampled_from([4, 8, 16]),
+       dtype=st.sampled_from([np.uint32, np.int64, np.uint8, np.float64]),
+       layout=st.sampled_from(["contiguous", "strided", "transposed", "one_view"]),
+       edits=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 59), st.integers(1, 255)), max_size=5))
+def test_memcmp_compares_answer_as_numpy_compares(h, w, tile, dtype, layout, edits):
+    base = np.arange(2 * h * 2 * w).reshape(2 * h, 2 * w).astype(dtype)
+    other = base.copy()
+    for y, x, v in edits:
+        other[y % (2 * h), x % (2 * w)] += v
+    if layout == "contiguous":
+        prev, cur = base[:h].copy()[:, :w].copy(), other[:h].copy()[:, :w].copy()
+    elif layout == "strided":
+        prev, cur = base[::2, ::2], other[::2, ::2]
+    elif layout == "transposed":
+        prev, cur = base[:w, :h].T, other[:w, :h].T
+    else:
+        prev, cur = base[:h, :w].copy(), other[::2, ::2]
+    assert grab_buffers.same_pixels(prev, cur) == _old_same_pixels(prev, cur)
+    assert grab_buffers.same_pixels(prev, prev.copy()) and grab_buffers.same_pixels(cur, cur)
+    assert np.array_equal(changed_tiles(prev, cur, tile), _old_changed_tiles(prev, cur, tile))
+    told = grab_buffers.same_bytes(prev, cur)
+    if prev.flags.c_contiguous and cur.flags.c_contiguous and dtype is not np.float64:
+        assert told is (_old_same_pixels(prev, cur))  # told by memcmp itself
+    else:
+        assert told is None  # not contiguous, or not integers: NumPy compares
+    if layout == "contiguous" and dtype is not np.float64:
+        assert told is not None
+
+
+def test_a_difference_in_the_last_byte_of_a_screen_is_told():
+    a = np.zeros((1080, 1920), dtype=np.uint32)
+    b = a.copy()
+    b[-1, -1] = 1
+    assert grab_buffers.same_bytes(a, b) is False and grab_buffers.same_bytes(a, a.copy()) is True
+    assert not grab_buffers.same_pixels(a, b)
+    assert changed_tiles(a, b, 128).sum() == 1 and changed_tiles(a, b, 128)[-1, -1]

@@ -42,7 +42,7 @@ from ..costs import STAGES, release_free_heap
 from ..events import FrameRef
 from ..policy.redact_pixels import MaskedFrame, TileMasks, as_masked_frame
 from ..store.session import ForgottenSpans
-from .grab_buffers import same_pixels
+from .grab_buffers import same_bytes, same_pixels
 
 TILE = 128
 RING_SIZE = 3
@@ -75,8 +75,9 @@ def tile_digest(block: np.ndarray) -> bytes:
 def changed_tiles(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) -> np.ndarray:
     """Boolean grid ``(rows, cols)``: which tiles differ between two frames.
 
-    Compared one band of tile rows at a time (the band's difference mask stays small and
-    in cache), each band reduced to one flag per pixel column first."""
+    Compared one band of tile rows at a time: a band whose bytes are all the same is told
+    by :func:`~.grab_buffers.same_bytes` (no temporaries); another one's difference mask
+    stays small and in cache, reduced to one flag per pixel column first."""
     h, w = cur.shape
     rows, cols = -(-h // tile), -(-w // tile)
     if prev is None or prev.shape != cur.shape:
@@ -87,7 +88,10 @@ def changed_tiles(prev: np.ndarray | None, cur: np.ndarray, tile: int = TILE) ->
     pad = np.zeros(cols * tile - w, dtype=bool)
     for r in range(rows):
         band = slice(r * tile, (r + 1) * tile)
-        columns = (prev[band] != cur[band]).any(axis=0)
+        a, b = prev[band], cur[band]
+        if same_bytes(a, b):
+            continue  # (a band of a C-contiguous frame is contiguous itself)
+        columns = (a != b).any(axis=0)
         if pad.size:
             columns = np.concatenate((columns, pad))
         grid[r] = columns.reshape(cols, tile).any(axis=1)

@@ -18,6 +18,7 @@ screen into directly.
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import sys
 import threading
@@ -34,14 +35,44 @@ def _refs(bufs: list, i: int) -> int:
 _HELD_BY_LIST = _refs([object()], 0)
 
 
+def _libc_memcmp():
+    try:
+        fn = ctypes.CDLL(None).memcmp
+    except (OSError, AttributeError, TypeError):  # no C library to look it up in
+        return None
+    fn.restype = ctypes.c_int
+    fn.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+    return fn
+
+
+_MEMCMP = _libc_memcmp()
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool | None:
+    """Do two integer arrays of one shape and dtype hold exactly the same values? Told by the
+    C library's ``memcmp`` over their memory (no temporaries, stops at the first difference,
+    the GIL released meanwhile: a 1080p screen out of cache in ~0.47 ms, NumPy's compare in
+    ~0.66 ms - ~0.2 against ~0.65 ms in cache); None when
+    it cannot be told that way (not both C-contiguous, not integers, no ``memcmp``)."""
+    if (_MEMCMP is None or a.shape != b.shape or a.dtype != b.dtype or a.dtype.kind not in "uib"
+            or not a.flags.c_contiguous or not b.flags.c_contiguous):
+        return None
+    # (for integers equal bytes are equal values; both arrays stay referenced during the call)
+    return _MEMCMP(a.__array_interface__["data"][0], b.__array_interface__["data"][0], a.nbytes) == 0
+
+
 def same_pixels(prev: np.ndarray | None, cur: np.ndarray, rows: int = 64) -> bool:
-    """Exactly the same pixels? Compared a band of ``rows`` rows at a time, so that the
-    comparison's temporaries stay small and a screen that changed near the top is told at
-    once (~0.5 ms for a whole 1080p screen that did not change)."""
+    """Exactly the same pixels? Compared with :func:`same_bytes` where it can tell (grabs
+    can), else a band of ``rows`` rows
+    at a time, so that the comparison's temporaries stay small and a screen that changed near
+    the top is told at once."""
     if prev is None or prev.shape != cur.shape or prev.dtype != cur.dtype:
         return False
     if prev is cur:
         return True
+    same = same_bytes(prev, cur)
+    if same is not None:
+        return same
     for y in range(0, cur.shape[0], rows):
         if not np.array_equal(prev[y:y + rows], cur[y:y + rows]):
             return False
@@ -100,4 +131,4 @@ class GrabBuffers:
             return len(self._bufs)
 
 
-__all__ = ["GrabBuffers", "same_pixels"]
+__all__ = ["GrabBuffers", "same_bytes", "same_pixels"]
