@@ -295,3 +295,53 @@ def test_a_compare_made_against_other_pixels_than_the_frame_before_is_not_taken(
     right = TilesSince(a, changed_tiles(a, b, 16), 16)
     assert store.encoder.encode(MaskedFrame(b, [RECT]), right)[0] == \
         TileEncoder(store.writer, tile=16).encode(blackout(b_copy, [RECT]))[0]
+
+
+def test_the_grab_stored_last_is_subsampled_only_once_the_ring_lets_go_of_it(tmp_path):
+    """The scheduler keeps the grab it stored last whole while its ring holds that grab
+    anyway (a grab stored again before it leaves the ring never needs a subsample), and
+    takes the subsample as the ring lets go of it (a later grab, or ``forget``): the grab
+    then goes back to the grabber as before, and the idle compare answers as the eager
+    subsample does all along."""
+    import gc
+    import weakref
+
+    from workprint.capture.frames import RING_SIZE, FramePipeline, ScreenSample
+
+    shots = [screen(i, h=40, w=56) for i in range(1, 12)]
+    it = (s.copy() for s in shots)
+    writer = DataDir(tmp_path).create({})
+    pipe = FramePipeline(lambda: next(it), writer)
+    edits = []
+    for y, x in [(0, 0), (2, 2), (1, 3), (38, 54)]:
+        e = shots[0].copy()
+        e[y, x] ^= 0x10101
+        edits.append(e)
+
+    def agrees(eager: ScreenSample) -> None:
+        for cur in [shots[0], shots[0].copy(), shots[1], *edits, np.zeros((40, 57), np.uint32)]:
+            assert pipe._last_stored.changed(cur) == eager.changed(cur)
+
+    g = pipe._grab()
+    pipe._store(g, "start")
+    pipe._queue.get_nowait()  # (what the encoder would take)
+    eager = ScreenSample(g.pixels)
+    assert pipe._last_stored.held is g.pixels  # kept whole: no subsample taken yet
+    agrees(eager)
+    ref = weakref.ref(g.pixels)
+    del g
+    for _ in range(RING_SIZE - 1):
+        pipe._grab()
+        assert pipe._last_stored.held is not None and ref() is not None
+    pipe._grab()  # the ring let go of it: subsampled, and no longer kept
+    assert pipe._last_stored.held is None
+    gc.collect()
+    assert ref() is None
+    agrees(eager)
+    # a grab stored while the ring holds it, then forgotten: let go of at once
+    g = pipe._ring[-1]
+    pipe._store(g, "pre_click")
+    assert pipe._last_stored.held is g.pixels
+    pipe.forget(g.t_ns, g.t_ns)
+    assert pipe._last_stored.held is None and not any(x is g for x in pipe._ring)
+    writer.close()

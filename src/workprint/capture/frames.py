@@ -110,14 +110,35 @@ def changed_masks(prev: TileMasks, cur: TileMasks, shape: tuple[int, int]) -> np
 class ScreenSample:
     """A strided subsample of a grab (two interleaved grids of every 4th pixel, 1/8 of
     it, ~1 MB at 1080p): enough to tell cheaply whether a later grab changed (all but
-    single-pixel edits) without keeping the grab itself alive."""
+    single-pixel edits) without keeping the grab itself alive.
 
-    __slots__ = ("shape", "_a", "_b", "_grab")
+    ``held=True``: the grab is kept instead, and the subsample taken only when
+    :meth:`let_go` is called - for a grab that something else holds anyway (the frame
+    scheduler's ring: it lets go once the ring does, and most grabs stored are followed
+    by another one stored before that, so their subsample is never needed). Either way
+    :meth:`changed` compares the same pixels (the subsample's)."""
 
-    def __init__(self, pixels: np.ndarray):
+    __slots__ = ("shape", "_a", "_b", "_grab", "_held")
+
+    def __init__(self, pixels: np.ndarray, held: bool = False):
         self.shape = pixels.shape
-        self._a, self._b = pixels[::4, ::4].copy(), pixels[2::4, 2::4].copy()
+        self._a = self._b = None
+        self._held: np.ndarray | None = pixels if held else None
+        if not held:
+            self._a, self._b = pixels[::4, ::4].copy(), pixels[2::4, 2::4].copy()
         self._grab = weakref.ref(pixels)
+
+    @property
+    def held(self) -> np.ndarray | None:
+        """The grab itself while it is kept (``held=True`` and not let go of yet)."""
+        return self._held
+
+    def let_go(self) -> None:
+        """Take the subsample and stop keeping the grab (a no-op when it is not kept)."""
+        grab = self._held
+        if grab is not None:
+            self._a, self._b = grab[::4, ::4].copy(), grab[2::4, 2::4].copy()
+            self._held = None  # (after the subsample: a compare meanwhile uses the grab)
 
     def of(self, pixels: np.ndarray) -> bool:
         """Whether this is a sample of ``pixels`` itself (the same array)."""
@@ -128,7 +149,9 @@ class ScreenSample:
             return True
         if self.of(cur):
             return False
-        return not np.array_equal(self._a, cur[::4, ::4]) or not np.array_equal(self._b, cur[2::4, 2::4])
+        grab = self._held
+        a, b = (grab[::4, ::4], grab[2::4, 2::4]) if grab is not None else (self._a, self._b)
+        return not np.array_equal(a, cur[::4, ::4]) or not np.array_equal(b, cur[2::4, 2::4])
 
 
 TILE_FORMAT = "webp"
@@ -288,7 +311,8 @@ class FramePipeline:
         self._post_due_ns: int | None = None
         self._focus_due_ns: int | None = None
         #: what the grab stored last showed (a sample: the grab itself may go back to the
-        #: grabber once the ring and the queues let go of it)
+        #: grabber once the ring and the queues let go of it; kept whole while the ring
+        #: holds it, see :meth:`_let_go_of_stored`)
         self._last_stored: ScreenSample | None = None
         self._last_idle_frame_ns = 0
         self.dropped = 0
@@ -326,6 +350,7 @@ class FramePipeline:
             kept = [g for g in list(self._ring) if not self._forgotten.covers(g.t_ns)]
             n = len(self._ring) - len(kept)
             self._ring = collections.deque(kept, maxlen=RING_SIZE)
+            self._let_go_of_stored()
         if self._text_mask is not None:
             n += self._text_mask.forget(self._forgotten.covers)
         self.forgotten += n
@@ -363,14 +388,26 @@ class FramePipeline:
         g = _Grab(t, pixels, gen)
         self.grabs += 1
         self._ring.append(g)
+        self._let_go_of_stored()
         return g
+
+    def _let_go_of_stored(self) -> None:
+        """The grab stored last is kept whole (no subsample taken) only while the ring
+        holds it too: once the ring lets go of it, its subsample is taken."""
+        sample = self._last_stored
+        grab = sample.held if sample is not None else None
+        # (the ring copied at once: ``forget`` calls this from another thread)
+        if grab is not None and not any(g.pixels is grab for g in tuple(self._ring)):
+            sample.let_go()
 
     def _store(self, g: _Grab, reason: str) -> None:
         if self._forgotten.covers(g.t_ns):
             return
         self._last_stored_grab_ns = g.t_ns
         if self._last_stored is None or not self._last_stored.of(g.pixels):
-            self._last_stored = ScreenSample(g.pixels)
+            # (a grab of the ring: kept whole until the ring lets go of it)
+            self._last_stored = ScreenSample(g.pixels, held=True)
+            self._let_go_of_stored()
         try:
             self._queue.put_nowait((g.t_ns, reason, g.pixels, g.generation))
         except queue.Full:
