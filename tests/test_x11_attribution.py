@@ -335,3 +335,38 @@ def test_an_override_window_that_grows_to_full_screen_after_it_was_asked(desk):
     finally:
         for d in (other, app, conn):
             d.close()
+
+
+def test_a_record_reply_without_a_repeat_reads_nothing_and_a_repeat_reads_first():
+    """With keys and the pointer from XInput 2, RECORD's replies add auto-repeat presses
+    only. A reply without one (RECORD's copy of a press XI2 delivered) decodes nothing and
+    does not read the lookup connection (no syscall: the next key decoded reads it first);
+    a repeat reads it - a keymap change, a grab's focus events - before it is decoded."""
+    import struct
+
+    from workprint.capture.linux.x11 import RecordReply
+    from workprint.capture.linux.x11_xi2 import KeyState
+
+    conn, att, backend = _decoder({})
+    calls: list = []
+    backend.pointer_source = "xi2"
+    backend._key_state = KeyState([[] for _ in range(8)], set())
+    backend._refresh_keymap = lambda: calls.append("read")
+    backend._key_event = lambda t_ns, down, code, state: calls.append(("decode", code, state)) or _key(t_ns, code=code)
+    backend._attributed = lambda key: [key]
+
+    def press(code: int, server_ms: int, state: int = 0) -> bytes:
+        ev = bytearray(32)
+        ev[0], ev[1] = X.KeyPress, code
+        struct.pack_into("=I", ev, 4, server_ms)
+        struct.pack_into("=H", ev, 28, state)
+        return bytes(ev)
+
+    backend._key_state.raw(38, True, 1000)          # XI2: the key went down at 1000 ms
+    assert backend.decode(RecordReply(5, press(38, 1000))) == []   # RECORD's copy of it
+    assert calls == []
+    out = backend.decode(RecordReply(6, press(38, 1700, state=1)))  # held: the server repeats it
+    assert calls == ["read", ("decode", 38, 1)] and [k.keycode for k in out] == [38]
+    calls.clear()
+    out = backend.decode(RecordReply(7, press(38, 1000) + press(38, 1740) + press(38, 1780)))
+    assert calls == ["read", ("decode", 38, 0), ("decode", 38, 0)] and len(out) == 2  # read once

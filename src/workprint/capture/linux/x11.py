@@ -471,6 +471,32 @@ class X11Backend(Backend):
         self._unattributed = reason
         return [MarkerEvent(t_ns, KEYS_UNATTRIBUTED if reason else KEYS_ATTRIBUTED, reason or "")]
 
+    def _record_repeats(self, raw: RecordReply) -> list[RawEvent]:
+        """Keys come from XI2 and the pointer too: RECORD adds auto-repeat presses only.
+        A core key event is 32 bytes: type, keycode, sequence, time (4), ..., state (at 28),
+        in the connection's byte order - read the fields, not the whole event. The lookup
+        connection's events (a keymap change, the attribution's focus events) are read
+        before a repeat is decoded, as before any key: a reply without one (nearly all of
+        them: RECORD's copy of a press XI2 delivered) decodes nothing and reads nothing -
+        the next key decoded reads them first."""
+        from Xlib import X
+
+        t_ns, data = raw.t_ns, raw.data
+        out: list[RawEvent] = []
+        refreshed = False
+        for off in range(0, len(data) - 31, 32):
+            if data[off] & 0x7F != X.KeyPress:
+                continue
+            code = data[off + 1]
+            server_ms, = struct.unpack_from("=I", data, off + 4)
+            if self._key_state.is_repeat(code, server_ms):
+                if not refreshed:
+                    self._refresh_keymap()
+                    refreshed = True
+                state, = struct.unpack_from("=H", data, off + 28)
+                out += self._attributed(self._key_event(t_ns, True, code, state))
+        return out
+
     def _refresh_keymap(self) -> None:
         from Xlib import X
 
@@ -501,6 +527,9 @@ class X11Backend(Backend):
         from Xlib import X
         from Xlib.protocol import rq
 
+        pointer = self.pointer_source == "record"  # else XI2 has it: RECORD's copy is dropped
+        if isinstance(raw, RecordReply) and self._key_state is not None and not pointer:
+            return self._record_repeats(raw)
         self._refresh_keymap()
         if isinstance(raw, RawKey):  # a raw key event (see x11_xi2)
             t_ns, code, down = raw.t_ns, raw.keycode, raw.down
@@ -520,20 +549,6 @@ class X11Backend(Backend):
             raise TypeError(f"X11Backend cannot decode {type(raw).__name__}")
         t_ns, data = raw.t_ns, raw.data
         out: list[RawEvent] = []
-        pointer = self.pointer_source == "record"  # else XI2 has it: RECORD's copy is dropped
-        if self._key_state is not None and not pointer:
-            # keys come from XI2 and the pointer too: RECORD adds auto-repeat presses only.
-            # A core key event is 32 bytes: type, keycode, sequence, time (4), ..., state
-            # (at 28), in the connection's byte order - read the fields, not the whole event
-            for off in range(0, len(data) - 31, 32):
-                if data[off] & 0x7F != X.KeyPress:
-                    continue
-                code = data[off + 1]
-                server_ms, = struct.unpack_from("=I", data, off + 4)
-                if self._key_state.is_repeat(code, server_ms):
-                    state, = struct.unpack_from("=H", data, off + 28)
-                    out += self._attributed(self._key_event(t_ns, True, code, state))
-            return out
         field = rq.EventField(None)
         while len(data) >= 32:
             ev, data = field.parse_binary_value(data, self._lookup.display, None, None)
