@@ -149,12 +149,17 @@ def wrap_chars(text: str, width: int) -> list[str]:
     return [text[i:i + width] for i in range(0, len(text), width)]
 
 
-def render(rng: random.Random, layout: str, size: int, dark: bool, ratio: float):
-    """One screen: pixels, values [(category, value, known)], ordinary words."""
+def render(rng: random.Random, layout: str, size: int, dark: bool, ratio: float,
+           face: str | None = None, whole_px: bool = False):
+    """One screen: pixels, values [(category, value, known)], ordinary words, and the
+    font face (``face`` given draws with that one). ``whole_px`` draws each glyph at a
+    whole pixel, as X core fonts and Xft in most toolkits do (the same character is then
+    the same pixels wherever it is drawn)."""
     bg, fg = contrast_pair(dark, ratio)
     img = Image.new("RGB", (W, H), (bg, bg, bg))
     d = ImageDraw.Draw(img)
-    font = ImageFont.truetype(FONTS["mono" if layout == "terminal" else rng.choice(["sans", "serif", "nimbus"])], size)
+    face = face or ("mono" if layout == "terminal" else rng.choice(["sans", "serif", "nimbus"]))
+    font = ImageFont.truetype(FONTS[face], size)
     line_h = int(size * 1.45) + 2
     cats = list(GENERATORS)
     values: list[tuple[str, str, bool]] = []
@@ -168,7 +173,12 @@ def render(rng: random.Random, layout: str, size: int, dark: bool, ratio: float)
         return v
 
     def text(x: int, y: int, s: str, colour: int = fg) -> None:
-        d.text((x, y), s, font=font, fill=(colour, colour, colour))
+        if not whole_px:
+            d.text((x, y), s, font=font, fill=(colour, colour, colour))
+            return
+        for c in s:
+            d.text((x, y), c, font=font, fill=(colour, colour, colour))
+            x += round(font.getlength(c))
 
     y = 10
     if layout == "terminal":
@@ -254,10 +264,10 @@ def render(rng: random.Random, layout: str, size: int, dark: bool, ratio: float)
                 break
         if line and y <= H - line_h:
             text(20, y, line)
-    return to_bgrx(img), values, words
+    return to_bgrx(img), values, words, face
 
 
-def corpus(n: int, seed: int):
+def corpus(n: int, seed: int, warm: int = 0):
     rng = random.Random(seed)
     layouts = ["terminal", "form", "table", "prose"]
     out = []
@@ -266,9 +276,14 @@ def corpus(n: int, seed: int):
         size = [8, 9, 10, 11, 12, 13, 14, 16][(i // 4) % 8]
         dark = (i // 2) % 2 == 1
         ratio = [7.0, 4.5, 3.0, 2.5][(i // 3) % 4]
-        px, values, words = render(rng, layout, size, dark, ratio)
+        px, values, words, face = render(rng, layout, size, dark, ratio, whole_px=warm > 0)
+        # screens shown before it at the same places in the same font, other values:
+        # the masker has read glyphs there (lines are read from them: policy.glyphs)
+        before = [render(random.Random(seed * 7919 + i * 31 + j), layout, size, dark, ratio, face, True)
+                  for j in range(warm)]
         out.append({"layout": layout, "size": size, "dark": dark, "ratio": ratio,
-                    "pixels": px, "values": values, "words": words})
+                    "pixels": px, "values": values, "words": words,
+                    "warm": [(b[0], [v for _, v, k in b[1] if k]) for b in before]})
     return out
 
 
@@ -314,13 +329,21 @@ def readable(value: str, texts: list[str], fragment: bool) -> bool:
         return any(rp.known_value_spans(t, [value]) for t in texts)
 
 
-def _mask(pixels: list[np.ndarray], known: list[list[str]], redactor: Redactor):
+GLYPH_READS = [0]
+
+
+def _mask(pixels: list[np.ndarray], known: list[list[str]], redactor: Redactor, warm=None):
     out, times = [], []
-    for px, kv in zip(pixels, known):
+    for i, (px, kv) in enumerate(zip(pixels, known)):
         masker = rp.TextMasker(redactor)
+        for wpx, wkv in (warm[i] if warm else ()):
+            masker.mask(wpx, None, wkv)
+        glyphs = getattr(masker, "glyphs", None)
+        before = glyphs.reads if glyphs is not None else 0
         t0 = time.process_time()
         out.append(masker.mask(px, None, kv))
         times.append(time.process_time() - t0 + _child_cpu(masker))
+        GLYPH_READS[0] += (glyphs.reads if glyphs is not None else 0) - before
         if hasattr(masker, "close"):
             masker.close()
     return out, times
@@ -334,7 +357,9 @@ def mask_all(screens, masker_src: str | None, redactor: Redactor):
     """Masked screens and CPU seconds per screen, by this tree's masker or another's."""
     known = [[v for _, v, k in sc["values"] if k] for sc in screens]
     if not masker_src:
-        return _mask([sc["pixels"] for sc in screens], known, redactor)
+        return _mask([sc["pixels"] for sc in screens], known, redactor, [sc["warm"] for sc in screens])
+    if any(sc["warm"] for sc in screens):
+        raise SystemExit("--warm masks with this tree's masker only (not with --masker-src)")
     import subprocess
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
@@ -363,12 +388,16 @@ def main() -> int:
     ap.add_argument("--screens", type=int, default=32)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--masker-src", help="mask with the workprint tree at this src/ (before/after)")
+    ap.add_argument("--warm", type=int, default=0, metavar="N",
+                    help="before each screen, its masker masks N screens of the same layout and font "
+                         "with other values, all drawn a glyph at a whole pixel (it reads lines from "
+                         "glyphs read before: the glyph reader's recall)")
     ap.add_argument("--mask-only", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.mask_only:
         return _mask_only(*args.mask_only)
     redactor = Redactor(username="jdoe", hostname="box17")
-    screens = corpus(args.screens, args.seed)
+    screens = corpus(args.screens, args.seed, args.warm)
     here = ROOT / "src"
     masked, times = mask_all(screens, args.masker_src, redactor)
     reader = Reader(redactor)  # always this tree's: the same yardstick for any masker
@@ -413,6 +442,7 @@ def main() -> int:
         "known_readable_before": known_tot[1],
         "ordinary_kept": rec(words_tot), "ordinary_words": words_tot[1],
         "per_category": {k: {"masked": v[0], "readable_before": v[1], "recall": rec(v)} for k, v in per_cat.items()},
+        "warm_screens": args.warm, "lines_read_from_glyphs": GLYPH_READS[0],
         "s_per_screen_median": round(sorted(times)[len(times) // 2], 3),
         "s_per_screen_max": round(max(times), 3),
         "leaks": leaks,

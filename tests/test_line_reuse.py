@@ -261,6 +261,42 @@ def test_masker_edits_a_line_whose_segment_was_found_with_numpy_ints(monkeypatch
     assert all(type(v) is int for wd in masker._words for v in (wd.x, wd.y, wd.w, wd.h))
 
 
+class SpaceInsideOcr(RunOcr):
+    """RunOcr that also breaks a word at a single blank column (Tesseract's space inside
+    a token drawn in small type); glyphs are two blank columns apart."""
+
+    def words(self, image: np.ndarray) -> list[Word]:
+        out = []
+        for wd in super().words(image):
+            ink = (image[:, wd.x:wd.x + wd.w] < 250).any(axis=0)
+            cuts = [i for i in range(1, len(ink) - 1) if not ink[i] and ink[i - 1] and ink[i + 1]]
+            edges = [0] + cuts + [len(ink)]
+            for a, b in zip(edges, edges[1:]):
+                a += int(not ink[a])
+                out.append(Word(f"{wd.text}.{a}", wd.x + a, wd.y, b - a, wd.h, wd.conf))
+        return out
+
+
+def test_a_word_read_right_against_one_taken_over_is_joined_to_it() -> None:
+    """OCR read a token as two words (a space where none is); the token changes after its
+    first part: that part is taken over and the rest read alone - the two are one word
+    (two short words would not look like a token)."""
+    head, tail = glyphs(6, 21), glyphs(8, 22)
+    new_tail = np.hstack([tail[:, :21], glyphs(5, 23)])  # the same first three glyphs
+    def token_line(t: np.ndarray) -> np.ndarray:
+        return line(glyphs(5, 20), np.hstack([head[:, :-1], t]))[0]  # one blank column between
+    ocr = SpaceInsideOcr()
+    masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1)
+    masker.find(_screen(token_line(tail)))
+    assert len(masker._words) == 3                            # the token read as two words
+    masker.find(_screen(token_line(new_tail)), regions=[(0, 0, 700, 120)])
+    assert masker.partial_reads == 1
+    words = sorted(masker._words, key=lambda w: w.x)
+    assert len(words) == 2                                    # 'Bearer' and the token, whole
+    x0 = 40 + 2 + 35 + 8                                      # where the token starts on screen
+    assert words[1].x <= x0 + 1 and words[1].x + words[1].w >= x0 + head.shape[1] + new_tail.shape[1] - 4
+
+
 def test_masker_takes_a_line_with_a_caret_for_the_line_without() -> None:
     ocr = RunOcr()
     masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1)

@@ -653,3 +653,40 @@ def test_fuzzy_spans_measure_each_start_as_the_edit_distance_does(pattern: str, 
         lo = max(0, end - m - k)
         dist = _distances_ending_at(pattern, text, lo, end)
         assert dist == [_distance(pattern, text[end - j:end]) for j in range(end - lo + 1)]
+
+
+def test_digits_read_as_look_alike_letters_are_still_a_card(redactor: Redactor) -> None:
+    """A number read (or learnt from glyphs) in a font that draws 1 and l, 0 and O alike:
+    the look-alikes inside a run that holds a digit count as digits."""
+    from workprint.policy.redact_pixels import fold_digit_lookalikes
+
+    assert fold_digit_lookalikes("4lll llll llll llll") == "4111 1111 1111 1111"
+    assert fold_digit_lookalikes("Invoice 1O42 paid") == "Invoice 1042 paid"
+    assert fold_digit_lookalikes("hello world") is None and fold_digit_lookalikes("Illinois") is None
+    for card in ("4lll llll llll llll", "4111-l1l1-O000-OOO4", "5S55 5555 5555 4444"):
+        ocr, px = PatchOcr(), white()
+        ocr.draw(px, "card", 10, 10, 40)
+        groups = [ocr.draw(px, g, 60 + 50 * i, 10, 40) for i, g in enumerate(card.split(" "))]
+        hits = TextMasker(redactor, ocr, scale=1, pad=2).find(px)
+        masked = {h.rect for h in hits}
+        assert all(g.rect in masked for g in groups), card
+        assert (10, 10, 40, 12) not in masked
+
+
+
+def test_a_token_ocr_cut_where_no_space_shows_is_masked(redactor: Redactor) -> None:
+    """Small type: OCR put spaces inside a token and read its digits as letters; no part
+    is a token alone. Where no space shows between them (the pieces touch) and a piece
+    looks like part of a token, the pieces are one token. Touching words that do not
+    look like one (a list's 'Invoice 1003' read across lines) stay as they are."""
+    ocr, px = PatchOcr(), white()
+    ocr.draw(px, "branch", 10, 10, 50)
+    parts = [ocr.draw(px, "ghp_ORLZSTROSPofbciOxSgy", 70, 10, 160), ocr.draw(px, "1", 231, 10, 6),
+             ocr.draw(px, "CJdObOIRpFqaDZe", 238, 10, 100)]        # one column between the pieces
+    ocr.draw(px, "server", 348, 10, 50)
+    lists = [ocr.draw(px, "1003Invoice", 10, 40, 70), ocr.draw(px, "1002Invoice", 81, 40, 70),
+             ocr.draw(px, "1001Invoice", 152, 40, 70)]
+    masked = {h.rect for h in TextMasker(redactor, ocr, scale=1, pad=2).find(px)}
+    assert all(p.rect in masked for p in parts)
+    assert not any(w.rect in masked for w in lists)
+    assert (10, 10, 50, 12) not in masked and (348, 10, 50, 12) not in masked

@@ -190,3 +190,52 @@ def test_a_frame_that_cannot_be_judged_in_time_is_dropped(desk, record, tmp_path
     assert stage.stored == 0 and list(session.frames()) == []
     assert list(quarantine_dir.iterdir()) == []    # the waiting ones destroyed
     assert_no_leak(tmp_path / "data", [secret], ocr=True)
+
+
+def _ocr_stats(data: Path) -> dict:
+    import json
+    import sqlite3
+
+    out: dict = {}
+    for db in (data / "sessions").glob("*/session.db"):
+        conn = sqlite3.connect(db)
+        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        conn.close()
+        for k, v in ((meta.get("stats") or {}).get("ocr") or {}).items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def test_a_card_shown_where_numbers_were_read_is_masked_when_read_from_glyphs(desk, tmp_path):
+    """Numbers typed one after another teach the masker the glyphs of the form and the
+    terminal (policy.glyphs: lines are read from glyphs OCR read before, without OCR); a
+    card number made of the same digits, typed next, is masked in the field, its copy,
+    the label and the terminal echo - and lines were read from glyphs in this session."""
+    state, echo = tmp_path / "form.json", tmp_path / "echo.txt"
+    echo.write_text("")
+    form = echo_form(desk, state, "--echo", str(echo), "--geometry", "900x420+20+20")
+    desk.vd.spawn(["xterm", "-T", "echo-term", "-geometry", "100x12+20+520", "-e", "tail", "-f", str(echo)])
+    desk.vd.wait_window("^echo-term$")
+    groups = ["4031", "5926", "5358", "9792", "2384", "6264"]
+    card = "5926 2384 4031 9792"  # the same groups (Luhn-valid: the typed keys are redacted too)
+    data = tmp_path / "data"
+    with recording(desk, data):
+        for i, text in enumerate([f"ticket {groups[i]} {groups[i - 1]}" for i in range(len(groups))] + [card]):
+            desk.activate(form)
+            desk.xdotool("mousemove", "--window", str(form), "200", "32", "click", "1")
+            desk.xdotool("key", "End")
+            desk.xdotool("key", "--repeat", "40", "--delay", "5", "BackSpace")
+            desk.xdotool("type", "--delay", "40", text)
+            desk.xdotool("key", "Return")
+            wait_for(lambda t=text: state.exists() and read_state(state)["value"] == t,
+                     what="the form to receive the value")
+            wait_for(lambda t=text: t in echo.read_text(), what="the echo file")
+            time.sleep(0.8)
+        seen = screen_text(desk, (0, 0, 960, 720))
+        assert reads(seen, card) >= 3, seen  # field, copy, label, terminal
+        desk.xdotool("mousemove", "400", "300", "click", "1")
+        time.sleep(2.5)
+    assert "ticket" in spelled(data)["chars"]  # the recorder recorded the typing
+    assert _ocr_stats(data).get("glyph_reads", 0) > 0  # lines were read from glyphs
+    assert_no_leak(data, [card], ocr=True, export_dir=tmp_path / "export")
+    assert_unreadable_in_frames(data, [card])

@@ -96,8 +96,9 @@ def tree_target(gate: SafeguardGate, backend: Backend) -> Callable[[], TreeTarge
 def _ocr_stats(masker) -> dict | None:
     if masker is None:
         return None
+    glyphs = getattr(masker, "glyphs", None)
     return {"calls": masker.ocr_calls, "cache_hits": getattr(masker, "cache_hits", 0),
-            "pixels": masker.ocr_pixels}
+            "pixels": masker.ocr_pixels, "glyph_reads": glyphs.reads if glyphs is not None else 0}
 
 
 def indicator_text(status: dict) -> str | None:

@@ -438,6 +438,35 @@ def join_lines(a: Line, b: Line) -> Line:
     return Line(a.words + b.words, text, starts)
 
 
+#: words closer than this x their line's height (and than half the line's usual space)
+#: have no space between them: OCR put one inside a token it read
+GLUE_GAP = 0.15
+#: a piece of a token cut in two: long, and letters of both cases or letters and digits
+#: (what OCR's token rules look at in a line with the cut closed)
+_TOKENISH = re.compile(r"(?=\S*[A-Za-z])(?=\S*(?:\d|[a-z]\S*[A-Z]|[A-Z]\S*[a-z]))[A-Za-z0-9_+=-]{12,}")
+
+
+def glue_touching(line: Line) -> Line | None:
+    """``line`` with the words that (nearly) touch joined without a space; None when no
+    two do."""
+    words = line.words
+    if len(words) < 2:
+        return None
+    gaps = [b.x - (a.x + a.w) for a, b in zip(words, words[1:])]
+    # at most a pixel; or a fraction of the height below half the line's usual space
+    most = max(1, min(GLUE_GAP * max(w.h for w in words), sorted(gaps)[len(gaps) // 2] / 2))
+    glue = [g <= most for g in gaps]
+    if not any(glue):
+        return None
+    starts, pos, parts = [0], len(words[0].text), [words[0].text]
+    for w, g in zip(words[1:], glue):
+        pos += 0 if g else 1
+        starts.append(pos)
+        parts.append(w.text if g else " " + w.text)
+        pos += len(w.text)
+    return Line(words, "".join(parts), tuple(starts))
+
+
 def _line(words: list[Word]) -> Line:
     starts, pos = [], 0
     for w in words:
@@ -626,6 +655,30 @@ def ocr_token_spans(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), entity) for entity, rx in _OCR_TOKENS for m in rx.finditer(text)]
 
 
+# a run of digits and glyphs that look like digits, single spaces or dashes between them
+_DIGITISH = re.compile(r"[0-9ODQoIl|i!SsBZzGgq](?:[ -]?[0-9ODQoIl|i!SsBZzGgq])+")
+_TO_DIGIT = str.maketrans({"O": "0", "D": "0", "Q": "0", "o": "0", "I": "1", "l": "1", "|": "1",
+                           "i": "1", "!": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2",
+                           "G": "6", "g": "9", "q": "9"})
+
+
+def fold_digit_lookalikes(text: str) -> str | None:
+    """``text`` with the glyphs that look like digits (O/0, l/I/1, S/5, B/8 ...) made
+    digits inside every run of such glyphs that holds a digit (``4lll l1l1 ...``: a number
+    read, or learnt, in a font where 1 and l are drawn alike); the same length. None when
+    nothing changes."""
+    out, changed = list(text), False
+    for m in _DIGITISH.finditer(text):
+        run = m.group()
+        if not any(c.isdigit() for c in run):
+            continue
+        folded = run.translate(_TO_DIGIT)
+        if folded != run:
+            out[m.start():m.end()] = folded
+            changed = True
+    return "".join(out) if changed else None
+
+
 _PUNCT_SPACE = re.compile(r"(?<=[.@/_-]) +| +(?=[.@/_-])")
 
 
@@ -722,6 +775,22 @@ REUSE_CONTEXT = 3
 REUSE_SOURCES = 6
 
 
+#: a word read in a line's new part this close (x the line's rows) to one taken over is the
+#: same word: reading the part alone cut it where no space is (a token typed or changed
+#: in the middle would be two short words, neither one a token)
+JOIN_GAP = 0.1
+
+
+def _joined_gap(rows: int) -> int:
+    return max(1, round(JOIN_GAP * rows))
+
+
+def _join_words(a: Word, b: Word) -> Word:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+    return Word(a.text + b.text, x0, y0, x1 - x0, y1 - y0, min(a.conf, b.conf))
+
+
 class TextMasker:
     """Masks sensitive text in frames with OCR + the text :class:`Redactor`.
 
@@ -745,8 +814,12 @@ class TextMasker:
     def __init__(self, redactor: "Redactor", engine: OcrEngine | None = None, *,
                  scale: int | None = None, pad: int = 2, full_ratio: float = 0.6,
                  line_gap_factor: float = 3.0, cache_size: int = 4096,
-                 reuse_bytes: int = 2 << 20):
+                 reuse_bytes: int = 2 << 20, glyphs: bool = True):
+        from .glyphs import GlyphReader
+
         self.redactor = redactor
+        #: lines read from the glyphs OCR read before (None: OCR reads every line)
+        self.glyphs = GlyphReader() if glyphs else None
         self.engine: OcrEngine = engine if engine is not None else default_engine()
         self.scale = scale
         self.pad = pad
@@ -903,10 +976,32 @@ class TextMasker:
         if len(self._read_cache) > self.cache_size:
             self._read_cache.popitem(last=False)
 
+    def _glyph_crop(self, gray: np.ndarray, seg) -> tuple[np.ndarray | None, int]:
+        """A line's crop for :mod:`.glyphs`, with a column of context each side where
+        the screen has one (is a glyph cut there?), and where the line starts in it."""
+        if self.glyphs is None or seg.multiline:
+            return None, 0
+        off = min(1, seg.x)
+        return gray[seg.y:seg.y + seg.h, seg.x - off:seg.x + seg.w + 1], off
+
+    def _glyph_read(self, gray: np.ndarray, seg) -> tuple[Word, ...] | None:
+        """A line read from the glyphs read at its place before; None: OCR reads it."""
+        line, off = self._glyph_crop(gray, seg)
+        if line is None:
+            return None
+        with STAGES.measure("glyphs"):
+            return self.glyphs.read(line, seg.y, off, seg.w)
+
     def _ocr(self, gray: np.ndarray, seg) -> tuple[Word, ...]:
-        """OCR of one segment; word boxes relative to it."""
+        """OCR of one segment; word boxes relative to it. A line whose every glyph was
+        read before is read from those (:mod:`.glyphs`), and what OCR reads of a line is
+        learnt."""
         from .text_lines import segment_crop
 
+        got = self._glyph_read(gray, seg)
+        if got is not None:
+            return got
+        line, off = self._glyph_crop(gray, seg)
         with STAGES.measure("text_find"):
             image, s = segment_crop(gray, seg, scale=self.scale)
         self.ocr_calls += 1
@@ -924,6 +1019,9 @@ class TextMasker:
             y1 = min(seg.h, -(-(wd.y + wd.h - margin) // s))
             if x1 > x0 and y1 > y0:
                 rel_words.append(Word(wd.text, x0, y0, x1 - x0, y1 - y0, wd.conf))
+        if line is not None:
+            with STAGES.measure("glyphs"):
+                self.glyphs.learn(line, seg.y, off, seg.w, rel_words)
         return tuple(rel_words)
 
     # -- lines read before, in places ------------------------------------------------------
@@ -999,23 +1097,40 @@ class TextMasker:
         for si, i, d in found.taken:
             rel, dy = reads[si]
             words.append(Word(rel[i].text, rel[i].x + d, rel[i].y + dy, rel[i].w, rel[i].h, rel[i].conf))
-        self.partial_reads += 1
-        self.reused_words += len(words)
+        taken = set(words)
         text_h = seg.text_h or seg.h
+        todo = []
         for a, b in found.spans:
             part = crop[:, a:b]
             if int(part.max()) == int(part.min()):
                 continue  # one flat colour: no text
-            sub = Segment(seg.x + a, seg.y, b - a, seg.h, text_h)
-            key = _digest(part, sub.w)
-            got = self._read_cache.get(key)
+            key = _digest(part, int(b - a))
+            todo.append((a, b, key, self._read_cache.get(key)))
+        if any(got is None for *_, got in todo):
+            whole = self._glyph_read(gray, seg)  # the whole line from glyphs: no span to read
+            if whole is not None:
+                return whole
+        self.partial_reads += 1
+        self.reused_words += len(words)
+        for a, b, key, got in todo:
             if got is None:
-                got = self._ocr(gray, sub)
+                got = self._ocr(gray, Segment(seg.x + a, seg.y, b - a, seg.h, text_h))
                 self._cache(key, got)
             else:
                 self.cache_hits += 1
-            words.extend(Word(wd.text, wd.x + a, wd.y, wd.w, wd.h, wd.conf) for wd in got)
-        return _within_rows(sorted(words, key=lambda w: w.x), 0, seg.h)
+            got = [Word(wd.text, wd.x + a, wd.y, wd.w, wd.h, wd.conf) for wd in got]
+            if got and words:  # a word read right against one taken over: no space was seen
+                near = max((w for w in words if w.x + w.w <= got[0].x), key=lambda w: w.x + w.w, default=None)
+                if near is not None and got[0].x - (near.x + near.w) <= _joined_gap(seg.h):
+                    words.remove(near)
+                    got[0] = _join_words(near, got[0])
+            words.extend(got)
+        words.sort(key=lambda w: w.x)
+        for i in range(len(words) - 1, 0, -1):  # and a word taken over right after one read
+            a_, b_ = words[i - 1], words[i]
+            if b_ in taken and a_ not in taken and b_.x - (a_.x + a_.w) <= _joined_gap(seg.h):
+                words[i - 1:i + 1] = [_join_words(a_, b_)]
+        return _within_rows(words, 0, seg.h)
 
     # -- detection -----------------------------------------------------------------------
     def _detect(self, text: str) -> list[tuple[int, int, str]]:
@@ -1045,6 +1160,9 @@ class TextMasker:
             joined, index = closed
             for st, e, ent in self._detect(joined) + ocr_token_spans(joined):
                 spans.append((index[st], index[e - 1] + 1, ent))
+        digits = fold_digit_lookalikes(text)
+        if digits is not None:  # the same length: spans hold as they are
+            spans += self._detect(digits) + ocr_token_spans(digits)
         return spans
 
     def _known(self, text: str, known_values: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -1065,6 +1183,12 @@ class TextMasker:
         for line in lines:
             for start, end, entity in self._spans(line.text):
                 hits.extend(Hit(w.rect, entity) for w in line.words_in(start, end))
+            glued = glue_touching(line)
+            if glued is not None:  # a token OCR cut in two where no space shows
+                for start, end, entity in ocr_token_spans(glued.text):
+                    words = glued.words_in(start, end)
+                    if any(_TOKENISH.fullmatch(w.text) for w in words):
+                        hits.extend(Hit(w.rect, entity) for w in words)
             if known_values:
                 for start, end in self._known(line.text, known_values):
                     hits.extend(Hit(w.rect, "KNOWN_VALUE") for w in line.words_in(start, end))

@@ -1,0 +1,328 @@
+"""Reading a line again from the glyphs OCR read before.
+
+Text drawn at whole pixels (X core fonts, Xft as Tk and most toolkits draw it, terminals)
+puts the same pixels on screen each time the same character is drawn. :class:`GlyphReader`
+remembers the pixels of every glyph OCR read and the characters it read there, and, for
+each line's place on screen (the screen row of its baseline and its ground colour), the
+widest gap seen inside a word there and the narrowest gap seen between two words. A line
+whose every glyph was read before, and whose every gap is clearly one or the other at its
+place, is read from them without OCR: the next characters typed into a field, a number
+that counts up, a list scrolled to new entries, a terminal's prompt line.
+
+A glyph is a run of columns holding ink (a pixel farther from the ground than a fringe of
+anti-aliasing, ``1/FRINGE`` of the line's contrast), between columns that hold none; a
+row of one colour across the crop, or columns of one colour at its ends, are rules (a
+field's border), no glyph. Its key is its exact pixels over its ink rows and a row each
+way, the ground, and its first ink row counted from the line's baseline (the bottom most of its runs share), so a comma is not an
+apostrophe and a hyphen not an underscore. Glyphs that touch make one run: it is learnt
+as the characters OCR read there once every other run of the word is known.
+
+Everything else fails closed - OCR reads the line, and what it reads is learnt:
+
+* no colour holds most of the crop (a ground that is not flat: a gradient, an image);
+* a pixel not of the ground more than a pixel away from every glyph (faint text beside
+  dark text);
+* a run that touches the crop's edge (it may go on beyond the line: the crop has a column
+  of context each side), a run never read before, a run read fewer than ``CONFIRMED``
+  times, or one ever read as two different things (l, I and |; O and 0 in some fonts):
+  that one is never used again (a word of fewer than ``MIN_CHARS`` characters does not
+  overrule a glyph read the same way ``CONFIRMED`` times: digits read as letters are
+  folded back by the masker's detection anyway);
+* a gap wider than any seen inside a word at the line's place and narrower than any seen
+  between words there, or than ``SPACE_MARGIN`` more than any inside a word (or a place
+  where none was seen);
+* a lone solid bar (an l, a |, a dash or a cursor: only OCR tells);
+* a crop taller than a line, or a block of lines.
+
+Only words OCR read with ``MIN_CONF`` or more are learnt from, and only when their box
+holds their runs (``BOX_SLACK``) and no run lies under two words' boxes. What is no text
+at either end of a line is left out: a solid bar reaching at least as high as every other
+glyph and ``CARET_DESCENT`` rows below all of them (a text cursor, a terminal's block
+cursor, as in :func:`.line_reuse.caret_only`) or a run over every row of the crop whose
+every column is one colour (a field's side). Pure numpy over grayscale (uint8) crops.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .line_reuse import CARET_DESCENT
+from .redact_pixels import Word
+
+#: crops up to this tall are lines (taller ones are blocks of lines: never read from glyphs)
+MAX_ROWS = 44
+#: only words OCR is this sure of are learnt from
+MIN_CONF = 80.0
+#: a word shorter than this (OCR misreads a glyph or two read alone more often) does not
+#: stop a glyph read the same way ``CONFIRMED`` times from being used (it teaches new ones)
+MIN_CHARS = 3
+#: a glyph is read from once OCR read it this many times, always as the same character
+CONFIRMED = 2
+#: pixels closer to the ground than 1/FRINGE of the line's contrast part glyphs (their fringes)
+FRINGE = 6
+#: a space is at least this many columns wider than the widest gap seen inside a word at
+#: its place (a pair of glyphs never seen side by side, 1 and 1, may stand farther apart)
+SPACE_MARGIN = 2
+#: a learnt word's box and the ink under it may differ by this many columns at each end
+BOX_SLACK = 3
+#: places (a baseline's screen row, ground) whose spacing is remembered, least recently used forgotten
+MAX_PLACES = 512
+#: glyphs remembered (no more are learnt once this many are)
+MAX_GLYPHS = 4096
+#: the confidence given to words read from glyphs
+GLYPH_CONF = 99.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    a: int          # first column
+    b: int          # past the last column
+    top: int        # first ink row
+    bottom: int     # past the last ink row
+    pixels: bytes   # its pixels over its ink rows and a row each way, and their shape
+    solid: bool     # one colour over its whole box
+    cut: bool       # touches the crop's edge: it may go on beyond it
+    side: bool      # over every row of the crop, each column one colour (a frame's side)
+
+
+def glyph_runs(crop: np.ndarray) -> tuple[int, list[_Run]] | None:
+    """The ground colour of ``crop`` (the colour of most of its pixels) and its runs of
+    ink columns, left to right (columns of faint fringe only, or of ground, part them;
+    rows of one colour across the crop and columns of one colour at its ends are rules);
+    None when no colour holds most of it (no flat ground to tell glyphs apart on)
+    or when a pixel that is not the ground lies more than a pixel away from every run's
+    ink (faint text beside dark text is not a fringe). A run's key holds its exact
+    pixels, a row beyond its ink each way."""
+    h, w = crop.shape
+    if h < 3 or w < 3:
+        return None
+    counts = np.bincount(crop.ravel(), minlength=256)
+    g = int(counts.argmax())
+    if 2 * counts[g] <= crop.size:
+        return None
+    diff = np.abs(crop.astype(np.int16) - g)
+    # one colour across every column (a field's border, a separator) is no glyph; nor is
+    # one colour over every row in the crop's first or last columns (a field's sides)
+    diff[(crop == crop[:, :1]).all(axis=1)] = 0
+    flat = (crop == crop[:1]).all(axis=0)
+    if flat[0] or flat[-1]:
+        lead = int(np.argmin(flat)) if not flat.all() else w
+        trail = int(np.argmin(flat[::-1])) if not flat.all() else w
+        diff[:, :lead] = 0
+        diff[:, w - trail:] = 0
+    # columns holding only an anti-aliased fringe (within FRINGE of the strongest ink's
+    # contrast) part glyphs
+    ink = diff > max(1, int(diff.max()) // FRINGE)
+    cols = ink.any(axis=0)
+    edges = np.flatnonzero(np.diff(cols.view(np.int8), prepend=0, append=0))
+    starts, ends = edges[::2], edges[1::2]
+    out: list[_Run] = []
+    if not len(starts):
+        return (g, out) if not diff.any() else None
+    rows = np.logical_or.reduceat(ink, starts, axis=1)  # columns between runs hold no ink
+    tops = rows.argmax(axis=0).tolist()
+    bottoms = (h - rows[::-1].argmax(axis=0)).tolist()
+    near = np.zeros((h, w), dtype=bool)  # within a pixel of a run's ink
+    for a, b, top, bottom in zip(starts.tolist(), ends.tolist(), tops, bottoms):
+        near[max(0, top - 1):bottom + 1, max(0, a - 1):b + 1] = True
+        piece = crop[top:bottom, a:b]
+        kt, kb = max(0, top - 1), min(h, bottom + 1)  # the key holds a row of fringe each way
+        first = piece[0]
+        out.append(_Run(a, b, top, bottom,
+                        np.array([top - kt, kb - top, b - a], dtype=np.int16).tobytes()
+                        + crop[kt:kb, a:b].tobytes(),
+                        bool((first == first[0]).all() and (piece == first).all()),
+                        a == 0 or b == w or top == 0 or bottom == h,
+                        top == 0 and bottom == h and bool((piece == first).all())))
+    if (diff.astype(bool) & ~near).any():
+        return None  # something faint stands apart from every glyph (faint text beside dark)
+    return g, out
+
+
+def _bar(run: _Run, rest: list[_Run]) -> bool:
+    """Whether ``run`` is a solid bar reaching as high as every glyph of ``rest`` and
+    ``CARET_DESCENT`` rows below all of them (a text cursor, a field's side)."""
+    return run.solid and run.top <= min(r.top for r in rest) \
+        and run.bottom >= max(r.bottom for r in rest) + CARET_DESCENT
+
+
+def _text_runs(runs: list[_Run], w: int, off: int, line_w: int) -> list[_Run]:
+    """``runs`` of a crop ``w`` columns wide holding a line ``line_w`` wide from column
+    ``off``: without those wholly beside the line (in the context columns), and without
+    what is no text at either end: a cursor after the text (a bar, see :func:`_bar`) or
+    a frame's side (over every row of the crop, each column one colour)."""
+    runs = [r for r in runs if r.b > off and r.a < off + line_w]
+    while len(runs) >= 2 and (runs[-1].side or (runs[-1].b < w and _bar(runs[-1], runs[:-1]))):
+        runs = runs[:-1]
+    while len(runs) >= 2 and (runs[0].side or (runs[0].a > 0 and _bar(runs[0], runs[1:]))):
+        runs = runs[1:]
+    return runs
+
+
+def _keys(runs: list[_Run], ground: int) -> tuple[list[bytes], int]:
+    """Each run's key - its pixels, the ground, and its first ink row counted from the
+    line's baseline (the bottom most of its glyphs share) - and that baseline's row."""
+    base = int(np.bincount([r.bottom for r in runs]).argmax())
+    return [np.array([ground, r.top - base], dtype=np.int16).tobytes() + r.pixels for r in runs], base
+
+
+class GlyphReader:
+    """Lines read from the glyphs OCR read before (module doc). One per frame stream;
+    not thread-safe. Crops are given with a column of context at each side where the
+    screen has one (``off`` columns before the line's first): a glyph that goes on past
+    the crop is never read from or learnt."""
+
+    def __init__(self) -> None:
+        #: glyph key -> (character, times read so); None: read as two characters
+        self._glyphs: dict[bytes, tuple[str, int] | None] = {}
+        #: (screen row of the baseline, ground) -> [widest gap inside a word, narrowest
+        #: gap between two words] seen on lines there
+        self._spacing: "OrderedDict[tuple[int, int], list[int]]" = OrderedDict()
+        #: how many places have their baseline on each screen row (a crop with none in its
+        #: rows is not looked at: no line was learnt there)
+        self._rows: Counter[int] = Counter()
+        self.reads = 0
+
+    def read(self, crop: np.ndarray, y: int, off: int, line_w: int) -> tuple[Word, ...] | None:
+        """The words of the line ``line_w`` wide at column ``off`` of ``crop``, whose
+        first row is screen row ``y``; boxes relative to the line. None when OCR must
+        read it."""
+        h, w = crop.shape
+        if h > MAX_ROWS or not any(row in self._rows for row in range(y, y + h + 1)):
+            return None
+        found = glyph_runs(crop)
+        if found is None:
+            return None
+        ground, runs = found
+        runs = _text_runs(runs, w, off, line_w)
+        if not runs:
+            return ()
+        if any(r.cut for r in runs) or (len(runs) == 1 and runs[0].solid):
+            return None
+        keys, base = _keys(runs, ground)
+        place = (y + base, ground)
+        spacing = self._spacing.get(place)
+        if spacing is None:
+            return None
+        inside, between = spacing
+        chars = []
+        for k in keys:
+            c = self._glyphs.get(k)
+            if c is None or c[1] < CONFIRMED:
+                return None
+            chars.append(c[0])
+        words: list[Word] = []
+        start = 0
+        for i in range(1, len(runs) + 1):
+            if i < len(runs):
+                gap = runs[i].a - runs[i - 1].b
+                if gap <= inside and gap < between:
+                    continue  # inside a word
+                if not (gap >= between and gap >= inside + SPACE_MARGIN):
+                    return None  # neither clearly
+            part = runs[start:i]
+            # the box holds the glyphs' fringes too: a pixel beyond their runs each way
+            x0, x1 = max(0, part[0].a - 1), min(w, part[-1].b + 1)
+            y0, y1 = max(0, min(r.top for r in part) - 1), min(h, max(r.bottom for r in part) + 1)
+            words.append(Word("".join(chars[start:i]), x0 - off, y0, x1 - x0, y1 - y0, GLYPH_CONF))
+            start = i
+        self._spacing.move_to_end(place)
+        self.reads += 1
+        return tuple(words)
+
+    def _labels(self, text: str, keys: list[bytes]) -> list[str] | None:
+        """What each run of a word OCR read as ``text`` shows: a character each when
+        there are as many runs as characters; else, when every run but one shows
+        characters known from before and the text begins and ends with theirs, that
+        one shows what is left between (glyphs that touch: "rn", "12"). None: nothing
+        to learn (or the word's runs disagree with what OCR read)."""
+        if len(text) == len(keys):
+            return list(text)
+        known = [self._glyphs.get(k, ()) for k in keys]  # (): never read, None: read as two
+        if any(v is None for v in known):
+            return None
+        unknown = [j for j, v in enumerate(known) if v == ()]
+        if not unknown:  # read again as read before
+            return [v[0] for v in known] if "".join(v[0] for v in known) == text else None
+        if len(unknown) != 1 or any(v != () and v[1] < CONFIRMED for v in known):
+            return None
+        u = unknown[0]
+        head = "".join(known[j][0] for j in range(u))
+        tail = "".join(known[j][0] for j in range(u + 1, len(keys)))
+        if len(head) + len(tail) >= len(text) or not text.startswith(head) or not text.endswith(tail):
+            return None
+        return [known[j][0] if j != u else text[len(head):len(text) - len(tail)] for j in range(len(keys))]
+
+    def learn(self, crop: np.ndarray, y: int, off: int, line_w: int, words: Sequence[Word]) -> None:
+        """Remember what OCR read (``words``, boxes relative to the line) in the line
+        ``line_w`` wide at column ``off`` of ``crop``, whose first row is screen row ``y``."""
+        h, w = crop.shape
+        if h > MAX_ROWS or not words:
+            return
+        found = glyph_runs(crop)
+        if found is None:
+            return
+        ground, runs = found
+        runs = _text_runs(runs, w, off, line_w)
+        if not runs:
+            return
+        boxes = [(wd.x + off, wd.x + off + wd.w) for wd in words]
+        owner = []  # the one word each run's middle falls in (-1: none, -2: several)
+        for r in runs:
+            mid = (r.a + r.b) / 2
+            inside = [i for i, (x0, x1) in enumerate(boxes) if x0 <= mid < x1]
+            owner.append(inside[0] if len(inside) == 1 else -1 - (len(inside) > 1))
+        keys, base = _keys(runs, ground)
+        clean: dict[int, list[int]] = {}
+        for i, wd in enumerate(words):
+            mine = [j for j, o in enumerate(owner) if o == i]
+            text = wd.text
+            if not mine or wd.conf < MIN_CONF or not text or any(c.isspace() for c in text) \
+                    or mine != list(range(mine[0], mine[-1] + 1)) \
+                    or (mine[0] > 0 and owner[mine[0] - 1] == -2) \
+                    or (mine[-1] + 1 < len(runs) and owner[mine[-1] + 1] == -2) \
+                    or any(runs[j].cut for j in mine) \
+                    or abs(runs[mine[0]].a - boxes[i][0]) > BOX_SLACK \
+                    or abs(runs[mine[-1]].b - boxes[i][1]) > BOX_SLACK:
+                continue
+            labels = self._labels(text, [keys[j] for j in mine])
+            if labels is None:
+                continue
+            clean[i] = mine
+            short = len(text) < MIN_CHARS
+            for j, c in zip(mine, labels):
+                old = self._glyphs.get(keys[j], ())
+                if old == ():
+                    if len(self._glyphs) < MAX_GLYPHS:
+                        self._glyphs[keys[j]] = (c, 1)
+                elif old is not None and old[0] == c:
+                    self._glyphs[keys[j]] = (c, old[1] + 1)
+                elif old is not None and not (short and old[1] >= CONFIRMED):
+                    self._glyphs[keys[j]] = None  # read as two characters: never used again
+        if not clean:
+            return
+        place = (y + base, ground)
+        spacing = self._spacing.get(place)
+        if spacing is None:
+            spacing = self._spacing[place] = [-1, 1 << 30]
+            self._rows[place[0]] += 1
+            while len(self._spacing) > MAX_PLACES:
+                (row, _), _ = self._spacing.popitem(last=False)
+                self._rows[row] -= 1
+                if not self._rows[row]:
+                    del self._rows[row]
+        else:
+            self._spacing.move_to_end(place)
+        for i, mine in clean.items():
+            for j in mine[1:]:
+                spacing[0] = max(spacing[0], runs[j].a - runs[j - 1].b)
+            nxt = clean.get(i + 1)
+            if nxt is not None and nxt[0] == mine[-1] + 1:  # no run between the two words
+                spacing[1] = min(spacing[1], runs[nxt[0]].a - runs[mine[-1]].b)
+
+
+__all__ = ["GlyphReader", "glyph_runs", "MAX_ROWS", "MIN_CONF", "CONFIRMED"]
