@@ -985,7 +985,7 @@ class TextMasker:
         return gray[seg.y:seg.y + seg.h, seg.x - off:seg.x + seg.w + 1], off
 
     def _glyph_read(self, gray: np.ndarray, seg) -> tuple[Word, ...] | None:
-        """A line read from the glyphs read at its place before; None: OCR reads it."""
+        """A line read from the glyphs OCR read before; None: OCR reads it."""
         line, off = self._glyph_crop(gray, seg)
         if line is None:
             return None
