@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(xvfb xauth xdotool x11-utils openbox xterm dbus at-spi2-core python3-gi gir1.2-gtk-3.0 gir1.2-vte-2.91 python3-pyqt5
               tesseract-ocr tesseract-ocr-eng
-              postgresql chromium fonts-dejavu-core wrk tmux vim)
+              postgresql chromium fonts-dejavu-core fonts-urw-base35 wrk tmux vim)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

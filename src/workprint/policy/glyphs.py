@@ -2,12 +2,12 @@
 
 Text drawn at whole pixels (X core fonts, Xft as Tk and most toolkits draw it, terminals)
 puts the same pixels on screen each time the same character is drawn. :class:`GlyphReader`
-remembers the pixels of every glyph OCR read and the characters it read there, and, for
-each line's place on screen (the screen row of its baseline and its ground colour), the
-widest gap seen inside a word there and the narrowest gap seen between two words. A line
-whose every glyph was read before, and whose every gap is clearly one or the other at its
-place, is read from them without OCR: the next characters typed into a field, a number
-that counts up, a list scrolled to new entries, a terminal's prompt line.
+remembers the pixels of every glyph OCR read and the characters it read there, and how far
+apart glyphs stand inside a word and between words (:class:`_Spacing`). A line whose every
+glyph was read before, and whose every gap is exactly the one inside a word for its two
+glyphs or at least a space wider, is read from them without OCR: the next characters
+typed into a field, a number that counts up, a list scrolled to new entries, a
+terminal's prompt line.
 
 A glyph is a run of columns holding ink (a pixel farther from the ground than a fringe of
 anti-aliasing, ``1/FRINGE`` of the line's contrast), between columns that hold none; a
@@ -28,9 +28,9 @@ Everything else fails closed - OCR reads the line, and what it reads is learnt:
   that one is never used again (a word of fewer than ``MIN_CHARS`` characters does not
   overrule a glyph read the same way ``CONFIRMED`` times: digits read as letters are
   folded back by the masker's detection anyway);
-* a gap wider than any seen inside a word at the line's place and narrower than any seen
-  between words there, or than ``SPACE_MARGIN`` more than any inside a word (or a place
-  where none was seen);
+* a gap between two glyphs whose distance inside a word is not known (they, and glyphs
+  linking them, were never read in words together), or that is neither that distance nor
+  at least a space more (a space of the font was never read, or kerning);
 * a lone solid bar (an l, a |, a dash or a cursor: only OCR tells);
 * a crop taller than a line, or a block of lines.
 
@@ -64,12 +64,12 @@ MIN_CHARS = 3
 CONFIRMED = 2
 #: pixels closer to the ground than 1/FRINGE of the line's contrast part glyphs (their fringes)
 FRINGE = 6
-#: a space is at least this many columns wider than the widest gap seen inside a word at
-#: its place (a pair of glyphs never seen side by side, 1 and 1, may stand farther apart)
-SPACE_MARGIN = 2
+#: a space narrower than this many columns is never learnt (OCR parting a word is no space)
+MIN_SPACE = 2
 #: a learnt word's box and the ink under it may differ by this many columns at each end
 BOX_SLACK = 3
-#: places (a baseline's screen row, ground) whose spacing is remembered, least recently used forgotten
+#: places (a baseline's screen row, ground) where lines were learnt (crops over none of
+#: their rows are not looked at), least recently used forgotten
 MAX_PLACES = 512
 #: glyphs remembered (no more are learnt once this many are)
 MAX_GLYPHS = 4096
@@ -170,6 +170,84 @@ def _keys(runs: list[_Run], ground: int) -> tuple[list[bytes], int]:
     return [np.array([ground, r.top - base], dtype=np.int16).tobytes() + r.pixels for r in runs], base
 
 
+class _Spacing:
+    """How far apart two glyphs stand, learnt from the words OCR read.
+
+    Drawn at whole pixels with no kerning (X core fonts, Xft, terminals), two glyphs side
+    by side in a word stand ``r(a) + l(b)`` columns apart: what is blank after ``a``'s ink
+    within its advance, and before ``b``'s ink within its own. A space between them adds
+    the space's advance. Each pair read inside a word is one equation ``r(a) + l(b) =
+    gap``; glyphs linked by such equations (a font, in practice) form a group in which the
+    gap of every pair is known, pairs never seen side by side too (1 and 1 in a
+    proportional font stand farther apart than any two glyphs read so far, and less than a
+    space). A union-find over ``r`` and ``-l`` with each one's offset from its group's
+    root. A group whose equations disagree (kerning, a misread) is never used again; each
+    group keeps the narrowest space read between two of its glyphs."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._up: dict[bytes, bytes] = {}    # node -> its parent (a root: itself)
+        self._off: dict[bytes, int] = {}     # node -> its value less its parent's
+        self._space: dict[bytes, int] = {}   # root -> the narrowest space read in its group
+        self._bad: set[bytes] = set()        # roots of groups whose gaps disagreed
+
+    def _find(self, node: bytes) -> tuple[bytes, int] | None:
+        """The root of ``node``'s group and ``node``'s value less the root's."""
+        up = self._up.get(node)
+        if up is None:
+            return None
+        path = []
+        while up != node:
+            path.append(node)
+            node, up = up, self._up[up]
+        total = 0
+        for n in reversed(path):  # point each straight at the root
+            total += self._off[n]
+            self._off[n] = total
+            self._up[n] = node
+        return node, (self._off[path[0]] if path else 0)
+
+    def _node(self, node: bytes) -> tuple[bytes, int] | None:
+        found = self._find(node)
+        if found is None and len(self._up) < self._limit:
+            self._up[node], self._off[node] = node, 0
+            found = node, 0
+        return found
+
+    def inside(self, a: bytes, b: bytes) -> tuple[int, bytes] | None:
+        """The gap between glyphs ``a`` and ``b`` side by side in a word, and their group;
+        None when not known."""
+        fa, fb = self._find(b"r" + a), self._find(b"l" + b)
+        if fa is None or fb is None or fa[0] != fb[0] or fa[0] in self._bad:
+            return None
+        return fa[1] - fb[1], fa[0]
+
+    def space(self, group: bytes) -> int | None:
+        return self._space.get(group)
+
+    def learn_inside(self, a: bytes, b: bytes, gap: int) -> None:
+        fa, fb = self._node(b"r" + a), self._node(b"l" + b)
+        if fa is None or fb is None:
+            return
+        (ra, da), (rb, db) = fa, fb
+        if ra == rb:
+            if da - db != gap:
+                self._bad.add(ra)
+            return
+        self._up[rb], self._off[rb] = ra, da - db - gap  # r(a) - (-l(b)) = gap
+        if rb in self._bad:
+            self._bad.add(ra)
+        if rb in self._space:
+            width = self._space.pop(rb)
+            self._space[ra] = min(width, self._space.get(ra, width))
+
+    def learn_space(self, a: bytes, b: bytes, gap: int) -> None:
+        known = self.inside(a, b)
+        if known is not None and gap - known[0] >= MIN_SPACE:
+            width, group = gap - known[0], known[1]
+            self._space[group] = min(width, self._space.get(group, width))
+
+
 class GlyphReader:
     """Lines read from the glyphs OCR read before (module doc). One per frame stream;
     not thread-safe. Crops are given with a column of context at each side where the
@@ -179,9 +257,10 @@ class GlyphReader:
     def __init__(self) -> None:
         #: glyph key -> (character, times read so); None: read as two characters
         self._glyphs: dict[bytes, tuple[str, int] | None] = {}
-        #: (screen row of the baseline, ground) -> [widest gap inside a word, narrowest
-        #: gap between two words] seen on lines there
-        self._spacing: "OrderedDict[tuple[int, int], list[int]]" = OrderedDict()
+        #: how far apart glyphs stand inside a word and between words
+        self._spacing = _Spacing(2 * MAX_GLYPHS)
+        #: (screen row of the baseline, ground) of the lines learnt, least recently used first
+        self._places: "OrderedDict[tuple[int, int], None]" = OrderedDict()
         #: how many places have their baseline on each screen row (a crop with none in its
         #: rows is not looked at: no line was learnt there)
         self._rows: Counter[int] = Counter()
@@ -204,11 +283,6 @@ class GlyphReader:
         if any(r.cut for r in runs) or (len(runs) == 1 and runs[0].solid):
             return None
         keys, base = _keys(runs, ground)
-        place = (y + base, ground)
-        spacing = self._spacing.get(place)
-        if spacing is None:
-            return None
-        inside, between = spacing
         chars = []
         for k in keys:
             c = self._glyphs.get(k)
@@ -220,17 +294,23 @@ class GlyphReader:
         for i in range(1, len(runs) + 1):
             if i < len(runs):
                 gap = runs[i].a - runs[i - 1].b
-                if gap <= inside and gap < between:
+                known = self._spacing.inside(keys[i - 1], keys[i])
+                if known is None:
+                    return None  # how far apart these two stand in a word is not known
+                if gap == known[0]:
                     continue  # inside a word
-                if not (gap >= between and gap >= inside + SPACE_MARGIN):
-                    return None  # neither clearly
+                space = self._spacing.space(known[1])
+                if space is None or gap < known[0] + space:
+                    return None  # neither inside a word nor a space between two
             part = runs[start:i]
             # the box holds the glyphs' fringes too: a pixel beyond their runs each way
             x0, x1 = max(0, part[0].a - 1), min(w, part[-1].b + 1)
             y0, y1 = max(0, min(r.top for r in part) - 1), min(h, max(r.bottom for r in part) + 1)
             words.append(Word("".join(chars[start:i]), x0 - off, y0, x1 - x0, y1 - y0, GLYPH_CONF))
             start = i
-        self._spacing.move_to_end(place)
+        place = (y + base, ground)
+        if place in self._places:
+            self._places.move_to_end(place)
         self.reads += 1
         return tuple(words)
 
@@ -277,7 +357,7 @@ class GlyphReader:
             inside = [i for i, (x0, x1) in enumerate(boxes) if x0 <= mid < x1]
             owner.append(inside[0] if len(inside) == 1 else -1 - (len(inside) > 1))
         keys, base = _keys(runs, ground)
-        clean: dict[int, list[int]] = {}
+        parted: dict[int, list[int]] = {}  # word -> its runs (how far apart they stand is learnt)
         for i, wd in enumerate(words):
             mine = [j for j, o in enumerate(owner) if o == i]
             text = wd.text
@@ -289,10 +369,10 @@ class GlyphReader:
                     or abs(runs[mine[0]].a - boxes[i][0]) > BOX_SLACK \
                     or abs(runs[mine[-1]].b - boxes[i][1]) > BOX_SLACK:
                 continue
+            parted[i] = mine  # OCR's word: its runs' gaps are inside a word, whatever it read
             labels = self._labels(text, [keys[j] for j in mine])
             if labels is None:
                 continue
-            clean[i] = mine
             short = len(text) < MIN_CHARS
             for j, c in zip(mine, labels):
                 old = self._glyphs.get(keys[j], ())
@@ -303,26 +383,26 @@ class GlyphReader:
                     self._glyphs[keys[j]] = (c, old[1] + 1)
                 elif old is not None and not (short and old[1] >= CONFIRMED):
                     self._glyphs[keys[j]] = None  # read as two characters: never used again
-        if not clean:
+        if not parted:
             return
         place = (y + base, ground)
-        spacing = self._spacing.get(place)
-        if spacing is None:
-            spacing = self._spacing[place] = [-1, 1 << 30]
+        if place not in self._places:
+            self._places[place] = None
             self._rows[place[0]] += 1
-            while len(self._spacing) > MAX_PLACES:
-                (row, _), _ = self._spacing.popitem(last=False)
+            while len(self._places) > MAX_PLACES:
+                row, _ = self._places.popitem(last=False)[0]
                 self._rows[row] -= 1
                 if not self._rows[row]:
                     del self._rows[row]
         else:
-            self._spacing.move_to_end(place)
-        for i, mine in clean.items():
+            self._places.move_to_end(place)
+        for i, mine in parted.items():
             for j in mine[1:]:
-                spacing[0] = max(spacing[0], runs[j].a - runs[j - 1].b)
-            nxt = clean.get(i + 1)
+                self._spacing.learn_inside(keys[j - 1], keys[j], runs[j].a - runs[j - 1].b)
+        for i, mine in parted.items():
+            nxt = parted.get(i + 1)
             if nxt is not None and nxt[0] == mine[-1] + 1:  # no run between the two words
-                spacing[1] = min(spacing[1], runs[nxt[0]].a - runs[mine[-1]].b)
+                self._spacing.learn_space(keys[mine[-1]], keys[nxt[0]], runs[nxt[0]].a - runs[mine[-1]].b)
 
 
 __all__ = ["GlyphReader", "glyph_runs", "MAX_ROWS", "MIN_CONF", "CONFIRMED"]
