@@ -10,7 +10,6 @@ by thread name (threads that already ended are not listed).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import threading
 import time
 from typing import Iterator
@@ -65,21 +64,3 @@ def thread_cpu() -> dict[str, float]:
 
 __all__ = ["StageCosts", "STAGES", "thread_cpu"]
 
-
-def _malloc_trim():
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-_TRIM = _malloc_trim()
-
-
-def release_free_heap() -> None:
-    """Hand the free pages of the C heap back to the system (glibc's ``malloc_trim``).
-    Work with many short-lived buffers in a thread of its own (OCR: Tesseract's and
-    numpy's) otherwise keeps them resident after they are freed. A no-op where the C
-    library has no such call."""
-    if _TRIM is not None:
-        _TRIM(0)

@@ -38,7 +38,8 @@ import numpy as np
 from PIL import Image
 from PIL import WebPImagePlugin  # noqa: F401 - registered, saving a tile loads no other plugin (~3 MB)
 
-from ..costs import STAGES, release_free_heap
+from ..costs import STAGES
+from ..heap import release_free_heap
 from ..events import FrameRef
 from ..policy.redact_pixels import MaskedFrame, TileMasks, as_masked_frame
 from ..store.session import ForgottenSpans

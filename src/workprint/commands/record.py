@@ -51,6 +51,7 @@ def _warn_if_collector_refuses(root, policy) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import heap
     from ..capture.backend import get_backend
     from ..capture.browser_ext import BrowserBridge, BrowserElementSource
     from ..capture.linux.atspi import executable, parent_pid, same_program_family
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from ..identity import contributor_pseudonym
     from ..policy.notice import require_acknowledged
 
+    heap.tune()  # before the recorder's threads allocate (freed screens leave the heap)
     root = data_dir(args)
     policy = resolve_policy(args.policy, root)
     _warn_if_collector_refuses(root, policy)

@@ -32,7 +32,8 @@ from typing import Callable, Hashable, NamedTuple
 
 import numpy as np
 
-from ...costs import STAGES, release_free_heap
+from ...costs import STAGES
+from ...heap import release_free_heap
 from ...events import Geometry
 from ...policy.prompts import asks_for_secret
 from ...policy.redact_pixels import OcrEngine, OcrError, TesseractOcr, group_lines, luminance, upscale
