@@ -81,7 +81,8 @@ def replay(screens: np.ndarray, dump: str | None) -> dict:
         prev = screen
     out = {"frames": len(screens), "cpu_s": round(time.process_time() - t0, 2),
            "tesseract_calls": masker.ocr_calls, "cache_hits": masker.cache_hits,
-           "partial_reads": masker.partial_reads, "boxes": boxes,
+           "partial_reads": masker.partial_reads, "inner_reads": getattr(masker, "inner_reads", 0),
+           "boxes": boxes,
            "glyph_reads": masker.glyphs.reads if masker.glyphs is not None else 0,
            "stages_cpu_s": {k: round(v["cpu_s"], 2) for k, v in STAGES.snapshot().items()}}
     if dump:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw, ImageFont
 
 from workprint.policy.glyphs import CONFIRMED, GlyphReader, glyph_runs
@@ -329,3 +332,54 @@ def test_a_field_border_around_the_text_is_no_glyph() -> None:
     crossed = crop.copy()
     crossed[crop.shape[0] // 2, :] = 140  # a line through the glyphs changes them: OCR reads it
     assert reader.read(crossed, Y, 1, crossed.shape[1] - 2) is None
+
+
+# --- the same runs and keys for less CPU (equal to the expressions they replace) ---------
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(3, 12), st.integers(3, 24)),
+              elements=st.sampled_from([0, 40, 200, 255])),
+       st.integers(0, 255))
+def test_runs_and_keys_are_the_pixels_numpy_lays_out(crop: np.ndarray, ground: int) -> None:
+    """Each run's key bytes, ``solid`` and ``side`` as they were worked out before (numpy
+    int16 fields, comparisons over its box): glyphs learnt stay glyphs read."""
+    from workprint.policy.glyphs import _keys
+
+    found = glyph_runs(crop)
+    if found is None or not found[1]:
+        return
+    h = crop.shape[0]
+    for r in found[1]:
+        piece = crop[r.top:r.bottom, r.a:r.b]
+        kt, kb = max(0, r.top - 1), min(h, r.bottom + 1)
+        assert r.pixels == np.array([r.top - kt, kb - r.top, r.b - r.a], dtype=np.int16).tobytes() \
+            + crop[kt:kb, r.a:r.b].tobytes()
+        first = piece[0]
+        assert r.solid == bool((first == first[0]).all() and (piece == first).all())
+        assert r.side == (r.top == 0 and r.bottom == h and bool((piece == first).all()))
+    keys, base = _keys(found[1], ground)
+    assert keys == [np.array([ground, r.top - base], dtype=np.int16).tobytes() + r.pixels for r in found[1]]
+
+
+def _state(reader: GlyphReader) -> tuple:
+    return reader._glyphs, vars(reader._spacing), list(reader._places)
+
+
+def test_a_line_ocr_reads_after_a_failed_read_is_learnt_as_from_a_fresh_look() -> None:
+    """:meth:`GlyphReader.learn` takes the runs :meth:`~GlyphReader.read` found in the very
+    same crop; another crop (even of the same size) is looked at afresh."""
+    fresh, again = GlyphReader(), GlyphReader()
+    learn(fresh, "abc 123", times=1)
+    learn(again, "abc 123", times=1)
+    for text in ("abc 123", "abd 124", "xyz 999"):
+        crop, words = draw(text)
+        assert again.read(crop, Y, 1, crop.shape[1] - 2) is None  # read once: OCR reads it
+        again.learn(crop, Y, 1, crop.shape[1] - 2, words)
+        fresh.learn(crop, Y, 1, crop.shape[1] - 2, words)
+        assert _state(again) == _state(fresh)
+    other, words = draw("abd 124")
+    other = other.copy()
+    other[:, 10:12] = 0                                       # the same size, other pixels
+    again.learn(other, Y, 1, other.shape[1] - 2, words)
+    fresh.learn(other, Y, 1, other.shape[1] - 2, words)
+    assert _state(again) == _state(fresh)

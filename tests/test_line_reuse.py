@@ -397,3 +397,57 @@ def test_real_tesseract_words_moved_by_typing_stay_masked(redactor: Redactor) ->
     note_w, ok_x = _draw("Note:").shape[1], 100 + 4 + new_w - 12
     assert np.array_equal(out[60:84, 100:100 + note_w], new[60:84, 100:100 + note_w])  # kept
     assert np.array_equal(out[60:84, ok_x:ok_x + 12], new[60:84, ok_x:ok_x + 12])
+
+
+# --- a line read before, found again inside a taller segment (a field with its sides) -----
+
+def _field_screen(text: np.ndarray, *, x: int = 40, y: int = 30) -> np.ndarray:
+    """``text`` (white ground) at ``x, y`` of a grey screen, inside a white field with a
+    dark 1-pixel outline 6 rows above and below it and 4 columns beside it."""
+    g = np.full((120, 700), 217, dtype=np.uint8)
+    h, w = text.shape
+    g[y - 6:y + h + 6, x - 4:x + w + 4] = 80                 # the outline
+    g[y - 5:y + h + 5, x - 3:x + w + 3] = 255                # the field
+    g[y:y + h, x:x + w] = text
+    return g
+
+
+def test_masker_reads_a_field_found_with_its_sides_as_its_line_read_before() -> None:
+    """The finder gives a field's text rows, or - when the box that changed holds the
+    field's sides - the field with them: the second is the line read before and nothing
+    else (ground and the field's outline round it), so it is not read again."""
+    from workprint.policy.text_lines import Segment
+
+    ocr = RunOcr()
+    masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1, glyphs=False)
+    text, _ = line(glyphs(6, 1), glyphs(6, 2))
+    gray = _field_screen(text)
+    h, w = text.shape
+    inner = Segment(38, 28, w + 4, h + 4)                    # the text rows, a pad round them
+    first = masker._read(gray, inner)
+    calls = len(ocr.widths)
+    outer = Segment(33, 21, w + 14, h + 18)                  # the field with its outline and ground
+    got = masker._read(gray, outer)
+    assert len(ocr.widths) == calls and masker.inner_reads == 1
+    assert sorted((wd.text, wd.x, wd.y, wd.w, wd.h) for wd in got) == \
+        sorted((wd.text, wd.x, wd.y, wd.w, wd.h) for wd in first)
+
+
+@pytest.mark.parametrize("where", ["above", "beside", "corner", "faint"])
+def test_masker_reads_the_taller_segment_when_anything_else_shows_in_it(where: str) -> None:
+    """A glyph above the line (a label over the field), beside it, in a corner, or one
+    grey level off the field's white: the taller segment is read, never taken for the line."""
+    from workprint.policy.text_lines import Segment
+
+    ocr = RunOcr()
+    masker = TextMasker(Redactor(username=None, hostname=None), ocr, scale=1, glyphs=False)
+    text, _ = line(glyphs(6, 1), glyphs(6, 2))
+    gray = _field_screen(text)
+    h, w = text.shape
+    masker._read(gray, Segment(38, 28, w + 4, h + 4))
+    calls = len(ocr.widths)
+    # (the line's segment: rows 28-45, columns 38-...; the taller one from row 21, column 33)
+    y, x = {"above": (23, 60), "beside": (32, 35), "corner": (23, 35), "faint": (47, 70)}[where]
+    gray[y:y + 2, x:x + 2] = 254 if where == "faint" else 0
+    masker._read(gray, Segment(33, 21, w + 14, h + 18))
+    assert len(ocr.widths) == calls + 1 and masker.inner_reads == 0

@@ -44,6 +44,7 @@ every column is one colour (a field's side). Pure numpy over grayscale (uint8) c
 
 from __future__ import annotations
 
+import struct
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
@@ -75,6 +76,11 @@ MAX_PLACES = 512
 MAX_GLYPHS = 4096
 #: the confidence given to words read from glyphs
 GLYPH_CONF = 99.0
+
+
+#: the int16 fields ahead of a run's pixels in its key (as numpy lays them out)
+_SHAPE = struct.Struct("=3h")
+_PLACE = struct.Struct("=2h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +137,14 @@ def glyph_runs(crop: np.ndarray) -> tuple[int, list[_Run]] | None:
         near[max(0, top - 1):bottom + 1, max(0, a - 1):b + 1] = True
         piece = crop[top:bottom, a:b]
         kt, kb = max(0, top - 1), min(h, bottom + 1)  # the key holds a row of fringe each way
-        first = piece[0]
+        # one colour over its box (its corners first: most glyphs differ there already)
+        solid = piece[0, 0] == piece[-1, -1] and piece[0, -1] == piece[-1, 0] \
+            and int(piece.min()) == int(piece.max())
         out.append(_Run(a, b, top, bottom,
-                        np.array([top - kt, kb - top, b - a], dtype=np.int16).tobytes()
-                        + crop[kt:kb, a:b].tobytes(),
-                        bool((first == first[0]).all() and (piece == first).all()),
+                        _SHAPE.pack(top - kt, kb - top, b - a) + crop[kt:kb, a:b].tobytes(),
+                        bool(solid),
                         a == 0 or b == w or top == 0 or bottom == h,
-                        top == 0 and bottom == h and bool((piece == first).all())))
+                        top == 0 and bottom == h and bool((piece == piece[0]).all())))
     if (diff.astype(bool) & ~near).any():
         return None  # something faint stands apart from every glyph (faint text beside dark)
     return g, out
@@ -167,7 +174,7 @@ def _keys(runs: list[_Run], ground: int) -> tuple[list[bytes], int]:
     """Each run's key - its pixels, the ground, and its first ink row counted from the
     line's baseline (the bottom most of its glyphs share) - and that baseline's row."""
     base = int(np.bincount([r.bottom for r in runs]).argmax())
-    return [np.array([ground, r.top - base], dtype=np.int16).tobytes() + r.pixels for r in runs], base
+    return [_PLACE.pack(ground, r.top - base) + r.pixels for r in runs], base
 
 
 class _Spacing:
@@ -264,7 +271,19 @@ class GlyphReader:
         #: how many places have their baseline on each screen row (a crop with none in its
         #: rows is not looked at: no line was learnt there)
         self._rows: Counter[int] = Counter()
+        #: the crop looked at last and its :func:`glyph_runs` (a line OCR reads after
+        #: :meth:`read` failed on it is learnt from that very crop)
+        self._last: tuple[np.ndarray, tuple[int, list[_Run]] | None] | None = None
         self.reads = 0
+
+    def _runs(self, crop: np.ndarray) -> tuple[int, list[_Run]] | None:
+        """:func:`glyph_runs` of ``crop``, not worked out again for the crop of last time."""
+        last = self._last
+        if last is not None and last[0].shape == crop.shape and np.array_equal(last[0], crop):
+            return last[1]
+        found = glyph_runs(crop)
+        self._last = (crop.copy(), found)
+        return found
 
     def read(self, crop: np.ndarray, y: int, off: int, line_w: int) -> tuple[Word, ...] | None:
         """The words of the line ``line_w`` wide at column ``off`` of ``crop``, whose
@@ -273,7 +292,7 @@ class GlyphReader:
         h, w = crop.shape
         if h > MAX_ROWS or not any(row in self._rows for row in range(y, y + h + 1)):
             return None
-        found = glyph_runs(crop)
+        found = self._runs(crop)
         if found is None:
             return None
         ground, runs = found
@@ -343,7 +362,7 @@ class GlyphReader:
         h, w = crop.shape
         if h > MAX_ROWS or not words:
             return
-        found = glyph_runs(crop)
+        found = self._runs(crop)
         if found is None:
             return
         ground, runs = found

@@ -767,6 +767,25 @@ def _digest(crop: np.ndarray, width: int) -> bytes:
     return digest.digest()
 
 
+def only_rules_around(crop: np.ndarray, rect: Rect) -> bool:
+    """Whether everything in ``crop`` outside ``rect`` (inside it, in its coordinates)
+    is ground and rules, exactly: each row above and below ``rect`` one colour over its
+    columns, each column beside it one colour over its rows, and each pixel of the
+    corners the colour of its row there or of its column there (a field's border running
+    round a line). Any other pixel (a glyph, faint or not) makes it False."""
+    x, y, w, h = rect
+    rows = np.r_[0:y, y + h:crop.shape[0]]
+    cols = np.r_[0:x, x + w:crop.shape[1]]
+    band = crop[rows, x:x + w]        # above and below, over the rect's columns
+    side = crop[y:y + h][:, cols]     # beside, over its rows
+    if (band != band[:, :1]).any() or (side != side[:1]).any():
+        return False
+    if not len(rows) or not len(cols):
+        return True
+    corner = crop[np.ix_(rows, cols)]
+    return bool(((corner == band[:, :1]) | (corner == side[:1])).all())
+
+
 #: lines up to this tall are kept to be compared with their next reading
 MAX_REUSE_ROWS = 44
 #: rows kept above and below a line (the finder may place the same line a row off)
@@ -803,7 +822,9 @@ class TextMasker:
     that is new as a whole but edited in places (a key typed before or inside it, a
     blinking cursor) is compared with the lines read lately at its rows: the words whose
     pixels and surroundings are identical, shifted or not, are taken over and the other
-    columns are read (:mod:`.line_reuse`). Words
+    columns are read (:mod:`.line_reuse`); a segment that holds a line read before and
+    nothing but ground and rules around it (a field found with its sides) takes that
+    line's words (:meth:`_inner_line`). Words
     found in earlier frames outside the changed regions are reused, so detection always
     covers the whole screen while OCR covers only new text. ``known_values`` are strings
     the input side knows to be secret (values the text redactor caught, swallowed
@@ -852,6 +873,8 @@ class TextMasker:
         self.partial_reads = 0
         self.reused_words = 0
         self.caret_reads = 0
+        #: segments read as a line inside them read before (:meth:`_inner_line`)
+        self.inner_reads = 0
         self.ocr_calls = 0
         self.ocr_pixels = 0
         self.cache_hits = 0
@@ -960,7 +983,9 @@ class TextMasker:
             self.cache_hits += 1
             self._read_cache.move_to_end(key)
         else:
-            rel, keep = self._reread(gray, seg, crop), True
+            rel, keep = self._inner_line(gray, seg, crop), True
+            if rel is None:
+                rel = self._reread(gray, seg, crop)
             if rel is None:
                 rel = self._ocr(gray, seg)
             elif isinstance(rel, _CaretOnly):
@@ -970,6 +995,28 @@ class TextMasker:
                 return [Word(wd.text, seg.x + wd.x, seg.y + wd.y, wd.w, wd.h, wd.conf) for wd in rel]
         self._remember(gray, seg, rel)
         return [Word(wd.text, seg.x + wd.x, seg.y + wd.y, wd.w, wd.h, wd.conf) for wd in rel]
+
+    def _inner_line(self, gray: np.ndarray, seg, crop: np.ndarray) -> tuple[Word, ...] | None:
+        """The words of a line read before that is all there is to read in ``seg``: a
+        line kept for reuse whose rect lies inside the segment's and whose pixels are in
+        the read cache, with nothing but ground and rules around it (:func:`only_rules_around`).
+        The finder gives a field's text rows, or the field with its sides when the box
+        that changed holds them; the second is the first, read again for nothing. None
+        when there is no such line."""
+        if not self._lines:
+            return None
+        x0, y0, x1, y1 = seg.x, seg.y, seg.x + seg.w, seg.y + seg.h
+        for top in range(max(0, y0 - REUSE_CONTEXT), y1):
+            for lx, ly, lw, lh in self._lines_at.get(top, ()):
+                if not (x0 <= lx and ly >= y0 and lx + lw <= x1 and ly + lh <= y1) \
+                        or (lw, lh) == (seg.w, seg.h):
+                    continue
+                rel = self._read_cache.get(_digest(gray[ly:ly + lh, lx:lx + lw], lw))
+                if rel is None or not only_rules_around(crop, (lx - x0, ly - y0, lw, lh)):
+                    continue
+                self.inner_reads += 1
+                return tuple(Word(w.text, w.x + lx - x0, w.y + ly - y0, w.w, w.h, w.conf) for w in rel)
+        return None
 
     def _cache(self, key: bytes, rel: tuple[Word, ...]) -> None:
         self._read_cache[key] = rel
