@@ -591,19 +591,23 @@ def _fragments(fv: str, folded: str, index: list[int], min_len: int) -> list[tup
     return out
 
 
-#: a known value of 48 characters or more may differ by one edit per this many characters
-FUZZY_CHARS_PER_EDIT = 16
+#: a known value of ``fuzzy_len`` characters or more may differ by one edit per this many
+#: characters (Tesseract misreads two or three glyphs of a 12-character password in 8-9 px
+#: text a person reads without trouble)
+FUZZY_CHARS_PER_EDIT = 5
 
 
 def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
-                      fuzzy_len: int = 8, fragment_len: int = 6) -> list[tuple[int, int]]:
+                      fuzzy_len: int = 8, fragment_len: int = 6,
+                      edits: Callable[[int], int] | None = None) -> list[tuple[int, int]]:
     """Character spans of ``text`` that show one of ``values``.
 
     Case-sensitive, but tolerant to OCR noise: whitespace is ignored (OCR adds and drops
     spaces, a wrapped value is joined), confusable glyphs (O/0, l/1/I, S/5, ...) are
-    folded, and values of ``fuzzy_len`` or more characters may differ by one edit (two
-    from 20 characters on, one per ``FUZZY_CHARS_PER_EDIT`` from 48 on: small text
-    misreads a few glyphs of a long token). A whole word that is a prefix or a suffix of such a value,
+    folded, and values of ``fuzzy_len`` or more characters may differ by one edit per
+    ``FUZZY_CHARS_PER_EDIT`` characters (small text misreads a few glyphs of a value;
+    ``edits`` gives another number of edits for a value's length).
+    A whole word that is a prefix or a suffix of such a value,
     ``fragment_len`` characters or more, counts too (a value still being typed, or
     scrolled in a narrow field). Values shorter than ``min_len`` are skipped (they would
     match everywhere).
@@ -617,7 +621,7 @@ def known_value_spans(text: str, values: Sequence[str], *, min_len: int = 4,
         if len(fv) < min_len:
             continue
         if len(fv) >= fuzzy_len:
-            k = 1 if len(fv) < 20 else max(2, len(fv) // FUZZY_CHARS_PER_EDIT)
+            k = edits(len(fv)) if edits is not None else len(fv) // FUZZY_CHARS_PER_EDIT
             # k edits leave one of k+1 pieces intact: a cheap exact filter
             step = len(fv) // (k + 1)
             pieces = [fv[i * step:(i + 1) * step] for i in range(k)] + [fv[k * step:]]
@@ -730,6 +734,18 @@ class Hit:
 
     rect: Rect
     entity: str
+
+
+def _span_hits(words: Sequence[Word], entity: str) -> list[Hit]:
+    """The boxes of the words of one value, and of the gap between two of them side by
+    side on a line: OCR's word boxes can leave out a thin glyph between them (the ``!``
+    of ``Quartz!Moon46`` read as two words, the ``.`` of an address)."""
+    hits = [Hit(w.rect, entity) for w in words]
+    for a, b in zip(words, words[1:]):
+        top, bottom = min(a.y, b.y), max(a.y + a.h, b.y + b.h)
+        if b.x > a.x + a.w and min(a.y + a.h, b.y + b.h) > max(a.y, b.y):
+            hits.append(Hit((a.x + a.w, top, b.x - a.x - a.w, bottom - top), entity))
+    return hits
 
 
 def default_engine() -> OcrEngine:
@@ -1229,24 +1245,24 @@ class TextMasker:
         hits: list[Hit] = []
         for line in lines:
             for start, end, entity in self._spans(line.text):
-                hits.extend(Hit(w.rect, entity) for w in line.words_in(start, end))
+                hits.extend(_span_hits(line.words_in(start, end), entity))
             glued = glue_touching(line)
             if glued is not None:  # a token OCR cut in two where no space shows
                 for start, end, entity in ocr_token_spans(glued.text):
                     words = glued.words_in(start, end)
                     if any(_TOKENISH.fullmatch(w.text) for w in words):
-                        hits.extend(Hit(w.rect, entity) for w in words)
+                        hits.extend(_span_hits(words, entity))
             if known_values:
                 for start, end in self._known(line.text, known_values):
-                    hits.extend(Hit(w.rect, "KNOWN_VALUE") for w in line.words_in(start, end))
+                    hits.extend(_span_hits(line.words_in(start, end), "KNOWN_VALUE"))
             answer = answer_start(line.text)
             if answer is not None:  # what was typed at a password prompt, however it was read
-                hits.extend(Hit(w.rect, PROMPT_ANSWER) for w in line.words_in(answer, len(line.text)))
+                hits.extend(_span_hits(line.words_in(answer, len(line.text)), PROMPT_ANSWER))
         for i in private_key_lines(lines):
-            hits.extend(Hit(w.rect, "PRIVATE_KEY") for w in lines[i].words)
+            hits.extend(_span_hits(lines[i].words, "PRIVATE_KEY"))
         for a, b in wrapped_pairs(lines):
             if answer_start(a.text) is not None:  # the answer goes on on the next line
-                hits.extend(Hit(w.rect, PROMPT_ANSWER) for w in b.words)
+                hits.extend(_span_hits(b.words, PROMPT_ANSWER))
             joined = join_lines(a, b)
             cut = len(a.text)
             # the text rules only: OCR's token heuristic would glue any two words together
@@ -1255,7 +1271,7 @@ class TextMasker:
                 found += [(st, e, "KNOWN_VALUE") for st, e in self._known(joined.text, known_values)
                           if st < cut < e]
             for start, end, entity in found:
-                hits.extend(Hit(w.rect, entity) for w in joined.words_in(start, end))
+                hits.extend(_span_hits(joined.words_in(start, end), entity))
         unique: dict[Rect, Hit] = {}
         for h in hits:  # first reason wins: exact text rules come before OCR heuristics
             unique.setdefault(h.rect, h)
