@@ -24,10 +24,12 @@ Everything else fails closed - OCR reads the line, and what it reads is learnt:
   dark text);
 * a run that touches the crop's edge (it may go on beyond the line: the crop has a column
   of context each side), a run never read before, a run read fewer than ``CONFIRMED``
-  times, or one ever read as two different things (l, I and |; O and 0 in some fonts):
-  that one is never used again (a word of fewer than ``MIN_CHARS`` characters does not
-  overrule a glyph read the same way ``CONFIRMED`` times: digits read as letters are
-  folded back by the masker's detection anyway);
+  times, or one read as different things (l, I and |; O and 0 in some fonts) none of
+  which is far ahead of the rest (``MARGIN``; a colon and a semicolon count alike, as
+  the masker's rules take them): that one is not used until one is (a word of fewer
+  than ``MIN_CHARS`` characters does not count against a glyph read the same way
+  ``CONFIRMED`` times: digits read as letters are folded back by the masker's
+  detection anyway);
 * a gap between two glyphs whose distance inside a word is not known (they, and glyphs
   linking them, were never read in words together), or that is neither that distance nor
   at least a space more (a space of the font was never read, or kerning);
@@ -63,6 +65,15 @@ MIN_CONF = 80.0
 MIN_CHARS = 3
 #: a glyph is read from once OCR read it this many times, always as the same character
 CONFIRMED = 2
+#: a glyph OCR read as different characters is read as the one it read most when it read
+#: that one at least ``CONFIRMED`` times plus ``MARGIN`` times for each other reading (a
+#: misread once does not stop a glyph read right many times; one read as two things
+#: about as often is not read from)
+MARGIN = 3
+#: characters OCR takes for one another where the masker's rules take them alike (a
+#: prompt's colon may be read as ``;``, :data:`.prompts._COLON_MISREADS`): a glyph read
+#: as both is read as the one read more often, however close
+_ALIKE = {";": ":"}
 #: pixels closer to the ground than 1/FRINGE of the line's contrast part glyphs (their fringes)
 FRINGE = 6
 #: a space narrower than this many columns is never learnt (OCR parting a word is no space)
@@ -255,6 +266,40 @@ class _Spacing:
             self._space[group] = min(width, self._space.get(group, width))
 
 
+class _Glyph:
+    """What OCR read one glyph as, and how many times each; :attr:`char` is what the
+    glyph is read as from now on (None: not confirmed, or read as different characters
+    with none far ahead)."""
+
+    __slots__ = ("counts", "best", "total", "char")
+
+    def __init__(self, c: str) -> None:
+        self.counts = {c: 1}
+        self.best, self.total = c, 1
+        self.char = self._decide()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Glyph) and (self.counts, self.best) == (other.counts, other.best)
+
+    def add(self, c: str) -> None:
+        self.counts[c] = self.counts.get(c, 0) + 1
+        self.total += 1
+        if self.counts[c] > self.counts[self.best]:
+            self.best = c
+        self.char = self._decide()
+
+    def _decide(self) -> str | None:
+        n = self.counts[self.best]
+        if n < CONFIRMED:
+            return None
+        kind = _ALIKE.get(self.best, self.best)
+        alike = sum(v for c, v in self.counts.items() if c != self.best and _ALIKE.get(c, c) == kind)
+        others = self.total - n - alike
+        if others == 0 and alike == 0:
+            return self.best
+        return self.best if n > alike and n >= CONFIRMED + MARGIN * others else None
+
+
 class GlyphReader:
     """Lines read from the glyphs OCR read before (module doc). One per frame stream;
     not thread-safe. Crops are given with a column of context at each side where the
@@ -262,8 +307,8 @@ class GlyphReader:
     the crop is never read from or learnt."""
 
     def __init__(self) -> None:
-        #: glyph key -> (character, times read so); None: read as two characters
-        self._glyphs: dict[bytes, tuple[str, int] | None] = {}
+        #: glyph key -> what OCR read it as
+        self._glyphs: dict[bytes, _Glyph] = {}
         #: how far apart glyphs stand inside a word and between words
         self._spacing = _Spacing(2 * MAX_GLYPHS)
         #: (screen row of the baseline, ground) of the lines learnt, least recently used first
@@ -304,10 +349,10 @@ class GlyphReader:
         keys, base = _keys(runs, ground)
         chars = []
         for k in keys:
-            c = self._glyphs.get(k)
-            if c is None or c[1] < CONFIRMED:
+            g = self._glyphs.get(k)
+            if g is None or g.char is None:
                 return None
-            chars.append(c[0])
+            chars.append(g.char)
         words: list[Word] = []
         start = 0
         for i in range(1, len(runs) + 1):
@@ -341,20 +386,20 @@ class GlyphReader:
         to learn (or the word's runs disagree with what OCR read)."""
         if len(text) == len(keys):
             return list(text)
-        known = [self._glyphs.get(k, ()) for k in keys]  # (): never read, None: read as two
-        if any(v is None for v in known):
-            return None
-        unknown = [j for j, v in enumerate(known) if v == ()]
+        got = [self._glyphs.get(k) for k in keys]  # None: never read
+        if any(g is not None and g.char is None and len(g.counts) > 1 for g in got):
+            return None  # read as different characters, none far ahead
+        unknown = [j for j, g in enumerate(got) if g is None]
         if not unknown:  # read again as read before
-            return [v[0] for v in known] if "".join(v[0] for v in known) == text else None
-        if len(unknown) != 1 or any(v != () and v[1] < CONFIRMED for v in known):
+            return [g.best for g in got] if "".join(g.best for g in got) == text else None
+        if len(unknown) != 1 or any(g is not None and g.char is None for g in got):
             return None
         u = unknown[0]
-        head = "".join(known[j][0] for j in range(u))
-        tail = "".join(known[j][0] for j in range(u + 1, len(keys)))
+        head = "".join(got[j].char for j in range(u))
+        tail = "".join(got[j].char for j in range(u + 1, len(keys)))
         if len(head) + len(tail) >= len(text) or not text.startswith(head) or not text.endswith(tail):
             return None
-        return [known[j][0] if j != u else text[len(head):len(text) - len(tail)] for j in range(len(keys))]
+        return [got[j].char if j != u else text[len(head):len(text) - len(tail)] for j in range(len(keys))]
 
     def learn(self, crop: np.ndarray, y: int, off: int, line_w: int, words: Sequence[Word]) -> None:
         """Remember what OCR read (``words``, boxes relative to the line) in the line
@@ -394,14 +439,12 @@ class GlyphReader:
                 continue
             short = len(text) < MIN_CHARS
             for j, c in zip(mine, labels):
-                old = self._glyphs.get(keys[j], ())
-                if old == ():
+                g = self._glyphs.get(keys[j])
+                if g is None:
                     if len(self._glyphs) < MAX_GLYPHS:
-                        self._glyphs[keys[j]] = (c, 1)
-                elif old is not None and old[0] == c:
-                    self._glyphs[keys[j]] = (c, old[1] + 1)
-                elif old is not None and not (short and old[1] >= CONFIRMED):
-                    self._glyphs[keys[j]] = None  # read as two characters: never used again
+                        self._glyphs[keys[j]] = _Glyph(c)
+                elif not (short and g.char is not None and c != g.char):
+                    g.add(c)
         if not parted:
             return
         place = (y + base, ground)
