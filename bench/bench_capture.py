@@ -20,6 +20,9 @@ Scenarios, each with its own `workprint record` process measured from outside (p
   which is why keys and the pointer come from XInput 2 - see BENCHMARKS.md.)
 
 ``--soak MINUTES`` runs the session scenario that long and reports RSS growth after warm-up.
+Each session row also gives ``machine_speed_s``: the CPU seconds of a fixed piece of work
+before and after it (this VM's speed drifts from hour to hour; compare CPU figures of
+different runs with it).
 Prints a table and writes .bench-out/capture.json.
 """
 
@@ -224,7 +227,29 @@ def setup_apps(desk, tmp: Path) -> tuple[int, int]:
     return term, tk
 
 
+def machine_speed() -> float:
+    """CPU seconds a fixed piece of work takes here now (the best of three; lower is
+    faster). This VM's speed drifts by up to a quarter from hour to hour, and the recorder's
+    CPU figures with it: read them with the speed they were measured at."""
+    import zlib
+
+    import numpy as np
+
+    data = np.random.default_rng(1).integers(0, 256, 2**23, dtype=np.uint8)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.process_time()
+        counts: dict[int, int] = {}
+        for i in range(800_000):  # bytecode and dicts, as the recorder's Python
+            counts[i % 997] = counts.get(i % 997, 0) + i
+        zlib.compress(data.tobytes(), 6)  # memory-bound C, as encoding and compares
+        int((data.reshape(-1, 1024).astype(np.int32) * 77 >> 8).sum())
+        best = min(best, time.process_time() - t0)
+    return round(best, 4)
+
+
 def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_OCR_POLICY) -> dict:
+    speed_before = machine_speed()
     term, tk = setup_apps(desk, tmp)
     data = tmp / label
     proc = start_recorder(desk, data, policy)
@@ -236,6 +261,7 @@ def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_O
     t_end, tree_end = sampler.stop()
     sid, cpu_s = stop_recorder(proc)
     st = session_stats(data, sid)
+    speed_after = machine_speed()
     hours = wall / 3600
     warm = rss[len(rss) // 10:] or rss
     stats = st["meta"].get("stats", {})
@@ -245,6 +271,7 @@ def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_O
     stages = {k: round(100 * v["cpu_s"] / wall, 2) for k, v in stats.get("stage_cpu", {}).items()}
     return {
         "scenario": label, "wall_s": round(wall, 1), "actions": actions,
+        "machine_speed_s": [speed_before, speed_after],
         "cpu_pct_one_core": round(100 * cpu_s / wall, 2),
         "ocr_subprocess_cpu_pct": round(100 * LAST_CHILD_CPU["s"] / wall, 2),
         "tree_cpu_pct_incl_startup": round(100 * (cpu_s + LAST_CHILD_CPU["s"]) / wall, 2),
