@@ -9,7 +9,8 @@ Scenarios, each with its own `workprint record` process measured from outside (p
   policy), as long by default. Both session rows report the whole process tree (recorder
   plus OCR subprocesses): CPU including start-up and in steady state (after 30 s), peak
   RSS, and the CPU per pipeline stage (grab, diff, encode, window query, quarantine, text
-  detection, OCR) and per thread, as the recorder measured it.
+  detection, OCR) and per thread, as the recorder measured it; and the recorder's minor
+  page faults (per second in steady state: new memory touched, such as screens mapped afresh).
 * ``idle`` - a static screen with no input for ``--idle-seconds`` (default 60): CPU.
 * ``burst`` - 5,000 pointer moves and 2,000 key events injected through XTEST as fast as
   the server takes them (waiting for it every 25 events, ~10,000 events/s), then once more
@@ -104,6 +105,17 @@ def tree_rss(proc: psutil.Process, own: int | None = None, kids: list | None = N
     return total
 
 
+def minor_faults(pid: int) -> int:
+    """The minor page faults of a process so far (``/proc/PID/stat``'s minflt; 0 where
+    there is no such file): each page of new memory touched costs one - a full-screen
+    array mapped afresh ~500-2,000 (huge pages or not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[7])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def tree_cpu(proc: psutil.Process) -> float:
     """CPU seconds of a process and its children that ended (live children are
     short-lived OCR calls, counted once they are reaped)."""
@@ -123,6 +135,8 @@ class TreeSampler:
         self.own: list[tuple[float, int]] = []  # (seconds since start, the recorder's RSS)
         self.children_max = 0
         self.warm: tuple[float, float] | None = None
+        self.warm_faults = 0  # the recorder's minor faults when warm-up ended
+        self.end_faults = 0
         self.warmup_s = warmup_s
         self.t0 = time.monotonic()
         self._stop = threading.Event()
@@ -139,6 +153,7 @@ class TreeSampler:
                 self.rss.append(tree_rss(self.proc, own, kids))
                 if self.warm is None and time.monotonic() - self.t0 >= self.warmup_s:
                     self.warm = (time.monotonic(), tree_cpu(self.proc))
+                    self.warm_faults = minor_faults(self.proc.pid)
             except psutil.Error:
                 return
 
@@ -146,6 +161,7 @@ class TreeSampler:
         """Stops sampling; returns (now, tree CPU seconds now)."""
         self._stop.set()
         self._t.join(timeout=2)
+        self.end_faults = minor_faults(self.proc.pid)
         return time.monotonic(), tree_cpu(self.proc)
 
 
@@ -265,9 +281,10 @@ def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_O
     hours = wall / 3600
     warm = rss[len(rss) // 10:] or rss
     stats = st["meta"].get("stats", {})
-    steady = None
+    steady = faults = None
     if sampler.warm is not None:
         steady = round(100 * (tree_end - sampler.warm[1]) / (t_end - sampler.warm[0]), 2)
+        faults = round((sampler.end_faults - sampler.warm_faults) / (t_end - sampler.warm[0]), 1)
     stages = {k: round(100 * v["cpu_s"] / wall, 2) for k, v in stats.get("stage_cpu", {}).items()}
     return {
         "scenario": label, "wall_s": round(wall, 1), "actions": actions,
@@ -276,6 +293,8 @@ def run_session(desk, tmp: Path, minutes: float, label: str, policy: Path = NO_O
         "ocr_subprocess_cpu_pct": round(100 * LAST_CHILD_CPU["s"] / wall, 2),
         "tree_cpu_pct_incl_startup": round(100 * (cpu_s + LAST_CHILD_CPU["s"]) / wall, 2),
         "tree_cpu_pct_steady": steady,
+        "recorder_minor_faults_per_s_steady": faults,
+        "recorder_minor_faults": sampler.end_faults,
         "tree_rss_peak_mb": round(max(sampler.rss or [0]) / 2**20, 1),
         "tree_children_max": sampler.children_max,
         **rss_floors(sampler.own, sampler.warmup_s),

@@ -381,3 +381,125 @@ def test_the_ocr_worker_takes_the_backlogs_compare_and_the_encoder_the_workers(t
         rects_changed = t > 0 and (t % 3 == 0) != ((t - 1) % 3 == 0)
         extra = [(10, 10, 40, 40)] if rects_changed else []
         assert masker.regions[t] == (None if want is None else want + extra)
+
+
+# --- frames rebuilt into grab buffers lying free (stale pixels in them) -------------------
+
+STALE = 0xDEADBEEF
+
+
+class StaleLender:
+    """Lends buffers of a grab pool as the X11 grabber's are lent: whatever was grabbed
+    into them last is still there (here every pixel a value no frame has)."""
+
+    def __init__(self, pool):
+        self.pool, self.lent = pool, []
+
+    def __call__(self, shape):
+        out = self.pool.lend(shape, keep=0)
+        if out is not None:
+            out[:] = STALE
+            self.lent.append(weakref.ref(out))
+        return out
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_a_frame_rebuilt_into_a_lent_buffer_shows_nothing_of_what_was_in_it(seed):
+    """Any sequence of frames grabbed into a pool's buffers (the grabber writes into each
+    one it takes), pushed, taken (the taker holding frames, or views of them as the
+    encoder's tiles), and forgotten, with frames rebuilt into buffers of the same pool
+    lent full of stale pixels: each frame comes back exact (not one stale pixel), and no
+    frame or view handed out earlier and still held is written to."""
+    from workprint.capture.grab_buffers import GrabBuffers
+
+    rng = np.random.default_rng(100 + seed)
+    shape = (200, 300)
+    pool = GrabBuffers(spare=3)
+    lender = StaleLender(pool)
+    b = FrameBacklog(tile=64, screen=lender)
+    screen = rng.integers(0, 4, size=shape, dtype=np.uint32)
+    copies: dict[int, np.ndarray] = {}
+    ring: list[np.ndarray] = []
+    held: list[tuple[np.ndarray, np.ndarray]] = []
+    t = 0
+    for _ in range(80):
+        op = rng.random()
+        if op < 0.45:
+            if rng.random() < 0.8:
+                screen = screen.copy()
+                for _ in range(rng.integers(1, 4)):
+                    y, x = rng.integers(0, shape[0] - 10), rng.integers(0, shape[1] - 10)
+                    screen[y:y + rng.integers(1, 60), x:x + rng.integers(1, 90)] = rng.integers(0, 4)
+            grab = pool.take(shape)  # a buffer nothing refers to, grabbed into
+            np.copyto(grab, screen)
+            copies[t] = screen.copy()
+            push(b, t, grab)
+            ring = (ring + [grab])[-int(rng.integers(0, 3)):] if rng.random() < 0.5 else []
+            del grab  # the ring lets go of grabs: their buffers go back to the pool
+            t += 1
+        elif op < 0.85 and len(b):
+            got_t, _, frame = b.popleft()
+            assert np.array_equal(frame.pixels, copies[got_t])
+            keep = rng.random()
+            if keep < 0.2:
+                held.append((frame.pixels, copies[got_t]))
+            elif keep < 0.4:  # a tile of it (a view refers to the buffer, not to the array)
+                y, x = rng.integers(0, shape[0] - 64), rng.integers(0, shape[1] - 64)
+                held.append((frame.pixels[y:y + 64, x:x + 64], copies[got_t][y:y + 64, x:x + 64]))
+            del frame
+        elif len(b):
+            gone = {x for x in b.times() if rng.random() < 0.3}
+            assert b.remove(lambda x: x in gone) == len(gone)
+        for px, copy in held:
+            assert np.array_equal(px, copy)
+        if rng.random() < 0.3:
+            held = held[-3:]
+    ring.clear()
+    while len(b):
+        got_t, _, frame = b.popleft()
+        assert np.array_equal(frame.pixels, copies[got_t])
+        del frame
+    assert b.lent > 0 and pool.lent == len(lender.lent)
+
+
+def test_the_ocr_stage_stores_frames_rebuilt_into_lent_buffers_exactly(tmp_path):
+    """The stage lends from the grabber's pool (``screen_buffer``): every frame stored
+    is the frame grabbed, masked as the masker said, and none the worker let go of is
+    written to while the encoder holds it."""
+    import threading
+
+    from workprint.capture.frames import TextMaskStage
+    from workprint.capture.grab_buffers import GrabBuffers
+    from workprint.store.quarantine import Quarantine
+
+    shape = (256, 384)
+    pool = GrabBuffers(spare=2)
+    lender = StaleLender(pool)
+    screens = frames(10, seed=30, shape=shape)
+    stored, done = [], threading.Event()
+    masker = RecordingMasker()
+    stage = TextMaskStage(masker, Quarantine(tmp_path / "q"), lambda t: [], screen_buffer=lender)
+
+    def store(t, reason, f, since=None):
+        stored.append((t, f.pixels, f.full().copy()))  # (the pixels held, as an encoder's)
+        if len(stored) == 10:
+            done.set()
+        return True
+
+    stage.start(store, None)
+    for t, screen in enumerate(screens):
+        grab = pool.take(shape)
+        np.copyto(grab, screen)
+        assert stage.submit(t, "post_action", MaskedFrame(grab, [(t, 0, 5, 5)]))
+        del grab  # the ring let go: the buffer is free for the next grab, or to be lent
+        assert masker.entered.wait(10)
+    masker.release.set()
+    assert done.wait(10)
+    stage.stop()
+    assert stage._memory.lent > 0
+    for t, pixels, full in stored:
+        assert np.array_equal(pixels, screens[t])
+        want = screens[t].copy()
+        want[0:5, t:t + 5] = 0
+        want[20:30, (t + 1) * 7 % 300:(t + 1) * 7 % 300 + 30] = 0
+        assert np.array_equal(full, want)

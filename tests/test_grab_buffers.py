@@ -66,6 +66,40 @@ def test_a_backend_makes_the_buffers_and_is_told_when_each_is_given_back():
     assert len(dropped) == 1 and dropped[0] in made and len(pool) == 1
 
 
+def test_a_buffer_is_lent_only_while_nothing_refers_to_it_and_one_more_lies_free():
+    """(the OCR backlog rebuilds a frame into a grab buffer lying free: never into one a
+    frame or a view of it still shows, never the grabber's last free one; the grabber
+    takes it back once the rebuilt frame is let go)"""
+    pool = GrabBuffers(spare=2)
+    grabs = [pool.take((8, 16)) for _ in range(3)]
+    for i, g in enumerate(grabs):
+        g[:] = i
+    assert pool.lend((8, 16)) is None  # all three held
+    tile = grabs[0][2:4, 3:9]  # a view: its buffer is not free
+    del grabs[:2]
+    assert pool.lend((8, 16)) is None  # one free only: kept for the next grab
+    assert pool.lend((8, 16), keep=0) is not None  # (and let go at once)
+    assert pool.lend((4, 4), keep=0) is None  # never one of another size
+    del tile
+    lent = pool.lend((8, 16))
+    assert lent is not None and lent.shape == (8, 16) and pool.lent == 2
+    assert pool.lend((8, 16)) is None  # the other free one stays the grabber's
+    assert pool.allocated == 3 and len(pool) == 3  # nothing mapped or given back
+    lent[:] = 99
+    taken = pool.take((8, 16))  # the grabber's next grab: into the one left free
+    taken[:] = 5
+    assert pool.allocated == 3 and (lent == 99).all()
+    assert (grabs[0] == 2).all()  # the grab still held is never lent nor taken
+    del taken
+    view = lent[1:3]
+    del lent
+    assert (view == 99).all()
+    assert all(not np.shares_memory(pool.take((8, 16)), view) for _ in range(3))
+    del view
+    again = [pool.take((8, 16)) for _ in range(2)]  # (the third one is still held)
+    assert pool.allocated == 3 and any((a == 99).all() for a in again)  # back in the pool
+
+
 @pytest.mark.x11
 def test_the_x11_grabber_grabs_what_mss_grabs_into_reused_buffers(desk):
     import mss

@@ -152,6 +152,13 @@ class Backend(ABC):
     def grab(self) -> np.ndarray:
         """The whole virtual screen as a ``(height, width)`` uint32 array (BGRX)."""
 
+    def lend_screen(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """A ``shape`` uint32 buffer of the grabber's that lies free, for another thread
+        to write a whole screen into (the OCR backlog rebuilding a frame): the grabber
+        takes it back once no array refers to it, and never writes it while one does.
+        Its pixels are stale: the borrower overwrites every one. None: none to lend."""
+        return None
+
     def visible_windows(self) -> list[WindowInfo]:
         return []
 

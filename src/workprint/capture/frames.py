@@ -605,10 +605,18 @@ class FrameBacklog:
     tiles when it is taken (on the pixels of the frame taken before it). So while OCR
     waits (a typing run being judged) the grabs the ring lets go of are not kept by the
     backlog: a burst costs what changed, not a screen per frame. :meth:`popleft` hands
-    frames back whole, exactly as they were grabbed. Not thread-safe (the owner locks)."""
+    frames back whole, exactly as they were grabbed. Not thread-safe (the owner locks).
 
-    def __init__(self, tile: int = TILE):
+    ``screen(shape)``: a screen-sized buffer nothing refers to, lent by the grabber (a
+    grab buffer lying free: :meth:`.grab_buffers.GrabBuffers.lend`), or None. A frame is
+    rebuilt into one, every pixel of it written, instead of into a new array (a screen's
+    worth of fresh pages, faulted in and zeroed, then unmapped)."""
+
+    def __init__(self, tile: int = TILE,
+                 screen: Callable[[tuple[int, int]], np.ndarray | None] | None = None):
         self.tile = tile
+        self._screen = screen
+        self.lent = 0  # frames rebuilt into a buffer lent by ``screen``
         #: [t_ns, reason, rects, pixels or None, {(row, col): tile pixels}, weak grab or None]
         self._items: collections.deque[list] = collections.deque()
         #: the pixels of the frame taken last
@@ -691,11 +699,11 @@ class FrameBacklog:
                         and sys.getrefcount(spare) <= _SOLE_REFS):
                     # nothing but this local name holds it: no frame handed out earlier
                     # shows it any more (a view of it would hold it too)
-                    out = spare
+                    out, owned = spare, True
                     self._paste(out, {k: _block(before, k, self.tile) for k in before_keys})
                 else:
-                    out = before.copy()
-                pixels, owned = self._paste(out, delta), True
+                    out, owned = self._copy(before)
+                pixels = self._paste(out, delta)
             self.changes = TileChanges(weakref.ref(before), _grid(before.shape, keys, self.tile), self.tile)
             self.delta_bytes -= self.size(delta)
             for key, block in delta.items():
@@ -716,6 +724,19 @@ class FrameBacklog:
             self._anchor, self._anchor_is_base = pixels, True
         return t_ns, reason, MaskedFrame(pixels, rects)
 
+    def _copy(self, pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+        """A copy of ``pixels`` to paste a frame's tiles into, and whether it is an array
+        of this backlog's own: in a buffer lent by ``screen`` (overwritten whole here:
+        nothing of what was grabbed into it before is left), else a new array. (A lent
+        buffer never becomes ``_spare``: views of it refer to the buffer, not to the
+        array, so :func:`sys.getrefcount` of the array could not tell it is unused.)"""
+        out = self._screen(pixels.shape) if self._screen is not None else None
+        if out is None or out.shape != pixels.shape or out.dtype != pixels.dtype:
+            return pixels.copy(), True
+        np.copyto(out, pixels)
+        self.lent += 1
+        return out, False
+
     def _paste(self, out: np.ndarray, tiles: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
         t = self.tile
         for (r, c), block in tiles.items():
@@ -731,7 +752,7 @@ class FrameBacklog:
         pixels = grab() if grab is not None else None
         if pixels is not None:
             return pixels
-        return self._paste(before.copy(), delta)
+        return self._paste(self._copy(before)[0], delta)
 
     def remove(self, covers: Callable[[int], bool]) -> int:
         """Drop the frames ``covers(t_ns)`` says are forgotten; the frame after a dropped
@@ -795,7 +816,8 @@ class TextMaskStage:
                  drain_s: float = 30.0, input_barrier: Callable[[int], bool] | None = None,
                  held_since: Callable[[], int | None] = lambda: None,
                  memory_slots: int = MEMORY_SLOTS, memory_delta_bytes: int = MEMORY_DELTA_BYTES,
-                 hold_wait_s: float = HOLD_WAIT_S, nice: int = 10):
+                 hold_wait_s: float = HOLD_WAIT_S, nice: int = 10,
+                 screen_buffer: Callable[[tuple[int, int]], np.ndarray | None] | None = None):
         self.masker = masker
         self.quarantine = quarantine
         self.known_values = known_values
@@ -807,7 +829,9 @@ class TextMaskStage:
         self.memory_delta_bytes = memory_delta_bytes
         self.hold_wait_s = hold_wait_s
         self.nice = nice
-        self._memory = FrameBacklog()
+        #: ``screen_buffer``: lends a free grab buffer to rebuild a waiting frame into
+        #: (:meth:`.backend.Backend.lend_screen`)
+        self._memory = FrameBacklog(screen=screen_buffer)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -97,6 +97,7 @@ class GrabBuffers:
         self._bufs: list[mmap.mmap] = []
         self._lock = threading.Lock()
         self.allocated = 0  # buffers mapped so far (for tests)
+        self.lent = 0  # buffers lent so far (:meth:`lend`)
 
     def take(self, shape: tuple[int, int]) -> np.ndarray:
         """A buffer no array refers to (a new one when all are in use), as an array."""
@@ -125,6 +126,25 @@ class GrabBuffers:
             for b in gone:
                 self._dropped(b)
         return np.frombuffer(buf, dtype=np.uint32, count=shape[0] * shape[1]).reshape(shape), buf
+
+    def lend(self, shape: tuple[int, int], keep: int = 1) -> np.ndarray | None:
+        """A buffer of ``shape`` that no array refers to, as an array, for someone other
+        than the grabber to fill whole (the OCR backlog rebuilding a frame from its tiles);
+        None unless more than ``keep`` such buffers lie free (the grabber's next grab
+        finds one without mapping a new one). Nothing is made or given back here: the pool
+        stays the grabber's. The buffer is the pool's again, as any grab, once no array
+        or view of it is left; its pixels are whatever was grabbed into it last, so the
+        borrower must overwrite every pixel before they are read."""
+        nbytes = shape[0] * shape[1] * 4
+        with self._lock:
+            bufs = self._bufs
+            fits = [i for i in range(len(bufs))
+                    if len(bufs[i]) == nbytes and _refs(bufs, i) == _HELD_BY_LIST]
+            if len(fits) <= keep:
+                return None
+            buf = bufs[fits[-1]]  # (held by this name: no longer free for anyone else)
+            self.lent += 1
+        return np.frombuffer(buf, dtype=np.uint32, count=shape[0] * shape[1]).reshape(shape)
 
     def __len__(self) -> int:
         with self._lock:

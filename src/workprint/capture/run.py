@@ -136,7 +136,7 @@ def record_session(data_dir: Path, policy: Policy, *, backend: Backend,
         from .frames import TextMaskStage
 
         text_mask = TextMaskStage(masker, Quarantine(writer.folder / "quarantine"), gate.known_secrets,
-                                  held_since=gate.held_since)
+                                  held_since=gate.held_since, screen_buffer=backend.lend_screen)
     locator = None
     if element_source is not None and backend.locates_windows:
         # scope first: only windows the gate records are ever asked (recorded_window_at)

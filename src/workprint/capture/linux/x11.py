@@ -207,6 +207,10 @@ class X11Backend(Backend):
             self._grab_thread = threading.get_ident()
         return self._grabber.grab()
 
+    def lend_screen(self, shape: tuple[int, int]) -> np.ndarray | None:
+        grabber = self._grabber  # (made on the frames thread; called from the OCR thread)
+        return grabber.buffers.lend(shape) if grabber is not None else None
+
     # -- input ----------------------------------------------------------------------------
     def start_input(self, sink: RawSink) -> None:
         from Xlib import X
