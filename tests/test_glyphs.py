@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 from workprint.policy.glyphs import CONFIRMED, MARGIN, GlyphReader, glyph_runs
 from workprint.policy.redact_pixels import TextMasker, Word
@@ -267,6 +268,48 @@ def test_glyphs_never_read_side_by_side_are_not_parted_by_a_space() -> None:
                     reads[face.stem] = reads.get(face.stem, 0) + 1
                     assert " ".join(w.text for w in got) == text, (face.stem, size)
     assert len(reads) >= len(FACES) - 1, reads  # lines were read from glyphs in (nearly) every face
+
+
+def draw_kerned(text: str, f: ImageFont.FreeTypeFont, x0: float = 3.0) -> tuple[np.ndarray, list[Word]]:
+    """A line drawn whole with kerning and fractional advances (HarfBuzz, as browsers and
+    Qt lay text out), and each word's ink box."""
+    asc, desc = f.getmetrics()
+    img = Image.new("L", (int(x0 + 10 + f.getlength(text)), asc + desc + 4), 255)
+    d = ImageDraw.Draw(img)
+    d.text((x0, 2), text, font=f, fill=0)
+    words = []
+    for m in re.finditer(r"\S+", text):
+        b = d.textbbox((x0 + f.getlength(text[:m.start()]), 2), m.group(), font=f)
+        x = int(b[0]) - 1
+        words.append(Word(m.group(), x, int(b[1]), int(round(b[2])) - x, int(b[3] - b[1]), 96.0))
+    return np.asarray(img), words
+
+
+def test_kerned_text_is_read_as_drawn_or_not_at_all() -> None:
+    """Kerning pairs (AV, To, Ty) and advances of fractions of a pixel put two glyphs at
+    gaps no single r(a) + l(b) explains: the groups whose equations disagree are not used,
+    and what is still read from glyphs is read as drawn - never a card parted or words run
+    together."""
+    if not features.check("raqm"):
+        pytest.fail("Pillow without libraqm: no kerned layout to draw with")
+    lines = ("AVATAR Today Type 1111 4111 1111 1111 1111", "To Ty Yo Wa We Av LT P. F, 7. 11",
+             "Tokyo Wave Yawn Vault", "4111 1111 1111 1111", "code 4 1 7 9", "AT&T Toyota Volvo")
+    reads = 0
+    for face in FACES:
+        for size in (9, 13, 16):
+            f = ImageFont.truetype(str(face), size, layout_engine=ImageFont.Layout.RAQM)
+            reader = GlyphReader()
+            for _ in range(3):
+                for text in TEXTS + lines:
+                    crop, words = draw_kerned(text, f)
+                    reader.learn(crop, Y, 1, crop.shape[1] - 2, words)
+            for text in lines + TEXTS + ("Invoice 1042 paid", "1111 4111", "Tokyo 1111"):
+                crop, _ = draw_kerned(text, f)
+                got = reader.read(crop, Y, 1, crop.shape[1] - 2)
+                if got is not None:
+                    reads += 1
+                    assert " ".join(w.text for w in got) == text, (face.stem, size)
+    assert reads, "nothing was read from glyphs: the test saw no kerned line read"
 
 
 def test_a_glyph_cut_by_the_crop_or_a_ground_that_is_not_flat_goes_to_ocr() -> None:
