@@ -308,6 +308,68 @@ def test_ocr_failure_propagates_and_resets(redactor: Redactor) -> None:
     assert masker._shape is None  # reset: the next frame is read whole
 
 
+class SmallTypeOcr(PatchOcr):
+    """Reads patches as :class:`PatchOcr` does, but small type upscaled less than 5x as
+    Tesseract reads 8-px text at 2.5:1: other words, with little confidence."""
+
+    def __init__(self, misread: dict[str, str]) -> None:
+        super().__init__()
+        self.misread = misread
+
+    def words(self, image: np.ndarray) -> list[Word]:
+        got = super().words(image)
+        if image.shape[0] >= 5 * 12:  # a 12-row line at 5x (its margin included)
+            return got
+        return [Word(self.misread[w.text], w.x, w.y, w.w, w.h, 40.0) if w.text in self.misread else w
+                for w in got]
+
+
+def test_small_type_read_unsure_is_read_again_and_either_reading_masks(redactor: Redactor) -> None:
+    """A known value in small type that the first reading shows as other words, with
+    little confidence, is read again at another scale and masked; a small line read
+    sure of itself, and larger type however it was read, are read once; a line seen
+    again is not read again; ordinary words read twice stay."""
+    ocr, px = SmallTypeOcr({"Quartz&Moon79": "Quanz Mcon 7'9", "weekly": "weeldy", "notes": "n0tes"}), white()
+    ocr.draw(px, "Confirm:", 10, 100, 50, h=8)                      # small type: 12-row segments
+    value = ocr.draw(px, "Quartz&Moon79", 66, 100, 80, h=8)
+    ocr.draw(px, "weekly", 10, 140, 40, h=8)
+    ocr.draw(px, "budget", 56, 140, 40, h=8)
+    ocr.draw(px, "planning", 10, 180, 50, h=8)                      # small, read sure of itself
+    ocr.draw(px, "notes", 10, 220, 40, h=16)                        # larger type
+    masker = TextMasker(redactor, ocr)
+    out = masker.mask(px, None, ["Quartz&Moon79"])
+    assert (out[value.y:value.y + value.h, value.x:value.x + value.w] == 0).all()
+    assert masker.second_reads == 2                                 # the value's line and weekly's
+    assert np.array_equal(out[:, :62], px[:, :62])                  # Confirm:, ordinary words kept
+    assert np.array_equal(out[130:], px[130:])
+    calls = masker.ocr_calls
+    masker.reset()
+    again = masker.mask(px, None, ["Quartz&Moon79"])
+    assert masker.ocr_calls == calls and np.array_equal(again, out)  # both readings from cache
+
+
+@real_ocr
+def test_real_tesseract_masks_a_known_value_in_small_low_contrast_type(redactor: Redactor) -> None:
+    """8-px Nimbus Sans at 2.5:1, as in the recall corpus: Tesseract reads the password
+    as 'Quanz&Moon7'9' at 3x (three slips: no match); a person reads it. Every stroke
+    of it is black; the ordinary line under it, in the same type, is kept."""
+    nimbus = "/usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf"
+    if not os.path.exists(nimbus):
+        pytest.skip("needs fonts-urw-base35")
+    font = ImageFont.truetype(nimbus, 8)
+    img = Image.new("RGB", (320, 40), (245, 245, 245))
+    draw = ImageDraw.Draw(img)
+    draw.text((6, 6), "Confirm: Quartz&Moon79", font=font, fill=(157, 157, 157))
+    draw.text((6, 22), "weekly budget planning notes", font=font, fill=(157, 157, 157))
+    strokes = Image.new("L", img.size, 0)
+    ImageDraw.Draw(strokes).text((6 + font.getlength("Confirm: "), 6), "Quartz&Moon79", font=font, fill=255)
+    ink = np.asarray(strokes) >= 128
+    px = to_bgrx(img)
+    out = TextMasker(redactor).mask(px, None, ["Quartz&Moon79"])
+    assert (out[ink] == 0).all()
+    assert np.array_equal(out[20:], px[20:])
+
+
 # --- pure helpers -----------------------------------------------------------------------
 
 def test_known_value_spans_tolerate_ocr_noise_but_not_case() -> None:

@@ -826,6 +826,32 @@ def _join_words(a: Word, b: Word) -> Word:
     return Word(a.text + b.text, x0, y0, x1 - x0, y1 - y0, min(a.conf, b.conf))
 
 
+#: a line fewer rows tall than this (its padding included) is small type: Tesseract misreads
+#: such text a person reads without trouble, and the first reading is not the only one
+SMALL_TEXT_ROWS = 14
+#: a word Tesseract gives less confidence than this is a reading it is unsure of
+UNSURE_CONF = 80.0
+#: small type read unsure (or read as nothing) is read again at this upscale, and both
+#: readings are judged (:meth:`TextMasker._second_read`)
+SECOND_SCALE = 5
+#: second readings kept by the pixels they were read from
+SECOND_CACHE = 1024
+
+
+def _relative(read: Sequence[Word], s: int, seg, margin: int = 6) -> list[Word]:
+    """Words OCR read in a segment's crop (upscaled ``s`` times, ``margin`` white pixels
+    around: :func:`.text_lines.segment_crop`) as boxes relative to the segment."""
+    out = []
+    for wd in read:
+        x0 = max(0, (wd.x - margin) // s)
+        y0 = max(0, (wd.y - margin) // s)
+        x1 = min(seg.w, -(-(wd.x + wd.w - margin) // s))
+        y1 = min(seg.h, -(-(wd.y + wd.h - margin) // s))
+        if x1 > x0 and y1 > y0:
+            out.append(Word(wd.text, x0, y0, x1 - x0, y1 - y0, wd.conf))
+    return out
+
+
 class TextMasker:
     """Masks sensitive text in frames with OCR + the text :class:`Redactor`.
 
@@ -864,6 +890,10 @@ class TextMasker:
         self.line_gap_factor = line_gap_factor
         self.cache_size = cache_size
         self._words: list[Word] = []
+        #: second readings of small type (:meth:`_second_read`), in screen coordinates:
+        #: judged as lines of their own, beside the first readings
+        self._second_words: list[Word] = []
+        self._second_cache: "OrderedDict[bytes, tuple[Word, ...]]" = OrderedDict()
         self._shape: tuple[int, int] | None = None
         #: the luminance of the frame given last, as OCR sees it (black where hidden)
         self._gray: np.ndarray | None = None
@@ -894,10 +924,13 @@ class TextMasker:
         self.ocr_calls = 0
         self.ocr_pixels = 0
         self.cache_hits = 0
+        #: Tesseract calls that read small type a second time (counted in ``ocr_calls`` too)
+        self.second_reads = 0
 
     def reset(self) -> None:
         """Forget the previous frame: the next call looks at the whole screen."""
         self._words, self._shape, self._gray = [], None, None
+        self._second_words = []
 
     def close(self) -> None:
         close = getattr(self.engine, "close", None)
@@ -928,11 +961,16 @@ class TextMasker:
         self._update_words(pixels, regions, hide)
         known = tuple(known_values)
         last = self._last_hits
-        words = frozenset(self._words)  # a re-read of the same text gives the same words
+        # a re-read of the same text gives the same words
+        words = (frozenset(self._words), frozenset(self._second_words))
         if last is not None and last[1] == known and last[0] == words:
             return list(last[2])
         with STAGES.measure("text_detection"):
             hits = self._hits(group_lines(self._words, self.line_gap_factor), known)
+            if self._second_words:  # small type read again: either reading masks
+                seen = {h.rect for h in hits}
+                hits += [h for h in self._hits(group_lines(self._second_words, self.line_gap_factor), known)
+                         if h.rect not in seen]
         self._last_hits = (words, known, hits)
         return list(hits)
 
@@ -957,14 +995,20 @@ class TextMasker:
                 segments = find_segments(gray, boxes, memo=self._settled)
                 reads = lines_to_read(gray, segments)  # blocks of lines, line by line
             fresh: list[Word] = []
+            second: list[Word] = []
             for seg in reads:
-                fresh.extend(self._read(gray, seg))
+                got = self._read(gray, seg)
+                fresh.extend(got)
+                second.extend(self._second_read(gray, seg, got))
         except BaseException:
             self.reset()  # the words no longer match any frame
             raise
         touched = boxes + [s.rect for s in segments] + [s.rect for s in reads]
         kept = [wd for wd, hit in zip(self._words, _touching(self._words, touched)) if not hit]
         self._words, self._shape = kept + fresh, (h, w)
+        if self._second_words or second:
+            kept = [wd for wd, hit in zip(self._second_words, _touching(self._second_words, touched)) if not hit]
+            self._second_words = kept + second
 
     def _gray_of(self, pixels: np.ndarray, boxes: Sequence[Rect], hide: Sequence[Rect]) -> np.ndarray:
         """The luminance of ``pixels``, black inside ``hide``: the previous frame's with
@@ -1073,19 +1117,45 @@ class TextMasker:
             # a block, not a line: bands of touching lines (or a line touching a
             # black box) come as one segment; on single lines it reads the same
             read = self.engine.words(image)
-        margin = 6
-        rel_words = []
-        for wd in read:
-            x0 = max(0, (wd.x - margin) // s)
-            y0 = max(0, (wd.y - margin) // s)
-            x1 = min(seg.w, -(-(wd.x + wd.w - margin) // s))
-            y1 = min(seg.h, -(-(wd.y + wd.h - margin) // s))
-            if x1 > x0 and y1 > y0:
-                rel_words.append(Word(wd.text, x0, y0, x1 - x0, y1 - y0, wd.conf))
+        rel_words = _relative(read, s, seg)
         if line is not None:
             with STAGES.measure("glyphs"):
                 self.glyphs.learn(line, seg.y, off, seg.w, rel_words)
         return tuple(rel_words)
+
+    def _second_read(self, gray: np.ndarray, seg, words: Sequence[Word]) -> list[Word]:
+        """A second reading of a line of small type (fewer than ``SMALL_TEXT_ROWS`` rows)
+        whose first reading has a word Tesseract is unsure of, or no word at all: read
+        again at ``SECOND_SCALE``, in screen coordinates (nothing for other lines).
+        Tesseract reads 8-9 px text at 2.5-3:1 as other words at one scale and as what a
+        person reads at another, and which scale reads a line right changes from line to
+        line: both readings are judged, so a value either one shows is masked. Kept by
+        the line's pixels (a line seen again is not read a third time)."""
+        from .text_lines import segment_crop
+
+        if seg.multiline or seg.h >= SMALL_TEXT_ROWS:
+            return []
+        if words and not any(0 <= wd.conf < UNSURE_CONF for wd in words):
+            return []
+        crop = gray[seg.y:seg.y + seg.h, seg.x:seg.x + seg.w]
+        if int(crop.max()) == int(crop.min()):
+            return []
+        key = _digest(crop, seg.w)
+        rel = self._second_cache.get(key)
+        if rel is None:
+            with STAGES.measure("text_find"):
+                image, s = segment_crop(gray, seg, scale=SECOND_SCALE)
+            self.ocr_calls += 1
+            self.second_reads += 1
+            self.ocr_pixels += image.size
+            with STAGES.measure("ocr"):
+                rel = tuple(_relative(self.engine.words(image), s, seg))
+            self._second_cache[key] = rel
+            if len(self._second_cache) > SECOND_CACHE:
+                self._second_cache.popitem(last=False)
+        else:
+            self._second_cache.move_to_end(key)
+        return [Word(wd.text, seg.x + wd.x, seg.y + wd.y, wd.w, wd.h, wd.conf) for wd in rel]
 
     # -- lines read before, in places ------------------------------------------------------
     def _remember(self, gray: np.ndarray, seg, rel: tuple[Word, ...]) -> None:
