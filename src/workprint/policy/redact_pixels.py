@@ -868,7 +868,9 @@ class TextMasker:
     nothing but ground and rules around it (a field found with its sides) takes that
     line's words (:meth:`_inner_line`). Words
     found in earlier frames outside the changed regions are reused, so detection always
-    covers the whole screen while OCR covers only new text. ``known_values`` are strings
+    covers the whole screen while OCR covers only new text. A line of small type that
+    Tesseract read unsure of itself is read a second time at another scale, and both
+    readings are judged (:meth:`_second_read`). ``known_values`` are strings
     the input side knows to be secret (values the text redactor caught, swallowed
     passwords); they are matched in the OCR'd text too. One instance per frame stream;
     not thread-safe.
