@@ -774,3 +774,46 @@ def test_a_token_ocr_cut_where_no_space_shows_is_masked(redactor: Redactor) -> N
     assert all(p.rect in masked for p in parts)
     assert not any(w.rect in masked for w in lists)
     assert (10, 10, 50, 12) not in masked and (348, 10, 50, 12) not in masked
+
+
+def test_a_box_that_ends_inside_a_glyph_is_carried_to_the_end_of_its_ink() -> None:
+    """OCR's word box can stop short of a word's last stroke (``ghp_...E`` with 4 pixels
+    of the E left out); what is blacked out goes on to the first column without ink, and
+    no farther than the box is tall. A border across the rows is no glyph."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from workprint.policy.redact_pixels import whole_glyphs
+
+    f = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 13)
+    img = Image.new("L", (300, 30), 235)
+    d = ImageDraw.Draw(img)
+    d.text((20, 6), "ghp_16dqE", font=f, fill=90)
+    d.text((150, 6), "next", font=f, fill=90)
+    gray = np.asarray(img)
+    cols = np.flatnonzero((gray < 200).any(axis=0))
+    first, last = int(cols[0]), int(cols[cols < 140][-1])
+    short = (first - 2, 4, last - 4 - (first - 2), 20)  # padded, but 4 columns short of the E's end
+    x, y, w, h = whole_glyphs(gray, short)
+    assert (y, h) == (4, 20)
+    assert x <= first and x + w > last  # every column of the value's ink
+    assert x + w < 150  # not into the next word
+    whole = (first - 2, 4, last + 3 - (first - 2), 20)
+    assert whole_glyphs(gray, whole) == whole  # a box that holds its ink is left as it is
+    ruled = gray.copy()
+    ruled[22, :] = 0  # a border under the text, across the screen
+    assert whole_glyphs(ruled, whole) == whole
+    assert whole_glyphs(ruled, short)[2] == w
+
+
+def test_masking_blacks_out_the_glyph_a_word_box_cut(redactor: Redactor) -> None:
+    """Through the masker: OCR's box of a card's last word ends where the ink of its last
+    glyph goes on for 6 more columns; those are blacked out too (the padding alone
+    leaves 4), the word after the card is not."""
+    ocr, px = PatchOcr(), white()
+    for i, part in enumerate("4111 1111 1111 1111".split()):
+        ocr.draw(px, part, 60 + 50 * i, 100, 40)
+    px[100:112, 250:256] = 0xFF000000 | (120 << 16) | (120 << 8) | 120  # ink OCR's box left out
+    ocr.draw(px, "ok", 300, 100, 20)
+    out = TextMasker(redactor, ocr, scale=1, pad=2).mask(px)
+    assert (out[100:112, 60:256] == 0).all()
+    assert np.array_equal(out[:, 280:], px[:, 280:])

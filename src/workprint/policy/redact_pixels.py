@@ -736,6 +736,36 @@ class Hit:
     entity: str
 
 
+def whole_glyphs(gray: np.ndarray, rect: Rect) -> Rect:
+    """``rect`` widened, each side by at most its height, until the column beyond it holds
+    no ink over its rows: OCR's word box can end inside a glyph (the last stroke of an
+    ``E`` left out), and a box blacked out must leave no part of a glyph it cut readable.
+    Ink is what stands farther from the ground (the commonest grey around the box) than
+    ``1/FRINGE`` of the strongest contrast there, as :mod:`.glyphs` parts glyphs; a row
+    of it across the whole band is a rule (a table's border), not a glyph."""
+    from .glyphs import FRINGE
+
+    h, w = gray.shape
+    box = clip_rect(rect, w, h)
+    if box is None:
+        return rect
+    x, y, bw, bh = box
+    lo, hi = max(0, x - bh), min(w, x + bw + bh)
+    band = gray[y:y + bh, lo:hi]
+    ground = int(np.bincount(band.ravel(), minlength=256).argmax())
+    diff = np.abs(band.astype(np.int16) - ground)
+    marks = diff > max(1, int(diff.max()) // FRINGE)
+    marks &= ~marks.all(axis=1, keepdims=True)  # a rule across the band (a border) is no glyph
+    ink = marks.any(axis=0)  # per column, lo..hi
+    left, right = x - lo, x + bw - lo  # the box's first column and the one past its last
+    while left > 0 and ink[left - 1]:
+        left -= 1
+    while right < len(ink) and ink[right]:
+        right += 1
+    x0, x1 = min(rect[0], lo + left), max(rect[0] + rect[2], lo + right)
+    return x0, rect[1], x1 - x0, rect[3]
+
+
 def _span_hits(words: Sequence[Word], entity: str) -> list[Hit]:
     """The boxes of the words of one value, and of the gap between two of them side by
     side on a line: OCR's word boxes can leave out a thin glyph between them (the ``!``
@@ -944,7 +974,7 @@ class TextMasker:
         """A copy of ``pixels`` with sensitive words blacked out (``pixels`` itself when
         nothing was found). Raises :class:`OcrError` when OCR fails - drop the frame."""
         hits = self.find(pixels, regions, known_values)
-        return blackout(pixels, [pad_rect(h.rect, self.pad) for h in hits])
+        return blackout(pixels, self._boxes(hits))
 
     def mask_frame(self, frame: "MaskedFrame", regions: Sequence[Rect] | None = None,
                    known_values: Sequence[str] = ()) -> "MaskedFrame":
@@ -953,7 +983,16 @@ class TextMasker:
         ``frame`` blacks out already is read as black. ``regions`` must cover where its
         rectangles changed since the previous frame (they hide or reveal text)."""
         hits = self.find(frame.pixels, regions, known_values, hide=frame.rects)
-        return MaskedFrame(frame.pixels, frame.rects + tuple(pad_rect(h.rect, self.pad) for h in hits))
+        return MaskedFrame(frame.pixels, frame.rects + tuple(self._boxes(hits)))
+
+    def _boxes(self, hits: Sequence[Hit]) -> list[Rect]:
+        """What is blacked out for ``hits``: each box padded, and carried on to the end of
+        the ink its sides cut through (:func:`whole_glyphs`)."""
+        gray = self._gray
+        boxes = [pad_rect(h.rect, self.pad) for h in hits]
+        if gray is None:
+            return boxes
+        return [whole_glyphs(gray, b) for b in boxes]
 
     def find(self, pixels: np.ndarray, regions: Sequence[Rect] | None = None,
              known_values: Sequence[str] = (), hide: Sequence[Rect] = ()) -> list[Hit]:
@@ -1355,5 +1394,5 @@ __all__ = [
     "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
     "Word", "OcrEngine", "OcrError", "TesseractOcr", "default_engine", "parse_tsv", "Line", "group_lines",
     "wrapped_pairs", "join_lines",
-    "known_value_spans", "ocr_token_spans", "PROMPT_ANSWER", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
+    "known_value_spans", "ocr_token_spans", "whole_glyphs", "PROMPT_ANSWER", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
 ]
