@@ -792,12 +792,12 @@ def test_a_box_that_ends_inside_a_glyph_is_carried_to_the_end_of_its_ink() -> No
     gray = np.asarray(img)
     cols = np.flatnonzero((gray < 200).any(axis=0))
     first, last = int(cols[0]), int(cols[cols < 140][-1])
-    short = (first - 2, 4, last - 4 - (first - 2), 20)  # padded, but 4 columns short of the E's end
+    short = (first, 4, last - 4 - first, 20)  # 4 columns short of the E's end
     x, y, w, h = whole_glyphs(gray, short)
     assert (y, h) == (4, 20)
     assert x <= first and x + w > last  # every column of the value's ink
     assert x + w < 150  # not into the next word
-    whole = (first - 2, 4, last + 3 - (first - 2), 20)
+    whole = (first - 1, 4, last + 2 - (first - 1), 20)
     assert whole_glyphs(gray, whole) == whole  # a box that holds its ink is left as it is
     ruled = gray.copy()
     ruled[22, :] = 0  # a border under the text, across the screen

@@ -986,13 +986,12 @@ class TextMasker:
         return MaskedFrame(frame.pixels, frame.rects + tuple(self._boxes(hits)))
 
     def _boxes(self, hits: Sequence[Hit]) -> list[Rect]:
-        """What is blacked out for ``hits``: each box padded, and carried on to the end of
-        the ink its sides cut through (:func:`whole_glyphs`)."""
+        """What is blacked out for ``hits``: each box carried on to the end of the ink its
+        sides cut through (:func:`whole_glyphs`), then padded."""
         gray = self._gray
-        boxes = [pad_rect(h.rect, self.pad) for h in hits]
         if gray is None:
-            return boxes
-        return [whole_glyphs(gray, b) for b in boxes]
+            return [pad_rect(h.rect, self.pad) for h in hits]
+        return [pad_rect(whole_glyphs(gray, h.rect), self.pad) for h in hits]
 
     def find(self, pixels: np.ndarray, regions: Sequence[Rect] | None = None,
              known_values: Sequence[str] = (), hide: Sequence[Rect] = ()) -> list[Hit]:
