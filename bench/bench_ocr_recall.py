@@ -21,7 +21,10 @@ For each screen:
 
 Reports recall (values no longer readable / values readable before), for all values and
 for the known ones, per category; known values drawn whole whose every ink pixel is
-blacked out / known values drawn (what a person could read too, whatever OCR reads); ordinary words (4+ letters) still readable after
+blacked out / known values drawn (what a person could read too, whatever OCR reads), and
+the same for the values the input side did not know that OCR could read before masking
+(``found_shown_all_ink_masked``: found by detection, is all of each blacked out, or does a
+part of it stay readable?); ordinary words (4+ letters) still readable after
 masking / readable before; seconds per screen for the masker. Writes
 .bench-out/ocr_recall.json. ``WORKPRINT_SRC=/path/to/src`` measures another tree's masker
 on the same corpus (before/after comparisons).
@@ -179,7 +182,7 @@ def render(rng: random.Random, layout: str, size: int, dark: bool, ratio: float,
     cats = list(GENERATORS)
     values: list[tuple[str, str, bool]] = []
     words: list[str] = []
-    shown: list[tuple[str, int, int, np.ndarray]] = []  # (value, x, y, its strokes) of each one drawn whole
+    shown: list[tuple[str, int, int, np.ndarray, bool]] = []  # (value, x, y, its strokes, known) of each drawn whole
 
     def value(cat: str | None = None) -> str:
         cat = cat or rng.choice(cats)
@@ -190,13 +193,13 @@ def render(rng: random.Random, layout: str, size: int, dark: bool, ratio: float,
 
     def text(x: int, y: int, s: str, colour: int = fg) -> None:
         for _, v, k in values:
-            if k and v in s:  # where its strokes are: the value alone, drawn as below
+            if v in s:  # where its strokes are: the value alone, drawn as below
                 i = s.index(v)
                 left = x + _advance(font, s[:i], whole_px)
                 strokes = Image.new("L", (int(_advance(font, v, whole_px)) + 4, line_h + 4), 0)
                 _draw(ImageDraw.Draw(strokes), left - int(left) + 2, 2, v, font, 255, whole_px)
                 ink = np.asarray(strokes) >= 128  # half covered or more: what a person reads
-                shown.append((v, int(left) - 2, y - 2, ink))
+                shown.append((v, int(left) - 2, y - 2, ink, k))
         _draw(d, x, y, s, font, (colour, colour, colour), whole_px)
 
     y = 10
@@ -434,7 +437,7 @@ def main() -> int:
     known_tot = [0, 0]
     all_tot = [0, 0]
     words_tot = [0, 0]
-    covered_tot = [0, 0]
+    covered_tot, found_tot = [0, 0], [0, 0]
     leaks, uncovered = [], []
     for i, sc in enumerate(screens):
         px = sc["pixels"]
@@ -455,15 +458,19 @@ def main() -> int:
             if leaked:
                 leaks.append({"screen": i, "layout": sc["layout"], "size": sc["size"], "dark": sc["dark"],
                               "ratio": sc["ratio"], "category": cat, "known": k, "value": v})
-        for v, x, y, strokes in sc["shown"]:  # every known value drawn whole: all its strokes black?
+        for v, x, y, strokes, k in sc["shown"]:  # every value drawn whole: all its strokes black?
+            if not k and not readable(v, before, fragment=False):
+                continue  # a value the input side did not know is found by reading it, or not at all
             h, w = strokes.shape
             out = masked[i][max(0, y):y + h, max(0, x):x + w]
             ink = strokes[max(0, -y):, max(0, -x):][:out.shape[0], :out.shape[1]]
             if ink.any():
-                covered_tot[1] += 1
-                covered_tot[0] += bool((out[ink] == 0).all())
+                tot = covered_tot if k else found_tot
+                tot[1] += 1
+                tot[0] += bool((out[ink] == 0).all())
                 if not (out[ink] == 0).all():
-                    uncovered.append({"screen": i, "size": sc["size"], "ratio": sc["ratio"], "value": v})
+                    uncovered.append({"screen": i, "size": sc["size"], "ratio": sc["ratio"], "value": v,
+                                      "known": k})
         before_words = " ".join(before).split()
         after_words = set(" ".join(after).split())
         for wd in set(sc["words"]):
@@ -480,6 +487,7 @@ def main() -> int:
         "recall_all": rec(all_tot), "recall_known": rec(known_tot),
         "known_readable_before": known_tot[1],
         "known_shown_all_ink_masked": rec(covered_tot), "known_shown": covered_tot[1],
+        "found_shown_all_ink_masked": rec(found_tot), "found_shown": found_tot[1],
         "ordinary_kept": rec(words_tot), "ordinary_words": words_tot[1],
         "per_category": {k: {"masked": v[0], "readable_before": v[1], "recall": rec(v)} for k, v in per_cat.items()},
         "warm_screens": args.warm, "lines_read_from_glyphs": GLYPH_READS[0],
