@@ -817,3 +817,36 @@ def test_masking_blacks_out_the_glyph_a_word_box_cut(redactor: Redactor) -> None
     out = TextMasker(redactor, ocr, scale=1, pad=2).mask(px)
     assert (out[100:112, 60:256] == 0).all()
     assert np.array_equal(out[:, 280:], px[:, 280:])
+
+
+def test_a_value_ocr_parted_is_masked_with_the_part_it_split_off(redactor: Redactor) -> None:
+    """OCR reads ``dave.jones@corp.example.org`` as ``dave`` + ``jones@...`` (the ``.``
+    dropped inside the first box, the boxes touching) and a GitHub token as two token
+    pieces with a space-wide gap (a proportional ``1`` before a capital): the rule finds
+    one part, the other is masked with it. Words beside them that are neither touching
+    nor token pieces are kept."""
+    ocr, px = PatchOcr(), white()
+    ocr.draw(px, "weekly", 10, 10, 60)
+    ocr.draw(px, "dave", 80, 10, 40)
+    ocr.draw(px, "jones@corp.example.org", 121, 10, 200)  # its box touches the one before
+    ocr.draw(px, "today", 330, 10, 50)
+    ocr.draw(px, "token", 10, 40, 50)
+    ocr.draw(px, "ghp_O9UGgD1", 70, 40, 100)
+    ocr.draw(px, "RzIk99mKEXfixXNdzpdxcaSM9nDth", 176, 40, 260)
+    ocr.draw(px, "ordinary", 10, 70, 70)
+    out = TextMasker(redactor, ocr, scale=1, pad=2).mask(px)
+    assert (out[10:22, 80:321] == 0).all()  # the name before the address too
+    assert (out[40:52, 70:436] == 0).all()  # the token's first piece too
+    assert np.array_equal(out[8:24, :76], px[8:24, :76])  # "weekly"
+    assert np.array_equal(out[8:24, 326:], px[8:24, 326:])  # "today"
+    assert np.array_equal(out[38:54, :66], px[38:54, :66])  # "token"
+    assert np.array_equal(out[66:], px[66:])
+
+
+def test_token_pieces_and_touching_words_are_told_apart_from_ordinary_ones() -> None:
+    from workprint.policy.redact_pixels import _TOKEN_PIECE, glue_gap
+
+    assert all(_TOKEN_PIECE.fullmatch(t) for t in ("ghp_O9UGgD1", "avET1LOzxKbPFc", "RzIk99mKEX", "a1b2c3"))
+    assert not any(_TOKEN_PIECE.fullmatch(t) for t in ("Invoice", "weekly", "dave", "ORDER", "1042", "v1"))
+    words = [Word("a", 0, 0, 20, 12), Word("b", 26, 0, 20, 12), Word("c", 52, 0, 20, 12), Word("d", 73, 0, 9, 12)]
+    assert glue_gap(words) == pytest.approx(1.8)  # 0.15 x the height, below half the usual space (6)

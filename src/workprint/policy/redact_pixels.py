@@ -446,6 +446,13 @@ GLUE_GAP = 0.15
 _TOKENISH = re.compile(r"(?=\S*[A-Za-z])(?=\S*(?:\d|[a-z]\S*[A-Z]|[A-Z]\S*[a-z]))[A-Za-z0-9_+=-]{12,}")
 
 
+def glue_gap(words: Sequence[Word]) -> float:
+    """The widest gap between two of a line's ``words`` (two or more) that is no space:
+    at most a pixel; or a fraction of the height below half the line's usual space."""
+    gaps = sorted(b.x - (a.x + a.w) for a, b in zip(words, words[1:]))
+    return max(1, min(GLUE_GAP * max(w.h for w in words), gaps[len(gaps) // 2] / 2))
+
+
 def glue_touching(line: Line) -> Line | None:
     """``line`` with the words that (nearly) touch joined without a space; None when no
     two do."""
@@ -453,8 +460,7 @@ def glue_touching(line: Line) -> Line | None:
     if len(words) < 2:
         return None
     gaps = [b.x - (a.x + a.w) for a, b in zip(words, words[1:])]
-    # at most a pixel; or a fraction of the height below half the line's usual space
-    most = max(1, min(GLUE_GAP * max(w.h for w in words), sorted(gaps)[len(gaps) // 2] / 2))
+    most = glue_gap(words)
     glue = [g <= most for g in gaps]
     if not any(glue):
         return None
@@ -776,6 +782,12 @@ def _span_hits(words: Sequence[Word], entity: str) -> list[Hit]:
         if b.x > a.x + a.w and min(a.y + a.h, b.y + b.h) > max(a.y, b.y):
             hits.append(Hit((a.x + a.w, top, b.x - a.x - a.w, bottom - top), entity))
     return hits
+
+
+#: a piece of a token OCR parted from the rest: 6+ characters of a token's alphabet, with
+#: a digit or a lower-case letter followed by a capital (``ghp_O9UGgD1``, ``avET1LOzx``;
+#: not ``Invoice``, not ``weekly``)
+_TOKEN_PIECE = re.compile(r"(?=\S*(?:\d|[a-z]\S*[A-Z]))[A-Za-z0-9_+/=.-]{6,}")
 
 
 def default_engine() -> OcrEngine:
@@ -1350,21 +1362,50 @@ class TextMasker:
             self._known_cache[key] = hit
         return hit
 
+    def _whole_value(self, line: Line, words: list[Word]) -> list[Word]:
+        """``words`` (a value found in ``line``) with the words beside them that are part of
+        the same value OCR parted: one that (nearly) touches it (:func:`glue_gap`: the
+        ``.`` of ``dave.jones@...`` dropped inside the box of ``dave``), or a token piece
+        beside a token piece (a proportional ``1`` before a capital read as a space). Else
+        what OCR split off stays readable: the name before an address, the first
+        characters of a token. (Ink between two boxes tells nothing: OCR's boxes start
+        and end up to a few columns off the ink.)"""
+        if not words:
+            return words
+        ws = line.words
+        try:
+            i0, i1 = ws.index(words[0]), ws.index(words[-1])
+        except ValueError:
+            return words
+        touch = glue_gap(ws) if len(ws) > 1 else 1
+
+        def joined(a: Word, b: Word) -> bool:
+            gap = b.x - (a.x + a.w)
+            if gap > max(a.h, b.h):
+                return False
+            return gap <= touch or bool(_TOKEN_PIECE.fullmatch(a.text) and _TOKEN_PIECE.fullmatch(b.text))
+
+        while i0 > 0 and joined(ws[i0 - 1], ws[i0]):
+            i0 -= 1
+        while i1 + 1 < len(ws) and joined(ws[i1], ws[i1 + 1]):
+            i1 += 1
+        return list(ws[i0:i1 + 1])
+
     def _hits(self, lines: Sequence[Line], known_values: Sequence[str]) -> list[Hit]:
         known_values = tuple(known_values)
         hits: list[Hit] = []
         for line in lines:
             for start, end, entity in self._spans(line.text):
-                hits.extend(_span_hits(line.words_in(start, end), entity))
+                hits.extend(_span_hits(self._whole_value(line, line.words_in(start, end)), entity))
             glued = glue_touching(line)
             if glued is not None:  # a token OCR cut in two where no space shows
                 for start, end, entity in ocr_token_spans(glued.text):
                     words = glued.words_in(start, end)
                     if any(_TOKENISH.fullmatch(w.text) for w in words):
-                        hits.extend(_span_hits(words, entity))
+                        hits.extend(_span_hits(self._whole_value(line, words), entity))
             if known_values:
                 for start, end in self._known(line.text, known_values):
-                    hits.extend(_span_hits(line.words_in(start, end), "KNOWN_VALUE"))
+                    hits.extend(_span_hits(self._whole_value(line, line.words_in(start, end)), "KNOWN_VALUE"))
             answer = answer_start(line.text)
             if answer is not None:  # what was typed at a password prompt, however it was read
                 hits.extend(_span_hits(line.words_in(answer, len(line.text)), PROMPT_ANSWER))
@@ -1393,5 +1434,5 @@ __all__ = [
     "out_of_scope_rects", "changed_regions", "merge_rects", "clip_rect",
     "Word", "OcrEngine", "OcrError", "TesseractOcr", "default_engine", "parse_tsv", "Line", "group_lines",
     "wrapped_pairs", "join_lines",
-    "known_value_spans", "ocr_token_spans", "whole_glyphs", "PROMPT_ANSWER", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
+    "known_value_spans", "ocr_token_spans", "whole_glyphs", "glue_gap", "PROMPT_ANSWER", "close_punct_gaps", "private_key_lines", "Hit", "TextMasker",
 ]
