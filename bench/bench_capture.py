@@ -24,7 +24,10 @@ Scenarios, each with its own `workprint record` process measured from outside (p
 Each session row also gives ``machine_speed_s``: the CPU seconds of a fixed piece of work
 before and after it (this VM's speed drifts from hour to hour; compare CPU figures of
 different runs with it).
-Prints a table and writes .bench-out/capture.json.
+Prints a table and writes .bench-out/capture.json. The session rows are checked against
+the budget (``TARGETS``: default policy <= 4 % of a core steady and <= 200 MB, OCR masking
+off <= 2 % and <= 150 MB, both <= 30 MB per active hour); a miss, like a lost event,
+exits 1.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ WORKBENCH = ROOT / "tests" / "apps" / "workbench.py"
 from workprint.virtual_desktop import TERMINAL_SHELL  # noqa: E402 - after the path
 WORKPRINT = [sys.executable, "-m", "workprint.cli"]
 
+
+#: issue 13's budget per session scenario (whole process tree, steady state after 30 s)
+TARGETS = {
+    "session_ocr": {"tree CPU steady %": 4.0, "peak RSS MB": 200.0, "MB per active hour": 30.0},
+    "session": {"tree CPU steady %": 2.0, "peak RSS MB": 150.0, "MB per active hour": 30.0},
+}
 
 POLICY = ROOT / "examples" / "policy.toml"
 NO_OCR_POLICY = ROOT / "bench" / "policy-no-ocr.toml"
@@ -422,6 +431,26 @@ def run_burst(desk, tmp: Path, moves: int = 5000, keys: int = 1000, sync_every: 
             "pointer_latency_ms": meta["stats"].get("pointer_latency_ms")}
 
 
+def target_misses(results: list[dict]) -> list[str]:
+    """Prints each session scenario's figures against :data:`TARGETS`; returns the misses."""
+    over = []
+    for r in results:
+        limits = TARGETS.get(r["scenario"])
+        if not limits:
+            continue
+        got = {"tree CPU steady %": r["tree_cpu_pct_steady"], "peak RSS MB": r["tree_rss_peak_mb"],
+               "MB per active hour": r["storage_mb_per_hour"]}
+        print(f"\ntargets for {r['scenario']} (machine speed {r['machine_speed_s']} s): "
+              + ", ".join(f"{k} {got[k]} <= {v}" for k, v in limits.items()))
+        over += [f"{r['scenario']} {k} {got[k]} > {v}" for k, v in limits.items()
+                 if got[k] is None or got[k] > v]
+    if over:
+        print("TARGET MISSED: " + "; ".join(over))
+    elif any(r["scenario"] in TARGETS for r in results):
+        print("targets: met")
+    return over
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=5)
@@ -468,8 +497,8 @@ def main() -> int:
               and (r["lost"] or r["moves_lost_vs_server"] or r["hook_moves"] != r["injected_moves"])]
     if missed:
         print(f"\nTARGET MISSED: input events lost in {', '.join(missed)}")
-        return 1
-    return 0
+    over = target_misses(results)
+    return 1 if missed or over else 0
 
 
 if __name__ == "__main__":
