@@ -271,11 +271,11 @@ class _Glyph:
     glyph is read as from now on (None: not confirmed, or read as different characters
     with none far ahead)."""
 
-    __slots__ = ("counts", "best", "total", "char")
+    __slots__ = ("counts", "best", "char")
 
     def __init__(self, c: str) -> None:
         self.counts = {c: 1}
-        self.best, self.total = c, 1
+        self.best = c
         self.char = self._decide()
 
     def __eq__(self, other: object) -> bool:
@@ -283,7 +283,6 @@ class _Glyph:
 
     def add(self, c: str) -> None:
         self.counts[c] = self.counts.get(c, 0) + 1
-        self.total += 1
         if self.counts[c] > self.counts[self.best]:
             self.best = c
         self.char = self._decide()
@@ -294,7 +293,7 @@ class _Glyph:
             return None
         kind = _ALIKE.get(self.best, self.best)
         alike = sum(v for c, v in self.counts.items() if c != self.best and _ALIKE.get(c, c) == kind)
-        others = self.total - n - alike
+        others = sum(self.counts.values()) - n - alike
         if others == 0 and alike == 0:
             return self.best
         return self.best if n > alike and n >= CONFIRMED + MARGIN * others else None

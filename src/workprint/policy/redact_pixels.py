@@ -1362,6 +1362,11 @@ class TextMasker:
             self._known_cache[key] = hit
         return hit
 
+    def _value_hits(self, line: Line, words: list[Word], entity: str) -> list[Hit]:
+        """The boxes of a value found in ``line`` (its ``words``), the words OCR parted
+        from it included (:meth:`_whole_value`)."""
+        return _span_hits(self._whole_value(line, words), entity)
+
     def _whole_value(self, line: Line, words: list[Word]) -> list[Word]:
         """``words`` (a value found in ``line``) with the words beside them that are part of
         the same value OCR parted: one that (nearly) touches it (:func:`glue_gap`: the
@@ -1396,16 +1401,16 @@ class TextMasker:
         hits: list[Hit] = []
         for line in lines:
             for start, end, entity in self._spans(line.text):
-                hits.extend(_span_hits(self._whole_value(line, line.words_in(start, end)), entity))
+                hits.extend(self._value_hits(line, line.words_in(start, end), entity))
             glued = glue_touching(line)
             if glued is not None:  # a token OCR cut in two where no space shows
                 for start, end, entity in ocr_token_spans(glued.text):
                     words = glued.words_in(start, end)
                     if any(_TOKENISH.fullmatch(w.text) for w in words):
-                        hits.extend(_span_hits(self._whole_value(line, words), entity))
+                        hits.extend(self._value_hits(line, words, entity))
             if known_values:
                 for start, end in self._known(line.text, known_values):
-                    hits.extend(_span_hits(self._whole_value(line, line.words_in(start, end)), "KNOWN_VALUE"))
+                    hits.extend(self._value_hits(line, line.words_in(start, end), "KNOWN_VALUE"))
             answer = answer_start(line.text)
             if answer is not None:  # what was typed at a password prompt, however it was read
                 hits.extend(_span_hits(line.words_in(answer, len(line.text)), PROMPT_ANSWER))
