@@ -19,6 +19,15 @@ def test_a_pause_as_long_as_the_idle_limit_ends_it():
     assert body_verdict(now=20, started=0, last_byte=10, received=10**9, limits=L) is not None
 
 
+def test_a_body_that_stalled_right_after_its_start_is_told_a_stall_not_a_trickle():
+    """Its last byte came a moment after the body began: when the idle limit since the
+    start is reached, it is not yet idle that long; it is ended as a stall once it is
+    (the live test saw "slower than" first, by a fraction of a millisecond)."""
+    assert body_verdict(now=10.0, started=0, last_byte=0.001, received=1000, limits=L) is None
+    assert "no request body bytes" in body_verdict(now=10.001, started=0, last_byte=0.001, received=1000,
+                                                   limits=L)
+
+
 def test_a_trickle_that_never_pauses_is_ended_by_its_average_rate():
     # one byte a second: never idle, but 1 B/s on average after the grace period
     assert body_verdict(now=9.9, started=0, last_byte=9.5, received=10, limits=L) is None

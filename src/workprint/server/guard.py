@@ -52,7 +52,10 @@ def body_verdict(now: float, started: float, last_byte: float, received: int,
         return (f"no request body bytes for {limits.body_idle_s:g} s; send the body without pauses "
                 f"and retry")
     elapsed = now - started
-    if elapsed >= limits.body_idle_s and received < limits.min_body_bytes_per_s * elapsed:
+    # too slow on average, while bytes still come (a body silent for half the idle limit is
+    # a stall: the rule above says so within the other half, not "too slow" by a hair first)
+    if (elapsed >= limits.body_idle_s and now - last_byte < limits.body_idle_s / 2
+            and received < limits.min_body_bytes_per_s * elapsed):
         return (f"request body arrives slower than {limits.min_body_bytes_per_s:g} bytes/s; retry "
                 f"on a faster connection")
     return None
